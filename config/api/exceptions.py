@@ -1,0 +1,102 @@
+"""Every API error, whatever raised it, leaves as {"error", "statusCode", "message"}."""
+
+import logging
+from http import HTTPStatus
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+logger = logging.getLogger(__name__)
+
+
+class Conflict(exceptions.APIException):
+    """The object is in a state that forbids the action (e.g. starting a running server)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource is in a state that does not allow this action."
+    default_code = "conflict"
+
+
+class Locked(exceptions.APIException):
+    """The object is suspended: every action but unsuspend is refused."""
+
+    status_code = status.HTTP_423_LOCKED
+    default_detail = "Server is suspended."
+    default_code = "locked"
+
+
+class ServiceUnavailable(exceptions.APIException):
+    """A node or another backing service could not be reached."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A backing service is unavailable. Try again shortly."
+    default_code = "service_unavailable"
+
+
+def error_body(status_code: int, message: str, **extra) -> dict:
+    """The contract's error shape; `extra` adds fields such as the per-field validation errors."""
+    return {"error": HTTPStatus(status_code).phrase, "statusCode": status_code, "message": message, **extra}
+
+
+def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
+    """Turn DRF's nested error detail into {"field.sub": ["message", ...]}."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = _camel(str(key))
+            out.update(_flatten(value, f"{prefix}.{name}" if prefix else name))
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return {prefix or "nonFieldErrors": [str(item) for item in detail]}
+        out = {}
+        for index, item in enumerate(detail):
+            out.update(_flatten(item, f"{prefix}[{index}]"))
+        return out
+    return {prefix or "nonFieldErrors": [str(detail)]}
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+
+
+def _validation_message(fields: dict[str, list[str]]) -> str:
+    general = fields.get("nonFieldErrors") or fields.get("detail")
+    if general and len(fields) == 1:
+        return " ".join(general)
+    return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
+
+
+def api_exception_handler(exc, context):
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        return Response(
+            error_body(500, "Something went wrong on our side. The error was logged; please try again."),
+            status=500,
+        )
+
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        response.data = error_body(400, _validation_message(fields), fields=fields)
+    elif isinstance(exc, exceptions.Throttled):
+        wait = int(exc.wait or 60)
+        response.data = error_body(429, f"Rate limit exceeded. Try again in {wait} seconds.")
+    else:
+        detail = exc.detail if isinstance(exc, exceptions.APIException) else str(exc)
+        if isinstance(detail, dict):
+            message = str(detail.get("detail") or detail.get("message") or next(iter(detail.values()), ""))
+            extra = {k: v for k, v in detail.items() if k not in ("detail", "message")}
+        else:
+            message, extra = str(detail), {}
+        response.data = error_body(response.status_code, message, **extra)
+    return response

@@ -1,0 +1,72 @@
+"""`?page=&limit=` pagination with the contract's `pagination` block."""
+
+import math
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+
+
+class PagePagination(PageNumberPagination):
+    page_size = 20
+    page_size_query_param = "limit"
+    max_page_size = 100
+    page_query_param = "page"
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationError({"limit": ["Must be a whole number from 1 to 100."]})
+        return min(int(raw), self.max_page_size)
+
+    def paginate_queryset(self, queryset, request, view=None):
+        raw = request.query_params.get(self.page_query_param, "1")
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValidationError({"page": ["Must be a whole number of 1 or more."]})
+        self.requested_page = int(raw)
+        self.limit = self.get_page_size(request)
+        self.total = queryset.count() if hasattr(queryset, "count") else len(queryset)
+        offset = (self.requested_page - 1) * self.limit
+        # Past the last page is an empty page, not a 404: clients loop until data is empty.
+        return list(queryset[offset : offset + self.limit])
+
+    def get_paginated_response(self, data):
+        return Response(
+            {
+                "success": True,
+                "data": data,
+                "pagination": {
+                    "page": self.requested_page,
+                    "limit": self.limit,
+                    "total": self.total,
+                    "pages": math.ceil(self.total / self.limit) if self.total else 0,
+                },
+            }
+        )
+
+    def get_paginated_response_schema(self, schema):
+        return {
+            "type": "object",
+            "required": ["success", "data", "pagination"],
+            "properties": {
+                "success": {"type": "boolean", "enum": [True]},
+                "data": schema,
+                "pagination": {
+                    "type": "object",
+                    "properties": {name: {"type": "integer"} for name in ("page", "limit", "total", "pages")},
+                },
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {"name": "page", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1}},
+            {
+                "name": "limit",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20},
+            },
+        ]

@@ -1,0 +1,3 @@
+"""WebSocket routes. The console consumer (`/ws`) arrives with the realtime issue."""
+
+websocket_urlpatterns: list = []
