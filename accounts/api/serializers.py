@@ -67,3 +67,12 @@ class MeSerializer(serializers.ModelSerializer):
 
     def get_permissions(self, user) -> list[str]:
         return effective_permissions(user)
+
+
+class AdminUserSerializer(serializers.ModelSerializer):
+    created_at = serializers.DateTimeField(source="date_joined", read_only=True)
+    roles = RoleSummarySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "email", "username", "roles", "is_active", "created_at"]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts.api import views
+from accounts.api import admin_views, views
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),
@@ -8,4 +8,5 @@ urlpatterns = [
     path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", views.MeView.as_view(), name="auth-me"),
+    path("admin/users", admin_views.AdminUserListView.as_view(), name="admin-users"),
 ]

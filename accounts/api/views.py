@@ -18,6 +18,10 @@ class PublicAuthView(APIView):
     authentication_classes: list = []
     throttle_classes = [AuthRateThrottle]
 
+    def get_authenticate_header(self, request):
+        # Without an authenticator DRF turns 401 into 403; bad credentials are a 401.
+        return 'Bearer realm="api"'
+
 
 class RegisterView(PublicAuthView):
     @extend_schema(

@@ -25,10 +25,11 @@ COMMON_ERRORS = {
 }
 
 
-def _envelope(schema: dict) -> dict:
-    props = schema.get("properties", {})
-    if "success" in props:
-        return schema
+def _envelope(schema: dict, components: dict) -> dict:
+    ref = schema.get("$ref", "")
+    resolved = components.get(ref.rsplit("/", 1)[-1], {}) if ref else schema
+    if "success" in resolved.get("properties", {}):
+        return schema  # already an envelope (paginated lists)
     return {
         "type": "object",
         "required": ["success"],
@@ -41,7 +42,8 @@ def _envelope(schema: dict) -> dict:
 
 
 def wrap_envelopes(result, generator, request, public):
-    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    components = result.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
     error_ref = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
@@ -50,7 +52,7 @@ def wrap_envelopes(result, generator, request, public):
                 if code.startswith("2"):
                     for media in response.get("content", {}).values():
                         if "schema" in media:
-                            media["schema"] = _envelope(media["schema"])
+                            media["schema"] = _envelope(media["schema"], components)
             for code, description in COMMON_ERRORS.items():
                 if code == "401" and operation.get("security") == [{}]:
                     continue

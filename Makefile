@@ -1,0 +1,44 @@
+# Hearth: `make run` starts the whole panel on the zero-setup defaults; `make test` runs the suite
+# against real services started by scripts/testenv.sh.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+TESTENV_FILE ?= /var/lib/hearth-testenv/env
+
+.PHONY: run test testenv venv lint format migrate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	@scripts/ensure-python.sh $(PYTHON) $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+venv: $(VENV)/.installed
+
+var/secret_key:
+	@mkdir -p var && umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
+
+run: venv var/secret_key
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py bootstrap
+	@HOST=$(HOST) PORT=$(PORT) scripts/run.sh
+
+testenv:
+	bash scripts/testenv.sh up
+
+test: venv testenv
+	@bash scripts/run-tests.sh $(TESTENV_FILE) $(ARGS)
+
+lint:
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format:
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf $(VENV) var/static .pytest_cache

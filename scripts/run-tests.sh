@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Run the suite against the services scripts/testenv.sh started (their addresses are in its env file).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+envfile=${1:-/var/lib/hearth-testenv/env}
+shift || true
+if [ ! -f "$envfile" ]; then
+  echo "No test environment at $envfile: run 'bash scripts/testenv.sh up' (as root) first." >&2
+  exit 1
+fi
+# shellcheck disable=SC1090
+source "$envfile"
+export DEBUG=0 SECRET_KEY=${SECRET_KEY:-test-secret-key-not-for-production} HEARTH_VAR_DIR=${HEARTH_VAR_DIR:-$PWD/var/test}
+mkdir -p "$HEARTH_VAR_DIR"
+case "${DATABASE_URL:-}" in
+  postgres*) ;;
+  *) echo "The suite runs on PostgreSQL; DATABASE_URL is '${DATABASE_URL:-}'." >&2; exit 1 ;;
+esac
+status=0
+.venv/bin/python -m pytest "$@" || status=$?
+if [ "$status" = 5 ]; then
+  echo "pytest collected no tests: that is a failure." >&2
+fi
+exit "$status"

@@ -1,0 +1,121 @@
+"""The five processes of `make run` start on the real services, work, and stop on SIGTERM."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = check()
+        if result:
+            return result
+        time.sleep(0.25)
+    pytest.fail(f"Timed out after {timeout}s waiting for {what}")
+
+
+@pytest.fixture
+def process_env(transactional_db):
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+
+
+@pytest.fixture
+def start(process_env, tmp_path):
+    procs: list[tuple[str, subprocess.Popen]] = []
+
+    def run(name: str, *argv: str) -> subprocess.Popen:
+        log = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
+        proc = subprocess.Popen(argv, cwd=ROOT, env=process_env, stdout=log, stderr=subprocess.STDOUT)
+        procs.append((name, proc))
+        return proc
+
+    yield run
+    for _, proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+
+
+def stop(proc: subprocess.Popen) -> int:
+    proc.send_signal(signal.SIGTERM)
+    return proc.wait(timeout=30)
+
+
+def test_all_five_processes_start_work_and_stop(start, tmp_path):
+    from django_celery_beat.models import PeriodicTask
+
+    from config.tasks import heartbeat
+
+    cache.delete_many([f"heartbeat:{name}" for name in ("worker", "beat", "monitor", "sftp")])
+    port = free_port()
+    web = start("web", str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application")
+    worker = start(
+        "worker", str(BIN / "celery"), "-A", "config", "worker", "--concurrency", "1", "--loglevel", "INFO"
+    )
+    beat = start(
+        "beat",
+        str(BIN / "celery"),
+        "-A",
+        "config",
+        "beat",
+        "-S",
+        "django_celery_beat.schedulers:DatabaseScheduler",
+        "--pidfile=",
+        "--loglevel",
+        "INFO",
+    )
+    monitor = start("monitor", sys.executable, "manage.py", "monitor")
+    sftp = start("sftp", sys.executable, "manage.py", "sftp")
+
+    def health():
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2) as r:
+                return json.load(r)
+        except OSError:
+            return None
+
+    assert wait_for(health, 60, "daphne to answer /api/health")["data"]["status"] == "ok"
+    wait_for(lambda: cache.get("heartbeat:monitor"), 30, "the monitor's heartbeat")
+    wait_for(lambda: cache.get("heartbeat:sftp"), 30, "the sftp gateway's heartbeat")
+    heartbeat.delay()
+    wait_for(lambda: cache.get("heartbeat:worker"), 60, "the worker to run a task")
+    wait_for(
+        lambda: PeriodicTask.objects.filter(task="config.tasks.heartbeat").exists(),
+        60,
+        "beat to load its schedule into the database",
+    )
+
+    for name, proc in [
+        ("web", web),
+        ("worker", worker),
+        ("beat", beat),
+        ("monitor", monitor),
+        ("sftp", sftp),
+    ]:
+        assert proc.poll() is None, f"{name} died: {(tmp_path / f'{name}.log').read_text()[-2000:]}"
+        code = stop(proc)
+        assert code in (0, -signal.SIGTERM), (
+            f"{name} exited {code}: {(tmp_path / f'{name}.log').read_text()[-2000:]}"
+        )
