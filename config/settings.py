@@ -9,7 +9,8 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 VAR_DIR = Path(env("HEARTH_VAR_DIR", default=str(BASE_DIR / "var")))
 DATA_DIR = Path(env("HEARTH_DATA_DIR", default=str(VAR_DIR / "data")))
