@@ -16,6 +16,9 @@ class Role(models.Model):
     name = models.CharField(max_length=100, unique=True)
     description = models.TextField(blank=True)
     permissions = models.JSONField(default=list, blank=True)
+    requires_two_factor = models.BooleanField(
+        default=False, help_text="Members of this role must enable two-factor authentication before using the panel."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -90,3 +93,72 @@ class LoginSession(models.Model):
 
     def __str__(self):
         return f"{self.user} @ {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class ApiKey(models.Model):
+    """A long-lived bearer credential: optionally narrowed to some permissions, addresses and a lifetime."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, help_text="Shown in lists; identifies the key.")
+    secret_hash = models.CharField(max_length=64, help_text="sha256 of the whole key; the key itself is never stored.")
+    permissions = models.JSONField(
+        null=True, blank=True, help_text="A subset of the owner's permissions; empty means all of them."
+    )
+    allowed_ips = models.JSONField(default=list, blank=True, help_text="CIDR ranges; empty means any address.")
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}…)"
+
+    def clean(self):
+        if self.permissions is not None and (bad := unknown(self.permissions)):
+            raise ValidationError({"permissions": f"Unknown permissions: {', '.join(bad)}"})
+
+
+class TwoFactorDevice(models.Model):
+    """A user's TOTP authenticator and hashed recovery codes."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
+    secret = models.TextField(help_text="Encrypted TOTP seed.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    last_used_step = models.BigIntegerField(default=0, help_text="Codes at or before this time step are spent.")
+    recovery_codes = models.JSONField(default=list, blank=True, help_text="sha256 of each unused recovery code.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"2FA for {self.user}"
+
+    @property
+    def is_enabled(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class AuditLog(models.Model):
+    """Who changed what, when and from where. Rows are never edited; old ones are pruned by beat."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    username = models.CharField(max_length=150, blank=True, help_text="The actor's name at the time.")
+    action = models.CharField(max_length=64, db_index=True)
+    resource_type = models.CharField(max_length=32, blank=True)
+    resource_id = models.CharField(max_length=64, blank=True)
+    metadata = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["resource_type", "resource_id"]), models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.username or 'system'} {self.action}"

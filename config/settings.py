@@ -39,6 +39,9 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Secrets stored encrypted (node keys, TOTP seeds) use this; it defaults to SECRET_KEY.
+ENCRYPTION_KEY = env("HEARTH_ENCRYPTION_KEY", default=SECRET_KEY)
+OLD_ENCRYPTION_KEYS = env.list("HEARTH_OLD_ENCRYPTION_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -197,6 +200,12 @@ REST_FRAMEWORK = {
 JSON_CAMEL_CASE = {
     "JSON_UNDERSCOREIZE": {"ignore_fields": ("environment", "metadata", "payload", "variables", "conditions")}
 }
+
+# Two-factor codes, password reset links, audit retention.
+TWO_FACTOR_ISSUER = env("HEARTH_2FA_ISSUER", default="Hearth")
+PASSWORD_RESET_TIMEOUT = env.int("HEARTH_PASSWORD_RESET_SECONDS", default=3600)
+AUDIT_LOG_RETENTION_DAYS = env.int("HEARTH_AUDIT_RETENTION_DAYS", default=365)
+LOGIN_ATTEMPTS_PER_ACCOUNT = env.int("HEARTH_LOGIN_ATTEMPTS_PER_ACCOUNT", default=10)
 
 RATE_LIMITS = {
     "default": env.int("HEARTH_RATE_LIMIT_DEFAULT", default=200),

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from accounts.api import admin_views, views
 
@@ -8,5 +8,6 @@ urlpatterns = [
     path("auth/refresh", views.RefreshView.as_view(), name="auth-refresh"),
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", views.MeView.as_view(), name="auth-me"),
+    path("auth/", include("accounts.api.security_urls")),
     path("admin/users", admin_views.AdminUserListView.as_view(), name="admin-users"),
 ]

@@ -1,0 +1,3 @@
+"""Account security endpoints: password change and reset, two-factor authentication."""
+
+urlpatterns: list = []
