@@ -1,73 +1,214 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.utils import timezone
 
-from accounts.models import LoginSession, Role, User
+from accounts import staff
+from accounts.apikeys import apikey_revoke
+from accounts.audit import audit
+from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
+from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
+from config.admin import ReadOnlyAdmin, StaffModelAdmin
 
 
-class HearthUserCreationForm(UserCreationForm):
-    class Meta:
-        model = User
-        fields = ("email", "username")
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    fields = ("name", "prefix", "permissions", "expires_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = True
 
-
-class HearthUserChangeForm(UserChangeForm):
-    class Meta:
-        model = User
-        fields = "__all__"
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
     form = HearthUserChangeForm
     add_form = HearthUserCreationForm
-    list_display = ("email", "username", "role_names", "is_active", "is_staff", "date_joined", "last_login")
-    list_filter = ("is_active", "is_staff", "is_superuser", "roles")
+    list_display = ("email", "username", "role_names", "two_factor", "is_active", "date_joined", "last_login")
+    list_filter = ("is_active", "is_superuser", "roles")
     search_fields = ("email", "username")
     ordering = ("email",)
     filter_horizontal = ("roles",)
+    inlines = [ApiKeyInline]
     fieldsets = (
         (None, {"fields": ("email", "username", "password")}),
-        ("Access", {"fields": ("is_active", "is_staff", "is_superuser", "roles")}),
+        ("Access", {"fields": ("is_active", "roles", "is_superuser", "is_staff")}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
-        (None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2")}),
+        (None, {"classes": ("wide",), "fields": ("email", "username", "password1", "password2", "roles")}),
     )
-    actions = ["deactivate"]
+    actions = ["deactivate", "activate", "end_sessions"]
 
     def get_queryset(self, request):
-        return super().get_queryset(request).prefetch_related("roles")
+        return super().get_queryset(request).prefetch_related("roles").select_related("two_factor")
 
     @admin.display(description="Roles")
     def role_names(self, user):
         return ", ".join(role.name for role in user.roles.all()) or "—"
 
-    @admin.action(description="Deactivate selected users (they are logged out)")
-    def deactivate(self, request, queryset):
-        from django.utils import timezone
+    @admin.display(description="2FA", boolean=True)
+    def two_factor(self, user):
+        device = getattr(user, "two_factor", None)
+        return bool(device and device.is_enabled)
 
-        count = queryset.exclude(pk=request.user.pk).update(is_active=False)
-        LoginSession.objects.filter(user__in=queryset, revoked_at__isnull=True).exclude(
-            user=request.user
-        ).update(revoked_at=timezone.now())
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit(
+            "user.update" if change else "user.create",
+            request=request,
+            resource=obj,
+            changes=sorted(form.changed_data),
+            via="admin",
+        )
+
+    def delete_model(self, request, obj):
+        staff.user_delete(actor=request.user, user=obj, request=request)
+
+    @admin.action(description="Deactivate selected users (logs them out everywhere)")
+    def deactivate(self, request, queryset):
+        count = 0
+        for user in queryset.exclude(pk=request.user.pk).filter(is_active=True):
+            staff.user_update(actor=request.user, user=user, request=request, is_active=False)
+            count += 1
         self.message_user(request, f"Deactivated {count} user(s).")
+
+    @admin.action(description="Reactivate selected users")
+    def activate(self, request, queryset):
+        count = 0
+        for user in queryset.filter(is_active=False):
+            staff.user_update(actor=request.user, user=user, request=request, is_active=True)
+            count += 1
+        self.message_user(request, f"Reactivated {count} user(s).")
+
+    @admin.action(description="Log selected users out of every session")
+    def end_sessions(self, request, queryset):
+        from accounts.services import sessions_revoke_all
+
+        ended = sum(sessions_revoke_all(user=user) for user in queryset)
+        audit("user.sessions_revoke", request=request, users=[str(u.pk) for u in queryset], sessions=ended)
+        self.message_user(request, f"Ended {ended} session(s).")
 
 
 @admin.register(Role)
-class RoleAdmin(admin.ModelAdmin):
-    list_display = ("name", "description", "permission_list")
-    search_fields = ("name",)
+class RoleAdmin(StaffModelAdmin):
+    form = RoleForm
+    list_display = ("name", "description", "permission_list", "requires_two_factor", "user_count")
 
     @admin.display(description="Permissions")
     def permission_list(self, role):
-        return ", ".join(role.permissions)
+        return ", ".join(role.permissions) or "—"
+
+    @admin.display(description="Users")
+    def user_count(self, role):
+        return role.users.count()
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        audit(
+            "role.update" if change else "role.create",
+            request=request,
+            resource=obj,
+            permissions=obj.permissions,
+            via="admin",
+        )
+
+    def delete_model(self, request, obj):
+        staff.role_delete(actor=request.user, role=obj, request=request)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(StaffModelAdmin):
+    list_display = ("name", "user", "prefix", "scope", "expires_at", "last_used_at", "last_used_ip", "status")
+    list_filter = ("revoked_at", "expires_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "prefix", "user__email")
+    readonly_fields = (
+        "user",
+        "name",
+        "prefix",
+        "permissions",
+        "allowed_ips",
+        "expires_at",
+        "last_used_at",
+        "last_used_ip",
+        "revoked_at",
+        "created_at",
+    )
+    exclude = ("secret_hash",)
+    actions = ["revoke"]
+
+    def has_add_permission(self, request):
+        return False  # keys are created by their owner, who alone sees the secret
+
+    @admin.display(description="Scope")
+    def scope(self, key):
+        return "everything the owner holds" if key.permissions is None else ", ".join(key.permissions)
+
+    @admin.display(description="Status")
+    def status(self, key):
+        if key.revoked_at:
+            return "revoked"
+        if key.expires_at and key.expires_at <= timezone.now():
+            return "expired"
+        return "active"
+
+    @admin.action(description="Revoke selected keys")
+    def revoke(self, request, queryset):
+        count = sum(apikey_revoke(key=key, actor=request.user, request=request) for key in queryset)
+        self.message_user(request, f"Revoked {count} key(s).")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "username", "action", "resource_type", "resource_id", "ip_address")
+    list_filter = ("action", "resource_type", ("created_at", admin.DateFieldListFilter), "user")
+    search_fields = ("username", "action", "resource_id")
+    date_hierarchy = "created_at"
 
 
 @admin.register(LoginSession)
-class LoginSessionAdmin(admin.ModelAdmin):
+class LoginSessionAdmin(ReadOnlyAdmin):
     list_display = ("user", "created_at", "last_refreshed_at", "revoked_at", "ip_address")
     list_filter = ("revoked_at",)
     list_select_related = ("user",)
     search_fields = ("user__email",)
-    readonly_fields = ("user", "created_at", "last_refreshed_at", "ip_address", "user_agent")
+    actions = ["revoke"]
+
+    def has_change_permission(self, request, obj=None):
+        return StaffModelAdmin.has_change_permission(self, request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.fields]
+
+    @admin.action(description="End selected sessions")
+    def revoke(self, request, queryset):
+        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        audit("session.revoke", request=request, sessions=count)
+        self.message_user(request, f"Ended {count} session(s).")
+
+
+@admin.register(TwoFactorDevice)
+class TwoFactorDeviceAdmin(StaffModelAdmin):
+    list_display = ("user", "is_enabled", "confirmed_at", "recovery_codes_left")
+    list_select_related = ("user",)
+    search_fields = ("user__email",)
+    fields = ("user", "confirmed_at", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.display(boolean=True, description="Enabled")
+    def is_enabled(self, device):
+        return device.is_enabled
+
+    @admin.display(description="Recovery codes left")
+    def recovery_codes_left(self, device):
+        return len(device.recovery_codes)
+
+    def delete_model(self, request, obj):
+        audit("auth.2fa_reset", request=request, resource=obj.user, via="admin")
+        super().delete_model(request, obj)

@@ -1,7 +1,7 @@
 import django_filters
 from django.db.models import Q
 
-from accounts.models import User
+from accounts.models import AuditLog, User
 
 
 class UserFilter(django_filters.FilterSet):
@@ -13,3 +13,28 @@ class UserFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(email__icontains=value) | Q(username__icontains=value))
+
+
+class AuditLogFilter(django_filters.FilterSet):
+    userId = django_filters.UUIDFilter(field_name="user_id")  # noqa: N815 - query names are camelCase
+    action = django_filters.CharFilter(
+        help_text="Exact action, or a prefix ending in `.*` (e.g. `server.*`).", method="filter_action"
+    )
+    resourceType = django_filters.CharFilter(field_name="resource_type")  # noqa: N815
+    resourceId = django_filters.CharFilter(field_name="resource_id")  # noqa: N815
+    to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
+
+    class Meta:
+        model = AuditLog
+        fields: list[str] = []
+
+    def filter_action(self, queryset, name, value):
+        if value.endswith(".*"):
+            return queryset.filter(action__startswith=value[:-1])
+        return queryset.filter(action=value)
+
+
+# `from` is a Python keyword, so it is declared outside the class body.
+AuditLogFilter.base_filters["from"] = django_filters.IsoDateTimeFilter(
+    field_name="created_at", lookup_expr="gte"
+)

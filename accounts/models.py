@@ -17,7 +17,8 @@ class Role(models.Model):
     description = models.TextField(blank=True)
     permissions = models.JSONField(default=list, blank=True)
     requires_two_factor = models.BooleanField(
-        default=False, help_text="Members of this role must enable two-factor authentication before using the panel."
+        default=False,
+        help_text="Members of this role must enable two-factor authentication before using the panel.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -102,11 +103,15 @@ class ApiKey(models.Model):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, unique=True, help_text="Shown in lists; identifies the key.")
-    secret_hash = models.CharField(max_length=64, help_text="sha256 of the whole key; the key itself is never stored.")
+    secret_hash = models.CharField(
+        max_length=64, help_text="sha256 of the whole key; the key itself is never stored."
+    )
     permissions = models.JSONField(
         null=True, blank=True, help_text="A subset of the owner's permissions; empty means all of them."
     )
-    allowed_ips = models.JSONField(default=list, blank=True, help_text="CIDR ranges; empty means any address.")
+    allowed_ips = models.JSONField(
+        default=list, blank=True, help_text="CIDR ranges; empty means any address."
+    )
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -131,8 +136,12 @@ class TwoFactorDevice(models.Model):
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="two_factor")
     secret = models.TextField(help_text="Encrypted TOTP seed.")
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    last_used_step = models.BigIntegerField(default=0, help_text="Codes at or before this time step are spent.")
-    recovery_codes = models.JSONField(default=list, blank=True, help_text="sha256 of each unused recovery code.")
+    last_used_step = models.BigIntegerField(
+        default=0, help_text="Codes at or before this time step are spent."
+    )
+    recovery_codes = models.JSONField(
+        default=list, blank=True, help_text="sha256 of each unused recovery code."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
@@ -158,7 +167,10 @@ class AuditLog(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["resource_type", "resource_id"]), models.Index(fields=["user", "-created_at"])]
+        indexes = [
+            models.Index(fields=["resource_type", "resource_id"]),
+            models.Index(fields=["user", "-created_at"]),
+        ]
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.username or 'system'} {self.action}"

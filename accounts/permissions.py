@@ -81,8 +81,10 @@ def global_permissions(user) -> frozenset[str]:
         else:
             cached = frozenset(p for role in user.roles.all() for p in role.permissions)
         scope = getattr(user, "token_scope", None)  # an API key narrows what its owner holds
-        if scope is not None:
-            cached = frozenset(p for p in scope if grants(cached, p))
+        if scope is not None:  # the intersection, whichever side holds the wildcard
+            cached = frozenset(
+                {p for p in cached if grants(scope, p)} | {p for p in scope if grants(cached, p)}
+            )
         user._hearth_permissions = cached
     return cached
 

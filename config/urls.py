@@ -5,10 +5,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from config.api import views as api_views
 from config.api.middleware import json_error_view
 
-admin.site.site_header = "Hearth administration"
-admin.site.site_title = "Hearth"
-admin.site.index_title = "Panel"
-
 api_patterns = [
     path("", include("accounts.api.urls")),
     path("health", api_views.HealthView.as_view(), name="health"),

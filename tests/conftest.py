@@ -16,6 +16,8 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture(autouse=True)
 def _test_settings(settings):
     # Tests serve /api/docs/ without running collectstatic first.
+    # Hashing passwords at full strength would dominate the suite's time.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -1,6 +1,12 @@
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
-from accounts.api import admin_views, views
+from accounts.api import admin_views, keys, views
+
+router = SimpleRouter(trailing_slash=False)
+router.register("roles", admin_views.RoleViewSet, basename="role")
+router.register("admin/users", admin_views.AdminUserViewSet, basename="admin-user")
+router.register("api-keys", keys.ApiKeyViewSet, basename="api-key")
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),
@@ -9,5 +15,6 @@ urlpatterns = [
     path("auth/logout", views.LogoutView.as_view(), name="auth-logout"),
     path("auth/me", views.MeView.as_view(), name="auth-me"),
     path("auth/", include("accounts.api.security_urls")),
-    path("admin/users", admin_views.AdminUserListView.as_view(), name="admin-users"),
+    path("admin/audit-logs", admin_views.AuditLogListView.as_view(), name="admin-audit-logs"),
+    *router.urls,
 ]

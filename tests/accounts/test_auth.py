@@ -106,7 +106,9 @@ class TestMe:
 
     def test_it_refuses_a_forged_token(self, api, customer):
         forged = jwt.encode(
-            {"userId": str(customer.pk), "token_type": "access"}, "not-our-signing-key-but-long-enough-to-be-plausible", algorithm="HS256"
+            {"userId": str(customer.pk), "token_type": "access"},
+            "not-our-signing-key-but-long-enough-to-be-plausible",
+            algorithm="HS256",
         )
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {forged}")
         response = api.get("/api/auth/me")

@@ -1,0 +1,139 @@
+"""Staff changes to roles and users. Nobody can hand out a permission they do not hold themselves."""
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError, transaction
+from rest_framework import exceptions
+
+from accounts.audit import audit
+from accounts.models import Role, User
+from accounts.permissions import global_permissions, grants, unknown
+from accounts.services import sessions_revoke_all
+
+
+def _check_grantable(actor: User, permissions: list[str]) -> None:
+    if bad := unknown(permissions):
+        raise exceptions.ValidationError({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
+    held = global_permissions(actor)
+    if beyond := [p for p in permissions if not grants(held, p)]:
+        raise exceptions.PermissionDenied(
+            f"You cannot grant permissions you do not hold: {', '.join(beyond)}"
+        )
+
+
+def _check_roles_grantable(actor: User, roles: list[Role]) -> None:
+    _check_grantable(actor, sorted({p for role in roles for p in role.permissions}))
+
+
+def _check_password(password: str, field: str = "password") -> None:
+    try:
+        validate_password(password)
+    except DjangoValidationError as exc:
+        raise exceptions.ValidationError({field: list(exc.messages)}) from exc
+
+
+@transaction.atomic
+def role_create(*, actor: User, name: str, permissions: list[str], request=None, **fields) -> Role:
+    _check_grantable(actor, permissions)
+    if Role.objects.filter(name__iexact=name).exists():
+        raise exceptions.ValidationError({"name": ["A role with this name already exists."]})
+    role = Role.objects.create(name=name, permissions=permissions, **fields)
+    audit("role.create", actor=actor, request=request, resource=role, name=name, permissions=permissions)
+    return role
+
+
+@transaction.atomic
+def role_update(*, actor: User, role: Role, request=None, **changes) -> Role:
+    if "permissions" in changes:
+        _check_grantable(actor, changes["permissions"])
+    _check_roles_grantable(actor, [role])  # editing a role you couldn't grant would be an escalation too
+    name = changes.get("name")
+    if name and Role.objects.filter(name__iexact=name).exclude(pk=role.pk).exists():
+        raise exceptions.ValidationError({"name": ["A role with this name already exists."]})
+    for field, value in changes.items():
+        setattr(role, field, value)
+    role.save()
+    audit("role.update", actor=actor, request=request, resource=role, changes=sorted(changes))
+    return role
+
+
+@transaction.atomic
+def role_delete(*, actor: User, role: Role, request=None) -> None:
+    _check_roles_grantable(actor, [role])
+    audit(
+        "role.delete", actor=actor, request=request, resource=role, name=role.name, users=role.users.count()
+    )
+    role.delete()
+
+
+@transaction.atomic
+def user_create(
+    *, actor: User, email: str, username: str, password: str, roles: list[Role] = (), request=None
+) -> User:
+    _check_roles_grantable(actor, list(roles))
+    _check_password(password)
+    if User.objects.filter(email__iexact=email).exists():
+        raise exceptions.ValidationError({"email": ["Email already exists"]})
+    if User.objects.filter(username__iexact=username).exists():
+        raise exceptions.ValidationError({"username": ["Username already exists"]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, username=username, password=password)
+    except IntegrityError as exc:
+        raise exceptions.ValidationError({"email": ["Email already exists"]}) from exc
+    user.roles.set(roles)
+    audit(
+        "user.create",
+        actor=actor,
+        request=request,
+        resource=user,
+        email=user.email,
+        roles=[r.name for r in roles],
+    )
+    return user
+
+
+@transaction.atomic
+def user_update(*, actor: User, user: User, request=None, roles: list[Role] | None = None, **changes) -> User:
+    """Change a user's details, password, active flag or roles; deactivation logs them out everywhere."""
+    if user.is_superuser and not actor.is_superuser:
+        raise exceptions.PermissionDenied("Only a superuser can change a superuser.")
+    if (
+        "email" in changes
+        and User.objects.filter(email__iexact=changes["email"]).exclude(pk=user.pk).exists()
+    ):
+        raise exceptions.ValidationError({"email": ["Email already exists"]})
+    if (
+        "username" in changes
+        and User.objects.filter(username__iexact=changes["username"]).exclude(pk=user.pk).exists()
+    ):
+        raise exceptions.ValidationError({"username": ["Username already exists"]})
+    if changes.get("is_active") is False and user.pk == actor.pk:
+        raise exceptions.ValidationError({"is_active": ["You cannot deactivate your own account."]})
+    password = changes.pop("password", None)
+    if password:
+        _check_password(password)
+        user.set_password(password)
+    for field, value in changes.items():
+        setattr(user, field, value)
+    user.save()
+    if roles is not None:
+        _check_roles_grantable(actor, [r for r in roles if r not in user.roles.all()])
+        user.roles.set(roles)
+    if password or changes.get("is_active") is False:
+        sessions_revoke_all(user=user)
+    audited = sorted(
+        [*changes, *(["password"] if password else []), *(["roles"] if roles is not None else [])]
+    )
+    audit("user.update", actor=actor, request=request, resource=user, changes=audited)
+    return user
+
+
+@transaction.atomic
+def user_delete(*, actor: User, user: User, request=None) -> None:
+    if user.pk == actor.pk:
+        raise exceptions.ValidationError({"id": ["You cannot delete your own account."]})
+    if user.is_superuser and not actor.is_superuser:
+        raise exceptions.PermissionDenied("Only a superuser can delete a superuser.")
+    audit("user.delete", actor=actor, request=request, resource=user, email=user.email)
+    user.delete()

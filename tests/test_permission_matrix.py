@@ -1,0 +1,75 @@
+"""Runs every declared endpoint against anonymous, stranger, holder, member, owner and administrator."""
+
+import importlib
+import json
+import itertools
+import pkgutil
+from pathlib import Path
+
+import pytest
+
+import tests
+from tests.conftest import tokens_for
+from tests.matrix import Endpoint
+
+pytestmark = pytest.mark.django_db
+
+_counter = itertools.count()
+
+
+def collect() -> list[Endpoint]:
+    endpoints = []
+    for module in pkgutil.iter_modules([str(Path(tests.__file__).parent)]):
+        if module.ispkg:
+            try:
+                matrix = importlib.import_module(f"tests.{module.name}.matrix")
+            except ModuleNotFoundError:
+                continue
+            endpoints.extend(matrix.ENDPOINTS)
+    return endpoints
+
+
+ENDPOINTS = collect()
+GLOBAL_CASES = [
+    (e, who) for e in ENDPOINTS if e.scope == "global" for who in ("anonymous", "stranger", "holder", "admin")
+]
+
+
+def call(api, endpoint: Endpoint, user, users: dict):
+    users = {**users, "caller": user or users["stranger"]}
+    ctx = {"n": next(_counter)}
+    if endpoint.setup:
+        ctx.update(endpoint.setup(users))
+    body = endpoint.body(ctx) if callable(endpoint.body) else endpoint.body
+    if user is not None:
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['token']}")
+    return api.generic(
+        endpoint.method,
+        endpoint.path.format(**ctx),
+        data=json.dumps(body or {}),
+        content_type="application/json",
+    )
+
+
+def test_every_endpoint_is_declared_once():
+    seen = [str(e) for e in ENDPOINTS]
+    assert len(seen) == len(set(seen)), "duplicate matrix entries"
+    assert len(ENDPOINTS) >= 10
+
+
+@pytest.mark.parametrize(("endpoint", "who"), GLOBAL_CASES, ids=[f"{e} as {w}" for e, w in GLOBAL_CASES])
+def test_global_permission_rule(api, make_user, endpoint: Endpoint, who: str):
+    users = {
+        "stranger": make_user(),
+        "holder": make_user(permissions=[endpoint.permission] if endpoint.permission else []),
+        "admin": make_user(role="Administrator"),
+    }
+    caller = None if who == "anonymous" else users[who]
+    response = call(api, endpoint, caller, users)
+    if who == "anonymous":
+        expected = 401
+    elif who == "stranger" and endpoint.permission is not None:
+        expected = 403
+    else:
+        expected = endpoint.ok
+    assert response.status_code == expected, response.content
