@@ -16,12 +16,12 @@ class UserFilter(django_filters.FilterSet):
 
 
 class AuditLogFilter(django_filters.FilterSet):
-    userId = django_filters.UUIDFilter(field_name="user_id")  # noqa: N815 - query names are camelCase
+    userId = django_filters.UUIDFilter(field_name="user_id")
     action = django_filters.CharFilter(
         help_text="Exact action, or a prefix ending in `.*` (e.g. `server.*`).", method="filter_action"
     )
-    resourceType = django_filters.CharFilter(field_name="resource_type")  # noqa: N815
-    resourceId = django_filters.CharFilter(field_name="resource_id")  # noqa: N815
+    resourceType = django_filters.CharFilter(field_name="resource_type")
+    resourceId = django_filters.CharFilter(field_name="resource_id")
     to = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lte")
 
     class Meta:

@@ -275,6 +275,16 @@ HEARTBEAT_TTL_SECONDS = 90
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "config.tasks.heartbeat", "schedule": 30.0},
     "audit-prune": {"task": "accounts.tasks.audit_prune_task", "schedule": 24 * 3600.0},
+    "node-health": {"task": "nodes.tasks.nodes_check_health_task", "schedule": 30.0},
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
+
+# Nodes: every call to a node's engine or SSH daemon is bounded by these.
+NODE_TIMEOUT_SECONDS = env.float("HEARTH_NODE_TIMEOUT", default=15.0)
+NODE_CONNECT_TIMEOUT_SECONDS = env.float("HEARTH_NODE_CONNECT_TIMEOUT", default=5.0)
+NODE_HEALTH_INTERVAL_SECONDS = env.float("HEARTH_NODE_HEALTH_INTERVAL", default=30.0)
+NODE_OFFLINE_AFTER_FAILURES = env.int("HEARTH_NODE_OFFLINE_AFTER", default=3)
+NODE_DEPLOY_TOKEN_MINUTES = env.int("HEARTH_NODE_DEPLOY_TOKEN_MINUTES", default=60)
+# How a server without a nodeId is placed: least-memory (default), round-robin or fewest-servers.
+PLACEMENT_STRATEGY = env("HEARTH_PLACEMENT_STRATEGY", default="least-memory")

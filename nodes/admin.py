@@ -1,19 +1,251 @@
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path, reverse
+from django.utils.html import format_html
+from rest_framework.exceptions import ValidationError
 
 from config.admin import StaffModelAdmin
-from nodes.models import Location, Node
+from nodes import services
+from nodes.models import Allocation, Location, Node, NodeEvent
 
 
 @admin.register(Location)
 class LocationAdmin(StaffModelAdmin):
-    list_display = ("name", "description")
+    list_display = ("name", "description", "node_count")
     search_fields = ("name",)
+
+    @admin.display(description="Nodes")
+    def node_count(self, location):
+        return location.nodes.count()
+
+
+class NodeEventInline(admin.TabularInline):
+    model = NodeEvent
+    fields = ("created_at", "kind", "message")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-created_at",)
+
+
+class NodeForm(forms.ModelForm):
+    new_ssh_private_key = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        strip=False,
+        help_text="Paste an OpenSSH private key to replace the stored one (never shown again). "
+        "Leave empty to keep it; SSH nodes get a generated key when created without one.",
+    )
+
+    class Meta:
+        model = Node
+        fields = (
+            "name",
+            "description",
+            "location",
+            "hostname",
+            "public_address",
+            "docker_url",
+            "ssh_host_key",
+            "data_dir",
+            "max_memory_mb",
+            "max_cpu_cores",
+            "max_disk_mb",
+            "memory_overallocate_percent",
+            "cpu_overallocate_percent",
+            "disk_overallocate_percent",
+            "maintenance_mode",
+        )
+
+
+class AllocationForm(forms.Form):
+    ip = forms.CharField(help_text="An address or CIDR range, e.g. 203.0.113.10 or 203.0.113.0/28.")
+    ports = forms.CharField(help_text="25565, 25565-25665 or 25565,25570-25575 (at most 1000 in all).")
+    alias = forms.CharField(required=False)
+    notes = forms.CharField(required=False)
 
 
 @admin.register(Node)
 class NodeAdmin(StaffModelAdmin):
-    list_display = ("name", "location", "docker_url", "is_online", "maintenance_mode", "last_seen_at")
+    form = NodeForm
+    list_display = (
+        "name",
+        "location",
+        "docker_url",
+        "status",
+        "memory",
+        "cpu",
+        "disk",
+        "containers",
+        "maintenance_mode",
+        "last_seen_at",
+    )
     list_filter = ("is_online", "maintenance_mode", "location")
     list_select_related = ("location",)
     search_fields = ("name", "hostname", "public_address")
-    exclude = ("ssh_private_key",)
+    readonly_fields = (
+        "is_online",
+        "last_seen_at",
+        "consecutive_failures",
+        "health_report",
+        "public_key",
+        "allocations_link",
+    )
+    inlines = [NodeEventInline]
+    actions = ["test_connection", "enter_maintenance", "leave_maintenance"]
+
+    @admin.display(description="Status")
+    def status(self, node):
+        if node.maintenance_mode:
+            return "maintenance"
+        return "online" if node.is_online else "offline"
+
+    def _usage(self, node, used_key, total_key, limit, unit="MB"):
+        report = node.last_health or {}
+        used, total = report.get(used_key), report.get(total_key)
+        if used is None:
+            return f"— / {limit} {unit}"
+        return f"{used} / {total} {unit} (limit {limit})"
+
+    @admin.display(description="Memory used/total")
+    def memory(self, node):
+        return self._usage(node, "memory_used_mb", "memory_total_mb", node.max_memory_mb)
+
+    @admin.display(description="CPU")
+    def cpu(self, node):
+        percent = (node.last_health or {}).get("cpu_percent")
+        return (
+            f"{percent}% of {node.max_cpu_cores} cores"
+            if percent is not None
+            else f"{node.max_cpu_cores} cores"
+        )
+
+    @admin.display(description="Disk used/total")
+    def disk(self, node):
+        return self._usage(node, "disk_used_mb", "disk_total_mb", node.max_disk_mb or "∞")
+
+    @admin.display(description="Containers")
+    def containers(self, node):
+        return (node.last_health or {}).get("container_count", "—")
+
+    @admin.display(description="Last health report")
+    def health_report(self, node):
+        report = node.last_health or {}
+        if not report:
+            return "No check yet: use the “Test connection” action."
+        rows = "".join(f"<tr><th>{k}</th><td>{{}}</td></tr>" for k in report)
+        return format_html(f"<table>{rows}</table>", *report.values())
+
+    @admin.display(description="Panel public key (authorized_keys on the node)")
+    def public_key(self, node):
+        return services.node_public_key(node) or "—"
+
+    @admin.display(description="Allocations")
+    def allocations_link(self, node):
+        if not node.pk:
+            return "—"
+        add = reverse("admin:nodes_node_allocations", args=[node.pk])
+        listing = reverse("admin:nodes_allocation_changelist") + f"?node__id__exact={node.pk}"
+        return format_html(
+            '<a href="{}">{} allocations</a> · <a href="{}">add many</a>',
+            listing,
+            node.allocations.count(),
+            add,
+        )
+
+    def save_model(self, request, obj, form, change):
+        key = form.cleaned_data.get("new_ssh_private_key") or ""
+        fields = {f: form.cleaned_data[f] for f in form.changed_data if f != "new_ssh_private_key"}
+        try:
+            if change:
+                services.node_update(
+                    node=obj, actor=request.user, request=request, ssh_private_key=key or None, **fields
+                )
+            else:
+                node, secret = services.node_create(
+                    actor=request.user,
+                    request=request,
+                    ssh_private_key=key,
+                    **{f: form.cleaned_data[f] for f in form.cleaned_data if f != "new_ssh_private_key"},
+                )
+                obj.pk = node.pk
+                self.message_user(request, f"Node secret (shown once): {secret}", messages.WARNING)
+        except ValidationError as exc:
+            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+
+    def delete_model(self, request, obj):
+        services.node_delete(node=obj, actor=request.user, request=request)
+
+    @admin.action(description="Test connection (health check now)")
+    def test_connection(self, request, queryset):
+        for node in queryset:
+            report = services.node_check_health(node=node)
+            if report["ok"]:
+                self.message_user(
+                    request,
+                    f"{node.name}: reachable, Docker {report['docker_version']}, {report['latency_ms']} ms",
+                )
+            else:
+                self.message_user(request, f"{node.name}: {report['error']}", messages.ERROR)
+
+    @admin.action(description="Enter maintenance (no new servers placed)")
+    def enter_maintenance(self, request, queryset):
+        for node in queryset:
+            services.node_update(node=node, actor=request.user, request=request, maintenance_mode=True)
+        self.message_user(request, f"{queryset.count()} node(s) in maintenance.")
+
+    @admin.action(description="Leave maintenance")
+    def leave_maintenance(self, request, queryset):
+        for node in queryset:
+            services.node_update(node=node, actor=request.user, request=request, maintenance_mode=False)
+        self.message_user(request, f"{queryset.count()} node(s) out of maintenance.")
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:node_id>/allocations/",
+                self.admin_site.admin_view(self.allocations_view),
+                name="nodes_node_allocations",
+            ),
+            *super().get_urls(),
+        ]
+
+    def allocations_view(self, request, node_id):
+        node = get_object_or_404(Node, pk=node_id)
+        if not self.has_change_permission(request, node):
+            return redirect("admin:index")
+        form = AllocationForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                made, skipped = services.allocations_create(
+                    node=node, actor=request.user, request=request, **form.cleaned_data
+                )
+            except ValidationError as exc:
+                form.add_error(None, str(exc.detail))
+            else:
+                self.message_user(request, f"Created {made} allocation(s); {skipped} already existed.")
+                return redirect(reverse("admin:nodes_allocation_changelist") + f"?node__id__exact={node.pk}")
+        context = {
+            **self.admin_site.each_context(request),
+            "node": node,
+            "form": form,
+            "title": f"Add allocations to {node.name}",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/nodes/allocations_form.html", context)
+
+
+@admin.register(Allocation)
+class AllocationAdmin(StaffModelAdmin):
+    list_display = ("__str__", "node", "ip", "port", "alias", "notes")
+    list_filter = ("node",)
+    list_select_related = ("node",)
+    search_fields = ("ip", "port", "alias", "notes")
+
+    def has_add_permission(self, request):
+        return False  # use the node's "add many" page
+
+    def delete_model(self, request, obj):
+        services.allocation_delete(allocation=obj, actor=request.user, request=request)

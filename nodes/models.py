@@ -1,6 +1,7 @@
 import uuid
+from decimal import Decimal
 
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 
@@ -38,14 +39,21 @@ class Node(models.Model):
     ssh_host_key = models.TextField(blank=True, help_text="Pinned on first contact; a mismatch is refused.")
     data_dir = models.CharField(max_length=255, default="/var/lib/hearth")
     max_memory_mb = models.PositiveIntegerField(validators=[MinValueValidator(128)])
-    max_cpu_cores = models.DecimalField(max_digits=6, decimal_places=2, validators=[MinValueValidator(0.1)])
+    max_cpu_cores = models.DecimalField(
+        max_digits=6, decimal_places=2, validators=[MinValueValidator(Decimal("0.1"))]
+    )
     max_disk_mb = models.PositiveBigIntegerField(default=0, help_text="0 means unlimited.")
     memory_overallocate_percent = models.IntegerField(default=0, help_text="-1 disables the memory check.")
     cpu_overallocate_percent = models.IntegerField(default=0, help_text="-1 disables the CPU check.")
     disk_overallocate_percent = models.IntegerField(default=0, help_text="-1 disables the disk check.")
-    maintenance_mode = models.BooleanField(default=False)
+    maintenance_mode = models.BooleanField(default=False, help_text="No new servers are placed here.")
+    secret_hash = models.CharField(
+        max_length=64, blank=True, help_text="sha256 of the node secret (shown once)."
+    )
     is_online = models.BooleanField(default=False)
     last_seen_at = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_health = models.JSONField(default=dict, blank=True, help_text="The latest health report.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -54,3 +62,66 @@ class Node(models.Model):
 
     def __str__(self):
         return self.name
+
+    @property
+    def is_ssh(self) -> bool:
+        return self.docker_url.startswith("ssh://")
+
+
+class NodeEvent(models.Model):
+    """A transition worth alerting on: online, offline, host key mismatch, enrollment."""
+
+    class Kind(models.TextChoices):
+        ONLINE = "online"
+        OFFLINE = "offline"
+        HOST_KEY_MISMATCH = "host_key_mismatch"
+        ENROLLED = "enrolled"
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="events")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    message = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.node} {self.kind}"
+
+
+class DeploymentToken(models.Model):
+    """Single-use, expiring token in the URL of a node's enrollment script."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="deployment_tokens")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"deployment token for {self.node} (expires {self.expires_at:%Y-%m-%d %H:%M})"
+
+
+class Allocation(models.Model):
+    """An IP and port on a node that one server may bind (TCP and UDP)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="allocations")
+    ip = models.GenericIPAddressField()
+    port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    alias = models.CharField(
+        max_length=255, blank=True, help_text="A hostname shown to players instead of the IP."
+    )
+    notes = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["node", "ip", "port"]
+        constraints = [models.UniqueConstraint(fields=["node", "ip", "port"], name="allocation_unique_port")]
+
+    def __str__(self):
+        return f"{self.alias or self.ip}:{self.port}"

@@ -497,7 +497,7 @@ ListenAddress 127.0.0.1
 AddressFamily inet
 HostKey $(sshd_hostkey "$n")
 PidFile $(sshd_pidfile "$n")
-AuthorizedKeysFile $SSH_DIR/authorized_keys
+AuthorizedKeysFile $SSH_DIR/authorized_keys .ssh/authorized_keys
 AllowUsers $SSH_USER
 PermitRootLogin no
 PubkeyAuthentication yes

@@ -1,0 +1,116 @@
+import re
+
+from rest_framework import serializers
+
+from nodes.models import Allocation, Location, Node
+from nodes.services import node_public_key
+
+SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+
+
+class LocationSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Location
+        fields = ["id", "name", "description", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class NodeSerializer(serializers.ModelSerializer):
+    location_id = serializers.PrimaryKeyRelatedField(source="location", queryset=Location.objects.all())
+    ssh_private_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="OpenSSH private key for ssh:// nodes; generated when omitted. Never returned.",
+    )
+    ssh_public_key = serializers.SerializerMethodField(
+        help_text="Put this in the node user's authorized_keys."
+    )
+    servers = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Node
+        fields = [
+            "id",
+            "name",
+            "description",
+            "location_id",
+            "hostname",
+            "public_address",
+            "max_memory_mb",
+            "max_cpu_cores",
+            "max_disk_mb",
+            "memory_overallocate_percent",
+            "cpu_overallocate_percent",
+            "disk_overallocate_percent",
+            "docker_url",
+            "data_dir",
+            "maintenance_mode",
+            "ssh_private_key",
+            "ssh_public_key",
+            "ssh_host_key",
+            "is_online",
+            "last_seen_at",
+            "consecutive_failures",
+            "last_health",
+            "servers",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "id",
+            "is_online",
+            "last_seen_at",
+            "consecutive_failures",
+            "last_health",
+            "created_at",
+            "updated_at",
+        ]
+        extra_kwargs = {
+            "ssh_host_key": {"required": False, "help_text": "Pinned on first contact; clear to re-pin."}
+        }
+
+    def validate_data_dir(self, value):
+        if not SAFE_PATH.match(value) or "/../" in f"{value}/":
+            raise serializers.ValidationError(
+                "Use an absolute path of letters, digits, '.', '_', '-' and '/'."
+            )
+        return value.rstrip("/") or "/"
+
+    def get_ssh_public_key(self, node) -> str:
+        return node_public_key(node)
+
+    def get_servers(self, node) -> list[dict]:
+        servers = getattr(node, "servers", None)
+        if servers is None:
+            return []
+        return [{"id": str(s.pk), "name": s.name, "status": s.status} for s in servers.all()]
+
+
+class AllocationSerializer(serializers.ModelSerializer):
+    node_id = serializers.UUIDField(read_only=True)
+    server_id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Allocation
+        fields = ["id", "node_id", "ip", "port", "alias", "notes", "server_id", "created_at"]
+        read_only_fields = ["id", "node_id", "ip", "port", "created_at"]
+
+    def get_server_id(self, allocation) -> str | None:
+        server_id = getattr(allocation, "server_id", None)
+        return str(server_id) if server_id else None
+
+
+class AllocationCreateSerializer(serializers.Serializer):
+    ip = serializers.CharField(help_text="An address or a CIDR range, e.g. 203.0.113.10 or 203.0.113.0/28.")
+    ports = serializers.JSONField(help_text="'25565', '25565-25665', '25565,25570-25575' or a list of those.")
+    alias = serializers.CharField(required=False, allow_blank=True, default="")
+    notes = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class EnrollSerializer(serializers.Serializer):
+    host_key = serializers.CharField()
+    ssh_user = serializers.RegexField(r"^[a-z_][a-z0-9_-]{0,31}$", default="hearth")
+    ssh_port = serializers.IntegerField(min_value=1, max_value=65535, default=22)
+    hostname = serializers.RegexField(r"^[A-Za-z0-9.\-:\[\]]*$", required=False, allow_blank=True, default="")

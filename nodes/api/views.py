@@ -1,0 +1,144 @@
+from django.http import HttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import permissions
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.views import APIView
+
+from accounts.api.admin_views import StaffViewSet
+from config.api.exceptions import ServiceUnavailable
+from config.api.responses import created, ok
+from config.api.throttling import AuthRateThrottle
+from nodes import services
+from nodes.api import serializers
+from nodes.models import Allocation, Location, Node
+
+
+@extend_schema(tags=["nodes"])
+class LocationViewSet(StaffViewSet):
+    serializer_class = serializers.LocationSerializer
+    queryset = Location.objects.order_by("name")
+
+    def get_permissions(self):
+        if self.request.method == "GET":  # customers pick a location when creating a server
+            return [permissions.IsAuthenticated()]
+        return super().get_permissions()
+
+
+@extend_schema(tags=["nodes"])
+class NodeViewSet(StaffViewSet):
+    """Nodes are staff-only: customers never see hosts, keys or capacity."""
+
+    serializer_class = serializers.NodeSerializer
+    queryset = Node.objects.select_related("location").order_by("name")
+
+    def create(self, request):
+        data = self.get_serializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node, secret = services.node_create(actor=request.user, request=request, **data.validated_data)
+        return created(
+            {**serializers.NodeSerializer(node).data, "secret": secret},
+            message="Store the secret now: it is shown only once.",
+        )
+
+    def update(self, request, pk=None, partial=False):
+        node = self.get_object()
+        data = self.get_serializer(node, data=request.data, partial=partial)
+        data.is_valid(raise_exception=True)
+        node = services.node_update(node=node, actor=request.user, request=request, **data.validated_data)
+        return ok(serializers.NodeSerializer(node).data)
+
+    def destroy(self, request, pk=None):
+        services.node_delete(node=self.get_object(), actor=request.user, request=request)
+        return ok()
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: OpenApiResponse(description="The health report"),
+            503: OpenApiResponse(description="Unreachable, with the reason"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Check the node now (ping, engine, CPU, memory, disk) and store the report."""
+        report = services.node_check_health(node=self.get_object())
+        if not report["ok"]:
+            raise ServiceUnavailable(report["error"])
+        return ok(report, message="Node is reachable")
+
+    @extend_schema(
+        request=None,
+        responses={200: OpenApiResponse(description="deploymentToken, secret, deployUrl, expiresAt")},
+    )
+    @action(detail=True, methods=["post"], url_path="deployment-token")
+    def deployment_token(self, request, pk=None):
+        """A single-use link to a script that enrolls a fresh Debian/Ubuntu host as this node."""
+        return ok(
+            services.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
+        )
+
+    @extend_schema(
+        request=serializers.AllocationCreateSerializer, responses=serializers.AllocationSerializer(many=True)
+    )
+    @action(detail=True, methods=["get", "post"])
+    def allocations(self, request, pk=None):
+        """List the node's allocations, or create many from an IP/CIDR and port ranges (at most 1000)."""
+        node = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(Allocation.objects.filter(node=node).order_by("ip", "port"))
+            return self.get_paginated_response(serializers.AllocationSerializer(page, many=True).data)
+        data = serializers.AllocationCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        made, skipped = services.allocations_create(
+            node=node, actor=request.user, request=request, **data.validated_data
+        )
+        return created({"created": made, "skipped": skipped})
+
+    @extend_schema(request=None, responses={200: None})
+    @action(detail=True, methods=["delete"], url_path=r"allocations/(?P<allocation_id>[0-9a-f-]{36})")
+    def delete_allocation(self, request, pk=None, allocation_id=None):
+        node = self.get_object()
+        allocation = Allocation.objects.filter(node=node, pk=allocation_id).first()
+        if allocation is None:
+            raise NotFound("No such allocation on this node.")
+        services.allocation_delete(allocation=allocation, actor=request.user, request=request)
+        return ok(message="Allocation deleted")
+
+
+class DeployScriptView(APIView):
+    """The enrollment script behind a deployment token (public: the token is the credential)."""
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthRateThrottle]
+
+    @extend_schema(tags=["nodes"], auth=[], responses={(200, "text/x-shellscript"): str})
+    def get(self, request, token):
+        return HttpResponse(services.deploy_script(token), content_type="text/x-shellscript; charset=utf-8")
+
+
+class DeployCompleteView(APIView):
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list = []
+    throttle_classes = [AuthRateThrottle]
+
+    @extend_schema(
+        tags=["nodes"],
+        auth=[],
+        request=serializers.EnrollSerializer,
+        responses={200: OpenApiResponse(description="The enrolled node's status")},
+    )
+    def post(self, request, token):
+        """Called by the script: spends the token, pins the host key and connects to the node."""
+        data = serializers.EnrollSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = services.node_enroll(raw_token=token, **data.validated_data)
+        message = (
+            "Node enrolled and online"
+            if node.is_online
+            else (
+                f"Node enrolled, but the panel cannot connect yet: {node.last_health.get('error', 'unknown error')}"
+            )
+        )
+        return ok({"nodeId": str(node.pk), "isOnline": node.is_online}, message=message)

@@ -1,0 +1,300 @@
+"""The only door to nodes: Docker over `unix://` or `ssh://` (paramiko), plus shell commands and SFTP.
+
+Nothing else in Hearth imports `docker` or `paramiko`. Connections are cached per node and
+rebuilt after any failure; every call has a timeout; an unreachable node raises NodeUnavailable
+(the API answers 503 naming the node). SSH host keys are pinned: the first contact records the
+key, any later mismatch is refused.
+"""
+
+import base64
+import contextlib
+import io
+import logging
+import shlex
+import socket
+import subprocess
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+import docker
+import docker.errors
+import paramiko
+import requests
+from django.conf import settings
+from docker.transport.sshconn import SSHHTTPAdapter
+
+from config.api.exceptions import ServiceUnavailable
+from config.crypto import decrypt
+
+logger = logging.getLogger(__name__)
+
+DOCKER_API_VERSION = "1.41"  # Docker 20.10; every supported engine speaks it
+
+_TRANSPORT_ERRORS = (
+    docker.errors.DockerException,
+    requests.exceptions.RequestException,
+    paramiko.SSHException,
+    socket.timeout,
+    TimeoutError,
+    OSError,
+    EOFError,
+)
+
+
+class NodeUnavailable(ServiceUnavailable):
+    """The node's engine or SSH daemon could not be reached (or refused us)."""
+
+    def __init__(self, node_name: str, reason: str):
+        self.node_name, self.reason = node_name, reason
+        super().__init__(f"Node '{node_name}' is unreachable: {reason}")
+
+
+class HostKeyMismatch(NodeUnavailable):
+    """The node presented a different SSH host key than the one pinned: possible interception."""
+
+    def __init__(self, node_name: str, expected: str, presented: str):
+        self.presented = presented
+        super().__init__(
+            node_name,
+            f"its SSH host key changed (pinned {expected[:40]}…, presented {presented[:40]}…). If the node was "
+            "reinstalled, clear the pinned key in the admin; otherwise investigate before reconnecting.",
+        )
+
+
+def host_key_line(key: paramiko.PKey) -> str:
+    return f"{key.get_name()} {key.get_base64()}"
+
+
+def _parse_host_key(line: str) -> paramiko.PKey:
+    key_type, data = line.split()[:2]
+    return paramiko.PKey.from_type_string(key_type, base64.b64decode(data))
+
+
+def load_private_key(text: str) -> paramiko.PKey:
+    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
+        try:
+            return key_class.from_private_key(io.StringIO(text))
+        except (paramiko.SSHException, ValueError):
+            continue
+    raise ValueError("The node's SSH private key is not a valid OpenSSH ed25519, ECDSA or RSA key.")
+
+
+def generate_keypair() -> tuple[str, str]:
+    """A new ed25519 key pair: (private key in OpenSSH PEM, public key line)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private = Ed25519PrivateKey.generate()
+    pem = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode()
+    public = private.public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    )
+    return pem, f"{public.decode()} hearth-panel"
+
+
+class _RecordHostKey(paramiko.MissingHostKeyPolicy):
+    """First contact: accept the key and remember it so the caller can pin it."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def missing_host_key(self, client, hostname, key):
+        self.adapter.presented_host_key = host_key_line(key)
+
+
+class _PinnedSSHAdapter(SSHHTTPAdapter):
+    """docker-py's SSH transport with our key, our timeouts and a pinned host key instead of ~/.ssh."""
+
+    def __init__(self, base_url, *, pkey, pinned_host_key: str, connect_timeout: float, **kwargs):
+        self._pkey, self._pinned, self._connect_timeout = pkey, pinned_host_key, connect_timeout
+        self.presented_host_key = pinned_host_key
+        super().__init__(base_url, **kwargs)
+
+    def _create_paramiko_client(self, base_url):
+        url = urlparse(base_url)
+        port = url.port or 22
+        self.ssh_client = paramiko.SSHClient()
+        self.ssh_params = {
+            "hostname": url.hostname,
+            "port": port,
+            "username": url.username or "hearth",
+            "pkey": self._pkey,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "timeout": self._connect_timeout,
+            "banner_timeout": self._connect_timeout,
+            "auth_timeout": self._connect_timeout,
+        }
+        if self._pinned:
+            name = url.hostname if port == 22 else f"[{url.hostname}]:{port}"
+            key = _parse_host_key(self._pinned)
+            self.ssh_client.get_host_keys().add(name, key.get_name(), key)
+            self.ssh_client.set_missing_host_key_policy(paramiko.RejectPolicy())
+        else:
+            self.ssh_client.set_missing_host_key_policy(_RecordHostKey(self))
+
+
+@dataclass
+class _Connection:
+    docker: docker.DockerClient
+    ssh: paramiko.SSHClient | None
+    host_key: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_connections: dict[tuple, _Connection] = {}
+_connections_lock = threading.Lock()
+
+
+def _cache_key(node) -> tuple:
+    return (str(node.pk), node.docker_url, node.ssh_host_key, node.ssh_private_key)
+
+
+def _open(node) -> _Connection:
+    timeout = settings.NODE_TIMEOUT_SECONDS
+    if node.docker_url.startswith("unix://"):
+        client = docker.DockerClient(base_url=node.docker_url, version=DOCKER_API_VERSION, timeout=timeout)
+        return _Connection(docker=client, ssh=None)
+    if not node.docker_url.startswith("ssh://"):
+        raise NodeUnavailable(
+            node.name, f"unsupported Docker URL '{node.docker_url}' (use unix:// or ssh://)"
+        )
+    if not node.ssh_private_key:
+        raise NodeUnavailable(node.name, "no SSH private key is stored for it; enroll the node or add a key")
+    pkey = load_private_key(decrypt(node.ssh_private_key))
+    try:
+        adapter = _PinnedSSHAdapter(
+            node.docker_url,
+            pkey=pkey,
+            pinned_host_key=node.ssh_host_key,
+            connect_timeout=settings.NODE_CONNECT_TIMEOUT_SECONDS,
+            timeout=timeout,
+            max_pool_size=8,
+        )
+    except paramiko.BadHostKeyException as exc:
+        raise HostKeyMismatch(node.name, node.ssh_host_key, host_key_line(exc.key)) from exc
+    api = docker.APIClient(base_url="tcp://127.0.0.1:1", version=DOCKER_API_VERSION, timeout=timeout)
+    api.mount("http+docker://ssh", adapter)
+    api._unmount("http://", "https://")
+    api.base_url = "http+docker://ssh"
+    api._custom_adapter = adapter
+    client = docker.DockerClient.__new__(docker.DockerClient)
+    client.api = api
+    return _Connection(docker=client, ssh=adapter.ssh_client, host_key=adapter.presented_host_key)
+
+
+def _close(conn: _Connection) -> None:
+    with contextlib.suppress(Exception):
+        conn.docker.close()
+    if conn.ssh is not None:
+        with contextlib.suppress(Exception):
+            conn.ssh.close()
+
+
+def forget(node) -> None:
+    """Drop cached connections to `node` (after a failure or an edit of its address or keys)."""
+    with _connections_lock:
+        stale = [key for key in _connections if key[0] == str(node.pk)]
+        for key in stale:
+            _close(_connections.pop(key))
+
+
+class NodeClient:
+    """Docker, shell and SFTP access to one node. Get one with `client_for(node)`."""
+
+    def __init__(self, node):
+        self.node = node
+
+    def _connection(self) -> _Connection:
+        key = _cache_key(self.node)
+        with _connections_lock:
+            conn = _connections.get(key)
+        if conn is not None and (
+            conn.ssh is None or (conn.ssh.get_transport() and conn.ssh.get_transport().is_active())
+        ):
+            return conn
+        if conn is not None:
+            forget(self.node)
+        with self.guard("connecting"):
+            conn = _open(self.node)
+        with _connections_lock:
+            _connections[key] = conn
+        return conn
+
+    @contextlib.contextmanager
+    def guard(self, doing: str):
+        """Turn transport failures into NodeUnavailable and drop the broken connection."""
+        try:
+            yield
+        except NodeUnavailable:
+            forget(self.node)
+            raise
+        except docker.errors.APIError:
+            raise  # the engine answered: not an availability problem
+        except _TRANSPORT_ERRORS as exc:
+            forget(self.node)
+            reason = str(exc) or exc.__class__.__name__
+            raise NodeUnavailable(self.node.name, f"{doing} failed: {reason}") from exc
+
+    @property
+    def docker(self) -> docker.DockerClient:
+        return self._connection().docker
+
+    @property
+    def presented_host_key(self) -> str:
+        """The SSH host key the node showed on this connection ('' for local nodes)."""
+        return self._connection().host_key
+
+    def ping(self) -> None:
+        with self.guard("ping"):
+            self.docker.ping()
+
+    def info(self) -> dict:
+        with self.guard("reading engine info"):
+            return self.docker.info()
+
+    def run(self, argv: list[str], *, timeout: float | None = None, check: bool = True) -> str:
+        """Run a command on the node's host (not in a container) and return its stdout."""
+        timeout = timeout or settings.NODE_TIMEOUT_SECONDS
+        conn = self._connection()
+        command = shlex.join(argv)
+        if conn.ssh is None:
+            with self.guard(f"running {argv[0]}"):
+                result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False)
+            out, err, code = result.stdout, result.stderr, result.returncode
+        else:
+            with self.guard(f"running {argv[0]}"):
+                _, stdout, stderr = conn.ssh.exec_command(command, timeout=timeout)
+                out = stdout.read().decode(errors="replace")
+                err = stderr.read().decode(errors="replace")
+                code = stdout.channel.recv_exit_status()
+        if check and code != 0:
+            raise NodeCommandFailed(self.node.name, command, code, err.strip())
+        return out
+
+    def sftp(self) -> paramiko.SFTPClient:
+        """An SFTP session on the node (SSH nodes only); close it when done."""
+        conn = self._connection()
+        if conn.ssh is None:
+            raise RuntimeError("Local nodes have no SFTP: use the filesystem directly.")
+        with self.guard("opening SFTP"):
+            sftp = conn.ssh.open_sftp()
+            sftp.get_channel().settimeout(settings.NODE_TIMEOUT_SECONDS)
+            return sftp
+
+    @property
+    def is_local(self) -> bool:
+        return self.node.docker_url.startswith("unix://")
+
+
+class NodeCommandFailed(Exception):
+    def __init__(self, node_name: str, command: str, code: int, stderr: str):
+        self.code, self.stderr = code, stderr
+        super().__init__(f"'{command}' failed on node '{node_name}' (exit {code}): {stderr[:300]}")
+
+
+def client_for(node) -> NodeClient:
+    return NodeClient(node)

@@ -1,0 +1,49 @@
+from nodes.models import Location, Node
+from tests.matrix import Endpoint
+
+
+def a_node(users) -> dict:
+    location = Location.objects.get_or_create(name="matrix")[0]
+    n = Node.objects.count()
+    node = Node.objects.create(
+        name=f"matrix-{n}",
+        location=location,
+        hostname="h",
+        public_address="203.0.113.1",
+        max_memory_mb=1024,
+        max_cpu_cores=1,
+    )
+    return {"node": node.pk, "location": location.pk}
+
+
+def node_body(ctx) -> dict:
+    location = Location.objects.get_or_create(name="matrix")[0]
+    return {
+        "name": f"made-{ctx['n']}",
+        "locationId": str(location.pk),
+        "hostname": "h",
+        "publicAddress": "1.2.3.4",
+        "maxMemoryMb": 1024,
+        "maxCpuCores": 1,
+    }
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/api/nodes", "admin.read"),
+    Endpoint("GET", "/api/nodes/{node}", "admin.read", setup=a_node),
+    Endpoint("POST", "/api/nodes", "admin.write", ok=201, body=node_body),
+    Endpoint("PATCH", "/api/nodes/{node}", "admin.write", setup=a_node, body={"description": "x"}),
+    Endpoint("DELETE", "/api/nodes/{node}", "admin.write", setup=a_node),
+    Endpoint("POST", "/api/nodes/{node}/deployment-token", "admin.write", setup=a_node),
+    Endpoint("GET", "/api/nodes/{node}/allocations", "admin.read", setup=a_node),
+    Endpoint(
+        "POST",
+        "/api/nodes/{node}/allocations",
+        "admin.write",
+        ok=201,
+        setup=a_node,
+        body={"ip": "203.0.113.9", "ports": "25565"},
+    ),
+    Endpoint("GET", "/api/locations", None),
+    Endpoint("POST", "/api/locations", "admin.write", ok=201, body=lambda ctx: {"name": f"loc-{ctx['n']}"}),
+]

@@ -1,0 +1,167 @@
+import pytest
+from django.test import Client
+
+from nodes.models import Allocation, Node
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client_for, admin):
+    return client_for(admin)
+
+
+def node_body(location, **overrides):
+    return {
+        "name": "eu-1",
+        "locationId": str(location.pk),
+        "hostname": "node1.example.com",
+        "publicAddress": "203.0.113.10",
+        "maxMemoryMb": 32768,
+        "maxCpuCores": 16,
+        "dockerUrl": "ssh://hearth@node1.example.com:22",
+        "dataDir": "/srv/hearth",
+        **overrides,
+    }
+
+
+class TestNodes:
+    def test_create_returns_the_secret_once_and_never_the_private_key(self, staff, location):
+        response = staff.post("/api/nodes", node_body(location), format="json")
+        assert response.status_code == 201
+        data = response.json()["data"]
+        assert len(data["secret"]) >= 32
+        assert data["sshPublicKey"].startswith("ssh-ed25519 ")
+        assert "sshPrivateKey" not in data
+        detail = staff.get(f"/api/nodes/{data['id']}").json()["data"]
+        assert "secret" not in detail and "sshPrivateKey" not in detail
+        assert {
+            "id",
+            "name",
+            "description",
+            "locationId",
+            "hostname",
+            "publicAddress",
+            "maxMemoryMb",
+            "maxCpuCores",
+            "isOnline",
+            "lastSeenAt",
+            "createdAt",
+            "servers",
+        } <= set(detail)
+        stored = Node.objects.get(pk=data["id"]).ssh_private_key
+        assert "PRIVATE KEY" not in stored  # encrypted at rest
+
+    @pytest.mark.parametrize(
+        ("field", "value"),
+        [
+            ("dockerUrl", "tcp://1.2.3.4:2375"),
+            ("dockerUrl", "ssh://host"),
+            ("dataDir", "relative/path"),
+            ("dataDir", "/srv/it's"),
+            ("maxMemoryMb", 0),
+            ("sshPrivateKey", "not a key"),
+        ],
+    )
+    def test_bad_input_is_a_400_naming_the_field(self, staff, location, field, value):
+        response = staff.post("/api/nodes", node_body(location, **{field: value}), format="json")
+        assert response.status_code == 400
+        assert field in response.json()["fields"]
+
+    def test_update_and_delete(self, staff, location):
+        node_id = staff.post("/api/nodes", node_body(location), format="json").json()["data"]["id"]
+        updated = staff.put(
+            f"/api/nodes/{node_id}",
+            {**node_body(location), "name": "eu-1b", "maxMemoryMb": 65536},
+            format="json",
+        )
+        assert updated.status_code == 200 and updated.json()["data"]["maxMemoryMb"] == 65536
+        assert staff.delete(f"/api/nodes/{node_id}").json() == {"success": True}
+        assert staff.get(f"/api/nodes/{node_id}").status_code == 404
+
+    def test_changing_the_address_unpins_the_host_key(self, staff, make_node):
+        node = make_node(engine=2)
+        staff.patch(f"/api/nodes/{node.pk}", {"dockerUrl": "ssh://hearth@127.0.0.1:2201"}, format="json")
+        node.refresh_from_db()
+        assert node.ssh_host_key == ""
+
+    def test_customers_cannot_see_nodes(self, client_for, customer, make_node):
+        node = make_node(engine=2)
+        assert client_for(customer).get("/api/nodes").status_code == 403
+        assert client_for(customer).get(f"/api/nodes/{node.pk}").status_code == 403
+
+    def test_customers_can_list_locations(self, client_for, customer, location):
+        names = [loc["name"] for loc in client_for(customer).get("/api/locations").json()["data"]]
+        assert names == ["test-dc"]
+
+    def test_test_endpoint_reports_a_reachable_node(self, staff, make_node):
+        response = staff.post(f"/api/nodes/{make_node(engine=1, via='unix').pk}/test")
+        assert response.status_code == 200
+        assert response.json()["data"]["ok"] is True
+
+
+class TestAllocations:
+    def test_bulk_creation_from_a_range_and_ports(self, staff, make_node):
+        node = make_node(engine=1, via="unix")
+        response = staff.post(
+            f"/api/nodes/{node.pk}/allocations",
+            {"ip": "203.0.113.0/30", "ports": "25565-25569,27015"},
+            format="json",
+        )
+        assert response.status_code == 201
+        assert response.json()["data"] == {"created": 12, "skipped": 0}  # 2 hosts x 6 ports
+        again = staff.post(
+            f"/api/nodes/{node.pk}/allocations",
+            {"ip": "203.0.113.1", "ports": ["25565-25570"]},
+            format="json",
+        )
+        assert again.json()["data"] == {"created": 1, "skipped": 5}
+        listed = staff.get(f"/api/nodes/{node.pk}/allocations?limit=100").json()
+        assert listed["pagination"]["total"] == 13
+
+    @pytest.mark.parametrize(
+        ("body", "field"),
+        [
+            ({"ip": "203.0.113.1", "ports": "25565-26565"}, "ports"),
+            ({"ip": "203.0.113.0/20", "ports": "25565"}, "ip"),
+            ({"ip": "203.0.113.0/26", "ports": "1-20"}, "ports"),
+            ({"ip": "not-an-ip", "ports": "1"}, "ip"),
+            ({"ip": "203.0.113.1", "ports": "70000"}, "ports"),
+            ({"ip": "203.0.113.1", "ports": "30-20"}, "ports"),
+            ({"ip": "203.0.113.1", "ports": "http"}, "ports"),
+        ],
+    )
+    def test_refusals(self, staff, make_node, body, field):
+        node = make_node(engine=1, via="unix")
+        response = staff.post(f"/api/nodes/{node.pk}/allocations", body, format="json")
+        assert response.status_code == 400
+        assert field in response.json()["fields"]
+        assert not Allocation.objects.exists()
+
+    def test_delete_one(self, staff, make_node):
+        node = make_node(engine=1, via="unix")
+        staff.post(
+            f"/api/nodes/{node.pk}/allocations", {"ip": "203.0.113.1", "ports": "25565"}, format="json"
+        )
+        allocation = Allocation.objects.get()
+        assert staff.delete(f"/api/nodes/{node.pk}/allocations/{allocation.pk}").status_code == 200
+        assert staff.delete(f"/api/nodes/{node.pk}/allocations/{allocation.pk}").status_code == 404
+
+
+class TestAdmin:
+    def test_test_connection_action_and_bulk_allocation_form(self, admin, make_node):
+        node = make_node(engine=2)
+        client = Client()
+        client.force_login(admin)
+        response = client.post(
+            "/admin/nodes/node/",
+            {"action": "test_connection", "_selected_action": [str(node.pk)]},
+            follow=True,
+        )
+        assert any(f"{node.name}: reachable" in str(m) for m in response.context["messages"])
+        assert client.get(f"/admin/nodes/node/{node.pk}/change/").status_code == 200
+        response = client.post(
+            f"/admin/nodes/node/{node.pk}/allocations/", {"ip": "203.0.113.5", "ports": "25565-25566"}
+        )
+        assert response.status_code == 302
+        assert Allocation.objects.filter(node=node).count() == 2

@@ -1,0 +1,100 @@
+"""The node client against both real engines, over the local socket and over SSH."""
+
+import socket
+import threading
+import time
+
+import pytest
+
+from nodes.client import HostKeyMismatch, NodeUnavailable, client_for
+from nodes.models import NodeEvent
+from nodes.services import node_check_health
+from tests.conftest import require_env
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("via", ["unix", "ssh"])
+@pytest.mark.parametrize("engine", [1, 2])
+def test_it_reaches_each_engine(make_node, engine, via):
+    node = make_node(engine=engine, via=via)
+    client = client_for(node)
+    client.ping()
+    assert f"hearth.engine={engine}" in client.info()["Labels"]
+    images = [tag for image in client.docker.images.list() for tag in image.tags]
+    assert require_env("HEARTH_TEST_IMAGE") in images
+
+
+@pytest.mark.parametrize("via", ["unix", "ssh"])
+def test_it_runs_commands_on_the_node_host(make_node, via):
+    node = make_node(engine=2, via=via)
+    assert client_for(node).run(["sh", "-c", "echo hello $((1+1))"]).strip() == "hello 2"
+
+
+def test_arguments_reach_the_node_as_data_not_shell(make_node):
+    node = make_node(engine=2)
+    out = client_for(node).run(["echo", "$(id)", "; touch /tmp/hearth-pwned", "`id`"])
+    assert out.strip() == "$(id) ; touch /tmp/hearth-pwned `id`"
+
+
+def test_first_contact_pins_the_host_key(make_node):
+    node = make_node(engine=2, pin=False)
+    assert node.ssh_host_key == ""
+    assert node_check_health(node=node)["ok"]
+    node.refresh_from_db()
+    assert node.ssh_host_key == require_env("HEARTH_TEST_SSH2_HOSTKEY")
+
+
+def test_a_changed_host_key_is_refused_and_reported(make_node):
+    node = make_node(engine=2)
+    node.ssh_host_key = require_env("HEARTH_TEST_SSH1_HOSTKEY")  # engine 1's key: not what port 2202 shows
+    node.save()
+    with pytest.raises(HostKeyMismatch, match="host key changed"):
+        client_for(node).ping()
+    report = node_check_health(node=node)
+    assert not report["ok"]
+    assert NodeEvent.objects.filter(node=node, kind="host_key_mismatch").exists()
+
+
+def test_a_closed_port_fails_fast(make_node):
+    node = make_node(engine=2, docker_url="ssh://hearth@127.0.0.1:1")
+    started = time.monotonic()
+    with pytest.raises(NodeUnavailable, match=f"Node '{node.name}' is unreachable"):
+        client_for(node).ping()
+    assert time.monotonic() - started < 2
+
+
+def test_a_silent_host_fails_within_the_connect_timeout(make_node, settings):
+    """A host that accepts TCP but never speaks SSH must not hang a worker."""
+    settings.NODE_CONNECT_TIMEOUT_SECONDS = 1.0
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    held = []
+    threading.Thread(target=lambda: held.append(listener.accept()), daemon=True).start()
+    node = make_node(engine=2, docker_url=f"ssh://hearth@127.0.0.1:{listener.getsockname()[1]}")
+    started = time.monotonic()
+    with pytest.raises(NodeUnavailable):
+        client_for(node).ping()
+    assert time.monotonic() - started < 5
+    listener.close()
+
+
+def test_a_wrong_key_is_unavailable_with_the_reason(make_node):
+    from nodes.client import generate_keypair
+    from nodes.services import node_update
+
+    node = make_node(engine=2)
+    node_update(node=node, ssh_private_key=generate_keypair()[0])
+    with pytest.raises(NodeUnavailable, match="Authentication failed"):
+        client_for(node).ping()
+
+
+def test_the_health_report_measures_the_node(make_node):
+    report = node_check_health(node=make_node(engine=1, via="unix"))
+    assert report["ok"] is True
+    assert report["docker_version"]
+    assert report["memory_total_mb"] > 0
+    assert report["disk_total_mb"] > 0
+    assert 0 <= report["cpu_percent"] <= 100
+    assert report["container_count"] >= 0
