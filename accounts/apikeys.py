@@ -126,7 +126,11 @@ class ApiKeyAuthentication(BaseAuthentication):
         parts = get_authorization_header(request).split()
         if len(parts) != 2 or parts[0].lower() != b"bearer" or not parts[1].startswith(KEY_MARK.encode()):
             return None
-        return apikey_authenticate(parts[1].decode(errors="replace"), ip=client_ip(request))
+        from accounts.authentication import require_two_factor
+
+        user, key = apikey_authenticate(parts[1].decode(errors="replace"), ip=client_ip(request))
+        require_two_factor(request, user)
+        return user, key
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'

@@ -27,6 +27,7 @@ def audit(
     resource=None,
     resource_type: str = "",
     resource_id: str = "",
+    ip: str | None = None,
     **metadata,
 ) -> AuditLog:
     """Record `action` (e.g. "server.start"). Call inside the change's transaction so both commit or neither."""
@@ -44,7 +45,7 @@ def audit(
         resource_type=resource_type,
         resource_id=str(resource_id),
         metadata=metadata,
-        ip_address=client_ip(request),
+        ip_address=ip or client_ip(request),
     )
 
 

@@ -1,12 +1,20 @@
 """Bearer authentication: a JWT whose login session is still open."""
 
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework_simplejwt.authentication import JWTAuthentication as SimpleJWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts.models import LoginSession
+from accounts.models import LoginSession, User
 from accounts.tokens import SESSION_CLAIM
+
+TWO_FACTOR_REQUIRED = (
+    "Two-factor authentication is required for your account. Set it up with POST /api/auth/2fa/setup."
+)
+# What a user who still owes two-factor setup may use: enough to see who they are, set it up or leave.
+TWO_FACTOR_SETUP_PATHS = ("/api/auth/me", "/api/auth/logout", "/api/auth/password")
+TWO_FACTOR_SETUP_PREFIX = "/api/auth/2fa/"
 
 
 class JWTAuthentication(SimpleJWTAuthentication):
@@ -23,7 +31,9 @@ class JWTAuthentication(SimpleJWTAuthentication):
             token = self.get_validated_token(raw)
         except InvalidToken as exc:
             raise exceptions.AuthenticationFailed(_("Invalid or expired token")) from exc
-        return self.get_user(token), token
+        user = self.get_user(token)
+        require_two_factor(request, user)
+        return user, token
 
     def get_user(self, validated_token):
         return user_for_access_token(validated_token)
@@ -41,3 +51,21 @@ def user_for_access_token(token):
     if not session.user.is_active:
         raise exceptions.AuthenticationFailed(_("This account is deactivated"))
     return session.user
+
+
+def two_factor_missing(user) -> bool:
+    """True when one of the user's roles requires two-factor authentication and they have not enabled it."""
+    return (
+        User.objects.filter(pk=user.pk, roles__requires_two_factor=True)
+        .filter(Q(two_factor__isnull=True) | Q(two_factor__confirmed_at__isnull=True))
+        .exists()
+    )
+
+
+def require_two_factor(request, user) -> None:
+    """403 on every endpoint but the setup ones while the user owes two-factor setup (checked per request)."""
+    path = request.path_info
+    if path in TWO_FACTOR_SETUP_PATHS or path.startswith(TWO_FACTOR_SETUP_PREFIX):
+        return
+    if two_factor_missing(user):
+        raise exceptions.PermissionDenied(TWO_FACTOR_REQUIRED)

@@ -1,16 +1,33 @@
-"""Account state changes: registration, login sessions, token refresh and logout."""
+"""Account state changes: registration, login sessions, token refresh, logout and passwords."""
 
+import hashlib
+import logging
+from typing import NoReturn
+
+from django.conf import settings
 from django.contrib.auth import authenticate
+from django.contrib.auth.tokens import default_token_generator
+from django.core.cache import cache
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 from rest_framework_simplejwt.utils import datetime_from_epoch
 
+from accounts import twofactor
+from accounts.audit import audit
 from accounts.models import LoginSession, Role, User
 from accounts.tokens import SESSION_CLAIM, issue_tokens
+from config.api.throttling import RateLimitState, TooManyAttempts, charge, refund
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_SIGNUP_ROLE = "Customer"
 
@@ -36,19 +53,30 @@ def user_register(
         raise exceptions.ValidationError({"email": ["Email already exists"]}) from exc
     if role := Role.objects.filter(name=DEFAULT_SIGNUP_ROLE).first():
         user.roles.add(role)
+    audit("auth.register", actor=user, resource=user, ip=ip)
     return {"user": user, **_open_session(user=user, ip=ip, user_agent=user_agent)}
 
 
 def user_login(*, email: str, password: str, ip: str | None = None, user_agent: str = "") -> dict:
-    """Check credentials and open a login session. Unknown email and wrong password read alike."""
-    user = authenticate(username=email.strip().lower(), password=password)
+    """Check credentials and open a login session. Unknown email and wrong password read alike.
+
+    With two-factor on, the answer is {"user", "challenge_token"} instead: redeem it with
+    user_login_two_factor. Failed attempts are limited per account (see _login_failure_charge).
+    """
+    email = email.strip().lower()
+    within_limit, attempt = _login_failure_charge(email=email, ip=ip)
+    user = authenticate(username=email, password=password)
     if user is None:
-        inactive = User.objects.filter(email__iexact=email.strip(), is_active=False).first()
+        if not within_limit:
+            _login_refuse_locked(attempt)
+        inactive = User.objects.filter(email__iexact=email, is_active=False).first()
         if inactive is not None and inactive.check_password(password):
             raise exceptions.AuthenticationFailed("This account is deactivated. Contact an administrator.")
         raise exceptions.AuthenticationFailed("Invalid email or password")
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
-    return {"user": user, **_open_session(user=user, ip=ip, user_agent=user_agent)}
+    _login_failure_refund(email=email, attempt=attempt)
+    if twofactor.is_enabled(user):
+        return {"user": user, "challenge_token": twofactor.challenge_issue(user=user)}
+    return _login_complete(user=user, ip=ip, user_agent=user_agent)
 
 
 def _parse_refresh(raw: str) -> RefreshToken:
@@ -94,7 +122,13 @@ def tokens_refresh(*, refresh_token: str) -> dict:
 @transaction.atomic
 def session_logout(*, session_id: str, refresh_token: str | None = None) -> None:
     """End a login session: its access tokens stop working and its refresh token is spent."""
-    LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    session = (
+        LoginSession.objects.select_related("user").filter(pk=session_id, revoked_at__isnull=True).first()
+    )
+    if session is None:
+        return
+    LoginSession.objects.filter(pk=session_id).update(revoked_at=timezone.now())
+    audit("auth.logout", actor=session.user, resource=session.user)
     if refresh_token:
         try:
             refresh = RefreshToken(refresh_token)
@@ -123,3 +157,142 @@ def roles_ensure_defaults() -> list[Role]:
         )
         roles.append(role)
     return roles
+
+
+# Failed logins per account, two-factor logins, passwords ----------------------------------------
+
+LOGIN_FAILURE_WINDOW = 15 * 60
+KNOWN_ADDRESS_SECONDS = 30 * 24 * 3600
+ACCOUNT_LOCKED = "Too many failed logins for this account. Try again in {wait} seconds."
+RESET_INVALID = "This reset link is invalid or has expired. Ask for a new one."
+RESET_EMAILS_PER_HOUR = 5
+
+
+def _account_ident(email: str) -> str:
+    # Hashed: anything can be typed as an email, and it should not end up verbatim in a cache key.
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def _login_failure_charge(*, email: str, ip: str | None) -> tuple[bool, RateLimitState]:
+    """Count this attempt as failed until it succeeds, so parallel guesses cannot pass the limit.
+
+    Over the limit everyone is refused, except a client address that has logged in to this
+    account before: an attacker can lock strangers out, but not the owner at their usual address.
+    Unknown emails are counted too, so the answer does not tell whether an account exists.
+    """
+    within, state = charge(
+        "login-account",
+        _account_ident(email),
+        limit=settings.LOGIN_ATTEMPTS_PER_ACCOUNT,
+        window=LOGIN_FAILURE_WINDOW,
+    )
+    if not within and not _login_address_known(email=email, ip=ip):
+        _login_refuse_locked(state)
+    return within, state
+
+
+def _login_refuse_locked(state: RateLimitState) -> NoReturn:
+    raise TooManyAttempts(ACCOUNT_LOCKED, state=state)
+
+
+def _login_failure_refund(*, email: str, attempt: RateLimitState) -> None:
+    refund("login-account", _account_ident(email), attempt, window=LOGIN_FAILURE_WINDOW)
+
+
+def _known_address_key(email: str, ip: str) -> str:
+    return f"login-address:{_account_ident(email)}:{ip}"
+
+
+def _login_address_known(*, email: str, ip: str | None) -> bool:
+    if not ip:
+        return False
+    try:
+        return cache.get(_known_address_key(email, ip)) is not None
+    except Exception:  # the cache is down: charge() let the attempt through already
+        return False
+
+
+def _login_complete(*, user: User, ip: str | None, user_agent: str) -> dict:
+    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    if ip:
+        try:
+            cache.set(_known_address_key(user.email, ip), 1, timeout=KNOWN_ADDRESS_SECONDS)
+        except Exception:
+            logger.warning("Could not remember the login address", exc_info=True)
+    audit("auth.login", actor=user, resource=user, ip=ip)
+    return {"user": user, **_open_session(user=user, ip=ip, user_agent=user_agent)}
+
+
+def user_login_two_factor(
+    *, challenge_token: str, code: str, ip: str | None = None, user_agent: str = ""
+) -> dict:
+    """Finish a two-factor login: the challenge from user_login plus a TOTP or recovery code."""
+    user, nonce = twofactor.challenge_open(token=challenge_token)
+    within_limit, attempt = _login_failure_charge(email=user.email, ip=ip)
+    device = twofactor.device_for(user)
+    if device is None or not twofactor.challenge_claim(nonce=nonce):  # two-factor was turned off meanwhile
+        raise exceptions.AuthenticationFailed(twofactor.CHALLENGE_EXPIRED)
+    if not twofactor.code_verify(device=device, code=code):
+        twofactor.challenge_release(nonce=nonce)
+        if not within_limit:
+            _login_refuse_locked(attempt)
+        raise exceptions.AuthenticationFailed(twofactor.INVALID_CODE)
+    _login_failure_refund(email=user.email, attempt=attempt)
+    return _login_complete(user=user, ip=ip, user_agent=user_agent)
+
+
+@transaction.atomic
+def user_password_change(
+    *, user: User, current_password: str, new_password: str, keep_session_id: str | None = None, request=None
+) -> None:
+    """Change the password; every login session but `keep_session_id` ends."""
+    if not user.check_password(current_password):
+        raise exceptions.ValidationError({"current_password": ["Current password is incorrect."]})
+    user.set_password(new_password)
+    user.save(update_fields=["password", "updated_at"])
+    sessions_revoke_all(user=user, keep_session_id=keep_session_id)
+    audit("auth.password_change", actor=user, request=request, resource=user)
+
+
+def password_reset_request(*, email: str) -> None:
+    """Email a reset link when an active account has this address; nothing tells the caller which."""
+    user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
+    if user is None:
+        return
+    within, _ = charge("password-reset-email", f"user:{user.pk}", limit=RESET_EMAILS_PER_HOUR, window=3600)
+    if not within:
+        return  # enough mail for this hour: don't let anyone flood the inbox
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    body = render_to_string(
+        "accounts/password_reset_email.txt",
+        {
+            "user": user,
+            "uid": uid,
+            "token": token,
+            "link": f"{settings.PUBLIC_URL}/reset-password?uid={uid}&token={token}",
+            "minutes": max(1, settings.PASSWORD_RESET_TIMEOUT // 60),
+        },
+    )
+    try:
+        send_mail("Reset your Hearth password", body, None, [user.email])
+    except Exception:  # a mail outage must not answer differently from an unknown address
+        logger.exception("Could not send the password reset email to user %s", user.pk)
+
+
+@transaction.atomic
+def password_reset_confirm(*, uid: str, token: str, new_password: str, request=None) -> User:
+    """Set a new password from an emailed link; the link then stops working and every session ends."""
+    try:
+        user_id = urlsafe_base64_decode(uid).decode()
+        # Locked, so two requests with the same token cannot both pass the check below.
+        user = User.objects.select_for_update().get(pk=user_id, is_active=True)
+    except (ValueError, TypeError, OverflowError, DjangoValidationError, User.DoesNotExist) as exc:
+        raise exceptions.ValidationError(RESET_INVALID) from exc
+    if not default_token_generator.check_token(user, token):
+        raise exceptions.ValidationError(RESET_INVALID)
+    user.set_password(new_password)
+    user.save(update_fields=["password", "updated_at"])
+    sessions_revoke_all(user=user)
+    audit("auth.password_reset", actor=user, request=request, resource=user)
+    return user

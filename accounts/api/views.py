@@ -1,9 +1,11 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import permissions
 from rest_framework.views import APIView
 
 from accounts import services
 from accounts.api import serializers
+from accounts.api.security_serializers import TwoFactorChallengeSerializer
+from accounts.authentication import JWTAuthentication
 from accounts.tokens import SESSION_CLAIM
 from config.api.responses import ok
 from config.api.throttling import AuthRateThrottle
@@ -37,13 +39,24 @@ class RegisterView(PublicAuthView):
 
 class LoginView(PublicAuthView):
     @extend_schema(
-        request=serializers.LoginSerializer, responses=serializers.AuthResultSerializer, tags=["auth"]
+        request=serializers.LoginSerializer,
+        responses=PolymorphicProxySerializer(
+            component_name="LoginResult",
+            serializers=[serializers.AuthResultSerializer, TwoFactorChallengeSerializer],
+            resource_type_field_name=None,
+        ),
+        tags=["auth"],
     )
     def post(self, request):
-        """Exchange email and password for an access token and a refresh token."""
+        """Exchange email and password for an access token and a refresh token.
+
+        With two-factor on, the answer is a challenge token instead: finish at /api/auth/login/2fa.
+        """
         data = serializers.LoginSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.user_login(**data.validated_data, **_client(request))
+        if "challenge_token" in result:
+            return ok(TwoFactorChallengeSerializer(result).data)
         return ok(serializers.AuthResultSerializer(result).data)
 
 
@@ -67,7 +80,8 @@ class LogoutView(APIView):
         """End this login: the access token and its refresh token stop working."""
         data = serializers.LogoutSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        session_id = request.auth.get(SESSION_CLAIM) if request.auth is not None else None
+        jwt = isinstance(request.successful_authenticator, JWTAuthentication)
+        session_id = request.auth.get(SESSION_CLAIM) if jwt else None
         if session_id:
             services.session_logout(
                 session_id=session_id, refresh_token=data.validated_data.get("refresh_token")

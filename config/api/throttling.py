@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
+from rest_framework import exceptions, status
 from rest_framework.throttling import BaseThrottle
 
 logger = logging.getLogger(__name__)
@@ -27,13 +28,26 @@ class RateLimitState:
         }
 
 
-def charge(scope: str, ident: str) -> tuple[bool, RateLimitState]:
-    """Count one request for `ident` in `scope`'s current window; says whether it is within the limit."""
-    limit = settings.RATE_LIMITS[scope]
-    window = settings.RATE_LIMIT_WINDOW_SECONDS
+def _window(window: int | None) -> int:
+    return window or settings.RATE_LIMIT_WINDOW_SECONDS
+
+
+def _window_key(scope: str, ident: str, window_start: int) -> str:
+    return f"ratelimit:{scope}:{ident}:{window_start}"
+
+
+def charge(
+    scope: str, ident: str, *, limit: int | None = None, window: int | None = None
+) -> tuple[bool, RateLimitState]:
+    """Count one request for `ident` in `scope`'s current window; says whether it is within the limit.
+
+    `limit` and `window` (seconds) default to settings.RATE_LIMITS[scope] and RATE_LIMIT_WINDOW_SECONDS.
+    """
+    limit = settings.RATE_LIMITS[scope] if limit is None else limit
+    window = _window(window)
     window_start = int(time.time() // window) * window
     reset = window_start + window
-    key = f"ratelimit:{scope}:{ident}:{window_start}"
+    key = _window_key(scope, ident, window_start)
     try:
         cache.add(key, 0, timeout=window + 5)
         count = cache.incr(key)
@@ -41,6 +55,28 @@ def charge(scope: str, ident: str) -> tuple[bool, RateLimitState]:
         logger.warning("Rate limit store unavailable; request not counted", exc_info=True)
         return True, RateLimitState(limit, limit, reset)
     return count <= limit, RateLimitState(limit, max(0, limit - count), reset)
+
+
+def refund(scope: str, ident: str, state: RateLimitState, *, window: int | None = None) -> None:
+    """Take back the count `charge` made (e.g. a login attempt that turned out to succeed)."""
+    key = _window_key(scope, ident, state.reset - _window(window))
+    try:
+        cache.decr(key)
+    except ValueError:
+        pass  # that window has already expired
+    except Exception:
+        logger.warning("Rate limit store unavailable; refund lost", exc_info=True)
+
+
+class TooManyAttempts(exceptions.APIException):
+    """429 with a message of its own (Throttled's is rewritten to the generic rate-limit text)."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_attempts"
+
+    def __init__(self, message: str, *, state: RateLimitState):
+        self.wait = max(1, state.reset - int(time.time()))  # DRF turns `wait` into Retry-After
+        super().__init__(message.format(wait=self.wait))
 
 
 class RateThrottle(BaseThrottle):

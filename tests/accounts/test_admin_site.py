@@ -56,7 +56,9 @@ def test_the_revoke_action_revokes_keys(admin, customer):
 
 def test_the_deactivate_action_logs_users_out(admin, customer):
     tokens_for(customer)
-    logged_in(admin).post("/admin/accounts/user/", {"action": "deactivate", "_selected_action": [str(customer.pk)]})
+    logged_in(admin).post(
+        "/admin/accounts/user/", {"action": "deactivate", "_selected_action": [str(customer.pk)]}
+    )
     customer.refresh_from_db()
     assert not customer.is_active
     assert not LoginSession.objects.filter(user=customer, revoked_at__isnull=True).exists()

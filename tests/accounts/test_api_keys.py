@@ -86,7 +86,9 @@ def test_allowed_ranges_are_enforced(client_for, customer):
 
 
 def test_a_bad_range_is_a_400(client_for, customer):
-    response = client_for(customer).post("/api/api-keys", {"name": "x", "allowedIps": ["10.0.0.0/33"]}, format="json")
+    response = client_for(customer).post(
+        "/api/api-keys", {"name": "x", "allowedIps": ["10.0.0.0/33"]}, format="json"
+    )
     assert response.status_code == 400
     assert "allowedIps" in response.json()["fields"]
 
@@ -100,7 +102,9 @@ def test_a_scoped_key_holds_only_its_permissions(client_for, admin):
 
 
 def test_a_key_cannot_hold_more_than_its_owner(client_for, customer):
-    response = client_for(customer).post("/api/api-keys", {"name": "x", "permissions": ["admin.write"]}, format="json")
+    response = client_for(customer).post(
+        "/api/api-keys", {"name": "x", "permissions": ["admin.write"]}, format="json"
+    )
     assert response.status_code == 400
     assert "admin.write" in response.json()["message"]
 
@@ -110,7 +114,9 @@ def test_a_key_may_name_server_permissions_the_owner_holds_on_their_servers(clie
 
 
 def test_unknown_permissions_are_a_400(client_for, customer):
-    response = client_for(customer).post("/api/api-keys", {"name": "x", "permissions": ["server.fly"]}, format="json")
+    response = client_for(customer).post(
+        "/api/api-keys", {"name": "x", "permissions": ["server.fly"]}, format="json"
+    )
     assert response.status_code == 400
     assert response.json()["fields"]["permissions"] == ["Unknown permissions: server.fly"]
 
@@ -128,3 +134,28 @@ def test_a_deactivated_owner_s_key_stops_working(client_for, customer):
     customer.is_active = False
     customer.save()
     assert key_client(data["key"]).get("/api/auth/me").status_code == 401
+
+
+def test_a_key_cannot_change_the_password_or_two_factor(client_for, customer):
+    client = key_client(create_key(client_for(customer))["key"])
+    response = client.post(
+        "/api/auth/password", {"currentPassword": "x", "newPassword": "y" * 10}, format="json"
+    )
+    assert response.status_code == 403
+    assert "not an API key" in response.json()["message"]
+    assert client.post("/api/auth/2fa/setup").status_code == 403
+
+
+def test_logout_with_a_key_is_harmless(client_for, customer):
+    client = key_client(create_key(client_for(customer))["key"])
+    assert client.post("/api/auth/logout", {}, format="json").status_code == 200
+    assert client.get("/api/auth/me").status_code == 200
+
+
+def test_a_key_obeys_the_two_factor_requirement_of_its_owner(client_for, customer, roles):
+    data = create_key(client_for(customer))
+    roles["Customer"].requires_two_factor = True
+    roles["Customer"].save()
+    response = key_client(data["key"]).get("/api/admin/users")
+    assert response.status_code == 403
+    assert "Two-factor authentication is required" in response.json()["message"]

@@ -184,3 +184,25 @@ class TestLogout:
 
     def test_it_needs_authentication(self, api, db):
         assert api.post("/api/auth/logout", {}, format="json").status_code == 401
+
+
+class TestAudit:
+    def test_register_login_and_logout_are_audited_with_the_address(self, api, roles):
+        from accounts.models import AuditLog
+
+        api.post(
+            "/api/auth/register",
+            {"email": "new@example.com", "username": "newbie", "password": "long-enough-1"},
+            format="json",
+            REMOTE_ADDR="192.0.2.44",
+        )
+        data = api.post(
+            "/api/auth/login",
+            {"email": "new@example.com", "password": "long-enough-1"},
+            format="json",
+            REMOTE_ADDR="192.0.2.44",
+        ).json()["data"]
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {data['token']}")
+        api.post("/api/auth/logout", {}, format="json")
+        rows = list(AuditLog.objects.order_by("created_at").values_list("action", "ip_address"))
+        assert rows == [("auth.register", "192.0.2.44"), ("auth.login", "192.0.2.44"), ("auth.logout", None)]

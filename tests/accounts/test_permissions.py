@@ -24,7 +24,9 @@ def test_wildcards(granted, asked, expected):
     assert grants(granted, asked) is expected
 
 
-@pytest.mark.parametrize("name", ["server.start", "server.logs.read", "rate-limit.bypass", "*", "file.*", "admin.*"])
+@pytest.mark.parametrize(
+    "name", ["server.start", "server.logs.read", "rate-limit.bypass", "*", "file.*", "admin.*"]
+)
 def test_known_permissions(name):
     assert is_known(name)
 

@@ -18,8 +18,9 @@ def staff(client_for, admin):
 
 class TestRoles:
     def test_create_list_update_delete(self, staff):
-        created = staff.post("/api/roles", {"name": "Moderator", "permissions": ["server.console", "file.*"]},
-                             format="json")
+        created = staff.post(
+            "/api/roles", {"name": "Moderator", "permissions": ["server.console", "file.*"]}, format="json"
+        )
         assert created.status_code == 201
         role = created.json()["data"]
         assert role["permissions"] == ["server.console", "file.*"]
@@ -37,7 +38,9 @@ class TestRoles:
         assert sorted(actions) == ["role.create", "role.delete", "role.update"]
 
     def test_unknown_permissions_are_refused(self, staff):
-        response = staff.post("/api/roles", {"name": "Bad", "permissions": ["server.teleport"]}, format="json")
+        response = staff.post(
+            "/api/roles", {"name": "Bad", "permissions": ["server.teleport"]}, format="json"
+        )
         assert response.status_code == 400
         assert response.json()["message"] == "permissions: Unknown permissions: server.teleport"
 
@@ -62,23 +65,35 @@ class TestUsers:
     def test_create_with_roles_and_log_in(self, staff, api, roles):
         response = staff.post(
             "/api/admin/users",
-            {"email": "Ops@Example.com", "username": "ops", "password": "long-enough-1",
-             "roleIds": [str(roles["Support"].pk)]},
+            {
+                "email": "Ops@Example.com",
+                "username": "ops",
+                "password": "long-enough-1",
+                "roleIds": [str(roles["Support"].pk)],
+            },
             format="json",
         )
         assert response.status_code == 201
         data = response.json()["data"]
         assert data["email"] == "ops@example.com"
         assert [r["name"] for r in data["roles"]] == ["Support"]
-        login = api.post("/api/auth/login", {"email": "ops@example.com", "password": "long-enough-1"}, format="json")
+        login = api.post(
+            "/api/auth/login", {"email": "ops@example.com", "password": "long-enough-1"}, format="json"
+        )
         assert login.status_code == 200
 
     def test_refusals(self, staff, customer):
-        duplicate = staff.post("/api/admin/users", {"email": customer.email, "username": "x1",
-                                                    "password": "long-enough-1"}, format="json")
+        duplicate = staff.post(
+            "/api/admin/users",
+            {"email": customer.email, "username": "x1", "password": "long-enough-1"},
+            format="json",
+        )
         assert duplicate.status_code == 400
-        weak = staff.post("/api/admin/users", {"email": "w@example.com", "username": "w", "password": "short"},
-                          format="json")
+        weak = staff.post(
+            "/api/admin/users",
+            {"email": "w@example.com", "username": "w", "password": "short"},
+            format="json",
+        )
         assert weak.status_code == 400 and "password" in weak.json()["fields"]
         missing = staff.post("/api/admin/users", {"email": "m@example.com", "username": "m"}, format="json")
         assert missing.json()["fields"] == {"password": ["This field is required."]}
@@ -96,20 +111,24 @@ class TestUsers:
         assert victim.get("/api/auth/me").status_code == 401
 
     def test_assigning_roles(self, staff, customer, roles):
-        response = staff.patch(f"/api/admin/users/{customer.pk}", {"roleIds": [str(roles["Support"].pk)]},
-                               format="json")
+        response = staff.patch(
+            f"/api/admin/users/{customer.pk}", {"roleIds": [str(roles["Support"].pk)]}, format="json"
+        )
         assert [r["name"] for r in response.json()["data"]["roles"]] == ["Support"]
 
     def test_nobody_assigns_a_role_above_their_own(self, client_for, make_user, customer, roles):
         writer = client_for(make_user(permissions=["admin.read", "admin.write"]))
-        response = writer.patch(f"/api/admin/users/{customer.pk}", {"roleIds": [str(roles["Administrator"].pk)]},
-                                format="json")
+        response = writer.patch(
+            f"/api/admin/users/{customer.pk}", {"roleIds": [str(roles["Administrator"].pk)]}, format="json"
+        )
         assert response.status_code == 403
         assert not customer.roles.filter(name="Administrator").exists()
 
     def test_admins_cannot_delete_or_deactivate_themselves(self, staff, admin):
         assert staff.delete(f"/api/admin/users/{admin.pk}").status_code == 400
-        assert staff.patch(f"/api/admin/users/{admin.pk}", {"isActive": False}, format="json").status_code == 400
+        assert (
+            staff.patch(f"/api/admin/users/{admin.pk}", {"isActive": False}, format="json").status_code == 400
+        )
 
     def test_delete(self, staff, customer):
         assert staff.delete(f"/api/admin/users/{customer.pk}").status_code == 200
@@ -124,8 +143,17 @@ class TestAuditLog:
         data = staff.get("/api/admin/audit-logs").json()["data"]
         assert [row["action"] for row in data[:2]] == ["server.stop", "server.start"]
         row = data[1]
-        assert set(row) == {"id", "userId", "username", "action", "resourceType", "resourceId", "metadata",
-                            "ipAddress", "createdAt"}
+        assert set(row) == {
+            "id",
+            "userId",
+            "username",
+            "action",
+            "resourceType",
+            "resourceId",
+            "metadata",
+            "ipAddress",
+            "createdAt",
+        }
         assert row["metadata"] == {"serverName": "lobby"}
         assert row["userId"] == str(customer.pk)
 
@@ -152,7 +180,9 @@ class TestAuditLog:
         assert staff.get("/api/admin/audit-logs?from=yesterday").status_code == 400
 
     def test_it_records_the_ip_address(self, staff, admin):
-        staff.post("/api/roles", {"name": "Traced", "permissions": []}, format="json", REMOTE_ADDR="192.0.2.9")
+        staff.post(
+            "/api/roles", {"name": "Traced", "permissions": []}, format="json", REMOTE_ADDR="192.0.2.9"
+        )
         assert AuditLog.objects.get(action="role.create").ip_address == "192.0.2.9"
 
     def test_retention_prunes_old_rows(self, settings, customer):
