@@ -7,10 +7,10 @@ from accounts.apikeys import apikey_revoke
 from accounts.audit import audit
 from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
 from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
-from config.admin import ReadOnlyAdmin, StaffModelAdmin
+from config.admin import ReadOnlyAdmin, StaffInline, StaffModelAdmin
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(StaffInline, admin.TabularInline):
     model = ApiKey
     fields = ("name", "prefix", "permissions", "expires_at", "last_used_at", "revoked_at")
     readonly_fields = fields

@@ -44,6 +44,33 @@ class StaffModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return can(request.user, "admin.write")
 
+    def get_actions(self, request):
+        """Actions change things: read-only staff keep only those that declare just the view permission."""
+        actions = super().get_actions(request)
+        if can(request.user, "admin.write"):
+            return actions
+        return {
+            name: spec
+            for name, spec in actions.items()
+            if set(getattr(spec[0], "allowed_permissions", ("change",))) <= {"view"}
+        }
+
+
+class StaffInline:
+    """Mixin for inlines: the same rule as StaffModelAdmin instead of Django's model permissions."""
+
+    def has_view_permission(self, request, obj=None):
+        return can(request.user, "admin.read")
+
+    def has_add_permission(self, request, obj=None):
+        return can(request.user, "admin.write")
+
+    def has_change_permission(self, request, obj=None):
+        return can(request.user, "admin.write")
+
+    def has_delete_permission(self, request, obj=None):
+        return can(request.user, "admin.write") and self.can_delete
+
 
 class ReadOnlyAdmin(StaffModelAdmin):
     """Records nobody edits by hand (audit log, sessions)."""

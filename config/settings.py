@@ -199,7 +199,18 @@ REST_FRAMEWORK = {
 
 # Keys whose values are user data (environment variables, free-form metadata) keep their spelling.
 JSON_CAMEL_CASE = {
-    "JSON_UNDERSCOREIZE": {"ignore_fields": ("environment", "metadata", "payload", "variables", "conditions")}
+    "JSON_UNDERSCOREIZE": {
+        "ignore_fields": (
+            "environment",
+            "metadata",
+            "payload",
+            "variables",
+            "conditions",
+            "egg",
+            "docker_images",
+            "config_file_rules",
+        )
+    }
 }
 
 # Two-factor codes, password reset links, audit retention.
@@ -276,6 +287,8 @@ CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "config.tasks.heartbeat", "schedule": 30.0},
     "audit-prune": {"task": "accounts.tasks.audit_prune_task", "schedule": 24 * 3600.0},
     "node-health": {"task": "nodes.tasks.nodes_check_health_task", "schedule": 30.0},
+    "server-disk": {"task": "servers.tasks.servers_check_disk_task", "schedule": 300.0},
+    "transfers-reap": {"task": "servers.tasks.transfers_reap_task", "schedule": 120.0},
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
@@ -288,3 +301,12 @@ NODE_OFFLINE_AFTER_FAILURES = env.int("HEARTH_NODE_OFFLINE_AFTER", default=3)
 NODE_DEPLOY_TOKEN_MINUTES = env.int("HEARTH_NODE_DEPLOY_TOKEN_MINUTES", default=60)
 # How a server without a nodeId is placed: least-memory (default), round-robin or fewest-servers.
 PLACEMENT_STRATEGY = env("HEARTH_PLACEMENT_STRATEGY", default="least-memory")
+
+# Servers
+CONSOLE_HISTORY_LINES = env.int("HEARTH_CONSOLE_HISTORY_LINES", default=1000)
+SERVER_STOP_TIMEOUT_SECONDS = env.int("HEARTH_STOP_TIMEOUT", default=30)
+SERVER_INSTALL_TIMEOUT_SECONDS = env.int("HEARTH_INSTALL_TIMEOUT", default=1800)
+SERVER_START_TIMEOUT_SECONDS = env.int("HEARTH_START_TIMEOUT", default=600)
+CRASH_WINDOW_SECONDS = env.int("HEARTH_CRASH_WINDOW", default=60)
+# The user game containers run as on nodes (the node user's uid:gid on SSH nodes).
+CONTAINER_USER = env("HEARTH_CONTAINER_USER", default="1000:1000")

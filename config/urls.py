@@ -7,7 +7,9 @@ from config.api.middleware import json_error_view
 
 api_patterns = [
     path("", include("accounts.api.urls")),
+    path("", include("templates_app.api.urls")),
     path("", include("nodes.api.urls")),
+    path("", include("servers.api.urls")),
     path("health", api_views.HealthView.as_view(), name="health"),
     path("admin/health", api_views.AdminHealthView.as_view(), name="admin-health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

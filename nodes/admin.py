@@ -5,7 +5,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from rest_framework.exceptions import ValidationError
 
-from config.admin import StaffModelAdmin
+from config.admin import StaffInline, StaffModelAdmin
 from nodes import services
 from nodes.models import Allocation, Location, Node, NodeEvent
 
@@ -20,7 +20,7 @@ class LocationAdmin(StaffModelAdmin):
         return location.nodes.count()
 
 
-class NodeEventInline(admin.TabularInline):
+class NodeEventInline(StaffInline, admin.TabularInline):
     model = NodeEvent
     fields = ("created_at", "kind", "message")
     readonly_fields = fields

@@ -275,6 +275,60 @@ class NodeClient:
             raise NodeCommandFailed(self.node.name, command, code, err.strip())
         return out
 
+    def read_stream(self, argv: list[str], *, chunk_size: int = 256 * 1024):
+        """Run a command on the node host and yield its stdout in chunks (for streaming archives)."""
+        conn = self._connection()
+        command = shlex.join(argv)
+        if conn.ssh is None:
+            process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            with self.guard(f"reading from {argv[0]}"):
+                while chunk := process.stdout.read(chunk_size):
+                    yield chunk
+                code, err = process.wait(), process.stderr.read().decode(errors="replace")
+        else:
+            with self.guard(f"reading from {argv[0]}"):
+                channel = conn.ssh.get_transport().open_session(timeout=settings.NODE_CONNECT_TIMEOUT_SECONDS)
+                channel.settimeout(settings.NODE_TIMEOUT_SECONDS)
+                channel.exec_command(command)
+                while chunk := channel.recv(chunk_size):
+                    yield chunk
+                code = channel.recv_exit_status()
+                err = channel.recv_stderr(65536).decode(errors="replace")
+        if code != 0:
+            raise NodeCommandFailed(self.node.name, command, code, err.strip())
+
+    def write_stream(self, argv: list[str], chunks) -> str:
+        """Run a command on the node host feeding `chunks` to its stdin; returns its stdout."""
+        conn = self._connection()
+        command = shlex.join(argv)
+        if conn.ssh is None:
+            process = subprocess.Popen(
+                argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            )
+            with self.guard(f"writing to {argv[0]}"):
+                for chunk in chunks:
+                    process.stdin.write(chunk)
+                process.stdin.close()
+                out, code = process.stdout.read().decode(), process.wait()
+                err = process.stderr.read().decode(errors="replace")
+        else:
+            with self.guard(f"writing to {argv[0]}"):
+                channel = conn.ssh.get_transport().open_session(timeout=settings.NODE_CONNECT_TIMEOUT_SECONDS)
+                channel.settimeout(settings.NODE_TIMEOUT_SECONDS)
+                channel.exec_command(command)
+                for chunk in chunks:
+                    channel.sendall(chunk)
+                channel.shutdown_write()
+                out = b""
+                while data := channel.recv(65536):
+                    out += data
+                code = channel.recv_exit_status()
+                err = channel.recv_stderr(65536).decode(errors="replace")
+                out = out.decode(errors="replace")
+        if code != 0:
+            raise NodeCommandFailed(self.node.name, command, code, err.strip())
+        return out
+
     def sftp(self) -> paramiko.SFTPClient:
         """An SFTP session on the node (SSH nodes only); close it when done."""
         conn = self._connection()

@@ -117,6 +117,13 @@ class Allocation(models.Model):
         max_length=255, blank=True, help_text="A hostname shown to players instead of the IP."
     )
     notes = models.CharField(max_length=255, blank=True)
+    server = models.ForeignKey(
+        "servers.Server", null=True, blank=True, on_delete=models.SET_NULL, related_name="allocations"
+    )
+    container_port = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The port inside the container; the same as `port` when empty."
+    )
+    is_primary = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

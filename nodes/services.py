@@ -137,7 +137,8 @@ def node_register_local(*, socket: Path = LOCAL_SOCKET) -> tuple[Node | None, st
         max_memory_mb=_machine_memory_mb(),
         max_cpu_cores=os.cpu_count() or 1,
     )
-    return node, f"Registered the local Docker engine as node '{node.name}'."
+    allocations_create(node=node, ip="0.0.0.0", ports="25565-25584")  # noqa: S104 - players connect from anywhere
+    return node, f"Registered the local Docker engine as node '{node.name}' with ports 25565-25584."
 
 
 # --- Enrollment ---------------------------------------------------------------------------------
@@ -233,7 +234,8 @@ def node_enroll(*, raw_token: str, host_key: str, ssh_user: str, ssh_port: int, 
 _PROBE = (
     "head -1 /proc/stat; sleep 0.3; head -1 /proc/stat; "
     "grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; "
-    'df -Pk "$1" 2>/dev/null | tail -1 || df -Pk / | tail -1; cut -d" " -f1 /proc/uptime'
+    'df -Pk "$1" 2>/dev/null | tail -1 || df -Pk / | tail -1; cut -d" " -f1 /proc/uptime; '
+    'echo "$(id -u):$(id -g)"'
 )
 
 
@@ -252,6 +254,7 @@ def _parse_probe(output: str) -> dict:
         "disk_total_mb": int(df[1]) // 1024,
         "disk_used_mb": int(df[2]) // 1024,
         "uptime_seconds": int(float(lines[5])),
+        "login_user": lines[6].strip() if len(lines) > 6 else "",
     }
 
 
@@ -272,6 +275,8 @@ def node_check_health(*, node: Node, failures_to_offline: int | None = None) -> 
         if not node.ssh_host_key and client.presented_host_key:
             Node.objects.filter(pk=node.pk, ssh_host_key="").update(ssh_host_key=client.presented_host_key)
         report.update(_parse_probe(client.run(["sh", "-c", _PROBE, "probe", node.data_dir])))
+        if not client.is_local:  # game containers run as the SSH user, so it owns what they write
+            report["user"] = report["login_user"]
         report.update(
             ok=True,
             docker_version=info.get("ServerVersion", ""),
@@ -366,7 +371,7 @@ def allocations_create(
         actor=actor,
         request=request,
         resource=node,
-        ip=ip,
+        addresses=ip,
         ports=str(ports),
         created=created,
     )

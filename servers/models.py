@@ -1,1 +1,185 @@
+import uuid
+from decimal import Decimal
 
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from accounts.permissions import SERVER_SCOPED, grants
+
+
+class ServerQuerySet(models.QuerySet):
+    def visible_to(self, user):
+        """Servers `user` may see: their own, those they are a member of, or all with global server.read."""
+        from accounts.permissions import has_permission
+
+        if not getattr(user, "is_authenticated", False):
+            return self.none()
+        if has_permission(user, "server.read"):
+            return self
+        return self.filter(Q(owner=user) | Q(members__user=user)).distinct()
+
+
+class Server(models.Model):
+    """A game server: one container on one node, with its files under <data_dir>/servers/<uuid>/."""
+
+    class Status(models.TextChoices):
+        INSTALLING = "installing"
+        INSTALL_FAILED = "install_failed"
+        STOPPED = "stopped"
+        STARTING = "starting"
+        RUNNING = "running"
+        STOPPING = "stopping"
+        CRASHED = "crashed"
+        TRANSFERRING = "transferring"
+        RESTORING = "restoring"
+        SUSPENDED = "suspended"
+
+    class RestartPolicy(models.TextChoices):
+        ALWAYS = "always"
+        ON_FAILURE = "on-failure"
+        NEVER = "never"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="servers")
+    node = models.ForeignKey("nodes.Node", on_delete=models.PROTECT, related_name="servers")
+    template = models.ForeignKey("templates_app.Template", on_delete=models.PROTECT, related_name="servers")
+    docker_image = models.CharField(max_length=255, help_text="One of the template's images.")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.INSTALLING, db_index=True)
+    status_reason = models.TextField(blank=True, help_text="Why the last operation failed, when it did.")
+
+    allocated_memory_mb = models.PositiveIntegerField(validators=[MinValueValidator(64)])
+    allocated_swap_mb = models.PositiveIntegerField(default=0)
+    allocated_cpu_cores = models.DecimalField(
+        max_digits=5, decimal_places=2, validators=[MinValueValidator(Decimal("0.1"))]
+    )
+    allocated_disk_mb = models.PositiveIntegerField(validators=[MinValueValidator(64)])
+    io_weight = models.PositiveIntegerField(
+        default=500, validators=[MinValueValidator(10), MaxValueValidator(1000)]
+    )
+    pids_limit = models.PositiveIntegerField(default=512, validators=[MinValueValidator(16)])
+    network_mode = models.CharField(max_length=20, default="bridge")
+    environment = models.JSONField(default=dict, blank=True, help_text="The server's variable values.")
+
+    backup_limit = models.PositiveIntegerField(default=3)
+    database_limit = models.PositiveIntegerField(default=1)
+    allocation_limit = models.PositiveIntegerField(default=3)
+
+    container_id = models.CharField(max_length=80, blank=True)
+    restart_policy = models.CharField(
+        max_length=16, choices=RestartPolicy.choices, default=RestartPolicy.ON_FAILURE
+    )
+    max_crash_count = models.PositiveIntegerField(default=5)
+    crash_count = models.PositiveIntegerField(default=0)
+    last_crash_at = models.DateTimeField(null=True, blank=True)
+
+    suspended_at = models.DateTimeField(null=True, blank=True)
+    suspended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suspension_reason = models.TextField(blank=True)
+
+    disk_usage_mb = models.PositiveIntegerField(default=0)
+    disk_checked_at = models.DateTimeField(null=True, blank=True)
+    cpu_usage = models.FloatField(default=0)
+    memory_usage_mb = models.PositiveIntegerField(default=0)
+    network_sent = models.PositiveBigIntegerField(default=0)
+    network_received = models.PositiveBigIntegerField(default=0)
+
+    installed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ServerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def uuid(self) -> str:
+        return str(self.pk)
+
+    @property
+    def container_name(self) -> str:
+        return f"hearth-{self.pk}"
+
+    @property
+    def primary_allocation(self):
+        return self.allocations.filter(is_primary=True).first()
+
+    @property
+    def primary_port(self) -> int | None:
+        allocation = self.primary_allocation
+        return allocation.port if allocation else None
+
+    def object_permissions(self, user) -> set[str]:
+        """The owner holds every server permission; a member what they were granted (the `can` hook)."""
+        if user.pk == self.owner_id:
+            return set(SERVER_SCOPED)
+        member = next((m for m in self.members.all() if m.user_id == user.pk), None)
+        # Only server-scoped grants count, whatever was stored: a member can never suspend or transfer.
+        return {p for p in member.permissions if p in SERVER_SCOPED} if member else set()
+
+    def member_may(self, user, permission: str) -> bool:
+        return grants(self.object_permissions(user), permission)
+
+
+class ServerMember(models.Model):
+    """A user the owner shares the server with (a subuser), holding some server permissions."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    permissions = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        constraints = [models.UniqueConstraint(fields=["server", "user"], name="member_unique")]
+
+    def __str__(self):
+        return f"{self.user} on {self.server}"
+
+
+class Job(models.Model):
+    """Remote work on a node (install, delete, transfer…): its status, progress, log and error."""
+
+    class Kind(models.TextChoices):
+        INSTALL = "install"
+        DELETE = "delete"
+        TRANSFER = "transfer"
+        POWER = "power"
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    server = models.ForeignKey(Server, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs")
+    server_name = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    progress = models.PositiveSmallIntegerField(default=0)
+    log = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"{self.kind} {self.server_name} ({self.status})"

@@ -60,6 +60,8 @@ def _flatten(detail, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _camel(name: str) -> str:
+    if not any(c.islower() for c in name):
+        return name  # an environment variable name (MAX_PLAYERS), not a field
     head, *rest = name.split("_")
     return head + "".join(part[:1].upper() + part[1:] for part in rest)
 

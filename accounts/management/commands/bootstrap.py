@@ -25,6 +25,10 @@ class Command(BaseCommand):
             roles = roles_ensure_defaults()
             self.stdout.write(f"Roles: {', '.join(r.name for r in roles)}")
             self._ensure_admin(email, username)
+        from templates_app.services import templates_install_catalogue
+
+        made = templates_install_catalogue()
+        self.stdout.write(f"Templates: {', '.join(made) if made else 'catalogue already installed'}")
         if not no_local_node:
             _, message = node_register_local()
             self.stdout.write(message)

@@ -1,0 +1,213 @@
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from accounts.permissions import SERVER_SCOPED
+from nodes.models import Allocation
+from servers.models import Job, Server, ServerMember
+
+
+class ServerSerializer(serializers.ModelSerializer):
+    """The contract's list shape plus our limits; the detail adds node, template and more."""
+
+    uuid = serializers.CharField(read_only=True)
+    node_id = serializers.UUIDField(read_only=True)
+    template_id = serializers.UUIDField(read_only=True)
+    owner_id = serializers.UUIDField(read_only=True)
+    primary_port = serializers.SerializerMethodField()
+    container_name = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = Server
+        fields = [
+            "id",
+            "uuid",
+            "name",
+            "description",
+            "node_id",
+            "template_id",
+            "owner_id",
+            "status",
+            "status_reason",
+            "allocated_memory_mb",
+            "allocated_swap_mb",
+            "allocated_cpu_cores",
+            "allocated_disk_mb",
+            "io_weight",
+            "pids_limit",
+            "primary_port",
+            "network_mode",
+            "container_name",
+            "docker_image",
+            "cpu_usage",
+            "memory_usage_mb",
+            "disk_usage_mb",
+            "suspended_at",
+            "installed_at",
+            "created_at",
+            "updated_at",
+        ]
+
+    def get_primary_port(self, server) -> int | None:
+        primary = next((a for a in server.allocations.all() if a.is_primary), None)
+        return primary.port if primary else None
+
+
+class ServerDetailSerializer(ServerSerializer):
+    node = serializers.SerializerMethodField()
+    template = serializers.SerializerMethodField()
+    suspended_by_user_id = serializers.UUIDField(source="suspended_by_id", read_only=True)
+    allocations = serializers.SerializerMethodField()
+
+    class Meta(ServerSerializer.Meta):
+        fields = [
+            *ServerSerializer.Meta.fields,
+            "node",
+            "template",
+            "environment",
+            "container_id",
+            "network_sent",
+            "network_received",
+            "crash_count",
+            "last_crash_at",
+            "restart_policy",
+            "max_crash_count",
+            "suspended_by_user_id",
+            "suspension_reason",
+            "backup_limit",
+            "database_limit",
+            "allocation_limit",
+            "allocations",
+        ]
+
+    def get_node(self, server) -> dict:
+        return {"id": str(server.node_id), "name": server.node.name, "hostname": server.node.public_address}
+
+    def get_template(self, server) -> dict:
+        return {
+            "id": str(server.template_id),
+            "name": server.template.name,
+            "docker_image": server.template.docker_image,
+        }
+
+    def get_allocations(self, server) -> list[dict]:
+        return ServerAllocationSerializer(server.allocations.all(), many=True).data
+
+
+class ServerCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    template_id = serializers.UUIDField()
+    node_id = serializers.UUIDField(required=False)
+    location_id = serializers.UUIDField(required=False)
+    owner_id = serializers.UUIDField(required=False, help_text="Staff only: create for another user.")
+    allocated_memory_mb = serializers.IntegerField(min_value=64)
+    allocated_swap_mb = serializers.IntegerField(min_value=0, default=0)
+    allocated_cpu_cores = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.1"))
+    allocated_disk_mb = serializers.IntegerField(min_value=64)
+    io_weight = serializers.IntegerField(min_value=10, max_value=1000, default=500)
+    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, default=512)
+    primary_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
+    port_bindings = serializers.DictField(
+        child=serializers.IntegerField(min_value=1, max_value=65535),
+        required=False,
+        help_text='{"containerPort": hostPort}',
+    )
+    network_mode = serializers.ChoiceField(["bridge"], default="bridge")
+    environment = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    docker_image = serializers.CharField(required=False, allow_blank=True, default="")
+    install = serializers.BooleanField(default=False, help_text="Start the installation right away.")
+
+    def validate_port_bindings(self, value):
+        for key in value:
+            if not str(key).isdigit() or not 1 <= int(key) <= 65535:
+                raise serializers.ValidationError(f"'{key}' is not a container port.")
+        return {int(k): v for k, v in value.items()}
+
+
+class ServerUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+    allocated_memory_mb = serializers.IntegerField(min_value=64, required=False)
+    allocated_swap_mb = serializers.IntegerField(min_value=0, required=False)
+    allocated_cpu_cores = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), required=False
+    )
+    allocated_disk_mb = serializers.IntegerField(min_value=64, required=False)
+    io_weight = serializers.IntegerField(min_value=10, max_value=1000, required=False)
+    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, required=False)
+    environment = serializers.DictField(child=serializers.JSONField(), required=False)
+    docker_image = serializers.CharField(required=False)
+
+
+class StopSerializer(serializers.Serializer):
+    timeout = serializers.IntegerField(min_value=1, max_value=3600, required=False)
+
+
+class SuspendSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class CommandSerializer(serializers.Serializer):
+    command = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    def validate_command(self, value):
+        if "\n" in value.rstrip("\n") or "\r" in value:
+            raise serializers.ValidationError("Send one command at a time (no line breaks).")
+        return value.rstrip("\n")
+
+
+class RestartPolicySerializer(serializers.Serializer):
+    restart_policy = serializers.ChoiceField(Server.RestartPolicy.values)
+    max_crash_count = serializers.IntegerField(min_value=0, max_value=100, required=False)
+
+
+class ServerAllocationSerializer(serializers.ModelSerializer):
+    container_port = serializers.SerializerMethodField()
+    host_port = serializers.IntegerField(source="port")
+
+    class Meta:
+        model = Allocation
+        fields = ["container_port", "host_port", "ip", "alias", "is_primary"]
+
+    def get_container_port(self, allocation) -> int:
+        return allocation.container_port or allocation.port
+
+
+class AllocationAddSerializer(serializers.Serializer):
+    container_port = serializers.IntegerField(min_value=1, max_value=65535)
+    host_port = serializers.IntegerField(min_value=1, max_value=65535)
+
+
+class PrimarySerializer(serializers.Serializer):
+    container_port = serializers.IntegerField(min_value=1, max_value=65535)
+
+
+class MemberSerializer(serializers.ModelSerializer):
+    user_id = serializers.UUIDField(read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    username = serializers.CharField(source="user.username", read_only=True)
+    permissions = serializers.ListField(child=serializers.ChoiceField(SERVER_SCOPED))
+
+    class Meta:
+        model = ServerMember
+        fields = ["id", "user_id", "email", "username", "permissions", "created_at"]
+
+
+class MemberAddSerializer(serializers.Serializer):
+    email = serializers.EmailField()
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class MemberUpdateSerializer(serializers.Serializer):
+    permissions = serializers.ListField(child=serializers.CharField())
+
+
+class TransferSerializer(serializers.Serializer):
+    target_node_id = serializers.UUIDField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Job
+        fields = ["id", "kind", "status", "progress", "error", "created_at", "started_at", "finished_at"]

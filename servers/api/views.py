@@ -1,0 +1,323 @@
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, mixins, viewsets
+from rest_framework.decorators import action
+
+from accounts.api.permissions import require
+from accounts.models import User
+from config.api.responses import created, ok
+from nodes.models import Location, Node
+from servers import console, services
+from servers.api import serializers as s
+from servers.filters import ServerFilter
+from servers.models import Server, ServerMember
+from templates_app.models import Template
+
+NO_BODY = {"request": None}
+
+
+@extend_schema(tags=["servers"])
+class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Servers the caller may see (owners theirs, members shared ones, staff all). Hidden ones are 404."""
+
+    filterset_class = ServerFilter
+
+    def get_queryset(self):
+        return (
+            Server.objects.visible_to(self.request.user)
+            .select_related("node", "template")
+            .prefetch_related("allocations", Prefetch("members", queryset=ServerMember.objects.all()))
+            .order_by("name")
+        )
+
+    def get_serializer_class(self):
+        return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer
+
+    def _server(self, permission: str) -> Server:
+        server = self.get_object()
+        require(self.request.user, permission, server)
+        return server
+
+    def _body(self, serializer_class) -> dict:
+        data = serializer_class(data=self.request.data)
+        data.is_valid(raise_exception=True)
+        return data.validated_data
+
+    def _detail(self, server) -> dict:
+        return s.ServerDetailSerializer(self.get_queryset().get(pk=server.pk)).data
+
+    @extend_schema(request=s.ServerCreateSerializer, responses={201: s.ServerDetailSerializer})
+    def create(self, request):
+        """Create a server from a template; without nodeId it is placed on a node with room."""
+        require(request.user, "server.create")
+        fields = self._body(s.ServerCreateSerializer)
+        fields["template"] = Template.objects.filter(pk=fields.pop("template_id")).first()
+        if "node_id" in fields:
+            fields["node"] = Node.objects.filter(pk=fields.pop("node_id")).first()
+        if "location_id" in fields:
+            fields["location"] = Location.objects.filter(pk=fields.pop("location_id")).first()
+        if (
+            fields["template"] is None
+            or fields.get("node", True) is None
+            or fields.get("location", True) is None
+        ):
+            raise exceptions.NotFound("Template or node not found")
+        owner_id = fields.pop("owner_id", None)
+        if owner_id:
+            require(request.user, "admin.write")
+            fields["owner"] = User.objects.filter(pk=owner_id, is_active=True).first()
+            if fields["owner"] is None:
+                raise exceptions.ValidationError({"owner_id": ["No active user with this id."]})
+        server = services.server_create(actor=request.user, request=request, **fields)
+        return created(self._detail(server))
+
+    @extend_schema(request=s.ServerUpdateSerializer, responses=s.ServerDetailSerializer)
+    def update(self, request, pk=None):
+        """Name and description any time; resources, variables and image only while stopped."""
+        server = self._server("server.update")
+        services.server_update(
+            server=server, actor=request.user, request=request, **self._body(s.ServerUpdateSerializer)
+        )
+        return ok(self._detail(server))
+
+    partial_update = update
+
+    @extend_schema(responses={200: None})
+    def destroy(self, request, pk=None):
+        """Delete a stopped server: its container and files are removed by a job."""
+        server = self._server("server.delete")
+        job = services.server_delete(server=server, actor=request.user, request=request)
+        return ok(message="Server deletion started", jobId=str(job.pk))
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def install(self, request, pk=None):
+        job = services.server_install(
+            server=self._server("server.install"), actor=request.user, request=request
+        )
+        return ok(message="Installation started", serverId=str(pk), jobId=str(job.pk))
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def reinstall(self, request, pk=None):
+        job = services.server_install(
+            server=self._server("server.install"), actor=request.user, request=request, reinstall=True
+        )
+        return ok(message="Reinstallation started", serverId=str(pk), jobId=str(job.pk))
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def start(self, request, pk=None):
+        services.server_start(server=self._server("server.start"), actor=request.user, request=request)
+        return ok(message="Server start initiated")
+
+    @extend_schema(request=s.StopSerializer)
+    @action(detail=True, methods=["post"])
+    def stop(self, request, pk=None):
+        server = self._server("server.stop")
+        services.server_stop(
+            server=server, actor=request.user, request=request, **self._body(s.StopSerializer)
+        )
+        return ok(message="Server stop initiated")
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def restart(self, request, pk=None):
+        services.server_restart(server=self._server("server.restart"), actor=request.user, request=request)
+        return ok(message="Server restart initiated")
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def kill(self, request, pk=None):
+        services.server_kill(server=self._server("server.kill"), actor=request.user, request=request)
+        return ok(message="Server killed")
+
+    @extend_schema(request=s.CommandSerializer)
+    @action(detail=True, methods=["post"])
+    def command(self, request, pk=None):
+        server = self._server("server.console")
+        services.server_command(
+            server=server, actor=request.user, request=request, **self._body(s.CommandSerializer)
+        )
+        return ok(message="Command sent")
+
+    @extend_schema(request=s.SuspendSerializer)
+    @action(detail=True, methods=["post"])
+    def suspend(self, request, pk=None):
+        server = self._server("server.suspend")
+        server = services.server_suspend(
+            server=server, actor=request.user, request=request, **self._body(s.SuspendSerializer)
+        )
+        return ok(
+            {
+                "id": str(server.pk),
+                "status": server.status,
+                "suspended_at": server.suspended_at,
+                "suspended_by_user_id": str(server.suspended_by_id),
+                "suspension_reason": server.suspension_reason,
+            }
+        )
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def unsuspend(self, request, pk=None):
+        server = services.server_unsuspend(
+            server=self._server("server.suspend"), actor=request.user, request=request
+        )
+        return ok(
+            {
+                "id": str(server.pk),
+                "status": server.status,
+                "suspended_at": None,
+                "suspended_by_user_id": None,
+                "suspension_reason": None,
+            }
+        )
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"], url_path="reset-crash-count")
+    def reset_crash_count(self, request, pk=None):
+        services.server_reset_crash_count(
+            server=self._server("server.update"), actor=request.user, request=request
+        )
+        return ok(message="Crash count reset")
+
+    @extend_schema(request=s.RestartPolicySerializer)
+    @action(detail=True, methods=["patch"], url_path="restart-policy")
+    def restart_policy(self, request, pk=None):
+        server = services.server_set_restart_policy(
+            server=self._server("server.update"),
+            actor=request.user,
+            request=request,
+            **self._body(s.RestartPolicySerializer),
+        )
+        return ok(restartPolicy=server.restart_policy, maxCrashCount=server.max_crash_count)
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("limit", int, description="Up to 1000 (default 100)"),
+            OpenApiParameter("stream", str, enum=["stdout", "stderr", "system"]),
+            OpenApiParameter("before", float, description="Unix time; lines before it"),
+        ]
+    )
+    @action(detail=True, methods=["get"])
+    def logs(self, request, pk=None):
+        """The console history (newest last)."""
+        server = self._server("server.logs.read")
+        try:
+            limit = min(int(request.query_params.get("limit", 100)), 1000)
+            before = float(request.query_params["before"]) if "before" in request.query_params else None
+        except ValueError as exc:
+            raise exceptions.ValidationError({"limit": ["limit and before must be numbers."]}) from exc
+        stream = request.query_params.get("stream")
+        if stream and stream not in ("stdout", "stderr", "system"):
+            raise exceptions.ValidationError({"stream": ["Use stdout, stderr or system."]})
+        lines = console.history(server.pk, limit=max(limit, 1), stream=stream, before=before)
+        return ok(
+            [
+                {
+                    "id": e["id"],
+                    "server_id": str(server.pk),
+                    "stream": e["stream"],
+                    "data": e["data"],
+                    "timestamp": e["timestamp"],
+                }
+                for e in lines
+            ]
+        )
+
+    @extend_schema(request=s.AllocationAddSerializer, responses=s.ServerAllocationSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def allocations(self, request, pk=None):
+        if request.method == "GET":
+            server = self._server("server.read")
+            return ok(
+                s.ServerAllocationSerializer(
+                    server.allocations.order_by("-is_primary", "port"), many=True
+                ).data
+            )
+        server = self._server("server.update")
+        allocation = services.allocation_add(
+            server=server, actor=request.user, request=request, **self._body(s.AllocationAddSerializer)
+        )
+        return ok(s.ServerAllocationSerializer(allocation).data)
+
+    @extend_schema(responses={200: None})
+    @action(detail=True, methods=["delete"], url_path=r"allocations/(?P<container_port>\d+)")
+    def remove_allocation(self, request, pk=None, container_port=None):
+        services.allocation_remove(
+            server=self._server("server.update"),
+            actor=request.user,
+            request=request,
+            container_port=int(container_port),
+        )
+        return ok()
+
+    @extend_schema(request=s.PrimarySerializer)
+    @action(detail=True, methods=["post"], url_path="allocations/primary")
+    def primary_allocation(self, request, pk=None):
+        allocation = services.allocation_set_primary(
+            server=self._server("server.update"),
+            actor=request.user,
+            request=request,
+            **self._body(s.PrimarySerializer),
+        )
+        return ok({"primary_port": allocation.port})
+
+    @extend_schema(request=s.MemberAddSerializer, responses=s.MemberSerializer(many=True))
+    @action(detail=True, methods=["get", "post"])
+    def members(self, request, pk=None):
+        """People the owner shares the server with, and what each may do."""
+        if request.method == "GET":
+            server = self._server("server.read")
+            return ok(s.MemberSerializer(server.members.select_related("user"), many=True).data)
+        server = self._server("server.update")
+        member = services.member_add(
+            server=server, actor=request.user, request=request, **self._body(s.MemberAddSerializer)
+        )
+        return created(s.MemberSerializer(member).data)
+
+    @extend_schema(request=s.MemberUpdateSerializer, responses=s.MemberSerializer)
+    @action(detail=True, methods=["put", "delete"], url_path=r"members/(?P<member_id>\d+)")
+    def member(self, request, pk=None, member_id=None):
+        server = self._server("server.update")
+        member = server.members.select_related("user").filter(pk=member_id).first()
+        if member is None:
+            raise exceptions.NotFound("No such member on this server.")
+        if request.method == "DELETE":
+            services.member_remove(member=member, actor=request.user, request=request)
+            return ok(message="Member removed")
+        member = services.member_update(
+            member=member, actor=request.user, request=request, **self._body(s.MemberUpdateSerializer)
+        )
+        return ok(s.MemberSerializer(member).data)
+
+    @extend_schema(request=s.TransferSerializer)
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        """Move a stopped server to another node (files are copied and verified, then the old copy removed)."""
+        from servers.transfer import server_transfer
+
+        server = self._server("server.transfer")
+        target = Node.objects.filter(pk=self._body(s.TransferSerializer)["target_node_id"]).first()
+        if target is None:
+            raise exceptions.NotFound("Target node not found")
+        previous = server.node.name
+        job = server_transfer(server=server, actor=request.user, target=target, request=request)
+        return ok(
+            message="Server transfer started",
+            jobId=str(job.pk),
+            server={
+                "id": str(server.pk),
+                "name": server.name,
+                "previous_node": previous,
+                "current_node": target.name,
+            },
+        )
+
+    @extend_schema(responses=s.JobSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def jobs(self, request, pk=None):
+        """Install, delete and transfer jobs with their progress and errors."""
+        server = self._server("server.read")
+        return ok(s.JobSerializer(server.jobs.all()[:50], many=True).data)

@@ -1,0 +1,100 @@
+"""Console lines and state changes: kept in a bounded per-server history in Redis and fanned out
+to the server's channel-layer group, where every subscribed browser receives them."""
+
+import json
+import logging
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import redis
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+_local = threading.local()
+
+
+def _redis() -> redis.Redis:
+    client = getattr(_local, "redis", None)
+    if client is None:
+        client = _local.redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
+    return client
+
+
+def group_name(server_id) -> str:
+    return f"server.{server_id}"
+
+
+def history_key(server_id) -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}"
+
+
+def _send(server_id, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group_name(server_id), message)
+    except Exception:  # a console line is never worth failing the operation that wrote it
+        logger.warning("Could not publish %s for server %s", message.get("type"), server_id, exc_info=True)
+
+
+def line(stream: str, data: str) -> dict:
+    return {
+        "id": uuid.uuid4().hex[:12],
+        "stream": stream,
+        "data": data if data.endswith("\n") else f"{data}\n",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "ts": time.time(),
+    }
+
+
+def record(server_id, entries: list[dict]) -> None:
+    """Append lines to the server's history (newest last), trimmed to CONSOLE_HISTORY_LINES."""
+    key = history_key(server_id)
+    try:
+        pipe = _redis().pipeline()
+        pipe.rpush(key, *[json.dumps(e) for e in entries])
+        pipe.ltrim(key, -settings.CONSOLE_HISTORY_LINES, -1)
+        pipe.execute()
+    except redis.RedisError:
+        logger.warning("Console history unavailable for server %s", server_id, exc_info=True)
+
+
+def history(
+    server_id, *, limit: int = 150, stream: str | None = None, before: float | None = None
+) -> list[dict]:
+    """The last `limit` lines, oldest first, optionally of one stream and before a unix time."""
+    try:
+        raw = _redis().lrange(history_key(server_id), -settings.CONSOLE_HISTORY_LINES, -1)
+    except redis.RedisError:
+        return []
+    entries = [json.loads(item) for item in raw]
+    if stream:
+        entries = [e for e in entries if e["stream"] == stream]
+    if before is not None:
+        entries = [e for e in entries if e["ts"] < before]
+    return entries[-limit:]
+
+
+def write(server_id, data: str, *, stream: str = "system") -> None:
+    """One console line (a panel action, a status, an install step) to history and subscribers."""
+    entry = line(stream, data)
+    record(server_id, [entry])
+    _send(server_id, {"type": "server_log", "serverId": str(server_id), **entry})
+
+
+def publish_state(server_id, state: str, previous: str) -> None:
+    _send(
+        server_id,
+        {
+            "type": "server_state_update",
+            "serverId": str(server_id),
+            "state": state,
+            "previousState": previous,
+        },
+    )

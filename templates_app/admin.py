@@ -1,0 +1,187 @@
+import io
+import json
+import zipfile
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.text import slugify
+from rest_framework.exceptions import ValidationError
+
+from accounts.audit import audit
+from accounts.permissions import can
+from config.admin import StaffModelAdmin
+from templates_app import services
+from templates_app.eggs import egg_export
+from templates_app.models import Template, TemplateVariable
+
+
+class TemplateVariableInline(admin.TabularInline):
+    """Authorized like StaffModelAdmin (Django's model permissions are not used in Hearth)."""
+
+    model = TemplateVariable
+    fields = (
+        "sort_order",
+        "env_variable",
+        "name",
+        "default_value",
+        "user_viewable",
+        "user_editable",
+        "rules",
+    )
+    extra = 0
+
+    def has_view_permission(self, request, obj=None):
+        return can(request.user, "admin.read")
+
+    def has_add_permission(self, request, obj=None):
+        return can(request.user, "admin.write")
+
+    def has_change_permission(self, request, obj=None):
+        return can(request.user, "admin.write")
+
+    def has_delete_permission(self, request, obj=None):
+        return can(request.user, "admin.write")
+
+
+class EggUploadForm(forms.Form):
+    file = forms.FileField(
+        label="Egg file", help_text="Pterodactyl PTDL_v1/PTDL_v2 JSON or Pelican JSON/YAML."
+    )
+    replace = forms.BooleanField(
+        required=False, help_text="Update the template of the same name in place instead of refusing."
+    )
+
+
+def _messages(detail) -> list[str]:
+    if isinstance(detail, dict):
+        return [m for value in detail.values() for m in _messages(value)]
+    if isinstance(detail, list):
+        return [m for value in detail for m in _messages(value)]
+    return [str(detail)]
+
+
+@admin.register(Template)
+class TemplateAdmin(StaffModelAdmin):
+    list_display = ("name", "docker_image", "variable_count", "source", "updated_at")
+    list_filter = ("source",)
+    search_fields = ("name", "description", "docker_image")
+    readonly_fields = ("source", "created_at", "updated_at")
+    inlines = [TemplateVariableInline]
+    actions = ["export_eggs", "duplicate"]
+    change_list_template = "admin/templates_app/template/change_list.html"
+    fieldsets = (
+        (None, {"fields": ("name", "description", "source")}),
+        ("Images", {"fields": ("docker_image", "docker_images", "read_only_root")}),
+        (
+            "Running",
+            {
+                "fields": (
+                    "start_command",
+                    "stop_command",
+                    "stop_signal",
+                    "ready_pattern",
+                    "ready_pattern_is_regex",
+                    "data_path",
+                )
+            },
+        ),
+        ("Configuration", {"fields": ("ports", "environment", "required_variables", "config_files")}),
+        ("Installation", {"fields": ("install_image", "install_entrypoint", "install_script")}),
+        ("Dates", {"fields": ("created_at", "updated_at")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(variable_total=Count("variables"))
+
+    @admin.display(description="Variables", ordering="variable_total")
+    def variable_count(self, template):
+        return template.variable_total
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        action = "template.update" if change else "template.create"
+        audit(action, request=request, resource=obj, changes=sorted(form.changed_data), via="admin")
+
+    def delete_model(self, request, obj):
+        services.template_delete(actor=request.user, template=obj, request=request, via="admin")
+
+    def get_urls(self):
+        urls = [
+            path(
+                "import/", self.admin_site.admin_view(self.import_view), name="templates_app_template_import"
+            ),
+        ]
+        return urls + super().get_urls()
+
+    def import_view(self, request):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = EggUploadForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                template, warnings = services.template_import(
+                    actor=request.user,
+                    data=upload.read(),
+                    filename=upload.name,
+                    replace=form.cleaned_data["replace"],
+                    request=request,
+                    via="admin",
+                )
+            except ValidationError as exc:
+                for message in _messages(exc.detail):
+                    form.add_error(None, message)
+            else:
+                for warning in warnings:
+                    self.message_user(request, warning, messages.WARNING)
+                self.message_user(request, f"Imported “{template.name}” with {len(warnings)} warning(s).")
+                return redirect(reverse("admin:templates_app_template_change", args=[template.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "title": "Import an egg",
+        }
+        return TemplateResponse(request, "admin/templates_app/template/import_egg.html", context)
+
+    @admin.action(description="Export selected as eggs (JSON, or a zip for several)", permissions=["view"])
+    def export_eggs(self, request, queryset):
+        templates = list(queryset.prefetch_related("variables"))
+        if len(templates) == 1:
+            template = templates[0]
+            response = HttpResponse(
+                json.dumps(egg_export(template), indent=4) + "\n", content_type="application/json"
+            )
+            response["Content-Disposition"] = (
+                f'attachment; filename="egg-{slugify(template.name) or "template"}.json"'
+            )
+            return response
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+            used: set[str] = set()
+            for template in templates:
+                name = f"egg-{slugify(template.name) or 'template'}"
+                while f"{name}.json" in used:
+                    name += "-1"
+                used.add(f"{name}.json")
+                archive.writestr(f"{name}.json", json.dumps(egg_export(template), indent=4) + "\n")
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
+        response["Content-Disposition"] = 'attachment; filename="eggs.zip"'
+        return response
+
+    @admin.action(description="Duplicate selected templates", permissions=["change"])
+    def duplicate(self, request, queryset):
+        copies = [
+            services.template_duplicate(actor=request.user, template=t, request=request) for t in queryset
+        ]
+        self.message_user(
+            request,
+            f"Made {len(copies)} cop{'y' if len(copies) == 1 else 'ies'}: "
+            + ", ".join(c.name for c in copies),
+        )

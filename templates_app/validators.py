@@ -1,0 +1,209 @@
+"""Checks on a template's JSON fields and a variable's rules; each raises django's ValidationError."""
+
+import re
+import signal
+
+from django.core.exceptions import ValidationError
+
+from templates_app.configfiles import PARSERS
+from templates_app.variables import BUILTINS, NAME_RE
+
+RULE_TYPES = ("string", "integer", "number", "boolean")
+RULE_KEYS = ("required", "type", "regex", "min", "max", "min_length", "max_length", "choices")
+SIGNALS = tuple(sorted(s.name for s in signal.Signals if s.name.startswith("SIG") and "_" not in s.name))
+IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:@+]{0,254}$")
+ENTRYPOINT_RE = re.compile(r"^[A-Za-z0-9_./\-]{1,100}$")
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DATA_PATH_RE = re.compile(r"^/[A-Za-z0-9._\-/]*$")
+FORBIDDEN_DATA_PATHS = ("/", "/proc", "/sys", "/dev", "/etc", "/bin", "/sbin", "/usr", "/lib", "/run")
+
+
+def empty_rules() -> dict:
+    return {
+        "required": False,
+        "type": "string",
+        "regex": None,
+        "min": None,
+        "max": None,
+        "min_length": None,
+        "max_length": None,
+        "choices": None,
+    }
+
+
+def normalize_rules(rules) -> dict:
+    """A rules dict with every key present and checked; raises ValidationError listing the problems."""
+    if rules in (None, ""):
+        rules = {}
+    if not isinstance(rules, dict):
+        raise ValidationError("Rules must be an object.")
+    problems = [f"Unknown rule '{key}'." for key in rules if key not in RULE_KEYS]
+    out = empty_rules()
+    out.update({k: v for k, v in rules.items() if k in RULE_KEYS})
+    out["required"] = bool(out["required"])
+    if out["type"] in (None, ""):
+        out["type"] = "string"
+    if out["type"] not in RULE_TYPES:
+        problems.append(f"type must be one of: {', '.join(RULE_TYPES)}.")
+    for key in ("min", "max"):
+        value = out[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            problems.append(f"{key} must be a number.")
+        elif isinstance(value, float) and value.is_integer():
+            out[key] = int(value)
+    for key in ("min_length", "max_length"):
+        value = out[key]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            problems.append(f"{key} must be a whole number of 0 or more.")
+    if not problems:
+        for low, high in (("min", "max"), ("min_length", "max_length")):
+            if out[low] is not None and out[high] is not None and out[low] > out[high]:
+                problems.append(f"{low} must not be greater than {high}.")
+    if out["regex"] in ("",):
+        out["regex"] = None
+    if out["regex"] is not None:
+        if not isinstance(out["regex"], str) or len(out["regex"]) > 500:
+            problems.append("regex must be a string of at most 500 characters.")
+        else:
+            try:
+                re.compile(out["regex"])
+            except re.error as exc:
+                problems.append(f"regex does not compile: {exc}.")
+    if out["choices"] is not None:
+        choices = out["choices"]
+        if not isinstance(choices, list) or not choices or not all(isinstance(c, str) for c in choices):
+            problems.append("choices must be a non-empty list of strings.")
+    if problems:
+        raise ValidationError(problems)
+    return out
+
+
+def validate_env_name(name: str) -> None:
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise ValidationError(
+            f"'{name}' is not a valid variable name: use capitals, digits and underscores (^[A-Z_][A-Z0-9_]*$)."
+        )
+    if name in BUILTINS:
+        raise ValidationError(f"{name} is set by the panel and cannot be a template variable.")
+
+
+def validate_ports(ports) -> None:
+    if not isinstance(ports, list):
+        raise ValidationError("Ports must be a list of {internal, external?, protocol}.")
+    problems = []
+    for index, port in enumerate(ports):
+        where = f"Port {index + 1}"
+        if not isinstance(port, dict):
+            problems.append(f"{where} must be an object.")
+            continue
+        if unknown := sorted(set(port) - {"internal", "external", "protocol"}):
+            problems.append(f"{where} has unknown keys: {', '.join(unknown)}.")
+        for key in ("internal", "external"):
+            value = port.get(key)
+            if value is None and key == "external":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                problems.append(f"{where}: {key} must be a whole number from 1 to 65535.")
+        if port.get("protocol", "tcp") not in ("tcp", "udp"):
+            problems.append(f"{where}: protocol must be tcp or udp.")
+    if problems:
+        raise ValidationError(problems)
+
+
+def validate_environment(environment) -> None:
+    if not isinstance(environment, dict):
+        raise ValidationError("Environment must be an object of NAME: value.")
+    problems = []
+    for key, value in environment.items():
+        if not ENV_KEY_RE.match(str(key)):
+            problems.append(f"'{key}' is not a valid environment variable name.")
+        elif key in BUILTINS:
+            problems.append(f"{key} is set by the panel.")
+        if not isinstance(value, str | int | float | bool) or "\x00" in str(value):
+            problems.append(f"{key}: values must be strings.")
+    if problems:
+        raise ValidationError(problems)
+
+
+def validate_required_variables(names) -> None:
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ValidationError("Required variables must be a list of names.")
+    if bad := [n for n in names if not NAME_RE.match(n)]:
+        raise ValidationError(f"Not valid variable names: {', '.join(bad)}.")
+
+
+def validate_docker_images(images) -> None:
+    if not isinstance(images, dict):
+        raise ValidationError("Docker images must be an object of label: image.")
+    problems = [
+        f"'{image}' is not a valid image reference."
+        for image in images.values()
+        if not isinstance(image, str) or not IMAGE_RE.match(image)
+    ]
+    problems += [f"Label '{label}' is too long." for label in images if len(str(label)) > 100]
+    if problems:
+        raise ValidationError(problems)
+
+
+def validate_image(image: str) -> None:
+    if image and not IMAGE_RE.match(image):
+        raise ValidationError(f"'{image}' is not a valid image reference.")
+
+
+def validate_entrypoint(entrypoint: str) -> None:
+    if entrypoint and not ENTRYPOINT_RE.match(entrypoint):
+        raise ValidationError("The entrypoint is a program name or path, such as bash, ash or /bin/sh.")
+
+
+def validate_data_path(path: str) -> None:
+    if not DATA_PATH_RE.match(path or "") or ".." in path.split("/") or "//" in path:
+        raise ValidationError("The data path must be an absolute path such as /home/container, without '..'.")
+    trimmed = path.rstrip("/") or "/"
+    if any(trimmed == bad or (bad != "/" and trimmed.startswith(bad + "/")) for bad in FORBIDDEN_DATA_PATHS):
+        raise ValidationError(f"{path} is a system directory; choose a path such as /home/container.")
+
+
+def validate_signal(name: str) -> None:
+    if name and name not in SIGNALS:
+        raise ValidationError(
+            f"Unknown signal '{name}'. Use one of: SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGKILL…"
+        )
+
+
+def validate_config_files(rules) -> None:
+    """[{"path": "server.properties", "parser": "properties", "replace": {"key": "value"}}, ...]."""
+    if not isinstance(rules, list):
+        raise ValidationError("Config file rules must be a list of {path, parser, replace}.")
+    problems = []
+    paths: set[str] = set()
+    for index, rule in enumerate(rules):
+        where = f"Rule {index + 1}"
+        if not isinstance(rule, dict):
+            problems.append(f"{where} must be an object.")
+            continue
+        if unknown := sorted(set(rule) - {"path", "parser", "replace"}):
+            problems.append(f"{where} has unknown keys: {', '.join(unknown)}.")
+        path = rule.get("path")
+        if not isinstance(path, str) or not path.strip("/") or "\x00" in path or ".." in path.split("/"):
+            problems.append(f"{where}: path must be a file path inside the server's directory, without '..'.")
+        elif path.strip("/") in paths:
+            problems.append(f"{where}: {path} already has a rule; put all its keys in one.")
+        else:
+            paths.add(path.strip("/"))
+        if rule.get("parser") not in PARSERS:
+            problems.append(f"{where}: parser must be one of: {', '.join(PARSERS)}.")
+        replace = rule.get("replace")
+        if not isinstance(replace, dict) or not replace:
+            problems.append(f"{where}: replace must be a non-empty object of key: value.")
+        elif not all(isinstance(k, str) and k and isinstance(v, str) for k, v in replace.items()):
+            problems.append(f"{where}: every key and value in the replacements must be a string.")
+    if problems:
+        raise ValidationError(problems)
+
+
+def validate_ready_pattern(pattern: str, is_regex: bool) -> None:
+    if is_regex and pattern:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValidationError(f"The ready pattern is not a valid regular expression: {exc}.") from exc

@@ -1,0 +1,357 @@
+"""Template variables: validating server values, resolving the environment, substituting `{{NAME}}`.
+
+Resolution order (lowest to highest priority), done by `resolve_environment`:
+
+1. the template's variable defaults (`TemplateVariable.default_value`);
+2. the server's values, for names the template declares (its variables, `required_variables` and
+   `environment` keys); anything else, and every built-in name, is dropped;
+3. the built-ins the panel sets: SERVER_MEMORY, SERVER_PORT, SERVER_IP, SERVER_UUID, TZ. Nobody
+   can override them;
+4. the template's `environment` entries, rendered once against 1-3, fill the names still unset.
+
+The result is both the container's environment and the only table placeholders are looked up in.
+
+Placeholders are `{{NAME}}` (spaces inside the braces are allowed). `${NAME}` is left alone: it is
+for the container's shell. Substitution is single-pass: a value holding `{{SERVER_UUID}}` stays
+literally that. Pterodactyl's forms are mapped to ours: `{{server.build.default.port}}` and
+`{{server.allocations.default.port}}` → SERVER_PORT, `{{server.build.default.ip}}` → SERVER_IP,
+`{{server.build.memory}}` → SERVER_MEMORY, `{{server.uuid}}` → SERVER_UUID, and `{{env.X}}`,
+`{{server.build.env.X}}`, `{{server.environment.X}}` → X from the table above. Every other
+placeholder (`{{config.docker.interface}}`, `{{settings.SECRET_KEY}}`…) renders as an empty
+string: nothing outside that table (Django settings, the process environment, node configuration,
+secrets) is ever reachable from a template.
+
+`render_for_shell` quotes each value for the spot it lands in: unquoted → `shlex.quote`, inside
+'…' or "…" → the quote is closed, the `shlex.quote`d value inserted and the quote reopened, in a
+comment → line breaks become spaces. Where the quoting cannot be followed reliably (backticks,
+`${…}` expressions, `$((…))`, here-documents, `case`, or a quoted string handed to `eval`, `trap`
+or `-c` that is evaluated a second time) only plain values (letters, digits and `._-+:/@%,=`)
+are accepted; any other value raises `UnsafeSubstitution`. Install scripts are never rendered:
+they read the values from their environment, as in Pterodactyl.
+"""
+
+import re
+import shlex
+from collections.abc import Iterable, Mapping
+
+from rest_framework.exceptions import ValidationError
+
+BUILTINS = ("SERVER_MEMORY", "SERVER_PORT", "SERVER_IP", "SERVER_UUID", "TZ")
+NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
+PLAIN_VALUE_RE = re.compile(r"^[A-Za-z0-9._\-+:/@%,=]*$")
+MAX_VALUE_LENGTH = 8192
+
+ALIASES = {
+    "server.build.default.port": "SERVER_PORT",
+    "server.allocations.default.port": "SERVER_PORT",
+    "server.build.default.ip": "SERVER_IP",
+    "server.allocations.default.ip": "SERVER_IP",
+    "server.build.memory": "SERVER_MEMORY",
+    "server.build.memory_limit": "SERVER_MEMORY",
+    "server.uuid": "SERVER_UUID",
+}
+ENV_PREFIXES = ("env.", "server.build.env.", "server.build.environment.", "server.environment.")
+
+
+class UnsafeSubstitution(ValueError):
+    """A value with shell metacharacters would land where its quoting cannot be guaranteed."""
+
+
+def canonical_name(placeholder: str) -> str | None:
+    """The variable a placeholder refers to (`server.build.env.X` → `X`), or None if it names none."""
+    placeholder = placeholder.strip()
+    if placeholder in ALIASES:
+        return ALIASES[placeholder]
+    for prefix in ENV_PREFIXES:
+        if placeholder.startswith(prefix):
+            placeholder = placeholder[len(prefix) :]
+            break
+    return placeholder if NAME_RE.match(placeholder) else None
+
+
+def placeholders(text: str) -> list[str]:
+    """The raw placeholder names in `text`, in order."""
+    return [m.group(1) for m in PLACEHOLDER_RE.finditer(text or "")]
+
+
+def _lookup(placeholder: str, env: Mapping[str, str]) -> str:
+    name = canonical_name(placeholder)
+    return str(env.get(name, "")) if name else ""
+
+
+def render(text: str, env: Mapping[str, str]) -> str:
+    """Substitute every `{{NAME}}` in one pass; unknown placeholders become empty strings."""
+    return PLACEHOLDER_RE.sub(lambda m: _lookup(m.group(1), env), text or "")
+
+
+# --- declared names, validation and resolution ---------------------------------------------------
+
+
+def _variables(template) -> list:
+    return list(template.variables.all())
+
+
+def declared_names(template, variables: Iterable | None = None) -> list[str]:
+    """Names a server may set: the template's variables, required variables and environment keys."""
+    names = [v.env_variable for v in (variables if variables is not None else _variables(template))]
+    names += list(template.required_variables or []) + list((template.environment or {}).keys())
+    return [n for n in dict.fromkeys(names) if n not in BUILTINS]
+
+
+def required_names(template, variables: Iterable | None = None) -> list[str]:
+    """`required_variables` plus every variable whose rules say required, built-ins excluded."""
+    variables = variables if variables is not None else _variables(template)
+    names = list(template.required_variables or []) + [
+        v.env_variable for v in variables if (v.rules or {}).get("required")
+    ]
+    return [n for n in dict.fromkeys(names) if n not in BUILTINS]
+
+
+def _as_text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise TypeError
+
+
+def _rule_error(rules: dict, value: str) -> str | None:
+    """The message for the first rule `value` breaks, or None. Empty values are handled by the caller."""
+    kind = rules.get("type") or "string"
+    low, high = rules.get("min"), rules.get("max")
+    if kind == "integer":
+        ok = re.fullmatch(r"-?[0-9]+", value) is not None
+        ok = ok and (low is None or int(value) >= low) and (high is None or int(value) <= high)
+        if not ok:
+            return _range_message("an integer", low, high)
+    elif kind == "number":
+        try:
+            number = float(value)
+            ok = number == number and (low is None or number >= low) and (high is None or number <= high)
+        except ValueError:
+            ok = False
+        if not ok:
+            return _range_message("a number", low, high)
+    elif kind == "boolean" and value.lower() not in ("0", "1", "true", "false"):
+        return "Must be true or false (1 or 0)."
+    if rules.get("choices") and value not in rules["choices"]:
+        return f"Must be one of: {', '.join(rules['choices'])}."
+    if rules.get("min_length") is not None and len(value) < rules["min_length"]:
+        return f"Must be at least {rules['min_length']} characters."
+    if rules.get("max_length") is not None and len(value) > rules["max_length"]:
+        return f"Must be at most {rules['max_length']} characters."
+    if rules.get("regex") and not re.search(rules["regex"], value):
+        return "Does not match the required format."
+    return None
+
+
+def _range_message(what: str, low, high) -> str:
+    if low is not None and high is not None:
+        return f"Must be {what} between {low} and {high}."
+    if low is not None:
+        return f"Must be {what} of at least {low}."
+    if high is not None:
+        return f"Must be {what} of at most {high}."
+    return f"Must be {what}."
+
+
+def validate_values(template, values: Mapping, *, editable_only: bool = True) -> dict[str, str]:
+    """Check a server's complete set of values against the template; return them as strings.
+
+    Errors are `{"environment": {"NAME": ["message"]}}`. Missing required values (empty after the
+    server's value, the variable default and a literal `environment` entry are considered) raise
+    exactly "Missing required template variables: A, B", names sorted alphabetically. With
+    `editable_only` (a customer's request) variables that are not user-editable are refused.
+    """
+    variables = {v.env_variable: v for v in _variables(template)}
+    declared = set(declared_names(template, variables.values()))
+    errors: dict[str, list[str]] = {}
+    cleaned: dict[str, str] = {}
+    for name, raw in (values or {}).items():
+        name = str(name)
+        try:
+            value = _as_text(raw)
+        except TypeError:
+            errors[name] = ["Must be a string, a number or a boolean."]
+            continue
+        variable = variables.get(name)
+        if name in BUILTINS:
+            errors[name] = ["Set by the panel; it cannot be changed."]
+        elif name not in declared:
+            errors[name] = ["Not a variable of this template."]
+        elif editable_only and variable is not None and not variable.user_editable:
+            errors[name] = ["This variable cannot be changed."]
+        elif "\x00" in value:
+            errors[name] = ["Must not contain NUL characters."]
+        elif len(value) > MAX_VALUE_LENGTH:
+            errors[name] = [f"Must be at most {MAX_VALUE_LENGTH} characters."]
+        elif value != "" and variable is not None and (message := _rule_error(variable.rules or {}, value)):
+            errors[name] = [message]
+        else:
+            cleaned[name] = value
+
+    missing = []
+    for name in required_names(template, variables.values()):
+        if name in errors:
+            continue
+        literal = (template.environment or {}).get(name, "")
+        literal = "" if PLACEHOLDER_RE.search(str(literal)) else str(literal)
+        default = variables[name].default_value if name in variables else ""
+        effective = cleaned.get(name, default or literal)
+        if effective == "":
+            missing.append(name)
+
+    if missing and not errors:
+        raise ValidationError([missing_message(missing)])
+    if errors:
+        detail: dict = {"environment": errors}
+        if missing:
+            detail["non_field_errors"] = [missing_message(missing)]
+        raise ValidationError(detail)
+    return cleaned
+
+
+def missing_message(names: Iterable[str]) -> str:
+    return f"Missing required template variables: {', '.join(sorted(names))}"
+
+
+def resolve_environment(template, server_values: Mapping, builtins: Mapping) -> dict[str, str]:
+    """The container environment and placeholder table, in the order the module docstring gives."""
+    unknown = set(builtins) - set(BUILTINS)
+    if unknown:
+        raise ValueError(f"Not built-ins: {', '.join(sorted(unknown))}")
+    variables = _variables(template)
+    declared = set(declared_names(template, variables))
+    env = {v.env_variable: v.default_value or "" for v in variables}
+    env.update({str(k): _as_text(v) for k, v in (server_values or {}).items() if k in declared})
+    env.update({k: _as_text(v) for k, v in builtins.items()})
+    for key, value in (template.environment or {}).items():
+        if key not in env:
+            env[key] = render(str(value), env)
+    return env
+
+
+# --- shell-safe rendering ------------------------------------------------------------------------
+
+_WORD_BREAK = set(" \t\n;&|()<>")
+_EVALUATING = re.compile(r"(?:^|[\s;&|(])(?:eval|trap|-c)\s*$")
+
+
+class _ShellScanner:
+    """Follows the quoting state of a POSIX shell command well enough to quote a value in place."""
+
+    def __init__(self):
+        self.stack: list[str] = []  # "'", '"', "$(", "(" ; empty means unquoted
+        self.comment = False
+        self.escaped = False
+        self.uncertain = False
+        self.reevaluated: list[bool] = []  # per quote on the stack: evaluated a second time?
+        self.previous = "\n"
+        self.seen = ""
+        self.bare_dollar = False  # the text so far ends with an unquoted, unescaped `$`
+
+    @property
+    def state(self) -> str:
+        return self.stack[-1] if self.stack else ""
+
+    @property
+    def in_command(self) -> bool:
+        """Unquoted: at the top level, inside $(...) or inside a ( subshell )."""
+        return self.state in ("", "$(", "(")
+
+    def feed(self, text: str) -> None:
+        i = 0
+        while i < len(text):
+            char, rest = text[i], text[i:]
+            i += 1
+            self.bare_dollar = False
+            if self.escaped:
+                self.escaped = False
+            elif self.comment:
+                self.comment = char != "\n"
+            elif self.state == "'":
+                if char == "'":
+                    self._pop()
+            elif char == "\\":
+                self.escaped = True
+            elif char == "`" or rest.startswith("$((") or rest.startswith("<<"):
+                self.uncertain = True
+            elif rest.startswith("${"):
+                simple = re.match(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", rest)
+                if simple:
+                    i += simple.end() - 1
+                else:
+                    self.uncertain = True
+            elif rest.startswith("$("):
+                self.stack.append("$(")
+                self.reevaluated.append(False)
+                i += 1
+            elif self.state == '"':
+                if char == '"':
+                    self._pop()
+            elif char in "'\"":
+                self.stack.append(char)
+                self.reevaluated.append(bool(_EVALUATING.search(self._before(text, i - 1))))
+            elif char == "(":
+                self.stack.append("(")
+                self.reevaluated.append(False)
+            elif char == ")" and self.state in ("$(", "("):
+                self._pop()
+            elif char == "#" and self.previous in _WORD_BREAK:
+                self.comment = True
+            elif re.match(r"case\s", rest) and self.previous in _WORD_BREAK:
+                self.uncertain = True
+            elif char == "$":
+                self.bare_dollar = True
+            self.previous = char
+        self.seen = (self.seen + text)[-40:]
+
+    def _before(self, text: str, index: int) -> str:
+        return (self.seen + text[:index])[-40:]
+
+    def _pop(self) -> None:
+        self.stack.pop()
+        self.reevaluated.pop()
+
+    def quote(self, value: str, name: str) -> str:
+        if "\x00" in value:
+            raise UnsafeSubstitution(f"{name}: values cannot contain NUL characters.")
+        if self.uncertain or any(self.reevaluated):
+            if not PLAIN_VALUE_RE.match(value):
+                raise UnsafeSubstitution(
+                    f"{name}: the value holds characters that cannot be quoted safely at this "
+                    "place of the command (inside backticks, ${...}, $((...)), a here-document, "
+                    "a case statement, or a string run by eval, trap or -c)."
+                )
+            return value
+        if self.comment:
+            return value.replace("\r", " ").replace("\n", " ")
+        if self.state == "'":
+            return "'" + shlex.quote(value) + "'"
+        if self.state == '"':
+            return '"' + shlex.quote(value) + '"'
+        return shlex.quote(value)
+
+
+def render_for_shell(text: str, env: Mapping[str, str]) -> str:
+    """`render`, with every substituted value quoted for the shell (see the module docstring)."""
+    scanner = _ShellScanner()
+    out: list[str] = []
+    position = 0
+    for match in PLACEHOLDER_RE.finditer(text or ""):
+        literal = text[position : match.start()]
+        scanner.feed(literal)
+        if scanner.escaped:  # a backslash right before a placeholder would escape our quoting
+            literal = literal[:-1]
+            scanner.escaped = False
+        elif scanner.bare_dollar:  # `$'…'` is ANSI-C quoting in bash: keep the `$` a plain character
+            literal = literal[:-1] + "'$'"
+        out.append(literal)
+        out.append(scanner.quote(_lookup(match.group(1), env), match.group(1)))
+        scanner.previous = "x"  # the value is part of the current word
+        position = match.end()
+    out.append((text or "")[position:])
+    return "".join(out)

@@ -1,0 +1,132 @@
+"""The whole life of a server on the real engines, locally and over SSH."""
+
+import docker
+import pytest
+
+from servers import console
+from servers.models import Server
+from tests.conftest import require_env
+from tests.servers.conftest import wait_status
+
+S = Server.Status
+
+
+def create(client, node, template, **extra):
+    body = {
+        "name": "survival",
+        "templateId": str(template.pk),
+        "nodeId": str(node.pk),
+        "allocatedMemoryMb": 256,
+        "allocatedCpuCores": 1,
+        "allocatedDiskMb": 512,
+        "environment": {"MOTD": "hello $(id) `id`"},
+        **extra,
+    }
+    response = client.post("/api/servers", body, format="json")
+    assert response.status_code == 201, response.content
+    return Server.objects.get(pk=response.json()["data"]["id"])
+
+
+def lines(server) -> str:
+    return "".join(entry["data"] for entry in console.history(server.pk, limit=1000))
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_create_install_start_stop_update_delete(
+    client_for, customer, game_node, game_template, monitor, engine, via
+):
+    node = game_node(engine, via)
+    api = client_for(customer)
+    server = create(api, node, game_template)
+    assert server.status == S.STOPPED and server.owner == customer
+
+    assert api.post(f"/api/servers/{server.pk}/install").json()["message"] == "Installation started"
+    server = wait_status(server, S.STOPPED, S.INSTALL_FAILED)
+    assert server.status == S.STOPPED, server.status_reason
+    assert "installing for" in lines(server)
+
+    assert api.post(f"/api/servers/{server.pk}/start").status_code == 200
+    wait_status(server, S.RUNNING)
+    assert "Done (" in lines(server)
+
+    assert (
+        api.post(
+            f"/api/servers/{server.pk}/command", {"command": "say hello there"}, format="json"
+        ).status_code
+        == 200
+    )
+    wait_for_line(server, "[Server] hello there")
+
+    assert api.post(f"/api/servers/{server.pk}/stop").status_code == 200
+    wait_status(server, S.STOPPED)
+
+    update = api.put(
+        f"/api/servers/{server.pk}", {"allocatedMemoryMb": 384, "name": "renamed"}, format="json"
+    )
+    assert update.status_code == 200 and update.json()["data"]["allocatedMemoryMb"] == 384
+
+    assert api.delete(f"/api/servers/{server.pk}").status_code == 200
+    assert not Server.objects.filter(pk=server.pk).exists()
+
+
+def wait_for_line(server, text: str, timeout: float = 15):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in lines(server):
+            return
+        time.sleep(0.1)
+    pytest.fail(f"'{text}' never appeared in the console:\n{lines(server)[-2000:]}")
+
+
+def test_variables_reach_the_game_as_data(client_for, customer, game_node, game_template, monitor):
+    node = game_node()
+    api = client_for(customer)
+    server = create(api, node, game_template, install=True)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    api.post(f"/api/servers/{server.pk}/command", {"command": "env MOTD"}, format="json")
+    wait_for_line(server, "[INFO] MOTD=hello $(id) `id`")
+    container = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL")).containers.get(
+        server.container_name
+    )
+    properties = container.exec_run(["cat", "/home/container/server.properties"]).output.decode()
+    assert "motd=hello $(id) `id`" in properties.replace("\\", "")
+    install = container.exec_run(["cat", "/home/container/install.txt"]).output.decode()
+    assert install.strip() == "motd=hello $(id) `id`"
+
+
+def test_the_container_is_hardened(client_for, customer, game_node, game_template, monitor):
+    node = game_node()
+    api = client_for(customer)
+    server = create(api, node, game_template, install=True, pidsLimit=64)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    inspect = docker.APIClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL")).inspect_container(
+        server.container_name
+    )
+    host = inspect["HostConfig"]
+    assert host["Privileged"] is False
+    assert host["CapDrop"] == ["ALL"] and not host["CapAdd"]
+    assert "no-new-privileges" in host["SecurityOpt"]
+    assert host["PidsLimit"] == 64
+    assert host["Memory"] == 256 * 1024 * 1024
+    assert host["NanoCpus"] == 1_000_000_000
+    assert host["RestartPolicy"]["Name"] in ("no", "")
+    assert host["LogConfig"]["Config"] == {"max-file": "3", "max-size": "10m"}
+    assert "/tmp" in host["Tmpfs"]
+    assert [m["Destination"] for m in inspect["Mounts"]] == ["/home/container"]
+    assert not any("docker.sock" in m["Source"] for m in inspect["Mounts"])
+    assert inspect["Config"]["User"] == "1000:1000"
+    assert inspect["Config"]["Labels"]["hearth.server"] == str(server.pk)
+    bindings = host["PortBindings"]
+    assert {"31000/tcp", "31000/udp"} <= set(bindings)
+
+    api.post(f"/api/servers/{server.pk}/command", {"command": "forkbomb 500"}, format="json")
+    wait_for_line(server, "Forkbomb:")
+    assert "fork failed" in lines(server)
+    server.refresh_from_db()
+    assert server.status == S.RUNNING

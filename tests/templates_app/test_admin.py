@@ -1,0 +1,169 @@
+"""The admin pages for templates: list, import page, export and duplicate actions."""
+
+import io
+import json
+import zipfile
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
+
+from accounts.models import AuditLog
+from templates_app.eggs import egg_import
+from templates_app.models import Template
+from tests.templates_app.conftest import egg_bytes, variable
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def test_the_changelist_shows_image_variables_source_and_an_import_link(admin, make_template):
+    make_template(name="Listed", variables=[variable("A"), variable("B")])
+    page = logged_in(admin).get("/admin/templates_app/template/").content.decode()
+    assert "Listed" in page and "hearth/testgame:latest" in page and "manual" in page
+    assert 'class="field-variable_count">2<' in page
+    assert "/admin/templates_app/template/import/" in page
+
+
+def test_the_change_page_has_the_variables_inline(admin, make_template):
+    template = make_template(variables=[variable("MAX_PLAYERS", "20")])
+    page = logged_in(admin).get(f"/admin/templates_app/template/{template.pk}/change/").content.decode()
+    assert "MAX_PLAYERS" in page and "variables-TOTAL_FORMS" in page
+
+
+def test_importing_an_egg_shows_its_warnings(admin):
+    client = logged_in(admin)
+    assert client.get("/admin/templates_app/template/import/").status_code == 200
+    upload = SimpleUploadedFile("egg-mumble-server.json", egg_bytes("egg-mumble-server.json"))
+    response = client.post("/admin/templates_app/template/import/", {"file": upload}, follow=True)
+    template = Template.objects.get(name="Mumble Server")
+    assert response.redirect_chain[-1][0] == f"/admin/templates_app/template/{template.pk}/change/"
+    shown = [str(m) for m in response.context["messages"]]
+    assert "Imported “Mumble Server” with 8 warning(s)." in shown
+    assert "file_denylist (1 entries) is not supported and was ignored" in shown
+    assert AuditLog.objects.filter(action="template.import", metadata__via="admin").exists()
+
+
+def test_a_bad_egg_is_shown_on_the_form(admin):
+    upload = SimpleUploadedFile("egg.json", b'{"name": "x"}')
+    response = logged_in(admin).post("/admin/templates_app/template/import/", {"file": upload})
+    assert response.status_code == 200
+    assert "meta.version is missing" in response.content.decode()
+    assert not Template.objects.exists()
+
+
+def test_replace_from_the_import_page(admin, make_template):
+    old = make_template(name="Paper")
+    client = logged_in(admin)
+    upload = SimpleUploadedFile("egg-paper.json", egg_bytes("egg-paper.json"))
+    refused = client.post("/admin/templates_app/template/import/", {"file": upload})
+    assert "already exists" in refused.content.decode()
+    upload = SimpleUploadedFile("egg-paper.json", egg_bytes("egg-paper.json"))
+    client.post("/admin/templates_app/template/import/", {"file": upload, "replace": "on"})
+    old.refresh_from_db()
+    assert old.source == "egg:PTDL_v2"
+
+
+def test_support_staff_cannot_import_or_duplicate(make_user, make_template):
+    support = logged_in(make_user(role="Support"))
+    template = make_template()
+    assert support.get("/admin/templates_app/template/import/").status_code == 403
+    support.post(
+        "/admin/templates_app/template/", {"action": "duplicate", "_selected_action": [str(template.pk)]}
+    )
+    assert Template.objects.count() == 1
+
+
+def test_exporting_one_template_downloads_its_egg(admin):
+    template, _ = egg_import(egg_bytes("egg-rust.json"))
+    response = logged_in(admin).post(
+        "/admin/templates_app/template/", {"action": "export_eggs", "_selected_action": [str(template.pk)]}
+    )
+    assert response["Content-Disposition"] == 'attachment; filename="egg-rust.json"'
+    egg = json.loads(response.content)
+    assert egg["name"] == "Rust" and egg["config"]["stop"] == "^C"
+
+
+def test_exporting_several_templates_downloads_a_zip(admin):
+    first, _ = egg_import(egg_bytes("egg-rust.json"))
+    second, _ = egg_import(egg_bytes("egg-paper.json"))
+    response = logged_in(admin).post(
+        "/admin/templates_app/template/",
+        {"action": "export_eggs", "_selected_action": [str(first.pk), str(second.pk)]},
+    )
+    assert response["Content-Type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    assert sorted(archive.namelist()) == ["egg-paper.json", "egg-rust.json"]
+    assert json.loads(archive.read("egg-paper.json"))["name"] == "Paper"
+
+
+def test_duplicate_copies_the_template_and_its_variables(admin, make_template):
+    template = make_template(
+        name="Original", variables=[variable("A", "1"), variable("B", "2", type="integer")]
+    )
+    client = logged_in(admin)
+    for _ in range(2):
+        client.post(
+            "/admin/templates_app/template/", {"action": "duplicate", "_selected_action": [str(template.pk)]}
+        )
+    names = sorted(Template.objects.values_list("name", flat=True))
+    assert names == ["Original", "Original (copy 2)", "Original (copy)"]
+    copy = Template.objects.get(name="Original (copy)")
+    assert list(copy.variables.values_list("env_variable", flat=True)) == ["A", "B"]
+    assert copy.variables.get(env_variable="B").rules["type"] == "integer"
+    assert copy.start_command == template.start_command
+
+
+def test_saving_in_the_admin_is_validated_and_audited(admin):
+    client = logged_in(admin)
+    base = {
+        "name": "From admin",
+        "description": "",
+        "docker_image": "hearth/testgame:latest",
+        "docker_images": "{}",
+        "read_only_root": "",
+        "start_command": "/usr/local/bin/testgame",
+        "stop_command": "stop",
+        "stop_signal": "SIGINT",
+        "ready_pattern": "",
+        "data_path": "/home/container",
+        "ports": "[]",
+        "environment": "{}",
+        "required_variables": "[]",
+        "config_files": "[]",
+        "install_image": "",
+        "install_entrypoint": "bash",
+        "install_script": "",
+        "variables-TOTAL_FORMS": "1",
+        "variables-INITIAL_FORMS": "0",
+        "variables-MIN_NUM_FORMS": "0",
+        "variables-MAX_NUM_FORMS": "1000",
+        "variables-0-sort_order": "0",
+        "variables-0-env_variable": "MAX_PLAYERS",
+        "variables-0-name": "Max players",
+        "variables-0-default_value": "20",
+        "variables-0-user_viewable": "on",
+        "variables-0-user_editable": "on",
+        "variables-0-rules": '{"type": "integer", "min": 1}',
+    }
+    refused = client.post("/admin/templates_app/template/add/", base)
+    assert refused.status_code == 200 and "not both" in refused.content.decode()
+    response = client.post("/admin/templates_app/template/add/", {**base, "stop_signal": ""})
+    assert response.status_code == 302, response.content.decode()[:3000]
+    template = Template.objects.get(name="From admin")
+    assert template.variables.get().rules == {
+        "required": False,
+        "type": "integer",
+        "regex": None,
+        "min": 1,
+        "max": None,
+        "min_length": None,
+        "max_length": None,
+        "choices": None,
+    }
+    assert AuditLog.objects.filter(action="template.create", metadata__via="admin").exists()

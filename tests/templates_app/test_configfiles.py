@@ -1,0 +1,162 @@
+"""Config-file rewriters: each parser, and values that try to add keys or lines of their own."""
+
+import json
+import string
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from templates_app.configfiles import read_properties, rewrite
+
+PROPERTIES = """#Minecraft server properties
+#Sat Nov 22 04:11:00 UTC 2026
+enable-rcon=false
+server-port=25565
+motd=A Minecraft Server
+max-players=20
+"""
+
+
+class TestProperties:
+    def test_keys_are_replaced_in_place_and_comments_kept(self):
+        out = rewrite("properties", PROPERTIES, {"server-port": "25570", "motd": "Hello world"})
+        assert out.splitlines() == [
+            "#Minecraft server properties",
+            "#Sat Nov 22 04:11:00 UTC 2026",
+            "enable-rcon=false",
+            "server-port=25570",
+            "motd=Hello world",
+            "max-players=20",
+        ]
+
+    def test_missing_keys_are_appended(self):
+        out = rewrite("properties", PROPERTIES, {"query.port": "25565"})
+        assert out.endswith("max-players=20\nquery.port=25565\n")
+
+    def test_an_empty_file_gets_the_keys(self):
+        assert rewrite("properties", "", {"a": "1", "b": "2"}) == "a=1\nb=2\n"
+
+    def test_other_separators_and_continuations_are_understood(self):
+        text = "key1 = one\nkey2: two\nlong=first \\\n    second\nafter=x\n"
+        out = rewrite("properties", text, {"key2": "2", "long": "short"})
+        assert out == "key1 = one\nkey2=2\nlong=short\nafter=x\n"
+
+    def test_a_line_break_cannot_add_a_key(self):
+        out = rewrite("properties", PROPERTIES, {"motd": "hi\nenable-rcon=true\r\nrcon.password=x"})
+        props = read_properties(out)
+        assert props["enable-rcon"] == "false"
+        assert "rcon.password" not in props
+        assert props["motd"] == "hi\\nenable-rcon=true\\r\\nrcon.password=x"
+
+    def test_a_trailing_backslash_cannot_swallow_the_next_line(self):
+        out = rewrite("properties", PROPERTIES, {"server-port": "1\\"})
+        assert read_properties(out)["motd"] == "A Minecraft Server"
+
+    def test_crlf_files_stay_crlf(self):
+        assert rewrite("properties", "a=1\r\nb=2\r\n", {"a": "9"}) == "a=9\r\nb=2\r\n"
+
+    @given(
+        original=st.dictionaries(
+            st.text(string.ascii_letters + string.digits + "-._", min_size=1, max_size=12),
+            st.text(string.ascii_letters + string.digits + " -._/", max_size=20).map(str.strip),
+            max_size=8,
+        ),
+        changes=st.dictionaries(
+            st.text(string.ascii_letters + string.digits + "-._", min_size=1, max_size=12),
+            st.text(string.printable.replace("\\", ""), max_size=30).filter(
+                lambda v: not v[:1].isspace() and "\n" not in v and "\r" not in v
+            ),
+            max_size=8,
+        ),
+        comment=st.booleans(),
+    )
+    def test_rewrite_round_trips(self, original, changes, comment):
+        text = ("# header\n" if comment else "") + "".join(f"{k}={v}\n" for k, v in original.items())
+        out = rewrite("properties", text, changes)
+        assert read_properties(out) == {**original, **changes}
+        unchanged = [line for line in text.splitlines() if line.split("=", 1)[0] not in changes]
+        assert [line for line in out.splitlines() if line in unchanged] == unchanged
+
+
+class TestYaml:
+    def test_dotted_keys_set_nested_values_with_types(self):
+        text = "settings:\n  port: 25565\n  name: old\nother: [1, 2]\n"
+        out = rewrite(
+            "yaml", text, {"settings.port": "25570", "settings.online": "true", "new.deep.key": "x"}
+        )
+        assert yaml.safe_load(out) == {
+            "settings": {"port": 25570, "name": "old", "online": True},
+            "other": [1, 2],
+            "new": {"deep": {"key": "x"}},
+        }
+
+    def test_wildcards_and_list_indexes(self):
+        text = "servers:\n  lobby: {address: 'localhost:1'}\n  game: {address: 'localhost:2'}\nlisteners:\n- host: a\n"
+        out = rewrite("yaml", text, {"servers.*.address": "0.0.0.0:9", "listeners[0].host": "0.0.0.0:25577"})
+        data = yaml.safe_load(out)
+        assert data["servers"] == {"lobby": {"address": "0.0.0.0:9"}, "game": {"address": "0.0.0.0:9"}}
+        assert data["listeners"] == [{"host": "0.0.0.0:25577"}]
+
+    def test_values_are_data_not_yaml(self):
+        out = rewrite("yaml", "a: 1\n", {"a": "x\nb: injected", "c": "!!python/object:os.system"})
+        assert yaml.safe_load(out) == {"a": "x\nb: injected", "c": "!!python/object:os.system"}
+
+    def test_an_empty_file_becomes_a_mapping(self):
+        assert yaml.safe_load(rewrite("yaml", "", {"a.b": "1"})) == {"a": {"b": 1}}
+
+
+class TestJson:
+    def test_dotted_keys_keep_indentation(self):
+        text = json.dumps(
+            {"name": "old", "visibility": {"public": True, "lan": True}, "max_players": 0}, indent=2
+        )
+        out = rewrite(
+            "json", text, {"name": 'My "quoted" server', "visibility.public": "false", "max_players": "20"}
+        )
+        assert json.loads(out) == {
+            "name": 'My "quoted" server',
+            "visibility": {"public": False, "lan": True},
+            "max_players": 20,
+        }
+        assert out.startswith('{\n  "name"')
+
+    def test_compact_files_stay_compact(self):
+        assert rewrite("json", '{"a":1}', {"b": "x"}) == '{"a": 1, "b": "x"}'
+
+
+class TestIni:
+    MURMUR = "; Murmur configuration\ndatabase=\nport=64738\nhost=\n\n[Ice]\nIce.Warn.UnknownProperties=1\n"
+
+    def test_top_level_and_section_keys(self):
+        out = rewrite(
+            "ini", self.MURMUR, {"port": "30000", "users": "50", "Ice.Ice.Warn.UnknownProperties": "0"}
+        )
+        assert out == (
+            "; Murmur configuration\ndatabase=\nport=30000\nhost=\n\nusers=50\n[Ice]\n"
+            "Ice.Warn.UnknownProperties=0\n"
+        )
+
+    def test_spacing_around_the_separator_is_kept_and_new_sections_added(self):
+        out = rewrite("ini", "[server]\nname = old\n", {"server.name": "new", "network.port": "1"})
+        assert out == "[server]\nname = new\n\n[network]\nport=1\n"
+
+    def test_a_line_break_cannot_add_a_key_or_section(self):
+        out = rewrite("ini", "[a]\nk=1\n", {"a.k": "x\n[b]\nevil=1"})
+        assert out == "[a]\nk=x [b] evil=1\n"
+
+
+class TestFile:
+    def test_lines_starting_with_the_key_are_replaced_whole(self):
+        text = "Welcome to the server\nport 1234\nport_extra 9\nother\n"
+        out = rewrite("file", text, {"Welcome": "Welcome to Hearth!", "port ": "port 25565"})
+        assert out == "Welcome to Hearth!\nport 25565\nport_extra 9\nother\n"
+
+    def test_nothing_is_added_and_line_breaks_are_flattened(self):
+        assert rewrite("file", "a=1\n", {"b": "b=2", "a": "a=2\nrm -rf /"}) == "a=2 rm -rf /\n"
+
+
+def test_unknown_parsers_are_refused():
+    with pytest.raises(ValueError, match="xml"):
+        rewrite("xml", "", {})
