@@ -44,8 +44,8 @@ def _check_startup(template, values: dict) -> None:
     builtins = {
         "SERVER_MEMORY": "1024",
         "SERVER_PORT": "25565",
-        "SERVER_IP": "0.0.0.0",
-        "TZ": "UTC",  # noqa: S104
+        "SERVER_IP": "0.0.0.0",  # noqa: S104 - a placeholder value, nothing binds
+        "TZ": "UTC",
         "SERVER_UUID": "00000000-0000-0000-0000-000000000000",
     }
     try:

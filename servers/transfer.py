@@ -7,6 +7,7 @@ leaves the source untouched and the server stopped on its old node with the reas
 
 import contextlib
 import hashlib
+import logging
 import posixpath
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ from servers import console, placement, runtime
 from servers.models import Job, Server
 from servers.states import set_status, transition
 
+logger = logging.getLogger(__name__)
 S = Server.Status
 STALE_AFTER = timedelta(minutes=10)
 
