@@ -20,6 +20,7 @@ COPY backups ./backups
 COPY schedules ./schedules
 COPY alerts ./alerts
 COPY marketplace ./marketplace
+COPY webui ./webui
 COPY static ./static
 COPY templates ./templates
 COPY manage.py ./

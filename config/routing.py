@@ -1,3 +1,7 @@
-"""WebSocket routes. The console consumer (`/ws`) arrives with the realtime issue."""
+"""WebSocket routes: `/ws` carries the live console, states and stats (contract: WebSocket Protocol)."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from servers.consumers import ConsoleConsumer
+
+websocket_urlpatterns = [path("ws", ConsoleConsumer.as_asgi())]

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "schedules",
     "alerts",
     "marketplace",
+    "webui",
 ]
 
 MIDDLEWARE = [
@@ -289,6 +290,7 @@ CELERY_BEAT_SCHEDULE = {
     "node-health": {"task": "nodes.tasks.nodes_check_health_task", "schedule": 30.0},
     "server-disk": {"task": "servers.tasks.servers_check_disk_task", "schedule": 300.0},
     "transfers-reap": {"task": "servers.tasks.transfers_reap_task", "schedule": 120.0},
+    "metrics-prune": {"task": "servers.tasks.metrics_prune_task", "schedule": 3600.0},
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
@@ -310,3 +312,14 @@ SERVER_START_TIMEOUT_SECONDS = env.int("HEARTH_START_TIMEOUT", default=600)
 CRASH_WINDOW_SECONDS = env.int("HEARTH_CRASH_WINDOW", default=60)
 # The user game containers run as on nodes (the node user's uid:gid on SSH nodes).
 CONTAINER_USER = env("HEARTH_CONTAINER_USER", default="1000:1000")
+
+# Live console (WebSocket) and output handling
+WS_MAX_MESSAGE_BYTES = env.int("HEARTH_WS_MAX_MESSAGE_BYTES", default=8192)
+WS_INPUTS_PER_SECOND = env.int("HEARTH_WS_INPUTS_PER_SECOND", default=10)
+WS_HISTORY_LINES = 150
+WS_TOKEN_NOTICE_SECONDS = 60
+# A server printing more lines than this per 100 ms is throttled with a notice, as Wings does.
+CONSOLE_LINES_PER_100MS = env.int("HEARTH_CONSOLE_LINES_PER_100MS", default=2000)
+CONSOLE_MAX_LINE_CHARS = env.int("HEARTH_CONSOLE_MAX_LINE_CHARS", default=4096)
+STATS_INTERVAL_SECONDS = env.float("HEARTH_STATS_INTERVAL", default=5.0)
+METRICS_RETENTION_DAYS = env.int("HEARTH_METRICS_RETENTION_DAYS", default=7)

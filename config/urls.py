@@ -20,6 +20,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("", include("webui.urls")),
 ]
 
 handler404 = json_error_view(404)

@@ -5,12 +5,16 @@ crash handed to the crash policy). On every (re)connection the watcher reconcile
 its container, so nothing that happened while the monitor was away is lost.
 """
 
+import contextlib
+import json
 import logging
+import queue
 import re
 import threading
 import time
 
 import docker.errors
+from django.conf import settings
 from django.db import close_old_connections, connections
 
 from nodes.client import NodeUnavailable, client_for
@@ -19,6 +23,7 @@ from nodes.models import Node
 logger = logging.getLogger(__name__)
 
 LABEL = "hearth.server"
+FLUSH_INTERVAL = 0.01  # seconds between two publishes of one stream
 
 
 def _ready_matcher(template):
@@ -29,6 +34,30 @@ def _ready_matcher(template):
         compiled = re.compile(pattern)
         return lambda text: bool(compiled.search(text))
     return lambda text: pattern in text
+
+
+class Throttle:
+    """At most CONSOLE_LINES_PER_100MS lines per 100 ms window; the rest is dropped with a notice (as Wings)."""
+
+    def __init__(self):
+        self.window_start, self.count, self.noticed_at = 0.0, 0, 0.0
+
+    def admit(self, texts: list[str]) -> tuple[list[str], bool]:
+        now = time.monotonic()
+        if now - self.window_start >= 0.1:
+            self.window_start, self.count = now, 0
+        room = max(0, settings.CONSOLE_LINES_PER_100MS - self.count)
+        self.count += len(texts)
+        dropped = len(texts) > room
+        notice = dropped and now - self.noticed_at > 5
+        if notice:
+            self.noticed_at = now
+        return texts[:room], notice
+
+
+def _cut(text: str) -> str:
+    limit = settings.CONSOLE_MAX_LINE_CHARS
+    return text if len(text) <= limit else f"{text[:limit]}… [line cut at {limit} characters]"
 
 
 class OutputFollower(threading.Thread):
@@ -55,6 +84,37 @@ class OutputFollower(threading.Thread):
             return
         ready = _ready_matcher(server.template)
         waiting = self.stream == "stdout" and server.status == Server.Status.STARTING
+        lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, args=(lines,), daemon=True, name=f"{self.name}-read").start()
+        throttle, last_flush = Throttle(), 0.0
+        try:
+            while not self.watcher.stopping.is_set():
+                batch = [lines.get()]  # blocks until output
+                # At most one publish per FLUSH_INTERVAL: a lone line goes out at once, a flood in batches.
+                time.sleep(max(0.0, last_flush + FLUSH_INTERVAL - time.monotonic()))
+                with contextlib.suppress(queue.Empty):
+                    while len(batch) < 10_000:
+                        batch.append(lines.get_nowait())
+                last_flush = time.monotonic()
+                ended = batch[-1] is None
+                batch = [text for text in batch if text is not None]
+                if waiting and any(ready(text) for text in batch):
+                    waiting = False
+                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
+                admitted, notice = throttle.admit([_cut(text.rstrip("\r")) for text in batch])
+                console.write_lines(self.server_id, self.stream, admitted)
+                if notice:
+                    console.write(
+                        self.server_id, "Server is outputting console data too quickly; throttling."
+                    )
+                if ended:
+                    return
+        finally:
+            self.watcher.followers.pop((self.server_id, self.stream), None)
+            connections.close_all()
+
+    def _read(self, lines: queue.Queue) -> None:
+        """Split the container's stream into lines as fast as it comes; None marks the end."""
         try:
             chunks = self.watcher.client.docker.api.logs(
                 self.container_id,
@@ -68,18 +128,16 @@ class OutputFollower(threading.Thread):
             for chunk in chunks:
                 buffer += chunk.decode(errors="replace")
                 *complete, buffer = buffer.split("\n")
+                if len(buffer) > settings.CONSOLE_MAX_LINE_CHARS:  # a line without end: emit what we have
+                    complete, buffer = [*complete, buffer], ""
                 for text in complete:
-                    console.write(self.server_id, text, stream=self.stream)
-                    if waiting and ready(text):
-                        waiting = False
-                        set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
+                    lines.put(text)
                 if self.watcher.stopping.is_set():
-                    return
+                    break
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
-            self.watcher.followers.pop((self.server_id, self.stream), None)
-            connections.close_all()
+            lines.put(None)
 
 
 class NodeWatcher(threading.Thread):
@@ -89,12 +147,73 @@ class NodeWatcher(threading.Thread):
         super().__init__(daemon=True, name=f"watch-{node_id[:8]}")
         self.node_id, self.stopping = node_id, stopping
         self.followers: dict[tuple[str, str], OutputFollower] = {}
+        self.running: dict[str, str] = {}  # server id → container id, for stats
         self.client = None
         self.oom: set[str] = set()
 
     def run(self):
+        sampler = threading.Thread(target=self._sample_stats, daemon=True, name=f"stats-{self.node_id[:8]}")
+        sampler.start()
+        threading.Thread(target=self._relay_input, daemon=True, name=f"stdin-{self.node_id[:8]}").start()
         try:
             self._watch()
+        finally:
+            connections.close_all()
+
+    def _relay_input(self) -> None:
+        """Console commands for this node's servers arrive on Redis; each goes to the game's one stdin attach."""
+        from servers import console
+
+        sockets: dict[str, object] = {}
+        pubsub = console._redis().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(console.stdin_channel(self.node_id))
+        try:
+            while not self.stopping.is_set():
+                message = pubsub.get_message(timeout=0.5)
+                if message is None or self.client is None:
+                    continue
+                command = json.loads(message["data"])
+                server_id, data = command["server"], command["data"].encode()
+                for attempt in (1, 2):  # a stale attach (the container restarted) is reopened once
+                    try:
+                        if server_id not in sockets:
+                            with self.client.guard("attaching to the console"):
+                                sockets[server_id] = self.client.docker.api.attach_socket(
+                                    self.running.get(server_id) or f"hearth-{server_id}",
+                                    params={"stdin": 1, "stream": 1},
+                                )
+                        getattr(sockets[server_id], "_sock", sockets[server_id]).sendall(data)
+                        break
+                    except Exception as exc:
+                        with contextlib.suppress(Exception):
+                            sockets.pop(server_id).close()
+                        if attempt == 2:
+                            logger.info("monitor: command for %s not delivered: %s", server_id, exc)
+        finally:
+            pubsub.close()
+            for sock in sockets.values():
+                with contextlib.suppress(Exception):
+                    sock.close()
+
+    def _sample_stats(self) -> None:
+        """Every STATS_INTERVAL_SECONDS: one-shot stats of each running server → live values and history."""
+        from servers.stats import Sampler
+
+        sampler = Sampler()
+        try:
+            while not self.stopping.wait(settings.STATS_INTERVAL_SECONDS):
+                if self.client is None:
+                    continue
+                for server_id, container_id in list(self.running.items()):
+                    try:
+                        with self.client.guard("sampling stats"):
+                            stats = self.client.docker.api.stats(container_id, stream=False, one_shot=True)
+                        if values := sampler.sample(server_id, stats):
+                            sampler.record(server_id, values)
+                    except Exception as exc:  # stopped meanwhile, or the node dropped
+                        logger.debug("stats of %s: %s", server_id, exc)
+                        sampler.forget(server_id)
+                close_old_connections()
         finally:
             connections.close_all()
 
@@ -118,6 +237,7 @@ class NodeWatcher(threading.Thread):
             backoff = min(backoff * 2, 30.0)
 
     def follow(self, server_id: str, container_id: str, since: int) -> None:
+        self.running[server_id] = container_id
         for stream in ("stdout", "stderr"):
             if (server_id, stream) not in self.followers:
                 follower = OutputFollower(self, server_id, container_id, stream, since)
@@ -183,6 +303,7 @@ class NodeWatcher(threading.Thread):
                 elif action == "oom":
                     self.oom.add(server_id)
                 elif action == "die":
+                    self.running.pop(server_id, None)
                     code = int(attrs.get("exitCode", 0))
                     server_exited(server_id=server_id, exit_code=code, oom=server_id in self.oom)
                     self.oom.discard(server_id)

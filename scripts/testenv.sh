@@ -195,6 +195,26 @@ install_packages() {
     log "installed ${#missing[@]} packages"
 }
 
+# --- browser for the UI tests -------------------------------------------------
+
+# Playwright cannot download its own browsers here: the browser tests drive
+# Debian's chromium (tests/webui launch /usr/bin/chromium).
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    log "installing chromium with apt (for the browser tests)"
+    local apt_log=$LOGS/apt.log rc=0
+    {
+        export DEBIAN_FRONTEND=noninteractive
+        if ! apt-get update -q -o DPkg::Lock::Timeout=300; then
+            warn "apt-get update failed; trying to install anyway"
+        fi
+        apt-get install -y -q --no-install-recommends \
+            -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 chromium fonts-dejavu-core
+    } </dev/null >>"$apt_log" 2>&1 || rc=$?
+    [ "$rc" = 0 ] || die_log "apt-get install chromium failed (exit $rc)" "$apt_log"
+    log "installed chromium"
+}
+
 # --- users and directories ---------------------------------------------------
 
 ensure_users() {
@@ -777,6 +797,7 @@ elapsed() {
 
 cmd_up() {
     install_packages
+    ensure_chromium
     ensure_users
     engine_ready 1
     engine_ready 2

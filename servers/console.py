@@ -69,8 +69,9 @@ def history(
     server_id, *, limit: int = 150, stream: str | None = None, before: float | None = None
 ) -> list[dict]:
     """The last `limit` lines, oldest first, optionally of one stream and before a unix time."""
+    window = limit if not (stream or before) else settings.CONSOLE_HISTORY_LINES  # filters need a wider read
     try:
-        raw = _redis().lrange(history_key(server_id), -settings.CONSOLE_HISTORY_LINES, -1)
+        raw = _redis().lrange(history_key(server_id), -window, -1)
     except redis.RedisError:
         return []
     entries = [json.loads(item) for item in raw]
@@ -86,6 +87,42 @@ def write(server_id, data: str, *, stream: str = "system") -> None:
     entry = line(stream, data)
     record(server_id, [entry])
     _send(server_id, {"type": "server_log", "serverId": str(server_id), **entry})
+
+
+def write_lines(server_id, stream: str, texts: list[str]) -> None:
+    """Many lines of one stream (a chunk of game output): one history write and one message."""
+    if not texts:
+        return
+    entries = [line(stream, text) for text in texts]
+    record(server_id, entries)
+    _send(
+        server_id,
+        {
+            "type": "server_log",
+            "serverId": str(server_id),
+            "stream": stream,
+            "data": "".join(e["data"] for e in entries),
+            "timestamp": entries[-1]["timestamp"],
+        },
+    )
+
+
+def stdin_channel(node_id) -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:stdin:{node_id}"
+
+
+def send_command(server, text: str) -> bool:
+    """Hand a console command to the monitor watching the server's node, which holds the game's stdin.
+
+    False when no monitor is listening (the caller then attaches itself).
+    """
+    try:
+        receivers = _redis().publish(
+            stdin_channel(server.node_id), json.dumps({"server": str(server.pk), "data": text})
+        )
+    except redis.RedisError:
+        return False
+    return receivers > 0
 
 
 def publish_state(server_id, state: str, previous: str) -> None:

@@ -183,3 +183,21 @@ class Job(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.server_name} ({self.status})"
+
+
+class ServerMetric(models.Model):
+    """One point of resource history for graphs: the average over a minute, kept METRICS_RETENTION_DAYS."""
+
+    server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="metrics")
+    created_at = models.DateTimeField(db_index=True)
+    cpu = models.FloatField()
+    memory_mb = models.PositiveIntegerField()
+    network_received = models.PositiveBigIntegerField()
+    network_sent = models.PositiveBigIntegerField()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["server", "created_at"])]
+
+    def __str__(self):
+        return f"{self.server_id} @ {self.created_at:%H:%M}"

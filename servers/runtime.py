@@ -331,14 +331,21 @@ def start(client: NodeClient, server: Server) -> None:
 
 
 def send_stdin(client: NodeClient, server: Server, text: str) -> None:
-    """Write a console command to the game's stdin."""
+    """Write a console command to the game's stdin: through the monitor's long-lived attach when it runs
+    (attaching and detaching for every command can lose input), else by attaching here."""
+    data = text.encode() if text.endswith("\n") else f"{text}\n".encode()
+    if console.send_command(server, data.decode()):
+        return
+    attach_stdin(client, server, data)
+
+
+def attach_stdin(client: NodeClient, server: Server, data: bytes) -> None:
     with client.guard("sending a console command"):
         sock = client.docker.api.attach_socket(server.container_name, params={"stdin": 1, "stream": 1})
-        raw = getattr(sock, "_sock", sock)
         try:
-            raw.sendall(text.encode() if text.endswith("\n") else f"{text}\n".encode())
+            getattr(sock, "_sock", sock).sendall(data)  # a socket behind SocketIO locally, a channel over SSH
         finally:
-            raw.close()
+            sock.close()  # close the wrapper too, or the connection lingers until garbage collection
 
 
 def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:

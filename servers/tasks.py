@@ -107,7 +107,7 @@ def server_command_task(server_id: str, command: str) -> None:
     if server is not None:
         try:
             runtime.send_stdin(client_for(server.node), server, command)
-        except NodeUnavailable as exc:
+        except Exception as exc:  # the node or the container is gone: say so in the console
             console.write(server_id, f"Command not delivered: {exc}")
 
 
@@ -159,3 +159,10 @@ def transfers_reap_task() -> None:
     from servers.transfer import transfers_reap
 
     transfers_reap()
+
+
+@shared_task(ignore_result=True)
+def metrics_prune_task() -> None:
+    from servers.stats import metrics_prune
+
+    metrics_prune()

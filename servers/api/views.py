@@ -226,6 +226,30 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             ]
         )
 
+    @extend_schema(parameters=[OpenApiParameter("range", str, enum=["1h", "6h", "24h", "7d"])])
+    @action(detail=True, methods=["get"])
+    def metrics(self, request, pk=None):
+        """Resource history for graphs (one point a minute, downsampled to at most 120 points)."""
+        from servers.stats import RANGES, metrics_history
+
+        server = self._server("server.read")
+        range_name = request.query_params.get("range", "1h")
+        if range_name not in RANGES:
+            raise exceptions.ValidationError({"range": [f"Use one of {', '.join(RANGES)}."]})
+        current = {
+            "cpu": server.cpu_usage,
+            "memory_mb": server.memory_usage_mb,
+            "network_sent": server.network_sent,
+            "network_received": server.network_received,
+        }
+        return ok(
+            {
+                "range": range_name,
+                "current": current,
+                "points": metrics_history(server=server, range_name=range_name),
+            }
+        )
+
     @extend_schema(request=s.AllocationAddSerializer, responses=s.ServerAllocationSerializer(many=True))
     @action(detail=True, methods=["get", "post"])
     def allocations(self, request, pk=None):

@@ -1,3 +1,4 @@
+import os
 import threading
 import time
 
@@ -11,7 +12,9 @@ from templates_app.models import Template
 from tests.conftest import require_env
 from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - shared fixtures
 
-PORTS = {1: "31000-31019", 2: "31100-31119"}
+# Host ports for game containers; each test process takes its own block, so runs sharing the engines never collide.
+BASE_PORT = 31000 + (os.getpid() % 90) * 20
+PORTS = {1: f"{BASE_PORT}-{BASE_PORT + 9}", 2: f"{BASE_PORT + 10}-{BASE_PORT + 19}"}
 
 
 @pytest.fixture(autouse=True)
@@ -25,12 +28,15 @@ def _eager_tasks(settings):
 
 
 @pytest.fixture(autouse=True)
-def _no_leftover_containers():
+def _no_leftover_containers(db):
+    """Remove this test's containers (only its own: other test runs may share the engines)."""
     yield
+    ours = {str(pk) for pk in Server.objects.values_list("pk", flat=True)}
     for url in (require_env("HEARTH_TEST_DOCKER1_URL"), require_env("HEARTH_TEST_DOCKER2_URL")):
         client = docker.DockerClient(base_url=url)
         for container in client.containers.list(all=True, filters={"label": "hearth.server"}):
-            container.remove(force=True)
+            if container.labels.get("hearth.server") in ours:
+                container.remove(force=True)
         client.close()
 
 

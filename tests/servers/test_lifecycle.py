@@ -123,7 +123,9 @@ def test_the_container_is_hardened(client_for, customer, game_node, game_templat
     assert inspect["Config"]["User"] == "1000:1000"
     assert inspect["Config"]["Labels"]["hearth.server"] == str(server.pk)
     bindings = host["PortBindings"]
-    assert {"31000/tcp", "31000/udp"} <= set(bindings)
+    port = server.primary_port
+    assert {f"{port}/tcp", f"{port}/udp"} <= set(bindings)
+    assert bindings[f"{port}/tcp"] == [{"HostIp": "127.0.0.1", "HostPort": str(port)}]
 
     api.post(f"/api/servers/{server.pk}/command", {"command": "forkbomb 500"}, format="json")
     wait_for_line(server, "Forkbomb:")

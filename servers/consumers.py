@@ -1,0 +1,205 @@
+"""The live console over WebSocket: subscribe to servers, receive their output, states and stats, type.
+
+Every message is authorized again: `server.read` to subscribe and to keep receiving (re-checked at
+most once a second, so a revoked member stops receiving within a second), `server.console` to type.
+"""
+
+import asyncio
+import json
+import time
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+
+from servers import console
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_BAD_MESSAGE = 4400
+CLOSE_TOO_BIG = 4413
+CLOSE_TOO_MANY = 4429
+EVENTS = ("server_log", "server_state_update", "resource_stats")
+RECHECK_SECONDS = 1.0
+
+
+@database_sync_to_async
+def _access(user, server_id: str, permission: str) -> tuple[bool, str]:
+    """(allowed, reason). Invisible servers read as not found, as in the API."""
+    from accounts.permissions import can
+    from servers.models import Server
+
+    try:
+        server = Server.objects.visible_to(user).prefetch_related("members").filter(pk=server_id).first()
+    except Exception:  # a malformed id
+        server = None
+    if server is None:
+        return False, "Server not found"
+    if not can(user, permission, server):
+        return False, f"You do not have permission to perform this action (requires {permission})"
+    if permission == "server.console" and server.status == Server.Status.SUSPENDED:
+        return False, "Server is suspended."
+    if permission == "server.console" and server.status not in (
+        Server.Status.RUNNING,
+        Server.Status.STARTING,
+    ):
+        return False, f"Server is {server.status}: start it first."
+    return True, ""
+
+
+@database_sync_to_async
+def _send_command(user, server_id: str, text: str) -> None:
+    from servers.models import Server
+    from servers.services import server_command
+
+    server = Server.objects.select_related("node", "template").get(pk=server_id)
+    server_command(server=server, actor=user, command=text.rstrip("\n"))
+
+
+class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    async def connect(self):
+        self.subscriptions: dict[str, set[str]] = {}
+        self.checked_at: dict[str, float] = {}
+        self.input_times: list[float] = []
+        self.expiry_task = None
+        await self.accept()
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.send_json(
+                {"type": "error", "message": self.scope.get("auth_error") or "Not authenticated"}
+            )
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if expires_at := self.scope.get("token_expires_at"):
+            self.expiry_task = asyncio.ensure_future(self._expire(expires_at))
+
+    async def _expire(self, expires_at: int) -> None:
+        notice = expires_at - time.time() - settings.WS_TOKEN_NOTICE_SECONDS
+        if notice > 0:
+            await asyncio.sleep(notice)
+        await self.send_json({"type": "token_expiring", "expiresAt": expires_at})
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self.send_json({"type": "error", "message": "Token expired; reconnect with a new one."})
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    async def disconnect(self, code):
+        if self.expiry_task:
+            self.expiry_task.cancel()
+        for server_id in list(getattr(self, "subscriptions", {})):
+            await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if bytes_data is not None or text_data is None:
+            return await self.close(code=CLOSE_BAD_MESSAGE)
+        if len(text_data) > settings.WS_MAX_MESSAGE_BYTES:
+            await self.send_json(
+                {"type": "error", "message": f"Message over {settings.WS_MAX_MESSAGE_BYTES} bytes."}
+            )
+            return await self.close(code=CLOSE_TOO_BIG)
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send_json({"type": "error", "message": "Messages must be JSON objects."})
+            return await self.close(code=CLOSE_BAD_MESSAGE)
+        if not isinstance(message, dict):
+            return await self.send_json({"type": "error", "message": "Messages must be JSON objects."})
+        handler = {
+            "subscribe": self.subscribe,
+            "unsubscribe": self.unsubscribe,
+            "console_input": self.console_input,
+        }.get(message.get("type"))
+        if handler is None:
+            return await self.send_json(
+                {"type": "error", "message": f"Unknown message type {message.get('type')!r}."}
+            )
+        server_id = str(message.get("serverId") or "")
+        if not server_id:
+            return await self.send_json({"type": "error", "message": "serverId is required."})
+        await handler(server_id, message)
+
+    async def subscribe(self, server_id: str, message: dict) -> None:
+        allowed, reason = await _access(self.scope["user"], server_id, "server.read")
+        if not allowed:
+            return await self.send_json({"type": "error", "serverId": server_id, "message": reason})
+        events = set(message.get("events") or EVENTS) & set(EVENTS)
+        if "server_log" in events:  # the console's history and output are the logs
+            can_read_logs, _ = await _access(self.scope["user"], server_id, "server.logs.read")
+            if not can_read_logs:
+                events.discard("server_log")
+        first = server_id not in self.subscriptions
+        self.subscriptions[server_id] = events
+        self.checked_at[server_id] = time.monotonic()
+        if first:
+            await self.channel_layer.group_add(console.group_name(server_id), self.channel_name)
+        await self.send_json({"type": "subscribed", "serverId": server_id, "events": sorted(events)})
+        if "server_log" in events:
+            history = await database_sync_to_async(console.history)(
+                server_id, limit=settings.WS_HISTORY_LINES
+            )
+            for entry in history:
+                await self.send_json(
+                    {
+                        "type": "server_log",
+                        "serverId": server_id,
+                        "stream": entry["stream"],
+                        "data": entry["data"],
+                        "timestamp": entry["timestamp"],
+                    }
+                )
+
+    async def unsubscribe(self, server_id: str, message: dict) -> None:
+        if self.subscriptions.pop(server_id, None) is not None:
+            await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
+        await self.send_json({"type": "unsubscribed", "serverId": server_id})
+
+    async def console_input(self, server_id: str, message: dict) -> None:
+        now = time.monotonic()
+        self.input_times = [t for t in self.input_times if now - t < 1.0] + [now]
+        if len(self.input_times) > settings.WS_INPUTS_PER_SECOND:
+            await self.send_json(
+                {"type": "error", "serverId": server_id, "message": "Too many commands; slow down."}
+            )
+            return await self.close(code=CLOSE_TOO_MANY)
+        data = message.get("data")
+        if not isinstance(data, str) or not data.strip() or "\n" in data.rstrip("\n") or len(data) > 4096:
+            return await self.send_json(
+                {
+                    "type": "error",
+                    "serverId": server_id,
+                    "message": "data must be one command line of at most 4096 characters.",
+                }
+            )
+        allowed, reason = await _access(self.scope["user"], server_id, "server.console")
+        if not allowed:
+            return await self.send_json({"type": "error", "serverId": server_id, "message": reason})
+        await _send_command(self.scope["user"], server_id, data)
+
+    async def _still_allowed(self, server_id: str, event: str) -> bool:
+        events = self.subscriptions.get(server_id)
+        if events is None or event not in events:
+            return False
+        if time.monotonic() - self.checked_at.get(server_id, 0) < RECHECK_SECONDS:
+            return True
+        allowed, reason = await _access(self.scope["user"], server_id, "server.read")
+        self.checked_at[server_id] = time.monotonic()
+        if not allowed:
+            self.subscriptions.pop(server_id, None)
+            await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
+            await self.send_json(
+                {"type": "error", "serverId": server_id, "message": f"Unsubscribed: {reason}"}
+            )
+        return allowed
+
+    async def _relay(self, event: dict, fields: tuple[str, ...]) -> None:
+        if await self._still_allowed(event["serverId"], event["type"]):
+            await self.send_json({"type": event["type"], **{k: event[k] for k in fields if k in event}})
+
+    async def server_log(self, event):
+        await self._relay(event, ("serverId", "stream", "data", "timestamp"))
+
+    async def server_state_update(self, event):
+        await self._relay(event, ("serverId", "state", "previousState"))
+
+    async def resource_stats(self, event):
+        await self._relay(
+            event, ("serverId", "cpu", "memoryMb", "networkSent", "networkReceived", "diskUsageMb")
+        )

@@ -1,0 +1,119 @@
+"""Resource sampling of running game containers: live values, `resource_stats` messages, minute history."""
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+
+from servers import console
+from servers.models import Server, ServerMetric
+
+logger = logging.getLogger(__name__)
+
+RANGES = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(days=1),
+    "7d": timedelta(days=7),
+}
+POINTS = 120  # at most this many points per answer
+
+
+@dataclass
+class Sampler:
+    """Turns successive one-shot `docker stats` of one container into CPU % and history points."""
+
+    previous: dict = field(default_factory=dict)
+    pending: dict = field(default_factory=dict)  # server id → samples since the last history point
+
+    def sample(self, server_id: str, stats: dict) -> dict | None:
+        cpu_total = stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0)
+        system = stats.get("cpu_stats", {}).get("system_cpu_usage", 0)
+        cores = stats.get("cpu_stats", {}).get("online_cpus") or 1
+        before = self.previous.get(server_id)
+        self.previous[server_id] = (cpu_total, system)
+        if before is None or system <= before[1]:
+            return None  # the first sample only sets the baseline
+        cpu = round(100.0 * (cpu_total - before[0]) / (system - before[1]) * cores, 1)
+        memory = stats.get("memory_stats", {})
+        used = memory.get("usage", 0) - memory.get("stats", {}).get(
+            "inactive_file", memory.get("stats", {}).get("cache", 0)
+        )
+        networks = stats.get("networks") or {}
+        return {
+            "cpu": max(cpu, 0.0),
+            "memory_mb": max(used, 0) // (1024 * 1024),
+            "network_received": sum(n.get("rx_bytes", 0) for n in networks.values()),
+            "network_sent": sum(n.get("tx_bytes", 0) for n in networks.values()),
+        }
+
+    def record(self, server_id: str, values: dict) -> None:
+        """Store the live values, publish them, and write a history point once a minute."""
+        Server.objects.filter(pk=server_id).update(
+            cpu_usage=values["cpu"],
+            memory_usage_mb=values["memory_mb"],
+            network_received=values["network_received"],
+            network_sent=values["network_sent"],
+        )
+        console._send(
+            server_id,
+            {
+                "type": "resource_stats",
+                "serverId": str(server_id),
+                "cpu": values["cpu"],
+                "memoryMb": values["memory_mb"],
+                "networkSent": values["network_sent"],
+                "networkReceived": values["network_received"],
+            },
+        )
+        batch = self.pending.setdefault(server_id, {"since": time.monotonic(), "samples": []})
+        batch["samples"].append(values)
+        if time.monotonic() - batch["since"] >= 60:
+            samples = self.pending.pop(server_id)["samples"]
+            ServerMetric.objects.create(
+                server_id=server_id,
+                created_at=timezone.now(),
+                cpu=round(sum(s["cpu"] for s in samples) / len(samples), 1),
+                memory_mb=sum(s["memory_mb"] for s in samples) // len(samples),
+                network_received=samples[-1]["network_received"],
+                network_sent=samples[-1]["network_sent"],
+            )
+
+    def forget(self, server_id: str) -> None:
+        self.previous.pop(server_id, None)
+        self.pending.pop(server_id, None)
+
+
+def metrics_history(*, server: Server, range_name: str) -> list[dict]:
+    """Points for a graph over `range_name`, downsampled to at most POINTS buckets."""
+    span = RANGES[range_name]
+    since = timezone.now() - span
+    rows = list(
+        ServerMetric.objects.filter(server=server, created_at__gte=since).values(
+            "created_at", "cpu", "memory_mb", "network_received", "network_sent"
+        )
+    )
+    if len(rows) <= POINTS:
+        return rows
+    step = span / POINTS
+    buckets: dict[int, list[dict]] = {}
+    for row in rows:
+        buckets.setdefault(int((row["created_at"] - since) / step), []).append(row)
+    return [
+        {
+            "created_at": group[-1]["created_at"],
+            "cpu": round(sum(r["cpu"] for r in group) / len(group), 1),
+            "memory_mb": sum(r["memory_mb"] for r in group) // len(group),
+            "network_received": group[-1]["network_received"],
+            "network_sent": group[-1]["network_sent"],
+        }
+        for _, group in sorted(buckets.items())
+    ]
+
+
+def metrics_prune() -> int:
+    cutoff = timezone.now() - timedelta(days=settings.METRICS_RETENTION_DAYS)
+    return ServerMetric.objects.filter(created_at__lt=cutoff).delete()[0]

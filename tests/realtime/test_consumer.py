@@ -1,0 +1,231 @@
+"""The /ws consumer: authentication, per-message permissions, revocation, limits. Real Redis channel layer."""
+
+import asyncio
+import time
+
+import jwt
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.utils import timezone
+
+from config.asgi import application
+from nodes.models import Allocation, Location, Node
+from servers import console
+from servers.models import Server, ServerMember
+from templates_app.models import Template
+from tests.conftest import tokens_for
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
+ORIGIN = [(b"origin", b"http://localhost")]
+
+
+@pytest.fixture
+def server(customer):
+    location = Location.objects.create(name="ws")
+    node = Node.objects.create(
+        name="ws-node",
+        location=location,
+        hostname="h",
+        public_address="203.0.113.1",
+        max_memory_mb=4096,
+        max_cpu_cores=4,
+        is_online=True,
+    )
+    template = Template.objects.create(
+        name="ws-game", docker_image="hearth/testgame:latest", start_command="x", stop_command="stop"
+    )
+    server = Server.objects.create(
+        name="ws",
+        owner=customer,
+        node=node,
+        template=template,
+        status="running",
+        docker_image=template.docker_image,
+        allocated_memory_mb=128,
+        allocated_cpu_cores=1,
+        allocated_disk_mb=128,
+        installed_at=timezone.now(),
+    )
+    Allocation.objects.create(node=node, ip="127.0.0.1", port=34000, server=server, is_primary=True)
+    return server
+
+
+async def connect(token: str | None, origin=ORIGIN) -> WebsocketCommunicator:
+    path = f"/ws?token={token}" if token else "/ws"
+    communicator = WebsocketCommunicator(application, path, headers=origin)
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def token(user) -> str:
+    return (await database_sync_to_async(tokens_for)(user))["token"]
+
+
+async def receive_until(communicator, kind: str, timeout: float = 3):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        message = await communicator.receive_json_from(timeout=deadline - time.monotonic())
+        if message["type"] == kind:
+            return message
+    raise AssertionError(f"no {kind}")
+
+
+async def test_anonymous_connections_are_closed_4401():
+    communicator = await connect(None)
+    assert (await communicator.receive_json_from())["type"] == "error"
+    assert (await communicator.receive_output())["code"] == 4401
+
+
+async def test_a_forged_token_is_refused():
+    communicator = await connect(jwt.encode({"userId": "x"}, "k" * 40, algorithm="HS256"))
+    assert (await communicator.receive_json_from())["message"]
+    assert (await communicator.receive_output())["code"] == 4401
+
+
+async def test_a_foreign_origin_is_refused(customer):
+    communicator = WebsocketCommunicator(
+        application, f"/ws?token={await token(customer)}", headers=[(b"origin", b"http://evil.example")]
+    )
+    connected, _ = await communicator.connect()
+    assert not connected
+
+
+async def test_subscribe_sends_history_then_live_lines(customer, server):
+    await database_sync_to_async(console.write)(server.pk, "an earlier line")
+    communicator = await connect(await token(customer))
+    await communicator.send_json_to({"type": "subscribe", "serverId": str(server.pk)})
+    assert (await communicator.receive_json_from())["type"] == "subscribed"
+    history = await receive_until(communicator, "server_log")
+    assert history["data"] == "an earlier line\n" and history["stream"] == "system"
+
+    await database_sync_to_async(console.write_lines)(server.pk, "stdout", ["[INFO] Player joined", "second"])
+    live = await receive_until(communicator, "server_log")
+    assert live == {
+        "type": "server_log",
+        "serverId": str(server.pk),
+        "stream": "stdout",
+        "data": "[INFO] Player joined\nsecond\n",
+        "timestamp": live["timestamp"],
+    }
+    await database_sync_to_async(console.publish_state)(server.pk, "stopping", "running")
+    state = await receive_until(communicator, "server_state_update")
+    assert state["state"] == "stopping" and state["previousState"] == "running"
+    await communicator.disconnect()
+
+
+async def test_an_api_key_authenticates_too(customer, server):
+    from accounts.apikeys import apikey_create
+
+    _, raw = await database_sync_to_async(apikey_create)(user=customer, name="ws")
+    communicator = await connect(raw)
+    await communicator.send_json_to({"type": "subscribe", "serverId": str(server.pk)})
+    assert (await communicator.receive_json_from())["type"] == "subscribed"
+
+
+async def test_strangers_cannot_subscribe(stranger, server):
+    communicator = await connect(await token(stranger))
+    await communicator.send_json_to({"type": "subscribe", "serverId": str(server.pk)})
+    message = await communicator.receive_json_from()
+    assert message == {"type": "error", "serverId": str(server.pk), "message": "Server not found"}
+
+
+async def test_members_need_server_read_to_subscribe_and_server_console_to_type(stranger, server):
+    await database_sync_to_async(ServerMember.objects.create)(
+        server=server, user=stranger, permissions=["server.read", "server.logs.read"]
+    )
+    communicator = await connect(await token(stranger))
+    await communicator.send_json_to(
+        {"type": "subscribe", "serverId": str(server.pk), "events": ["server_log"]}
+    )
+    assert (await communicator.receive_json_from())["type"] == "subscribed"
+    await communicator.send_json_to({"type": "console_input", "serverId": str(server.pk), "data": "say hi\n"})
+    refused = await receive_until(communicator, "error")
+    assert refused["message"].endswith("(requires server.console)")
+
+
+async def test_revoking_a_member_stops_delivery(stranger, server, customer):
+    member = await database_sync_to_async(ServerMember.objects.create)(
+        server=server, user=stranger, permissions=["server.read", "server.logs.read"]
+    )
+    communicator = await connect(await token(stranger))
+    await communicator.send_json_to(
+        {"type": "subscribe", "serverId": str(server.pk), "events": ["server_log"]}
+    )
+    await receive_until(communicator, "subscribed")
+    await database_sync_to_async(member.delete)()
+    await asyncio.sleep(1.1)
+    await database_sync_to_async(console.write)(server.pk, "secret after revocation")
+    message = await receive_until(communicator, "error")
+    assert message["message"].startswith("Unsubscribed")
+    await database_sync_to_async(console.write)(server.pk, "another secret")
+    assert await communicator.receive_nothing(timeout=0.5)
+
+
+async def test_console_input_on_a_suspended_server_is_refused(customer, server):
+    await database_sync_to_async(Server.objects.filter(pk=server.pk).update)(status="suspended")
+    communicator = await connect(await token(customer))
+    await communicator.send_json_to({"type": "console_input", "serverId": str(server.pk), "data": "stop\n"})
+    assert (await communicator.receive_json_from())["message"] == "Server is suspended."
+
+
+async def test_oversized_and_malformed_messages_close_the_socket(customer):
+    communicator = await connect(await token(customer))
+    await communicator.send_to(text_data="x" * (settings.WS_MAX_MESSAGE_BYTES + 1))
+    await communicator.receive_json_from()
+    assert (await communicator.receive_output())["code"] == 4413
+    communicator = await connect(await token(customer))
+    await communicator.send_to(text_data="{not json")
+    await communicator.receive_json_from()
+    assert (await communicator.receive_output())["code"] == 4400
+
+
+async def test_unknown_types_and_missing_ids_are_errors(customer):
+    communicator = await connect(await token(customer))
+    await communicator.send_json_to({"type": "teleport", "serverId": "x"})
+    assert "Unknown message type" in (await communicator.receive_json_from())["message"]
+    await communicator.send_json_to({"type": "subscribe"})
+    assert (await communicator.receive_json_from())["message"] == "serverId is required."
+
+
+async def test_console_input_is_rate_limited(customer, server, settings):
+    settings.WS_INPUTS_PER_SECOND = 3
+    communicator = await connect(await token(customer))
+    for _ in range(4):
+        await communicator.send_json_to({"type": "console_input", "serverId": str(server.pk), "data": "a\nb"})
+    output = []
+    while True:
+        message = await communicator.receive_output(timeout=2)
+        output.append(message)
+        if message["type"] == "websocket.close":
+            break
+    assert output[-1]["code"] == 4429
+
+
+async def test_a_notice_comes_before_the_token_expires(customer, settings):
+    settings.WS_TOKEN_NOTICE_SECONDS = 60
+    raw = await token(customer)
+    claims = jwt.decode(raw, settings.SIMPLE_JWT["SIGNING_KEY"], algorithms=["HS256"])
+    claims["exp"] = int(time.time()) + 2
+    short = jwt.encode(claims, settings.SIMPLE_JWT["SIGNING_KEY"], algorithm="HS256")
+    communicator = await connect(short)
+    assert (await communicator.receive_json_from(timeout=2))["type"] == "token_expiring"
+    await communicator.receive_json_from(timeout=4)
+    assert (await communicator.receive_output(timeout=2))["code"] == 4401
+
+
+async def test_the_channel_layer_is_redis():
+    assert get_channel_layer().__class__.__name__ == "RedisChannelLayer"
+
+
+async def test_console_output_needs_server_logs_read(stranger, server):
+    await database_sync_to_async(ServerMember.objects.create)(
+        server=server, user=stranger, permissions=["server.read"]
+    )
+    communicator = await connect(await token(stranger))
+    await communicator.send_json_to({"type": "subscribe", "serverId": str(server.pk)})
+    subscribed = await communicator.receive_json_from()
+    assert subscribed["events"] == ["resource_stats", "server_state_update"]

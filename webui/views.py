@@ -1,0 +1,241 @@
+"""The customer web UI. Pages are rendered here; the browser then talks to /api and /ws on its own."""
+
+from functools import wraps
+
+from django.contrib import auth, messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from rest_framework import exceptions
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts import services as account_services
+from accounts.audit import client_ip
+from accounts.authentication import two_factor_missing
+from accounts.models import LoginSession
+from accounts.permissions import can
+from accounts.tokens import SESSION_CLAIM
+from config.api.throttling import TooManyAttempts, charge
+from servers.models import Server
+from servers.states import ALLOWED_FROM
+from webui.forms import LoginForm, TwoFactorForm
+
+# The Django session remembers which login session (the one staff see and revoke in the admin) it is.
+SESSION_KEY = "hearth_login_session"
+POWER_ACTIONS = ("start", "stop", "restart", "kill")
+SERVERS_PER_PAGE = 50
+# An allocation bound on every interface is reached at the node's public address.
+WILDCARD_IPS = ("0.0.0.0", "::")  # noqa: S104 - compared with, not bound to
+FAILED_STATES = (Server.Status.CRASHED, Server.Status.INSTALL_FAILED)
+TWO_FACTOR_SETUP_FIRST = (
+    "Your role requires two-factor authentication. Set it up with the API "
+    "(POST /api/auth/2fa/setup), then sign in here."
+)
+TOO_MANY_ATTEMPTS = "Too many login attempts from your address. Try again in {wait} seconds."
+
+
+def _login_url() -> str:
+    return reverse("webui:login")
+
+
+def signed_in(view):
+    """Anonymous visitors go to /login; a login staff revoked, or one owing two-factor setup, ends here."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        user = request.user
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path(), _login_url())
+        session_id = request.session.get(SESSION_KEY)
+        revoked = (
+            session_id and not LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).exists()
+        )
+        if revoked or two_factor_missing(user):
+            auth.logout(request)
+            messages.info(
+                request, "Your login was ended. Sign in again." if revoked else TWO_FACTOR_SETUP_FIRST
+            )
+            return redirect_to_login(request.get_full_path(), _login_url())
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _next_url(request) -> str:
+    candidate = request.POST.get("next") or request.GET.get("next") or ""
+    if candidate and url_has_allowed_host_and_scheme(
+        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return candidate
+    return reverse("webui:server-list")
+
+
+def _message(exc: exceptions.APIException) -> str:
+    detail = exc.detail
+    if isinstance(detail, dict):
+        detail = next(iter(detail.values()), "")
+    if isinstance(detail, list):
+        detail = detail[0] if detail else ""
+    return str(detail) or "Login failed."
+
+
+def _check_credentials(request, form) -> dict:
+    """The API's login rules (per-address and per-account limits, two-factor), for a browser session."""
+    ip = client_ip(request)
+    within, state = charge("auth", f"ip:{ip}")
+    if not within:
+        raise TooManyAttempts(TOO_MANY_ATTEMPTS, state=state)
+    client = {"ip": ip, "user_agent": request.META.get("HTTP_USER_AGENT", "")}
+    if isinstance(form, TwoFactorForm):
+        return account_services.user_login_two_factor(
+            challenge_token=form.cleaned_data["challenge_token"], code=form.cleaned_data["code"], **client
+        )
+    return account_services.user_login(
+        email=form.cleaned_data["email"], password=form.cleaned_data["password"], **client
+    )
+
+
+def _start_session(request, result: dict) -> bool:
+    """Turn a successful API-style login into a browser session; False (and the login closed) if refused."""
+    session_id = str(AccessToken(result["token"])[SESSION_CLAIM])
+    if two_factor_missing(result["user"]):  # the session would be locked out of everything anyway
+        account_services.session_logout(session_id=session_id, refresh_token=result["refresh_token"])
+        return False
+    auth.login(request, result["user"])
+    request.session[SESSION_KEY] = session_id
+    return True
+
+
+@sensitive_post_parameters("password", "code", "challenge_token")
+@csrf_protect
+@never_cache
+def login_view(request):
+    next_url = _next_url(request)
+    if request.method == "GET" and request.user.is_authenticated:
+        return redirect(next_url)
+    form, status = LoginForm(), 200
+    if request.method == "POST":
+        form = (TwoFactorForm if "challenge_token" in request.POST else LoginForm)(request.POST)
+        status = 400
+        if form.is_valid():
+            try:
+                result = _check_credentials(request, form)
+            except exceptions.APIException as exc:
+                form.add_error(None, _message(exc))
+                status = exc.status_code
+            else:
+                if "challenge_token" in result:  # two-factor on: ask for the code
+                    form = TwoFactorForm(initial={"challenge_token": result["challenge_token"]})
+                    status = 200
+                elif _start_session(request, result):
+                    return redirect(next_url)
+                else:
+                    form.add_error(None, TWO_FACTOR_SETUP_FIRST)
+                    status = 403
+    context = {"form": form, "two_factor": isinstance(form, TwoFactorForm), "next": next_url}
+    return render(request, "webui/login.html", context, status=status)
+
+
+@require_POST
+def logout_view(request):
+    if session_id := request.session.get(SESSION_KEY):
+        account_services.session_logout(session_id=session_id)
+    auth.logout(request)
+    return redirect("webui:login")
+
+
+def _page(request, template: str, context: dict | None = None, status: int = 200):
+    context = {"show_admin_link": can(request.user, "admin.read"), **(context or {})}
+    return render(request, template, context, status=status)
+
+
+def _address(server: Server) -> str:
+    primary = next((a for a in server.allocations.all() if a.is_primary), None)
+    if primary is None:
+        return ""
+    host = primary.alias or (server.node.public_address if primary.ip in WILDCARD_IPS else primary.ip)
+    return f"{host}:{primary.port}"
+
+
+@signed_in
+@ensure_csrf_cookie
+def server_list(request):
+    servers = (
+        Server.objects.visible_to(request.user)
+        .select_related("node")
+        .prefetch_related("allocations", "members")
+        .order_by("name", "pk")
+    )
+    page = Paginator(servers, SERVERS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        {"server": s, "address": _address(s), "live": can(request.user, "server.read", s)}
+        for s in page.object_list
+    ]
+    return _page(
+        request,
+        "webui/server_list.html",
+        {
+            "page": page,
+            "rows": rows,
+            "page_data": {"live": [str(row["server"].pk) for row in rows if row["live"]]},
+        },
+    )
+
+
+@signed_in
+@ensure_csrf_cookie
+def server_detail(request, server_id):
+    server = (
+        Server.objects.visible_to(request.user)
+        .select_related("node", "template")
+        .prefetch_related("allocations", "members")
+        .filter(pk=server_id)
+        .first()
+    )
+    if server is None:
+        return _page(request, "webui/not_found.html", status=404)
+    user = request.user
+    may = {action: can(user, f"server.{action}", server) for action in POWER_ACTIONS}
+    may.update(
+        read=can(user, "server.read", server),
+        console=can(user, "server.console", server),
+        logs=can(user, "server.logs.read", server),
+    )
+    page_data = {
+        "serverId": str(server.pk),
+        "status": server.status,
+        "installed": server.installed_at is not None,
+        "allocatedMemoryMb": server.allocated_memory_mb,
+        "allocatedCpuCores": float(server.allocated_cpu_cores),
+        "may": may,
+        # The same table the API enforces, so a button is enabled exactly when the action would be accepted.
+        "allowedFrom": {action: sorted(ALLOWED_FROM[action]) for action in POWER_ACTIONS},
+    }
+    buttons = [
+        {
+            "action": action,
+            "label": action.capitalize(),
+            "disabled": server.status not in ALLOWED_FROM[action]
+            or (action in ("start", "restart") and server.installed_at is None),
+        }
+        for action in POWER_ACTIONS
+        if may[action]
+    ]
+    return _page(
+        request,
+        "webui/server_detail.html",
+        {
+            "server": server,
+            "reason": server.status_reason if server.status in FAILED_STATES else "",
+            "address": _address(server),
+            "may": may,
+            "buttons": buttons,
+            "page_data": page_data,
+        },
+    )
