@@ -95,3 +95,17 @@ def require_env(name: str) -> str:
     if not value:
         pytest.fail(f"{name} is not set: run the suite with `make test` (scripts/testenv.sh provides it).")
     return value
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_stray_connections(django_db_setup, django_db_blocker):
+    """Threads (the monitor, Channels' executors) keep their own connections; end them before the test
+    database is dropped, so teardown never finds it "being accessed by other users"."""
+    yield
+    from django.db import connection
+
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
