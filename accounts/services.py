@@ -37,20 +37,25 @@ def _open_session(*, user: User, ip: str | None, user_agent: str) -> dict:
     return issue_tokens(user, session)
 
 
-@transaction.atomic
-def user_register(
-    *, email: str, username: str, password: str, ip: str | None = None, user_agent: str = ""
-) -> dict:
-    """Create a customer account and log it in."""
+def user_create_unique(*, email: str, username: str, password: str) -> User:
+    """Create a user, refusing an email or username already taken (whatever its case, even in a race)."""
     if User.objects.filter(email__iexact=email).exists():
         raise exceptions.ValidationError({"email": ["Email already exists"]})
     if User.objects.filter(username__iexact=username).exists():
         raise exceptions.ValidationError({"username": ["Username already exists"]})
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, username=username, password=password)
+            return User.objects.create_user(email=email, username=username, password=password)
     except IntegrityError as exc:  # a concurrent registration won the race
         raise exceptions.ValidationError({"email": ["Email already exists"]}) from exc
+
+
+@transaction.atomic
+def user_register(
+    *, email: str, username: str, password: str, ip: str | None = None, user_agent: str = ""
+) -> dict:
+    """Create a customer account and log it in."""
+    user = user_create_unique(email=email, username=username, password=password)
     if role := Role.objects.filter(name=DEFAULT_SIGNUP_ROLE).first():
         user.roles.add(role)
     audit("auth.register", actor=user, resource=user, ip=ip)

@@ -2,13 +2,13 @@
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from rest_framework import exceptions
 
 from accounts.audit import audit
 from accounts.models import Role, User
 from accounts.permissions import global_permissions, grants, unknown
-from accounts.services import sessions_revoke_all
+from accounts.services import sessions_revoke_all, user_create_unique
 
 
 def _check_grantable(actor: User, permissions: list[str]) -> None:
@@ -72,15 +72,7 @@ def user_create(
 ) -> User:
     _check_roles_grantable(actor, list(roles))
     _check_password(password)
-    if User.objects.filter(email__iexact=email).exists():
-        raise exceptions.ValidationError({"email": ["Email already exists"]})
-    if User.objects.filter(username__iexact=username).exists():
-        raise exceptions.ValidationError({"username": ["Username already exists"]})
-    try:
-        with transaction.atomic():
-            user = User.objects.create_user(email=email, username=username, password=password)
-    except IntegrityError as exc:
-        raise exceptions.ValidationError({"email": ["Email already exists"]}) from exc
+    user = user_create_unique(email=email, username=username, password=password)
     user.roles.set(roles)
     audit(
         "user.create",

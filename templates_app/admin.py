@@ -14,14 +14,13 @@ from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 
 from accounts.audit import audit
-from accounts.permissions import can
-from config.admin import StaffModelAdmin
+from config.admin import StaffInline, StaffModelAdmin
 from templates_app import services
 from templates_app.eggs import egg_export
 from templates_app.models import Template, TemplateVariable
 
 
-class TemplateVariableInline(admin.TabularInline):
+class TemplateVariableInline(StaffInline, admin.TabularInline):
     """Authorized like StaffModelAdmin (Django's model permissions are not used in Hearth)."""
 
     model = TemplateVariable
@@ -35,18 +34,6 @@ class TemplateVariableInline(admin.TabularInline):
         "rules",
     )
     extra = 0
-
-    def has_view_permission(self, request, obj=None):
-        return can(request.user, "admin.read")
-
-    def has_add_permission(self, request, obj=None):
-        return can(request.user, "admin.write")
-
-    def has_change_permission(self, request, obj=None):
-        return can(request.user, "admin.write")
-
-    def has_delete_permission(self, request, obj=None):
-        return can(request.user, "admin.write")
 
 
 class EggUploadForm(forms.Form):
