@@ -73,6 +73,7 @@ class NodeAdmin(StaffModelAdmin):
     list_display = (
         "name",
         "location",
+        "allocated",
         "docker_url",
         "status",
         "memory",
@@ -112,6 +113,13 @@ class NodeAdmin(StaffModelAdmin):
     @admin.display(description="Memory used/total")
     def memory(self, node):
         return self._usage(node, "memory_used_mb", "memory_total_mb", node.max_memory_mb)
+
+    @admin.display(description="Allocated to servers")
+    def allocated(self, node):
+        from servers.placement import used
+
+        taken = used(node)
+        return f"{taken['memory']}/{node.max_memory_mb} MB · {taken['cpu']}/{node.max_cpu_cores} cores"
 
     @admin.display(description="CPU")
     def cpu(self, node):

@@ -12,6 +12,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
+from accounts.permissions import can
 from servers import console
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -25,7 +26,6 @@ RECHECK_SECONDS = 1.0
 @database_sync_to_async
 def _access(user, server_id: str, permission: str) -> tuple[bool, str]:
     """(allowed, reason). Invisible servers read as not found, as in the API."""
-    from accounts.permissions import can
     from servers.models import Server
 
     try:
@@ -86,6 +86,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             self.expiry_task.cancel()
         for server_id in list(getattr(self, "subscriptions", {})):
             await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
+        if getattr(self, "watching_nodes", False):
+            from nodes.services import NODES_GROUP
+
+            await self.channel_layer.group_discard(NODES_GROUP, self.channel_name)
 
     async def receive(self, text_data=None, bytes_data=None):
         if bytes_data is not None or text_data is None:
@@ -102,6 +106,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=CLOSE_BAD_MESSAGE)
         if not isinstance(message, dict):
             return await self.send_json({"type": "error", "message": "Messages must be JSON objects."})
+        if message.get("type") == "subscribe_nodes":
+            return await self.subscribe_nodes()
         handler = {
             "subscribe": self.subscribe,
             "unsubscribe": self.unsubscribe,
@@ -145,6 +151,22 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                         "timestamp": entry["timestamp"],
                     }
                 )
+
+    async def subscribe_nodes(self) -> None:
+        """Staff (admin.read) receive every node's health report as it is taken."""
+        from nodes.services import NODES_GROUP
+
+        if not await database_sync_to_async(can)(self.scope["user"], "admin.read"):
+            return await self.send_json(
+                {"type": "error", "message": "Node reports need the admin.read permission."}
+            )
+        self.watching_nodes = True
+        await self.channel_layer.group_add(NODES_GROUP, self.channel_name)
+        await self.send_json({"type": "subscribed", "nodes": True})
+
+    async def node_health(self, event):
+        if await database_sync_to_async(can)(self.scope["user"], "admin.read"):
+            await self.send_json({k: event[k] for k in ("type", "nodeId", "name", "isOnline", "report")})
 
     async def unsubscribe(self, server_id: str, message: dict) -> None:
         if self.subscriptions.pop(server_id, None) is not None:

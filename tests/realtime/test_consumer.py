@@ -229,3 +229,18 @@ async def test_console_output_needs_server_logs_read(stranger, server):
     await communicator.send_json_to({"type": "subscribe", "serverId": str(server.pk)})
     subscribed = await communicator.receive_json_from()
     assert subscribed["events"] == ["resource_stats", "server_state_update"]
+
+
+async def test_staff_receive_node_health_reports_and_customers_do_not(admin, customer, server):
+    from nodes.services import publish_node_health
+
+    staff = await connect(await token(admin))
+    await staff.send_json_to({"type": "subscribe_nodes"})
+    assert (await staff.receive_json_from())["type"] == "subscribed"
+    await database_sync_to_async(publish_node_health)(server.node, {"ok": True, "cpu_percent": 3.5})
+    report = await receive_until(staff, "node_health")
+    assert report["nodeId"] == str(server.node_id) and report["report"]["cpu_percent"] == 3.5
+
+    other = await connect(await token(customer))
+    await other.send_json_to({"type": "subscribe_nodes"})
+    assert "admin.read" in (await other.receive_json_from())["message"]

@@ -132,3 +132,44 @@ def test_the_container_is_hardened(client_for, customer, game_node, game_templat
     assert "fork failed" in lines(server)
     server.refresh_from_db()
     assert server.status == S.RUNNING
+
+
+def test_a_failing_install_script_leaves_install_failed_with_the_reason(
+    client_for, customer, game_node, game_template, monitor
+):
+    game_template.install_script = "echo preparing\necho 'no space left' >&2\nexit 3\n"
+    game_template.save()
+    server = create(client_for(customer), game_node(), game_template, install=True)
+    server = wait_status(server, S.INSTALL_FAILED)
+    assert "exited with code 3" in server.status_reason
+    assert "no space left" in server.status_reason
+    assert server.jobs.get().status == "failed"
+
+
+def test_reinstall_runs_the_script_again_and_keeps_the_server_usable(
+    client_for, customer, game_node, game_template, monitor
+):
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    wait_status(server, S.STOPPED)
+    assert api.post(f"/api/servers/{server.pk}/reinstall").json()["message"] == "Reinstallation started"
+    wait_status(server, S.STOPPED)
+    assert lines(server).count("installing for") == 2
+    assert server.jobs.filter(kind="install", status="succeeded").count() == 2
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+
+
+def test_a_server_that_ignores_stop_is_killed_after_the_timeout(
+    client_for, customer, game_node, game_template, monitor
+):
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    api.post(f"/api/servers/{server.pk}/command", {"command": "sleepstop"}, format="json")
+    wait_for_line(server, "The next stop will hang")
+    api.post(f"/api/servers/{server.pk}/stop", {"timeout": 2}, format="json")
+    wait_status(server, S.STOPPED, timeout=20)
+    assert "did not stop within 2 s; killing it" in lines(server)
