@@ -173,3 +173,27 @@ def test_a_server_that_ignores_stop_is_killed_after_the_timeout(
     api.post(f"/api/servers/{server.pk}/stop", {"timeout": 2}, format="json")
     wait_status(server, S.STOPPED, timeout=20)
     assert "did not stop within 2 s; killing it" in lines(server)
+
+
+def test_over_the_disk_limit_a_server_is_warned_then_stopped(client_for, customer, game_node, game_template,
+                                                             monitor):
+    import os
+    from pathlib import Path
+
+    from servers.disk import server_check_disk
+
+    api = client_for(customer)
+    node = game_node()
+    server = create(api, node, game_template, install=True, allocatedDiskMb=64)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    server = wait_status(server, S.RUNNING)
+    (Path(node.data_dir) / "servers" / str(server.pk) / "big.bin").write_bytes(os.urandom(80 * 1024 * 1024))
+
+    assert server_check_disk(server=Server.objects.get(pk=server.pk)) >= 80
+    assert "Warning: the server uses" in lines(server)
+    assert Server.objects.get(pk=server.pk).status == S.RUNNING
+    server_check_disk(server=Server.objects.get(pk=server.pk))
+    wait_status(server, S.STOPPED)
+    refused = api.post(f"/api/servers/{server.pk}/start")
+    assert refused.status_code == 409 and "disk" in refused.json()["message"]
