@@ -63,7 +63,7 @@ def _cut(text: str) -> str:
 class OutputFollower(threading.Thread):
     """Reads one stream (stdout or stderr) of one server's container, once for every viewer."""
 
-    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, stream: str, since: int):
+    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, stream: str, since: float):
         super().__init__(daemon=True, name=f"follow-{server_id[:8]}-{stream}")
         self.watcher, self.server_id, self.container_id, self.stream, self.since = (
             watcher,
@@ -148,6 +148,7 @@ class NodeWatcher(threading.Thread):
         self.node_id, self.stopping = node_id, stopping
         self.followers: dict[tuple[str, str], OutputFollower] = {}
         self.running: dict[str, str] = {}  # server id → container id, for stats
+        self.stdin_sockets: dict[str, object] = {}  # server id → the attach carrying its console input
         self.client = None
         self.oom: set[str] = set()
 
@@ -164,7 +165,7 @@ class NodeWatcher(threading.Thread):
         """Console commands for this node's servers arrive on Redis; each goes to the game's one stdin attach."""
         from servers import console
 
-        sockets: dict[str, object] = {}
+        sockets = self.stdin_sockets
         pubsub = console._redis().pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(console.stdin_channel(self.node_id))
         try:
@@ -194,6 +195,13 @@ class NodeWatcher(threading.Thread):
             for sock in sockets.values():
                 with contextlib.suppress(Exception):
                     sock.close()
+
+    def drop_stdin(self, server_id: str) -> None:
+        """A started or exited container needs a new attach: writes to the old one vanish silently."""
+        sock = self.stdin_sockets.pop(server_id, None)
+        if sock is not None:
+            with contextlib.suppress(Exception):
+                sock.close()
 
     def _sample_stats(self) -> None:
         """Every STATS_INTERVAL_SECONDS: one-shot stats of each running server → live values and history."""
@@ -236,7 +244,7 @@ class NodeWatcher(threading.Thread):
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30.0)
 
-    def follow(self, server_id: str, container_id: str, since: int) -> None:
+    def follow(self, server_id: str, container_id: str, since: float) -> None:
         self.running[server_id] = container_id
         for stream in ("stdout", "stderr"):
             if (server_id, stream) not in self.followers:
@@ -293,13 +301,18 @@ class NodeWatcher(threading.Thread):
                 server_id, container_id = attrs.get(LABEL), event.get("id")
                 if not server_id:
                     continue
+                if action in ("start", "die"):
+                    self.drop_stdin(server_id)
                 if action == "start":
                     set_status(
                         server_id,
                         Server.Status.STARTING,
                         expect={Server.Status.STOPPED, Server.Status.CRASHED},
                     )
-                    self.follow(server_id, container_id, int(event.get("time", time.time())) - 1)
+                    # Exactly from this run's start: a whole second earlier would replay the previous run's
+                    # "ready" line and report running too soon.
+                    started = event.get("timeNano", event.get("time", time.time()) * 1e9) / 1e9
+                    self.follow(server_id, container_id, started - 0.001)
                 elif action == "oom":
                     self.oom.add(server_id)
                 elif action == "die":
@@ -311,13 +324,14 @@ class NodeWatcher(threading.Thread):
             events.close()
 
 
-def _epoch(timestamp: str) -> int:
+def _epoch(timestamp: str) -> float:
+    """Docker's RFC 3339 time with nanoseconds → unix seconds (microsecond precision)."""
     from datetime import datetime
 
     try:
-        return int(datetime.fromisoformat(timestamp[:26].rstrip("Z") + "+00:00").timestamp())
+        return datetime.fromisoformat(timestamp[:26].rstrip("Z") + "+00:00").timestamp() - 0.001
     except ValueError:
-        return int(time.time())
+        return time.time()
 
 
 class Monitor:

@@ -175,8 +175,9 @@ def test_a_server_that_ignores_stop_is_killed_after_the_timeout(
     assert "did not stop within 2 s; killing it" in lines(server)
 
 
-def test_over_the_disk_limit_a_server_is_warned_then_stopped(client_for, customer, game_node, game_template,
-                                                             monitor):
+def test_over_the_disk_limit_a_server_is_warned_then_stopped(
+    client_for, customer, game_node, game_template, monitor
+):
     import os
     from pathlib import Path
 
@@ -197,3 +198,22 @@ def test_over_the_disk_limit_a_server_is_warned_then_stopped(client_for, custome
     wait_status(server, S.STOPPED)
     refused = api.post(f"/api/servers/{server.pk}/start")
     assert refused.status_code == 409 and "disk" in refused.json()["message"]
+
+
+def test_console_commands_survive_restarts(client_for, customer, game_node, game_template, monitor):
+    """The monitor's stdin attach is renewed with each container run, so a stop is never lost."""
+    import time
+
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    wait_status(server, S.STOPPED)
+    for cycle in range(3):
+        api.post(f"/api/servers/{server.pk}/start")
+        wait_status(server, S.RUNNING)
+        api.post(f"/api/servers/{server.pk}/command", {"command": f"say cycle {cycle}"}, format="json")
+        wait_for_line(server, f"[Server] cycle {cycle}")
+        started = time.monotonic()
+        api.post(f"/api/servers/{server.pk}/stop")
+        wait_status(server, S.STOPPED)
+        assert time.monotonic() - started < 10, "the stop command was lost and the stop timed out"
+    assert "did not stop within" not in lines(server)

@@ -1,0 +1,2030 @@
+"""bench/console: the live console, container output → WebSocket client, against `docker logs -f`.
+
+    make bench-console                                   # the whole benchmark (about 10 minutes)
+    make bench-console ARGS="--servers 10 --rounds 1 --window 10 --idle 20 --no-results"
+
+It runs the real panel (daphne, a Celery worker, `manage.py monitor`) on its own database, with one
+local node (engine 1 over its unix socket) and `--servers` game servers of a bench-only template: the
+Test Game (`hearth/testgame:latest`, `flood <n>`, `say`, `Done (`…) plus a side loop that prints
+`bench-tick <unix time>` ten times a second while the file `.bench-tick` exists in the server's
+directory (busybox ash: `$EPOCHREALTIME` and `read -t 0.1` on a private FIFO, no process forked per
+line). WebSocket clients (the `websockets` package) connect to `/ws?token=<JWT>` as a browser does.
+
+1. **Throughput**: `flood N` typed into a running server's console over the WebSocket; lines and
+   bytes per second received by the client, against the same flood read on an identical container
+   with the docker CLI (`docker logs -f`, the primary baseline) and with a plain Engine API stream
+   (`GET /containers/{id}/logs?follow=1` on the unix socket, what docker-py and the monitor use).
+   Once with the throttle raised (the pipeline's own capacity) and once with the default throttle.
+2. **Latency** of single lines at 10/s: receipt time minus the time the container wrote into the
+   line, on one WebSocket client and, reading the same lines at the same time, on `docker logs -f`
+   and an Engine API stream.
+3. **Fan-out**: 100 WebSocket clients on one ticking server, then 2 clients on each of 50 ticking
+   servers; p50/p99 latency over every client, and the CPU of the monitor, daphne, Redis and dockerd.
+   Baseline: as many concurrent Engine API log streams on the same containers (same shape).
+4. **Idle**: the monitor's CPU and RSS with every server running and silent.
+
+Results are printed, appended to bench/RESULTS.md, and kept in full in bench/out/console-<time>/.
+See bench/README.md.
+"""
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+os.chdir(ROOT)
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+OUT = ROOT / "bench" / "out"
+RESULTS = ROOT / "bench" / "RESULTS.md"
+LEFTOVERS = OUT / "console-leftovers.json"
+VENV_BIN = ROOT / ".venv" / "bin"
+BENCH_LABEL = "hearth.bench"  # raw containers only (the monitor and the tests ignore them)
+SUITE_LABEL = "hearth.bench.suite"
+SUITE = "console"
+PORT_BASE = (
+    30000  # the panel's servers: 30000 + i; below the ephemeral range (32768+), not the tests' (31000+)
+)
+RAW_PORT_BASE = 30100  # raw containers: 30100-30109
+TICK_FILE = ".bench-tick"
+TICK = "bench-tick "
+FLOOD = "flood line "
+TEMPLATE_NAME = "Bench Console (Test Game + ticker)"
+# /bin/sh -c of the container: the ticker in the background, then the Test Game in the foreground
+# (stdin, the ready line, `flood`, `stop`). No fork per tick: $EPOCHREALTIME and `read -t` are ash
+# built-ins; the FIFO is opened read-write so the read never blocks on open and never hits EOF.
+TICKER_START = (
+    "( mkfifo /tmp/.bench-tick-fifo && exec 3<>/tmp/.bench-tick-fifo && while :; do "
+    f"if [ -e {TICK_FILE} ]; then printf '{TICK}%s\\n' \"$EPOCHREALTIME\"; fi; read -t 0.1 x <&3; "
+    "done ) & exec /usr/local/bin/testgame"
+)
+LATENCY_TARGET_MS = 100.0
+THROUGHPUT_TARGET = 0.8
+RESULTS_HEADER = """# Benchmark results
+
+Each benchmark run appends a dated section here, **newest last**, with the machine it ran on, the
+exact command and its numbers. Benchmarks measure; they do not assert. How to run them and what
+each number means: [README.md](README.md). Raw per-round data stays in `bench/out/` (not committed).
+"""
+
+
+class Aborted(Exception):
+    """The benchmark cannot go on."""
+
+
+# --- small helpers ------------------------------------------------------------------------------
+
+
+def env(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise Aborted(f"{name} is not set: run through `make bench-console` (scripts/run-bench.sh).")
+    return value
+
+
+def percentile(values: list[float], p: float) -> float:
+    """Nearest-rank percentile: with fewer than 100 values, p99 is the maximum."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
+
+
+def summary(values: list[float]) -> dict | None:
+    if not values:
+        return None
+    return {
+        "n": len(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
+        "max": max(values),
+        "mean": statistics.fmean(values),
+    }
+
+
+def fmt(value, digits: int = 1) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def wait_until(what: str, check, timeout: float, interval: float = 0.2):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise Aborted(f"Timed out after {timeout:.0f} s waiting for {what}.")
+        time.sleep(interval)
+
+
+def _cmdlines():
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(cmdline.parent.name)
+            if pid != os.getpid():
+                yield pid, cmdline.read_bytes().split(b"\0")
+
+
+def other_load() -> list[str]:
+    """What must not run beside a measurement: another benchmark's script or a pytest run."""
+    found = []
+    for pid, argv in _cmdlines():
+        if any(b"bench/lifecycle/run.py" in part for part in argv) or any(b"pytest" in p for p in argv[:3]):
+            found.append(f"{pid} {b' '.join(argv).decode(errors='replace')[:80]}")
+    return found
+
+
+def find_pid(match) -> int | None:
+    return next((pid for pid, argv in _cmdlines() if argv and match(argv)), None)
+
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (every thread), from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def proc_status(pid: int) -> dict:
+    out = {}
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "Threads"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+class CpuMeter:
+    """CPU% (of one core) of named processes between start() and stop()."""
+
+    def __init__(self, pids: dict[str, int | None]):
+        self.pids = {k: v for k, v in pids.items() if v}
+
+    def start(self):
+        self.t0 = time.monotonic()
+        self.c0 = {k: cpu_seconds(p) for k, p in self.pids.items()}
+        return self
+
+    def stop(self) -> dict[str, float | None]:
+        elapsed = time.monotonic() - self.t0
+        out = {}
+        for key, pid in self.pids.items():
+            now, before = cpu_seconds(pid), self.c0.get(key)
+            out[key] = None if now is None or before is None else 100 * (now - before) / elapsed
+        out["seconds"] = elapsed
+        return out
+
+
+class CpuTrace:
+    """CPU seconds of named processes sampled every 50 ms in the background (an asyncio task), so the
+    CPU% over any part of a measurement (e.g. a flood's first line to its last) can be read afterwards."""
+
+    def __init__(self, pids: dict[str, int | None]):
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.samples: list[tuple[float, dict]] = []
+
+    def _sample(self) -> None:
+        self.samples.append((time.time(), {k: cpu_seconds(p) for k, p in self.pids.items()}))
+
+    async def _run(self) -> None:
+        while True:
+            self._sample()
+            await asyncio.sleep(0.05)
+
+    def start(self) -> "CpuTrace":
+        self.task = asyncio.create_task(self._run())
+        return self
+
+    async def stop(self) -> None:
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        self._sample()
+
+    def percent(self, start: float | None, end: float | None) -> dict[str, float | None]:
+        """CPU% of one core between the last sample at or before `start` and the first at or after `end`."""
+        if start is None or end is None or len(self.samples) < 2:
+            return {}
+        before = [s for s in self.samples if s[0] <= start] or self.samples[:1]
+        after = [s for s in self.samples if s[0] >= end] or self.samples[-1:]
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        if t1 <= t0:
+            return {}
+        return {
+            k: None if c0.get(k) is None or c1.get(k) is None else 100 * (c1[k] - c0[k]) / (t1 - t0)
+            for k in self.pids
+        }
+
+
+# --- leftovers of an interrupted run ------------------------------------------------------------
+
+
+class Leftovers:
+    """What this run started or created, written as it happens, so the next run cleans up after a crash
+    (a process is only signalled when /proc still shows the exact command line we started)."""
+
+    def __init__(self):
+        self.data = {"processes": [], "containers": [], "dirs": []}
+
+    def _save(self):
+        LEFTOVERS.write_text(json.dumps(self.data, indent=1))
+
+    def process(self, pid: int, argv: list[str]):
+        self.data["processes"].append({"pid": pid, "cmdline": argv})
+        self._save()
+
+    def container(self, socket_url: str, name: str):
+        self.data["containers"].append({"socket": socket_url, "name": name})
+        self._save()
+
+    def directory(self, path: str):
+        self.data["dirs"].append(path)
+        self._save()
+
+    def done(self):
+        LEFTOVERS.unlink(missing_ok=True)
+
+    @staticmethod
+    def clean_previous(data_dir: str, socket_url: str) -> None:
+        import docker
+
+        if LEFTOVERS.exists():
+            old = json.loads(LEFTOVERS.read_text())
+            print(f"Cleaning up after an interrupted run ({LEFTOVERS.relative_to(ROOT)})…")
+            for proc in old.get("processes", []):
+                cmdline = Path(f"/proc/{proc['pid']}/cmdline")
+                with contextlib.suppress(OSError):
+                    if cmdline.read_bytes().split(b"\0")[:-1] == [a.encode() for a in proc["cmdline"]]:
+                        os.killpg(proc["pid"], signal.SIGKILL)
+            for item in old.get("containers", []):
+                client = docker.DockerClient(base_url=item["socket"])
+                with contextlib.suppress(docker.errors.NotFound):
+                    client.containers.get(item["name"]).remove(force=True)
+                client.close()
+            for path in old.get("dirs", []):
+                if path.startswith(data_dir.rstrip("/") + "/servers/"):
+                    shutil.rmtree(path, ignore_errors=True)
+            LEFTOVERS.unlink()
+        client = docker.DockerClient(base_url=socket_url)  # our raw containers carry the suite label
+        for container in client.containers.list(all=True, filters={"label": f"{SUITE_LABEL}={SUITE}"}):
+            container.remove(force=True)
+        client.close()
+
+
+# --- the panel's processes ----------------------------------------------------------------------
+
+
+class Processes:
+    """daphne, the Celery worker and the monitor, each in its own process group, logging to bench/out."""
+
+    def __init__(self, logdir: Path, leftovers: Leftovers):
+        self.logdir, self.leftovers = logdir, leftovers
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs = []
+
+    def start(self, name: str, argv: list[str], extra_env: dict | None = None) -> None:
+        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self.logs.append(log)
+        proc = subprocess.Popen(
+            argv,
+            cwd=ROOT,
+            env={**os.environ, **(extra_env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.procs[name] = proc
+        self.leftovers.process(proc.pid, argv)
+
+    def pid(self, name: str) -> int | None:
+        proc = self.procs.get(name)
+        return proc.pid if proc else None
+
+    def check(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                raise Aborted(
+                    f"{name} exited with code {proc.returncode}; see {self.logdir / (name + '.log')}"
+                )
+
+    def _end(self, procs: list[subprocess.Popen]) -> None:
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 15
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(max(0.1, deadline - time.monotonic()))
+        for proc in procs:
+            with contextlib.suppress(ProcessLookupError):  # the group: Celery's pool children too
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+
+    def restart(self, name: str, argv: list[str], extra_env: dict | None = None) -> None:
+        self._end([self.procs.pop(name)])
+        self.start(name, argv, extra_env)
+
+    def stop(self) -> None:
+        self._end(list(self.procs.values()))
+        for log in self.logs:
+            log.close()
+
+
+# --- readers: the WebSocket client and the raw baselines -----------------------------------------
+
+
+class Reader:
+    """One reader of console output. `on_text(t, text, frame_bytes)` is called with every piece of
+    output as it is received (t: time.time() at receipt, before any parsing)."""
+
+    kind = ""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.on_text = None
+        self.errors: list[str] = []
+
+    def deliver(self, t: float, text: str, frame_bytes: int) -> None:
+        if self.on_text is not None:
+            self.on_text(t, text, frame_bytes)
+
+
+class WsClient(Reader):
+    """A browser's view: /ws?token=<JWT>, subscribe, `server_log` messages (several lines each)."""
+
+    kind = "panel"
+
+    def __init__(self, label: str, url: str, origin: str):
+        super().__init__(label)
+        self.url, self.origin = url, origin
+        self.subscribed: set[str] = set()
+        self.extensions = ""
+        self.messages = 0
+
+    async def open(self, timeout: float) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(
+            self.url,
+            origin=self.origin,
+            max_size=None,
+            max_queue=None,
+            ping_interval=None,
+            open_timeout=timeout,
+            close_timeout=2,
+        )
+        self.extensions = self.ws.response.headers.get("Sec-WebSocket-Extensions", "")
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+
+        try:
+            async for raw in self.ws:
+                t = time.time()
+                message = json.loads(raw)
+                kind = message.get("type")
+                if kind == "server_log":
+                    self.messages += 1
+                    self.deliver(t, message.get("data", ""), len(raw))
+                elif kind == "subscribed":
+                    self.subscribed.add(message.get("serverId"))
+                elif kind == "error":
+                    self.errors.append(message.get("message", ""))
+        except ConnectionClosed as exc:
+            if exc.rcvd is not None and exc.rcvd.code != 1000:
+                self.errors.append(f"closed {exc.rcvd.code} {exc.rcvd.reason}")
+
+    async def subscribe(self, server_ids: list[str], timeout: float) -> None:
+        for sid in server_ids:
+            await self.ws.send(json.dumps({"type": "subscribe", "serverId": sid}))
+        deadline = time.monotonic() + timeout
+        while not set(server_ids) <= self.subscribed:
+            if self.errors or time.monotonic() > deadline:
+                raise Aborted(f"{self.label}: not subscribed ({self.errors or 'timeout'})")
+            await asyncio.sleep(0.02)
+
+    async def command(self, server_id: str, text: str) -> None:
+        await self.ws.send(json.dumps({"type": "console_input", "serverId": server_id, "data": text}))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.task, 5)
+
+
+class EngineStream(Reader):
+    """`GET /containers/{name}/logs?follow=1&stdout=1` on the engine's unix socket (HTTP/1.1, chunked,
+    8-byte multiplexing headers): the stream docker-py, the monitor and the CLI all read."""
+
+    kind = "engine-api"
+
+    def __init__(self, label: str, socket_path: str, container: str, since: float):
+        super().__init__(label)
+        self.socket_path, self.container, self.since = socket_path, container, since
+
+    async def open(self, timeout: float) -> None:
+        self.reader, self.writer = await asyncio.wait_for(
+            asyncio.open_unix_connection(self.socket_path, limit=1 << 22), timeout
+        )
+        query = urlencode({"follow": 1, "stdout": 1, "stderr": 0, "since": f"{self.since:.6f}"})
+        self.writer.write(
+            f"GET /containers/{self.container}/logs?{query} HTTP/1.1\r\nHost: docker\r\n\r\n".encode()
+        )
+        await self.writer.drain()
+        status = await asyncio.wait_for(self.reader.readline(), timeout)
+        if b" 200 " not in status:
+            raise Aborted(f"{self.label}: engine answered {status!r}")
+        self.chunked = False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            if line.lower().startswith(b"transfer-encoding:") and b"chunked" in line.lower():
+                self.chunked = True
+        self.task = asyncio.create_task(self._read())
+
+    async def _chunks(self):
+        if not self.chunked:
+            while data := await self.reader.read(1 << 16):
+                yield data
+            return
+        while True:
+            size = int((await self.reader.readuntil(b"\r\n")).split(b";")[0], 16)
+            if size == 0:
+                return
+            data = await self.reader.readexactly(size)
+            await self.reader.readexactly(2)
+            yield data
+
+    async def _read(self) -> None:
+        buffer = b""
+        try:
+            async for data in self._chunks():
+                t = time.time()
+                buffer += data
+                pos, out = 0, []
+                while len(buffer) - pos >= 8:
+                    size = int.from_bytes(buffer[pos + 4 : pos + 8], "big")
+                    if len(buffer) - pos - 8 < size:
+                        break
+                    if buffer[pos] == 1:  # stdout
+                        out.append(buffer[pos + 8 : pos + 8 + size])
+                    pos += 8 + size
+                buffer = buffer[pos:]
+                if out:
+                    payload = b"".join(out)
+                    self.deliver(t, payload.decode(errors="replace"), len(data))
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            self.errors.append(f"{exc.__class__.__name__}: {exc}")
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.writer.close()
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+class CliStream(Reader):
+    """`docker -H <engine> logs --follow --since <t> <container>`, its stdout read as it comes."""
+
+    kind = "docker-cli"
+
+    def __init__(self, label: str, host: str, container: str, since: float):
+        super().__init__(label)
+        self.host, self.container, self.since = host, container, since
+
+    async def open(self, timeout: float) -> None:
+        self.proc = await asyncio.create_subprocess_exec(
+            shutil.which("docker") or "docker",
+            "-H",
+            self.host,
+            "logs",
+            "--follow",
+            "--since",
+            f"{self.since:.6f}",
+            self.container,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        self.task = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        while data := await self.proc.stdout.read(1 << 16):
+            self.deliver(time.time(), data.decode(errors="replace"), len(data))
+
+    async def close(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.proc.wait(), 5)
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+
+
+# --- what a reader counts ------------------------------------------------------------------------
+
+
+class LineSplitter:
+    """Pieces of output → complete lines (a piece may end inside a line)."""
+
+    def __init__(self):
+        self.rest = ""
+
+    def feed(self, text: str) -> list[str]:
+        *complete, self.rest = (self.rest + text).split("\n")
+        return complete
+
+
+class FloodCounter:
+    """Lines of one `flood N` as received: count, bytes, first and last receipt, the end."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.lines = self.bytes = self.frames = 0
+        self.first = self.last = self.done = None
+        self.notice = False
+        self.batches: list[tuple[float, int]] = []  # (receipt, flood lines) of each piece received
+        self.split = LineSplitter()
+        self.changed = asyncio.Event()
+
+    def __call__(self, t: float, text: str, frame_bytes: int) -> None:
+        count = 0
+        for line in self.split.feed(text):
+            if line.startswith(FLOOD):
+                count += 1
+                self.bytes += len(line) + 1
+            elif f"Flood of {self.n} lines done" in line:
+                self.done = t
+            elif "throttling" in line:
+                self.notice = True
+        if count:
+            self.batches.append((t, count))
+            self.lines += count
+            self.frames += frame_bytes
+            self.first = self.first or t
+            self.last = t
+        self.changed.set()
+
+    async def wait(self, quiet: float, timeout: float) -> str:
+        """Until the done line, or `quiet` seconds without a flood line after the first (a throttled
+        flood may lose its last lines and the done line), or `timeout`."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.done is not None and (self.lines >= self.n or time.time() - self.done > quiet):
+                return "done"
+            if self.last is not None and time.time() - self.last > quiet:
+                return "quiet"
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), 0.1)
+        return "timeout"
+
+
+class TickCollector:
+    """Latency of `bench-tick <unix time>` lines: receipt time - the container's time in the line.
+    Only lines written inside [start, end] count (a subscription first replays older history)."""
+
+    def __init__(self, start: float, end: float = math.inf):
+        self.start, self.end = start, end
+        self.latencies: list[float] = []
+        self.texts: list[str] = []  # the time as written (a float does not keep all its digits)
+        self.received: list[float] = []
+        self.split = LineSplitter()
+
+    def __call__(self, t: float, text: str, frame_bytes: int) -> None:
+        for line in self.split.feed(text):
+            if line.startswith(TICK):
+                with contextlib.suppress(ValueError):
+                    written = line[len(TICK) :]
+                    stamp = float(written)
+                    if self.start <= stamp <= self.end:
+                        self.texts.append(written)
+                        self.received.append(t)
+                        self.latencies.append((t - stamp) * 1000)
+
+
+# --- the benchmark --------------------------------------------------------------------------------
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.logdir = OUT / f"console-{self.stamp}"
+        self.logdir.mkdir(parents=True, exist_ok=True)
+        self.leftovers = Leftovers()
+        self.processes = Processes(self.logdir, self.leftovers)
+        self.results: dict = {"throughput": [], "latency": {}, "fanout": [], "idle": {}, "costs": {}}
+        self.servers: list = []
+        self.names: dict[str, str] = {}  # server id → container name
+        self.raw_dir = ""
+        self.raw_count = 0
+        self.machine: dict = {}
+        self.waited: list[str] = []
+        self.duration = 0.0
+        self.load_before = self.load_after = []
+        self.api = None
+
+    # -- setup ------------------------------------------------------------------------------------
+
+    def check_environment(self) -> None:
+        db = urlsplit(env("DATABASE_URL"))
+        if db.path != "/hearth_bench" or db.hostname not in ("127.0.0.1", "localhost"):
+            raise Aborted(
+                "DATABASE_URL must be the local hearth_bench database (scripts/run-bench.sh sets it)."
+            )
+        redis_url = urlsplit(env("REDIS_URL"))
+        if redis_url.path != "/9" or redis_url.hostname not in ("127.0.0.1", "localhost"):
+            raise Aborted("REDIS_URL must be db 9 of the local Redis (scripts/run-bench.sh sets it).")
+        self.docker_url = env("HEARTH_TEST_DOCKER1_URL")
+        if not self.docker_url.startswith("unix://"):
+            raise Aborted("HEARTH_TEST_DOCKER1_URL must be a unix:// socket.")
+        self.socket_path = self.docker_url.removeprefix("unix://")
+        self.data_dir = env("HEARTH_TEST_NODE1_DATA_DIR")
+        count = self.args.servers
+        busy = [
+            p
+            for p in [*range(PORT_BASE, PORT_BASE + count), *range(RAW_PORT_BASE, RAW_PORT_BASE + 10)]
+            if not port_is_free(p)
+        ]
+        if busy:
+            raise Aborted(f"Ports {busy} on 127.0.0.1 are in use; the benchmark needs them.")
+
+    def migrate_and_setup_django(self) -> None:
+        with open(self.logdir / "migrate.log", "wb") as log:
+            code = subprocess.call(
+                [str(VENV_BIN / "python"), "manage.py", "migrate", "--noinput"],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=300,
+            )
+        if code:
+            raise Aborted(f"migrate failed; see {self.logdir / 'migrate.log'}")
+        import django
+
+        django.setup()
+        import docker
+        import redis
+        from django.conf import settings
+
+        redis.Redis.from_url(settings.REDIS_URL).flushdb()  # db 9: the benchmark's own
+        self.api = docker.APIClient(base_url=self.docker_url, timeout=self.args.timeout)
+
+    def seed(self) -> None:
+        from accounts.models import Role, User
+        from accounts.services import roles_ensure_defaults
+        from nodes.models import Location
+        from nodes.services import allocations_create, node_check_health, node_create
+        from servers import runtime
+        from servers.services import server_create
+        from templates_app.models import Template
+        from templates_app.services import VARIABLE_FIELDS, template_save, templates_install_catalogue
+
+        roles_ensure_defaults()
+        self.password = uuid.uuid4().hex
+        self.admin = User.objects.create_superuser(
+            email="bench@hearth.local", username="bench", password=self.password
+        )
+        self.admin.roles.add(Role.objects.get(name="Administrator"))
+        templates_install_catalogue()
+        game = Template.objects.get(name="Test Game")
+        if game.docker_image != env("HEARTH_TEST_IMAGE"):
+            raise Aborted(f"The Test Game template runs {game.docker_image}, not {env('HEARTH_TEST_IMAGE')}.")
+        fields = {
+            f.name: getattr(game, f.name)
+            for f in Template._meta.concrete_fields
+            if f.name not in ("id", "name", "created_at", "updated_at")
+        }
+        fields["start_command"] = TICKER_START
+        variables = [{k: getattr(v, k) for k in VARIABLE_FIELDS} for v in game.variables.all()]
+        self.template = template_save(template=Template(name=TEMPLATE_NAME, **fields), variables=variables)
+        location = Location.objects.create(name="bench")
+        self.node, _ = node_create(
+            name="bench-console",
+            location=location,
+            docker_url=self.docker_url,
+            hostname="127.0.0.1",
+            public_address="127.0.0.1",
+            data_dir=self.data_dir,
+            max_memory_mb=16384,
+            max_cpu_cores=128,
+        )
+        report = node_check_health(node=self.node)
+        if not report.get("ok"):
+            raise Aborted(f"Node {self.node.name} is not healthy: {report.get('error')}")
+        count = self.args.servers
+        allocations_create(node=self.node, ip="127.0.0.1", ports=f"{PORT_BASE}-{PORT_BASE + count - 1}")
+        self.node.refresh_from_db()
+        for i in range(count):
+            server = server_create(
+                actor=self.admin,
+                template=self.template,
+                name=f"bench-console-{i:02d}",
+                node=self.node,
+                allocated_memory_mb=64,
+                allocated_cpu_cores=1,
+                allocated_disk_mb=128,
+            )
+            self.servers.append(server)
+            self.leftovers.container(self.docker_url, server.container_name)
+            self.leftovers.container(self.docker_url, f"hearth-install-{server.pk}")
+            self.leftovers.directory(runtime.server_dir(server))
+            self.names[str(server.pk)] = server.container_name
+
+    def start_processes(self) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
+        self.processes.start(
+            "daphne",
+            [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
+        )
+        self.processes.start(
+            "worker",
+            [
+                str(VENV_BIN / "celery"),
+                "-A",
+                "config",
+                "worker",
+                "--concurrency",
+                "2",
+                "--loglevel",
+                "WARNING",
+            ],
+        )
+        self.start_monitor(self.args.raised_throttle)
+        import requests
+
+        def web_up():
+            self.processes.check()
+            with contextlib.suppress(requests.RequestException):
+                return requests.get(f"{self.base_url}/api/health", timeout=2).status_code == 200
+            return False
+
+        wait_until("daphne to answer /api/health", web_up, 60)
+        from config.celery import app
+
+        def worker_up():
+            self.processes.check()
+            return bool(app.control.ping(timeout=0.5))
+
+        wait_until("the Celery worker to answer a ping", worker_up, 60)
+
+    def start_monitor(self, lines_per_100ms: int | None) -> None:
+        """(Re)start `manage.py monitor`, with HEARTH_CONSOLE_LINES_PER_100MS when given, and wait for
+        its first heartbeat."""
+        from django.core.cache import cache
+
+        argv = [str(VENV_BIN / "python"), "manage.py", "monitor"]
+        extra = {"HEARTH_CONSOLE_LINES_PER_100MS": str(lines_per_100ms)} if lines_per_100ms else {}
+        started = time.time()
+        if "monitor" in self.processes.procs:
+            self.processes.restart("monitor", argv, extra)
+        else:
+            self.processes.start("monitor", argv, extra)
+        self.throttle = lines_per_100ms or self.default_throttle
+
+        def beating():
+            self.processes.check()
+            return (cache.get("heartbeat:monitor") or 0) > started
+
+        wait_until("the monitor's heartbeat", beating, 60)
+        time.sleep(1.0)  # its first reconcile
+
+    @property
+    def default_throttle(self) -> int:
+        from django.conf import settings
+
+        return settings.CONSOLE_LINES_PER_100MS
+
+    def install(self) -> None:
+        """Install every server with the worker; a failed install is tried again (3 attempts each)."""
+        from servers.models import Server
+        from servers.services import server_install
+
+        attempts = {s.pk: 1 for s in self.servers}
+        for server in self.servers:
+            server_install(server=server, actor=self.admin)
+
+        def installed():
+            self.processes.check()
+            for server in Server.objects.filter(pk__in=attempts, status=Server.Status.INSTALL_FAILED):
+                if attempts[server.pk] >= 3:
+                    raise Aborted(f"Installing {server.name} failed 3 times: {server.status_reason}")
+                print(f"  ! install of {server.name} failed ({server.status_reason[:120]}); again")
+                attempts[server.pk] += 1
+                server_install(server=server, actor=self.admin, reinstall=True)
+            statuses = Server.objects.filter(pk__in=attempts).values_list("status", flat=True)
+            return all(s == Server.Status.STOPPED for s in statuses)
+
+        wait_until(f"{len(self.servers)} installs", installed, 60 + 20 * len(self.servers), 0.5)
+
+    def login(self) -> None:
+        import requests
+
+        self.http = requests.Session()
+        response = self.http.post(
+            f"{self.base_url}/api/auth/login",
+            json={"email": "bench@hearth.local", "password": self.password},
+            timeout=30,
+        )
+        response.raise_for_status()
+        self.token = response.json()["data"]["token"]
+        self.http.headers["Authorization"] = f"Bearer {self.token}"
+
+    def power(self, servers: list, action: str) -> None:
+        """POST …/start or …/stop for each server, then wait until every one is running / stopped."""
+        from servers.models import Server
+
+        want = Server.Status.RUNNING if action == "start" else Server.Status.STOPPED
+        todo = [s for s in servers if Server.objects.get(pk=s.pk).status != want]
+        for server in todo:
+            response = self.http.post(f"{self.base_url}/api/servers/{server.pk}/{action}", timeout=60)
+            if response.status_code != 200:
+                raise Aborted(
+                    f"{action} {server.name} answered {response.status_code}: {response.text[:200]}"
+                )
+
+        def reached():
+            self.processes.check()
+            statuses = Server.objects.filter(pk__in=[s.pk for s in servers]).values_list("status", flat=True)
+            bad = [s for s in statuses if s in (Server.Status.CRASHED, Server.Status.INSTALL_FAILED)]
+            if bad:
+                raise Aborted(f"A server became {bad[0]} during {action}.")
+            return all(s == want for s in statuses)
+
+        wait_until(f"{len(servers)} servers to {action}", reached, 30 + 3 * len(todo), 0.3)
+
+    def tick(self, servers: list, on: bool) -> None:
+        from servers import runtime
+
+        for server in servers:
+            path = Path(runtime.server_dir(server)) / TICK_FILE
+            if on:
+                path.write_text("")
+            else:
+                path.unlink(missing_ok=True)
+
+    # -- raw containers -----------------------------------------------------------------------------
+
+    def prepare_raw(self) -> None:
+        """The raw containers are the panel's own spec (image, command, user, stdin, limits, init, tmpfs,
+        log driver and size) with another port and name, on a copy of a server's directory, labelled
+        hearth.bench instead of hearth.server."""
+        from servers import runtime
+
+        source = runtime.server_dir(self.servers[0])
+        self.raw_dir = f"{self.data_dir.rstrip('/')}/servers/{uuid.uuid4()}"
+        self.leftovers.directory(self.raw_dir)
+        subprocess.run(["cp", "-a", source, self.raw_dir], check=True, timeout=60)
+        Path(self.raw_dir, TICK_FILE).unlink(missing_ok=True)
+        self.raw_spec = runtime.container_spec(self.servers[0])
+
+    def create_raw(self) -> str:
+        spec = self.raw_spec
+        port = RAW_PORT_BASE + self.raw_count % 10
+        name = f"hearth-bench-console-raw-{self.stamp.lower()}-{self.raw_count}"
+        self.raw_count += 1
+        self.leftovers.container(self.docker_url, name)
+        inner = next(iter(spec["port_bindings"])).split("/")[0]
+        host_config = self.api.create_host_config(
+            binds={self.raw_dir: {"bind": spec["working_dir"], "mode": "rw"}},
+            port_bindings={f"{inner}/{proto}": ("127.0.0.1", port) for proto in ("tcp", "udp")},
+            tmpfs=spec["tmpfs"],
+            mem_limit=spec["mem_limit"],
+            memswap_limit=spec["memswap_limit"],
+            nano_cpus=spec["nano_cpus"],
+            pids_limit=spec["pids_limit"],
+            blkio_weight=spec["blkio_weight"],
+            security_opt=spec["security_opt"],
+            cap_drop=spec["cap_drop"],
+            privileged=False,
+            init=True,
+            restart_policy=spec["restart_policy"],
+            log_config=spec["log_config"],
+            read_only=spec["read_only"],
+            network_mode=spec["network_mode"],
+        )
+        self.api.create_container(
+            image=spec["image"],
+            name=name,
+            command=spec.get("command"),
+            environment=spec["environment"],
+            working_dir=spec["working_dir"],
+            user=spec["user"],
+            stdin_open=True,
+            tty=False,
+            labels={BENCH_LABEL: self.stamp, SUITE_LABEL: SUITE},
+            ports=[(inner, proto) for proto in ("tcp", "udp")],
+            host_config=host_config,
+        )
+        self.api.start(name)
+
+        def ready():
+            return b"Done (" in self.api.logs(name, stdout=True, stderr=False, tail=20)
+
+        wait_until(f"{name}'s ready line", ready, 30, 0.1)
+        return name
+
+    def remove_raw(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            self.api.remove_container(name, force=True)
+
+    def raw_command(self, name: str, text: str) -> None:
+        sock = self.api.attach_socket(name, params={"stdin": 1, "stream": 1})
+        try:
+            getattr(sock, "_sock", sock).sendall(f"{text}\n".encode())
+        finally:
+            sock.close()
+
+    def engine_flood_times(self, name: str, since: float) -> tuple[float | None, float | None]:
+        """The engine's own timestamps (when dockerd took the line) of the flood's first and last line."""
+        raw = self.api.logs(name, stdout=True, stderr=False, timestamps=True, since=since - 1).decode(
+            errors="replace"
+        )
+        first, last = raw.find(f" {FLOOD}"), raw.rfind(f" {FLOOD}")
+        if first < 0:
+            return None, None
+
+        def stamp(pos):
+            start = raw.rfind("\n", 0, pos) + 1
+            return parse_docker_time(raw[start:pos])
+
+        return stamp(first), stamp(last)
+
+    def engine_ticks(self, name: str, start: float, end: float) -> int:
+        """How many tick lines the container wrote with a time inside [start, end] (what a reader of
+        that server should receive)."""
+        raw = self.api.logs(name, stdout=True, stderr=False, since=start - 2).decode(errors="replace")
+        count = 0
+        for line in raw.splitlines():
+            if line.startswith(TICK):
+                with contextlib.suppress(ValueError):
+                    count += start <= float(line[len(TICK) :]) <= end
+        return count
+
+    def engine_tick_times(self, name: str, start: float) -> dict[str, float]:
+        """tick text → the engine's timestamp of that line."""
+        raw = self.api.logs(name, stdout=True, stderr=False, timestamps=True, since=start - 2).decode(
+            errors="replace"
+        )
+        out = {}
+        for line in raw.splitlines():
+            stamp, _, text = line.partition(" ")
+            if text.startswith(TICK):
+                with contextlib.suppress(ValueError):
+                    out[text[len(TICK) :]] = parse_docker_time(stamp)
+        return out
+
+    # -- machine state ------------------------------------------------------------------------------
+
+    def quiet_machine(self) -> None:
+        """No lifecycle benchmark and no pytest beside a measurement: wait (at most 20 minutes)."""
+        deadline = time.monotonic() + 1200
+        noted = False
+        while busy := other_load():
+            if not noted:
+                print(f"  waiting: {busy[0]} is running (checking every 10 s, at most 20 min)", flush=True)
+                self.waited.append(busy[0])
+                noted = True
+            if time.monotonic() > deadline:
+                raise Aborted(f"Still running after 20 minutes: {busy[0]}")
+            time.sleep(10)
+        if noted:
+            time.sleep(5)
+
+    def pids(self) -> dict[str, int | None]:
+        return {
+            "monitor": self.processes.pid("monitor"),
+            "daphne": self.processes.pid("daphne"),
+            "redis": self.redis_pid,
+            "dockerd": self.dockerd_pid,
+            "bench": os.getpid(),
+        }
+
+    def meters(self) -> CpuMeter:
+        return CpuMeter(self.pids())
+
+    def counters(self) -> dict:
+        """Redis and PostgreSQL totals (deltas over a window tell round trips and queries)."""
+        import psycopg
+        import redis
+        from django.conf import settings
+
+        info = redis.Redis.from_url(settings.REDIS_URL).info("all")
+        with psycopg.connect(env("DATABASE_URL"), autocommit=True) as conn:
+            xacts = conn.execute(
+                "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = 'hearth_bench'"
+            ).fetchone()[0]
+        return {
+            "connections": info.get("total_connections_received", 0),
+            "commands": info.get("total_commands_processed", 0),
+            "eval": info.get("cmdstat_eval", {}).get("calls", 0),
+            "transactions": xacts,
+        }
+
+    # -- (1) throughput -----------------------------------------------------------------------------
+
+    async def flood_panel(self, server, n: int) -> dict:
+        sid = str(server.pk)
+        client = WsClient("panel", f"{self.ws_url}?token={self.token}", self.base_url)
+        await client.open(self.args.timeout)
+        try:
+            await client.subscribe([sid], self.args.timeout)
+            await asyncio.sleep(1.0)  # the history replay
+            counter = FloodCounter(n)
+            client.on_text = counter
+            trace = CpuTrace(self.pids()).start()
+            t0 = time.time()
+            await client.command(sid, f"flood {n}")
+            end = await counter.wait(2.0, self.args.timeout)
+            await trace.stop()
+        finally:
+            await client.close()
+        return {
+            "t0": t0,
+            "end": end,
+            "errors": client.errors,
+            "extensions": client.extensions,
+            "trace": trace,
+            **vars_of(counter),
+        }
+
+    async def flood_raw(self, reader_cls, name: str, n: int) -> dict:
+        since = time.time()
+        host = self.docker_url if reader_cls is CliStream else self.socket_path
+        reader = reader_cls(reader_cls.kind, host, name, since)
+        await reader.open(self.args.timeout)
+        try:
+            await asyncio.sleep(0.5)  # connected before the first line
+            counter = FloodCounter(n)
+            reader.on_text = counter
+            cli = {"docker CLI": reader.proc.pid} if isinstance(reader, CliStream) else {}
+            trace = CpuTrace({**self.pids(), **cli}).start()
+            t0 = time.time()
+            await asyncio.to_thread(self.raw_command, name, f"flood {n}")
+            end = await counter.wait(2.0, self.args.timeout)
+            await trace.stop()
+        finally:
+            await reader.close()
+        return {"t0": t0, "end": end, "errors": reader.errors, "trace": trace, **vars_of(counter)}
+
+    def throughput(self, phase: str, servers: list) -> None:
+        from servers import console
+
+        n = self.args.flood_lines
+        for i, server in enumerate(servers):
+            self.quiet_machine()
+            self.processes.check()
+            print(f"  {phase} round {i + 1}/{len(servers)}: flood {n} …", flush=True)
+            series = [("panel", None), ("docker-cli", CliStream), ("engine-api", EngineStream)]
+            for key, cls in series[i % 3 :] + series[: i % 3]:  # rotate the order between rounds
+                if cls is None:
+                    record = asyncio.run(self.flood_panel(server, n))
+                    name = server.container_name
+                else:
+                    name = self.create_raw()
+                    try:
+                        record = asyncio.run(self.flood_raw(cls, name, n))
+                    except BaseException:
+                        self.remove_raw(name)
+                        raise
+                first, last = self.engine_flood_times(name, record["t0"])
+                if cls is not None:
+                    self.remove_raw(name)
+                record.update(
+                    {"series": key, "phase": phase, "round": i, "n": n, "throttle": self.throttle},
+                    engine_first=first,
+                    engine_last=last,
+                )
+                trace = record.pop("trace")
+                record["cpu"] = trace.percent(first, record["last"])  # the flood's first line → last receipt
+                if cls is None:  # when the monitor handled the last line (history `ts`, before publishing)
+                    record["monitor_last"] = max(
+                        (
+                            e["ts"]
+                            for e in console.history(server.pk, limit=1000)
+                            if e["data"].startswith(FLOOD)
+                        ),
+                        default=None,
+                    )
+                derive_throughput(record)
+                self.results["throughput"].append(record)
+                print(
+                    f"    {key:10s} {record['lines']:>7} lines  {fmt(record.get('rate_lines'), 0):>8} lines/s  "
+                    f"(producer {fmt(record.get('producer_rate'), 0)} lines/s, end: {record['end']}; CPU "
+                    + " ".join(f"{k} {fmt(v, 0)}%" for k, v in record["cpu"].items())
+                    + ")",
+                    flush=True,
+                )
+                time.sleep(1.0)
+
+    # -- (2) latency --------------------------------------------------------------------------------
+
+    async def latency_run(self, server) -> dict:
+        sid, name = str(server.pk), server.container_name
+        start = time.time() + 1.0  # lines written from then on count
+        ws = WsClient("panel", f"{self.ws_url}?token={self.token}", self.base_url)
+        readers = [
+            ws,
+            CliStream("docker-cli", self.docker_url, name, start - 0.5),
+            EngineStream("engine-api", self.socket_path, name, start - 0.5),
+        ]
+        collectors = {}
+        for reader in readers:
+            await reader.open(self.args.timeout)
+            collectors[reader.label] = reader.on_text = TickCollector(start)
+        try:
+            await ws.subscribe([sid], self.args.timeout)
+            want = self.args.latency_lines
+            deadline = time.monotonic() + want / 9 + 30
+            while min(len(c.latencies) for c in collectors.values()) < want:
+                if time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.2)
+        finally:
+            for reader in readers:
+                await reader.close()
+        return {
+            "start": start,
+            "errors": {r.label: r.errors for r in readers if r.errors},
+            "collectors": collectors,
+        }
+
+    def latency(self, server) -> None:
+        from servers import console
+
+        self.quiet_machine()
+        self.processes.check()
+        print(f"  latency: {self.args.latency_lines} lines at 10/s on 3 readers at once …", flush=True)
+        self.tick([server], True)
+        try:
+            out = asyncio.run(self.latency_run(server))
+        finally:
+            self.tick([server], False)
+        time.sleep(0.5)
+        # Where the panel's time goes, line by line: container → engine (its log timestamp) → the monitor
+        # made the console entry (history `ts`, just before the Redis write and the publish) → browser.
+        engine = self.engine_tick_times(server.container_name, out["start"])
+        history = {
+            e["data"].rstrip("\n")[len(TICK) :]: e["ts"]
+            for e in console.history(server.pk, limit=5000)
+            if e["data"].startswith(TICK)
+        }
+        panel = out["collectors"]["panel"]
+        stages = {"container→engine": [], "engine→monitor": [], "monitor→browser": []}
+        for text, received in zip(panel.texts, panel.received, strict=True):
+            if text in engine and text in history:
+                stages["container→engine"].append((engine[text] - float(text)) * 1000)
+                stages["engine→monitor"].append((history[text] - engine[text]) * 1000)
+                stages["monitor→browser"].append((received - history[text]) * 1000)
+        self.results["latency"] = {
+            "readers": {k: c.latencies for k, c in out["collectors"].items()},
+            "stages": stages,
+            "errors": out["errors"],
+        }
+        for key, values in self.results["latency"]["readers"].items():
+            s = summary(values) or {}
+            print(f"    {key:10s} n={s.get('n', 0)} p50={fmt(s.get('p50'))} p99={fmt(s.get('p99'))} ms")
+
+    # -- (3) fan-out --------------------------------------------------------------------------------
+
+    async def fanout_run(self, layout: list[tuple], reader_kind: str) -> dict:
+        """layout: (server id, container name, clients). Readers connect, then a window is measured."""
+        readers: list[tuple[str, Reader]] = []
+        for sid, name, count in layout:
+            for _ in range(count):
+                if reader_kind == "panel":
+                    reader = WsClient("panel", f"{self.ws_url}?token={self.token}", self.base_url)
+                else:
+                    reader = EngineStream("engine-api", self.socket_path, name, time.time())
+                readers.append((sid, reader))
+        try:
+            for batch in range(0, len(readers), 20):
+                await asyncio.gather(*(r.open(self.args.timeout) for _, r in readers[batch : batch + 20]))
+            if reader_kind == "panel":
+                await asyncio.gather(*(r.subscribe([sid], self.args.timeout) for sid, r in readers))
+            await asyncio.sleep(2.0)  # history replays and connection set-up settle
+            start = time.time()
+            collectors = []
+            for sid, reader in readers:
+                reader.on_text = TickCollector(start, start + self.args.window)
+                collectors.append((sid, reader.on_text))
+            meter, before = self.meters().start(), await asyncio.to_thread(self.counters)
+            await asyncio.sleep(self.args.window)
+            cpu, after = meter.stop(), await asyncio.to_thread(self.counters)
+            await asyncio.sleep(1.0)  # lines written at the window's end arrive
+        finally:
+            await asyncio.gather(*(r.close() for _, r in readers), return_exceptions=True)
+        return {
+            "start": start,
+            "end": start + self.args.window,
+            "cpu": cpu,
+            "counters": {k: after[k] - before[k] for k in after},
+            "collectors": collectors,
+            "errors": sorted({e for _, r in readers for e in r.errors})[:5],
+        }
+
+    def fanout(self, label: str, servers: list, per_server: int) -> None:
+        from servers import console
+
+        layout = [(str(s.pk), s.container_name, per_server) for s in servers]
+        self.tick(servers, True)
+        try:
+            time.sleep(1.0)
+            for kind in ("panel", "engine-api"):
+                self.quiet_machine()
+                self.processes.check()
+                print(f"  fan-out {label}, {kind}: {self.args.window:g} s window …", flush=True)
+                out = asyncio.run(self.fanout_run(layout, kind))
+                latencies, lost, expected_total = [], 0, 0
+                expected = {sid: self.engine_ticks(name, out["start"], out["end"]) for sid, name, _ in layout}
+                for sid, collector in out["collectors"]:
+                    latencies += collector.latencies
+                    lost += max(0, expected[sid] - len(collector.latencies))
+                    expected_total += expected[sid]
+                record = {
+                    "scenario": label,
+                    "reader": kind,
+                    "clients": len(out["collectors"]),
+                    "servers": len(servers),
+                    "expected": expected_total,
+                    "lost": lost,
+                    "latency": summary(latencies),
+                    "cpu": out["cpu"],
+                    "counters": out["counters"],
+                    "lines_written": sum(expected.values()),
+                    "errors": out["errors"],
+                    "window": self.args.window,
+                }
+                if kind == "panel":  # stage split from the history's `ts` (the monitor's publish time)
+                    monitor_lag, delivery = [], []
+                    for s in servers:
+                        engine = self.engine_tick_times(s.container_name, out["start"])
+                        history = {
+                            e["data"].rstrip("\n")[len(TICK) :]: e["ts"]
+                            for e in console.history(s.pk, limit=5000)
+                            if e["data"].startswith(TICK)
+                        }
+                        for sid, collector in out["collectors"]:
+                            if sid != str(s.pk):
+                                continue
+                            for text, received in zip(collector.texts, collector.received, strict=True):
+                                if text in engine and text in history:
+                                    monitor_lag.append((history[text] - engine[text]) * 1000)
+                                    delivery.append((received - history[text]) * 1000)
+                    record["stages"] = {
+                        "engine→monitor": summary(monitor_lag),
+                        "monitor→browser": summary(delivery),
+                    }
+                self.results["fanout"].append(record)
+                s = record["latency"] or {}
+                print(
+                    f"    n={s.get('n', 0)} lost={lost}/{expected_total} p50={fmt(s.get('p50'))} "
+                    f"p99={fmt(s.get('p99'))} ms; CPU monitor {fmt(out['cpu'].get('monitor'))}% "
+                    f"daphne {fmt(out['cpu'].get('daphne'))}% dockerd {fmt(out['cpu'].get('dockerd'))}%",
+                    flush=True,
+                )
+                time.sleep(2.0)
+        finally:
+            self.tick(servers, False)
+
+    # -- (4) idle -----------------------------------------------------------------------------------
+
+    def idle(self) -> None:
+        self.quiet_machine()
+        self.processes.check()
+        time.sleep(5.0)  # the last ticks are out
+        print(f"  idle: {len(self.servers)} running servers, {self.args.idle:g} s …", flush=True)
+        meter, before = self.meters().start(), self.counters()
+        time.sleep(self.args.idle)
+        cpu, after = meter.stop(), self.counters()
+        status = proc_status(self.processes.pid("monitor"))
+        self.results["idle"] = {
+            "cpu": cpu,
+            "counters": {k: after[k] - before[k] for k in after},
+            "rss_mib": status.get("VmRSS", 0) / 1024,
+            "threads": status.get("Threads"),
+            "servers": len(self.servers),
+        }
+        print(
+            f"    monitor {fmt(cpu.get('monitor'))}% CPU, RSS {fmt(status.get('VmRSS', 0) / 1024)} MiB, "
+            f"{status.get('Threads')} threads",
+            flush=True,
+        )
+
+    # -- where the time goes --------------------------------------------------------------------------
+
+    def costs(self) -> None:
+        """The monitor's per-publish and per-line costs, measured in this process with the same code and
+        settings: `console._send` (async_to_sync(group_send) from a plain thread, as the monitor calls it)
+        against the same group_send awaited on one long-lived event loop; the history write; the per-line
+        work of write_lines and of one batch message's JSON."""
+        import redis
+        from asgiref.sync import async_to_sync
+        from channels.layers import get_channel_layer
+        from django.conf import settings
+
+        from servers import console
+
+        self.quiet_machine()
+        print("  costs of one publish and of one line …", flush=True)
+        layer = get_channel_layer()
+        r = redis.Redis.from_url(settings.REDIS_URL)
+        group = console.group_name("costs")
+        channel = async_to_sync(layer.new_channel)()  # one member, as one daphne process is
+        async_to_sync(layer.group_add)(group, channel)
+        channel_key = f"{layer.prefix}{channel[: channel.index('!') + 1]}"
+        message = {"type": "server_log", "serverId": "costs", "stream": "stdout", "data": f"{TICK}1.0\n"}
+        calls = 300
+
+        def measure(label, call):
+            """Wall and process CPU (every thread) per call, new Redis connections per call. Nobody reads
+            the member channel: it is emptied every 50 calls to stay under its capacity (100)."""
+            walls, cpu = [], 0.0
+            conns = r.info("stats")["total_connections_received"]
+            for i in range(calls):
+                if i % 50 == 0:
+                    r.delete(channel_key)
+                c0, t0 = time.process_time(), time.perf_counter()
+                call()
+                walls.append((time.perf_counter() - t0) * 1000)
+                cpu += time.process_time() - c0
+            conns = r.info("stats")["total_connections_received"] - conns
+            self.results["costs"][label] = {
+                "wall_ms": summary(walls),
+                "cpu_ms": cpu * 1000 / calls,
+                "connections": conns / calls,
+            }
+
+        # As the monitor publishes: a plain thread calling console._send → async_to_sync(group_send),
+        # which runs each call in a new thread with a new event loop (and so a new Redis connection).
+        worker = threading.Thread(
+            target=measure,
+            args=(
+                "publish as the monitor does: console._send from a thread",
+                lambda: console._send("costs", message),
+            ),
+        )
+        worker.start()
+        worker.join(180)
+        loop = asyncio.new_event_loop()
+        try:
+            measure(
+                "the same group_send awaited on one long-lived event loop",
+                lambda: loop.run_until_complete(layer.group_send(group, message)),
+            )
+        finally:
+            loop.close()
+        entries = [console.line("stdout", f"{TICK}1.0")]
+        measure(
+            "history write: console.record (RPUSH+LTRIM pipeline)", lambda: console.record("costs", entries)
+        )
+
+        self.line_costs(console)
+        async_to_sync(layer.group_discard)(group, channel)
+        r.delete(channel_key, console.history_key("costs"))
+        r.close()
+
+    def line_costs(self, console) -> None:
+        """Per flood line, each step the monitor takes (nodes/monitor.py, servers/console.py), on the log of
+        a container that flooded (docker-py's stream as the reader thread reads it), single-threaded."""
+        import queue
+
+        from nodes.monitor import Throttle, _cut
+
+        costs = self.results["costs"]
+
+        def step(label, work):
+            c0 = time.process_time()
+            result, count = work()
+            costs[f"per flood line: {label}"] = {"cpu_us": (time.process_time() - c0) * 1e6 / max(count, 1)}
+            return result
+
+        flooded = self.servers[self.args.rounds].container_name if "throughput" in self.args.phases else None
+        if flooded:
+
+            def read():
+                chunks = list(self.api.logs(flooded, stdout=True, stderr=False, stream=True, follow=False))
+                return chunks, sum(c.count(b"\n") for c in chunks)
+
+            chunks = step("docker-py log stream (a frame per line), the reader thread's loop", read)
+        else:
+            chunks = [f"{FLOOD}{i} {'x' * 78}\n".encode() for i in range(40_000)]
+
+        def split():
+            buffer, out = "", []
+            for chunk in chunks:
+                buffer += chunk.decode(errors="replace")
+                *complete, buffer = buffer.split("\n")
+                out.extend(complete)
+            return out, len(out)
+
+        texts = [t for t in step("decode + split into lines (reader thread)", split) if t.startswith(FLOOD)]
+
+        def handover():
+            q = queue.Queue()
+            for text in texts:
+                q.put(text)
+            out = []
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    out.append(q.get_nowait())
+            return out, len(texts)
+
+        step("queue.Queue put + get_nowait (reader → follower)", handover)
+        throttle = Throttle()
+        step(
+            "_cut + rstrip + Throttle.admit (follower)",
+            lambda: (throttle.admit([_cut(t.rstrip("\r")) for t in texts]), len(texts)),
+        )
+        batch = texts[:2000]
+
+        def entries():
+            made = [console.line("stdout", t) for t in batch]
+            return made, len(made)
+
+        made = step("console.line: uuid4 + timestamps + dict (write_lines)", entries)
+        step(
+            "json.dumps of each entry for the history (record)",
+            lambda: ([json.dumps(e) for e in made], len(made)),
+        )
+        step(
+            "RPUSH + LTRIM of a 2,000-line batch (record)", lambda: (console.record("costs", made), len(made))
+        )
+        message = {
+            "type": "server_log",
+            "serverId": "costs",
+            "stream": "stdout",
+            "data": "".join(e["data"] for e in made),
+            "timestamp": made[-1]["timestamp"],
+        }
+        step(
+            "publish of a 2,000-line batch: console._send (write_lines)",
+            lambda: (console._send("costs", message), len(made)),
+        )
+
+    # -- the run ----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.check_environment()
+        Leftovers.clean_previous(self.data_dir, self.docker_url)
+        print(f"Logs and raw data: {self.logdir.relative_to(ROOT)}/", flush=True)
+        self.migrate_and_setup_django()
+        self.machine = machine_info(self.docker_url)
+        self.dockerd_pid = dockerd_pid(self.socket_path)
+        redis_port = str(urlsplit(env("REDIS_URL")).port or 6379).encode()
+        self.redis_pid = find_pid(lambda a: b"redis-server" in a[0] and redis_port in b" ".join(a))
+        print(f"Setting up {self.args.servers} servers …", flush=True)
+        self.seed()
+        self.start_processes()
+        self.install()
+        self.login()
+        self.prepare_raw()
+        rounds = self.args.rounds
+        if self.args.servers < 2 * rounds + 1:
+            raise Aborted("--servers must be at least 2 x --rounds + 1.")
+        raised, default, latency_server = (
+            self.servers[:rounds],
+            self.servers[rounds : 2 * rounds],
+            self.servers[2 * rounds],
+        )
+        self.load_before = Path("/proc/loadavg").read_text().split()[:3]
+        started = time.monotonic()
+        phases = self.args.phases
+        if "throughput" in phases:
+            print(f"(1) throughput, throttle raised to {self.args.raised_throttle} lines/100 ms", flush=True)
+            self.power(raised, "start")
+            self.throughput("raised", raised)
+            self.power(raised, "stop")  # not followed again by the restarted monitor (no replay)
+        self.start_monitor(None)
+        print(f"(1) throughput, default throttle ({self.throttle} lines/100 ms)", flush=True)
+        self.power([*default, latency_server], "start")
+        if "throughput" in phases:
+            self.throughput("default", default)
+        if "latency" in phases:
+            print("(2) latency", flush=True)
+            self.latency(latency_server)
+        if {"fanout", "idle"} & set(phases):
+            print(f"Starting all {len(self.servers)} servers …", flush=True)
+            self.power(self.servers, "start")
+        if "fanout" in phases:
+            print("(3) fan-out", flush=True)
+            self.fanout(f"{self.args.clients} clients x 1 server", [latency_server], self.args.clients)
+            self.fanout(
+                f"{self.args.per_server} clients x {len(self.servers)} servers",
+                self.servers,
+                self.args.per_server,
+            )
+        if "idle" in phases:
+            print("(4) idle", flush=True)
+            self.idle()
+        if "costs" in phases:
+            self.costs()
+        self.duration = time.monotonic() - started
+        self.load_after = Path("/proc/loadavg").read_text().split()[:3]
+
+    def cleanup(self) -> None:
+        """Stop the processes; remove every container and directory this run made (the panel's servers
+        through the panel's own runtime.destroy). hearth_bench is left for inspection."""
+        with contextlib.suppress(Exception):
+            self.tick(self.servers, False)
+        self.processes.stop()
+        with contextlib.suppress(Exception):
+            import docker
+
+            from nodes.client import client_for
+            from servers import runtime
+
+            for server in self.servers:
+                with contextlib.suppress(Exception):
+                    runtime.destroy(client_for(server.node), server)
+            client = docker.DockerClient(base_url=self.docker_url)
+            for container in client.containers.list(all=True, filters={"label": f"{SUITE_LABEL}={SUITE}"}):
+                container.remove(force=True)
+            client.close()
+            if self.raw_dir.startswith(self.data_dir.rstrip("/") + "/servers/"):
+                shutil.rmtree(self.raw_dir, ignore_errors=True)
+        if self.api is not None:
+            with contextlib.suppress(Exception):
+                self.api.close()
+        self.leftovers.done()
+
+
+def vars_of(counter: FloodCounter) -> dict:
+    keys = ("lines", "bytes", "frames", "first", "last", "done", "notice", "batches")
+    return {k: getattr(counter, k) for k in keys}
+
+
+def derive_throughput(r: dict) -> None:
+    """Rates over the time from the flood's first line at the engine to its last line at the reader
+    (the same clock), so a reader that starts late or lags behind pays for it."""
+    if r["engine_first"] and r["last"]:
+        span = r["last"] - r["engine_first"]
+        r["span"] = span
+        r["rate_lines"] = r["lines"] / span if span > 0 else None
+        r["rate_mb"] = r["bytes"] / span / 1e6 if span > 0 else None
+    if r["engine_first"] and r["engine_last"] and r["engine_last"] > r["engine_first"]:
+        r["producer_rate"] = r["n"] / (r["engine_last"] - r["engine_first"])
+    if r["engine_last"] and r["last"]:
+        r["tail_ms"] = (r["last"] - r["engine_last"]) * 1000
+    if r["engine_first"] and r["first"]:
+        r["first_ms"] = (r["first"] - r["engine_first"]) * 1000
+    if r.get("monitor_last") and r["engine_last"]:
+        r["monitor_tail_ms"] = (r["monitor_last"] - r["engine_last"]) * 1000
+
+
+def parse_docker_time(text: str) -> float:
+    """RFC 3339 with nanoseconds (Docker's log timestamps) → unix time."""
+    text = text.strip().rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6].ljust(6, '0')}"
+    return datetime.fromisoformat(text + "+00:00").timestamp()
+
+
+def dockerd_pid(socket_path: str) -> int | None:
+    """The engine's dockerd: its --host is the socket (or none given, for the default socket)."""
+    target = socket_path.encode()
+
+    def match(argv):
+        if not argv[0].endswith(b"dockerd"):
+            return False
+        hosts = [a for a in argv if b"unix://" in a]
+        return any(target in a for a in hosts) or (not hosts and target == b"/var/run/docker.sock")
+
+    return find_pid(match)
+
+
+# --- machine and report ----------------------------------------------------------------------
+
+
+def machine_info(socket_url: str) -> dict:
+    import docker
+    import psycopg
+    import redis
+    import websockets
+    from django.conf import settings
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown",
+    )
+    meminfo = dict(
+        line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line
+    )
+    client = docker.DockerClient(base_url=socket_url)
+    info = client.info()
+    client.close()
+    cli = subprocess.run(
+        ["docker", "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    redis_version = redis.Redis.from_url(settings.REDIS_URL).info("server")["redis_version"]
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    changed = subprocess.run(
+        ["git", "diff", "--name-only", "HEAD", "--", ".", ":!bench", ":!Makefile", ":!scripts/run-bench.sh"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout.split()
+    code = f"git {commit}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else "")
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(meminfo["MemTotal"].split()[0]) / 1024 / 1024, 1),
+        "kernel": f"{platform.system()} {platform.release()}",
+        "engine": f"{socket_url}: Docker {info.get('ServerVersion')} ({info.get('Driver')}, "
+        f"cgroup v{info.get('CgroupVersion')}, json-file logs, max-size 10m x 3 files, as the panel sets them)",
+        "docker_cli": cli,
+        "python": platform.python_version(),
+        "postgresql": pg,
+        "redis": redis_version,
+        "websockets": websockets.__version__,
+        "commit": code,
+    }
+
+
+def verdict(ok: bool | None) -> str:
+    return "-" if ok is None else ("**met**" if ok else "**NOT met**")
+
+
+def median_of(records: list[dict], key: str) -> float | None:
+    values = [r[key] for r in records if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def report(bench: Bench) -> str:
+    args, m, res = bench.args, bench.machine, bench.results
+    when = datetime.now(UTC)
+    out = [
+        f"## console — {when:%Y-%m-%d %H:%M} UTC",
+        "",
+        f"- **Command:** `{os.environ.get('BENCH_COMMAND', 'bash scripts/run-bench.sh bench/console/run.py')}`",
+        f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, {m['kernel']}; "
+        f"Python {m['python']}, PostgreSQL {m['postgresql']}, Redis {m['redis']}, docker CLI {m['docker_cli']}, "
+        f"websockets {m['websockets']}",
+        f"- **Engine:** {m['engine']}",
+        f"- **Code:** {m['commit']}",
+        f"- **Setup:** {args.servers} servers of the Test Game + ticker (64 MB, 1 CPU each) on the local node; "
+        f"floods of {args.flood_lines:,} lines (~90 bytes), {args.rounds} round(s) per throttle setting; "
+        f"{args.latency_lines} latency lines; fan-out windows of {args.window:g} s; idle {args.idle:g} s; "
+        f"took {bench.duration:.0f} s",
+        f"- **Load average** (1/5/15 min) before: {' '.join(bench.load_before)}, after: {' '.join(bench.load_after)}"
+        + (f"; waited for: {', '.join(bench.waited)}" if bench.waited else ""),
+        "",
+    ]
+    verdicts = []
+    # (1)
+    rows = res["throughput"]
+    if rows:
+        out += [
+            "### (1) Throughput of `flood N`",
+            "",
+            "Rates are over the time from the flood's first line at the engine (its log timestamp) to the "
+            "last line at the reader; *producer* is the rate at which the engine took the lines in; "
+            "*first/last after* is the reader's receipt of the first/last line after the engine took it. "
+            "CPU is in % of one core from the first line at the engine to the last receipt (`reader`: the "
+            "benchmark's client process, plus the `docker logs` process for the CLI). Medians over the rounds.",
+            "",
+            "| throttle (lines/100 ms) | reader | lines delivered | lines/s | MB/s | producer lines/s | "
+            "first after (ms) | last after (ms) | vs `docker logs -f` | CPU monitor | daphne | dockerd | "
+            "Redis | reader |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        batch_notes = []
+        for phase in ("raised", "default"):
+            phase_rows = [r for r in rows if r["phase"] == phase]
+            if not phase_rows:
+                continue
+            throttle = phase_rows[0]["throttle"]
+            base = median_of([r for r in phase_rows if r["series"] == "docker-cli"], "rate_lines")
+            for key, label in (
+                ("panel", "**panel (WebSocket)**"),
+                ("docker-cli", "`docker logs -f` (CLI)"),
+                ("engine-api", "Engine API stream"),
+            ):
+                sel = [r for r in phase_rows if r["series"] == key]
+                rate = median_of(sel, "rate_lines")
+                ratio = rate / base if rate and base else None
+                delivered = statistics.median(r["lines"] for r in sel) if sel else None
+
+                def cpu(name, sel=sel):
+                    values = [r["cpu"].get(name) for r in sel if r.get("cpu", {}).get(name) is not None]
+                    return statistics.median(values) if values else None
+
+                reader = (cpu("bench") or 0) + (cpu("docker CLI") or 0)
+                out.append(
+                    f"| {throttle:,} | {label} | {fmt(delivered, 0)} / {args.flood_lines:,} | {fmt(rate, 0)} | "
+                    f"{fmt(median_of(sel, 'rate_mb'), 2)} | {fmt(median_of(sel, 'producer_rate'), 0)} | "
+                    f"{fmt(median_of(sel, 'first_ms'))} | {fmt(median_of(sel, 'tail_ms'))} | "
+                    f"{'-' if ratio is None else f'{ratio:.0%}'} | {fmt(cpu('monitor'), 0)} | "
+                    f"{fmt(cpu('daphne'), 0)} | {fmt(cpu('dockerd'), 0)} | {fmt(cpu('redis'), 0)} | {fmt(reader, 0)} |"
+                )
+            panel_rows = [r for r in phase_rows if r["series"] == "panel"]
+            panel = median_of(panel_rows, "rate_lines")
+            monitor_tail = median_of(panel_rows, "monitor_tail_ms")
+            if monitor_tail is not None:
+                out.append(
+                    f"| {throttle:,} | panel: last line made into a console entry by the monitor | | | | | | "
+                    f"{fmt(monitor_tail)} | | | | | | |"
+                )
+            cap = throttle * 10
+            if panel and base:
+                reference = min(base, cap)
+                ok = panel >= THROUGHPUT_TARGET * reference
+                verdicts.append(
+                    f"- (1) throughput, throttle {throttle:,}/100 ms: panel {panel:,.0f} lines/s = "
+                    f"{panel / reference:.0%} of min(`docker logs -f` {base:,.0f}, throttle {cap:,}) lines/s "
+                    f"— {verdict(ok)} (≥ {THROUGHPUT_TARGET:.0%})"
+                )
+            sizes = [count for r in panel_rows for _, count in r["batches"]]
+            if sizes:
+                firsts = [r["batches"][0][1] for r in panel_rows if r["batches"]]
+                batch_notes.append(
+                    f"- throttle {throttle:,}/100 ms: the panel's flood arrived in {len(sizes) / len(panel_rows):.0f} "
+                    f"WebSocket messages per round (one per monitor batch), lines per message p50 "
+                    f"{percentile(sizes, 50):,} / max {max(sizes):,}; the first message carried "
+                    f"{statistics.median(firsts):,.0f} lines (median)."
+                )
+            notices = sum(1 for r in panel_rows if r["notice"])
+            if notices:
+                out.append(
+                    f"| {throttle:,} | panel: throttling notice seen in {notices} of {len(panel_rows)} rounds "
+                    "| | | | | | | | | | | | |"
+                )
+        out += ["", *batch_notes, ""]
+    # (2)
+    lat = res["latency"]
+    if lat:
+        out += [
+            "### (2) Latency of single lines at 10/s (container's write → reader's receipt, ms)",
+            "",
+            "The three readers read the same lines at the same time.",
+            "",
+            "| reader | n | p50 | p90 | p99 | max | mean |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, label in (
+            ("panel", "**panel (WebSocket)**"),
+            ("docker-cli", "`docker logs -f` (CLI)"),
+            ("engine-api", "Engine API stream"),
+        ):
+            s = summary(lat["readers"].get(key, []))
+            if s:
+                out.append(
+                    f"| {label} | {s['n']} | {fmt(s['p50'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | "
+                    f"{fmt(s['max'])} | {fmt(s['mean'])} |"
+                )
+        for stage, values in lat["stages"].items():
+            s = summary(values)
+            if s:
+                out.append(
+                    f"| panel stage: {stage} | {s['n']} | {fmt(s['p50'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | "
+                    f"{fmt(s['max'])} | {fmt(s['mean'])} |"
+                )
+        s = summary(lat["readers"].get("panel", []))
+        if s:
+            enough = s["n"] >= 300
+            verdicts.append(
+                f"- (2) latency: panel p99 {s['p99']:.1f} ms over {s['n']} lines — "
+                f"{verdict(s['p99'] < LATENCY_TARGET_MS and enough)} (p99 < {LATENCY_TARGET_MS:.0f} ms"
+                f"{'' if enough else '; fewer than 300 lines'})"
+            )
+        out.append("")
+    # (3)
+    if res["fanout"]:
+        out += [
+            "### (3) Fan-out (ms; CPU in % of one core over the window)",
+            "",
+            "| scenario | reader | clients | samples | lost | p50 | p99 | max | monitor | daphne | Redis | dockerd | "
+            "bench clients | Redis conns/s | DB xacts/s |",
+            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for r in res["fanout"]:
+            s, c, w = r["latency"] or {}, r["cpu"], r["window"]
+            reader = "**panel (WebSocket)**" if r["reader"] == "panel" else "Engine API streams"
+            out.append(
+                f"| {r['scenario']} | {reader} | {r['clients']} | {s.get('n', 0)} | {r['lost']} | "
+                f"{fmt(s.get('p50'))} | {fmt(s.get('p99'))} | {fmt(s.get('max'))} | {fmt(c.get('monitor'))} | "
+                f"{fmt(c.get('daphne'))} | {fmt(c.get('redis'))} | {fmt(c.get('dockerd'))} | {fmt(c.get('bench'))} | "
+                f"{fmt(r['counters']['connections'] / w)} | {fmt(r['counters']['transactions'] / w)} |"
+            )
+        stage_rows = [r for r in res["fanout"] if r.get("stages")]
+        if stage_rows:
+            out += ["", "| scenario | panel stage | p50 | p99 | max |", "|---|---|---:|---:|---:|"]
+            for r in stage_rows:
+                for stage, s in r["stages"].items():
+                    if s:
+                        out.append(
+                            f"| {r['scenario']} | {stage} | {fmt(s['p50'])} | {fmt(s['p99'])} | {fmt(s['max'])} |"
+                        )
+        for r in res["fanout"]:
+            if r["reader"] == "panel" and r["latency"]:
+                p99 = r["latency"]["p99"]
+                verdicts.append(
+                    f"- (3) fan-out {r['scenario']}: panel p99 {p99:.1f} ms, {r['lost']} lost, monitor "
+                    f"{fmt(r['cpu'].get('monitor'))}% CPU (no target in the issue; against (2)'s "
+                    f"{LATENCY_TARGET_MS:.0f} ms: {'within' if p99 < LATENCY_TARGET_MS else 'over'})"
+                )
+        out.append("")
+    # (4)
+    idle = res["idle"]
+    if idle:
+        c = idle["cpu"]
+        out += [
+            f"### (4) Idle: {idle['servers']} running servers, no output, {c['seconds']:.0f} s",
+            "",
+            "| monitor CPU | monitor RSS | monitor threads | daphne CPU | Redis CPU | dockerd CPU | Redis conns/s |",
+            "|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {fmt(c.get('monitor'), 2)}% | {fmt(idle['rss_mib'])} MiB | {idle['threads']} | "
+            f"{fmt(c.get('daphne'), 2)}% | {fmt(c.get('redis'), 2)}% | {fmt(c.get('dockerd'), 2)}% | "
+            f"{fmt(idle['counters']['connections'] / c['seconds'])} |",
+            "",
+        ]
+        verdicts.append(
+            f"- (4) idle: monitor {fmt(c.get('monitor'), 2)}% CPU, {fmt(idle['rss_mib'])} MiB RSS "
+            "(no target in the issue)"
+        )
+    # costs
+    calls = {k: c for k, c in res["costs"].items() if "wall_ms" in c}
+    lines = {k.removeprefix("per flood line: "): c for k, c in res["costs"].items() if "cpu_us" in c}
+    if calls:
+        out += [
+            "### Where the monitor's time goes (same code and settings, in the benchmark's process)",
+            "",
+            "One publish of one line, 300 calls each:",
+            "",
+            "| operation | wall p50 (ms) | wall p99 (ms) | CPU per call (ms) | new Redis connections per call |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        for label, c in calls.items():
+            w = c["wall_ms"]
+            out.append(
+                f"| {label} | {fmt(w['p50'], 2)} | {fmt(w['p99'], 2)} | {fmt(c['cpu_ms'], 2)} | "
+                f"{fmt(c['connections'], 2)} |"
+            )
+        out.append("")
+    if lines:
+        measured = [
+            r["cpu"]["monitor"] / 100 * r["span"] / r["lines"] * 1e6
+            for r in res["throughput"]
+            if r["series"] == "panel" and r["phase"] == "raised" and r.get("span") and r["cpu"].get("monitor")
+        ]
+        out += [
+            "Per flood line, each step of the monitor's path, single-threaded (no GIL hand-offs):",
+            "",
+            "| step | CPU per line (µs) |",
+            "|---|---:|",
+            *[f"| {label} | {fmt(c['cpu_us'], 2)} |" for label, c in lines.items()],
+            f"| **sum** | **{fmt(sum(c['cpu_us'] for c in lines.values()), 1)}** |",
+        ]
+        if measured:
+            out.append(
+                f"| measured in the monitor during the raised-throttle floods (its CPU x span / lines, median) | "
+                f"{fmt(statistics.median(measured), 1)} |"
+            )
+        out.append("")
+    out += ["**Targets:**", "", *verdicts, ""]
+    return "\n".join(out)
+
+
+def write_results(text: str) -> None:
+    if not RESULTS.exists():
+        RESULTS.write_text(RESULTS_HEADER)
+    current = RESULTS.read_text().rstrip("\n")
+    RESULTS.write_text(f"{current}\n\n{text}")
+
+
+def dump(bench: Bench) -> Path:
+    def clean(value):
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [clean(v) for v in value]
+        if isinstance(value, TickCollector):
+            return {"latencies_ms": value.latencies, "written": value.texts}
+        return value
+
+    path = bench.logdir / "results.json"
+    path.write_text(
+        json.dumps(
+            {"args": vars(bench.args), "machine": bench.machine, "results": clean(bench.results)},
+            indent=1,
+            default=str,
+        )
+    )
+    return path
+
+
+PHASES = ["throughput", "latency", "fanout", "idle", "costs"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--servers", type=int, default=50, help="game servers (fan-out, idle); 7-80")
+    parser.add_argument("--flood-lines", type=int, default=40_000, help="lines per flood (1000-60000)")
+    parser.add_argument("--rounds", type=int, default=5, help="floods per throttle setting and reader (1-10)")
+    parser.add_argument(
+        "--raised-throttle", type=int, default=1_000_000, help="lines/100 ms for the raised run"
+    )
+    parser.add_argument("--latency-lines", type=int, default=400, help="lines for (2) (100-3000)")
+    parser.add_argument("--clients", type=int, default=100, help="clients on one server in (3) (1-500)")
+    parser.add_argument("--per-server", type=int, default=2, help="clients per server in (3) (1-10)")
+    parser.add_argument("--window", type=float, default=30.0, help="fan-out window, seconds (5-300)")
+    parser.add_argument("--idle", type=float, default=60.0, help="idle window, seconds (10-600)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="limit for each wait, seconds")
+    parser.add_argument("--phases", nargs="+", choices=PHASES, default=PHASES)
+    parser.add_argument("--no-results", action="store_true", help="print only; do not append to RESULTS.md")
+    args = parser.parse_args()
+    checks = [
+        7 <= args.servers <= 80,
+        1000 <= args.flood_lines <= 60_000,
+        1 <= args.rounds <= 10,
+        100 <= args.latency_lines <= 3000,
+        1 <= args.clients <= 500,
+        1 <= args.per_server <= 10,
+        5 <= args.window <= 300,
+        10 <= args.idle <= 600,
+        5 <= args.timeout <= 600,
+        args.raised_throttle >= 1,
+    ]
+    if not all(checks):
+        parser.error("an option is out of range; see --help")
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
+    bench = Bench(args)
+    status = 0
+    try:
+        bench.run()
+    except (Aborted, KeyboardInterrupt) as exc:
+        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
+        status = 1
+    finally:
+        print("Cleaning up…", flush=True)
+        bench.cleanup()
+        raw = dump(bench)
+    if status:
+        return status
+    text = report(bench)
+    print()
+    print(text)
+    if not args.no_results:
+        write_results(text)
+        print(f"Appended to {RESULTS.relative_to(ROOT)}; everything measured is in {raw.relative_to(ROOT)}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
