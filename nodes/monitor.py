@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 LABEL = "hearth.server"
 FLUSH_INTERVAL = 0.01  # seconds between two publishes of one stream
+SAME_RUN_SECONDS = 0.5  # a start event and the container's StartedAt of one run differ by less than this
 
 
 def _ready_matcher(template):
@@ -110,11 +111,14 @@ class OutputFollower(threading.Thread):
                 if ended:
                     return
         finally:
-            self.watcher.followers.pop((self.server_id, self.stream), None)
+            key = (self.server_id, self.stream)
+            if self.watcher.followers.get(key) is self:  # a later run may already have its own follower
+                del self.watcher.followers[key]
             connections.close_all()
 
     def _read(self, lines: queue.Queue) -> None:
         """Split the container's stream into lines as fast as it comes; None marks the end."""
+        chunks = None
         try:
             chunks = self.watcher.client.docker.api.logs(
                 self.container_id,
@@ -124,6 +128,7 @@ class OutputFollower(threading.Thread):
                 follow=True,
                 since=self.since,
             )
+            self.watcher.streams.add(chunks)
             buffer = ""
             for chunk in chunks:
                 buffer += chunk.decode(errors="replace")
@@ -137,6 +142,7 @@ class OutputFollower(threading.Thread):
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
+            self.watcher.streams.discard(chunks)
             lines.put(None)
 
 
@@ -151,11 +157,23 @@ class NodeWatcher(threading.Thread):
         self.stdin_sockets: dict[str, object] = {}  # server id → the attach carrying its console input
         self.client = None
         self.oom: set[str] = set()
+        self.reconciled: dict[str, dict[str, float]] = {}  # server id → start/die times the reconcile saw
+        self.threads: list[threading.Thread] = []
+        self.streams: set = set()  # open event and log streams, closed to end the watcher at once
+
+    def close(self) -> None:
+        """Unblock every read of this watcher, so its threads end now rather than at the next event."""
+        for stream in list(self.streams):
+            with contextlib.suppress(Exception):
+                stream.close()
 
     def run(self):
-        sampler = threading.Thread(target=self._sample_stats, daemon=True, name=f"stats-{self.node_id[:8]}")
-        sampler.start()
-        threading.Thread(target=self._relay_input, daemon=True, name=f"stdin-{self.node_id[:8]}").start()
+        self.threads = [
+            threading.Thread(target=self._sample_stats, daemon=True, name=f"stats-{self.node_id[:8]}"),
+            threading.Thread(target=self._relay_input, daemon=True, name=f"stdin-{self.node_id[:8]}"),
+        ]
+        for thread in self.threads:
+            thread.start()
         try:
             self._watch()
         finally:
@@ -234,23 +252,36 @@ class NodeWatcher(threading.Thread):
                 return
             try:
                 self.client = client_for(node)
-                self.reconcile()
-                backoff = 1.0
-                self.follow_events()
-            except (NodeUnavailable, docker.errors.DockerException, OSError) as exc:
-                logger.info("monitor: node %s unavailable (%s); retrying in %.0f s", node.name, exc, backoff)
-            except Exception:
-                logger.exception("monitor: watcher for node %s failed", node.name)
+                events = self.subscribe()  # before reconciling, so nothing falls between the two
+                try:
+                    self.reconcile()
+                    backoff = 1.0
+                    self.follow_events(events)
+                finally:
+                    self.streams.discard(events)
+                    events.close()
+            except Exception as exc:
+                if self.stopping.is_set():  # stop() closed the stream under us
+                    return
+                if isinstance(exc, NodeUnavailable | docker.errors.DockerException | OSError):
+                    logger.info(
+                        "monitor: node %s unavailable (%s); retrying in %.0f s", node.name, exc, backoff
+                    )
+                else:
+                    logger.exception("monitor: watcher for node %s failed", node.name)
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30.0)
 
     def follow(self, server_id: str, container_id: str, since: float) -> None:
+        """Read this run's output once. A follower still draining the previous run is left to finish."""
         self.running[server_id] = container_id
         for stream in ("stdout", "stderr"):
-            if (server_id, stream) not in self.followers:
-                follower = OutputFollower(self, server_id, container_id, stream, since)
-                self.followers[(server_id, stream)] = follower
-                follower.start()
+            current = self.followers.get((server_id, stream))
+            if current is not None and current.is_alive() and abs(current.since - since) < SAME_RUN_SECONDS:
+                continue
+            follower = OutputFollower(self, server_id, container_id, stream, since)
+            self.followers[(server_id, stream)] = follower
+            follower.start()
 
     def reconcile(self) -> None:
         """Bring every server on this node in line with its container, after any gap in events."""
@@ -266,14 +297,20 @@ class NodeWatcher(threading.Thread):
                     all=True, filters={"label": [LABEL, "hearth.role=game"]}
                 )
             }
+        self.reconciled = {
+            server_id: {
+                "start": _epoch(c.attrs["State"]["StartedAt"]),
+                "die": _epoch(c.attrs["State"]["FinishedAt"]),
+            }
+            for server_id, c in containers.items()
+        }
         for server in Server.objects.filter(node_id=self.node_id).select_related("template"):
             container = containers.get(str(server.pk))
             running = container is not None and container.status == "running"
             if running:
-                started = container.attrs["State"].get("StartedAt", "")
                 if server.status in (S.STOPPED, S.CRASHED):
                     set_status(server.pk, S.RUNNING, expect={S.STOPPED, S.CRASHED})  # started behind our back
-                self.follow(str(server.pk), container.id, _epoch(started))
+                self.follow(str(server.pk), container.id, self.reconciled[str(server.pk)]["start"] - 0.001)
             elif server.status in (S.RUNNING, S.STARTING, S.STOPPING):
                 if server.status == S.STARTING and container is not None and container.status == "created":
                     continue  # the start task is about to start it
@@ -284,54 +321,65 @@ class NodeWatcher(threading.Thread):
                 else:
                     server_exited(server_id=server.pk, exit_code=code, oom=oom)
 
-    def follow_events(self) -> None:
+    def subscribe(self):
+        """The node's events for our game containers from now on (replayed from the request's own start)."""
+        filters = {"type": "container", "label": [LABEL, "hearth.role=game"]}
+        events = self.client.docker.events(decode=True, filters=filters, since=time.time())
+        self.streams.add(events)
+        return events
+
+    def already_reconciled(self, server_id: str, action: str, when: float) -> bool:
+        """Was this start or exit already seen by the reconcile? Then replaying it would undo newer state."""
+        stamps = self.reconciled.get(server_id, {})
+        seen = stamps.get(action)
+        if seen is None or abs(when - seen) >= SAME_RUN_SECONDS:
+            return False
+        del stamps[action]  # each transition is replayed at most once
+        return True
+
+    def follow_events(self, events) -> None:
         from servers.crash import server_exited
         from servers.models import Server
         from servers.states import set_status
 
-        filters = {"type": "container", "label": [LABEL, "hearth.role=game"]}
-        events = self.client.docker.events(decode=True, filters=filters, since=int(time.time()) - 1)
-        try:
-            for event in events:
-                if self.stopping.is_set():
-                    return
-                close_old_connections()
-                action = event.get("Action") or event.get("status")
-                attrs = event.get("Actor", {}).get("Attributes", {})
-                server_id, container_id = attrs.get(LABEL), event.get("id")
-                if not server_id:
-                    continue
-                if action in ("start", "die"):
-                    self.drop_stdin(server_id)
-                if action == "start":
-                    set_status(
-                        server_id,
-                        Server.Status.STARTING,
-                        expect={Server.Status.STOPPED, Server.Status.CRASHED},
-                    )
-                    # Exactly from this run's start: a whole second earlier would replay the previous run's
-                    # "ready" line and report running too soon.
-                    started = event.get("timeNano", event.get("time", time.time()) * 1e9) / 1e9
-                    self.follow(server_id, container_id, started - 0.001)
-                elif action == "oom":
-                    self.oom.add(server_id)
-                elif action == "die":
-                    self.running.pop(server_id, None)
-                    code = int(attrs.get("exitCode", 0))
-                    server_exited(server_id=server_id, exit_code=code, oom=server_id in self.oom)
-                    self.oom.discard(server_id)
-        finally:
-            events.close()
+        for event in events:
+            if self.stopping.is_set():
+                return
+            close_old_connections()
+            action = event.get("Action") or event.get("status")
+            attrs = event.get("Actor", {}).get("Attributes", {})
+            server_id, container_id = attrs.get(LABEL), event.get("id")
+            when = event.get("timeNano", event.get("time", time.time()) * 1e9) / 1e9
+            if not server_id or self.already_reconciled(server_id, action, when):
+                continue
+            if action in ("start", "die"):
+                self.drop_stdin(server_id)
+            if action == "start":
+                set_status(
+                    server_id,
+                    Server.Status.STARTING,
+                    expect={Server.Status.STOPPED, Server.Status.CRASHED},
+                )
+                # Exactly from this run's start: a whole second earlier would replay the previous run's
+                # "ready" line and report running too soon.
+                self.follow(server_id, container_id, when - 0.001)
+            elif action == "oom":
+                self.oom.add(server_id)
+            elif action == "die":
+                self.running.pop(server_id, None)
+                code = int(attrs.get("exitCode", 0))
+                server_exited(server_id=server_id, exit_code=code, oom=server_id in self.oom)
+                self.oom.discard(server_id)
 
 
 def _epoch(timestamp: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds → unix seconds (microsecond precision)."""
+    """Docker's RFC 3339 time with nanoseconds → unix seconds (microsecond precision); 0 when unreadable."""
     from datetime import datetime
 
     try:
-        return datetime.fromisoformat(timestamp[:26].rstrip("Z") + "+00:00").timestamp() - 0.001
-    except ValueError:
-        return time.time()
+        return datetime.fromisoformat(timestamp[:26].rstrip("Z") + "+00:00").timestamp()
+    except (TypeError, ValueError):
+        return 0.0
 
 
 class Monitor:
@@ -350,5 +398,12 @@ class Monitor:
                 self.watchers[node_id] = NodeWatcher(node_id, self.stopping)
                 self.watchers[node_id].start()
 
-    def stop(self) -> None:
+    def stop(self, wait: float = 0) -> None:
+        """Stop every watcher; with `wait`, also wait up to that many seconds for their threads to end."""
         self.stopping.set()
+        for watcher in self.watchers.values():
+            watcher.close()
+        deadline = time.monotonic() + wait
+        for watcher in self.watchers.values():
+            for thread in [watcher, *watcher.followers.values(), *watcher.threads]:
+                thread.join(max(0.0, deadline - time.monotonic()))

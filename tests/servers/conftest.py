@@ -87,8 +87,8 @@ def monitor(transactional_db):
     thread.start()
     yield mon
     stop.set()
-    mon.stop()
     thread.join(5)
+    mon.stop(wait=10)
 
 
 def wait_status(server: Server, *statuses: str, timeout: float = 30) -> Server:
