@@ -1,29 +1,40 @@
 """The Django admin, authorized by the same rule as the API: admin.read to look, admin.write to change."""
 
-from django import forms
 from django.contrib import admin
-from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpResponseForbidden, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.urls import reverse
 
+from accounts.browser import browser_logout
 from accounts.permissions import can
-
-
-class StaffLoginForm(AdminAuthenticationForm):
-    def confirm_login_allowed(self, user):
-        if not user.is_active or not can(user, "admin.read"):
-            raise forms.ValidationError(
-                "This account may not use the admin (it needs the admin.read permission).",
-                code="invalid_login",
-            )
 
 
 class HearthAdminSite(admin.AdminSite):
     site_header = "Hearth administration"
     site_title = "Hearth"
     index_title = "Panel"
-    login_form = StaffLoginForm
 
     def has_permission(self, request):
         return request.user.is_active and can(request.user, "admin.read")
+
+    def login(self, request, extra_context=None):
+        """One login for the whole panel (limits, two-factor, revocable sessions): the web UI's."""
+        if request.user.is_authenticated:  # signed in, but without admin.read
+            return HttpResponseForbidden(
+                "This account may not use the admin (it needs the admin.read permission). "
+                "Sign out of the panel and sign in with a staff account."
+            )
+        return redirect_to_login(
+            request.GET.get(REDIRECT_FIELD_NAME, reverse("admin:index")), reverse("webui:login")
+        )
+
+    def logout(self, request, extra_context=None):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        browser_logout(request)
+        return redirect("webui:login")
 
 
 class StaffModelAdmin(admin.ModelAdmin):

@@ -4,6 +4,7 @@ import os
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import LoginSession, Role, User
@@ -84,6 +85,19 @@ def client_for():
     def make(user: User) -> APIClient:
         client = APIClient()
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['token']}")
+        return client
+
+    return make
+
+
+@pytest.fixture
+def signed_in():
+    """A test client (Django's, or DRF's with `api=True`) signed in through the login page, as a person is."""
+
+    def make(user: User, *, api: bool = False) -> Client:
+        client = APIClient() if api else Client()
+        response = client.post("/login", {"email": user.email, "password": PASSWORD})
+        assert response.status_code == 302, response.content
         return client
 
     return make

@@ -2,7 +2,6 @@
 
 from functools import wraps
 
-from django.contrib import auth, messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
@@ -13,30 +12,21 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from rest_framework import exceptions
-from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import services as account_services
 from accounts.audit import client_ip
-from accounts.authentication import two_factor_missing
-from accounts.models import LoginSession
+from accounts.browser import TWO_FACTOR_SETUP_FIRST, browser_login, browser_logout
 from accounts.permissions import can
-from accounts.tokens import SESSION_CLAIM
 from config.api.throttling import TooManyAttempts, charge
 from servers.models import Server
 from servers.states import ALLOWED_FROM
 from webui.forms import LoginForm, TwoFactorForm
 
-# The Django session remembers which login session (the one staff see and revoke in the admin) it is.
-SESSION_KEY = "hearth_login_session"
 POWER_ACTIONS = ("start", "stop", "restart", "kill")
 SERVERS_PER_PAGE = 50
 # An allocation bound on every interface is reached at the node's public address.
 WILDCARD_IPS = ("0.0.0.0", "::")  # noqa: S104 - compared with, not bound to
 FAILED_STATES = (Server.Status.CRASHED, Server.Status.INSTALL_FAILED)
-TWO_FACTOR_SETUP_FIRST = (
-    "Your role requires two-factor authentication. Set it up with the API "
-    "(POST /api/auth/2fa/setup), then sign in here."
-)
 TOO_MANY_ATTEMPTS = "Too many login attempts from your address. Try again in {wait} seconds."
 
 
@@ -45,22 +35,11 @@ def _login_url() -> str:
 
 
 def signed_in(view):
-    """Anonymous visitors go to /login; a login staff revoked, or one owing two-factor setup, ends here."""
+    """Anonymous visitors go to /login (BrowserSessionMiddleware has already signed out ended sessions)."""
 
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        user = request.user
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path(), _login_url())
-        session_id = request.session.get(SESSION_KEY)
-        revoked = (
-            session_id and not LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).exists()
-        )
-        if revoked or two_factor_missing(user):
-            auth.logout(request)
-            messages.info(
-                request, "Your login was ended. Sign in again." if revoked else TWO_FACTOR_SETUP_FIRST
-            )
+        if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path(), _login_url())
         return view(request, *args, **kwargs)
 
@@ -101,17 +80,6 @@ def _check_credentials(request, form) -> dict:
     )
 
 
-def _start_session(request, result: dict) -> bool:
-    """Turn a successful API-style login into a browser session; False (and the login closed) if refused."""
-    session_id = str(AccessToken(result["token"])[SESSION_CLAIM])
-    if two_factor_missing(result["user"]):  # the session would be locked out of everything anyway
-        account_services.session_logout(session_id=session_id, refresh_token=result["refresh_token"])
-        return False
-    auth.login(request, result["user"])
-    request.session[SESSION_KEY] = session_id
-    return True
-
-
 @sensitive_post_parameters("password", "code", "challenge_token")
 @csrf_protect
 @never_cache
@@ -133,7 +101,7 @@ def login_view(request):
                 if "challenge_token" in result:  # two-factor on: ask for the code
                     form = TwoFactorForm(initial={"challenge_token": result["challenge_token"]})
                     status = 200
-                elif _start_session(request, result):
+                elif browser_login(request, result):
                     return redirect(next_url)
                 else:
                     form.add_error(None, TWO_FACTOR_SETUP_FIRST)
@@ -144,9 +112,7 @@ def login_view(request):
 
 @require_POST
 def logout_view(request):
-    if session_id := request.session.get(SESSION_KEY):
-        account_services.session_logout(session_id=session_id)
-    auth.logout(request)
+    browser_logout(request)
     return redirect("webui:login")
 
 

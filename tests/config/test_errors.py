@@ -82,9 +82,9 @@ def test_a_crash_outside_drf_is_still_json(raw_api):
     assert "secret internals" not in str(body)
 
 
-def test_csrf_failure_on_session_auth_is_json(customer):
-    client = APIClient(enforce_csrf_checks=True)
-    client.force_login(customer)
+def test_csrf_failure_on_session_auth_is_json(signed_in, customer):
+    client = signed_in(customer, api=True)
+    client.handler.enforce_csrf_checks = True
     assert_error(client.post("/api/auth/logout", {}, format="json"), 403)
 
 

@@ -1,5 +1,4 @@
 import pytest
-from django.test import Client
 
 from nodes.models import Allocation, Node
 
@@ -149,10 +148,9 @@ class TestAllocations:
 
 
 class TestAdmin:
-    def test_test_connection_action_and_bulk_allocation_form(self, admin, make_node):
+    def test_test_connection_action_and_bulk_allocation_form(self, signed_in, admin, make_node):
         node = make_node(engine=2)
-        client = Client()
-        client.force_login(admin)
+        client = signed_in(admin)
         response = client.post(
             "/admin/nodes/node/",
             {"action": "test_connection", "_selected_action": [str(node.pk)]},

@@ -6,7 +6,6 @@ import zipfile
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import Client
 
 from accounts.models import AuditLog
 from templates_app.eggs import egg_import
@@ -16,28 +15,22 @@ from tests.templates_app.conftest import egg_bytes, variable
 pytestmark = pytest.mark.django_db
 
 
-def logged_in(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def test_the_changelist_shows_image_variables_source_and_an_import_link(admin, make_template):
+def test_the_changelist_shows_image_variables_source_and_an_import_link(signed_in, admin, make_template):
     make_template(name="Listed", variables=[variable("A"), variable("B")])
-    page = logged_in(admin).get("/admin/templates_app/template/").content.decode()
+    page = signed_in(admin).get("/admin/templates_app/template/").content.decode()
     assert "Listed" in page and "hearth/testgame:latest" in page and "manual" in page
     assert 'class="field-variable_count">2<' in page
     assert "/admin/templates_app/template/import/" in page
 
 
-def test_the_change_page_has_the_variables_inline(admin, make_template):
+def test_the_change_page_has_the_variables_inline(signed_in, admin, make_template):
     template = make_template(variables=[variable("MAX_PLAYERS", "20")])
-    page = logged_in(admin).get(f"/admin/templates_app/template/{template.pk}/change/").content.decode()
+    page = signed_in(admin).get(f"/admin/templates_app/template/{template.pk}/change/").content.decode()
     assert "MAX_PLAYERS" in page and "variables-TOTAL_FORMS" in page
 
 
-def test_importing_an_egg_shows_its_warnings(admin):
-    client = logged_in(admin)
+def test_importing_an_egg_shows_its_warnings(signed_in, admin):
+    client = signed_in(admin)
     assert client.get("/admin/templates_app/template/import/").status_code == 200
     upload = SimpleUploadedFile("egg-mumble-server.json", egg_bytes("egg-mumble-server.json"))
     response = client.post("/admin/templates_app/template/import/", {"file": upload}, follow=True)
@@ -49,17 +42,17 @@ def test_importing_an_egg_shows_its_warnings(admin):
     assert AuditLog.objects.filter(action="template.import", metadata__via="admin").exists()
 
 
-def test_a_bad_egg_is_shown_on_the_form(admin):
+def test_a_bad_egg_is_shown_on_the_form(signed_in, admin):
     upload = SimpleUploadedFile("egg.json", b'{"name": "x"}')
-    response = logged_in(admin).post("/admin/templates_app/template/import/", {"file": upload})
+    response = signed_in(admin).post("/admin/templates_app/template/import/", {"file": upload})
     assert response.status_code == 200
     assert "meta.version is missing" in response.content.decode()
     assert not Template.objects.exists()
 
 
-def test_replace_from_the_import_page(admin, make_template):
+def test_replace_from_the_import_page(signed_in, admin, make_template):
     old = make_template(name="Paper")
-    client = logged_in(admin)
+    client = signed_in(admin)
     upload = SimpleUploadedFile("egg-paper.json", egg_bytes("egg-paper.json"))
     refused = client.post("/admin/templates_app/template/import/", {"file": upload})
     assert "already exists" in refused.content.decode()
@@ -69,8 +62,8 @@ def test_replace_from_the_import_page(admin, make_template):
     assert old.source == "egg:PTDL_v2"
 
 
-def test_support_staff_cannot_import_or_duplicate(make_user, make_template):
-    support = logged_in(make_user(role="Support"))
+def test_support_staff_cannot_import_or_duplicate(signed_in, make_user, make_template):
+    support = signed_in(make_user(role="Support"))
     template = make_template()
     assert support.get("/admin/templates_app/template/import/").status_code == 403
     support.post(
@@ -79,9 +72,9 @@ def test_support_staff_cannot_import_or_duplicate(make_user, make_template):
     assert Template.objects.count() == 1
 
 
-def test_exporting_one_template_downloads_its_egg(admin):
+def test_exporting_one_template_downloads_its_egg(signed_in, admin):
     template, _ = egg_import(egg_bytes("egg-rust.json"))
-    response = logged_in(admin).post(
+    response = signed_in(admin).post(
         "/admin/templates_app/template/", {"action": "export_eggs", "_selected_action": [str(template.pk)]}
     )
     assert response["Content-Disposition"] == 'attachment; filename="egg-rust.json"'
@@ -89,10 +82,10 @@ def test_exporting_one_template_downloads_its_egg(admin):
     assert egg["name"] == "Rust" and egg["config"]["stop"] == "^C"
 
 
-def test_exporting_several_templates_downloads_a_zip(admin):
+def test_exporting_several_templates_downloads_a_zip(signed_in, admin):
     first, _ = egg_import(egg_bytes("egg-rust.json"))
     second, _ = egg_import(egg_bytes("egg-paper.json"))
-    response = logged_in(admin).post(
+    response = signed_in(admin).post(
         "/admin/templates_app/template/",
         {"action": "export_eggs", "_selected_action": [str(first.pk), str(second.pk)]},
     )
@@ -102,11 +95,11 @@ def test_exporting_several_templates_downloads_a_zip(admin):
     assert json.loads(archive.read("egg-paper.json"))["name"] == "Paper"
 
 
-def test_duplicate_copies_the_template_and_its_variables(admin, make_template):
+def test_duplicate_copies_the_template_and_its_variables(signed_in, admin, make_template):
     template = make_template(
         name="Original", variables=[variable("A", "1"), variable("B", "2", type="integer")]
     )
-    client = logged_in(admin)
+    client = signed_in(admin)
     for _ in range(2):
         client.post(
             "/admin/templates_app/template/", {"action": "duplicate", "_selected_action": [str(template.pk)]}
@@ -119,8 +112,8 @@ def test_duplicate_copies_the_template_and_its_variables(admin, make_template):
     assert copy.start_command == template.start_command
 
 
-def test_saving_in_the_admin_is_validated_and_audited(admin):
-    client = logged_in(admin)
+def test_saving_in_the_admin_is_validated_and_audited(signed_in, admin):
+    client = signed_in(admin)
     base = {
         "name": "From admin",
         "description": "",

@@ -1,12 +1,10 @@
 """Fixtures for the web UI: servers as plain rows (no engine needed) for the page tests."""
 
 import pytest
-from django.test import Client
 
 from nodes.models import Location, Node
 from servers.models import Server, ServerMember
 from templates_app.models import Template
-from tests.conftest import PASSWORD
 
 
 @pytest.fixture
@@ -54,18 +52,5 @@ def make_server(node, template):
 def share():
     def make(server: Server, user, permissions: list[str]) -> ServerMember:
         return ServerMember.objects.create(server=server, user=user, permissions=permissions)
-
-    return make
-
-
-@pytest.fixture
-def signed_in():
-    """A Django test client signed in through the login form, as a person would be."""
-
-    def make(user) -> Client:
-        client = Client()
-        response = client.post("/login", {"email": user.email, "password": PASSWORD})
-        assert response.status_code == 302, response.content
-        return client
 
     return make

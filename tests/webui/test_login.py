@@ -5,9 +5,9 @@ import pytest
 from django.test import Client
 
 from accounts import twofactor
+from accounts.browser import SESSION_KEY, TWO_FACTOR_SETUP_FIRST
 from accounts.models import LoginSession, Role
 from tests.conftest import PASSWORD
-from webui.views import SESSION_KEY, TWO_FACTOR_SETUP_FIRST
 
 
 def test_the_login_page_has_a_form_with_csrf_and_a_link_to_the_admin(client, db):
