@@ -5,10 +5,12 @@ crash handed to the crash policy). On every (re)connection the watcher reconcile
 its container, so nothing that happened while the monitor was away is lost.
 """
 
+import collections
 import contextlib
+import itertools
 import json
 import logging
-import queue
+import operator
 import re
 import threading
 import time
@@ -24,6 +26,7 @@ logger = logging.getLogger(__name__)
 
 LABEL = "hearth.server"
 FLUSH_INTERVAL = 0.01  # seconds between two publishes of one stream
+STREAMS = {1: "stdout", 2: "stderr"}  # Docker's frame header → our stream name
 SAME_RUN_SECONDS = 0.5  # a start event and the container's StartedAt of one run differ by less than this
 
 
@@ -62,17 +65,17 @@ def _cut(text: str) -> str:
 
 
 class OutputFollower(threading.Thread):
-    """Reads one stream (stdout or stderr) of one server's container, once for every viewer."""
+    """Reads one run of one server's container (stdout and stderr), once for every viewer.
 
-    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, stream: str, since: float):
-        super().__init__(daemon=True, name=f"follow-{server_id[:8]}-{stream}")
-        self.watcher, self.server_id, self.container_id, self.stream, self.since = (
-            watcher,
-            server_id,
-            container_id,
-            stream,
-            since,
-        )
+    A reader thread turns the engine's frames into lines as fast as they come; this thread publishes
+    what has gathered at most every FLUSH_INTERVAL, so a lone line goes out at once and a flood in batches.
+    """
+
+    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, since: float):
+        super().__init__(daemon=True, name=f"follow-{server_id[:8]}")
+        self.watcher, self.server_id, self.container_id, self.since = watcher, server_id, container_id, since
+        self.pending: collections.deque = collections.deque()  # (stream, text), then None at the end
+        self.arrived = threading.Event()
 
     def run(self):
         from servers import console
@@ -84,66 +87,60 @@ class OutputFollower(threading.Thread):
         if server is None:
             return
         ready = _ready_matcher(server.template)
-        waiting = self.stream == "stdout" and server.status == Server.Status.STARTING
-        lines: queue.Queue = queue.Queue()
-        threading.Thread(target=self._read, args=(lines,), daemon=True, name=f"{self.name}-read").start()
-        throttle, last_flush = Throttle(), 0.0
+        waiting = server.status == Server.Status.STARTING
+        threading.Thread(target=self._read, daemon=True, name=f"{self.name}-read").start()
+        throttle, last_flush, ended = Throttle(), 0.0, False
         try:
-            while not self.watcher.stopping.is_set():
-                batch = [lines.get()]  # blocks until output
-                # At most one publish per FLUSH_INTERVAL: a lone line goes out at once, a flood in batches.
+            while not ended and not self.watcher.stopping.is_set():
+                self.arrived.wait()
+                self.arrived.clear()
                 time.sleep(max(0.0, last_flush + FLUSH_INTERVAL - time.monotonic()))
-                with contextlib.suppress(queue.Empty):
-                    while len(batch) < 10_000:
-                        batch.append(lines.get_nowait())
                 last_flush = time.monotonic()
-                ended = batch[-1] is None
-                batch = [text for text in batch if text is not None]
-                if waiting and any(ready(text) for text in batch):
+                batch = [self.pending.popleft() for _ in range(len(self.pending))]
+                ended = bool(batch) and batch[-1] is None
+                if ended:
+                    batch.pop()
+                lines = [(stream, _cut(text.rstrip("\r"))) for stream, text in batch]
+                if waiting and any(ready(text) for _, text in lines):
                     waiting = False
                     set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
-                admitted, notice = throttle.admit([_cut(text.rstrip("\r")) for text in batch])
-                console.write_lines(self.server_id, self.stream, admitted)
+                admitted, notice = throttle.admit(lines)
+                for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
+                    console.write_lines(self.server_id, stream, [text for _, text in run])
                 if notice:
                     console.write(
                         self.server_id, "Server is outputting console data too quickly; throttling."
                     )
-                if ended:
-                    return
         finally:
-            key = (self.server_id, self.stream)
-            if self.watcher.followers.get(key) is self:  # a later run may already have its own follower
-                del self.watcher.followers[key]
+            if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
+                del self.watcher.followers[self.server_id]
             connections.close_all()
 
-    def _read(self, lines: queue.Queue) -> None:
-        """Split the container's stream into lines as fast as it comes; None marks the end."""
-        chunks = None
+    def _read(self) -> None:
+        """Split the container's output into lines as fast as it comes; None marks the end."""
+        limit = settings.CONSOLE_MAX_LINE_CHARS
+        partial = {1: "", 2: ""}
+        output = None
         try:
-            chunks = self.watcher.client.docker.api.logs(
-                self.container_id,
-                stdout=self.stream == "stdout",
-                stderr=self.stream == "stderr",
-                stream=True,
-                follow=True,
-                since=self.since,
-            )
-            self.watcher.streams.add(chunks)
-            buffer = ""
-            for chunk in chunks:
-                buffer += chunk.decode(errors="replace")
-                *complete, buffer = buffer.split("\n")
-                if len(buffer) > settings.CONSOLE_MAX_LINE_CHARS:  # a line without end: emit what we have
-                    complete, buffer = [*complete, buffer], ""
-                for text in complete:
-                    lines.put(text)
+            output = self.watcher.client.follow_logs(self.container_id, self.since)
+            self.watcher.streams.add(output)
+            for frames in output:
+                for kind, payload in frames:
+                    *complete, rest = (partial.get(kind, "") + payload.decode(errors="replace")).split("\n")
+                    if len(rest) > limit:  # a line without end: emit what we have
+                        complete, rest = [*complete, rest], ""
+                    partial[kind] = rest
+                    self.pending.extend((STREAMS.get(kind, "stdout"), text) for text in complete)
+                self.arrived.set()
                 if self.watcher.stopping.is_set():
                     break
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
-            self.watcher.streams.discard(chunks)
-            lines.put(None)
+            self.watcher.streams.discard(output)
+            self.pending.extend((STREAMS[kind], rest) for kind, rest in partial.items() if rest)
+            self.pending.append(None)
+            self.arrived.set()
 
 
 class NodeWatcher(threading.Thread):
@@ -152,7 +149,7 @@ class NodeWatcher(threading.Thread):
     def __init__(self, node_id: str, stopping: threading.Event):
         super().__init__(daemon=True, name=f"watch-{node_id[:8]}")
         self.node_id, self.stopping = node_id, stopping
-        self.followers: dict[tuple[str, str], OutputFollower] = {}
+        self.followers: dict[str, OutputFollower] = {}  # server id → its output's reader
         self.running: dict[str, str] = {}  # server id → container id, for stats
         self.stdin_sockets: dict[str, object] = {}  # server id → the attach carrying its console input
         self.client = None
@@ -275,13 +272,11 @@ class NodeWatcher(threading.Thread):
     def follow(self, server_id: str, container_id: str, since: float) -> None:
         """Read this run's output once. A follower still draining the previous run is left to finish."""
         self.running[server_id] = container_id
-        for stream in ("stdout", "stderr"):
-            current = self.followers.get((server_id, stream))
-            if current is not None and current.is_alive() and abs(current.since - since) < SAME_RUN_SECONDS:
-                continue
-            follower = OutputFollower(self, server_id, container_id, stream, since)
-            self.followers[(server_id, stream)] = follower
-            follower.start()
+        current = self.followers.get(server_id)
+        if current is not None and current.is_alive() and abs(current.since - since) < SAME_RUN_SECONDS:
+            return
+        self.followers[server_id] = OutputFollower(self, server_id, container_id, since)
+        self.followers[server_id].start()
 
     def reconcile(self) -> None:
         """Bring every server on this node in line with its container, after any gap in events."""
@@ -324,7 +319,7 @@ class NodeWatcher(threading.Thread):
     def subscribe(self):
         """The node's events for our game containers from now on (replayed from the request's own start)."""
         filters = {"type": "container", "label": [LABEL, "hearth.role=game"]}
-        events = self.client.docker.events(decode=True, filters=filters, since=time.time())
+        events = self.client.follow_events(filters, since=time.time())
         self.streams.add(events)
         return events
 

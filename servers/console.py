@@ -1,15 +1,17 @@
 """Console lines and state changes: kept in a bounded per-server history in Redis and fanned out
 to the server's channel-layer group, where every subscribed browser receives them."""
 
+import asyncio
 import json
 import logging
+import os
+import secrets
 import threading
 import time
-import uuid
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 
 import redis
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -33,32 +35,61 @@ def history_key(server_id) -> str:
     return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}"
 
 
+class _Publisher:
+    """Channel-layer sends from synchronous code, on one long-lived event loop per process.
+
+    async_to_sync would run every send on a new loop, and channels_redis opens a Redis connection for
+    each loop: 1.7 ms of CPU per console message in the monitor. Here the connection is made once.
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.loop, self.pid = None, None
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        with self.lock:
+            if self.loop is None or self.pid != os.getpid():  # a forked worker needs its own thread
+                self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
+                threading.Thread(target=self.loop.run_forever, daemon=True, name="channel-publisher").start()
+            return self.loop
+
+    def send(self, group: str, message: dict) -> None:
+        layer = get_channel_layer()
+        if layer is not None:
+            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self._running_loop())
+            future.result(timeout=settings.NODE_TIMEOUT_SECONDS)
+
+
+_publisher = _Publisher()
+
+
 def _send(server_id, message: dict) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
     try:
-        async_to_sync(layer.group_send)(group_name(server_id), message)
+        _publisher.send(group_name(server_id), message)
     except Exception:  # a console line is never worth failing the operation that wrote it
         logger.warning("Could not publish %s for server %s", message.get("type"), server_id, exc_info=True)
 
 
-def line(stream: str, data: str) -> dict:
-    return {
-        "id": uuid.uuid4().hex[:12],
-        "stream": stream,
-        "data": data if data.endswith("\n") else f"{data}\n",
-        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "ts": time.time(),
-    }
+def _entries(stream: str, texts: list[str]) -> tuple[str, list[str]]:
+    """(timestamp, history entries as JSON) for lines that arrived together.
+
+    Built by hand: a flood makes thousands, and json.dumps plus a uuid4 per line cost 13 µs each."""
+    now = time.time()
+    stamp = datetime.fromtimestamp(now, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    prefix = secrets.token_hex(4)  # ids: one random prefix per batch, then the line's place in it
+    return stamp, [
+        f'{{"id":"{prefix}{i:04x}","stream":"{stream}","data":{encode_basestring(text)},'
+        f'"timestamp":"{stamp}","ts":{now}}}'
+        for i, text in enumerate(texts)
+    ]
 
 
-def record(server_id, entries: list[dict]) -> None:
-    """Append lines to the server's history (newest last), trimmed to CONSOLE_HISTORY_LINES."""
+def record(server_id, entries: list[str]) -> None:
+    """Append encoded entries to the server's history (newest last), trimmed to CONSOLE_HISTORY_LINES."""
     key = history_key(server_id)
     try:
         pipe = _redis().pipeline()
-        pipe.rpush(key, *[json.dumps(e) for e in entries])
+        pipe.rpush(key, *entries)
         pipe.ltrim(key, -settings.CONSOLE_HISTORY_LINES, -1)
         pipe.execute()
     except redis.RedisError:
@@ -84,16 +115,15 @@ def history(
 
 def write(server_id, data: str, *, stream: str = "system") -> None:
     """One console line (a panel action, a status, an install step) to history and subscribers."""
-    entry = line(stream, data)
-    record(server_id, [entry])
-    _send(server_id, {"type": "server_log", "serverId": str(server_id), **entry})
+    write_lines(server_id, stream, [data])
 
 
 def write_lines(server_id, stream: str, texts: list[str]) -> None:
     """Many lines of one stream (a chunk of game output): one history write and one message."""
     if not texts:
         return
-    entries = [line(stream, text) for text in texts]
+    texts = [text if text.endswith("\n") else f"{text}\n" for text in texts]
+    stamp, entries = _entries(stream, texts)
     record(server_id, entries)
     _send(
         server_id,
@@ -101,8 +131,8 @@ def write_lines(server_id, stream: str, texts: list[str]) -> None:
             "type": "server_log",
             "serverId": str(server_id),
             "stream": stream,
-            "data": "".join(e["data"] for e in entries),
-            "timestamp": entries[-1]["timestamp"],
+            "data": "".join(texts),
+            "timestamp": stamp,
         },
     )
 
