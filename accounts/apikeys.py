@@ -14,6 +14,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from accounts.audit import audit, client_ip
 from accounts.models import ApiKey, User
 from accounts.permissions import SERVER_SCOPED, global_permissions, grants, unknown
+from config import realtime
 
 KEY_MARK = "hth_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # don't write on every request
@@ -83,6 +84,7 @@ def apikey_revoke(*, key: ApiKey, actor=None, request=None) -> bool:
         ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
     )
     if revoked:
+        realtime.access_changed(realtime.user_group(key.user_id))
         audit("apikey.revoke", actor=actor, request=request, resource=key, prefix=key.prefix)
     return revoked
 

@@ -42,12 +42,14 @@ def browser_logout(request) -> None:
     auth.logout(request)
 
 
-def why_ended(request) -> str | None:
+def why_ended(session, user) -> str | None:
     """Why this signed-in browser session may no longer be used, or None when it may."""
-    session_id = request.session.get(SESSION_KEY)
+    session_id = session.get(SESSION_KEY)
     if not session_id or not LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).exists():
         return LOGIN_ENDED  # revoked, or never made by our login (e.g. a password-only form)
-    if two_factor_missing(request.user):
+    if not user.is_active:
+        return LOGIN_ENDED
+    if two_factor_missing(user):
         return TWO_FACTOR_SETUP_FIRST
     return None
 
@@ -59,7 +61,7 @@ class BrowserSessionMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if request.user.is_authenticated and (reason := why_ended(request)):
+        if request.user.is_authenticated and (reason := why_ended(request.session, request.user)):
             auth.logout(request)
             request.user = AnonymousUser()
             messages.info(request, reason)

@@ -25,6 +25,7 @@ from accounts import twofactor
 from accounts.audit import audit
 from accounts.models import LoginSession, Role, User
 from accounts.tokens import SESSION_CLAIM, issue_tokens
+from config import realtime
 from config.api.throttling import RateLimitState, TooManyAttempts, charge, refund
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ def session_logout(*, session_id: str, refresh_token: str | None = None) -> None
     if session is None:
         return
     LoginSession.objects.filter(pk=session_id).update(revoked_at=timezone.now())
+    realtime.access_changed(realtime.user_group(session.user_id))
     audit("auth.logout", actor=session.user, resource=session.user)
     if refresh_token:
         try:
@@ -148,6 +150,7 @@ def sessions_revoke_all(*, user: User, keep_session_id: str | None = None) -> in
     sessions = LoginSession.objects.filter(user=user, revoked_at__isnull=True)
     if keep_session_id:
         sessions = sessions.exclude(pk=keep_session_id)
+    realtime.access_changed(realtime.user_group(user.pk))
     return sessions.update(revoked_at=timezone.now())
 
 

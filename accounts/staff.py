@@ -9,6 +9,7 @@ from accounts.audit import audit
 from accounts.models import Role, User
 from accounts.permissions import global_permissions, grants, unknown
 from accounts.services import sessions_revoke_all, user_create_unique
+from config import realtime
 
 
 def _check_grantable(actor: User, permissions: list[str]) -> None:
@@ -53,6 +54,7 @@ def role_update(*, actor: User, role: Role, request=None, **changes) -> Role:
     for field, value in changes.items():
         setattr(role, field, value)
     role.save()
+    realtime.access_changed(*(realtime.user_group(pk) for pk in role.users.values_list("pk", flat=True)))
     audit("role.update", actor=actor, request=request, resource=role, changes=sorted(changes))
     return role
 
@@ -63,6 +65,7 @@ def role_delete(*, actor: User, role: Role, request=None) -> None:
     audit(
         "role.delete", actor=actor, request=request, resource=role, name=role.name, users=role.users.count()
     )
+    realtime.access_changed(*(realtime.user_group(pk) for pk in role.users.values_list("pk", flat=True)))
     role.delete()
 
 
@@ -114,6 +117,7 @@ def user_update(*, actor: User, user: User, request=None, roles: list[Role] | No
         user.roles.set(roles)
     if password or changes.get("is_active") is False:
         sessions_revoke_all(user=user)
+    realtime.access_changed(realtime.user_group(user.pk))
     audited = sorted(
         [*changes, *(["password"] if password else []), *(["roles"] if roles is not None else [])]
     )
@@ -128,4 +132,5 @@ def user_delete(*, actor: User, user: User, request=None) -> None:
     if user.is_superuser and not actor.is_superuser:
         raise exceptions.PermissionDenied("Only a superuser can delete a superuser.")
     audit("user.delete", actor=actor, request=request, resource=user, email=user.email)
+    realtime.access_changed(realtime.user_group(user.pk))
     user.delete()

@@ -10,7 +10,6 @@ from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
 
-@database_sync_to_async
 def _resolve(raw: str, ip: str | None):
     """(user, expires_at or None), or (None, reason)."""
     from accounts.apikeys import KEY_MARK, apikey_authenticate
@@ -30,17 +29,36 @@ def _resolve(raw: str, ip: str | None):
     return user, expires
 
 
+def credentials_hold(scope) -> tuple[object | None, str]:
+    """Check a socket's credentials again: (the user as they are now, "") or (None, why not).
+
+    A token (JWT or API key) is resolved afresh: revoked, expired or disabled all fail. A session cookie
+    follows the browser rules (accounts.browser): its login session must still be open.
+    """
+    from accounts.browser import why_ended
+    from accounts.models import User
+
+    if raw := scope.get("token"):
+        user, detail = _resolve(raw, (scope.get("client") or [None])[0])
+        return (user, "") if user is not None else (None, detail)
+    user = User.objects.filter(pk=getattr(scope.get("user"), "pk", None)).first()
+    if user is None:
+        return None, "Not authenticated"
+    reason = why_ended(scope["session"], user)
+    return (None, reason) if reason else (user, "")
+
+
 class TokenAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         raw = (parse_qs(scope.get("query_string", b"").decode()).get("token") or [""])[0]
         if raw:
             client = scope.get("client") or [None]
-            user, detail = await _resolve(raw, client[0])
+            user, detail = await database_sync_to_async(_resolve)(raw, client[0])
             if user is None:
                 from django.contrib.auth.models import AnonymousUser
 
                 scope["user"], scope["auth_error"] = AnonymousUser(), detail
             else:
-                scope["user"], scope["token_expires_at"] = user, detail
+                scope["user"], scope["token_expires_at"], scope["token"] = user, detail, raw
             return await self.inner(scope, receive, send)
         return await AuthMiddlewareStack(self.inner)(scope, receive, send)

@@ -316,22 +316,18 @@ NODES_GROUP = "nodes"
 
 def publish_node_health(node: Node, report: dict) -> None:
     """Send a node's report to staff watching the nodes (WebSocket `subscribe_nodes`)."""
-    from asgiref.sync import async_to_sync
-    from channels.layers import get_channel_layer
+    from config import realtime
 
-    try:
-        async_to_sync(get_channel_layer().group_send)(
-            NODES_GROUP,
-            {
-                "type": "node_health",
-                "nodeId": str(node.pk),
-                "name": node.name,
-                "isOnline": node.is_online,
-                "report": report,
-            },
-        )
-    except Exception:  # a missed report is replaced by the next one in 30 s
-        logger.warning("Could not publish the health of node %s", node.name, exc_info=True)
+    realtime.publish(
+        NODES_GROUP,
+        {
+            "type": "node_health",
+            "nodeId": str(node.pk),
+            "name": node.name,
+            "isOnline": node.is_online,
+            "report": report,
+        },
+    )
 
 
 # --- Allocations --------------------------------------------------------------------------------

@@ -1,10 +1,8 @@
 """Console lines and state changes: kept in a bounded per-server history in Redis and fanned out
 to the server's channel-layer group, where every subscribed browser receives them."""
 
-import asyncio
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -12,8 +10,9 @@ from datetime import UTC, datetime
 from json.encoder import encode_basestring
 
 import redis
-from channels.layers import get_channel_layer
 from django.conf import settings
+
+from config import realtime
 
 logger = logging.getLogger(__name__)
 
@@ -35,39 +34,8 @@ def history_key(server_id) -> str:
     return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}"
 
 
-class _Publisher:
-    """Channel-layer sends from synchronous code, on one long-lived event loop per process.
-
-    async_to_sync would run every send on a new loop, and channels_redis opens a Redis connection for
-    each loop: 1.7 ms of CPU per console message in the monitor. Here the connection is made once.
-    """
-
-    def __init__(self):
-        self.lock = threading.Lock()
-        self.loop, self.pid = None, None
-
-    def _running_loop(self) -> asyncio.AbstractEventLoop:
-        with self.lock:
-            if self.loop is None or self.pid != os.getpid():  # a forked worker needs its own thread
-                self.loop, self.pid = asyncio.new_event_loop(), os.getpid()
-                threading.Thread(target=self.loop.run_forever, daemon=True, name="channel-publisher").start()
-            return self.loop
-
-    def send(self, group: str, message: dict) -> None:
-        layer = get_channel_layer()
-        if layer is not None:
-            future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self._running_loop())
-            future.result(timeout=settings.NODE_TIMEOUT_SECONDS)
-
-
-_publisher = _Publisher()
-
-
 def _send(server_id, message: dict) -> None:
-    try:
-        _publisher.send(group_name(server_id), message)
-    except Exception:  # a console line is never worth failing the operation that wrote it
-        logger.warning("Could not publish %s for server %s", message.get("type"), server_id, exc_info=True)
+    realtime.publish(group_name(server_id), message)
 
 
 def _entries(stream: str, texts: list[str]) -> tuple[str, list[str]]:

@@ -1,11 +1,15 @@
 """The live console over WebSocket: subscribe to servers, receive their output, states and stats, type.
 
-Every message is authorized again: `server.read` to subscribe and to keep receiving (re-checked at
-most once a second, so a revoked member stops receiving within a second), `server.console` to type.
+Access is checked when it can change, never per delivered line: `server.read` on subscribe,
+`server.console` on every command, and again for every subscription when the panel says access
+changed (a member's permissions, a role, a revoked login or key: `config.realtime.access_changed`),
+which reaches the socket ahead of any later output. A slow safety check every RECHECK_SECONDS catches
+what was changed without telling (bulk updates in a shell).
 """
 
 import asyncio
 import json
+import random
 import time
 
 from channels.db import database_sync_to_async
@@ -13,6 +17,8 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts.permissions import can
+from config import realtime
+from config.ws_auth import credentials_hold
 from servers import console
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -20,7 +26,7 @@ CLOSE_BAD_MESSAGE = 4400
 CLOSE_TOO_BIG = 4413
 CLOSE_TOO_MANY = 4429
 EVENTS = ("server_log", "server_state_update", "resource_stats")
-RECHECK_SECONDS = 1.0
+RECHECK_SECONDS = 30.0
 
 
 @database_sync_to_async
@@ -58,19 +64,51 @@ def _send_command(user, server_id: str, text: str) -> None:
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.subscriptions: dict[str, set[str]] = {}
-        self.checked_at: dict[str, float] = {}
         self.input_times: list[float] = []
-        self.expiry_task = None
+        self.tasks: list[asyncio.Future] = []
         await self.accept()
         user = self.scope.get("user")
+        reason = self.scope.get("auth_error") or "Not authenticated"
+        if user is not None and user.is_authenticated and "token" not in self.scope:
+            user, reason = await database_sync_to_async(credentials_hold)(self.scope)  # a session cookie
         if user is None or not user.is_authenticated:
-            await self.send_json(
-                {"type": "error", "message": self.scope.get("auth_error") or "Not authenticated"}
-            )
+            await self.send_json({"type": "error", "message": reason})
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
+        self.scope["user"] = user
+        self.user_group = realtime.user_group(user.pk)
+        await self.channel_layer.group_add(self.user_group, self.channel_name)
+        self.tasks.append(asyncio.ensure_future(self._recheck_now_and_then()))
         if expires_at := self.scope.get("token_expires_at"):
-            self.expiry_task = asyncio.ensure_future(self._expire(expires_at))
+            self.tasks.append(asyncio.ensure_future(self._expire(expires_at)))
+
+    async def _recheck_now_and_then(self) -> None:
+        while True:
+            await asyncio.sleep(RECHECK_SECONDS * random.uniform(0.8, 1.2))  # noqa: S311 - spreads the load
+            await self.recheck()
+
+    async def recheck(self, server_ids=None) -> None:
+        """Are the credentials still good, and is each subscription (or those given) still allowed?"""
+        user, reason = await database_sync_to_async(credentials_hold)(self.scope)
+        if user is None:
+            await self.send_json({"type": "error", "message": f"Disconnected: {reason}"})
+            return await self.close(code=CLOSE_UNAUTHENTICATED)
+        self.scope["user"] = user  # roles and permissions as they are now
+        for server_id in list(self.subscriptions if server_ids is None else server_ids):
+            if server_id not in self.subscriptions:
+                continue
+            allowed, reason = await _access(user, server_id, "server.read")
+            if not allowed:
+                self.subscriptions.pop(server_id)
+                await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
+                await self.send_json(
+                    {"type": "error", "serverId": server_id, "message": f"Unsubscribed: {reason}"}
+                )
+            elif not (await _access(user, server_id, "server.logs.read"))[0]:
+                self.subscriptions[server_id].discard("server_log")
+
+    async def access_changed(self, event):
+        await self.recheck()
 
     async def _expire(self, expires_at: int) -> None:
         notice = expires_at - time.time() - settings.WS_TOKEN_NOTICE_SECONDS
@@ -82,8 +120,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def disconnect(self, code):
-        if self.expiry_task:
-            self.expiry_task.cancel()
+        for task in getattr(self, "tasks", []):
+            task.cancel()
+        if user_group := getattr(self, "user_group", None):
+            await self.channel_layer.group_discard(user_group, self.channel_name)
         for server_id in list(getattr(self, "subscriptions", {})):
             await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
         if getattr(self, "watching_nodes", False):
@@ -133,7 +173,6 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 events.discard("server_log")
         first = server_id not in self.subscriptions
         self.subscriptions[server_id] = events
-        self.checked_at[server_id] = time.monotonic()
         if first:
             await self.channel_layer.group_add(console.group_name(server_id), self.channel_name)
         await self.send_json({"type": "subscribed", "serverId": server_id, "events": sorted(events)})
@@ -195,24 +234,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return await self.send_json({"type": "error", "serverId": server_id, "message": reason})
         await _send_command(self.scope["user"], server_id, data)
 
-    async def _still_allowed(self, server_id: str, event: str) -> bool:
-        events = self.subscriptions.get(server_id)
-        if events is None or event not in events:
-            return False
-        if time.monotonic() - self.checked_at.get(server_id, 0) < RECHECK_SECONDS:
-            return True
-        allowed, reason = await _access(self.scope["user"], server_id, "server.read")
-        self.checked_at[server_id] = time.monotonic()
-        if not allowed:
-            self.subscriptions.pop(server_id, None)
-            await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
-            await self.send_json(
-                {"type": "error", "serverId": server_id, "message": f"Unsubscribed: {reason}"}
-            )
-        return allowed
-
     async def _relay(self, event: dict, fields: tuple[str, ...]) -> None:
-        if await self._still_allowed(event["serverId"], event["type"]):
+        if event["type"] in self.subscriptions.get(event["serverId"], ()):
             await self.send_json({"type": event["type"], **{k: event[k] for k in fields if k in event}})
 
     async def server_log(self, event):

@@ -9,6 +9,7 @@ from rest_framework import exceptions
 from accounts.audit import audit
 from accounts.models import User
 from accounts.permissions import SERVER_SCOPED, can, unknown
+from config import realtime
 from config.api.exceptions import Conflict
 from nodes.models import Allocation, Node
 from servers import console, placement
@@ -467,6 +468,7 @@ def member_update(*, member: ServerMember, actor: User, permissions: list[str], 
     _check_member_permissions(actor, member.server, permissions)
     member.permissions = permissions
     member.save(update_fields=["permissions", "updated_at"])
+    realtime.access_changed(console.group_name(member.server_id))
     audit(
         "server.member_update",
         actor=actor,
@@ -482,4 +484,5 @@ def member_remove(*, member: ServerMember, actor: User, request=None) -> None:
     audit(
         "server.member_remove", actor=actor, request=request, resource=member.server, member=member.user.email
     )
+    realtime.access_changed(console.group_name(member.server_id))
     member.delete()

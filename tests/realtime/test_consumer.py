@@ -1,6 +1,5 @@
 """The /ws consumer: authentication, per-message permissions, revocation, limits. Real Redis channel layer."""
 
-import asyncio
 import time
 
 import jwt
@@ -9,12 +8,20 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.test import Client
 from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
 
+from accounts.apikeys import apikey_create, apikey_revoke
+from accounts.models import Role
+from accounts.services import session_logout
+from accounts.staff import role_update
+from accounts.tokens import SESSION_CLAIM
 from config.asgi import application
 from nodes.models import Allocation, Location, Node
 from servers import console
 from servers.models import Server, ServerMember
+from servers.services import member_remove, member_update
 from templates_app.models import Template
 from tests.conftest import tokens_for
 
@@ -147,22 +154,71 @@ async def test_members_need_server_read_to_subscribe_and_server_console_to_type(
     assert refused["message"].endswith("(requires server.console)")
 
 
-async def test_revoking_a_member_stops_delivery(stranger, server, customer):
+async def subscribed(user, server, events=("server_log",)) -> WebsocketCommunicator:
+    communicator = await connect(await token(user))
+    await communicator.send_json_to({"type": "subscribe", "serverId": str(server.pk), "events": list(events)})
+    await receive_until(communicator, "subscribed")
+    return communicator
+
+
+async def test_revoking_a_member_stops_delivery_before_the_next_line(stranger, server, customer):
     member = await database_sync_to_async(ServerMember.objects.create)(
         server=server, user=stranger, permissions=["server.read", "server.logs.read"]
     )
-    communicator = await connect(await token(stranger))
-    await communicator.send_json_to(
-        {"type": "subscribe", "serverId": str(server.pk), "events": ["server_log"]}
-    )
-    await receive_until(communicator, "subscribed")
-    await database_sync_to_async(member.delete)()
-    await asyncio.sleep(1.1)
+    communicator = await subscribed(stranger, server)
+    await database_sync_to_async(member_remove)(member=member, actor=customer)
     await database_sync_to_async(console.write)(server.pk, "secret after revocation")
-    message = await receive_until(communicator, "error")
-    assert message["message"].startswith("Unsubscribed")
-    await database_sync_to_async(console.write)(server.pk, "another secret")
+    message = await communicator.receive_json_from(timeout=3)
+    assert message["type"] == "error" and message["message"].startswith("Unsubscribed")
     assert await communicator.receive_nothing(timeout=0.5)
+
+
+async def test_taking_logs_away_from_a_member_stops_the_console_only(stranger, server, customer):
+    member = await database_sync_to_async(ServerMember.objects.create)(
+        server=server, user=stranger, permissions=["server.read", "server.logs.read"]
+    )
+    communicator = await subscribed(stranger, server, events=("server_log", "server_state_update"))
+    await database_sync_to_async(member_update)(member=member, actor=customer, permissions=["server.read"])
+    await database_sync_to_async(console.write)(server.pk, "secret after revocation")
+    await database_sync_to_async(console.publish_state)(server.pk, "stopping", "running")
+    assert (await communicator.receive_json_from(timeout=3))["type"] == "server_state_update"
+
+
+async def test_a_role_losing_a_permission_unsubscribes_its_users(make_user, admin, server):
+    role = await database_sync_to_async(Role.objects.create)(name="Watchers", permissions=["server.read"])
+    watcher = await database_sync_to_async(make_user)(role=None)
+    await database_sync_to_async(watcher.roles.add)(role)
+    communicator = await subscribed(watcher, server, events=("server_state_update",))
+    await database_sync_to_async(role_update)(actor=admin, role=role, permissions=["admin.read"])
+    message = await communicator.receive_json_from(timeout=3)
+    assert message["message"] == "Unsubscribed: Server not found"
+
+
+async def test_logging_out_disconnects_the_sockets_of_that_login(customer, server):
+    tokens = await database_sync_to_async(tokens_for)(customer)
+    communicator = await connect(tokens["token"])
+    session_id = AccessToken(tokens["token"])[SESSION_CLAIM]
+    await database_sync_to_async(session_logout)(session_id=session_id)
+    message = await communicator.receive_json_from(timeout=3)
+    assert message["message"].startswith("Disconnected:")
+    assert (await communicator.receive_output(timeout=3))["code"] == 4401
+
+
+async def test_revoking_an_api_key_disconnects_its_sockets(customer):
+    key, raw = await database_sync_to_async(apikey_create)(user=customer, name="ws")
+    communicator = await connect(raw)
+    await database_sync_to_async(apikey_revoke)(key=key)
+    assert (await communicator.receive_json_from(timeout=3))["message"].startswith("Disconnected:")
+
+
+async def test_a_browser_session_not_made_by_the_panel_login_is_refused(customer):
+    client = Client()
+    await database_sync_to_async(client.force_login)(customer)  # no login session behind it
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    communicator = WebsocketCommunicator(application, "/ws", headers=[*ORIGIN, (b"cookie", cookie)])
+    await communicator.connect()
+    assert (await communicator.receive_json_from())["message"] == "Your login was ended. Sign in again."
+    assert (await communicator.receive_output())["code"] == 4401
 
 
 async def test_console_input_on_a_suspended_server_is_refused(customer, server):
