@@ -16,6 +16,10 @@ from config import realtime
 
 logger = logging.getLogger(__name__)
 
+# Characters of output per WebSocket message: with JSON escaping and multibyte characters, well under
+# the 1 MiB that daphne (and the `websockets` client) accept.
+MESSAGE_CHARS = 64 * 1024
+
 _local = threading.local()
 
 
@@ -87,12 +91,24 @@ def write(server_id, data: str, *, stream: str = "system") -> None:
 
 
 def write_lines(server_id, stream: str, texts: list[str]) -> None:
-    """Many lines of one stream (a chunk of game output): one history write and one message."""
+    """Many lines of one stream (a chunk of game output): one history write, and as few messages as fit
+    under MESSAGE_CHARS (daphne refuses WebSocket messages over 1 MiB, and so do many clients)."""
     if not texts:
         return
     texts = [text if text.endswith("\n") else f"{text}\n" for text in texts]
     stamp, entries = _entries(stream, texts)
     record(server_id, entries)
+    chunk, size = [], 0
+    for text in texts:
+        if chunk and size + len(text) > MESSAGE_CHARS:
+            _send_log(server_id, stream, chunk, stamp)
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text)
+    _send_log(server_id, stream, chunk, stamp)
+
+
+def _send_log(server_id, stream: str, texts: list[str], stamp: str) -> None:
     _send(
         server_id,
         {

@@ -124,6 +124,20 @@ async def test_subscribe_sends_history_then_live_lines(customer, server):
     await communicator.disconnect()
 
 
+async def test_a_flood_is_cut_into_messages_every_client_accepts(customer, server):
+    communicator = await subscribed(customer, server)
+    lines = [f"flood line {i} " + "x" * 90 for i in range(3000)]  # ~300 KB in one batch
+    await database_sync_to_async(console.write_lines)(server.pk, "stdout", lines)
+    received = ""
+    while received.count("\n") < len(lines):
+        message = await receive_until(communicator, "server_log")
+        assert len(message["data"]) <= console.MESSAGE_CHARS
+        received += message["data"]
+    assert received == "".join(f"{line}\n" for line in lines)
+    history = await database_sync_to_async(console.history)(server.pk, limit=5000)
+    assert [entry["data"] for entry in history[-2:]] == [f"{line}\n" for line in lines[-2:]]
+
+
 async def test_an_api_key_authenticates_too(customer, server):
     from accounts.apikeys import apikey_create
 
