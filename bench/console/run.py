@@ -1159,7 +1159,12 @@ class Bench:
             for key, cls in series[i % 3 :] + series[: i % 3]:  # rotate the order between rounds
 
                 def measure(attempt, key=key, cls=cls):
-                    return self.flood(key, cls, next(pool), n)
+                    server = next(pool, None)
+                    if server is None:
+                        raise Aborted(
+                            f"No fresh server left for the {phase} floods: too many were taken again."
+                        )
+                    return self.flood(key, cls, server, n)
 
                 record = self.guarded(f"{phase} flood {i + 1} ({key})", measure)
                 record.update({"phase": phase, "round": i, "throttle": self.throttle})
@@ -1835,7 +1840,9 @@ def report(bench: Bench) -> str:
                 reference = min(base, cap)
                 ok = panel >= THROUGHPUT_TARGET * reference
                 what = (
-                    "the target" if throttle == bench.default_throttle else "capacity check, not the panel's setting"
+                    "the target"
+                    if throttle == bench.default_throttle
+                    else "capacity check, not the panel's setting"
                 )
                 verdicts.append(
                     f"- (1) throughput, throttle {throttle:,}/100 ms ({what}): panel {panel:,.0f} lines/s = "
