@@ -108,13 +108,12 @@ class OutputFollower(threading.Thread):
                 ended = bool(batch) and batch[-1] is None
                 if ended:
                     batch.pop()
-                lines = [(stream, _cut(text.rstrip("\r"))) for stream, text in batch]
-                if waiting and any(ready(text) for _, text in lines):
+                if waiting and any(ready(text) for _, text in batch):
                     waiting = False
                     set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
-                admitted, notice = throttle.admit(lines)
+                admitted, notice = throttle.admit(batch)
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
-                    console.write_lines(self.server_id, stream, [text for _, text in run])
+                    console.write_lines(self.server_id, stream, [_cut(text.rstrip("\r")) for _, text in run])
                 if notice:
                     console.write(
                         self.server_id, "Server is outputting console data too quickly; throttling."
