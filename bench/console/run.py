@@ -1159,8 +1159,8 @@ class Bench:
             for key, cls in series[i % 3 :] + series[: i % 3]:  # rotate the order between rounds
 
                 def measure(attempt, key=key, cls=cls):
-                    server = next(pool, None)
-                    if server is None:
+                    server = next(pool, None) if cls is None else None  # raw readers make their own container
+                    if cls is None and server is None:
                         raise Aborted(
                             f"No fresh server left for the {phase} floods: too many were taken again."
                         )
