@@ -1409,14 +1409,15 @@ class Bench:
 
     def costs(self) -> None:
         """The monitor's per-publish and per-line costs, measured in this process with the same code and
-        settings: `console._send` (async_to_sync(group_send) from a plain thread, as the monitor calls it)
-        against the same group_send awaited on one long-lived event loop; the history write; the per-line
-        work of write_lines and of one batch message's JSON."""
+        settings: `config.realtime.publish` (one long-lived loop, as the monitor publishes) against
+        async_to_sync(group_send) from a plain thread (a new loop, so a new Redis connection, per call);
+        the history write of one line; then each per-line step of a flood."""
         import redis
         from asgiref.sync import async_to_sync
         from channels.layers import get_channel_layer
         from django.conf import settings
 
+        from config import realtime
         from servers import console
 
         print("  costs of one publish and of one line …", flush=True)
@@ -1448,32 +1449,25 @@ class Bench:
                 "connections": conns / calls,
             }
 
-        def run_all(attempt):
-            # As the monitor publishes: a plain thread calling console._send → async_to_sync(group_send),
-            # which runs each call in a new thread with a new event loop (and so a new Redis connection).
-            worker = threading.Thread(
-                target=measure,
-                args=(
-                    "publish as the monitor does: console._send from a thread",
-                    lambda: console._send("costs", message),
-                ),
-            )
+        def in_a_thread(label, call):
+            worker = threading.Thread(target=measure, args=(label, call))
             worker.start()
             worker.join(180)
-            loop = asyncio.new_event_loop()
-            try:
-                measure(
-                    "the same group_send awaited on one long-lived event loop",
-                    lambda: loop.run_until_complete(layer.group_send(group, message)),
-                )
-            finally:
-                loop.close()
-            entries = [console.line("stdout", f"{TICK}1.0")]
+
+        def run_all(attempt):
+            in_a_thread(
+                "publish as the monitor does: config.realtime.publish from a thread",
+                lambda: realtime.publish(group, message),
+            )
+            in_a_thread(
+                "for comparison: async_to_sync(group_send) from a thread",
+                lambda: async_to_sync(layer.group_send)(group, message),
+            )
+            _, entries = console._entries("stdout", [f"{TICK}1.0\n"])
             measure(
                 "history write: console.record (RPUSH+LTRIM pipeline)",
                 lambda: console.record("costs", entries),
             )
-
             self.line_costs(console)
 
         self.guarded("the cost measurements", run_all)
@@ -1482,10 +1476,9 @@ class Bench:
         r.close()
 
     def line_costs(self, console) -> None:
-        """Per flood line, each step the monitor takes (nodes/monitor.py, servers/console.py), on the log of
-        a container that flooded (docker-py's stream as the reader thread reads it), single-threaded."""
-        import queue
-
+        """Per flood line, each step the monitor takes (nodes/client.py, nodes/monitor.py,
+        servers/console.py) on the log of a container that flooded, single-threaded."""
+        from nodes.client import _demultiplex
         from nodes.monitor import Throttle, _cut
 
         costs = self.results["costs"]
@@ -1501,63 +1494,43 @@ class Bench:
         if flooded:
 
             def read():
-                chunks = list(self.api.logs(flooded, stdout=True, stderr=False, stream=True, follow=False))
-                return chunks, sum(c.count(b"\n") for c in chunks)
+                response = self.api._get(
+                    self.api._url("/containers/{0}/logs", flooded),
+                    params={"stdout": 1, "stderr": 1},
+                    stream=True,
+                )
+                frames = [frame for batch in _demultiplex(response) for frame in batch]
+                return frames, len(frames)
 
-            chunks = step("docker-py log stream (a frame per line), the reader thread's loop", read)
+            frames = step("engine log stream cut into frames (nodes.client, the reader thread)", read)
         else:
-            chunks = [f"{FLOOD}{i} {'x' * 78}\n".encode() for i in range(40_000)]
+            frames = [(1, f"{FLOOD}{i} {'x' * 78}\n".encode()) for i in range(40_000)]
 
         def split():
-            buffer, out = "", []
-            for chunk in chunks:
-                buffer += chunk.decode(errors="replace")
-                *complete, buffer = buffer.split("\n")
-                out.extend(complete)
+            partial, out = {1: "", 2: ""}, []
+            for kind, payload in frames:
+                *complete, partial[kind] = (partial[kind] + payload.decode(errors="replace")).split("\n")
+                out.extend(("stdout", text) for text in complete)
             return out, len(out)
 
-        texts = [t for t in step("decode + split into lines (reader thread)", split) if t.startswith(FLOOD)]
-
-        def handover():
-            q = queue.Queue()
-            for text in texts:
-                q.put(text)
-            out = []
-            with contextlib.suppress(queue.Empty):
-                while True:
-                    out.append(q.get_nowait())
-            return out, len(texts)
-
-        step("queue.Queue put + get_nowait (reader → follower)", handover)
+        lines = [
+            line
+            for line in step("decode + split into lines (reader thread)", split)
+            if line[1].startswith(FLOOD)
+        ]
         throttle = Throttle()
         step(
-            "_cut + rstrip + Throttle.admit (follower)",
-            lambda: (throttle.admit([_cut(t.rstrip("\r")) for t in texts]), len(texts)),
+            "Throttle.admit + _cut + rstrip (follower)",
+            lambda: ([_cut(text.rstrip("\r")) for _, text in throttle.admit(lines)[0]], len(lines)),
         )
-        batch = texts[:2000]
-
-        def entries():
-            made = [console.line("stdout", t) for t in batch]
-            return made, len(made)
-
-        made = step("console.line: uuid4 + timestamps + dict (write_lines)", entries)
+        batch = [text for _, text in lines[:2000]]
         step(
-            "json.dumps of each entry for the history (record)",
-            lambda: ([json.dumps(e) for e in made], len(made)),
+            "of which: console._entries, the history JSON (write_lines)",
+            lambda: (console._entries("stdout", batch), len(batch)),
         )
         step(
-            "RPUSH + LTRIM of a 2,000-line batch (record)", lambda: (console.record("costs", made), len(made))
-        )
-        message = {
-            "type": "server_log",
-            "serverId": "costs",
-            "stream": "stdout",
-            "data": "".join(e["data"] for e in made),
-            "timestamp": made[-1]["timestamp"],
-        }
-        step(
-            "publish of a 2,000-line batch: console._send (write_lines)",
-            lambda: (console._send("costs", message), len(made)),
+            "write_lines of a 2,000-line batch: entries, history write, messages",
+            lambda: (console.write_lines("costs", "stdout", batch), len(batch)),
         )
 
     # -- the run ----------------------------------------------------------------------------------
@@ -1988,7 +1961,8 @@ def report(bench: Bench) -> str:
             "| step | CPU per line (µs) |",
             "|---|---:|",
             *[f"| {label} | {fmt(c['cpu_us'], 2)} |" for label, c in lines.items()],
-            f"| **sum** | **{fmt(sum(c['cpu_us'] for c in lines.values()), 1)}** |",
+            f"| **sum** (without the *of which* rows) | "
+            f"**{fmt(sum(c['cpu_us'] for k, c in lines.items() if not k.startswith('of which')), 1)}** |",
         ]
         if measured:
             out.append(
