@@ -45,10 +45,9 @@ def browser_logout(request) -> None:
 def why_ended(session, user) -> str | None:
     """Why this signed-in browser session may no longer be used, or None when it may."""
     session_id = session.get(SESSION_KEY)
-    if not session_id or not LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True).exists():
-        return LOGIN_ENDED  # revoked, or never made by our login (e.g. a password-only form)
-    if not user.is_active:
-        return LOGIN_ENDED
+    open_login = LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True)
+    if not session_id or not user.is_active or not open_login.exists():
+        return LOGIN_ENDED  # revoked, disabled, or never made by our login (e.g. a password-only form)
     if two_factor_missing(user):
         return TWO_FACTOR_SETUP_FIRST
     return None

@@ -134,10 +134,17 @@ CACHES = {
     }
 }
 
+# Redis Pub/Sub: a group message is published once and each web process hands it to its own sockets.
+# The list-based layer (channels_redis.core) pops every delivery separately from one list per process
+# and drops what finds that list full: with 2 sockets on each of 50 busy servers it lost 1-9 % of the
+# console lines at p99 250 ms-2.4 s, where this layer lost none at p99 21 ms (bench/console).
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env("HEARTH_CACHE_PREFIX", default="hearth")},
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": env("HEARTH_CACHE_PREFIX", default="hearth"),
+        },
     }
 }
 

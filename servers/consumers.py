@@ -87,25 +87,23 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await asyncio.sleep(RECHECK_SECONDS * random.uniform(0.8, 1.2))  # noqa: S311 - spreads the load
             await self.recheck()
 
-    async def recheck(self, server_ids=None) -> None:
-        """Are the credentials still good, and is each subscription (or those given) still allowed?"""
+    async def recheck(self) -> None:
+        """Are the credentials still good, and is each subscription still allowed?"""
         user, reason = await database_sync_to_async(credentials_hold)(self.scope)
         if user is None:
             await self.send_json({"type": "error", "message": f"Disconnected: {reason}"})
             return await self.close(code=CLOSE_UNAUTHENTICATED)
         self.scope["user"] = user  # roles and permissions as they are now
-        for server_id in list(self.subscriptions if server_ids is None else server_ids):
-            if server_id not in self.subscriptions:
-                continue
+        for server_id in list(self.subscriptions):
             allowed, reason = await _access(user, server_id, "server.read")
             if not allowed:
-                self.subscriptions.pop(server_id)
+                self.subscriptions.pop(server_id, None)
                 await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
                 await self.send_json(
                     {"type": "error", "serverId": server_id, "message": f"Unsubscribed: {reason}"}
                 )
             elif not (await _access(user, server_id, "server.logs.read"))[0]:
-                self.subscriptions[server_id].discard("server_log")
+                self.subscriptions.get(server_id, set()).discard("server_log")
 
     async def access_changed(self, event):
         await self.recheck()

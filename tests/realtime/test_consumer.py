@@ -287,8 +287,8 @@ async def test_a_notice_comes_before_the_token_expires(customer, settings):
     assert (await communicator.receive_output(timeout=2))["code"] == 4401
 
 
-async def test_the_channel_layer_is_redis():
-    assert get_channel_layer().__class__.__name__ == "RedisChannelLayer"
+async def test_the_channel_layer_is_redis_pub_sub():
+    assert get_channel_layer().__class__.__name__ == "RedisPubSubChannelLayer"
 
 
 async def test_console_output_needs_server_logs_read(stranger, server):

@@ -59,10 +59,10 @@ def test_stats_are_published_to_subscribers(running, settings):
     server, _ = running
     settings.STATS_INTERVAL_SECONDS = 0.3
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(console.group_name(server.pk), channel)
 
-    async def next_stats():
+    async def next_stats():  # the layer keeps channels per event loop: one loop for all of it
+        channel = await layer.new_channel()
+        await layer.group_add(console.group_name(server.pk), channel)
         while True:
             message = await asyncio.wait_for(layer.receive(channel), timeout=15)
             if message["type"] == "resource_stats":
