@@ -33,10 +33,8 @@ import contextlib
 import json
 import math
 import os
-import platform
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,10 +50,26 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-OUT = ROOT / "bench" / "out"
-RESULTS = ROOT / "bench" / "RESULTS.md"
+from bench.harness import (  # noqa: E402 - once ROOT is on the path
+    OUT,
+    RESULTS,
+    VENV_BIN,
+    Aborted,
+    Leftovers,
+    Processes,
+    env,
+    free_port,
+    machine_info,
+    migrate_and_setup_django,
+    parse_docker_time,
+    percentile,
+    port_is_free,
+    summary,
+    wait_until,
+    write_results,
+)
+
 LEFTOVERS = OUT / "console-leftovers.json"
-VENV_BIN = ROOT / ".venv" / "bin"
 BENCH_LABEL = "hearth.bench"  # raw containers only (the monitor and the tests ignore them)
 SUITE_LABEL = "hearth.bench.suite"
 SUITE = "console"
@@ -78,76 +92,13 @@ TICKER_START = (
 SPARES = 2  # extra flood servers per throttle setting, for floods measured again
 LATENCY_TARGET_MS = 100.0
 THROUGHPUT_TARGET = 0.8
-RESULTS_HEADER = """# Benchmark results
-
-Each benchmark run appends a dated section here, **newest last**, with the machine it ran on, the
-exact command and its numbers. Benchmarks measure; they do not assert. How to run them and what
-each number means: [README.md](README.md). Raw per-round data stays in `bench/out/` (not committed).
-"""
-
-
-class Aborted(Exception):
-    """The benchmark cannot go on."""
 
 
 # --- small helpers ------------------------------------------------------------------------------
 
 
-def env(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise Aborted(f"{name} is not set: run through `make bench-console` (scripts/run-bench.sh).")
-    return value
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile: with fewer than 100 values, p99 is the maximum."""
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
-
-
-def summary(values: list[float]) -> dict | None:
-    if not values:
-        return None
-    return {
-        "n": len(values),
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "max": max(values),
-        "mean": statistics.fmean(values),
-    }
-
-
 def fmt(value, digits: int = 1) -> str:
     return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def wait_until(what: str, check, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise Aborted(f"Timed out after {timeout:.0f} s waiting for {what}.")
-        time.sleep(interval)
 
 
 def _cmdlines():
@@ -271,122 +222,6 @@ class CpuTrace:
             k: None if c0.get(k) is None or c1.get(k) is None else 100 * (c1[k] - c0[k]) / (t1 - t0)
             for k in self.pids
         }
-
-
-# --- leftovers of an interrupted run ------------------------------------------------------------
-
-
-class Leftovers:
-    """What this run started or created, written as it happens, so the next run cleans up after a crash
-    (a process is only signalled when /proc still shows the exact command line we started)."""
-
-    def __init__(self):
-        self.data = {"processes": [], "containers": [], "dirs": []}
-
-    def _save(self):
-        LEFTOVERS.write_text(json.dumps(self.data, indent=1))
-
-    def process(self, pid: int, argv: list[str]):
-        self.data["processes"].append({"pid": pid, "cmdline": argv})
-        self._save()
-
-    def container(self, socket_url: str, name: str):
-        self.data["containers"].append({"socket": socket_url, "name": name})
-        self._save()
-
-    def directory(self, path: str):
-        self.data["dirs"].append(path)
-        self._save()
-
-    def done(self):
-        LEFTOVERS.unlink(missing_ok=True)
-
-    @staticmethod
-    def clean_previous(data_dir: str, socket_url: str) -> None:
-        import docker
-
-        if LEFTOVERS.exists():
-            old = json.loads(LEFTOVERS.read_text())
-            print(f"Cleaning up after an interrupted run ({LEFTOVERS.relative_to(ROOT)})…")
-            for proc in old.get("processes", []):
-                cmdline = Path(f"/proc/{proc['pid']}/cmdline")
-                with contextlib.suppress(OSError):
-                    if cmdline.read_bytes().split(b"\0")[:-1] == [a.encode() for a in proc["cmdline"]]:
-                        os.killpg(proc["pid"], signal.SIGKILL)
-            for item in old.get("containers", []):
-                client = docker.DockerClient(base_url=item["socket"])
-                with contextlib.suppress(docker.errors.NotFound):
-                    client.containers.get(item["name"]).remove(force=True)
-                client.close()
-            for path in old.get("dirs", []):
-                if path.startswith(data_dir.rstrip("/") + "/servers/"):
-                    shutil.rmtree(path, ignore_errors=True)
-            LEFTOVERS.unlink()
-        client = docker.DockerClient(base_url=socket_url)  # our raw containers carry the suite label
-        for container in client.containers.list(all=True, filters={"label": f"{SUITE_LABEL}={SUITE}"}):
-            container.remove(force=True)
-        client.close()
-
-
-# --- the panel's processes ----------------------------------------------------------------------
-
-
-class Processes:
-    """daphne, the Celery worker and the monitor, each in its own process group, logging to bench/out."""
-
-    def __init__(self, logdir: Path, leftovers: Leftovers):
-        self.logdir, self.leftovers = logdir, leftovers
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.logs = []
-
-    def start(self, name: str, argv: list[str], extra_env: dict | None = None) -> None:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.logs.append(log)
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env={**os.environ, **(extra_env or {})},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.procs[name] = proc
-        self.leftovers.process(proc.pid, argv)
-
-    def pid(self, name: str) -> int | None:
-        proc = self.procs.get(name)
-        return proc.pid if proc else None
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise Aborted(
-                    f"{name} exited with code {proc.returncode}; see {self.logdir / (name + '.log')}"
-                )
-
-    def _end(self, procs: list[subprocess.Popen]) -> None:
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in procs:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-        for proc in procs:
-            with contextlib.suppress(ProcessLookupError):  # the group: Celery's pool children too
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-
-    def restart(self, name: str, argv: list[str], extra_env: dict | None = None) -> None:
-        self._end([self.procs.pop(name)])
-        self.start(name, argv, extra_env)
-
-    def stop(self) -> None:
-        self._end(list(self.procs.values()))
-        for log in self.logs:
-            log.close()
 
 
 # --- readers: the WebSocket client and the raw baselines -----------------------------------------
@@ -674,7 +509,7 @@ class Bench:
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.logdir = OUT / f"console-{self.stamp}"
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self.leftovers = Leftovers()
+        self.leftovers = Leftovers(LEFTOVERS)
         self.processes = Processes(self.logdir, self.leftovers)
         self.results: dict = {"throughput": [], "latency": {}, "fanout": [], "idle": {}, "costs": {}}
         self.servers: list = []
@@ -714,25 +549,9 @@ class Bench:
         if busy:
             raise Aborted(f"Ports {busy} on 127.0.0.1 are in use; the benchmark needs them.")
 
-    def migrate_and_setup_django(self) -> None:
-        with open(self.logdir / "migrate.log", "wb") as log:
-            code = subprocess.call(
-                [str(VENV_BIN / "python"), "manage.py", "migrate", "--noinput"],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-            )
-        if code:
-            raise Aborted(f"migrate failed; see {self.logdir / 'migrate.log'}")
-        import django
-
-        django.setup()
+    def connect(self) -> None:
         import docker
-        import redis
-        from django.conf import settings
 
-        redis.Redis.from_url(settings.REDIS_URL).flushdb()  # db 9: the benchmark's own
         self.api = docker.APIClient(base_url=self.docker_url, timeout=self.args.timeout)
 
     def seed(self) -> None:
@@ -1536,10 +1355,18 @@ class Bench:
         self.check_environment()
         if self.args.servers < 2 * (self.args.rounds + SPARES) + 1:
             raise Aborted(f"--servers must be at least 2 x (--rounds + {SPARES}) + 1.")
-        Leftovers.clean_previous(self.data_dir, self.docker_url)
+        Leftovers.clean_previous(
+            LEFTOVERS,
+            data_dirs=[self.data_dir],
+            sockets=[self.docker_url],
+            raw_label=f"{SUITE_LABEL}={SUITE}",
+        )
         print(f"Logs and raw data: {self.logdir.relative_to(ROOT)}/", flush=True)
-        self.migrate_and_setup_django()
-        self.machine = machine_info(self.docker_url)
+        migrate_and_setup_django(self.logdir)
+        self.connect()
+        import websockets
+
+        self.machine = machine_info([self.docker_url], websockets=websockets.__version__)
         self.dockerd_pid = dockerd_pid(self.socket_path)
         redis_port = str(urlsplit(env("REDIS_URL")).port or 6379).encode()
         self.redis_pid = find_pid(lambda a: b"redis-server" in a[0] and redis_port in b" ".join(a))
@@ -1642,15 +1469,6 @@ def derive_throughput(r: dict) -> None:
         r["monitor_tail_ms"] = (r["monitor_last"] - r["engine_last"]) * 1000
 
 
-def parse_docker_time(text: str) -> float:
-    """RFC 3339 with nanoseconds (Docker's log timestamps) → unix time."""
-    text = text.strip().rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6].ljust(6, '0')}"
-    return datetime.fromisoformat(text + "+00:00").timestamp()
-
-
 def dockerd_pid(socket_path: str) -> int | None:
     """The engine's dockerd: its --host is the socket (or none given, for the default socket)."""
     target = socket_path.encode()
@@ -1665,59 +1483,6 @@ def dockerd_pid(socket_path: str) -> int | None:
 
 
 # --- machine and report ----------------------------------------------------------------------
-
-
-def machine_info(socket_url: str) -> dict:
-    import docker
-    import psycopg
-    import redis
-    import websockets
-    from django.conf import settings
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    meminfo = dict(
-        line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line
-    )
-    client = docker.DockerClient(base_url=socket_url)
-    info = client.info()
-    client.close()
-    cli = subprocess.run(
-        ["docker", "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-    redis_version = redis.Redis.from_url(settings.REDIS_URL).info("server")["redis_version"]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    changed = subprocess.run(
-        ["git", "diff", "--name-only", "HEAD", "--", ".", ":!bench", ":!Makefile", ":!scripts/run-bench.sh"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    code = f"git {commit}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else "")
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(int(meminfo["MemTotal"].split()[0]) / 1024 / 1024, 1),
-        "kernel": f"{platform.system()} {platform.release()}",
-        "engine": f"{socket_url}: Docker {info.get('ServerVersion')} ({info.get('Driver')}, "
-        f"cgroup v{info.get('CgroupVersion')}, json-file logs, max-size 10m x 3 files, as the panel sets them)",
-        "docker_cli": cli,
-        "python": platform.python_version(),
-        "postgresql": pg,
-        "redis": redis_version,
-        "websockets": websockets.__version__,
-        "commit": code,
-    }
 
 
 def verdict(ok: bool | None) -> str:
@@ -1739,7 +1504,7 @@ def report(bench: Bench) -> str:
         f"- **Machine:** {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB RAM, {m['kernel']}; "
         f"Python {m['python']}, PostgreSQL {m['postgresql']}, Redis {m['redis']}, docker CLI {m['docker_cli']}, "
         f"websockets {m['websockets']}",
-        f"- **Engine:** {m['engine']}",
+        f"- **Engine:** {m['engines'][0]}, json-file logs, max-size 10m x 3 files, as the panel sets them",
         f"- **Code:** {m['commit']}",
         f"- **Setup:** {args.servers} servers of the Test Game + ticker (64 MB, 1 CPU each) on the local node; "
         f"floods of {args.flood_lines:,} lines (~90 bytes), {args.rounds} round(s) per throttle setting; "
@@ -1969,13 +1734,6 @@ def report(bench: Bench) -> str:
         out.append("")
     out += ["**Targets:**", "", *verdicts, ""]
     return "\n".join(out)
-
-
-def write_results(text: str) -> None:
-    if not RESULTS.exists():
-        RESULTS.write_text(RESULTS_HEADER)
-    current = RESULTS.read_text().rstrip("\n")
-    RESULTS.write_text(f"{current}\n\n{text}")
 
 
 def dump(bench: Bench) -> Path:

@@ -22,11 +22,9 @@ import contextlib
 import json
 import math
 import os
-import platform
 import selectors
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,90 +42,43 @@ sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-OUT = ROOT / "bench" / "out"
-RESULTS = ROOT / "bench" / "RESULTS.md"
+from bench.harness import (  # noqa: E402 - once ROOT is on the path
+    OUT,
+    RESULTS,
+    VENV_BIN,
+    Aborted,
+    Leftovers,
+    Processes,
+    env,
+    free_port,
+    machine_info,
+    migrate_and_setup_django,
+    parse_docker_time,
+    port_is_free,
+    summary,
+    wait_until,
+    write_results,
+)
+
 LEFTOVERS = OUT / "lifecycle-leftovers.json"
-VENV_BIN = ROOT / ".venv" / "bin"
 READY = "Done ("  # the Test Game template's ready pattern
 BENCH_LABEL = "hearth.bench"  # on the raw containers only: the monitor and the tests ignore them
 TARGET_MS = {"local": 150.0, "ssh": 500.0}
-RESULTS_HEADER = """# Benchmark results
-
-Each benchmark run appends a dated section here, **newest last**, with the machine it ran on, the
-exact command and its numbers. Benchmarks measure; they do not assert. How to run them and what
-each number means: [README.md](README.md). Raw per-round data stays in `bench/out/` (not committed).
-"""
 
 
 class RoundFailed(Exception):
     """One start or stop did not reach its end state in time (recorded; the run goes on)."""
 
 
-class Aborted(Exception):
-    """The benchmark cannot go on (setup failed, too many failed rounds)."""
-
-
 # --- small helpers ------------------------------------------------------------------------------
-
-
-def env(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise Aborted(f"{name} is not set: run through `make bench-lifecycle` (scripts/run-bench.sh).")
-    return value
 
 
 def now() -> float:
     return time.time()
 
 
-def parse_docker_time(text: str) -> float:
-    """RFC 3339 with nanoseconds (Docker's log and state timestamps) → unix time."""
-    text = text.strip().rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6].ljust(6, '0')}"
-    return datetime.fromisoformat(text + "+00:00").timestamp()
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile: with fewer than 100 values, p99 is the maximum."""
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(p / 100 * len(ordered))) - 1]
-
-
-def summary(values: list[float]) -> dict | None:
-    if not values:
-        return None
-    return {
-        "n": len(values),
-        "p50": percentile(values, 50),
-        "p90": percentile(values, 90),
-        "p99": percentile(values, 99),
-        "mean": statistics.fmean(values),
-        "min": min(values),
-        "max": max(values),
-    }
-
-
 def ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.1f}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
 
 
 def test_runs() -> int:
@@ -139,122 +90,6 @@ def test_runs() -> int:
             if any(b"pytest" in part for part in argv[:3]) and int(cmdline.parent.name) != os.getpid():
                 count += 1
     return count
-
-
-def wait_until(what: str, check, timeout: float, interval: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise Aborted(f"Timed out after {timeout:.0f} s waiting for {what}.")
-        time.sleep(interval)
-
-
-# --- leftovers of an interrupted run ------------------------------------------------------------
-
-
-class Leftovers:
-    """What this run started or created, on disk as it happens, so the next run can clean up after a
-    crash (processes are only signalled when /proc still shows the exact command line we started)."""
-
-    def __init__(self):
-        self.data = {"processes": [], "containers": [], "dirs": []}
-
-    def _save(self):
-        LEFTOVERS.write_text(json.dumps(self.data, indent=1))
-
-    def process(self, pid: int, argv: list[str]):
-        self.data["processes"].append({"pid": pid, "cmdline": argv})
-        self._save()
-
-    def container(self, socket_url: str, name: str):
-        self.data["containers"].append({"socket": socket_url, "name": name})
-        self._save()
-
-    def directory(self, path: str):
-        self.data["dirs"].append(path)
-        self._save()
-
-    def done(self):
-        LEFTOVERS.unlink(missing_ok=True)
-
-    @staticmethod
-    def clean_previous(data_dirs: list[str], sockets: list[str]) -> None:
-        import docker
-
-        if LEFTOVERS.exists():
-            old = json.loads(LEFTOVERS.read_text())
-            print("Cleaning up after an interrupted run (bench/out/lifecycle-leftovers.json)…")
-            for proc in old.get("processes", []):
-                cmdline = Path(f"/proc/{proc['pid']}/cmdline")
-                with contextlib.suppress(OSError):
-                    if cmdline.read_bytes().split(b"\0")[:-1] == [a.encode() for a in proc["cmdline"]]:
-                        os.killpg(proc["pid"], signal.SIGKILL)
-            for item in old.get("containers", []):
-                client = docker.DockerClient(base_url=item["socket"])
-                with contextlib.suppress(docker.errors.NotFound):
-                    client.containers.get(item["name"]).remove(force=True)
-                client.close()
-            for path in old.get("dirs", []):
-                if any(path.startswith(d.rstrip("/") + "/servers/") for d in data_dirs):
-                    shutil.rmtree(path, ignore_errors=True)
-            LEFTOVERS.unlink()
-        for socket_url in sockets:  # raw containers are ours alone: only this benchmark labels them
-            client = docker.DockerClient(base_url=socket_url)
-            for container in client.containers.list(all=True, filters={"label": BENCH_LABEL}):
-                container.remove(force=True)
-            client.close()
-
-
-# --- the panel's processes ----------------------------------------------------------------------
-
-
-class Processes:
-    """daphne, the Celery worker and the monitor, each in its own process group, logging to bench/out."""
-
-    def __init__(self, logdir: Path, leftovers: Leftovers):
-        self.logdir, self.leftovers = logdir, leftovers
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.logs = []
-
-    def start(self, name: str, argv: list[str]) -> None:
-        log = open(self.logdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
-        self.logs.append(log)
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        self.procs[name] = proc
-        self.leftovers.process(proc.pid, argv)
-
-    def check(self) -> None:
-        for name, proc in self.procs.items():
-            if proc.poll() is not None:
-                raise Aborted(
-                    f"{name} exited with code {proc.returncode}; see {self.logdir / (name + '.log')}"
-                )
-
-    def stop(self) -> None:
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for proc in self.procs.values():
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(max(0.1, deadline - time.monotonic()))
-        for proc in self.procs.values():
-            with contextlib.suppress(ProcessLookupError):  # the group: Celery's pool children too
-                os.killpg(proc.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(5)
-        for log in self.logs:
-            log.close()
 
 
 # --- observation: the status row, engine events, engine log timestamps --------------------------
@@ -512,7 +347,7 @@ class Bench:
         self.stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.logdir = OUT / f"lifecycle-{self.stamp}"
         self.logdir.mkdir(parents=True, exist_ok=True)
-        self.leftovers = Leftovers()
+        self.leftovers = Leftovers(LEFTOVERS)
         self.processes = Processes(self.logdir, self.leftovers)
         self.records: list[dict] = []
         self.failures: list[dict] = []
@@ -574,25 +409,6 @@ class Bench:
         ]
         if busy:
             raise Aborted(f"Ports {busy} on 127.0.0.1 are in use; the benchmark needs them.")
-
-    def migrate_and_setup_django(self) -> None:
-        with open(self.logdir / "migrate.log", "wb") as log:
-            code = subprocess.call(
-                [str(VENV_BIN / "python"), "manage.py", "migrate", "--noinput"],
-                cwd=ROOT,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=300,
-            )
-        if code:
-            raise Aborted(f"migrate failed; see {self.logdir / 'migrate.log'}")
-        import django
-
-        django.setup()
-        import redis
-        from django.conf import settings
-
-        redis.Redis.from_url(settings.REDIS_URL).flushdb()  # db 9: the benchmark's own
 
     def seed(self) -> None:
         from accounts.models import Role, User
@@ -967,11 +783,13 @@ class Bench:
     def run(self) -> None:
         self.check_environment()
         Leftovers.clean_previous(
-            [t.data_dir for t in self.targets],
-            [env("HEARTH_TEST_DOCKER1_URL"), env("HEARTH_TEST_DOCKER2_URL")],
+            LEFTOVERS,
+            data_dirs=[t.data_dir for t in self.targets],
+            sockets=[env("HEARTH_TEST_DOCKER1_URL"), env("HEARTH_TEST_DOCKER2_URL")],
+            raw_label=BENCH_LABEL,
         )
         print(f"Logs and raw data: {self.logdir.relative_to(ROOT)}/", flush=True)
-        self.migrate_and_setup_django()
+        migrate_and_setup_django(self.logdir)
         self.machine = machine_info([t.engine_socket for t in self.targets])
         self.seed()
         self.start_processes()
@@ -1046,64 +864,6 @@ class Bench:
 
 
 # --- machine and report ----------------------------------------------------------------------
-
-
-def machine_info(sockets: list[str]) -> dict:
-    import docker
-    import psycopg
-    import redis
-    from django.conf import settings
-
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor() or "unknown",
-    )
-    meminfo = dict(
-        line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines() if ":" in line
-    )
-    memory_gib = int(meminfo["MemTotal"].split()[0]) / 1024 / 1024
-    engines = []
-    for sock in sockets:
-        client = docker.DockerClient(base_url=sock)
-        info = client.info()
-        engines.append(
-            f"{sock}: Docker {info.get('ServerVersion')} ({info.get('Driver')}, cgroup v{info.get('CgroupVersion')})"
-        )
-        client.close()
-    cli = subprocess.run(
-        ["docker", "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True, check=False
-    ).stdout.strip()
-    with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()[0]
-    redis_version = redis.Redis.from_url(settings.REDIS_URL).info("server")["redis_version"]
-    commit = subprocess.run(
-        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-    )
-    changed = subprocess.run(
-        ["git", "diff", "--name-only", "HEAD", "--", ".", ":!bench", ":!Makefile", ":!scripts/run-bench.sh"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split()
-    code = f"git {commit.stdout.strip()}"
-    if changed:
-        code += f" + uncommitted changes to {', '.join(changed)}"
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": round(memory_gib, 1),
-        "kernel": f"{platform.system()} {platform.release()}",
-        "engines": engines,
-        "docker_cli": cli,
-        "python": platform.python_version(),
-        "postgresql": pg,
-        "redis": redis_version,
-        "commit": code,
-    }
 
 
 def measured(records, node, series, phase, *, false_ready: bool = False) -> list[dict]:
@@ -1388,13 +1148,6 @@ def report(bench: Bench) -> str:
         out += ["", *notes]
     out.append("")
     return "\n".join(out)
-
-
-def write_results(text: str) -> None:
-    if not RESULTS.exists():
-        RESULTS.write_text(RESULTS_HEADER)
-    current = RESULTS.read_text().rstrip("\n")
-    RESULTS.write_text(f"{current}\n\n{text}")
 
 
 def main() -> int:
