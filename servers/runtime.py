@@ -221,6 +221,43 @@ def _remove(client: NodeClient, name: str) -> None:
         pass
 
 
+def create_container(api, spec: dict, **overrides) -> dict:
+    """Create a container from a `container_spec`, some of it overridden (the benchmarks' raw baselines
+    use the panel's spec with their own name, directory and port). Returns the engine's answer."""
+    spec = {**spec, **overrides}
+    host_config = api.create_host_config(
+        binds=spec["volumes"],
+        port_bindings=spec["port_bindings"],
+        tmpfs=spec["tmpfs"],
+        mem_limit=spec["mem_limit"],
+        memswap_limit=spec["memswap_limit"],
+        nano_cpus=spec["nano_cpus"],
+        pids_limit=spec["pids_limit"],
+        blkio_weight=spec["blkio_weight"],
+        security_opt=spec["security_opt"],
+        cap_drop=spec["cap_drop"],
+        privileged=False,
+        init=True,
+        restart_policy=spec["restart_policy"],
+        log_config=spec["log_config"],
+        read_only=spec["read_only"],
+        network_mode=spec["network_mode"],
+    )
+    return api.create_container(
+        image=spec["image"],
+        name=spec["name"],
+        command=spec.get("command"),
+        environment=spec["environment"],
+        working_dir=spec["working_dir"],
+        user=spec["user"],
+        stdin_open=True,
+        tty=False,
+        labels=spec["labels"],
+        ports=[tuple(port.split("/")) for port in spec["ports"]],
+        host_config=host_config,
+    )
+
+
 def ensure_container(client: NodeClient, server: Server):
     """The game container, recreated when its configuration changed (resources, variables, ports)."""
     spec = container_spec(server)
@@ -232,38 +269,7 @@ def ensure_container(client: NodeClient, server: Server):
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
-        create = {k: v for k, v in spec.items() if k not in ("ports", "port_bindings", "volumes", "tmpfs")}
-        host_config = client.docker.api.create_host_config(
-            binds=spec["volumes"],
-            port_bindings=spec["port_bindings"],
-            tmpfs=spec["tmpfs"],
-            mem_limit=spec["mem_limit"],
-            memswap_limit=spec["memswap_limit"],
-            nano_cpus=spec["nano_cpus"],
-            pids_limit=spec["pids_limit"],
-            blkio_weight=spec["blkio_weight"],
-            security_opt=spec["security_opt"],
-            cap_drop=spec["cap_drop"],
-            privileged=False,
-            init=True,
-            restart_policy=spec["restart_policy"],
-            log_config=spec["log_config"],
-            read_only=spec["read_only"],
-            network_mode=spec["network_mode"],
-        )
-        result = client.docker.api.create_container(
-            image=spec["image"],
-            name=spec["name"],
-            command=create.get("command"),
-            environment=spec["environment"],
-            working_dir=spec["working_dir"],
-            user=spec["user"],
-            stdin_open=True,
-            tty=False,
-            labels=spec["labels"],
-            ports=[tuple(p.split("/")) for p in spec["ports"]],
-            host_config=host_config,
-        )
+        result = create_container(client.docker.api, spec)
         Server.objects.filter(pk=server.pk).update(container_id=result["Id"])
         return client.docker.containers.get(result["Id"])
 

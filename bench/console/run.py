@@ -371,42 +371,22 @@ class Bench:
         self.raw_spec = runtime.container_spec(self.servers[0])
 
     def create_raw(self) -> str:
+        from servers import runtime
+
         spec = self.raw_spec
         port = RAW_PORT_BASE + self.raw_count % 10
         name = f"hearth-bench-console-raw-{self.stamp.lower()}-{self.raw_count}"
         self.raw_count += 1
         self.leftovers.container(self.docker_url, name)
         inner = next(iter(spec["port_bindings"])).split("/")[0]
-        host_config = self.api.create_host_config(
-            binds={self.raw_dir: {"bind": spec["working_dir"], "mode": "rw"}},
-            port_bindings={f"{inner}/{proto}": ("127.0.0.1", port) for proto in ("tcp", "udp")},
-            tmpfs=spec["tmpfs"],
-            mem_limit=spec["mem_limit"],
-            memswap_limit=spec["memswap_limit"],
-            nano_cpus=spec["nano_cpus"],
-            pids_limit=spec["pids_limit"],
-            blkio_weight=spec["blkio_weight"],
-            security_opt=spec["security_opt"],
-            cap_drop=spec["cap_drop"],
-            privileged=False,
-            init=True,
-            restart_policy=spec["restart_policy"],
-            log_config=spec["log_config"],
-            read_only=spec["read_only"],
-            network_mode=spec["network_mode"],
-        )
-        self.api.create_container(
-            image=spec["image"],
+        runtime.create_container(  # the panel's own spec, with this baseline's name, copy and port
+            self.api,
+            spec,
             name=name,
-            command=spec.get("command"),
-            environment=spec["environment"],
-            working_dir=spec["working_dir"],
-            user=spec["user"],
-            stdin_open=True,
-            tty=False,
+            volumes={self.raw_dir: {"bind": spec["working_dir"], "mode": "rw"}},
+            port_bindings={f"{inner}/{proto}": ("127.0.0.1", port) for proto in ("tcp", "udp")},
+            ports=[f"{inner}/{proto}" for proto in ("tcp", "udp")],
             labels={BENCH_LABEL: self.stamp, SUITE_LABEL: SUITE},
-            ports=[(inner, proto) for proto in ("tcp", "udp")],
-            host_config=host_config,
         )
         self.api.start(name)
 

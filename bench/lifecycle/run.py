@@ -574,37 +574,17 @@ class Bench:
             spec = runtime.container_spec(t.server)
             t.raw_name = f"hearth-bench-raw-{t.key}"
             self.leftovers.container(t.engine_socket, t.raw_name)
-            bindings = {f"{t.raw_port}/{proto}": ("127.0.0.1", t.raw_port) for proto in ("tcp", "udp")}
-            host_config = t.engine_api.create_host_config(
-                binds={t.raw_dir: {"bind": spec["working_dir"], "mode": "rw"}},
-                port_bindings=bindings,
-                tmpfs=spec["tmpfs"],
-                mem_limit=spec["mem_limit"],
-                memswap_limit=spec["memswap_limit"],
-                nano_cpus=spec["nano_cpus"],
-                pids_limit=spec["pids_limit"],
-                blkio_weight=spec["blkio_weight"],
-                security_opt=spec["security_opt"],
-                cap_drop=spec["cap_drop"],
-                privileged=False,
-                init=True,
-                restart_policy=spec["restart_policy"],
-                log_config=spec["log_config"],
-                read_only=spec["read_only"],
-                network_mode=spec["network_mode"],
-            )
-            t.engine_api.create_container(
-                image=spec["image"],
+            runtime.create_container(  # the panel's own spec, with this baseline's name, copy and port
+                t.engine_api,
+                spec,
                 name=t.raw_name,
-                command=spec.get("command"),
+                volumes={t.raw_dir: {"bind": spec["working_dir"], "mode": "rw"}},
+                port_bindings={
+                    f"{t.raw_port}/{proto}": ("127.0.0.1", t.raw_port) for proto in ("tcp", "udp")
+                },
+                ports=[f"{t.raw_port}/{proto}" for proto in ("tcp", "udp")],
                 environment={**spec["environment"], "SERVER_PORT": str(t.raw_port)},
-                working_dir=spec["working_dir"],
-                user=spec["user"],
-                stdin_open=True,
-                tty=False,
                 labels={BENCH_LABEL: self.stamp, "hearth.bench.role": "raw"},
-                ports=[(str(t.raw_port), proto) for proto in ("tcp", "udp")],
-                host_config=host_config,
             )
             wanted = self.args.baselines
             engine = t.engine_socket
