@@ -289,3 +289,47 @@ def machine_info(sockets: list[str], **versions: str) -> dict:
         **versions,
         "commit": f"git {commit}" + (f" + uncommitted changes to {', '.join(changed)}" if changed else ""),
     }
+
+
+BENCH_EMAIL = "bench@hearth.local"
+
+
+def seed_panel():
+    """Default roles, the benchmark's administrator and the stock templates.
+
+    Returns (administrator, its fresh password, the Test Game template), refusing a Test Game that does
+    not run the test environment's image."""
+    import uuid
+
+    from accounts.models import Role, User
+    from accounts.services import roles_ensure_defaults
+    from templates_app.models import Template
+    from templates_app.services import templates_install_catalogue
+
+    roles_ensure_defaults()
+    password = uuid.uuid4().hex
+    admin = User.objects.create_superuser(email=BENCH_EMAIL, username="bench", password=password)
+    admin.roles.add(Role.objects.get(name="Administrator"))
+    templates_install_catalogue()
+    game = Template.objects.get(name="Test Game")
+    if game.docker_image != env("HEARTH_TEST_IMAGE"):
+        raise Aborted(f"The Test Game template runs {game.docker_image}, not {env('HEARTH_TEST_IMAGE')}.")
+    return admin, password, game
+
+
+def api_session(base_url: str, password: str):
+    """A requests session signed in to the panel's API as the benchmark's administrator, and its JWT."""
+    import requests
+
+    http = requests.Session()
+    response = http.post(
+        f"{base_url}/api/auth/login", json={"email": BENCH_EMAIL, "password": password}, timeout=30
+    )
+    response.raise_for_status()
+    token = response.json()["data"]["token"]
+    http.headers["Authorization"] = f"Bearer {token}"
+    return http, token
+
+
+def worker_argv(loglevel: str) -> list[str]:
+    return [str(VENV_BIN / "celery"), "-A", "config", "worker", "--concurrency", "2", "--loglevel", loglevel]

@@ -74,14 +74,17 @@ from bench.harness import (  # noqa: E402 - once ROOT is on the path
     Aborted,
     Leftovers,
     Processes,
+    api_session,
     env,
     free_port,
     machine_info,
     migrate_and_setup_django,
     parse_docker_time,
     port_is_free,
+    seed_panel,
     summary,
     wait_until,
+    worker_argv,
     write_results,
 )
 
@@ -161,25 +164,14 @@ class Bench:
         self.api = docker.APIClient(base_url=self.docker_url, timeout=self.args.timeout)
 
     def seed(self) -> None:
-        from accounts.models import Role, User
-        from accounts.services import roles_ensure_defaults
         from nodes.models import Location
         from nodes.services import allocations_create, node_check_health, node_create
         from servers import runtime
         from servers.services import server_create
         from templates_app.models import Template
-        from templates_app.services import VARIABLE_FIELDS, template_save, templates_install_catalogue
+        from templates_app.services import VARIABLE_FIELDS, template_save
 
-        roles_ensure_defaults()
-        self.password = uuid.uuid4().hex
-        self.admin = User.objects.create_superuser(
-            email="bench@hearth.local", username="bench", password=self.password
-        )
-        self.admin.roles.add(Role.objects.get(name="Administrator"))
-        templates_install_catalogue()
-        game = Template.objects.get(name="Test Game")
-        if game.docker_image != env("HEARTH_TEST_IMAGE"):
-            raise Aborted(f"The Test Game template runs {game.docker_image}, not {env('HEARTH_TEST_IMAGE')}.")
+        self.admin, self.password, game = seed_panel()
         fields = {
             f.name: getattr(game, f.name)
             for f in Template._meta.concrete_fields
@@ -229,19 +221,7 @@ class Bench:
             "daphne",
             [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
         )
-        self.processes.start(
-            "worker",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                "WARNING",
-            ],
-        )
+        self.processes.start("worker", worker_argv("WARNING"))
         self.start_monitor(self.args.raised_throttle)
         import requests
 
@@ -310,17 +290,7 @@ class Bench:
         wait_until(f"{len(self.servers)} installs", installed, 60 + 20 * len(self.servers), 0.5)
 
     def login(self) -> None:
-        import requests
-
-        self.http = requests.Session()
-        response = self.http.post(
-            f"{self.base_url}/api/auth/login",
-            json={"email": "bench@hearth.local", "password": self.password},
-            timeout=30,
-        )
-        response.raise_for_status()
-        self.token = response.json()["data"]["token"]
-        self.http.headers["Authorization"] = f"Bearer {self.token}"
+        self.http, self.token = api_session(self.base_url, self.password)
 
     def power(self, servers: list, action: str) -> None:
         """POST …/start or …/stop for each server, then wait until every one is running / stopped."""

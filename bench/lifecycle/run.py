@@ -49,14 +49,17 @@ from bench.harness import (  # noqa: E402 - once ROOT is on the path
     Aborted,
     Leftovers,
     Processes,
+    api_session,
     env,
     free_port,
     machine_info,
     migrate_and_setup_django,
     parse_docker_time,
     port_is_free,
+    seed_panel,
     summary,
     wait_until,
+    worker_argv,
     write_results,
 )
 
@@ -411,26 +414,11 @@ class Bench:
             raise Aborted(f"Ports {busy} on 127.0.0.1 are in use; the benchmark needs them.")
 
     def seed(self) -> None:
-        from accounts.models import Role, User
-        from accounts.services import roles_ensure_defaults
         from nodes.models import Location
         from nodes.services import allocations_create, node_check_health, node_create
         from servers.services import server_create
-        from templates_app.models import Template
-        from templates_app.services import templates_install_catalogue
 
-        roles_ensure_defaults()
-        self.password = uuid.uuid4().hex
-        self.admin = User.objects.create_superuser(
-            email="bench@hearth.local", username="bench", password=self.password
-        )
-        self.admin.roles.add(Role.objects.get(name="Administrator"))
-        templates_install_catalogue()
-        template = Template.objects.get(name="Test Game")
-        if template.docker_image != env("HEARTH_TEST_IMAGE"):
-            raise Aborted(
-                f"The Test Game template runs {template.docker_image}, not {env('HEARTH_TEST_IMAGE')}."
-            )
+        self.admin, self.password, template = seed_panel()
         location = Location.objects.create(name="bench")
         for t in self.targets:
             ssh = t.docker_url.startswith("ssh://")
@@ -474,19 +462,7 @@ class Bench:
             "daphne",
             [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"],
         )
-        self.processes.start(
-            "worker",
-            [
-                str(VENV_BIN / "celery"),
-                "-A",
-                "config",
-                "worker",
-                "--concurrency",
-                "2",
-                "--loglevel",
-                self.args.worker_loglevel,
-            ],
-        )
+        self.processes.start("worker", worker_argv(self.args.worker_loglevel))
         self.processes.start("monitor", [py, "manage.py", "monitor"])
         import requests
 
@@ -544,16 +520,7 @@ class Bench:
             t.server = Server.objects.select_related("node", "template").get(pk=t.server.pk)
 
     def login(self) -> None:
-        import requests
-
-        self.http = requests.Session()
-        response = self.http.post(
-            f"{self.base_url}/api/auth/login",
-            json={"email": "bench@hearth.local", "password": self.password},
-            timeout=30,
-        )
-        response.raise_for_status()
-        self.http.headers["Authorization"] = f"Bearer {response.json()['data']['token']}"
+        self.http, _ = api_session(self.base_url, self.password)
 
     def prepare_baselines(self) -> None:
         """One equivalent container per engine: the panel's own spec (image, command, stdin, user,
