@@ -14,6 +14,7 @@ import shlex
 import socket
 import subprocess
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
@@ -306,19 +307,87 @@ class NodeClient:
             events = self.docker.events(decode=True, filters=filters, since=since)
         return Stream(events, events._response)
 
-    def follow_logs(self, container_id: str, since: float) -> Stream:
-        """A container's stdout and stderr from `since` on, as written: lists of (1 or 2, payload)."""
+    def follow_logs(self, container_id: str, since: float | str, *, timestamps: bool = False) -> Stream:
+        """A container's stdout and stderr from `since` on (unix seconds; a string keeps nanoseconds
+        exact, as "1764000000.123456789"), as written: lists of (1 or 2, payload). With `timestamps`,
+        each payload starts with the engine's RFC 3339 time of that output and a space."""
         api = self.docker.api
         with self.guard("following the console"):
             response = api._get(
                 api._url("/containers/{0}/logs", container_id),
-                params={"stdout": 1, "stderr": 1, "follow": 1, "since": f"{since:.6f}"},
+                params={
+                    "stdout": 1,
+                    "stderr": 1,
+                    "follow": 1,
+                    "timestamps": int(timestamps),
+                    "since": since if isinstance(since, str) else f"{since:.6f}",
+                },
                 stream=True,
             )
             api._raise_for_status(response)
             with contextlib.suppress(Exception):  # the stream stays open for as long as the game runs
                 api._disable_socket_timeout(api._get_raw_response_socket(response))
         return Stream(_demultiplex(response), response)
+
+    def has_image(self, image: str) -> bool:
+        """Is `image` (name:tag or id) on the node already?"""
+        with self.guard("looking for an image"):
+            try:
+                self.docker.api.inspect_image(image)
+            except docker.errors.ImageNotFound:
+                return False
+        return True
+
+    def pull_image(self, image: str):
+        """Pull `image` from its registry, yielding the engine's progress events (dicts); a registry's
+        refusal or absence raises ImagePullFailed with the engine's reason."""
+        repository, tag = _split_image(image)
+        with self.guard(f"pulling {image}"):
+            try:
+                for event in self.docker.api.pull(repository, tag=tag, stream=True, decode=True):
+                    if "error" in event:
+                        raise ImagePullFailed(image, event["error"])
+                    yield event
+            except docker.errors.APIError as exc:  # the engine answered, but the registry did not
+                raise ImagePullFailed(image, exc.explanation or str(exc)) from exc
+
+    def container_state(self, container: str) -> dict | None:
+        """The container's State (Status, Running, ExitCode, StartedAt, FinishedAt…); None when it is gone."""
+        with self.guard("inspecting a container"):
+            try:
+                return self.docker.api.inspect_container(container)["State"]
+            except docker.errors.NotFound:
+                return None
+
+    def signal(self, container: str, signal: str) -> bool:
+        """Send `signal` to the container's main process; False when it is not running (or gone)."""
+        with self.guard(f"sending {signal}"):
+            try:
+                self.docker.api.kill(container, signal=signal)
+            except docker.errors.NotFound:
+                return False
+            except docker.errors.APIError as exc:
+                if "is not running" in str(exc):
+                    return False
+                raise
+        return True
+
+    def wait_exit(self, container: str, timeout: float, *, poll: float = 0.2) -> int | None:
+        """Wait up to `timeout` seconds for the container to stop; its exit code, or None if it still runs.
+
+        Polls the engine's state rather than holding a `wait` request open: a read timeout on a stream
+        behaves differently over SSH and over the socket, and it would drop the cached connection."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self.container_state(container)
+            if state is None:
+                return 0
+            if not state.get("Running"):
+                return state.get("ExitCode")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            time.sleep(min(poll, remaining))
 
     def run(self, argv: list[str], *, timeout: float | None = None, check: bool = True) -> str:
         """Run a command on the node's host (not in a container) and return its stdout."""
@@ -412,6 +481,26 @@ class NodeCommandFailed(Exception):
     def __init__(self, node_name: str, command: str, code: int, stderr: str):
         self.code, self.stderr = code, stderr
         super().__init__(f"'{command}' failed on node '{node_name}' (exit {code}): {stderr[:300]}")
+
+
+class ImagePullFailed(Exception):
+    """The engine could not pull an image (registry unreachable, unknown image, refused credentials)."""
+
+    def __init__(self, image: str, reason: str):
+        self.image, self.reason = image, reason
+        super().__init__(f"Could not pull {image}: {reason}")
+
+
+def _split_image(image: str) -> tuple[str, str]:
+    """'host:5000/name:tag' → ('host:5000/name', 'tag'); no tag means 'latest' (a digest stays whole)."""
+    if "@" in image:
+        repository, digest = image.split("@", 1)
+        return repository, digest
+    last = image.rsplit("/", 1)[-1]
+    if ":" in last:
+        repository, tag = image.rsplit(":", 1)
+        return repository, tag
+    return image, "latest"
 
 
 def client_for(node) -> NodeClient:

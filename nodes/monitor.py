@@ -79,9 +79,10 @@ class OutputFollower(threading.Thread):
     what has gathered at most every FLUSH_INTERVAL, so a lone line goes out at once and a flood in batches.
     """
 
-    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, since: float):
+    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, since: str, run: int):
         super().__init__(daemon=True, name=f"follow-{server_id[:8]}")
         self.watcher, self.server_id, self.container_id, self.since = watcher, server_id, container_id, since
+        self.run_started = run  # the run's StartedAt (ns): which run of the container this reads
         self.pending: collections.deque = collections.deque()  # (stream, text), then None at the end
         self.arrived = threading.Event()
 
@@ -129,15 +130,17 @@ class OutputFollower(threading.Thread):
         partial = {1: "", 2: ""}
         output = None
         try:
-            output = self.watcher.client.follow_logs(self.container_id, self.since)
+            output = self.watcher.client.follow_logs(self.container_id, self.since, timestamps=True)
             self.watcher.streams.add(output)
             for frames in output:
-                for kind, payload in frames:
+                for kind, stamped in frames:
+                    stamp, _, payload = stamped.partition(b" ")  # each frame: "<RFC 3339 ns time> <output>"
                     *complete, rest = (partial.get(kind, "") + payload.decode(errors="replace")).split("\n")
                     if len(rest) > limit:  # a line without end: emit what we have
                         complete, rest = [*complete, rest], ""
                     partial[kind] = rest
                     self.pending.extend((STREAMS.get(kind, "stdout"), text) for text in complete)
+                self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
                 self.arrived.set()
                 if self.watcher.stopping.is_set():
                     break
@@ -162,6 +165,8 @@ class NodeWatcher(threading.Thread):
         self.client = None
         self.oom: set[str] = set()
         self.reconciled: dict[str, dict[str, float]] = {}  # server id → start/die times the reconcile saw
+        self.exits: dict[str, int] = {}  # container id → when its last run ended (ns), seen at its die event
+        self.last_output: dict[str, bytes] = {}  # container id → the time of the last output read from it
         self.threads: list[threading.Thread] = []
         self.streams: set = set()  # open event and log streams, closed to end the watcher at once
 
@@ -276,13 +281,19 @@ class NodeWatcher(threading.Thread):
             self.stopping.wait(backoff)
             backoff = min(backoff * 2, 30.0)
 
-    def follow(self, server_id: str, container_id: str, since: float) -> None:
+    def follow(self, server_id: str, container_id: str, state: dict) -> None:
         """Read this run's output once. A follower still draining the previous run is left to finish."""
         self.running[server_id] = container_id
+        run = _nanos(state.get("StartedAt"))
         current = self.followers.get(server_id)
-        if current is not None and current.is_alive() and abs(current.since - since) < SAME_RUN_SECONDS:
+        if (
+            current is not None
+            and current.is_alive()
+            and (current.container_id, current.run_started) == (container_id, run)
+        ):
             return
-        self.followers[server_id] = OutputFollower(self, server_id, container_id, since)
+        since = _output_since(state, self.exits.get(container_id), self.last_output.get(container_id))
+        self.followers[server_id] = OutputFollower(self, server_id, container_id, since, run)
         self.followers[server_id].start()
 
     def reconcile(self) -> None:
@@ -306,13 +317,16 @@ class NodeWatcher(threading.Thread):
             }
             for server_id, c in containers.items()
         }
+        for c in containers.values():
+            if finished := _nanos(c.attrs["State"].get("FinishedAt")):
+                self.exits[c.id] = finished
         for server in Server.objects.filter(node_id=self.node_id).select_related("template"):
             container = containers.get(str(server.pk))
             running = container is not None and container.status == "running"
             if running:
                 if server.status in (S.STOPPED, S.CRASHED):
                     set_status(server.pk, S.RUNNING, expect={S.STOPPED, S.CRASHED})  # started behind our back
-                self.follow(str(server.pk), container.id, self.reconciled[str(server.pk)]["start"] - 0.001)
+                self.follow(str(server.pk), container.id, container.attrs["State"])
             elif server.status in (S.RUNNING, S.STARTING, S.STOPPING):
                 if server.status == S.STARTING and container is not None and container.status == "created":
                     continue  # the start task is about to start it
@@ -362,16 +376,59 @@ class NodeWatcher(threading.Thread):
                     Server.Status.STARTING,
                     expect={Server.Status.STOPPED, Server.Status.CRASHED},
                 )
-                # Exactly from this run's start: a whole second earlier would replay the previous run's
-                # "ready" line and report running too soon.
-                self.follow(server_id, container_id, when - 0.001)
+                # From the end of the previous run, read from the container itself: the game writes before
+                # the engine records StartedAt and sends this event (by a few ms, measured), so reading from
+                # either would lose a "ready" line written at once, and the server would stay starting.
+                state = self.client.container_state(container_id)
+                if state is not None:
+                    self.follow(server_id, container_id, state)
             elif action == "oom":
                 self.oom.add(server_id)
             elif action == "die":
                 self.running.pop(server_id, None)
+                self.exits[container_id] = int(event.get("timeNano") or when * 1e9)
                 code = int(attrs.get("exitCode", 0))
                 server_exited(server_id=server_id, exit_code=code, oom=server_id in self.oom)
                 self.oom.discard(server_id)
+
+
+def _nanos(timestamp: str | None) -> int:
+    """Docker's RFC 3339 time (nanoseconds, 'Z') → exact unix nanoseconds; 0 for its zero time or garbage.
+
+    Exact, not a float: Docker's `since` compares at nanosecond precision, a float of today's time holds
+    a few hundred."""
+    from datetime import datetime
+
+    if not timestamp or timestamp.startswith("0001-"):
+        return 0
+    whole, _, rest = timestamp.rstrip("Z").partition(".")
+    fraction = "".join(itertools.takewhile(str.isdigit, rest))
+    try:
+        seconds = int(datetime.fromisoformat(whole + "+00:00").timestamp())
+    except ValueError:
+        return 0
+    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
+
+
+def _output_since(state: dict, last_exit: int | None, last_output: bytes | None = None) -> str:
+    """Where one run's output starts in the container's log, as Docker's `since` (seconds.nanoseconds,
+    inclusive): after the previous run ended, so this run's first line is read and the previous run's
+    lines are not. Neither StartedAt nor the start event will do: the game writes a few ms before both.
+    The previous run's last lines can be stamped just after its FinishedAt (the engine copies output
+    after the exit; 1 run in 15, measured), so the last line already read, when known, is a bound too."""
+    started, finished = _nanos(state.get("StartedAt")), _nanos(state.get("FinishedAt"))
+    if finished < started:  # running (or the zero time: the container's first run)
+        boundary = finished
+    elif last_exit is not None and last_exit < started:  # this run ended already; its predecessor's end
+        boundary = last_exit
+    else:  # nothing known of the previous run: a second before the start, its own early lines included
+        boundary = max(0, started - 1_000_000_000)
+    if last_output and (read := _nanos(last_output.decode(errors="replace"))) < started:
+        boundary = max(boundary, read)
+    if boundary == 0:
+        return "0"
+    boundary += 1  # `since` keeps lines at or after it; the previous run's end itself is not this run
+    return f"{boundary // 1_000_000_000}.{boundary % 1_000_000_000:09d}"
 
 
 def _epoch(timestamp: str) -> float:

@@ -13,15 +13,17 @@ import os
 import posixpath
 import shlex
 import tarfile
+import threading
 import time
 
 import docker.errors
 from django.conf import settings
 
-from nodes.client import NodeClient
+from nodes.client import ImagePullFailed, NodeClient
 from servers import console
 from servers.models import Server
 from templates_app import configfiles
+from templates_app.models import Template
 from templates_app.variables import render, render_for_shell, resolve_environment
 
 logger = logging.getLogger(__name__)
@@ -79,30 +81,38 @@ def ensure_directory(client: NodeClient, server: Server) -> str:
     return path
 
 
-def pull_image(client: NodeClient, server: Server, image: str) -> None:
-    """Pull with progress to the console; an image already on the node is used when the registry fails."""
-    repository, _, tag = image.rpartition(":") if ":" in image.split("/")[-1] else (image, "", "latest")
-    console.write(server.pk, f"Pulling image {image}…")
-    last_report = 0.0
+def ensure_image(client: NodeClient, server: Server, image: str, *, refresh: bool | None = None) -> None:
+    """Make sure `image` is on the node: pulled when missing, or also when present if `refresh` (by
+    default: the template's pull policy is `always`); then a registry that does not answer leaves the
+    node's copy in use, with a note."""
+    if refresh is None:
+        refresh = server.template.pull_policy == Template.PullPolicy.ALWAYS
+    present = client.has_image(image)
+    if present and not refresh:
+        return
     try:
-        with client.guard(f"pulling {image}"):
-            for event in client.docker.api.pull(repository, tag=tag or "latest", stream=True, decode=True):
-                if "error" in event:
-                    raise docker.errors.APIError(event["error"])
-                if time.monotonic() - last_report > 2 and event.get("status"):
-                    last_report = time.monotonic()
-                    console.write(
-                        server.pk, f"{event.get('id', '')} {event['status']} {event.get('progress', '')}"
-                    )
-        console.write(server.pk, f"Image {image} is up to date.")
-    except docker.errors.APIError as exc:
-        try:
-            client.docker.images.get(image)
-        except docker.errors.ImageNotFound:
-            raise InstallFailed(f"Could not pull {image}: {exc.explanation or exc}") from exc
-        console.write(
-            server.pk, f"Could not pull {image} ({exc.explanation or exc}); using the copy on the node."
+        _pull(client, server, image)
+    except ImagePullFailed as exc:
+        if not present:
+            raise InstallFailed(
+                f"The image {image} is not on node '{server.node.name}' and could not be pulled: {exc.reason}"
+            ) from exc
+        console.write(server.pk, f"Could not refresh {image} ({exc.reason}); using the copy on the node.")
+        logger.warning(
+            "Pull of %s on %s failed, using the node's copy: %s", image, server.node.name, exc.reason
         )
+
+
+def _pull(client: NodeClient, server: Server, image: str) -> None:
+    """Pull with progress to the console (one line every 2 s at most)."""
+    console.write(server.pk, f"Pulling image {image}…")
+    logger.info("Pulling %s on node %s", image, server.node.name)
+    last_report = 0.0
+    for event in client.pull_image(image):
+        if time.monotonic() - last_report > 2 and event.get("status"):
+            last_report = time.monotonic()
+            console.write(server.pk, f"{event.get('id', '')} {event['status']} {event.get('progress', '')}")
+    console.write(server.pk, f"Image {image} is up to date.")
 
 
 def _limits(server: Server) -> dict:
@@ -131,7 +141,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
         console.write(server.pk, "The template has no install script; nothing to run.")
         return
     image = template.install_image or server.docker_image
-    pull_image(client, server, image)
+    ensure_image(client, server, image, refresh=None if image != server.docker_image else False)
     env = environment(server)
     entry = template.install_entrypoint or "sh"
     # The script is data in an environment variable; afterwards the files are handed to the game's user.
@@ -158,25 +168,52 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     try:
         with client.guard("running the install script"):
             container.start()
-            deadline = time.monotonic() + settings.SERVER_INSTALL_TIMEOUT_SECONDS
-            tail: list[str] = []
-            for chunk in container.logs(stream=True, follow=True):
-                for text in chunk.decode(errors="replace").splitlines():
-                    tail = [*tail, text][-20:]
-                    console.write(server.pk, text, stream="stdout")
-                    if on_output:
-                        on_output(text)
-                if time.monotonic() > deadline:
-                    container.kill()
-                    raise InstallFailed(
-                        f"The install script ran longer than {settings.SERVER_INSTALL_TIMEOUT_SECONDS} s."
-                    )
-            code = container.wait(timeout=settings.NODE_TIMEOUT_SECONDS)["StatusCode"]
+        code, tail = _watch_install(client, server, container, on_output)
         if code != 0:
             last = "\n".join(tail[-5:])
             raise InstallFailed(f"The install script exited with code {code}. Last output:\n{last}")
     finally:
         _remove(client, name)
+
+
+def _watch_install(client: NodeClient, server: Server, container, on_output) -> tuple[int, list[str]]:
+    """Relay the install's output while a deadline runs on its own: docker-py reads log streams without
+    a socket timeout, so a script that prints nothing would otherwise hold this worker forever.
+
+    Returns (exit code, last lines); past HEARTH_INSTALL_TIMEOUT the container is killed and the install
+    fails."""
+    limit = settings.SERVER_INSTALL_TIMEOUT_SECONDS
+    tail: list[str] = []
+
+    def relay() -> None:
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                for text in chunk.decode(errors="replace").splitlines():
+                    tail[:] = [*tail[-19:], text]
+                    console.write(server.pk, text, stream="stdout")
+                    if on_output:
+                        on_output(text)
+        except Exception as exc:  # the stream broke or the container went away: the deadline still runs
+            logger.debug("Install output of %s ended: %s", server.pk, exc)
+
+    reader = threading.Thread(target=relay, daemon=True, name=f"install-{str(server.pk)[:8]}")
+    reader.start()
+    deadline = time.monotonic() + limit
+    while True:
+        reader.join(
+            timeout=max(0.0, min(1.0, deadline - time.monotonic()))
+        )  # ends early when the script does
+        code = client.wait_exit(container.id, 0)
+        if code is not None:
+            reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)  # the last lines, already written
+            return code, tail
+        if time.monotonic() >= deadline:
+            logger.warning("Install of %s timed out after %s s; killing its container", server.pk, limit)
+            console.write(server.pk, f"The install script ran longer than {limit} s; stopping it.")
+            client.signal(container.id, "SIGKILL")
+            client.wait_exit(container.id, settings.NODE_TIMEOUT_SECONDS)
+            reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)
+            raise InstallFailed(f"Install timed out after {limit} s.")
 
 
 def container_spec(server: Server) -> dict:
@@ -196,6 +233,9 @@ def container_spec(server: Server) -> dict:
         "working_dir": template.data_path,
         "user": container_user(server),
         "stdin_open": True,
+        # Stdin stays open when an attach ends (an operator's `docker attach`, a one-off command): with
+        # StdinOnce the first detach closes it for good, and the stop command no longer reaches the game.
+        "stdin_once": False,
         "tty": False,
         "labels": {LABEL: str(server.pk), "hearth.role": "game"},
         "volumes": {server_dir(server): {"bind": template.data_path, "mode": "rw"}},
@@ -251,6 +291,9 @@ def create_container(api, spec: dict, **overrides) -> dict:
         working_dir=spec["working_dir"],
         user=spec["user"],
         stdin_open=True,
+        detach=not spec.get(
+            "stdin_once", True
+        ),  # docker-py sets StdinOnce for attached (not detached) creates
         tty=False,
         labels=spec["labels"],
         ports=[tuple(port.split("/")) for port in spec["ports"]],
@@ -269,6 +312,8 @@ def ensure_container(client: NodeClient, server: Server):
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
+    ensure_image(client, server, spec["image"], refresh=False)  # a node that lost (pruned) the image
+    with client.guard("creating the container"):
         result = create_container(client.docker.api, spec)
         Server.objects.filter(pk=server.pk).update(container_id=result["Id"])
         return client.docker.containers.get(result["Id"])
@@ -355,41 +400,63 @@ def attach_stdin(client: NodeClient, server: Server, data: bytes) -> None:
 
 
 def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:
-    """The template's stop command (or signal), then a kill after `timeout` seconds. Returns the exit code."""
-    template = server.template
-    with client.guard("stopping the container"):
-        try:
-            container = client.docker.containers.get(server.container_name)
-        except docker.errors.NotFound:
-            return None
-        container.reload()
-        if container.status != "running":
-            return container.attrs["State"].get("ExitCode")
-    if template.stop_command:
-        send_stdin(client, server, template.stop_command)
-    else:
-        with client.guard("signalling the container"):
-            container.kill(signal=template.stop_signal or "SIGTERM")
-    try:
-        with client.guard("waiting for the server to stop"):
-            return container.wait(timeout=timeout)["StatusCode"]
-    except Exception:  # the wait timed out (requests raises its own timeout types through the guard)
-        console.write(server.pk, f"The server did not stop within {timeout} s; killing it.")
-        return kill(client, server)
+    """Stop gently, then firmly: the template's stop command, then its stop signal (SIGTERM unless the
+    template names another), then SIGKILL, each given `timeout` seconds. Returns the exit code."""
+    name = server.container_name
+    state = client.container_state(name)
+    if state is None:
+        return None
+    if not state.get("Running"):
+        return state.get("ExitCode")
+    steps = _stop_steps(server.template)
+    for index, (how, value) in enumerate(steps):
+        _say_step(server, _describe(how, value, first=index == 0, timeout=timeout))
+        if how == "command":
+            send_stdin(client, server, value)
+        elif not client.signal(name, value):
+            return _exit_code(client, name)
+        code = client.wait_exit(name, timeout if value != "SIGKILL" else settings.NODE_TIMEOUT_SECONDS)
+        if code is not None:
+            return code
+    _say_step(server, "The server is still running after SIGKILL.")
+    return None
+
+
+def _stop_steps(template) -> list[tuple[str, str]]:
+    """[("command", "stop"), ("signal", "SIGTERM"), ("signal", "SIGKILL")]: what a stop tries, in order."""
+    steps = [("command", template.stop_command)] if template.stop_command else []
+    steps.append(("signal", template.stop_signal or "SIGTERM"))
+    if template.stop_signal and template.stop_signal not in ("SIGTERM", "SIGKILL"):
+        steps.append(("signal", "SIGTERM"))  # SIGINT, SIGQUIT… ignored: ask the usual way before killing
+    if steps[-1] != ("signal", "SIGKILL"):
+        steps.append(("signal", "SIGKILL"))
+    return steps
+
+
+def _describe(how: str, value: str, *, first: bool, timeout: int) -> str:
+    what = f"the stop command `{value}`" if how == "command" else value
+    if value == "SIGKILL":
+        return f"The server did not stop within {timeout} s; killing it (SIGKILL)."
+    if first:
+        return f"Stopping the server: sending {what}."
+    return f"The server did not stop within {timeout} s; sending {what}."
+
+
+def _say_step(server: Server, text: str) -> None:
+    logger.info("Server %s: %s", server.pk, text)
+    console.write(server.pk, text)
+
+
+def _exit_code(client: NodeClient, name: str) -> int | None:
+    state = client.container_state(name)
+    return state.get("ExitCode") if state else None
 
 
 def kill(client: NodeClient, server: Server) -> int | None:
-    with client.guard("killing the container"):
-        try:
-            container = client.docker.containers.get(server.container_name)
-            container.kill()
-            return container.wait(timeout=settings.NODE_TIMEOUT_SECONDS)["StatusCode"]
-        except docker.errors.NotFound:
-            return None
-        except docker.errors.APIError as exc:
-            if "is not running" in str(exc):
-                return None
-            raise
+    """SIGKILL at once (the kill action, a suspension); the exit code, or None when it was not running."""
+    if not client.signal(server.container_name, "SIGKILL"):
+        return None
+    return client.wait_exit(server.container_name, settings.NODE_TIMEOUT_SECONDS)
 
 
 def destroy(client: NodeClient, server: Server) -> None:

@@ -48,7 +48,7 @@ def server_install_task(self, server_id: str, job_id: str) -> None:
     try:
         client = client_for(server.node)
         Job.objects.filter(pk=job_id).update(progress=10)
-        runtime.pull_image(client, server, server.docker_image)
+        runtime.ensure_image(client, server, server.docker_image)
         Job.objects.filter(pk=job_id).update(progress=30)
         runtime.run_install(client, server, on_output=lines.append)
         Job.objects.filter(pk=job_id).update(progress=80)

@@ -64,7 +64,7 @@ class TemplateAdmin(StaffModelAdmin):
     change_list_template = "admin/templates_app/template/change_list.html"
     fieldsets = (
         (None, {"fields": ("name", "description", "source")}),
-        ("Images", {"fields": ("docker_image", "docker_images", "read_only_root")}),
+        ("Images", {"fields": ("docker_image", "docker_images", "pull_policy", "read_only_root")}),
         (
             "Running",
             {

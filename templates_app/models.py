@@ -18,6 +18,18 @@ class Template(models.Model):
     docker_images = models.JSONField(
         default=dict, blank=True, help_text='Images a server may choose instead: {"Java 21": "ghcr.io/…"}.'
     )
+
+    class PullPolicy(models.TextChoices):
+        MISSING = "missing", "Pull when missing from the node"
+        ALWAYS = "always", "Pull at every install"
+
+    pull_policy = models.CharField(
+        max_length=16,
+        choices=PullPolicy.choices,
+        default=PullPolicy.MISSING,
+        help_text="When installs pull the image: only when the node lacks it (missing), or every time "
+        "(always: for tags that move, such as :latest; the node's copy is used if the registry fails).",
+    )
     start_command = models.TextField(help_text="Run by sh -c in the data path; {{VAR}} values are quoted.")
     stop_command = models.CharField(
         max_length=200, blank=True, help_text="A console command such as `stop` (or use a stop signal)."

@@ -68,6 +68,7 @@ class TemplateSerializer(serializers.ModelSerializer):
             "features",
             "created_at",
             "docker_images",
+            "pull_policy",
             "stop_signal",
             "variables",
             "ready_pattern",
