@@ -150,3 +150,85 @@ class TestMetricsEndpoint:
         day = api.get(f"/api/servers/{server.pk}/metrics?range=24h").json()["data"]
         assert 0 < len(day["points"]) <= 120
         assert api.get(f"/api/servers/{server.pk}/metrics?range=1y").status_code == 400
+
+
+# --- A ready line written at once is seen, once (issue 9, item 8) ---------------------------------
+
+
+def test_a_ready_line_written_at_once_is_never_missed_nor_seen_twice(
+    client_for, customer, game_node, game_template, monitor
+):
+    """The game's very first line is its ready line: it is written a few ms before the engine records the
+    start, so reading from the start event (or StartedAt) lost it and left the server starting."""
+    game_template.ready_pattern = "[INFO] Starting test game server"  # the first thing the game prints
+    game_template.save()
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    wait_status(server, S.STOPPED)
+    runs = 6
+    for run in range(runs):
+        api.post(f"/api/servers/{server.pk}/start")
+        wait_status(server, S.RUNNING, timeout=10)
+        wait_for_line(server, "Done (")
+        api.post(f"/api/servers/{server.pk}/stop")
+        wait_status(server, S.STOPPED)
+        history = "".join(e["data"] for e in console.history(server.pk, limit=5000))
+        # Every run's lines once: neither this run's first line lost, nor the previous run's read again.
+        assert history.count("[INFO] Starting test game server") == run + 1, history
+        assert history.count("[INFO] Stopping server") == run + 1, history
+
+
+@pytest.mark.parametrize(
+    ("state", "last_exit", "last_output", "since"),
+    [
+        # running after an earlier run: from just after that run's end, at nanosecond precision
+        (
+            {"StartedAt": "2026-12-01T10:31:48.159965717Z", "FinishedAt": "2026-12-01T10:31:40.000000005Z"},
+            None,
+            None,
+            "1796121100.000000006",
+        ),
+        # the container's first run: its whole log
+        (
+            {"StartedAt": "2026-12-01T10:31:48.159965717Z", "FinishedAt": "0001-01-01T00:00:00Z"},
+            None,
+            None,
+            "0",
+        ),
+        # the previous run's last line was stamped after its FinishedAt: read from after that line
+        (
+            {"StartedAt": "2026-12-01T10:31:48.159965717Z", "FinishedAt": "2026-12-01T10:31:40.000000005Z"},
+            None,
+            b"2026-12-01T10:31:40.000400000Z",
+            "1796121100.000400001",
+        ),
+        # this run is over already: the previous run's end as its die event told
+        (
+            {"StartedAt": "2026-12-01T10:31:48.159965717Z", "FinishedAt": "2026-12-01T10:31:48.2Z"},
+            1796121105_000000000,
+            None,
+            "1796121105.000000001",
+        ),
+        # nothing known of the previous run: a second before the start
+        (
+            {"StartedAt": "2026-12-01T10:31:48.159965717Z", "FinishedAt": "2026-12-01T10:31:48.2Z"},
+            None,
+            None,
+            "1796121107.159965718",
+        ),
+    ],
+)
+def test_a_runs_output_is_read_from_the_previous_runs_end(state, last_exit, last_output, since):
+    from nodes.monitor import _output_since
+
+    assert _output_since(state, last_exit, last_output) == since
+
+
+def test_docker_times_are_read_to_the_nanosecond():
+    from nodes.monitor import _nanos
+
+    assert _nanos("2026-12-01T10:31:48.159965717Z") == 1796121108_159965717
+    assert _nanos("2026-12-01T10:31:48Z") == 1796121108_000000000
+    assert _nanos("2026-12-01T10:31:48.5Z") == 1796121108_500000000
+    assert _nanos("0001-01-01T00:00:00Z") == 0
+    assert _nanos("garbage") == 0 and _nanos(None) == 0

@@ -1,5 +1,7 @@
 """The whole life of a server on the real engines, locally and over SSH."""
 
+import contextlib
+
 import docker
 import pytest
 
@@ -217,3 +219,251 @@ def test_console_commands_survive_restarts(client_for, customer, game_node, game
         wait_status(server, S.STOPPED)
         assert time.monotonic() - started < 10, "the stop command was lost and the stop timed out"
     assert "did not stop within" not in lines(server)
+
+
+# --- Stopping: the stop command, then the stop signal, then SIGKILL (issue 9, item 12) -------------
+
+
+def started(api, node, template, **extra):
+    server = create(api, node, template, install=True, **extra)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    return wait_status(server, S.RUNNING)
+
+
+def exit_code(server) -> int:
+    inspect = docker.APIClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL")).inspect_container(
+        server.container_name
+    )
+    return inspect["State"]["ExitCode"]
+
+
+def test_a_second_attach_that_detaches_leaves_the_console_and_stop_working(
+    client_for, customer, game_node, game_template, monitor
+):
+    """An operator's `docker attach` (or a one-off attach) that ends must not close the game's stdin."""
+    api = client_for(customer)
+    server = started(api, game_node(), game_template)
+    engine = docker.APIClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
+    assert engine.inspect_container(server.container_name)["Config"]["StdinOnce"] is False
+    for _ in range(2):  # attach with stdin, then detach
+        sock = engine.attach_socket(server.container_name, params={"stdin": 1, "stream": 1})
+        sock._sock.close()
+        sock.close()
+    api.post(f"/api/servers/{server.pk}/command", {"command": "say still listening"}, format="json")
+    wait_for_line(server, "[Server] still listening")
+
+    assert api.post(f"/api/servers/{server.pk}/stop", {"timeout": 5}, format="json").status_code == 200
+    wait_status(server, S.STOPPED, timeout=30)
+    assert exit_code(server) == 0  # stopped by its own stop command, not killed (137)
+    console_text = lines(server)
+    assert "Stopping the server: sending the stop command `stop`." in console_text
+    assert "[INFO] Stopping server" in console_text
+    assert "SIGTERM" not in console_text and "SIGKILL" not in console_text
+
+
+def test_a_game_that_ignores_the_stop_command_gets_sigterm(
+    client_for, customer, game_node, game_template, monitor
+):
+    game_template.stop_command = "halt"  # the test game does not know it: "Unknown command"
+    game_template.save()
+    api = client_for(customer)
+    server = started(api, game_node(), game_template)
+    api.post(f"/api/servers/{server.pk}/stop", {"timeout": 2}, format="json")
+    wait_status(server, S.STOPPED, timeout=30)
+    assert exit_code(server) == 0  # the game's own SIGTERM handler
+    console_text = lines(server)
+    steps = [
+        "Stopping the server: sending the stop command `halt`.",
+        "Unknown command.",
+        "The server did not stop within 2 s; sending SIGTERM.",
+        "[INFO] Stopping server",
+    ]
+    positions = [console_text.index(step) for step in steps]
+    assert positions == sorted(positions), console_text
+    assert "SIGKILL" not in console_text
+
+
+def test_a_game_that_ignores_sigterm_gets_sigkill_after_each_step(
+    client_for, customer, game_node, game_template, monitor
+):
+    api = client_for(customer)
+    server = started(api, game_node(), game_template)
+    api.post(f"/api/servers/{server.pk}/command", {"command": "sleepstop"}, format="json")
+    wait_for_line(server, "The next stop will hang")
+    api.post(f"/api/servers/{server.pk}/stop", {"timeout": 2}, format="json")
+    wait_status(server, S.STOPPED, timeout=30)
+    assert exit_code(server) == 137
+    console_text = lines(server)
+    steps = [
+        "Stopping the server: sending the stop command `stop`.",
+        "[INFO] Stopping server",
+        "The server did not stop within 2 s; sending SIGTERM.",
+        "The server did not stop within 2 s; killing it (SIGKILL).",
+        "Server stopped.",
+    ]
+    positions = [console_text.index(step) for step in steps]
+    assert positions == sorted(positions), console_text
+
+
+def test_a_template_with_a_stop_signal_is_stopped_by_that_signal(
+    client_for, customer, game_node, game_template, monitor
+):
+    """Eggs' `^C` becomes SIGINT: sent first, then SIGTERM, then SIGKILL."""
+    game_template.stop_command, game_template.stop_signal = "", "SIGINT"
+    game_template.save()
+    api = client_for(customer)
+    server = started(api, game_node(), game_template)
+    api.post(f"/api/servers/{server.pk}/stop", {"timeout": 5}, format="json")
+    wait_status(server, S.STOPPED, timeout=30)
+    assert exit_code(server) == 0
+    console_text = lines(server)
+    assert "Stopping the server: sending SIGINT." in console_text
+    assert "[INFO] Stopping server" in console_text
+    assert "SIGTERM" not in console_text
+
+
+@pytest.mark.parametrize(
+    ("stop_command", "stop_signal", "steps"),
+    [
+        ("stop", "", [("command", "stop"), ("signal", "SIGTERM"), ("signal", "SIGKILL")]),
+        ("", "SIGTERM", [("signal", "SIGTERM"), ("signal", "SIGKILL")]),
+        ("", "SIGINT", [("signal", "SIGINT"), ("signal", "SIGTERM"), ("signal", "SIGKILL")]),
+        ("", "SIGKILL", [("signal", "SIGKILL")]),
+    ],
+)
+def test_the_stop_steps_go_from_gentle_to_firm(stop_command, stop_signal, steps):
+    from servers.runtime import _stop_steps
+    from templates_app.models import Template
+
+    assert _stop_steps(Template(stop_command=stop_command, stop_signal=stop_signal)) == steps
+
+
+# --- Installs that print nothing still time out (issue 9, item 9) ---------------------------------
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_a_silent_install_times_out(
+    client_for, customer, game_node, game_template, monitor, settings, engine, via
+):
+    import time
+
+    settings.SERVER_INSTALL_TIMEOUT_SECONDS = 2
+    game_template.install_script = "sleep 60\n"
+    game_template.save()
+    began = time.monotonic()
+    server = create(client_for(customer), game_node(engine, via), game_template, install=True)
+    server = wait_status(server, S.INSTALL_FAILED, S.STOPPED, timeout=40)
+    assert time.monotonic() - began < 20, "the deadline did not fire while the script was silent"
+    assert server.status == S.INSTALL_FAILED
+    assert server.status_reason == "Install timed out after 2 s."
+    job = server.jobs.get()
+    assert job.status == "failed" and job.error == "Install timed out after 2 s."
+    assert "Installation failed: Install timed out after 2 s." in lines(server)
+    engine_client = docker.DockerClient(base_url=require_env(f"HEARTH_TEST_DOCKER{engine}_URL"))
+    assert not engine_client.containers.list(all=True, filters={"name": f"hearth-install-{server.pk}"})
+
+
+def test_an_install_that_prints_keeps_its_output_and_exit_code(
+    client_for, customer, game_node, game_template, monitor, settings
+):
+    settings.SERVER_INSTALL_TIMEOUT_SECONDS = 30
+    game_template.install_script = "echo one\nsleep 1\necho two >&2\nexit 4\n"
+    game_template.save()
+    server = create(client_for(customer), game_node(), game_template, install=True)
+    server = wait_status(server, S.INSTALL_FAILED)
+    assert "exited with code 4" in server.status_reason and "two" in server.status_reason
+    assert "one" in server.jobs.get().log
+
+
+# --- Images: pulled when missing, or when the template asks for it (issue 9, item 13) -------------
+
+
+@pytest.fixture
+def pulls(monkeypatch):
+    """Every pull the panel asks of an engine (the real pull still runs)."""
+    calls = []
+    original = docker.APIClient.pull
+
+    def recording(self, repository, tag=None, *args, **kwargs):
+        calls.append(f"{repository}:{tag}")
+        return original(self, repository, tag, *args, **kwargs)
+
+    monkeypatch.setattr(docker.APIClient, "pull", recording)
+    return calls
+
+
+@pytest.fixture
+def local_tag():
+    """The test image under a name whose registry (127.0.0.1:1) never answers; removed afterwards."""
+    import uuid
+
+    name = f"127.0.0.1:1/hearth-test/testgame:{uuid.uuid4().hex[:12]}"
+    engines = [docker.DockerClient(base_url=require_env(f"HEARTH_TEST_DOCKER{n}_URL")) for n in (1, 2)]
+    for engine in engines:
+        engine.images.get(require_env("HEARTH_TEST_IMAGE")).tag(name)
+    yield name
+    for engine in engines:
+        with contextlib.suppress(docker.errors.ImageNotFound):
+            engine.images.remove(name)
+        engine.close()
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_an_image_on_the_node_is_not_pulled(
+    client_for, customer, game_node, game_template, monitor, pulls, engine, via
+):
+    api = client_for(customer)
+    server = create(api, game_node(engine, via), game_template, install=True)
+    server = wait_status(server, S.STOPPED, S.INSTALL_FAILED)
+    assert server.status == S.STOPPED, server.status_reason
+    assert pulls == []
+    assert "Pulling image" not in lines(server) and "using the copy on the node" not in lines(server)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    assert pulls == []
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_an_absent_image_is_pulled_and_an_unreachable_registry_fails_the_install_clearly(
+    client_for, customer, game_node, game_template, monitor, pulls, engine, via
+):
+    absent = "127.0.0.1:1/hearth-test/never-here:1"
+    game_template.docker_image = game_template.install_image = absent
+    game_template.save()
+    node = game_node(engine, via)
+    server = create(client_for(customer), node, game_template, install=True)
+    server = wait_status(server, S.INSTALL_FAILED)
+    assert pulls == ["127.0.0.1:1/hearth-test/never-here:1"]
+    assert server.status_reason.startswith(
+        f"The image {absent} is not on node '{node.name}' and could not be pulled: "
+    ), server.status_reason
+    assert "connection refused" in server.status_reason
+    assert f"Pulling image {absent}" in lines(server)
+
+
+def test_pull_policy_always_pulls_and_keeps_the_nodes_copy_when_the_registry_fails(
+    client_for, customer, game_node, game_template, monitor, pulls, local_tag
+):
+    game_template.docker_image = game_template.install_image = local_tag
+    game_template.pull_policy = "always"
+    game_template.save()
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    server = wait_status(server, S.STOPPED, S.INSTALL_FAILED)
+    assert server.status == S.STOPPED, server.status_reason
+    assert pulls == [local_tag]  # once: the install image is the game's own
+    assert f"Could not refresh {local_tag}" in lines(server)
+    assert "using the copy on the node" in lines(server)
+
+
+def test_pull_policy_missing_uses_the_nodes_copy_without_asking_the_registry(
+    client_for, customer, game_node, game_template, monitor, pulls, local_tag
+):
+    game_template.docker_image = game_template.install_image = local_tag
+    game_template.save()
+    assert game_template.pull_policy == "missing"  # the default
+    server = create(client_for(customer), game_node(), game_template, install=True)
+    server = wait_status(server, S.STOPPED, S.INSTALL_FAILED)
+    assert server.status == S.STOPPED, server.status_reason
+    assert pulls == []
