@@ -98,3 +98,79 @@ def test_the_health_report_measures_the_node(make_node):
     assert report["disk_total_mb"] > 0
     assert 0 <= report["cpu_percent"] <= 100
     assert report["container_count"] >= 0
+
+
+@pytest.fixture
+def sleeper():
+    """A container of the test image that sleeps until signalled (SIGTERM ignored), on engine 1 or 2."""
+    import uuid
+
+    import docker
+
+    made = []
+
+    def make(engine: int):
+        engine_client = docker.DockerClient(base_url=require_env(f"HEARTH_TEST_DOCKER{engine}_URL"))
+        container = engine_client.containers.run(
+            require_env("HEARTH_TEST_IMAGE"),
+            ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"],
+            name=f"hearth-client-test-{uuid.uuid4().hex[:12]}",
+            detach=True,
+            init=True,
+        )
+        made.append(container)
+        return container
+
+    yield make
+    for container in made:
+        container.remove(force=True)
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_it_tells_whether_an_image_is_on_the_node(make_node, engine, via):
+    client = client_for(make_node(engine=engine, via=via))
+    assert client.has_image(require_env("HEARTH_TEST_IMAGE"))
+    assert not client.has_image("127.0.0.1:1/hearth-test/never-here:1")
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_a_pull_from_a_registry_that_does_not_answer_says_why(make_node, engine, via):
+    from nodes.client import ImagePullFailed
+
+    client = client_for(make_node(engine=engine, via=via))
+    with pytest.raises(ImagePullFailed, match="connection refused") as caught:
+        list(client.pull_image("127.0.0.1:1/hearth-test/never-here:1"))
+    assert caught.value.image == "127.0.0.1:1/hearth-test/never-here:1"
+    client.ping()  # the engine answered: the connection is still good
+
+
+@pytest.mark.parametrize(
+    ("image", "parts"),
+    [
+        ("debian", ("debian", "latest")),
+        ("ghcr.io/pterodactyl/yolks:java_21", ("ghcr.io/pterodactyl/yolks", "java_21")),
+        ("127.0.0.1:5000/game", ("127.0.0.1:5000/game", "latest")),
+        ("127.0.0.1:5000/game:1.2", ("127.0.0.1:5000/game", "1.2")),
+        ("debian@sha256:" + "a" * 64, ("debian", "sha256:" + "a" * 64)),
+    ],
+)
+def test_image_names_split_into_repository_and_tag(image, parts):
+    from nodes.client import _split_image
+
+    assert _split_image(image) == parts
+
+
+@pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
+def test_waiting_for_an_exit_is_bounded_and_signals_reach_the_container(make_node, sleeper, engine, via):
+    client = client_for(make_node(engine=engine, via=via))
+    container = sleeper(engine)
+    started = time.monotonic()
+    assert client.wait_exit(container.name, 1) is None  # still running after the timeout
+    assert 1 <= time.monotonic() - started < 5
+    assert client.signal(container.name, "SIGTERM")  # ignored by the container
+    assert client.wait_exit(container.name, 1) is None
+    assert client.signal(container.name, "SIGKILL")
+    assert client.wait_exit(container.name, 10) == 137
+    assert client.container_state(container.name)["Running"] is False
+    assert client.signal(container.name, "SIGKILL") is False  # not running: nothing to signal
+    assert client.container_state("hearth-client-test-none") is None
