@@ -467,3 +467,38 @@ def test_pull_policy_missing_uses_the_nodes_copy_without_asking_the_registry(
     server = wait_status(server, S.STOPPED, S.INSTALL_FAILED)
     assert server.status == S.STOPPED, server.status_reason
     assert pulls == []
+
+
+@pytest.fixture
+def registry():
+    """A registry on 127.0.0.1 serving the test image; the images pulled from it are removed afterwards."""
+    from tests.servers.registry import Registry
+
+    engine = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
+    served = Registry(b"".join(engine.images.get(require_env("HEARTH_TEST_IMAGE")).save()))
+    yield served
+    for image in engine.images.list(name=f"127.0.0.1:{served.port}/*"):
+        for tag in image.tags:
+            engine.images.remove(tag)
+    engine.close()
+    served.close()
+
+
+def test_an_absent_image_is_pulled_from_its_registry_then_used(
+    client_for, customer, game_node, game_template, monitor, pulls, registry
+):
+    import uuid
+
+    image = f"127.0.0.1:{registry.port}/hearth-test/game:{uuid.uuid4().hex[:12]}"
+    game_template.docker_image = game_template.install_image = image
+    game_template.save()
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    server = wait_status(server, S.STOPPED, S.INSTALL_FAILED)
+    assert server.status == S.STOPPED, server.status_reason
+    assert pulls == [image]  # once, though both the install and the game use it
+    assert any("/manifests/" in path for path in registry.requests)
+    assert f"Pulling image {image}" in lines(server) and f"Image {image} is up to date." in lines(server)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    assert pulls == [image]  # on the node now: the start does not pull again
