@@ -477,9 +477,10 @@ def registry():
     engine = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
     served = Registry(b"".join(engine.images.get(require_env("HEARTH_TEST_IMAGE")).save()))
     yield served
-    for image in engine.images.list(name=f"127.0.0.1:{served.port}/*"):
+    for image in engine.images.list():
         for tag in image.tags:
-            engine.images.remove(tag)
+            if tag.startswith(f"127.0.0.1:{served.port}/"):
+                engine.images.remove(tag)
     engine.close()
     served.close()
 
