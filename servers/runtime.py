@@ -200,10 +200,9 @@ def _watch_install(client: NodeClient, server: Server, container, on_output) -> 
     reader.start()
     deadline = time.monotonic() + limit
     while True:
-        reader.join(
-            timeout=max(0.0, min(1.0, deadline - time.monotonic()))
-        )  # ends early when the script does
-        code = client.wait_exit(container.id, 0)
+        step = max(0.0, min(1.0, deadline - time.monotonic()))
+        reader.join(timeout=step)  # returns early when the script ends (its output does)
+        code = client.wait_exit(container.id, 0 if reader.is_alive() else step)  # a broken stream: poll
         if code is not None:
             reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)  # the last lines, already written
             return code, tail
@@ -412,7 +411,11 @@ def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:
     for index, (how, value) in enumerate(steps):
         _say_step(server, _describe(how, value, first=index == 0, timeout=timeout))
         if how == "command":
-            send_stdin(client, server, value)
+            try:
+                send_stdin(client, server, value)
+            except docker.errors.APIError as exc:  # the engine refused the attach: on to the signal
+                _say_step(server, f"Could not send the stop command: {exc.explanation or exc}")
+                continue
         elif not client.signal(name, value):
             return _exit_code(client, name)
         code = client.wait_exit(name, timeout if value != "SIGKILL" else settings.NODE_TIMEOUT_SECONDS)

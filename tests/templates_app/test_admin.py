@@ -119,6 +119,7 @@ def test_saving_in_the_admin_is_validated_and_audited(signed_in, admin):
         "description": "",
         "docker_image": "hearth/testgame:latest",
         "docker_images": "{}",
+        "pull_policy": "missing",
         "read_only_root": "",
         "start_command": "/usr/local/bin/testgame",
         "stop_command": "stop",

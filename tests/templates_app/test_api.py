@@ -42,6 +42,7 @@ def test_the_contract_example_creates_a_template(staff):
     }
     ours = {
         "dockerImages",
+        "pullPolicy",
         "stopSignal",
         "variables",
         "readyPattern",
