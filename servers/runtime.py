@@ -141,6 +141,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
         console.write(server.pk, "The template has no install script; nothing to run.")
         return
     image = template.install_image or server.docker_image
+    # The game's own image was ensured (and refreshed, by policy) by the install task just before.
     ensure_image(client, server, image, refresh=None if image != server.docker_image else False)
     env = environment(server)
     entry = template.install_entrypoint or "sh"
