@@ -11,10 +11,11 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.audit import audit, client_ip
+from accounts.audit import audit
 from accounts.models import ApiKey, User
 from accounts.permissions import SERVER_SCOPED, global_permissions, grants, unknown
 from config import realtime
+from config.addresses import client_address, parse_address
 
 KEY_MARK = "hth_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # don't write on every request
@@ -92,9 +93,9 @@ def apikey_revoke(*, key: ApiKey, actor=None, request=None) -> bool:
 def _address_allowed(key: ApiKey, ip: str | None) -> bool:
     if not key.allowed_ips:
         return True
-    if not ip:
+    address = parse_address(ip)
+    if address is None:
         return False
-    address = ipaddress.ip_address(ip)
     return any(address in ipaddress.ip_network(net) for net in key.allowed_ips)
 
 
@@ -130,7 +131,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         from accounts.authentication import require_two_factor
 
-        user, key = apikey_authenticate(parts[1].decode(errors="replace"), ip=client_ip(request))
+        user, key = apikey_authenticate(parts[1].decode(errors="replace"), ip=client_address(request))
         require_two_factor(request, user)
         return user, key
 
