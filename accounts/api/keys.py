@@ -45,10 +45,15 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=ApiKeySerializer, responses={201: CreatedApiKeySerializer})
     def create(self, request):
-        """Create a key; use it as `Authorization: Bearer <key>`."""
+        """Create a key; use it as `Authorization: Bearer <key>`.
+
+        Made with an API key, the new key is at most as broad as that key: its permissions, allowed
+        addresses and expiry lie within the creating key's (what is omitted is inherited).
+        """
         data = ApiKeySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key, raw = apikey_create(user=request.user, request=request, **data.validated_data)
+        parent = request.auth if isinstance(request.auth, ApiKey) else None
+        key, raw = apikey_create(user=request.user, request=request, parent=parent, **data.validated_data)
         key.key = raw
         return created(
             CreatedApiKeySerializer(key).data, message="Store this key now: it will not be shown again."
