@@ -137,21 +137,33 @@ class TestDjangoAdmin:
         )
         assert TwoFactorDevice.objects.filter(pk=device.pk).exists()
 
-    def test_nobody_makes_themselves_superuser_or_administrator(self, writer_browser, writer, roles):
-        writer_browser.post(
+    def change_self(self, client, writer, **fields):
+        return client.post(
             f"/admin/accounts/user/{writer.pk}/change/",
             {
                 "email": writer.email,
                 "username": writer.username,
                 "is_active": "on",
-                "is_superuser": "on",
-                "roles": [str(r.pk) for r in writer.roles.all()] + [str(roles["Administrator"].pk)],
+                "roles": [str(r.pk) for r in writer.roles.all()],
                 "date_joined_0": "2026-01-01",
                 "date_joined_1": "00:00:00",
+                "api_keys-TOTAL_FORMS": "0",
+                "api_keys-INITIAL_FORMS": "0",
+                **fields,
             },
         )
+
+    def test_nobody_makes_themselves_superuser(self, writer_browser, writer):
+        response = self.change_self(writer_browser, writer, is_superuser="on", is_staff="on")
+        assert response.status_code == 302  # saved, without the flags
         writer.refresh_from_db()
-        assert not writer.is_superuser
+        assert not writer.is_superuser and not writer.is_staff
+
+    def test_nobody_gives_themselves_the_administrator_role(self, writer_browser, writer, roles):
+        mine = [str(r.pk) for r in writer.roles.all()]
+        response = self.change_self(writer_browser, writer, roles=[*mine, str(roles["Administrator"].pk)])
+        assert response.status_code == 200
+        assert b"You cannot grant permissions you do not hold" in response.content
         assert not writer.roles.filter(name="Administrator").exists()
 
     def test_nobody_widens_a_role_in_the_admin(self, writer_browser, writer):
