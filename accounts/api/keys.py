@@ -5,12 +5,20 @@ from rest_framework import mixins, serializers, viewsets
 
 from accounts.apikeys import apikey_create, apikey_revoke
 from accounts.models import ApiKey
+from config import limits
 from config.api.responses import created, ok
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
-    permissions = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
-    allowed_ips = serializers.ListField(child=serializers.CharField(), required=False)
+    permissions = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        allow_null=True,
+        max_length=limits.LIST_ITEMS,
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=limits.LIST_ITEMS
+    )
 
     class Meta:
         model = ApiKey
