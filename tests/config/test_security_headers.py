@@ -80,3 +80,21 @@ def test_hsts_is_sent_with_hearth_https():
     assert hsts_header({"HEARTH_HTTPS": "true"}) == "max-age=31536000"
     assert hsts_header({"HEARTH_HTTPS": "true", "HEARTH_HSTS_SECONDS": "600"}) == "max-age=600"
     assert hsts_header({"HEARTH_HTTPS": "false"}) == "none"
+
+
+def run_check(env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_https_without_a_trusted_proxy_is_warned_about():
+    result = run_check({"HEARTH_HTTPS": "true", "HEARTH_TRUSTED_PROXIES": ""})
+    assert "hearth.W001" in result.stderr + result.stdout
+    result = run_check({"HEARTH_HTTPS": "true", "HEARTH_TRUSTED_PROXIES": "127.0.0.1/32"})
+    assert "hearth.W001" not in result.stderr + result.stdout
