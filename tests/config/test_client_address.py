@@ -364,3 +364,19 @@ def test_a_bad_trusted_proxy_entry_stops_the_panel(tmp_path):
     assert re.search(
         r"HEARTH_TRUSTED_PROXIES: 'not-a-network' is not an IP address or CIDR range", result.stderr
     )
+
+
+def test_only_config_addresses_reads_the_peer_or_forwarding_headers():
+    """By construction: any other reader of the raw peer or a forwarding header would be a second answer."""
+    raw_readers = re.compile(
+        r"REMOTE_ADDR|HTTP_X_FORWARDED_FOR|HTTP_X_REAL_IP|HTTP_FORWARDED\b|get_ident\(|\[\"client\"\]|get\(\"client\"\)"
+    )
+    offenders = []
+    for path in ROOT.glob("**/*.py"):
+        relative = path.relative_to(ROOT)
+        if relative.parts[0] in (".venv", "tests", "bench", "var") or str(relative) == "config/addresses.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if raw_readers.search(line) and "Not DRF's get_ident" not in line:
+                offenders.append(f"{relative}:{number}: {line.strip()}")
+    assert not offenders, "\n".join(offenders)
