@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0002_security_audit_apikeys'),
+        ("accounts", "0002_security_audit_apikeys"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='role',
-            name='description',
+            model_name="role",
+            name="description",
             field=models.TextField(blank=True, max_length=2000),
         ),
     ]

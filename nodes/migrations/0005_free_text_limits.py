@@ -4,20 +4,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('nodes', '0004_allocation_server'),
+        ("nodes", "0004_allocation_server"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='location',
-            name='description',
+            model_name="location",
+            name="description",
             field=models.TextField(blank=True, max_length=2000),
         ),
         migrations.AlterField(
-            model_name='node',
-            name='description',
+            model_name="node",
+            name="description",
             field=models.TextField(blank=True, max_length=2000),
         ),
     ]

@@ -4,35 +4,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('templates_app', '0001_initial'),
+        ("templates_app", "0001_initial"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='template',
-            name='description',
+            model_name="template",
+            name="description",
             field=models.TextField(blank=True, max_length=2000),
         ),
         migrations.AlterField(
-            model_name='template',
-            name='install_script',
-            field=models.TextField(blank=True, help_text="Runs with the server's files at /mnt/server.", max_length=262144),
+            model_name="template",
+            name="install_script",
+            field=models.TextField(
+                blank=True, help_text="Runs with the server's files at /mnt/server.", max_length=262144
+            ),
         ),
         migrations.AlterField(
-            model_name='template',
-            name='start_command',
-            field=models.TextField(help_text='Run by sh -c in the data path; {{VAR}} values are quoted.', max_length=8192),
+            model_name="template",
+            name="start_command",
+            field=models.TextField(
+                help_text="Run by sh -c in the data path; {{VAR}} values are quoted.", max_length=8192
+            ),
         ),
         migrations.AlterField(
-            model_name='templatevariable',
-            name='default_value',
+            model_name="templatevariable",
+            name="default_value",
             field=models.TextField(blank=True, max_length=4096),
         ),
         migrations.AlterField(
-            model_name='templatevariable',
-            name='description',
+            model_name="templatevariable",
+            name="description",
             field=models.TextField(blank=True, max_length=2000),
         ),
     ]
