@@ -29,4 +29,4 @@ RUN pip install --no-cache-dir . \
 
 USER hearth
 EXPOSE 8000 2022
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "config.asgi:application"]
+CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]

@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.utils import timezone
 
@@ -45,6 +45,36 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("roles").select_related("two_factor")
 
+    # A user holding what the staff member does not is read-only to them (password page included).
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or staff.may_manage(request.user, obj)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (
+            obj is None or staff.may_manage(request.user, obj)
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if request.user.is_superuser else (*readonly, "is_superuser", "is_staff")
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = request.user  # the form refuses roles the staff member could not grant
+        return form
+
+    def _manageable(self, request, queryset) -> list:
+        users = [u for u in queryset if staff.may_manage(request.user, u)]
+        if skipped := len(queryset) - len(users):
+            self.message_user(
+                request,
+                f"Skipped {skipped} user(s) holding permissions you do not hold.",
+                level=messages.WARNING,
+            )
+        return users
+
     @admin.display(description="Roles")
     def role_names(self, user):
         return ", ".join(role.name for role in user.roles.all()) or "—"
@@ -70,7 +100,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
     @admin.action(description="Deactivate selected users (logs them out everywhere)")
     def deactivate(self, request, queryset):
         count = 0
-        for user in queryset.exclude(pk=request.user.pk).filter(is_active=True):
+        for user in self._manageable(request, queryset.exclude(pk=request.user.pk).filter(is_active=True)):
             staff.user_update(actor=request.user, user=user, request=request, is_active=False)
             count += 1
         self.message_user(request, f"Deactivated {count} user(s).")
@@ -78,17 +108,15 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
     @admin.action(description="Reactivate selected users")
     def activate(self, request, queryset):
         count = 0
-        for user in queryset.filter(is_active=False):
+        for user in self._manageable(request, queryset.filter(is_active=False)):
             staff.user_update(actor=request.user, user=user, request=request, is_active=True)
             count += 1
         self.message_user(request, f"Reactivated {count} user(s).")
 
     @admin.action(description="Log selected users out of every session")
     def end_sessions(self, request, queryset):
-        from accounts.services import sessions_revoke_all
-
-        ended = sum(sessions_revoke_all(user=user) for user in queryset)
-        audit("user.sessions_revoke", request=request, users=[str(u.pk) for u in queryset], sessions=ended)
+        users = self._manageable(request, queryset)
+        ended = staff.user_sessions_end(actor=request.user, users=users, request=request)
         self.message_user(request, f"Ended {ended} session(s).")
 
 
@@ -96,6 +124,20 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
 class RoleAdmin(StaffModelAdmin):
     form = RoleForm
     list_display = ("name", "description", "permission_list", "requires_two_factor", "user_count")
+
+    # A role granting what the staff member does not hold is read-only to them (as in the API).
+    def has_change_permission(self, request, obj=None):
+        return super().has_change_permission(request, obj) and (
+            obj is None or not staff.grant_refusal(request.user, obj.permissions)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_change_permission(request, obj)
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        form.actor = request.user
+        return form
 
     @admin.display(description="Permissions")
     def permission_list(self, role):
@@ -185,7 +227,15 @@ class LoginSessionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="End selected sessions")
     def revoke(self, request, queryset):
-        count = queryset.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
+        queryset = queryset.filter(revoked_at__isnull=True).select_related("user")
+        allowed = [s.pk for s in queryset if staff.may_manage(request.user, s.user)]
+        if skipped := len(queryset) - len(allowed):
+            self.message_user(
+                request,
+                f"Skipped {skipped} session(s) of users holding permissions you do not hold.",
+                level=messages.WARNING,
+            )
+        count = LoginSession.objects.filter(pk__in=allowed).update(revoked_at=timezone.now())
         audit("session.revoke", request=request, sessions=count)
         self.message_user(request, f"Ended {count} session(s).")
 
@@ -208,6 +258,16 @@ class TwoFactorDeviceAdmin(StaffModelAdmin):
     @admin.display(description="Recovery codes left")
     def recovery_codes_left(self, device):
         return len(device.recovery_codes)
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (
+            obj is None or staff.may_manage(request.user, obj.user)
+        )
+
+    def delete_queryset(self, request, queryset):
+        for device in queryset.select_related("user"):
+            if staff.may_manage(request.user, device.user):
+                self.delete_model(request, device)
 
     def delete_model(self, request, obj):
         audit("auth.2fa_reset", request=request, resource=obj.user, via="admin")

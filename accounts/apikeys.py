@@ -11,10 +11,11 @@ from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from accounts.audit import audit, client_ip
+from accounts.audit import audit
 from accounts.models import ApiKey, User
-from accounts.permissions import SERVER_SCOPED, global_permissions, grants, unknown
+from accounts.permissions import CATALOGUE, SERVER_SCOPED, global_permissions, grants, unknown
 from config import realtime
+from config.addresses import client_address, parse_address
 
 KEY_MARK = "hth_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # don't write on every request
@@ -25,10 +26,10 @@ def _hash(key: str) -> str:
 
 
 def _check_scope(user: User, permissions: list[str]) -> None:
-    if bad := unknown(permissions):
-        raise exceptions.ValidationError({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
     held = global_permissions(user)
-    beyond = [p for p in permissions if not grants(held, p) and p not in SERVER_SCOPED]
+    # Server permissions are held on one's own servers (and where a member); the key is checked
+    # against the server again on every use, so it never acts beyond its owner there.
+    beyond = [p for p in permissions if not all(grants(held, c) or c in SERVER_SCOPED for c in _covered(p))]
     if beyond:
         raise exceptions.ValidationError(
             {"permissions": [f"A key cannot hold permissions you do not have: {', '.join(beyond)}"]}
@@ -47,6 +48,48 @@ def _check_networks(allowed_ips: list[str]) -> list[str]:
     return networks
 
 
+def _covered(permission: str) -> list[str]:
+    """The catalogue entries a grant stands for (`server.*` is every server permission)."""
+    return [p for p in CATALOGUE if grants([permission], p)] or [permission]
+
+
+def _within_parent(parent: ApiKey, permissions, allowed_ips: list[str], expires_at):
+    """A key may only make keys narrower than itself: scope, addresses and expiry (what it omits, it inherits)."""
+    if parent.permissions is not None:
+        if permissions is None:
+            permissions = list(parent.permissions)
+        beyond = [p for p in permissions if not all(grants(parent.permissions, c) for c in _covered(p))]
+        if beyond:
+            raise exceptions.PermissionDenied(
+                f"An API key can only create keys within its own permissions; not: {', '.join(beyond)}"
+            )
+    if parent.allowed_ips:
+        if not allowed_ips:
+            allowed_ips = list(parent.allowed_ips)
+        parents = [ipaddress.ip_network(net) for net in parent.allowed_ips]
+        outside = [
+            net
+            for net in allowed_ips
+            if not any(
+                ipaddress.ip_network(net).version == p.version and ipaddress.ip_network(net).subnet_of(p)
+                for p in parents
+            )
+        ]
+        if outside:
+            raise exceptions.PermissionDenied(
+                f"An API key can only create keys within its own allowed addresses; not: {', '.join(outside)}"
+            )
+    if parent.expires_at is not None:
+        if expires_at is None:
+            expires_at = parent.expires_at
+        elif expires_at > parent.expires_at:
+            raise exceptions.PermissionDenied(
+                "An API key can only create keys that expire no later than itself "
+                f"({parent.expires_at.isoformat()})."
+            )
+    return permissions, allowed_ips, expires_at
+
+
 @transaction.atomic
 def apikey_create(
     *,
@@ -56,12 +99,21 @@ def apikey_create(
     allowed_ips: list[str] | None = None,
     expires_at=None,
     request=None,
+    parent: ApiKey | None = None,
 ) -> tuple[ApiKey, str]:
-    """Create a key and return it with its secret, which is shown this once and never stored."""
-    if permissions is not None:
-        _check_scope(user, permissions)
+    """Create a key and return it with its secret, which is shown this once and never stored.
+
+    `parent` is the key the request was made with, if any: the new key is then at most as broad.
+    """
+    if permissions is not None and (bad := unknown(permissions)):
+        raise exceptions.ValidationError({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
     if expires_at is not None and expires_at <= timezone.now():
         raise exceptions.ValidationError({"expires_at": ["The expiry must be in the future."]})
+    allowed_ips = _check_networks(allowed_ips or [])
+    if parent is not None:
+        permissions, allowed_ips, expires_at = _within_parent(parent, permissions, allowed_ips, expires_at)
+    if permissions is not None:
+        _check_scope(user, permissions)
     prefix = secrets.token_hex(4)
     raw = f"{KEY_MARK}{prefix}_{secrets.token_urlsafe(32)}"
     key = ApiKey.objects.create(
@@ -70,10 +122,18 @@ def apikey_create(
         prefix=prefix,
         secret_hash=_hash(raw),
         permissions=permissions,
-        allowed_ips=_check_networks(allowed_ips or []),
+        allowed_ips=allowed_ips,
         expires_at=expires_at,
     )
-    audit("apikey.create", actor=user, request=request, resource=key, name=name, prefix=prefix)
+    audit(
+        "apikey.create",
+        actor=user,
+        request=request,
+        resource=key,
+        name=name,
+        prefix=prefix,
+        by_key=parent.prefix if parent else None,
+    )
     return key, raw
 
 
@@ -92,9 +152,9 @@ def apikey_revoke(*, key: ApiKey, actor=None, request=None) -> bool:
 def _address_allowed(key: ApiKey, ip: str | None) -> bool:
     if not key.allowed_ips:
         return True
-    if not ip:
+    address = parse_address(ip)
+    if address is None:
         return False
-    address = ipaddress.ip_address(ip)
     return any(address in ipaddress.ip_network(net) for net in key.allowed_ips)
 
 
@@ -130,7 +190,7 @@ class ApiKeyAuthentication(BaseAuthentication):
             return None
         from accounts.authentication import require_two_factor
 
-        user, key = apikey_authenticate(parts[1].decode(errors="replace"), ip=client_ip(request))
+        user, key = apikey_authenticate(parts[1].decode(errors="replace"), ip=client_address(request))
         require_two_factor(request, user)
         return user, key
 

@@ -7,16 +7,18 @@ from django.conf import settings
 from django.utils import timezone
 
 from accounts.models import AuditLog
+from config.addresses import client_address, parse_address
 
 logger = logging.getLogger(__name__)
 
 
-def client_ip(request) -> str | None:
-    """The caller's address (REMOTE_ADDR; daphne's --proxy-headers puts the real client there)."""
-    if request is None:
-        return None
-    meta = getattr(request, "META", None) or getattr(getattr(request, "_request", None), "META", {})
-    return meta.get("REMOTE_ADDR") or None
+# The same function every address-based control uses (trusted proxies, validated): see config.addresses.
+client_ip = client_address
+
+
+def _valid_ip(ip: str | None) -> str | None:
+    address = parse_address(ip)
+    return str(address) if address else None
 
 
 def audit(
@@ -45,7 +47,7 @@ def audit(
         resource_type=resource_type,
         resource_id=str(resource_id),
         metadata=metadata,
-        ip_address=ip or client_ip(request),
+        ip_address=_valid_ip(ip) or client_address(request),
     )
 
 

@@ -23,21 +23,47 @@ class PermissionsField(forms.MultipleChoiceField):
         super().__init__(**kwargs)
 
 
-class RoleForm(forms.ModelForm):
+class ActorFormMixin:
+    """The admin sets `actor` (the staff member) on the form class; grants beyond theirs are refused."""
+
+    actor = None
+
+    def _refuse_beyond_actor(self, permissions: list[str]) -> None:
+        from accounts.staff import grant_refusal
+
+        if self.actor is not None and (reason := grant_refusal(self.actor, permissions)):
+            raise forms.ValidationError(reason)
+
+
+class RoleForm(ActorFormMixin, forms.ModelForm):
     permissions = PermissionsField()
+
+    def clean_permissions(self):
+        permissions = self.cleaned_data["permissions"]
+        self._refuse_beyond_actor(permissions)
+        return permissions
 
     class Meta:
         model = Role
         fields = ["name", "description", "permissions", "requires_two_factor"]
 
 
-class HearthUserCreationForm(UserCreationForm):
+class RolesFormMixin(ActorFormMixin):
+    def clean_roles(self):
+        roles = self.cleaned_data.get("roles")
+        current = set(self.instance.roles.all()) if self.instance.pk else set()
+        if roles is not None:
+            self._refuse_beyond_actor(sorted({p for r in roles if r not in current for p in r.permissions}))
+        return roles
+
+
+class HearthUserCreationForm(RolesFormMixin, UserCreationForm):
     class Meta:
         model = User
         fields = ("email", "username")
 
 
-class HearthUserChangeForm(UserChangeForm):
+class HearthUserChangeForm(RolesFormMixin, UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"

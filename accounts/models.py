@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models.functions import Lower
 
 from accounts.permissions import unknown
+from config import limits
 
 
 class Role(models.Model):
@@ -14,7 +15,7 @@ class Role(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_CHARS)
     permissions = models.JSONField(default=list, blank=True)
     requires_two_factor = models.BooleanField(
         default=False,

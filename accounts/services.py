@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from typing import NoReturn
 
 from django.conf import settings
@@ -70,26 +71,64 @@ def user_login(*, email: str, password: str, ip: str | None = None, user_agent: 
     user_login_two_factor. Failed attempts are limited per account (see _login_failure_charge).
     """
     email = email.strip().lower()
-    within_limit, attempt = _login_failure_charge(email=email, ip=ip)
+    attempt = _login_failure_charge(email=email, ip=ip)
     user = authenticate(username=email, password=password)
     if user is None:
-        if not within_limit:
-            _login_refuse_locked(attempt)
+        _login_refuse_if_locked(attempt)
         inactive = User.objects.filter(email__iexact=email, is_active=False).first()
         if inactive is not None and inactive.check_password(password):
             raise exceptions.AuthenticationFailed("This account is deactivated. Contact an administrator.")
         raise exceptions.AuthenticationFailed("Invalid email or password")
-    _login_failure_refund(email=email, attempt=attempt)
+    _login_failure_refund(attempt=attempt)
     if twofactor.is_enabled(user):
         return {"user": user, "challenge_token": twofactor.challenge_issue(user=user)}
     return _login_complete(user=user, ip=ip, user_agent=user_agent)
+
+
+REFRESH_REFUSED = "Refresh token is invalid, expired or already used"
+REFRESH_REUSED = "This refresh token was already used, so this login has ended; log in again"
 
 
 def _parse_refresh(raw: str) -> RefreshToken:
     try:
         return RefreshToken(raw)
     except TokenError as exc:
-        raise exceptions.AuthenticationFailed("Refresh token is invalid, expired or already used") from exc
+        message = REFRESH_REUSED if _end_session_if_spent(raw) else REFRESH_REFUSED
+        raise exceptions.AuthenticationFailed(message) from exc
+
+
+def _end_session_if_spent(raw: str) -> bool:
+    """A genuine refresh token presented again after it was spent: someone holds a copy. End its login.
+
+    Rotation hands out a new refresh token each time, so the rightful client never needs an old
+    one again; whichever of the two (thief or owner) comes second ends the session for both.
+    """
+    from rest_framework_simplejwt.exceptions import TokenBackendError
+    from rest_framework_simplejwt.state import token_backend
+
+    try:
+        payload = token_backend.decode(raw, verify=True)  # signature and expiry, blacklisted or not
+    except (TokenError, TokenBackendError):
+        return False
+    if payload.get("token_type") != "refresh":
+        return False
+    if not BlacklistedToken.objects.filter(token__jti=payload.get("jti")).exists():
+        return False
+    _session_end_for_reuse(session_id=payload.get(SESSION_CLAIM))
+    return True
+
+
+@transaction.atomic
+def _session_end_for_reuse(*, session_id) -> None:
+    session = (
+        LoginSession.objects.select_related("user").filter(pk=session_id, revoked_at__isnull=True).first()
+    )
+    if session is None:
+        return
+    LoginSession.objects.filter(pk=session.pk).update(revoked_at=timezone.now())
+    realtime.access_changed(realtime.user_group(session.user_id))
+    audit("auth.refresh_reuse", actor=session.user, resource=session.user, session=str(session.pk))
+    logger.warning("A spent refresh token was presented again; login session %s ended", session.pk)
 
 
 def _spend(refresh: RefreshToken) -> bool:
@@ -106,10 +145,17 @@ def _spend(refresh: RefreshToken) -> bool:
     return created
 
 
-@transaction.atomic
 def tokens_refresh(*, refresh_token: str) -> dict:
-    """Rotate: the presented refresh token is spent and a new pair is issued with current claims."""
-    refresh = _parse_refresh(refresh_token)
+    """Rotate: the presented refresh token is spent and a new pair is issued with current claims.
+
+    A refresh token that was already spent ends its login session (token theft detection).
+    """
+    refresh = _parse_refresh(refresh_token)  # outside the transaction: ending a session must stick
+    return _tokens_rotate(refresh)
+
+
+@transaction.atomic
+def _tokens_rotate(refresh: RefreshToken) -> dict:
     session = (
         LoginSession.objects.select_for_update()
         .select_related("user")
@@ -118,8 +164,8 @@ def tokens_refresh(*, refresh_token: str) -> dict:
     )
     if session is None or not session.user.is_active:
         raise exceptions.AuthenticationFailed("This session has ended; log in again")
-    if not _spend(refresh):
-        raise exceptions.AuthenticationFailed("Refresh token is invalid, expired or already used")
+    if not _spend(refresh):  # a parallel request spent it a moment ago
+        raise exceptions.AuthenticationFailed(REFRESH_REFUSED)
     session.last_refreshed_at = timezone.now()
     session.save(update_fields=["last_refreshed_at"])
     return {"user": session.user, **issue_tokens(session.user, session)}
@@ -181,30 +227,57 @@ def _account_ident(email: str) -> str:
     return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
 
 
-def _login_failure_charge(*, email: str, ip: str | None) -> tuple[bool, RateLimitState]:
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The counts one attempt was charged to, so a success can take them back."""
+
+    charged: tuple[tuple[str, str, RateLimitState], ...]
+    within_account_limit: bool
+
+
+def _login_failure_charge(*, email: str, ip: str | None) -> LoginAttempt:
     """Count this attempt as failed until it succeeds, so parallel guesses cannot pass the limit.
 
-    Over the limit everyone is refused, except a client address that has logged in to this
-    account before: an attacker can lock strangers out, but not the owner at their usual address.
+    Over the limit the account is locked: every attempt is refused before the password or code is
+    looked at. An address that has logged in to this account before has a budget of its own (the
+    same size) once the account is locked, so an attacker can lock strangers out but not the owner
+    at their usual address, and the owner's address cannot be used to keep guessing either.
     Unknown emails are counted too, so the answer does not tell whether an account exists.
     """
+    ident = _account_ident(email)
     within, state = charge(
-        "login-account",
-        _account_ident(email),
-        limit=settings.LOGIN_ATTEMPTS_PER_ACCOUNT,
-        window=LOGIN_FAILURE_WINDOW,
+        "login-account", ident, limit=settings.LOGIN_ATTEMPTS_PER_ACCOUNT, window=LOGIN_FAILURE_WINDOW
     )
-    if not within and not _login_address_known(email=email, ip=ip):
-        _login_refuse_locked(state)
-    return within, state
+    charged = [("login-account", ident, state)]
+    if not within:
+        if not _login_address_known(email=email, ip=ip):
+            _login_refuse_locked(state)
+        known_ident = f"{ident}:{ip}"
+        known_within, known_state = charge(
+            "login-known-address",
+            known_ident,
+            limit=settings.LOGIN_ATTEMPTS_PER_ACCOUNT,
+            window=LOGIN_FAILURE_WINDOW,
+        )
+        if not known_within:
+            _login_refuse_locked(known_state)
+        charged.append(("login-known-address", known_ident, known_state))
+    return LoginAttempt(charged=tuple(charged), within_account_limit=within)
 
 
 def _login_refuse_locked(state: RateLimitState) -> NoReturn:
     raise TooManyAttempts(ACCOUNT_LOCKED, state=state)
 
 
-def _login_failure_refund(*, email: str, attempt: RateLimitState) -> None:
-    refund("login-account", _account_ident(email), attempt, window=LOGIN_FAILURE_WINDOW)
+def _login_refuse_if_locked(attempt: LoginAttempt) -> None:
+    """A wrong password or code while the account is locked answers as locked, not as wrong."""
+    if not attempt.within_account_limit:
+        _login_refuse_locked(attempt.charged[0][2])
+
+
+def _login_failure_refund(*, attempt: LoginAttempt) -> None:
+    for scope, ident, state in attempt.charged:
+        refund(scope, ident, state, window=LOGIN_FAILURE_WINDOW)
 
 
 def _known_address_key(email: str, ip: str) -> str:
@@ -236,16 +309,15 @@ def user_login_two_factor(
 ) -> dict:
     """Finish a two-factor login: the challenge from user_login plus a TOTP or recovery code."""
     user, nonce = twofactor.challenge_open(token=challenge_token)
-    within_limit, attempt = _login_failure_charge(email=user.email, ip=ip)
+    attempt = _login_failure_charge(email=user.email, ip=ip)
     device = twofactor.device_for(user)
     if device is None or not twofactor.challenge_claim(nonce=nonce):  # two-factor was turned off meanwhile
         raise exceptions.AuthenticationFailed(twofactor.CHALLENGE_EXPIRED)
     if not twofactor.code_verify(device=device, code=code):
         twofactor.challenge_release(nonce=nonce)
-        if not within_limit:
-            _login_refuse_locked(attempt)
+        _login_refuse_if_locked(attempt)
         raise exceptions.AuthenticationFailed(twofactor.INVALID_CODE)
-    _login_failure_refund(email=user.email, attempt=attempt)
+    _login_failure_refund(attempt=attempt)
     return _login_complete(user=user, ip=ip, user_agent=user_agent)
 
 

@@ -1,4 +1,9 @@
-"""Staff changes to roles and users. Nobody can hand out a permission they do not hold themselves."""
+"""Staff changes to roles and users.
+
+Nobody can hand out a permission they do not hold themselves, and nobody can change (details,
+password, roles, active flag, sessions, two-factor) or delete a user who holds a permission they
+do not hold: `admin.write` alone does not reach an Administrator.
+"""
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -7,7 +12,7 @@ from rest_framework import exceptions
 
 from accounts.audit import audit
 from accounts.models import Role, User
-from accounts.permissions import global_permissions, grants, unknown
+from accounts.permissions import CATALOGUE, global_permissions, grants, unknown
 from accounts.services import sessions_revoke_all, user_create_unique
 from config import realtime
 
@@ -20,6 +25,41 @@ def _check_grantable(actor: User, permissions: list[str]) -> None:
         raise exceptions.PermissionDenied(
             f"You cannot grant permissions you do not hold: {', '.join(beyond)}"
         )
+
+
+def permissions_beyond(actor: User, target: User) -> list[str]:
+    """What `target` holds and `actor` does not (catalogue entries, wildcards expanded)."""
+    if target.pk == actor.pk:
+        return []
+    held = global_permissions(actor)
+    # From the roles as stored, active or not: a deactivated Administrator is still one to reactivate.
+    target = User.objects.prefetch_related("roles").get(pk=target.pk)
+    theirs = {"*"} if target.is_superuser else {p for role in target.roles.all() for p in role.permissions}
+    return [p for p in CATALOGUE if grants(theirs, p) and not grants(held, p)]
+
+
+def may_manage(actor: User, target: User) -> bool:
+    return not permissions_beyond(actor, target) and (actor.is_superuser or not target.is_superuser)
+
+
+def check_may_manage(actor: User, target: User) -> None:
+    """403 unless `actor` holds every permission `target` holds (and is a superuser for a superuser)."""
+    if target.is_superuser and not actor.is_superuser and target.pk != actor.pk:
+        raise exceptions.PermissionDenied("Only a superuser can change a superuser.")
+    if beyond := permissions_beyond(actor, target):
+        raise exceptions.PermissionDenied(
+            "You cannot change a user who holds permissions you do not hold: " + ", ".join(beyond)
+        )
+
+
+def grant_refusal(actor: User, permissions: list[str]) -> str:
+    """Why `actor` may not grant `permissions` ("" when they may): for forms that show the reason."""
+    try:
+        _check_grantable(actor, permissions)
+    except exceptions.APIException as exc:
+        detail = exc.detail
+        return str(next(iter(detail.values()))[0] if isinstance(detail, dict) else detail)
+    return ""
 
 
 def _check_roles_grantable(actor: User, roles: list[Role]) -> None:
@@ -91,8 +131,7 @@ def user_create(
 @transaction.atomic
 def user_update(*, actor: User, user: User, request=None, roles: list[Role] | None = None, **changes) -> User:
     """Change a user's details, password, active flag or roles; deactivation logs them out everywhere."""
-    if user.is_superuser and not actor.is_superuser:
-        raise exceptions.PermissionDenied("Only a superuser can change a superuser.")
+    check_may_manage(actor, user)
     if (
         "email" in changes
         and User.objects.filter(email__iexact=changes["email"]).exclude(pk=user.pk).exists()
@@ -129,8 +168,20 @@ def user_update(*, actor: User, user: User, request=None, roles: list[Role] | No
 def user_delete(*, actor: User, user: User, request=None) -> None:
     if user.pk == actor.pk:
         raise exceptions.ValidationError({"id": ["You cannot delete your own account."]})
-    if user.is_superuser and not actor.is_superuser:
-        raise exceptions.PermissionDenied("Only a superuser can delete a superuser.")
+    check_may_manage(actor, user)
     audit("user.delete", actor=actor, request=request, resource=user, email=user.email)
     realtime.access_changed(realtime.user_group(user.pk))
     user.delete()
+
+
+def user_sessions_end(*, actor: User, users: list[User], request=None) -> int:
+    """Log users out of every session (staff action)."""
+    from accounts.services import sessions_revoke_all
+
+    for user in users:
+        check_may_manage(actor, user)
+    ended = sum(sessions_revoke_all(user=user) for user in users)
+    audit(
+        "user.sessions_revoke", actor=actor, request=request, users=[str(u.pk) for u in users], sessions=ended
+    )
+    return ended

@@ -6,6 +6,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config.addresses import parse_networks as _parse_trusted_proxies
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -74,7 +76,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "config.addresses.TrustedProxyMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "config.security_headers.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.api.middleware.ApiErrorMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -176,11 +180,16 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="hearth@localhost")
 
-# Behind a TLS-terminating proxy set HEARTH_HTTPS=true.
-if env.bool("HEARTH_HTTPS", default=False):
+# Behind a TLS-terminating proxy set HEARTH_HTTPS=true, and list the proxy in HEARTH_TRUSTED_PROXIES:
+# X-Forwarded-Proto is only believed from a trusted proxy (config.addresses.TrustedProxyMiddleware).
+HTTPS = env.bool("HEARTH_HTTPS", default=False)
+if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # Sent on HTTPS responses only (SecurityMiddleware); 0 turns it off.
+    SECURE_HSTS_SECONDS = env.int("HEARTH_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("HEARTH_HSTS_INCLUDE_SUBDOMAINS", default=False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
@@ -194,7 +203,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.DefaultRateThrottle"],
     "DEFAULT_RENDERER_CLASSES": ["config.api.renderers.EnvelopeRenderer"],
     "DEFAULT_PARSER_CLASSES": [
-        "djangorestframework_camel_case.parser.CamelCaseJSONParser",
+        "config.api.parsers.JSONParser",
         "djangorestframework_camel_case.parser.CamelCaseMultiPartParser",
         "djangorestframework_camel_case.parser.CamelCaseFormParser",
     ],
@@ -331,3 +340,14 @@ CONSOLE_LINES_PER_100MS = env.int("HEARTH_CONSOLE_LINES_PER_100MS", default=2000
 CONSOLE_MAX_LINE_CHARS = env.int("HEARTH_CONSOLE_MAX_LINE_CHARS", default=4096)
 STATS_INTERVAL_SECONDS = env.float("HEARTH_STATS_INTERVAL", default=5.0)
 METRICS_RETENTION_DAYS = env.int("HEARTH_METRICS_RETENTION_DAYS", default=7)
+
+# Client addresses: forwarding headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from
+# these proxies (CIDRs, comma-separated); everyone else's address is their connection's own.
+# See config/addresses.py and README "Trusted proxies and client addresses".
+TRUSTED_PROXIES = env.list("HEARTH_TRUSTED_PROXIES", default=[])
+_parse_trusted_proxies(TRUSTED_PROXIES)  # a typo here stops the panel instead of trusting nobody quietly
+
+# Request limits: bodies over this answer 413 (Django's own check, also applied to the API's parsers);
+# JSON nested deeper than this answers 400.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("HEARTH_MAX_BODY_BYTES", default=2_621_440)
+JSON_MAX_DEPTH = 32

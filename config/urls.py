@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.api import views as api_views
 from config.api.middleware import json_error_view
@@ -13,7 +13,7 @@ api_patterns = [
     path("health", api_views.HealthView.as_view(), name="health"),
     path("admin/health", api_views.AdminHealthView.as_view(), name="admin-health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_views.NotFoundView.as_view(), name="api-not-found"),
 ]
 

@@ -4,13 +4,15 @@ from decimal import Decimal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from config import limits
+
 
 class Location(models.Model):
     """A region or datacenter that groups nodes (placement picks within one)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_CHARS)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -26,7 +28,7 @@ class Node(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     name = models.CharField(max_length=100, unique=True)
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_CHARS)
     location = models.ForeignKey(Location, on_delete=models.PROTECT, related_name="nodes")
     hostname = models.CharField(max_length=255, help_text="How the panel reaches the node.")
     public_address = models.CharField(max_length=255, help_text="The address players connect to.")

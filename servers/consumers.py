@@ -20,6 +20,7 @@ from accounts.permissions import can
 from config import realtime
 from config.ws_auth import credentials_hold
 from servers import console
+from servers.commands import BadCommand, command_line
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_BAD_MESSAGE = 4400
@@ -58,7 +59,7 @@ def _send_command(user, server_id: str, text: str) -> None:
     from servers.services import server_command
 
     server = Server.objects.select_related("node", "template").get(pk=server_id)
-    server_command(server=server, actor=user, command=text.rstrip("\n"))
+    server_command(server=server, actor=user, command=text)
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -139,7 +140,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return await self.close(code=CLOSE_TOO_BIG)
         try:
             message = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[…" deeper than Python recurses
             await self.send_json({"type": "error", "message": "Messages must be JSON objects."})
             return await self.close(code=CLOSE_BAD_MESSAGE)
         if not isinstance(message, dict):
@@ -218,15 +219,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
                 {"type": "error", "serverId": server_id, "message": "Too many commands; slow down."}
             )
             return await self.close(code=CLOSE_TOO_MANY)
-        data = message.get("data")
-        if not isinstance(data, str) or not data.strip() or "\n" in data.rstrip("\n") or len(data) > 4096:
-            return await self.send_json(
-                {
-                    "type": "error",
-                    "serverId": server_id,
-                    "message": "data must be one command line of at most 4096 characters.",
-                }
-            )
+        try:
+            data = command_line(message.get("data"))
+        except BadCommand as exc:
+            return await self.send_json({"type": "error", "serverId": server_id, "message": str(exc)})
         allowed, reason = await _access(self.scope["user"], server_id, "server.console")
         if not allowed:
             return await self.send_json({"type": "error", "serverId": server_id, "message": reason})

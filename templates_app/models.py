@@ -3,6 +3,7 @@ import uuid
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from config import limits
 from templates_app import validators
 
 
@@ -13,7 +14,7 @@ class Template(models.Model):
     name = models.CharField(
         max_length=100, unique=True, error_messages={"unique": "A template with this name already exists."}
     )
-    description = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_CHARS)
     docker_image = models.CharField(max_length=255, help_text="The default image.")
     docker_images = models.JSONField(
         default=dict, blank=True, help_text='Images a server may choose instead: {"Java 21": "ghcr.io/…"}.'
@@ -30,7 +31,9 @@ class Template(models.Model):
         help_text="When installs pull the image: only when the node lacks it (missing), or every time "
         "(always: for tags that move, such as :latest; the node's copy is used if the registry fails).",
     )
-    start_command = models.TextField(help_text="Run by sh -c in the data path; {{VAR}} values are quoted.")
+    start_command = models.TextField(
+        max_length=limits.COMMAND_CHARS, help_text="Run by sh -c in the data path; {{VAR}} values are quoted."
+    )
     stop_command = models.CharField(
         max_length=200, blank=True, help_text="A console command such as `stop` (or use a stop signal)."
     )
@@ -52,7 +55,9 @@ class Template(models.Model):
     data_path = models.CharField(max_length=255, default="/home/container")
     install_image = models.CharField(max_length=255, blank=True)
     install_entrypoint = models.CharField(max_length=100, default="bash")
-    install_script = models.TextField(blank=True, help_text="Runs with the server's files at /mnt/server.")
+    install_script = models.TextField(
+        blank=True, max_length=limits.SCRIPT_CHARS, help_text="Runs with the server's files at /mnt/server."
+    )
     read_only_root = models.BooleanField(
         default=False, help_text="The container's root filesystem may be read-only."
     )
@@ -136,8 +141,8 @@ class TemplateVariable(models.Model):
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="variables")
     env_variable = models.CharField(max_length=64, validators=[validators.validate_env_name])
     name = models.CharField(max_length=100)
-    description = models.TextField(blank=True)
-    default_value = models.TextField(blank=True)
+    description = models.TextField(blank=True, max_length=limits.DESCRIPTION_CHARS)
+    default_value = models.TextField(blank=True, max_length=limits.VALUE_CHARS)
     user_viewable = models.BooleanField(default=True)
     user_editable = models.BooleanField(default=True)
     rules = models.JSONField(

@@ -14,9 +14,9 @@ from django.views.decorators.http import require_POST
 from rest_framework import exceptions
 
 from accounts import services as account_services
-from accounts.audit import client_ip
 from accounts.browser import TWO_FACTOR_SETUP_FIRST, browser_login, browser_logout
 from accounts.permissions import can
+from config.addresses import client_address
 from config.api.throttling import TooManyAttempts, charge
 from servers.models import Server
 from servers.states import ALLOWED_FROM
@@ -66,7 +66,7 @@ def _message(exc: exceptions.APIException) -> str:
 
 def _check_credentials(request, form) -> dict:
     """The API's login rules (per-address and per-account limits, two-factor), for a browser session."""
-    ip = client_ip(request)
+    ip = client_address(request)
     within, state = charge("auth", f"ip:{ip}")
     if not within:
         raise TooManyAttempts(TOO_MANY_ATTEMPTS, state=state)

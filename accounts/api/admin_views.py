@@ -10,6 +10,7 @@ from accounts.api.serializers import AdminUserSerializer
 from accounts.filters import AuditLogFilter, UserFilter
 from accounts.models import AuditLog, Role, User
 from accounts.permissions import CATALOGUE
+from config import limits
 from config.api.pagination import PagePagination
 from config.api.responses import created, ok
 
@@ -26,7 +27,8 @@ class StaffViewSet(viewsets.ModelViewSet):
 
 class RoleSerializer(serializers.ModelSerializer):
     permissions = serializers.ListField(
-        child=serializers.CharField(),
+        child=serializers.CharField(max_length=64),
+        max_length=limits.LIST_ITEMS,
         help_text=f"From the catalogue, or `resource.*`, or `*`: {', '.join(CATALOGUE)}",
     )
     user_count = serializers.IntegerField(read_only=True)
@@ -69,7 +71,9 @@ class RoleViewSet(StaffViewSet):
 
 
 class AdminUserWriteSerializer(serializers.ModelSerializer):
-    password = serializers.CharField(write_only=True, required=False, trim_whitespace=False)
+    password = serializers.CharField(
+        write_only=True, required=False, trim_whitespace=False, max_length=limits.PASSWORD_CHARS
+    )
     role_ids = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Role.objects.all(), source="roles", required=False, write_only=True
     )

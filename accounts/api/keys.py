@@ -5,12 +5,20 @@ from rest_framework import mixins, serializers, viewsets
 
 from accounts.apikeys import apikey_create, apikey_revoke
 from accounts.models import ApiKey
+from config import limits
 from config.api.responses import created, ok
 
 
 class ApiKeySerializer(serializers.ModelSerializer):
-    permissions = serializers.ListField(child=serializers.CharField(), required=False, allow_null=True)
-    allowed_ips = serializers.ListField(child=serializers.CharField(), required=False)
+    permissions = serializers.ListField(
+        child=serializers.CharField(max_length=64),
+        required=False,
+        allow_null=True,
+        max_length=limits.LIST_ITEMS,
+    )
+    allowed_ips = serializers.ListField(
+        child=serializers.CharField(max_length=64), required=False, max_length=limits.LIST_ITEMS
+    )
 
     class Meta:
         model = ApiKey
@@ -45,10 +53,15 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=ApiKeySerializer, responses={201: CreatedApiKeySerializer})
     def create(self, request):
-        """Create a key; use it as `Authorization: Bearer <key>`."""
+        """Create a key; use it as `Authorization: Bearer <key>`.
+
+        Made with an API key, the new key is at most as broad as that key: its permissions, allowed
+        addresses and expiry lie within the creating key's (what is omitted is inherited).
+        """
         data = ApiKeySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key, raw = apikey_create(user=request.user, request=request, **data.validated_data)
+        parent = request.auth if isinstance(request.auth, ApiKey) else None
+        key, raw = apikey_create(user=request.user, request=request, parent=parent, **data.validated_data)
         key.key = raw
         return created(
             CreatedApiKeySerializer(key).data, message="Store this key now: it will not be shown again."

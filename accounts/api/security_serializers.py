@@ -4,6 +4,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from config import limits
+
 
 class NewPasswordField(serializers.CharField):
     """A password being set: at least 8 characters and whatever AUTH_PASSWORD_VALIDATORS add."""
@@ -26,7 +28,12 @@ class NewPasswordField(serializers.CharField):
 
 
 def _password_field() -> serializers.CharField:
-    return serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    return serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=limits.PASSWORD_CHARS,
+        style={"input_type": "password"},
+    )
 
 
 def _code_field(help_text: str = "Six-digit code from the authenticator app.") -> serializers.CharField:

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from accounts.models import Role, User
 from accounts.permissions import effective_permissions
+from config import limits
 
 username_validator = RegexValidator(
     r"^[A-Za-z0-9_.-]{3,32}$", "Username must be 3 to 32 letters, digits, dots, dashes or underscores."
@@ -12,9 +13,14 @@ username_validator = RegexValidator(
 
 
 class RegisterSerializer(serializers.Serializer):
-    email = serializers.EmailField(error_messages={"invalid": "Invalid email format"})
-    username = serializers.CharField(validators=[username_validator])
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    email = serializers.EmailField(max_length=254, error_messages={"invalid": "Invalid email format"})
+    username = serializers.CharField(max_length=32, validators=[username_validator])
+    password = serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=limits.PASSWORD_CHARS,
+        style={"input_type": "password"},
+    )
 
     def validate_password(self, value):
         if len(value) < 8:
@@ -27,16 +33,21 @@ class RegisterSerializer(serializers.Serializer):
 
 
 class LoginSerializer(serializers.Serializer):
-    email = serializers.CharField()
-    password = serializers.CharField(write_only=True, trim_whitespace=False, style={"input_type": "password"})
+    email = serializers.CharField(max_length=254)
+    password = serializers.CharField(
+        write_only=True,
+        trim_whitespace=False,
+        max_length=limits.PASSWORD_CHARS,
+        style={"input_type": "password"},
+    )
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField()
+    refresh_token = serializers.CharField(max_length=limits.TOKEN_CHARS)
 
 
 class LogoutSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(required=False, allow_blank=True)
+    refresh_token = serializers.CharField(required=False, allow_blank=True, max_length=limits.TOKEN_CHARS)
 
 
 class AuthResultSerializer(serializers.Serializer):

@@ -7,12 +7,13 @@ from accounts.api import serializers
 from accounts.api.security_serializers import TwoFactorChallengeSerializer
 from accounts.authentication import JWTAuthentication
 from accounts.tokens import SESSION_CLAIM
+from config.addresses import client_address
 from config.api.responses import ok
 from config.api.throttling import AuthRateThrottle
 
 
 def _client(request) -> dict:
-    return {"ip": request.META.get("REMOTE_ADDR"), "user_agent": request.META.get("HTTP_USER_AGENT", "")}
+    return {"ip": client_address(request), "user_agent": request.META.get("HTTP_USER_AGENT", "")}
 
 
 class PublicAuthView(APIView):

@@ -3,7 +3,7 @@
 import logging
 from http import HTTPStatus
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -26,6 +26,20 @@ class Locked(exceptions.APIException):
     status_code = status.HTTP_423_LOCKED
     default_detail = "Server is suspended."
     default_code = "locked"
+
+
+class PayloadTooLarge(exceptions.APIException):
+    """The request body is over DATA_UPLOAD_MAX_MEMORY_SIZE (HEARTH_MAX_BODY_BYTES)."""
+
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+    def __init__(self):
+        from django.conf import settings
+
+        super().__init__(
+            f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
 
 
 class ServiceUnavailable(exceptions.APIException):
@@ -78,6 +92,10 @@ def api_exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):
+        exc = PayloadTooLarge()
+    elif isinstance(exc, TooManyFieldsSent):
+        exc = exceptions.ParseError("The request has too many fields.")
 
     response = exception_handler(exc, context)
     if response is None:

@@ -2,8 +2,10 @@
 
 import logging
 
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 
+from config.addresses import client_address
 from config.api.exceptions import error_body
 from config.api.throttling import charge
 
@@ -18,10 +20,6 @@ _DEFAULT_MESSAGES = {
     413: "The request body is too large.",
     500: "Something went wrong on our side. The error was logged; please try again.",
 }
-
-
-def _client_ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "unknown")
 
 
 class ApiErrorMiddleware:
@@ -42,7 +40,7 @@ class ApiErrorMiddleware:
         state = getattr(request, "rate_limit", None)
         if state is None:
             # The request never reached a throttle (failed authentication, CSRF...): count it by address.
-            _, state = charge("default", f"ip:{_client_ip(request)}")
+            _, state = charge("default", f"ip:{client_address(request)}")
         for name, value in state.headers().items():
             response[name] = value
         return response
@@ -50,6 +48,8 @@ class ApiErrorMiddleware:
     def process_exception(self, request, exception):
         if not request.path.startswith("/api/"):
             return None
+        if isinstance(exception, RequestDataTooBig):
+            return JsonResponse(error_body(413, _DEFAULT_MESSAGES[413]), status=413)
         logger.exception("Unhandled error on %s", request.path, exc_info=exception)
         return JsonResponse(error_body(500, _DEFAULT_MESSAGES[500]), status=500)
 

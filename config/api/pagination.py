@@ -1,10 +1,17 @@
 """`?page=&limit=` pagination with the contract's `pagination` block."""
 
 import math
+import re
 
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
+
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,18}")  # ASCII digits only ("²".isdigit() is True), below 2**63
+
+
+def _whole_number(raw: str) -> int | None:
+    return int(raw) if _WHOLE_NUMBER.fullmatch(raw) and int(raw) >= 1 else None
 
 
 class PagePagination(PageNumberPagination):
@@ -17,19 +24,22 @@ class PagePagination(PageNumberPagination):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is None:
             return self.page_size
-        if not raw.isdigit() or int(raw) < 1:
+        if _whole_number(raw) is None:
             raise ValidationError({"limit": ["Must be a whole number from 1 to 100."]})
         return min(int(raw), self.max_page_size)
 
     def paginate_queryset(self, queryset, request, view=None):
         raw = request.query_params.get(self.page_query_param, "1")
-        if not raw.isdigit() or int(raw) < 1:
+        if _whole_number(raw) is None:
             raise ValidationError({"page": ["Must be a whole number of 1 or more."]})
         self.requested_page = int(raw)
         self.limit = self.get_page_size(request)
         self.total = queryset.count() if hasattr(queryset, "count") else len(queryset)
         offset = (self.requested_page - 1) * self.limit
-        # Past the last page is an empty page, not a 404: clients loop until data is empty.
+        if offset >= self.total:
+            # Past the last page is an empty page, not a 404: clients loop until data is empty.
+            # Answered without asking the database, whose OFFSET cannot take every number.
+            return []
         return list(queryset[offset : offset + self.limit])
 
     def get_paginated_response(self, data):

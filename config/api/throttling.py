@@ -9,6 +9,8 @@ from django.core.cache import cache
 from rest_framework import exceptions, status
 from rest_framework.throttling import BaseThrottle
 
+from config.addresses import client_address
+
 logger = logging.getLogger(__name__)
 
 BYPASS_PERMISSION = "rate-limit.bypass"
@@ -94,7 +96,8 @@ class RateThrottle(BaseThrottle):
         if user.is_authenticated and not self.per_client:
             ident = f"user:{user.pk}"
         else:
-            ident = f"ip:{self.get_ident(request)}"
+            # Not DRF's get_ident: it believes X-Forwarded-For from anyone.
+            ident = f"ip:{client_address(request)}"
         allowed, state = charge(self.scope, ident)
         request._request.rate_limit = state
         self.reset = state.reset

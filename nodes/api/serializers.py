@@ -2,6 +2,7 @@ import re
 
 from rest_framework import serializers
 
+from config import limits
 from nodes.models import Allocation, Location, Node
 from nodes.services import node_public_key
 
@@ -22,6 +23,7 @@ class NodeSerializer(serializers.ModelSerializer):
         required=False,
         allow_blank=True,
         trim_whitespace=False,
+        max_length=limits.SECRET_CHARS,
         help_text="OpenSSH private key for ssh:// nodes; generated when omitted. Never returned.",
     )
     ssh_public_key = serializers.SerializerMethodField(
@@ -68,7 +70,11 @@ class NodeSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         extra_kwargs = {
-            "ssh_host_key": {"required": False, "help_text": "Pinned on first contact; clear to re-pin."}
+            "ssh_host_key": {
+                "required": False,
+                "max_length": limits.SECRET_CHARS,
+                "help_text": "Pinned on first contact; clear to re-pin.",
+            }
         }
 
     def validate_data_dir(self, value):
@@ -103,14 +109,26 @@ class AllocationSerializer(serializers.ModelSerializer):
 
 
 class AllocationCreateSerializer(serializers.Serializer):
-    ip = serializers.CharField(help_text="An address or a CIDR range, e.g. 203.0.113.10 or 203.0.113.0/28.")
+    ip = serializers.CharField(
+        max_length=64, help_text="An address or a CIDR range, e.g. 203.0.113.10 or 203.0.113.0/28."
+    )
     ports = serializers.JSONField(help_text="'25565', '25565-25665', '25565,25570-25575' or a list of those.")
-    alias = serializers.CharField(required=False, allow_blank=True, default="")
-    notes = serializers.CharField(required=False, allow_blank=True, default="")
+    alias = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=Allocation._meta.get_field("alias").max_length,
+    )
+    notes = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        default="",
+        max_length=Allocation._meta.get_field("notes").max_length,
+    )
 
 
 class EnrollSerializer(serializers.Serializer):
-    host_key = serializers.CharField()
+    host_key = serializers.CharField(max_length=limits.SECRET_CHARS)
     ssh_user = serializers.RegexField(r"^[a-z_][a-z0-9_-]{0,31}$", default="hearth")
     ssh_port = serializers.IntegerField(min_value=1, max_value=65535, default=22)
     hostname = serializers.RegexField(r"^[A-Za-z0-9.\-:\[\]]*$", required=False, allow_blank=True, default="")

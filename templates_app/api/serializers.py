@@ -3,6 +3,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config import limits
 from templates_app.models import Template
 from templates_app.validators import RULE_KEYS, normalize_rules
 
@@ -31,9 +32,16 @@ class TemplateVariableSerializer(serializers.Serializer):
 
     envVariable = serializers.CharField(source="env_variable", max_length=64)
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(allow_blank=True, required=False, default="")
+    description = serializers.CharField(
+        allow_blank=True, required=False, default="", max_length=limits.DESCRIPTION_CHARS
+    )
     defaultValue = serializers.CharField(
-        source="default_value", allow_blank=True, required=False, default="", trim_whitespace=False
+        source="default_value",
+        allow_blank=True,
+        required=False,
+        default="",
+        trim_whitespace=False,
+        max_length=limits.VALUE_CHARS,
     )
     userViewable = serializers.BooleanField(source="user_viewable", required=False, default=True)
     userEditable = serializers.BooleanField(source="user_editable", required=False, default=True)

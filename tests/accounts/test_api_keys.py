@@ -159,3 +159,87 @@ def test_a_key_obeys_the_two_factor_requirement_of_its_owner(client_for, custome
     response = key_client(data["key"]).get("/api/admin/users")
     assert response.status_code == 403
     assert "Two-factor authentication is required" in response.json()["message"]
+
+
+class TestKeysMadeWithAKey:
+    """A key may only create keys within itself: permissions, addresses and expiry."""
+
+    def test_a_scoped_key_asking_for_no_permissions_gets_its_own_scope_not_everything(
+        self, client_for, admin
+    ):
+        parent = key_client(create_key(client_for(admin), permissions=["admin.read"])["key"])
+        child = create_key(parent)
+        assert child["permissions"] == ["admin.read"]
+        client = key_client(child["key"])
+        assert client.get("/api/admin/users").status_code == 200
+        assert client.post("/api/roles", {"name": "x", "permissions": []}, format="json").status_code == 403
+
+    @pytest.mark.parametrize(
+        "asked", [["admin.write"], ["admin.read", "admin.write"], ["*"], ["admin.*"], ["server.read"]]
+    )
+    def test_a_scoped_key_cannot_ask_for_more(self, client_for, admin, asked):
+        parent = key_client(create_key(client_for(admin), permissions=["admin.read"])["key"])
+        response = parent.post("/api/api-keys", {"name": "x", "permissions": asked}, format="json")
+        assert response.status_code == 403, response.json()
+        assert "within its own permissions" in response.json()["message"]
+        assert ApiKey.objects.count() == 1
+
+    @pytest.mark.parametrize("asked", [["server.console"], ["file.*"], ["server.*"], None])
+    def test_server_permissions_are_not_exempt(self, client_for, customer, asked):
+        parent = key_client(create_key(client_for(customer), permissions=["server.read"])["key"])
+        body = {"name": "x"} if asked is None else {"name": "x", "permissions": asked}
+        response = parent.post("/api/api-keys", body, format="json")
+        if asked is None:  # omitted: inherited
+            assert response.status_code == 201
+            assert response.json()["data"]["permissions"] == ["server.read"]
+        else:
+            assert response.status_code == 403, response.json()
+
+    def test_a_key_may_create_a_narrower_key(self, client_for, customer):
+        parent = key_client(create_key(client_for(customer), permissions=["file.*", "server.read"])["key"])
+        assert create_key(parent, permissions=["server.read", "file.read"])["permissions"] == [
+            "server.read",
+            "file.read",
+        ]
+
+    def test_an_unscoped_key_may_create_any_key_its_owner_could(self, client_for, customer):
+        parent = key_client(create_key(client_for(customer))["key"])
+        assert create_key(parent)["permissions"] is None
+        response = parent.post("/api/api-keys", {"name": "x", "permissions": ["admin.read"]}, format="json")
+        assert response.status_code == 400
+
+    def test_addresses_are_inherited_and_cannot_widen(self, client_for, customer):
+        parent = key_client(create_key(client_for(customer), allowed_ips=["127.0.0.0/8"])["key"])
+        assert create_key(parent)["allowedIps"] == ["127.0.0.0/8"]
+        assert create_key(parent, allowed_ips=["127.0.0.1/32"])["allowedIps"] == ["127.0.0.1/32"]
+        for wider in (["0.0.0.0/0"], ["127.0.0.0/7"], ["::/0"], ["127.0.0.1", "10.0.0.1"]):
+            response = parent.post("/api/api-keys", {"name": "x", "allowedIps": wider}, format="json")
+            assert response.status_code == 403, (wider, response.json())
+            assert "allowed addresses" in response.json()["message"]
+
+    def test_expiry_is_inherited_and_cannot_be_extended(self, client_for, customer):
+        ends = timezone.now() + timedelta(days=1)
+        parent_data = create_key(client_for(customer), expires_at=ends.isoformat())
+        parent = key_client(parent_data["key"])
+        assert create_key(parent)["expiresAt"] == parent_data["expiresAt"]
+        sooner = (timezone.now() + timedelta(hours=1)).isoformat()
+        assert create_key(parent, expires_at=sooner)["expiresAt"]
+        later = (ends + timedelta(days=1)).isoformat()
+        response = parent.post("/api/api-keys", {"name": "x", "expiresAt": later}, format="json")
+        assert response.status_code == 403
+        assert "expire no later" in response.json()["message"]
+
+    def test_the_audit_log_says_which_key_made_the_key(self, client_for, customer):
+        parent_data = create_key(client_for(customer), permissions=["server.read"])
+        create_key(key_client(parent_data["key"]))
+        entry = AuditLog.objects.filter(action="apikey.create").order_by("-created_at").first()
+        assert entry.metadata["by_key"] == parent_data["prefix"]
+
+
+def test_a_login_may_name_every_permission_an_owner_holds_on_their_servers(client_for, customer):
+    assert create_key(client_for(customer), permissions=["file.*", "server.console"])["permissions"]
+    response = client_for(customer).post(
+        "/api/api-keys", {"name": "x", "permissions": ["server.*"]}, format="json"
+    )
+    assert response.status_code == 400  # server.* includes server.transfer and server.suspend
+    assert "server.*" in response.json()["message"]

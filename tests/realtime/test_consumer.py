@@ -23,7 +23,7 @@ from servers import console
 from servers.models import Server, ServerMember
 from servers.services import member_remove, member_update
 from templates_app.models import Template
-from tests.conftest import tokens_for
+from tests.conftest import PASSWORD, tokens_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.asyncio]
 ORIGIN = [(b"origin", b"http://localhost")]
@@ -93,12 +93,117 @@ async def test_a_forged_token_is_refused():
     assert (await communicator.receive_output())["code"] == 4401
 
 
-async def test_a_foreign_origin_is_refused(customer):
-    communicator = WebsocketCommunicator(
-        application, f"/ws?token={await token(customer)}", headers=[(b"origin", b"http://evil.example")]
+async def assert_usable(communicator) -> None:
+    await communicator.send_json_to({"type": "unsubscribe", "serverId": "x"})
+    assert (await communicator.receive_json_from())["type"] == "unsubscribed"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        [],  # bots and CLIs send none: the README's `/ws?token=…` recipe
+        [(b"origin", b"http://evil.example")],
+        [(b"origin", b"null")],
+        [(b"origin", b"http://localhost"), (b"origin", b"http://evil.example")],
+    ],
+)
+async def test_a_token_is_accepted_whatever_origin_it_sends_or_none(customer, origin):
+    await assert_usable(await connect(await token(customer), origin=origin))
+
+
+async def test_an_api_key_without_origin_is_accepted(customer):
+    _, raw = await database_sync_to_async(apikey_create)(user=customer, name="cli")
+    await assert_usable(await connect(raw, origin=[]))
+
+
+@pytest.mark.parametrize("bad", ["not-a-token", "hth_deadbeef_nope", jwt.encode({"userId": "x"}, "k" * 40)])
+async def test_a_bad_token_without_origin_is_closed_4401_not_refused_bare(bad):
+    communicator = await connect(bad, origin=[])
+    assert (await communicator.receive_json_from())["type"] == "error"
+    assert (await communicator.receive_output())["code"] == 4401
+
+
+async def browser_cookie(customer) -> bytes:
+    client = Client()
+    response = await database_sync_to_async(client.post)(
+        "/login", {"email": customer.email, "password": PASSWORD}
     )
-    connected, _ = await communicator.connect()
+    assert response.status_code == 302
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        b"http://evil.example",
+        b"http://localhost:9999",  # same host, another port
+        b"https://localhost:8000",  # same host and port, another scheme
+        b"http://localhost.evil.example:8000",
+        b"http://localhost:8000/path",
+        b"null",
+        None,
+    ],
+)
+async def test_a_cookie_socket_from_another_origin_is_refused(customer, origin):
+    headers = [(b"host", b"localhost:8000"), (b"cookie", await browser_cookie(customer))]
+    if origin is not None:
+        headers.append((b"origin", origin))
+    connected, _ = await WebsocketCommunicator(application, "/ws", headers=headers).connect()
     assert not connected
+
+
+@pytest.mark.parametrize(
+    "host, origin",
+    [
+        (b"localhost:8000", b"http://localhost:8000"),
+        (b"localhost:8000", b"HTTP://LOCALHOST:8000"),
+        (b"127.0.0.1", b"http://127.0.0.1:80"),
+        (b"panel.example", b"http://localhost:8000"),  # HEARTH_PUBLIC_URL
+    ],
+)
+async def test_a_cookie_socket_from_the_panel_s_own_origin_is_accepted(customer, host, origin):
+    headers = [(b"host", host), (b"origin", origin), (b"cookie", await browser_cookie(customer))]
+    communicator = WebsocketCommunicator(application, "/ws", headers=headers)
+    connected, _ = await communicator.connect()
+    assert connected
+    await assert_usable(communicator)
+
+
+async def test_behind_a_trusted_tls_proxy_the_https_origin_is_the_panel_s(customer, settings):
+    settings.TRUSTED_PROXIES = ["127.0.0.0/8"]
+    headers = [
+        (b"host", b"localhost:8000"),
+        (b"origin", b"https://localhost:8000"),
+        (b"x-forwarded-proto", b"https"),
+        (b"cookie", await browser_cookie(customer)),
+    ]
+    communicator = WebsocketCommunicator(application, "/ws", headers=headers)
+    communicator.scope["client"] = ("127.0.0.1", 5555)
+    assert (await communicator.connect())[0]
+    await communicator.disconnect()
+    communicator = WebsocketCommunicator(application, "/ws", headers=headers)
+    communicator.scope["client"] = (
+        "198.51.100.66",
+        5555,
+    )  # not our proxy: its X-Forwarded-Proto means nothing
+    assert not (await communicator.connect())[0]
+
+
+@pytest.mark.parametrize("data", ["say hi\rop attacker", "say hi\r", "a\nb", "\r\n", "   ", "x" * 4097, 7])
+async def test_console_input_refuses_what_the_rest_api_refuses(customer, server, data):
+    communicator = await connect(await token(customer))
+    await communicator.send_json_to({"type": "console_input", "serverId": str(server.pk), "data": data})
+    reply = await communicator.receive_json_from()
+    assert reply["type"] == "error", reply
+    assert await communicator.receive_nothing(timeout=0.3)
+
+
+async def test_deeply_nested_json_closes_with_4400(customer):
+    communicator = await connect(await token(customer))
+    await communicator.send_to(text_data="[" * 4000 + "]" * 4000)
+    assert (await communicator.receive_json_from())["message"] == "Messages must be JSON objects."
+    assert (await communicator.receive_output())["code"] == 4400
 
 
 async def test_subscribe_sends_history_then_live_lines(customer, server):
@@ -229,7 +334,8 @@ async def test_a_browser_session_not_made_by_the_panel_login_is_refused(customer
     client = Client()
     await database_sync_to_async(client.force_login)(customer)  # no login session behind it
     cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
-    communicator = WebsocketCommunicator(application, "/ws", headers=[*ORIGIN, (b"cookie", cookie)])
+    headers = [*ORIGIN, (b"host", b"localhost"), (b"cookie", cookie)]
+    communicator = WebsocketCommunicator(application, "/ws", headers=headers)
     await communicator.connect()
     assert (await communicator.receive_json_from())["message"] == "Your login was ended. Sign in again."
     assert (await communicator.receive_output())["code"] == 4401
