@@ -1,7 +1,10 @@
 """Server state changes requested by people (API, admin, schedules). Node work is queued as tasks."""
 
+from collections.abc import Iterable
 from decimal import Decimal
 
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions
@@ -15,6 +18,7 @@ from nodes.models import Allocation, Node
 from servers import console, placement
 from servers.models import Job, Server, ServerMember
 from servers.states import check, transition
+from templates_app.validators import validate_image
 from templates_app.variables import UnsafeSubstitution, render_for_shell, resolve_environment, validate_values
 
 S = Server.Status
@@ -26,6 +30,86 @@ RESOURCE_FIELDS = (
     "io_weight",
     "pids_limit",
 )
+LIMIT_FIELDS = ("backup_limit", "database_limit", "allocation_limit")
+# What a server may use and where it runs: only holders of `server.resources` set these.
+STAFF_ONLY_FIELDS = frozenset({*RESOURCE_FIELDS, *LIMIT_FIELDS, "node_id", "primary_port", "port_bindings"})
+# ...except that a customer sizes their own new server, within the self-service maximums.
+SELF_SIZED = ("allocated_memory_mb", "allocated_cpu_cores", "allocated_disk_mb")
+
+
+def may_set_resources(actor) -> bool:
+    """Staff who may decide limits, node and image (a global grant: owners never hold it)."""
+    return can(actor, "server.resources")
+
+
+def _api_name(field: str) -> str:
+    head, *rest = field.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def require_resources(actor, fields: Iterable[str]) -> None:
+    """403 naming the fields when someone without `server.resources` sends what only staff may set.
+
+    Called before any state check, so a customer learns it is not theirs to change, not "stop first".
+    """
+    names = sorted({_api_name(f) for f in fields})
+    if names and not may_set_resources(actor):
+        raise exceptions.PermissionDenied(
+            {
+                "detail": f"Only staff may set {', '.join(names)} (requires server.resources).",
+                "fields": {name: ["Requires server.resources."] for name in names},
+            }
+        )
+
+
+def _check_image(actor, template, image: str) -> None:
+    """A customer picks among the template's images; staff may name any well-formed image."""
+    if may_set_resources(actor):
+        try:
+            validate_image(image)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError({"docker_image": exc.messages}) from exc
+        if image:
+            return
+    images = template.images()
+    if image not in images:
+        raise exceptions.ValidationError(
+            {"docker_image": [f"Choose one of the template's images: {', '.join(images)}."]}
+        )
+
+
+def _check_self_service(*, memory: int, cpu, disk: int) -> None:
+    maximums = {
+        "allocated_memory_mb": (memory, settings.SELF_SERVICE_MAX_MEMORY_MB, "MB"),
+        "allocated_cpu_cores": (
+            Decimal(str(cpu)),
+            Decimal(str(settings.SELF_SERVICE_MAX_CPU_CORES)),
+            "cores",
+        ),
+        "allocated_disk_mb": (disk, settings.SELF_SERVICE_MAX_DISK_MB, "MB"),
+    }
+    over = {
+        field: [
+            f"At most {maximum.normalize() if isinstance(maximum, Decimal) else maximum} {unit} "
+            "for a server you create yourself; ask staff for more."
+        ]
+        for field, (value, maximum, unit) in maximums.items()
+        if value > maximum
+    }
+    if over:
+        raise exceptions.ValidationError(over)
+
+
+def _check_quota(actor: User) -> None:
+    """Self-service creates stop at the quota; the owner's row is locked so two at once cannot pass it."""
+    User.objects.select_for_update().filter(pk=actor.pk).first()
+    owned = Server.objects.filter(owner=actor).count()
+    quota = settings.SELF_SERVICE_SERVER_QUOTA
+    if owned >= quota:
+        raise exceptions.PermissionDenied(
+            f"You already have {owned} server(s); an account may create {quota} on its own. "
+            "Ask staff for more."
+        )
 
 
 def _queue(task, *args) -> None:
@@ -90,9 +174,9 @@ def server_create(
     actor: User,
     template,
     name: str,
-    allocated_memory_mb: int,
-    allocated_cpu_cores,
-    allocated_disk_mb: int,
+    allocated_memory_mb: int | None = None,
+    allocated_cpu_cores=None,
+    allocated_disk_mb: int | None = None,
     owner: User | None = None,
     node: Node | None = None,
     location=None,
@@ -104,26 +188,48 @@ def server_create(
     request=None,
     **fields,
 ) -> Server:
-    """Validate variables, place on a node with room, reserve ports and record the server (status stopped)."""
+    """Validate variables, place on a node with room, reserve ports and record the server (status stopped).
+
+    Without `server.resources` the actor is a customer: no node, ports or extra limits of their own
+    choosing, a size within the self-service maximums, placement, and the per-account quota.
+    """
+    require_resources(
+        actor,
+        [f for f in fields if f in STAFF_ONLY_FIELDS]
+        + ["node_id"] * (node is not None)
+        + ["primary_port"] * (primary_port is not None)
+        + ["port_bindings"] * bool(port_bindings),
+    )
+    resources = may_set_resources(actor)
+    memory = allocated_memory_mb or settings.SERVER_DEFAULT_MEMORY_MB
+    cpu = Decimal(str(allocated_cpu_cores or settings.SERVER_DEFAULT_CPU_CORES))
+    disk = allocated_disk_mb or settings.SERVER_DEFAULT_DISK_MB
+    swap = fields.get("allocated_swap_mb", 0)
+    if not resources:
+        _check_self_service(memory=memory, cpu=cpu, disk=disk)
     staff = can(actor, "admin.write")
     values = validate_values(template, environment or {}, editable_only=not staff)
     _check_startup(template, values)
-    images = {template.docker_image, *(template.docker_images or {}).values()}
-    if docker_image and docker_image not in images:
+    if docker_image:
+        _check_image(actor, template, docker_image)
+    bindings = port_bindings or {}
+    allocation_limit = fields.get("allocation_limit", Server._meta.get_field("allocation_limit").default)
+    if 1 + len([h for h in bindings.values() if h != primary_port]) > allocation_limit:
         raise exceptions.ValidationError(
-            {"docker_image": [f"Choose one of the template's images: {', '.join(sorted(images))}."]}
+            {"port_bindings": [f"This server may have at most {allocation_limit} allocations."]}
         )
     owner = owner if (owner and staff) else actor
     with transaction.atomic():
+        if not resources:
+            _check_quota(actor)
         if node is None:
             node = placement.place(
-                memory=allocated_memory_mb, cpu=allocated_cpu_cores, disk=allocated_disk_mb, location=location
+                memory=memory, cpu=cpu, disk=disk, swap=swap, location=location, numbers=resources
             )
         node = Node.objects.select_for_update().get(pk=node.pk)  # one creation at a time per node
-        if not placement.fits(
-            node, memory=allocated_memory_mb, cpu=allocated_cpu_cores, disk=allocated_disk_mb
-        ):
-            raise exceptions.ValidationError({"node_id": [placement.NO_CAPACITY]})
+        # An explicit node (staff only) may be in maintenance: staff preparing a node test it that way.
+        if short := placement.shortages(node, memory=memory, cpu=cpu, disk=disk, swap=swap, check_ports=True):
+            raise exceptions.ValidationError({"node_id": [placement.refusal(node, short, numbers=resources)]})
         server = Server.objects.create(
             name=name,
             owner=owner,
@@ -132,12 +238,12 @@ def server_create(
             environment=values,
             docker_image=docker_image or template.docker_image,
             status=S.STOPPED,
-            allocated_memory_mb=allocated_memory_mb,
-            allocated_cpu_cores=Decimal(str(allocated_cpu_cores)),
-            allocated_disk_mb=allocated_disk_mb,
+            allocated_memory_mb=memory,
+            allocated_cpu_cores=cpu,
+            allocated_disk_mb=disk,
             **fields,
         )
-        _claim_allocations(node, server, primary_port, port_bindings or {})
+        _claim_allocations(node, server, primary_port, bindings)
         audit("server.create", actor=actor, request=request, resource=server, serverName=name, node=node.name)
         _say(server, f"Server created on node {node.name} by {actor.username}.")
         if install:
@@ -146,7 +252,13 @@ def server_create(
 
 
 def server_update(*, server: Server, actor: User, request=None, **changes) -> Server:
-    """Name and description any time; resources, variables and image only while stopped."""
+    """Name and description any time; resources, variables and image only while stopped.
+
+    Limits are staff's (`server.resources`, 403 first); a customer's image is one of the template's.
+    """
+    require_resources(actor, [f for f in changes if f in STAFF_ONLY_FIELDS])
+    if "docker_image" in changes:
+        _check_image(actor, server.template, changes["docker_image"])
     resource_change = {
         k: v for k, v in changes.items() if k in (*RESOURCE_FIELDS, "environment", "docker_image")
     }
@@ -163,14 +275,17 @@ def server_update(*, server: Server, actor: User, request=None, **changes) -> Se
                 _check_startup(server.template, changes["environment"])
             node = Node.objects.select_for_update().get(pk=server.node_id)
             wanted = {f: changes.get(f, getattr(server, f)) for f in RESOURCE_FIELDS}
-            if not placement.fits(
+            short = placement.shortages(
                 node,
                 memory=wanted["allocated_memory_mb"],
+                swap=wanted["allocated_swap_mb"],
                 cpu=wanted["allocated_cpu_cores"],
                 disk=wanted["allocated_disk_mb"],
                 exclude_server=server,
-            ):
-                raise exceptions.ValidationError({"allocated_memory_mb": [placement.NO_CAPACITY]})
+            )
+            if short:
+                message = placement.refusal(node, short, numbers=True)
+                raise exceptions.ValidationError({s.field: [message] for s in short})
         elif server.status == S.SUSPENDED:
             check(server, "update")
         for field, value in changes.items():
@@ -192,17 +307,25 @@ def server_delete(*, server: Server, actor: User, request=None) -> Job:
     return job
 
 
-def server_install(*, server: Server, actor: User, request=None, reinstall: bool = False) -> Job:
+def server_install(
+    *, server: Server, actor: User, request=None, reinstall: bool = False, docker_image: str | None = None
+) -> Job:
+    """Queue the install script; with `docker_image`, switch to that image first (checked like update)."""
     from servers.tasks import server_install_task
 
+    switch = {}
+    if docker_image is not None:
+        _check_image(actor, server.template, docker_image)
+        switch = {"docker_image": docker_image}
     with transaction.atomic():
-        transition(server, action="install", to=S.INSTALLING, status_reason="")
+        transition(server, action="install", to=S.INSTALLING, status_reason="", **switch)
         job = _job(server, Job.Kind.INSTALL, actor)
         audit(
             "server.reinstall" if reinstall else "server.install",
             actor=actor,
             request=request,
             resource=server,
+            **({"dockerImage": docker_image} if switch else {}),
         )
         _say(server, f"{'Reinstall' if reinstall else 'Installation'} requested by {actor.username}.")
         _queue(server_install_task, server.pk, job.pk)

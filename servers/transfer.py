@@ -30,13 +30,20 @@ STALE_AFTER = timedelta(minutes=10)
 
 def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job:
     """Check the contract's conditions, reserve ports on the target and queue the transfer job."""
+    from servers.services import may_set_resources
     from servers.tasks import server_transfer_task
 
     if server.node_id == target.pk:
         raise exceptions.ValidationError({"target_node_id": ["Server already on target node."]})
-    if not target.is_online or target.maintenance_mode:
+    # A node in maintenance takes servers only from staff who may decide placement and name it.
+    if not target.is_online or (target.maintenance_mode and not may_set_resources(actor)):
+        state = "offline" if not target.is_online else "in maintenance"
         raise exceptions.ValidationError(
-            {"target_node_id": ["Target node offline or insufficient resources."]}
+            {
+                "target_node_id": [
+                    f"Target node offline or insufficient resources: node '{target.name}' is {state}."
+                ]
+            }
         )
     if server.status not in (S.STOPPED, S.CRASHED):
         if server.status == S.SUSPENDED:
@@ -44,14 +51,17 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
         raise exceptions.ValidationError({"status": ["Server must be stopped."]})
     with transaction.atomic():
         node = Node.objects.select_for_update().get(pk=target.pk)
-        if not placement.fits(
+        short = placement.shortages(
             node,
             memory=server.allocated_memory_mb,
+            swap=server.allocated_swap_mb,
             cpu=server.allocated_cpu_cores,
             disk=server.allocated_disk_mb,
-        ):
+        )
+        if short:
+            detail = placement.describe(node, short, numbers=True)
             raise exceptions.ValidationError(
-                {"target_node_id": ["Target node offline or insufficient resources."]}
+                {"target_node_id": [f"Target node offline or insufficient resources: {detail}."]}
             )
         transition(server, action="transfer", to=S.TRANSFERRING, status_reason="")
         reserved = _reserve(server, node)

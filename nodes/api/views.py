@@ -41,9 +41,10 @@ class NodeViewSet(StaffViewSet):
             message="Store the secret now: it is shown only once.",
         )
 
-    def update(self, request, pk=None, partial=False):
+    def update(self, request, pk=None, partial=True):
+        """PUT and PATCH alike take only the fields to change, as the contract's example body does."""
         node = self.get_object()
-        data = self.get_serializer(node, data=request.data, partial=partial)
+        data = self.get_serializer(node, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         node = services.node_update(node=node, actor=request.user, request=request, **data.validated_data)
         return ok(serializers.NodeSerializer(node).data)
