@@ -30,7 +30,9 @@ class Shortage:
     def describe(self, *, numbers: bool) -> str:
         if self.resource == "ports":
             return "ports (no free allocation)"
-        unit = {"cpu": "cores", "memory": "MB incl. swap"}.get(self.resource, "MB")
+        unit = {"cpu": "core" if self.needed == 1 else "cores", "memory": "MB incl. swap"}.get(
+            self.resource, "MB"
+        )
         name = "CPU" if self.resource == "cpu" else self.resource
         needs = f"needs {_number(self.needed)} {unit}"
         if not numbers:  # customers learn what is short, not how much the node has left
@@ -146,7 +148,7 @@ def place(*, memory: int, cpu, disk: int, swap: int = 0, location=None, numbers:
     for node in nodes:
         short = shortages(node, memory=memory, cpu=cpu, disk=disk, swap=swap, check_ports=True)
         if short:
-            refused.append(f"'{node.name}': " + ", ".join(s.describe(numbers=numbers) for s in short))
+            refused.append((node.name, ", ".join(s.describe(numbers=numbers) for s in short)))
         else:
             fitting.append(node)
     if not fitting:
@@ -156,7 +158,13 @@ def place(*, memory: int, cpu, disk: int, swap: int = 0, location=None, numbers:
                 {"node_id": [f"{NO_CAPACITY}: no node{where} is online and out of maintenance."]}
             )
         raise exceptions.ValidationError(
-            {"node_id": [f"{NO_CAPACITY}: no node{where} has room. " + "; ".join(refused) + "."]}
+            {
+                "node_id": [
+                    f"{NO_CAPACITY}: no node{where} has room. "
+                    + "; ".join(f"'{name}': {lacks}" for name, lacks in sorted(refused))
+                    + "."
+                ]
+            }
         )
     if strategy == "round-robin":
         turn = cache.get_or_set("placement:round-robin", 0, timeout=None)
