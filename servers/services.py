@@ -220,7 +220,7 @@ def server_create(
         )
     owner = owner if (owner and staff) else actor
     with transaction.atomic():
-        if not resources:
+        if not resources and owner.pk == actor.pk:  # a create for someone else is a staff create
             _check_quota(actor)
         if node is None:
             node = placement.place(

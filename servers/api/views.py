@@ -18,6 +18,12 @@ from templates_app.models import Template
 NO_BODY = {"request": None}
 
 
+def _with_details(servers):
+    return servers.select_related("node", "template").prefetch_related(
+        "allocations", Prefetch("members", queryset=ServerMember.objects.all())
+    )
+
+
 @extend_schema(tags=["servers"])
 class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Servers the caller may see (owners theirs, members shared ones, staff all). Hidden ones are 404."""
@@ -25,12 +31,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = ServerFilter
 
     def get_queryset(self):
-        return (
-            Server.objects.visible_to(self.request.user)
-            .select_related("node", "template")
-            .prefetch_related("allocations", Prefetch("members", queryset=ServerMember.objects.all()))
-            .order_by("name")
-        )
+        return _with_details(Server.objects.visible_to(self.request.user)).order_by("name")
 
     def get_serializer_class(self):
         return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer
@@ -50,7 +51,8 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return data.validated_data
 
     def _detail(self, server) -> dict:
-        return s.ServerDetailSerializer(self.get_queryset().get(pk=server.pk)).data
+        # Not restricted to what the caller sees: staff creating for someone else get the answer too.
+        return s.ServerDetailSerializer(_with_details(Server.objects).get(pk=server.pk)).data
 
     @extend_schema(request=s.ServerCreateSerializer, responses={201: s.ServerDetailSerializer})
     def create(self, request):

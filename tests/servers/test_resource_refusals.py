@@ -398,6 +398,16 @@ class TestQuota:
         assert for_them.status_code == 201
         assert Server.objects.filter(owner=customer).count() == 3
 
+    def test_support_staff_creating_for_a_customer_is_not_counted_against_anyone(
+        self, client_for, customer, make_user, world, settings
+    ):
+        settings.SELF_SERVICE_SERVER_QUOTA = 1  # the customer is at it already
+        clerk = make_user(permissions=["admin.write"])
+        body = {"name": "new", "templateId": str(world["template"].pk), "ownerId": str(customer.pk)}
+        assert client_for(clerk).post("/api/servers", body, format="json").status_code == 201
+        too_big = client_for(clerk).post("/api/servers", {**body, "allocatedMemoryMb": 65536}, format="json")
+        assert too_big.status_code == 400  # sizes beyond the maximums still need server.resources
+
     def test_a_quota_of_zero_turns_self_service_off(self, client_for, make_user, world, settings):
         settings.SELF_SERVICE_SERVER_QUOTA = 0
         body = {"name": "new", "templateId": str(world["template"].pk)}
