@@ -1,10 +1,8 @@
 """Server state changes requested by people (API, admin, schedules). Node work is queued as tasks."""
 
-from collections.abc import Iterable
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions
@@ -17,99 +15,19 @@ from config.api.exceptions import Conflict
 from nodes.models import Allocation, Node
 from servers import console, placement
 from servers.models import Job, Server, ServerMember
+from servers.resources import (
+    RESOURCE_FIELDS,
+    STAFF_ONLY_FIELDS,
+    check_image,
+    check_quota,
+    check_self_service,
+    may_set_resources,
+    require_resources,
+)
 from servers.states import check, transition
-from templates_app.validators import validate_image
 from templates_app.variables import UnsafeSubstitution, render_for_shell, resolve_environment, validate_values
 
 S = Server.Status
-RESOURCE_FIELDS = (
-    "allocated_memory_mb",
-    "allocated_swap_mb",
-    "allocated_cpu_cores",
-    "allocated_disk_mb",
-    "io_weight",
-    "pids_limit",
-)
-LIMIT_FIELDS = ("backup_limit", "database_limit", "allocation_limit")
-# What a server may use and where it runs: only holders of `server.resources` set these.
-STAFF_ONLY_FIELDS = frozenset({*RESOURCE_FIELDS, *LIMIT_FIELDS, "node_id", "primary_port", "port_bindings"})
-# ...except that a customer sizes their own new server, within the self-service maximums.
-SELF_SIZED = ("allocated_memory_mb", "allocated_cpu_cores", "allocated_disk_mb")
-
-
-def may_set_resources(actor) -> bool:
-    """Staff who may decide limits, node and image (a global grant: owners never hold it)."""
-    return can(actor, "server.resources")
-
-
-def _api_name(field: str) -> str:
-    head, *rest = field.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
-def require_resources(actor, fields: Iterable[str]) -> None:
-    """403 naming the fields when someone without `server.resources` sends what only staff may set.
-
-    Called before any state check, so a customer learns it is not theirs to change, not "stop first".
-    """
-    names = sorted({_api_name(f) for f in fields})
-    if names and not may_set_resources(actor):
-        raise exceptions.PermissionDenied(
-            {
-                "detail": f"Only staff may set {', '.join(names)} (requires server.resources).",
-                "fields": {name: ["Requires server.resources."] for name in names},
-            }
-        )
-
-
-def _check_image(actor, template, image: str) -> None:
-    """A customer picks among the template's images; staff may name any well-formed image."""
-    if may_set_resources(actor):
-        try:
-            validate_image(image)
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"docker_image": exc.messages}) from exc
-        if image:
-            return
-    images = template.images()
-    if image not in images:
-        raise exceptions.ValidationError(
-            {"docker_image": [f"Choose one of the template's images: {', '.join(images)}."]}
-        )
-
-
-def _check_self_service(*, memory: int, cpu, disk: int) -> None:
-    maximums = {
-        "allocated_memory_mb": (memory, settings.SELF_SERVICE_MAX_MEMORY_MB, "MB"),
-        "allocated_cpu_cores": (
-            Decimal(str(cpu)),
-            Decimal(str(settings.SELF_SERVICE_MAX_CPU_CORES)),
-            "cores",
-        ),
-        "allocated_disk_mb": (disk, settings.SELF_SERVICE_MAX_DISK_MB, "MB"),
-    }
-    over = {
-        field: [
-            f"At most {maximum.normalize() if isinstance(maximum, Decimal) else maximum} {unit} "
-            "for a server you create yourself; ask staff for more."
-        ]
-        for field, (value, maximum, unit) in maximums.items()
-        if value > maximum
-    }
-    if over:
-        raise exceptions.ValidationError(over)
-
-
-def _check_quota(actor: User) -> None:
-    """Self-service creates stop at the quota; the owner's row is locked so two at once cannot pass it."""
-    User.objects.select_for_update().filter(pk=actor.pk).first()
-    owned = Server.objects.filter(owner=actor).count()
-    quota = settings.SELF_SERVICE_SERVER_QUOTA
-    if owned >= quota:
-        raise exceptions.PermissionDenied(
-            f"You already have {owned} server(s); an account may create {quota} on its own. "
-            "Ask staff for more."
-        )
 
 
 def _queue(task, *args) -> None:
@@ -193,12 +111,10 @@ def server_create(
     Without `server.resources` the actor is a customer: no node, ports or extra limits of their own
     choosing, a size within the self-service maximums, placement, and the per-account quota.
     """
+    chosen = {"node_id": node is not None, "primary_port": primary_port is not None}
+    chosen["port_bindings"] = bool(port_bindings)
     require_resources(
-        actor,
-        [f for f in fields if f in STAFF_ONLY_FIELDS]
-        + ["node_id"] * (node is not None)
-        + ["primary_port"] * (primary_port is not None)
-        + ["port_bindings"] * bool(port_bindings),
+        actor, [f for f in fields if f in STAFF_ONLY_FIELDS] + [f for f, sent in chosen.items() if sent]
     )
     resources = may_set_resources(actor)
     memory = allocated_memory_mb or settings.SERVER_DEFAULT_MEMORY_MB
@@ -206,12 +122,12 @@ def server_create(
     disk = allocated_disk_mb or settings.SERVER_DEFAULT_DISK_MB
     swap = fields.get("allocated_swap_mb", 0)
     if not resources:
-        _check_self_service(memory=memory, cpu=cpu, disk=disk)
+        check_self_service(memory=memory, cpu=cpu, disk=disk)
     staff = can(actor, "admin.write")
     values = validate_values(template, environment or {}, editable_only=not staff)
     _check_startup(template, values)
     if docker_image:
-        _check_image(actor, template, docker_image)
+        check_image(actor, template, docker_image)
     bindings = port_bindings or {}
     allocation_limit = fields.get("allocation_limit", Server._meta.get_field("allocation_limit").default)
     if 1 + len([h for h in bindings.values() if h != primary_port]) > allocation_limit:
@@ -221,7 +137,7 @@ def server_create(
     owner = owner if (owner and staff) else actor
     with transaction.atomic():
         if not resources and owner.pk == actor.pk:  # a create for someone else is a staff create
-            _check_quota(actor)
+            check_quota(actor)
         if node is None:
             node = placement.place(
                 memory=memory, cpu=cpu, disk=disk, swap=swap, location=location, numbers=resources
@@ -258,7 +174,7 @@ def server_update(*, server: Server, actor: User, request=None, **changes) -> Se
     """
     require_resources(actor, [f for f in changes if f in STAFF_ONLY_FIELDS])
     if "docker_image" in changes:
-        _check_image(actor, server.template, changes["docker_image"])
+        check_image(actor, server.template, changes["docker_image"])
     resource_change = {
         k: v for k, v in changes.items() if k in (*RESOURCE_FIELDS, "environment", "docker_image")
     }
@@ -315,7 +231,7 @@ def server_install(
 
     switch = {}
     if docker_image is not None:
-        _check_image(actor, server.template, docker_image)
+        check_image(actor, server.template, docker_image)
         switch = {"docker_image": docker_image}
     with transaction.atomic():
         transition(server, action="install", to=S.INSTALLING, status_reason="", **switch)

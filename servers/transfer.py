@@ -21,6 +21,7 @@ from nodes.client import client_for
 from nodes.models import Allocation, Node
 from servers import console, placement, runtime
 from servers.models import Job, Server
+from servers.resources import may_set_resources
 from servers.states import set_status, transition
 
 logger = logging.getLogger(__name__)
@@ -30,7 +31,6 @@ STALE_AFTER = timedelta(minutes=10)
 
 def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job:
     """Check the contract's conditions, reserve ports on the target and queue the transfer job."""
-    from servers.services import may_set_resources
     from servers.tasks import server_transfer_task
 
     if server.node_id == target.pk:

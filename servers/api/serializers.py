@@ -6,7 +6,7 @@ from rest_framework import serializers
 from accounts.permissions import SERVER_SCOPED
 from nodes.models import Allocation
 from servers.models import Job, Server, ServerMember
-from servers.services import SELF_SIZED, STAFF_ONLY_FIELDS
+from servers.resources import SELF_SIZED, STAFF_ONLY_FIELDS
 
 
 class ServerSerializer(serializers.ModelSerializer):

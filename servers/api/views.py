@@ -9,7 +9,7 @@ from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
 from nodes.models import Location, Node
-from servers import console, services
+from servers import console, resources, services
 from servers.api import serializers as s
 from servers.filters import ServerFilter
 from servers.models import Server, ServerMember
@@ -44,8 +44,8 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def _body(self, serializer_class) -> dict:
         """The validated body; first a 403 for any field only staff may send (before 400 and 409)."""
         sent = self.request.data.keys() if isinstance(self.request.data, Mapping) else ()
-        staff_only = getattr(serializer_class, "staff_only", services.STAFF_ONLY_FIELDS)
-        services.require_resources(self.request.user, [key for key in sent if key in staff_only])
+        staff_only = getattr(serializer_class, "staff_only", resources.STAFF_ONLY_FIELDS)
+        resources.require_resources(self.request.user, [key for key in sent if key in staff_only])
         data = serializer_class(data=self.request.data)
         data.is_valid(raise_exception=True)
         return data.validated_data
