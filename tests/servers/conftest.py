@@ -40,7 +40,7 @@ def _no_leftover_containers(db):
         client = docker.APIClient(base_url=url)
         for container in client.containers(all=True, filters={"label": "hearth.server"}):
             if container["Labels"].get("hearth.server") in ours:
-                with contextlib.suppress(docker.errors.NotFound):  # already gone (e.g. a delete job)
+                with contextlib.suppress(docker.errors.APIError):  # gone or going (a delete job, a kill)
                     client.remove_container(container["Id"], force=True)
         client.close()
 
