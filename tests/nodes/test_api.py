@@ -193,6 +193,14 @@ class TestAllocations:
         listed = staff.get(f"/api/nodes/{node['id']}/allocations").json()["data"]
         assigned = {a["port"]: a["serverId"] for a in listed}
         assert assigned == {25565: None, 25566: server.json()["data"]["id"], 25567: None}
+        free = staff.get(f"/api/nodes/{node['id']}/allocations?assigned=false").json()["data"]
+        assert [a["port"] for a in free] == [25565, 25567]
+        taken = staff.get(f"/api/nodes/{node['id']}/allocations?assigned=true&ip=203.0.113.10").json()["data"]
+        assert [a["port"] for a in taken] == [25566]
+        bad = staff.get(f"/api/nodes/{node['id']}/allocations?assigned=maybe")
+        assert bad.status_code == 400 and "assigned" in bad.json()["fields"]
+        bad = staff.get(f"/api/nodes/{node['id']}/allocations?ip=not-an-ip")
+        assert bad.status_code == 400 and "ip" in bad.json()["fields"]
         by_port = {a["port"]: a["id"] for a in listed}
         refused = staff.delete(f"/api/nodes/{node['id']}/allocations/{by_port[25566]}")
         assert refused.status_code == 400 and "assigned to a server" in refused.json()["message"]
