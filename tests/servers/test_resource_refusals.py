@@ -303,6 +303,21 @@ class TestWhatStaffMayDo:
         )
         assert response.status_code == 400 and "in maintenance" in response.json()["message"]
 
+    def test_port_bindings_at_create_count_against_the_allocation_limit(self, client_for, admin, world):
+        body = {
+            "name": "many-ports",
+            "templateId": str(world["template"].pk),
+            "nodeId": str(world["n2"].pk),
+            "portBindings": {"27015": 25566, "27016": 25567, "27017": 25568},
+        }
+        client = client_for(admin)
+        refused = client.post("/api/servers", body, format="json")
+        assert refused.status_code == 400 and "at most 3 allocations" in refused.json()["message"]
+        assert Allocation.objects.filter(node=world["n2"], server__isnull=False).count() == 0
+        allowed = client.post("/api/servers", {**body, "allocationLimit": 4}, format="json")
+        assert allowed.status_code == 201, allowed.content
+        assert len(allowed.json()["data"]["allocations"]) == 4
+
     def test_an_arbitrary_image_must_still_be_a_valid_reference(self, client_for, admin, world):
         response = client_for(admin).patch(
             f"/api/servers/{world['server'].pk}", {"dockerImage": "evil; rm -rf /"}, format="json"
