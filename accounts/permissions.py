@@ -40,6 +40,9 @@ GLOBAL_ONLY = (
     "server.create",
     "server.transfer",
     "server.suspend",
+    # Limits, node and image of a server: the hosting company's billing boundary. Global only, so an
+    # owner never holds it through their server; no default role but Administrator (`*`) has it.
+    "server.resources",
     "alert.resolve",
     "admin.read",
     "admin.write",

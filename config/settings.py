@@ -213,6 +213,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "config.api.exceptions.api_exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 20,
+    # The contract's decimals (maxCpuCores, allocatedCpuCores…) are JSON numbers, not strings.
+    "COERCE_DECIMAL_TO_STRING": False,
 }
 
 # Keys whose values are user data (environment variables, free-form metadata) keep their spelling.
@@ -320,6 +322,18 @@ NODE_OFFLINE_AFTER_FAILURES = env.int("HEARTH_NODE_OFFLINE_AFTER", default=3)
 NODE_DEPLOY_TOKEN_MINUTES = env.int("HEARTH_NODE_DEPLOY_TOKEN_MINUTES", default=60)
 # How a server without a nodeId is placed: least-memory (default), round-robin or fewest-servers.
 PLACEMENT_STRATEGY = env("HEARTH_PLACEMENT_STRATEGY", default="least-memory")
+
+# Self-service: who may sign up, and what a customer (a user without `server.resources`) may create
+# on their own. Staff creates ignore the quota and the maximums; plans will take these over later.
+REGISTRATION_ENABLED = env.bool("HEARTH_REGISTRATION_ENABLED", default=True)
+SELF_SERVICE_SERVER_QUOTA = env.int("HEARTH_SELF_SERVICE_SERVER_QUOTA", default=2)
+SELF_SERVICE_MAX_MEMORY_MB = env.int("HEARTH_SELF_SERVICE_MAX_MEMORY_MB", default=2048)
+SELF_SERVICE_MAX_CPU_CORES = env.float("HEARTH_SELF_SERVICE_MAX_CPU_CORES", default=2.0)
+SELF_SERVICE_MAX_DISK_MB = env.int("HEARTH_SELF_SERVICE_MAX_DISK_MB", default=10240)
+# What a server gets when its create request leaves a limit out (anyone's request).
+SERVER_DEFAULT_MEMORY_MB = env.int("HEARTH_SERVER_DEFAULT_MEMORY_MB", default=1024)
+SERVER_DEFAULT_CPU_CORES = env.float("HEARTH_SERVER_DEFAULT_CPU_CORES", default=1.0)
+SERVER_DEFAULT_DISK_MB = env.int("HEARTH_SERVER_DEFAULT_DISK_MB", default=5120)
 
 # Servers
 CONSOLE_HISTORY_LINES = env.int("HEARTH_CONSOLE_HISTORY_LINES", default=1000)

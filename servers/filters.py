@@ -15,3 +15,7 @@ class ServerFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(description__icontains=value))
+
+
+class AdminServerFilter(ServerFilter):
+    ownerId = django_filters.UUIDFilter(field_name="owner_id")

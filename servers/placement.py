@@ -1,16 +1,48 @@
-"""Choosing a node for a new server, and the capacity rule every node must honour."""
+"""Choosing a node for a new server, and the capacity rule every node must honour.
 
+Memory capacity counts memory plus swap: swap is real memory on the node when a server uses it.
+A refusal names what is short (memory, CPU, disk, ports) on which node, never just "not enough".
+"""
+
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Subquery, Sum
+from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from rest_framework import exceptions
 
 from nodes.models import Allocation, Node
 
 NO_CAPACITY = "Node does not have enough resources"
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """One resource a node cannot give: what was asked and what is left (None: nothing to give)."""
+
+    resource: str  # memory, cpu, disk or ports
+    field: str  # the request field that asked for it
+    needed: Decimal | int = 0
+    free: Decimal | int | None = None
+
+    def describe(self, *, numbers: bool) -> str:
+        if self.resource == "ports":
+            return "ports (no free allocation)"
+        unit = {"cpu": "core" if self.needed == 1 else "cores", "memory": "MB incl. swap"}.get(
+            self.resource, "MB"
+        )
+        name = "CPU" if self.resource == "cpu" else self.resource
+        needs = f"needs {_number(self.needed)} {unit}"
+        if not numbers:  # customers learn what is short, not how much the node has left
+            return f"{name} ({needs})"
+        return f"{name} ({needs}, {_number(self.free)} free)"
+
+
+def _number(value) -> str:
+    value = Decimal(value or 0)
+    return str(value.quantize(Decimal(1)) if value == value.to_integral() else value.normalize())
 
 
 def _limit(maximum, percent: int):
@@ -25,19 +57,64 @@ def used(node: Node, *, exclude_server=None) -> dict:
     if exclude_server is not None:
         servers = servers.exclude(pk=exclude_server.pk)
     totals = servers.aggregate(
-        memory=Sum("allocated_memory_mb"), cpu=Sum("allocated_cpu_cores"), disk=Sum("allocated_disk_mb")
+        memory=Sum("allocated_memory_mb"),
+        swap=Sum("allocated_swap_mb"),
+        cpu=Sum("allocated_cpu_cores"),
+        disk=Sum("allocated_disk_mb"),
     )
     return {key: value or 0 for key, value in totals.items()}
 
 
-def fits(node: Node, *, memory: int, cpu, disk: int, exclude_server=None) -> bool:
+def shortages(
+    node: Node, *, memory: int, cpu, disk: int, swap: int = 0, exclude_server=None, check_ports: bool = False
+) -> list[Shortage]:
+    """What `node` lacks to take a server of this size (empty: it fits)."""
     taken = used(node, exclude_server=exclude_server)
     checks = [
-        (_limit(node.max_memory_mb, node.memory_overallocate_percent), taken["memory"] + memory),
-        (_limit(node.max_cpu_cores, node.cpu_overallocate_percent), Decimal(taken["cpu"]) + Decimal(cpu)),
-        (_limit(node.max_disk_mb, node.disk_overallocate_percent), taken["disk"] + disk),
+        (
+            "memory",
+            "allocated_memory_mb",
+            _limit(node.max_memory_mb, node.memory_overallocate_percent),
+            taken["memory"] + taken["swap"],
+            memory + swap,
+        ),
+        (
+            "cpu",
+            "allocated_cpu_cores",
+            _limit(node.max_cpu_cores, node.cpu_overallocate_percent),
+            Decimal(taken["cpu"]),
+            Decimal(str(cpu)),
+        ),
+        (
+            "disk",
+            "allocated_disk_mb",
+            _limit(node.max_disk_mb, node.disk_overallocate_percent),
+            taken["disk"],
+            disk,
+        ),
     ]
-    return all(limit is None or need <= limit for limit, need in checks)
+    short = [
+        Shortage(resource, field, needed, max(limit - in_use, 0))
+        for resource, field, limit, in_use, needed in checks
+        if limit is not None and in_use + needed > limit
+    ]
+    if check_ports and not Allocation.objects.filter(node=node, server__isnull=True).exists():
+        short.append(Shortage("ports", "node_id"))
+    return short
+
+
+def fits(node: Node, *, memory: int, cpu, disk: int, swap: int = 0, exclude_server=None) -> bool:
+    return not shortages(node, memory=memory, cpu=cpu, disk=disk, swap=swap, exclude_server=exclude_server)
+
+
+def describe(node: Node, short: list[Shortage], *, numbers: bool) -> str:
+    """ "node 'n1' is short of memory (…), ports (…)" — for staff `numbers` adds what is left."""
+    return f"node '{node.name}' is short of " + ", ".join(s.describe(numbers=numbers) for s in short)
+
+
+def refusal(node: Node, short: list[Shortage], *, numbers: bool) -> str:
+    """The 400 message for one node that cannot take the server."""
+    return f"{NO_CAPACITY}: {describe(node, short, numbers=numbers)}."
 
 
 def candidates(location=None):
@@ -50,11 +127,15 @@ def candidates(location=None):
     return nodes.annotate(
         memory_used=Coalesce(Subquery(on_node.annotate(total=Sum("allocated_memory_mb")).values("total")), 0),
         server_count=Coalesce(Subquery(on_node.annotate(total=Count("pk")).values("total")), 0),
-    ).filter(Exists(Allocation.objects.filter(node=OuterRef("pk"), server__isnull=True)))
+    )
 
 
-def place(*, memory: int, cpu, disk: int, location=None) -> Node:
-    """Pick a node by PLACEMENT_STRATEGY among online, non-maintenance nodes with room and a free port."""
+def place(*, memory: int, cpu, disk: int, swap: int = 0, location=None, numbers: bool = False) -> Node:
+    """Pick a node by PLACEMENT_STRATEGY among online, non-maintenance nodes with room and a free port.
+
+    Nodes in maintenance or offline are never chosen here (staff may still name one explicitly).
+    With `numbers`, a refusal also says how much each node has left (for staff).
+    """
     strategy = settings.PLACEMENT_STRATEGY
     nodes = candidates(location)
     if strategy == "fewest-servers":
@@ -63,9 +144,28 @@ def place(*, memory: int, cpu, disk: int, location=None) -> Node:
         nodes = nodes.order_by("name")
     else:
         nodes = nodes.order_by("memory_used", "name")
-    fitting = [node for node in nodes if fits(node, memory=memory, cpu=cpu, disk=disk)]
+    fitting, refused = [], []
+    for node in nodes:
+        short = shortages(node, memory=memory, cpu=cpu, disk=disk, swap=swap, check_ports=True)
+        if short:
+            refused.append((node.name, ", ".join(s.describe(numbers=numbers) for s in short)))
+        else:
+            fitting.append(node)
     if not fitting:
-        raise exceptions.ValidationError({"node_id": [NO_CAPACITY]})
+        where = f" in location '{location.name}'" if location is not None else ""
+        if not refused:
+            raise exceptions.ValidationError(
+                {"node_id": [f"{NO_CAPACITY}: no node{where} is online and out of maintenance."]}
+            )
+        raise exceptions.ValidationError(
+            {
+                "node_id": [
+                    f"{NO_CAPACITY}: no node{where} has room. "
+                    + "; ".join(f"'{name}': {lacks}" for name, lacks in sorted(refused))
+                    + "."
+                ]
+            }
+        )
     if strategy == "round-robin":
         turn = cache.get_or_set("placement:round-robin", 0, timeout=None)
         cache.incr("placement:round-robin")

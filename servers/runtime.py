@@ -132,6 +132,14 @@ def _limits(server: Server) -> dict:
     }
 
 
+def _install_identity(template, user: str) -> dict:
+    """Root with a few file capabilities only for the template's own install image (staff chose it,
+    as Pterodactyl eggs expect); without one the game image installs as the game's user, no capabilities."""
+    if template.install_image:
+        return {"cap_add": INSTALL_CAPS}
+    return {"user": user}
+
+
 def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     """Run the template's install script in a throw-away container with the files at /mnt/server."""
     template = server.template
@@ -151,7 +159,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     )
     name = f"hearth-install-{server.pk}"
     _remove(client, name)
-    limits = {**_limits(server), "cap_add": INSTALL_CAPS, "init": False}
+    limits = {**_limits(server), "init": False, **_install_identity(template, user)}
     limits["mem_limit"] = limits["memswap_limit"] = max(limits["mem_limit"], 1024 * 1024 * 1024)
     with client.guard("running the install container"):
         container = client.docker.containers.create(

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from rest_framework import exceptions
@@ -14,18 +15,19 @@ from config.api.exceptions import Conflict
 from nodes.models import Allocation, Node
 from servers import console, placement
 from servers.models import Job, Server, ServerMember
+from servers.resources import (
+    RESOURCE_FIELDS,
+    STAFF_ONLY_FIELDS,
+    check_image,
+    check_quota,
+    check_self_service,
+    may_set_resources,
+    require_resources,
+)
 from servers.states import check, transition
 from templates_app.variables import UnsafeSubstitution, render_for_shell, resolve_environment, validate_values
 
 S = Server.Status
-RESOURCE_FIELDS = (
-    "allocated_memory_mb",
-    "allocated_swap_mb",
-    "allocated_cpu_cores",
-    "allocated_disk_mb",
-    "io_weight",
-    "pids_limit",
-)
 
 
 def _queue(task, *args) -> None:
@@ -90,9 +92,9 @@ def server_create(
     actor: User,
     template,
     name: str,
-    allocated_memory_mb: int,
-    allocated_cpu_cores,
-    allocated_disk_mb: int,
+    allocated_memory_mb: int | None = None,
+    allocated_cpu_cores=None,
+    allocated_disk_mb: int | None = None,
     owner: User | None = None,
     node: Node | None = None,
     location=None,
@@ -104,26 +106,46 @@ def server_create(
     request=None,
     **fields,
 ) -> Server:
-    """Validate variables, place on a node with room, reserve ports and record the server (status stopped)."""
+    """Validate variables, place on a node with room, reserve ports and record the server (status stopped).
+
+    Without `server.resources` the actor is a customer: no node, ports or extra limits of their own
+    choosing, a size within the self-service maximums, placement, and the per-account quota.
+    """
+    chosen = {"node_id": node is not None, "primary_port": primary_port is not None}
+    chosen["port_bindings"] = bool(port_bindings)
+    require_resources(
+        actor, [f for f in fields if f in STAFF_ONLY_FIELDS] + [f for f, sent in chosen.items() if sent]
+    )
+    resources = may_set_resources(actor)
+    memory = allocated_memory_mb or settings.SERVER_DEFAULT_MEMORY_MB
+    cpu = Decimal(str(allocated_cpu_cores or settings.SERVER_DEFAULT_CPU_CORES))
+    disk = allocated_disk_mb or settings.SERVER_DEFAULT_DISK_MB
+    swap = fields.get("allocated_swap_mb", 0)
+    if not resources:
+        check_self_service(memory=memory, cpu=cpu, disk=disk)
     staff = can(actor, "admin.write")
     values = validate_values(template, environment or {}, editable_only=not staff)
     _check_startup(template, values)
-    images = {template.docker_image, *(template.docker_images or {}).values()}
-    if docker_image and docker_image not in images:
+    if docker_image:
+        check_image(actor, template, docker_image)
+    bindings = port_bindings or {}
+    allocation_limit = fields.get("allocation_limit", Server._meta.get_field("allocation_limit").default)
+    if 1 + len([h for h in bindings.values() if h != primary_port]) > allocation_limit:
         raise exceptions.ValidationError(
-            {"docker_image": [f"Choose one of the template's images: {', '.join(sorted(images))}."]}
+            {"port_bindings": [f"This server may have at most {allocation_limit} allocations."]}
         )
     owner = owner if (owner and staff) else actor
     with transaction.atomic():
+        if not resources and owner.pk == actor.pk:  # a create for someone else is a staff create
+            check_quota(actor)
         if node is None:
             node = placement.place(
-                memory=allocated_memory_mb, cpu=allocated_cpu_cores, disk=allocated_disk_mb, location=location
+                memory=memory, cpu=cpu, disk=disk, swap=swap, location=location, numbers=resources
             )
         node = Node.objects.select_for_update().get(pk=node.pk)  # one creation at a time per node
-        if not placement.fits(
-            node, memory=allocated_memory_mb, cpu=allocated_cpu_cores, disk=allocated_disk_mb
-        ):
-            raise exceptions.ValidationError({"node_id": [placement.NO_CAPACITY]})
+        # An explicit node (staff only) may be in maintenance: staff preparing a node test it that way.
+        if short := placement.shortages(node, memory=memory, cpu=cpu, disk=disk, swap=swap, check_ports=True):
+            raise exceptions.ValidationError({"node_id": [placement.refusal(node, short, numbers=resources)]})
         server = Server.objects.create(
             name=name,
             owner=owner,
@@ -132,12 +154,12 @@ def server_create(
             environment=values,
             docker_image=docker_image or template.docker_image,
             status=S.STOPPED,
-            allocated_memory_mb=allocated_memory_mb,
-            allocated_cpu_cores=Decimal(str(allocated_cpu_cores)),
-            allocated_disk_mb=allocated_disk_mb,
+            allocated_memory_mb=memory,
+            allocated_cpu_cores=cpu,
+            allocated_disk_mb=disk,
             **fields,
         )
-        _claim_allocations(node, server, primary_port, port_bindings or {})
+        _claim_allocations(node, server, primary_port, bindings)
         audit("server.create", actor=actor, request=request, resource=server, serverName=name, node=node.name)
         _say(server, f"Server created on node {node.name} by {actor.username}.")
         if install:
@@ -146,7 +168,13 @@ def server_create(
 
 
 def server_update(*, server: Server, actor: User, request=None, **changes) -> Server:
-    """Name and description any time; resources, variables and image only while stopped."""
+    """Name and description any time; resources, variables and image only while stopped.
+
+    Limits are staff's (`server.resources`, 403 first); a customer's image is one of the template's.
+    """
+    require_resources(actor, [f for f in changes if f in STAFF_ONLY_FIELDS])
+    if "docker_image" in changes:
+        check_image(actor, server.template, changes["docker_image"])
     resource_change = {
         k: v for k, v in changes.items() if k in (*RESOURCE_FIELDS, "environment", "docker_image")
     }
@@ -163,14 +191,17 @@ def server_update(*, server: Server, actor: User, request=None, **changes) -> Se
                 _check_startup(server.template, changes["environment"])
             node = Node.objects.select_for_update().get(pk=server.node_id)
             wanted = {f: changes.get(f, getattr(server, f)) for f in RESOURCE_FIELDS}
-            if not placement.fits(
+            short = placement.shortages(
                 node,
                 memory=wanted["allocated_memory_mb"],
+                swap=wanted["allocated_swap_mb"],
                 cpu=wanted["allocated_cpu_cores"],
                 disk=wanted["allocated_disk_mb"],
                 exclude_server=server,
-            ):
-                raise exceptions.ValidationError({"allocated_memory_mb": [placement.NO_CAPACITY]})
+            )
+            if short:
+                message = placement.refusal(node, short, numbers=True)
+                raise exceptions.ValidationError({s.field: [message] for s in short})
         elif server.status == S.SUSPENDED:
             check(server, "update")
         for field, value in changes.items():
@@ -192,17 +223,25 @@ def server_delete(*, server: Server, actor: User, request=None) -> Job:
     return job
 
 
-def server_install(*, server: Server, actor: User, request=None, reinstall: bool = False) -> Job:
+def server_install(
+    *, server: Server, actor: User, request=None, reinstall: bool = False, docker_image: str | None = None
+) -> Job:
+    """Queue the install script; with `docker_image`, switch to that image first (checked like update)."""
     from servers.tasks import server_install_task
 
+    switch = {}
+    if docker_image is not None:
+        check_image(actor, server.template, docker_image)
+        switch = {"docker_image": docker_image}
     with transaction.atomic():
-        transition(server, action="install", to=S.INSTALLING, status_reason="")
+        transition(server, action="install", to=S.INSTALLING, status_reason="", **switch)
         job = _job(server, Job.Kind.INSTALL, actor)
         audit(
             "server.reinstall" if reinstall else "server.install",
             actor=actor,
             request=request,
             resource=server,
+            **({"dockerImage": docker_image} if switch else {}),
         )
         _say(server, f"{'Reinstall' if reinstall else 'Installation'} requested by {actor.username}.")
         _queue(server_install_task, server.pk, job.pk)

@@ -21,6 +21,7 @@ from nodes.client import client_for
 from nodes.models import Allocation, Node
 from servers import console, placement, runtime
 from servers.models import Job, Server
+from servers.resources import may_set_resources
 from servers.states import set_status, transition
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,15 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
 
     if server.node_id == target.pk:
         raise exceptions.ValidationError({"target_node_id": ["Server already on target node."]})
-    if not target.is_online or target.maintenance_mode:
+    # A node in maintenance takes servers only from staff who may decide placement and name it.
+    if not target.is_online or (target.maintenance_mode and not may_set_resources(actor)):
+        state = "offline" if not target.is_online else "in maintenance"
         raise exceptions.ValidationError(
-            {"target_node_id": ["Target node offline or insufficient resources."]}
+            {
+                "target_node_id": [
+                    f"Target node offline or insufficient resources: node '{target.name}' is {state}."
+                ]
+            }
         )
     if server.status not in (S.STOPPED, S.CRASHED):
         if server.status == S.SUSPENDED:
@@ -44,14 +51,17 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
         raise exceptions.ValidationError({"status": ["Server must be stopped."]})
     with transaction.atomic():
         node = Node.objects.select_for_update().get(pk=target.pk)
-        if not placement.fits(
+        short = placement.shortages(
             node,
             memory=server.allocated_memory_mb,
+            swap=server.allocated_swap_mb,
             cpu=server.allocated_cpu_cores,
             disk=server.allocated_disk_mb,
-        ):
+        )
+        if short:
+            detail = placement.describe(node, short, numbers=True)
             raise exceptions.ValidationError(
-                {"target_node_id": ["Target node offline or insufficient resources."]}
+                {"target_node_id": [f"Target node offline or insufficient resources: {detail}."]}
             )
         transition(server, action="transfer", to=S.TRANSFERRING, status_reason="")
         reserved = _reserve(server, node)

@@ -1,5 +1,6 @@
+from django.conf import settings
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
-from rest_framework import permissions
+from rest_framework import exceptions, permissions
 from rest_framework.views import APIView
 
 from accounts import services
@@ -31,7 +32,9 @@ class RegisterView(PublicAuthView):
         request=serializers.RegisterSerializer, responses=serializers.AuthResultSerializer, tags=["auth"]
     )
     def post(self, request):
-        """Create an account (role Customer) and return its first tokens."""
+        """Create an account (role Customer) and return its first tokens, unless registration is off."""
+        if not settings.REGISTRATION_ENABLED:  # refused before reading the body: nothing is created
+            raise exceptions.PermissionDenied("Registration is closed. Ask an administrator for an account.")
         data = serializers.RegisterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.user_register(**data.validated_data, **_client(request))

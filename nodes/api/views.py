@@ -1,8 +1,10 @@
+import ipaddress
+
 from django.http import HttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.views import APIView
 
 from accounts.api.admin_views import StaffViewSet
@@ -12,6 +14,22 @@ from config.api.throttling import AuthRateThrottle
 from nodes import services
 from nodes.api import serializers
 from nodes.models import Allocation, Location, Node
+
+
+def _allocations(node: Node, params):
+    """A node's allocations, optionally only the free (`assigned=false`) or taken ones, or one address."""
+    allocations = Allocation.objects.filter(node=node)
+    assigned = params.get("assigned")
+    if assigned is not None:
+        if assigned not in ("true", "false"):
+            raise ValidationError({"assigned": ["Use true or false."]})
+        allocations = allocations.filter(server__isnull=assigned == "false")
+    if ip := params.get("ip"):
+        try:
+            allocations = allocations.filter(ip=str(ipaddress.ip_address(ip)))
+        except ValueError as exc:  # an inet column compared with garbage is a database error
+            raise ValidationError({"ip": [f"'{ip}' is not an IP address."]}) from exc
+    return allocations
 
 
 @extend_schema(tags=["nodes"])
@@ -41,9 +59,10 @@ class NodeViewSet(StaffViewSet):
             message="Store the secret now: it is shown only once.",
         )
 
-    def update(self, request, pk=None, partial=False):
+    def update(self, request, pk=None, partial=True):
+        """PUT and PATCH alike take only the fields to change, as the contract's example body does."""
         node = self.get_object()
-        data = self.get_serializer(node, data=request.data, partial=partial)
+        data = self.get_serializer(node, data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         node = services.node_update(node=node, actor=request.user, request=request, **data.validated_data)
         return ok(serializers.NodeSerializer(node).data)
@@ -79,14 +98,19 @@ class NodeViewSet(StaffViewSet):
         )
 
     @extend_schema(
-        request=serializers.AllocationCreateSerializer, responses=serializers.AllocationSerializer(many=True)
+        request=serializers.AllocationCreateSerializer,
+        responses=serializers.AllocationSerializer(many=True),
+        parameters=[
+            OpenApiParameter("assigned", bool, description="GET: only taken (true) or free (false) ones"),
+            OpenApiParameter("ip", str, description="GET: only this address"),
+        ],
     )
     @action(detail=True, methods=["get", "post"])
     def allocations(self, request, pk=None):
         """List the node's allocations, or create many from an IP/CIDR and port ranges (at most 1000)."""
         node = self.get_object()
         if request.method == "GET":
-            page = self.paginate_queryset(Allocation.objects.filter(node=node).order_by("ip", "port"))
+            page = self.paginate_queryset(_allocations(node, request.query_params).order_by("ip", "port"))
             return self.get_paginated_response(serializers.AllocationSerializer(page, many=True).data)
         data = serializers.AllocationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)

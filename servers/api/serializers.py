@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from decimal import Decimal
 
 from rest_framework import serializers
@@ -5,6 +6,7 @@ from rest_framework import serializers
 from accounts.permissions import SERVER_SCOPED
 from nodes.models import Allocation
 from servers.models import Job, Server, ServerMember
+from servers.resources import SELF_SIZED, STAFF_ONLY_FIELDS
 
 
 class ServerSerializer(serializers.ModelSerializer):
@@ -14,7 +16,8 @@ class ServerSerializer(serializers.ModelSerializer):
     node_id = serializers.UUIDField(read_only=True)
     template_id = serializers.UUIDField(read_only=True)
     owner_id = serializers.UUIDField(read_only=True)
-    primary_port = serializers.SerializerMethodField()
+    primary_port = serializers.SerializerMethodField(help_text="The primary allocation's container port.")
+    primary_host_port = serializers.SerializerMethodField(help_text="Where players connect on the node.")
     container_name = serializers.CharField(read_only=True)
 
     class Meta:
@@ -36,6 +39,7 @@ class ServerSerializer(serializers.ModelSerializer):
             "io_weight",
             "pids_limit",
             "primary_port",
+            "primary_host_port",
             "network_mode",
             "container_name",
             "docker_image",
@@ -49,8 +53,16 @@ class ServerSerializer(serializers.ModelSerializer):
         ]
 
     def get_primary_port(self, server) -> int | None:
-        primary = next((a for a in server.allocations.all() if a.is_primary), None)
+        primary = _primary(server)
+        return (primary.container_port or primary.port) if primary else None
+
+    def get_primary_host_port(self, server) -> int | None:
+        primary = _primary(server)
         return primary.port if primary else None
+
+
+def _primary(server):
+    return next((a for a in server.allocations.all() if a.is_primary), None)
 
 
 class ServerDetailSerializer(ServerSerializer):
@@ -94,19 +106,49 @@ class ServerDetailSerializer(ServerSerializer):
         return ServerAllocationSerializer(server.allocations.all(), many=True).data
 
 
-class ServerCreateSerializer(serializers.Serializer):
+DESCRIPTION_MAX = 1000
+
+
+class StrictSerializer(serializers.Serializer):
+    """A request body whose unknown fields are a 400, so a misspelt or unsupported field never passes
+    silently. `staff_only` lists the fields that need `server.resources` (checked by the view first)."""
+
+    staff_only: frozenset[str] = STAFF_ONLY_FIELDS
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping) and (unknown := sorted(set(data) - set(self.fields))):
+            raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class LimitFields(serializers.Serializer):
+    """How many backups, databases and allocations the server may have (staff only)."""
+
+    backup_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    database_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
+    allocation_limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+
+
+class ServerCreateSerializer(LimitFields, StrictSerializer):
+    # A customer may size the server within the self-service maximums; the rest is staff's to set.
+    staff_only = STAFF_ONLY_FIELDS - set(SELF_SIZED)
+
     name = serializers.CharField(max_length=100)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
+    description = serializers.CharField(
+        required=False, allow_blank=True, default="", max_length=DESCRIPTION_MAX
+    )
     template_id = serializers.UUIDField()
-    node_id = serializers.UUIDField(required=False)
+    node_id = serializers.UUIDField(required=False, help_text="Staff only; without it the server is placed.")
     location_id = serializers.UUIDField(required=False)
     owner_id = serializers.UUIDField(required=False, help_text="Staff only: create for another user.")
-    allocated_memory_mb = serializers.IntegerField(min_value=64)
-    allocated_swap_mb = serializers.IntegerField(min_value=0, default=0)
-    allocated_cpu_cores = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=Decimal("0.1"))
-    allocated_disk_mb = serializers.IntegerField(min_value=64)
-    io_weight = serializers.IntegerField(min_value=10, max_value=1000, default=500)
-    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, default=512)
+    allocated_memory_mb = serializers.IntegerField(min_value=64, required=False)
+    allocated_swap_mb = serializers.IntegerField(min_value=0, required=False)
+    allocated_cpu_cores = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), required=False
+    )
+    allocated_disk_mb = serializers.IntegerField(min_value=64, required=False)
+    io_weight = serializers.IntegerField(min_value=10, max_value=1000, required=False)
+    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, required=False)
     primary_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
     port_bindings = serializers.DictField(
         child=serializers.IntegerField(min_value=1, max_value=65535),
@@ -115,7 +157,7 @@ class ServerCreateSerializer(serializers.Serializer):
     )
     network_mode = serializers.ChoiceField(["bridge"], default="bridge")
     environment = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
-    docker_image = serializers.CharField(required=False, allow_blank=True, default="")
+    docker_image = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
     install = serializers.BooleanField(default=False, help_text="Start the installation right away.")
 
     def validate_port_bindings(self, value):
@@ -125,9 +167,9 @@ class ServerCreateSerializer(serializers.Serializer):
         return {int(k): v for k, v in value.items()}
 
 
-class ServerUpdateSerializer(serializers.Serializer):
+class ServerUpdateSerializer(LimitFields, StrictSerializer):
     name = serializers.CharField(max_length=100, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX)
     allocated_memory_mb = serializers.IntegerField(min_value=64, required=False)
     allocated_swap_mb = serializers.IntegerField(min_value=0, required=False)
     allocated_cpu_cores = serializers.DecimalField(
@@ -137,7 +179,13 @@ class ServerUpdateSerializer(serializers.Serializer):
     io_weight = serializers.IntegerField(min_value=10, max_value=1000, required=False)
     pids_limit = serializers.IntegerField(min_value=16, max_value=32768, required=False)
     environment = serializers.DictField(child=serializers.JSONField(), required=False)
-    docker_image = serializers.CharField(required=False)
+    docker_image = serializers.CharField(required=False, max_length=255)
+
+
+class InstallSerializer(StrictSerializer):
+    docker_image = serializers.CharField(
+        required=False, max_length=255, help_text="Switch image first: one of the template's (staff: any)."
+    )
 
 
 class StopSerializer(serializers.Serializer):
@@ -174,12 +222,12 @@ class ServerAllocationSerializer(serializers.ModelSerializer):
         return allocation.container_port or allocation.port
 
 
-class AllocationAddSerializer(serializers.Serializer):
+class AllocationAddSerializer(StrictSerializer):
     container_port = serializers.IntegerField(min_value=1, max_value=65535)
     host_port = serializers.IntegerField(min_value=1, max_value=65535)
 
 
-class PrimarySerializer(serializers.Serializer):
+class PrimarySerializer(StrictSerializer):
     container_port = serializers.IntegerField(min_value=1, max_value=65535)
 
 
@@ -195,7 +243,7 @@ class MemberSerializer(serializers.ModelSerializer):
 
 
 class MemberAddSerializer(serializers.Serializer):
-    email = serializers.EmailField()
+    email = serializers.EmailField(max_length=254)
     permissions = serializers.ListField(child=serializers.CharField())
 
 
@@ -203,7 +251,7 @@ class MemberUpdateSerializer(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.CharField())
 
 
-class TransferSerializer(serializers.Serializer):
+class TransferSerializer(StrictSerializer):
     target_node_id = serializers.UUIDField()
 
 

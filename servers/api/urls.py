@@ -1,8 +1,13 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from servers.api import views
+from servers.api import admin_views, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("servers", views.ServerViewSet, basename="server")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("admin/stats", admin_views.AdminStatsView.as_view(), name="admin-stats"),
+    path("admin/servers", admin_views.AdminServerListView.as_view(), name="admin-servers"),
+    *router.urls,
+]

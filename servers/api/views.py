@@ -1,3 +1,5 @@
+from collections.abc import Mapping
+
 from django.db.models import Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, mixins, viewsets
@@ -7,13 +9,19 @@ from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
 from nodes.models import Location, Node
-from servers import console, services
+from servers import console, resources, services
 from servers.api import serializers as s
 from servers.filters import ServerFilter
 from servers.models import Server, ServerMember
 from templates_app.models import Template
 
 NO_BODY = {"request": None}
+
+
+def _with_details(servers):
+    return servers.select_related("node", "template").prefetch_related(
+        "allocations", Prefetch("members", queryset=ServerMember.objects.all())
+    )
 
 
 @extend_schema(tags=["servers"])
@@ -23,12 +31,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = ServerFilter
 
     def get_queryset(self):
-        return (
-            Server.objects.visible_to(self.request.user)
-            .select_related("node", "template")
-            .prefetch_related("allocations", Prefetch("members", queryset=ServerMember.objects.all()))
-            .order_by("name")
-        )
+        return _with_details(Server.objects.visible_to(self.request.user)).order_by("name")
 
     def get_serializer_class(self):
         return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer
@@ -39,12 +42,17 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return server
 
     def _body(self, serializer_class) -> dict:
+        """The validated body; first a 403 for any field only staff may send (before 400 and 409)."""
+        sent = self.request.data.keys() if isinstance(self.request.data, Mapping) else ()
+        staff_only = getattr(serializer_class, "staff_only", resources.STAFF_ONLY_FIELDS)
+        resources.require_resources(self.request.user, [key for key in sent if key in staff_only])
         data = serializer_class(data=self.request.data)
         data.is_valid(raise_exception=True)
         return data.validated_data
 
     def _detail(self, server) -> dict:
-        return s.ServerDetailSerializer(self.get_queryset().get(pk=server.pk)).data
+        # Not restricted to what the caller sees: staff creating for someone else get the answer too.
+        return s.ServerDetailSerializer(_with_details(Server.objects).get(pk=server.pk)).data
 
     @extend_schema(request=s.ServerCreateSerializer, responses={201: s.ServerDetailSerializer})
     def create(self, request):
@@ -84,24 +92,32 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(responses={200: None})
     def destroy(self, request, pk=None):
-        """Delete a stopped server: its container and files are removed by a job."""
+        """Delete a stopped server (the contract's answer); its container and files are removed by a job."""
         server = self._server("server.delete")
         job = services.server_delete(server=server, actor=request.user, request=request)
-        return ok(message="Server deletion started", jobId=str(job.pk))
+        return ok(message="Server deleted successfully", jobId=str(job.pk))
 
-    @extend_schema(**NO_BODY)
+    @extend_schema(request=s.InstallSerializer)
     @action(detail=True, methods=["post"])
     def install(self, request, pk=None):
+        """Run the template's install script (optionally switching to another of its images first)."""
+        server = self._server("server.install")
         job = services.server_install(
-            server=self._server("server.install"), actor=request.user, request=request
+            server=server, actor=request.user, request=request, **self._body(s.InstallSerializer)
         )
         return ok(message="Installation started", serverId=str(pk), jobId=str(job.pk))
 
-    @extend_schema(**NO_BODY)
+    @extend_schema(request=s.InstallSerializer)
     @action(detail=True, methods=["post"])
     def reinstall(self, request, pk=None):
+        """Run the install script again over the files (optionally switching image first)."""
+        server = self._server("server.install")
         job = services.server_install(
-            server=self._server("server.install"), actor=request.user, request=request, reinstall=True
+            server=server,
+            actor=request.user,
+            request=request,
+            reinstall=True,
+            **self._body(s.InstallSerializer),
         )
         return ok(message="Reinstallation started", serverId=str(pk), jobId=str(job.pk))
 
@@ -286,7 +302,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             request=request,
             **self._body(s.PrimarySerializer),
         )
-        return ok({"primary_port": allocation.port})
+        return ok({"primary_port": allocation.container_port or allocation.port})
 
     @extend_schema(request=s.MemberAddSerializer, responses=s.MemberSerializer(many=True))
     @action(detail=True, methods=["get", "post"])

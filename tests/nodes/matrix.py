@@ -1,4 +1,4 @@
-from nodes.models import Location, Node
+from nodes.models import Allocation, Location, Node
 from tests.matrix import Endpoint
 
 
@@ -14,6 +14,12 @@ def a_node(users) -> dict:
         max_cpu_cores=1,
     )
     return {"node": node.pk, "location": location.pk}
+
+
+def a_node_with_allocation(users) -> dict:
+    ctx = a_node(users)
+    allocation = Allocation.objects.create(node_id=ctx["node"], ip="203.0.113.1", port=25565)
+    return {**ctx, "allocation": allocation.pk}
 
 
 def node_body(ctx) -> dict:
@@ -33,6 +39,7 @@ ENDPOINTS = [
     Endpoint("GET", "/api/nodes/{node}", "admin.read", setup=a_node),
     Endpoint("POST", "/api/nodes", "admin.write", ok=201, body=node_body),
     Endpoint("PATCH", "/api/nodes/{node}", "admin.write", setup=a_node, body={"description": "x"}),
+    Endpoint("PUT", "/api/nodes/{node}", "admin.write", setup=a_node, body={"maxMemoryMb": 2048}),
     Endpoint("DELETE", "/api/nodes/{node}", "admin.write", setup=a_node),
     Endpoint("POST", "/api/nodes/{node}/deployment-token", "admin.write", setup=a_node),
     Endpoint("GET", "/api/nodes/{node}/allocations", "admin.read", setup=a_node),
@@ -43,6 +50,12 @@ ENDPOINTS = [
         ok=201,
         setup=a_node,
         body={"ip": "203.0.113.9", "ports": "25565"},
+    ),
+    Endpoint(
+        "DELETE",
+        "/api/nodes/{node}/allocations/{allocation}",
+        "admin.write",
+        setup=a_node_with_allocation,
     ),
     Endpoint("GET", "/api/locations", None),
     Endpoint("POST", "/api/locations", "admin.write", ok=201, body=lambda ctx: {"name": f"loc-{ctx['n']}"}),

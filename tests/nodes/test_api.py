@@ -78,6 +78,24 @@ class TestNodes:
         assert staff.delete(f"/api/nodes/{node_id}").json() == {"success": True}
         assert staff.get(f"/api/nodes/{node_id}").status_code == 404
 
+    def test_put_takes_the_contracts_partial_body(self, staff, location):
+        node_id = staff.post("/api/nodes", node_body(location), format="json").json()["data"]["id"]
+        updated = staff.put(
+            f"/api/nodes/{node_id}", {"name": "production-1-updated", "maxMemoryMb": 65536}, format="json"
+        )
+        assert updated.status_code == 200, updated.content
+        data = updated.json()["data"]
+        assert (data["name"], data["maxMemoryMb"], data["hostname"]) == (
+            "production-1-updated",
+            65536,
+            "node1.example.com",
+        )
+
+    def test_max_cpu_cores_is_a_number(self, staff, location):
+        data = staff.post("/api/nodes", node_body(location, maxCpuCores=2.5), format="json").json()["data"]
+        assert data["maxCpuCores"] == 2.5
+        assert staff.get(f"/api/nodes/{data['id']}").json()["data"]["maxCpuCores"] == 2.5
+
     def test_changing_the_address_unpins_the_host_key(self, staff, make_node):
         node = make_node(engine=2)
         staff.patch(f"/api/nodes/{node.pk}", {"dockerUrl": "ssh://hearth@127.0.0.1:2201"}, format="json")
@@ -145,6 +163,57 @@ class TestAllocations:
         allocation = Allocation.objects.get()
         assert staff.delete(f"/api/nodes/{node.pk}/allocations/{allocation.pk}").status_code == 200
         assert staff.delete(f"/api/nodes/{node.pk}/allocations/{allocation.pk}").status_code == 404
+
+    def test_a_node_made_through_the_api_alone_gets_ports_and_hosts_a_server(self, staff, customer, location):
+        from templates_app.models import Template
+
+        node = staff.post("/api/nodes", node_body(location), format="json").json()["data"]
+        made = staff.post(
+            f"/api/nodes/{node['id']}/allocations",
+            {"ip": "203.0.113.10", "ports": "25565-25567"},
+            format="json",
+        )
+        assert made.json()["data"] == {"created": 3, "skipped": 0}
+        template = Template.objects.create(
+            name="Game", docker_image="hearth/testgame:latest", start_command="x", stop_command="stop"
+        )
+        server = staff.post(
+            "/api/servers",
+            {
+                "name": "first",
+                "templateId": str(template.pk),
+                "nodeId": node["id"],
+                "ownerId": str(customer.pk),
+                "primaryPort": 25566,
+            },
+            format="json",
+        )
+        assert server.status_code == 201, server.content
+        assert server.json()["data"]["primaryHostPort"] == 25566
+        listed = staff.get(f"/api/nodes/{node['id']}/allocations").json()["data"]
+        assigned = {a["port"]: a["serverId"] for a in listed}
+        assert assigned == {25565: None, 25566: server.json()["data"]["id"], 25567: None}
+        free = staff.get(f"/api/nodes/{node['id']}/allocations?assigned=false").json()["data"]
+        assert [a["port"] for a in free] == [25565, 25567]
+        taken = staff.get(f"/api/nodes/{node['id']}/allocations?assigned=true&ip=203.0.113.10").json()["data"]
+        assert [a["port"] for a in taken] == [25566]
+        bad = staff.get(f"/api/nodes/{node['id']}/allocations?assigned=maybe")
+        assert bad.status_code == 400 and "assigned" in bad.json()["fields"]
+        bad = staff.get(f"/api/nodes/{node['id']}/allocations?ip=not-an-ip")
+        assert bad.status_code == 400 and "ip" in bad.json()["fields"]
+        by_port = {a["port"]: a["id"] for a in listed}
+        refused = staff.delete(f"/api/nodes/{node['id']}/allocations/{by_port[25566]}")
+        assert refused.status_code == 400 and "assigned to a server" in refused.json()["message"]
+        assert staff.delete(f"/api/nodes/{node['id']}/allocations/{by_port[25567]}").status_code == 200
+        assert Allocation.objects.filter(node_id=node["id"]).count() == 2
+
+    def test_customers_cannot_touch_node_allocations(self, client_for, customer, make_node):
+        node = make_node(engine=1, via="unix")
+        client = client_for(customer)
+        assert client.get(f"/api/nodes/{node.pk}/allocations").status_code == 403
+        body = {"ip": "203.0.113.1", "ports": "25565"}
+        assert client.post(f"/api/nodes/{node.pk}/allocations", body, format="json").status_code == 403
+        assert not Allocation.objects.exists()
 
 
 class TestAdmin:

@@ -4,27 +4,42 @@ import contextlib
 
 import docker
 import pytest
+from rest_framework.test import APIClient
 
+from accounts.models import User
+from accounts.services import roles_ensure_defaults
 from servers import console
 from servers.models import Server
-from tests.conftest import require_env
+from tests.conftest import require_env, tokens_for
 from tests.servers.conftest import wait_status
 
 S = Server.Status
 
 
+def staff_client() -> APIClient:
+    """An Administrator's client: node choice and limits are staff's (`server.resources`)."""
+    staff, made = User.objects.get_or_create(email="lifecycle-staff@example.com", username="lifecycle-staff")
+    if made:
+        staff.roles.add(*[role for role in roles_ensure_defaults() if role.name == "Administrator"])
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(staff)['token']}")
+    return client
+
+
 def create(client, node, template, **extra):
+    """Staff create the server on `node` for the user behind `client`, who then drives it."""
     body = {
         "name": "survival",
         "templateId": str(template.pk),
         "nodeId": str(node.pk),
+        "ownerId": client.get("/api/auth/me").json()["data"]["id"],
         "allocatedMemoryMb": 256,
         "allocatedCpuCores": 1,
         "allocatedDiskMb": 512,
         "environment": {"MOTD": "hello $(id) `id`"},
         **extra,
     }
-    response = client.post("/api/servers", body, format="json")
+    response = staff_client().post("/api/servers", body, format="json")
     assert response.status_code == 201, response.content
     return Server.objects.get(pk=response.json()["data"]["id"])
 
@@ -62,9 +77,9 @@ def test_create_install_start_stop_update_delete(
     assert api.post(f"/api/servers/{server.pk}/stop").status_code == 200
     wait_status(server, S.STOPPED)
 
-    update = api.put(
-        f"/api/servers/{server.pk}", {"allocatedMemoryMb": 384, "name": "renamed"}, format="json"
-    )
+    resize = {"allocatedMemoryMb": 384, "name": "renamed"}
+    assert api.put(f"/api/servers/{server.pk}", resize, format="json").status_code == 403  # staff's call
+    update = staff_client().put(f"/api/servers/{server.pk}", resize, format="json")
     assert update.status_code == 200 and update.json()["data"]["allocatedMemoryMb"] == 384
 
     assert api.delete(f"/api/servers/{server.pk}").status_code == 200

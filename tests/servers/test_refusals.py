@@ -92,48 +92,51 @@ def a_server(owner, node, template, status=S.STOPPED, **fields) -> Server:
 
 class TestCreate:
     def test_missing_required_variables_are_named(self, client_for, customer, template, make_node):
-        response = client_for(customer).post(
-            "/api/servers", body(template, make_node(), environment={}), format="json"
-        )
+        make_node()
+        response = client_for(customer).post("/api/servers", body(template, environment={}), format="json")
         assert response.status_code == 400
         assert response.json()["message"] == "Missing required template variables: MOTD"
 
     def test_invalid_variable_values_are_a_400(self, client_for, customer, template, make_node):
+        make_node()
         response = client_for(customer).post(
             "/api/servers",
-            body(template, make_node(), environment={"MOTD": "x", "MAX_PLAYERS": "500"}),
+            body(template, environment={"MOTD": "x", "MAX_PLAYERS": "500"}),
             format="json",
         )
         assert response.status_code == 400
         assert "MAX_PLAYERS" in response.json()["message"]
 
-    def test_unknown_template_or_node_is_a_404(self, client_for, customer, template, make_node):
-        client = client_for(customer)
-        bad = body(template, make_node())
+    def test_unknown_template_or_node_is_a_404(self, client_for, customer, admin, template, make_node):
+        bad = body(template)
         bad["templateId"] = "00000000-0000-0000-0000-000000000000"
         assert (
-            client.post("/api/servers", bad, format="json").json()["message"] == "Template or node not found"
+            client_for(customer).post("/api/servers", bad, format="json").json()["message"]
+            == "Template or node not found"
         )
         bad = body(template, make_node("n2"))
         bad["nodeId"] = "00000000-0000-0000-0000-000000000000"
-        assert client.post("/api/servers", bad, format="json").status_code == 404
+        assert client_for(admin).post("/api/servers", bad, format="json").status_code == 404
 
-    def test_a_full_node_refuses(self, client_for, customer, template, make_node):
-        response = client_for(customer).post(
+    def test_a_full_node_refuses_naming_the_resource_and_the_node(
+        self, client_for, admin, template, make_node
+    ):
+        response = client_for(admin).post(
             "/api/servers", body(template, make_node(memory=512)), format="json"
         )
         assert response.status_code == 400
-        assert response.json()["message"] == "nodeId: Node does not have enough resources"
-
-    def test_overallocation_lets_a_node_take_more(self, client_for, customer, template, make_node):
-        node = make_node(memory=1000, memory_overallocate_percent=50)
-        assert (
-            client_for(customer).post("/api/servers", body(template, node), format="json").status_code == 201
+        assert response.json()["message"] == (
+            "nodeId: Node does not have enough resources: node 'n1' is short of "
+            "memory (needs 1024 MB incl. swap, 512 free)."
         )
 
-    def test_a_taken_port_is_refused(self, client_for, customer, template, make_node):
+    def test_overallocation_lets_a_node_take_more(self, client_for, admin, template, make_node):
+        node = make_node(memory=1000, memory_overallocate_percent=50)
+        assert client_for(admin).post("/api/servers", body(template, node), format="json").status_code == 201
+
+    def test_a_taken_port_is_refused(self, client_for, admin, template, make_node):
         node = make_node()
-        client = client_for(customer)
+        client = client_for(admin)
         assert (
             client.post("/api/servers", body(template, node, primaryPort=25566), format="json").status_code
             == 201
@@ -175,21 +178,23 @@ class TestCreate:
     def test_customers_cannot_create_for_someone_else(
         self, client_for, customer, stranger, template, make_node
     ):
+        make_node()
         response = client_for(customer).post(
-            "/api/servers", body(template, make_node(), ownerId=str(stranger.pk)), format="json"
+            "/api/servers", body(template, ownerId=str(stranger.pk)), format="json"
         )
         assert response.status_code == 403
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_creations_never_share_a_port(customer, template, make_node):
+def test_fifty_concurrent_creations_never_share_a_port(customer, admin, template, make_node):
     node = make_node(memory=100_000, ports=range(26000, 26060))
     errors = []
 
     def create(i):
         try:
             services.server_create(
-                actor=customer,
+                actor=admin,
+                owner=customer,
                 template=template,
                 name=f"s{i}",
                 node=node,
@@ -237,7 +242,7 @@ class TestStates:
             assert response.status_code == 423, path
             assert response.json()["message"] == "Server is suspended: Billing issue."
         assert (
-            client.put(f"/api/servers/{server.pk}", {"allocatedMemoryMb": 600}, format="json").status_code
+            client.put(f"/api/servers/{server.pk}", {"environment": {"MOTD": "x"}}, format="json").status_code
             == 423
         )
         assert client.delete(f"/api/servers/{server.pk}").status_code == 423
@@ -251,14 +256,16 @@ class TestStates:
         response = staff.post(f"/api/servers/{server.pk}/unsuspend")
         assert response.json()["data"]["status"] == "stopped"
 
-    def test_a_running_server_cannot_be_deleted_or_resized(self, client_for, customer, server):
+    def test_a_running_server_cannot_be_deleted_or_resized(self, client_for, customer, admin, server):
         Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
         client = client_for(customer)
         response = client.delete(f"/api/servers/{server.pk}")
         assert response.status_code == 409
         assert response.json()["currentState"] == "running"
+        resize = {"allocatedMemoryMb": 600}
+        assert client_for(admin).put(f"/api/servers/{server.pk}", resize, format="json").status_code == 409
         assert (
-            client.put(f"/api/servers/{server.pk}", {"allocatedMemoryMb": 600}, format="json").status_code
+            client.put(f"/api/servers/{server.pk}", {"environment": {"MOTD": "x"}}, format="json").status_code
             == 409
         )
         renamed = client.put(f"/api/servers/{server.pk}", {"name": "new name"}, format="json")
@@ -335,7 +342,9 @@ class TestAllocations:
         primary = client.post(
             f"/api/servers/{server.pk}/allocations/primary", {"containerPort": 25575}, format="json"
         )
-        assert primary.json()["data"] == {"primaryPort": 25570}
+        assert primary.json()["data"] == {"primaryPort": 25575}  # the container port, as the contract shows
+        detail = client.get(f"/api/servers/{server.pk}").json()["data"]
+        assert (detail["primaryPort"], detail["primaryHostPort"]) == (25575, 25570)
         old_primary = 25565
         assert client.delete(f"/api/servers/{server.pk}/allocations/{old_primary}").status_code == 200
         assert client.delete(f"/api/servers/{server.pk}/allocations/25575").status_code == 400  # primary

@@ -117,7 +117,7 @@ def _stop_sshd2_when_streaming(server):
 @pytest.mark.django_db
 class TestRefusals:
     @pytest.fixture
-    def server(self, customer, game_template, make_node):
+    def server(self, customer, admin, game_template, make_node):
         from nodes.services import allocations_create
 
         source, target = make_node(engine=1, via="unix"), make_node(engine=2, via="unix")
@@ -128,7 +128,8 @@ class TestRefusals:
         from servers.services import server_create
 
         return server_create(
-            actor=customer,
+            actor=admin,
+            owner=customer,
             template=game_template,
             name="t",
             node=source,

@@ -177,10 +177,11 @@ def customer(customer, settings):
 
 
 @pytest.fixture
-def installed_server(customer, game_node, game_template, panel):  # noqa: F811
+def installed_server(customer, admin, game_node, game_template, panel):  # noqa: F811
     """A stopped, installed Test Game server on engine 1 (installed by the worker process)."""
     server = services.server_create(
-        actor=customer,
+        actor=admin,  # choosing the node is staff's (server.resources)
+        owner=customer,
         template=game_template,
         node=game_node(),
         name="survival",
