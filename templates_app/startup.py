@@ -74,6 +74,8 @@ BUILTIN_CODE = frozenset((
     "eval", "trap", "source", ".", "alias", "unalias", "bind", "complete", "compgen", "fc", "let", "read",
     "mapfile", "readarray", "unset", "getopts", "enable",
 ))
+# Of those, the ones that evaluate only the names given as their arguments (stdin stays data).
+NAME_BUILTINS = frozenset(("read", "mapfile", "readarray", "unset", "getopts"))
 # Programs that read what follows them as code, or hand it to a shell, wherever they stand.
 ALWAYS_CODE = frozenset((
     "awk", "gawk", "mawk", "nawk", "sed", "gsed", "make", "gmake", "ssh", "rsh", "slogin", "scp", "su",
@@ -124,6 +126,7 @@ INPUT_REDIRECTS = frozenset(("<", "<<", "<<-", "<<<", "<&", "<>"))
 OUTPUT_REDIRECTS = frozenset((">", ">>", ">|", "&>", "&>>", "<>", ">&"))
 ASSIGNMENT_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(\[[^\]]*\])?\+?=")
 REFERENCE_RE = re.compile(r"\$\{?!?([A-Za-z_][A-Za-z0-9_]*)")
+POSITIONAL_RE = re.compile(r"\$\{?!?([0-9@*])")  # a function's or `set --`'s arguments
 TOKEN_RE = re.compile(r"[^\s;&|()<>'\"`$=]+")
 VERSION_SUFFIX = re.compile(r"[0-9.]+$")
 
@@ -250,6 +253,7 @@ class _Spot:
     position: int  # of the `$` that expands it
     placeholder: bool  # written as {{NAME}} (else the template wrote $NAME itself)
     quoting: int  # DATA, or PLAIN where the scanner cannot vouch for the quoting
+    written: str = ""  # how the template wrote a reference of its own ($A, $1…)
 
 
 def _with_references(text: str, env: Mapping[str, str]) -> tuple[str, list[_Spot]]:
@@ -282,12 +286,19 @@ def _with_references(text: str, env: Mapping[str, str]) -> tuple[str, list[_Spot
     return "".join(out), spots
 
 
-def _direct_references(rendered: str, names: set[str], ours: set[int]) -> list[_Spot]:
-    """`$NAME` and `${NAME…}` the template wrote itself, for names that hold a customer's value."""
+def _direct_references(
+    rendered: str, names: set[str], ours: set[int], positional_of: str | None = None
+) -> list[_Spot]:
+    """`$NAME` and `${NAME…}` the template wrote itself, for names that hold a customer's value; with
+    `positional_of`, also `$1`, `$@`…, which a function or `set --` may have taken from that value."""
     scanner = _ShellScanner()
     spots, fed = [], 0
-    for match in REFERENCE_RE.finditer(rendered):
-        if match.group(1) not in names or match.start() in ours:
+    matches = list(REFERENCE_RE.finditer(rendered))
+    if positional_of:
+        matches = sorted(matches + list(POSITIONAL_RE.finditer(rendered)), key=lambda m: m.start())
+    for match in matches:
+        name = positional_of if match.re is POSITIONAL_RE else match.group(1)
+        if name not in names or match.start() in ours:
             continue
         scanner.feed(rendered[fed : match.start()])
         fed = match.start()
@@ -295,7 +306,8 @@ def _direct_references(rendered: str, names: set[str], ours: set[int]) -> list[_
             continue
         unquoted = scanner.state in ("", "$(", "(")  # split and globbed there
         doubtful = unquoted or scanner.uncertain or scanner.in_unquoted_substitution
-        spots.append(_Spot(match.group(1), match.start(), False, PLAIN if doubtful else DATA))
+        written = "$" + match.group(1)
+        spots.append(_Spot(name, match.start(), False, PLAIN if doubtful else DATA, written))
     return spots
 
 
@@ -353,7 +365,7 @@ class _Command:
     def has_interpreter(self) -> bool:
         """Runs a shell, an interpreter or a builtin that evaluates code (eval, source, trap…)."""
         program = self.program_index()
-        if program < len(self.words) and self.words[program].value in BUILTIN_CODE:
+        if program < len(self.words) and self.words[program].value in BUILTIN_CODE - NAME_BUILTINS:
             return True
         return any(w.literal and _interpreter_kind(w.value) for w in self.words)
 
@@ -488,6 +500,8 @@ class _Layout:
                 if level > worst:
                     worst, reason = level, why
         if not placed and not any(start <= position < end for start, end, _ in self.for_words):
+            if self.interpreter_anywhere:  # e.g. `while read l; do sh -c "$l"; done <<< "${X}"`
+                return CODE, "sits outside any one command, in a command that runs an interpreter"
             return PLAIN, "sits where the panel cannot tell how the shell reads it"
         return worst, reason
 
@@ -502,6 +516,9 @@ class _Layout:
             if start <= position < end:
                 if (kind in INPUT_REDIRECTS or kind == "heredoc") and command.has_interpreter():
                     return CODE, "is fed to an interpreter's input"
+                bare = command.program_index() >= len(command.words)  # `exec 3<<< "${X}"`: for later
+                if (kind in INPUT_REDIRECTS or kind == "heredoc") and bare and self.interpreter_anywhere:
+                    return CODE, "is opened as input for later commands, and the command runs an interpreter"
                 if kind == "heredoc":
                     return PLAIN, "is inside a here-document"
                 if kind in OUTPUT_REDIRECTS and self.interpreter_anywhere:
@@ -566,7 +583,8 @@ def analyse(text: str, env: Mapping[str, str], customer: Iterable[str]) -> tuple
     tainted = set(customer)
     origin: dict[str, str] = {}  # a name the template sets from a customer's value → that value's name
     pending = [spot for spot in spots if spot.name in tainted]
-    pending += _direct_references(rendered, tainted, ours)
+    first = pending[0].name if pending else None
+    pending += _direct_references(rendered, tainted, ours, positional_of=first)
     while pending:
         spot = pending.pop()
         if (spot.name, spot.position) in findings:
@@ -574,7 +592,7 @@ def analyse(text: str, env: Mapping[str, str], customer: Iterable[str]) -> tuple
         level, reason = layout.verdict(spot.position)
         if spot.quoting > level:
             level, reason = spot.quoting, reason or "is not inside double quotes the panel can vouch for"
-        shown = f"{{{{{spot.name}}}}}" if spot.placeholder else f"${spot.name}"
+        shown = f"{{{{{spot.name}}}}}" if spot.placeholder else spot.written
         source = origin.get(spot.name, spot.name)
         findings[(spot.name, spot.position)] = Finding(source, level, f"{shown} {reason}".strip())
         new = set(layout.assigned_from(spot.position)) - tainted

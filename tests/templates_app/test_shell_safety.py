@@ -113,6 +113,10 @@ BYPASSES = {
     "through an export": 'export A="{{X}}"; eval "$A"',
     "through a loop variable": 'for a in {{X}}; do sh -c "$a"; done',
     "the template's own $X": 'sh -c "$X"',
+    "through a function's argument": 'f() { sh -c "$1"; }; f {{X}}',
+    "through set --": 'set -- {{X}}; sh -c "$*"',
+    "through a file descriptor": "exec 3<<< {{X}}; sh <&3",
+    "into a loop that runs it": 'while read -r l; do sh -c "$l"; done <<< {{X}}',
     "in a case the parser cannot read": "case a in a) sh -c {{X}};; esac",
 }
 # Places the panel cannot vouch for the quoting of: only plain values are accepted there.
