@@ -2,6 +2,7 @@
 values in its environment, as the container gets them) prints it literally and runs nothing of it; and no
 template can place a customer's value where a nested interpreter would read it as code."""
 
+import contextlib
 import os
 import subprocess
 
@@ -323,3 +324,98 @@ def test_no_value_gets_through_a_bypass(value, bypass):
 def test_the_rendering_does_not_depend_on_the_value(a, b, shape):
     template, _ = SHAPES[shape]
     assert render_for_shell(template, {"X": a}) == render_for_shell(template, {"X": b})
+
+
+# --- the oracle: whatever the check lets through, a real shell runs none of it --------------------
+
+WRAPPERS = ["", "exec ", "env A=1 ", "nohup ", "timeout 5 ", "command ", "nice -n 1 ", "busybox "]
+PROGRAMS = [
+    "printf '%s\\n' {arg}",
+    "echo {arg}",
+    "cat <<< {arg}",
+    "sh -c {arg}",
+    "sh -ec {arg}",
+    "bash -lc {arg}",
+    "sh -c 'printf %s '{arg}",
+    'bash -c "printf %s {arg}"',
+    "sh -c -- {arg}",
+    "eval {arg}",
+    'eval "printf %s {arg}"',
+    "{arg}",
+    "./{arg}",
+    "xargs {arg} < /dev/null",
+    "sh <<< {arg}",
+    "source /dev/stdin <<< {arg}",
+    'A={arg}; sh -c "$A"',
+    'A={arg}; printf %s "$A"',
+    "printf %s {arg} | sh",
+    "printf %s {arg} | cat",
+    'f() {{ sh -c "$1"; }}; f {arg}',
+    "trap {arg} EXIT",
+    "trap 'printf %s '{arg} EXIT",
+    'for a in {arg}; do sh -c "$a"; done',
+    "printf %s {arg} > run.sh; sh run.sh",
+    "if [ {arg} = x ]; then printf yes; fi",
+    "printf %s $(printf %s {arg})",
+    "printf %s `printf %s {arg}`",
+    "find . -maxdepth 0 -exec {arg} \\;",
+]
+ARGUMENTS = ["{{X}}", '"{{X}}"', "'{{X}}'", '"a {{X}}"', "pre{{X}}", "\\{{X}}"]
+PAYLOADS = [
+    "touch pwned",
+    "$(touch pwned)",
+    ";touch pwned",
+    "`touch pwned`",
+    "'; touch pwned; '",
+    '"; touch pwned; "',
+    "a\ntouch pwned",
+    "x'$(touch pwned)'",
+    "./pwned.sh",
+]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    wrapper=st.sampled_from(WRAPPERS),
+    program=st.sampled_from(PROGRAMS),
+    argument=st.sampled_from(ARGUMENTS),
+    payload=st.sampled_from(PAYLOADS),
+    shell=st.sampled_from(["sh", "bash"]),
+)
+def test_what_the_check_lets_through_runs_nothing(tmp_path, wrapper, program, argument, payload, shell):
+    template = wrapper + program.format(arg=argument)
+    try:
+        command = render_for_shell(template, {"X": payload})
+    except UnsafeSubstitution:
+        return
+    for path in tmp_path.iterdir():
+        path.unlink()
+    script = tmp_path / "pwned.sh"  # a program the customer could have uploaded: running it is code too
+    script.write_text("#!/bin/sh\ntouch pwned\n")
+    script.chmod(0o755)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        run(command, tmp_path, {"X": payload}, shell)
+    assert not (tmp_path / "pwned").exists(), f"{template!r} ran {payload!r}: {command!r}"
+
+
+# Pterodactyl's yolk images ignore the command and run $STARTUP from their entrypoint, old and new style.
+YOLK_ENTRYPOINTS = {
+    "eval (older yolks)": (
+        "MODIFIED_STARTUP=$(echo -e ${STARTUP} | sed -e 's/{{/${/g' -e 's/}}/}/g')\neval ${MODIFIED_STARTUP}"
+    ),
+    "eval echo, then exec env (current yolks)": (
+        "PARSED=$(echo \"${STARTUP}\" | sed -e 's/{{/${/g' -e 's/}}/}/g' | eval echo \"$(cat -)\")\n"
+        "exec env ${PARSED}"
+    ),
+}
+
+
+@pytest.mark.parametrize("entrypoint", YOLK_ENTRYPOINTS.values(), ids=YOLK_ENTRYPOINTS.keys())
+@pytest.mark.parametrize("value", HOSTILE)
+def test_yolk_entrypoints_that_eval_startup_run_nothing(tmp_path, entrypoint, value):
+    env = {"X": value, "SERVER_PORT": "25565"}
+    startup = render_for_shell("printf '[%s]' {{X}} \"{{X}}\" '{{X}}' --port {{SERVER_PORT}}", env)
+    result = run(entrypoint, tmp_path, {**env, "STARTUP": startup}, "bash")
+    assert result.returncode == 0, result.stderr
+    assert "25565" in result.stdout
+    assert list(tmp_path.iterdir()) == []
