@@ -31,7 +31,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import bashlex
-import bashlex.errors
 
 from templates_app.variables import (
     BUILTINS,
@@ -458,35 +457,32 @@ class _Layout:
         self.pipelines: list[list[tuple[int, int]]] = []
         self.for_words: list[tuple[int, int, str]] = []  # (start, end, loop variable)
         try:
-            trees = bashlex.parse(rendered) if rendered.strip() else []
-        except (
-            bashlex.errors.ParsingError,
-            NotImplementedError,
-            IndexError,
-            AttributeError,
-            TypeError,
-        ) as exc:
+            self._read(bashlex.parse(rendered) if rendered.strip() else [])
+        except Exception as exc:  # bashlex raises many kinds; what it cannot read takes the strict path
+            self.commands, self.pipelines, self.for_words = [], [], []
             self.error = str(exc) or type(exc).__name__
-            return
+        self.interpreter_anywhere = self.error is None and (
+            any(c.has_interpreter() for c in self.commands)
+            # chmod: a file written from a value may be made a program and run
+            or any(_program(t) == "chmod" for t in TOKEN_RE.findall(rendered))
+        )
+
+    def _read(self, trees) -> None:
         for tree in trees:
             for node in _walk(tree):
                 if node.kind == "command":
-                    self.commands.append(_Command(node, rendered))
+                    self.commands.append(_Command(node, self.source))
                 elif node.kind == "pipeline":
                     self.pipelines.append([p.pos for p in node.parts if p.kind != "pipe"])
                 elif node.kind == "for":
                     words = [p for p in node.parts if p.kind == "word"]
                     for word in words[1:]:
                         self.for_words.append((*word.pos, words[0].word))
-        # chmod: a file written from a value may be made a program and run
-        self.interpreter_anywhere = any(c.has_interpreter() for c in self.commands) or any(
-            _program(t) == "chmod" for t in TOKEN_RE.findall(rendered)
-        )
 
     def verdict(self, position: int) -> tuple[int, str]:
         """The worst place `position` takes in any command that contains it (substitutions nest)."""
         if self.error is not None:
-            return self._unparsed()
+            return self._unparsed(position)
         worst, reason, placed = DATA, "", False
         for command in self.commands:
             level, why = self._in_command(command, position)
@@ -545,9 +541,11 @@ class _Layout:
     def _interpreter_within(self, start: int, end: int) -> bool:
         return any(start <= c.start and c.end <= end and c.has_interpreter() for c in self.commands)
 
-    def _unparsed(self) -> tuple[int, str]:
+    def _unparsed(self, position: int) -> tuple[int, str]:
         if _mentions_interpreter(self.source):
             return CODE, f"is in a command the panel cannot parse ({self.error}) that runs an interpreter"
+        if _starts_a_command(self.source[:position]):
+            return CODE, f"may name the program to run, in a command the panel cannot parse ({self.error})"
         return PLAIN, f"is in a command the panel cannot parse ({self.error})"
 
     def assigned_from(self, position: int) -> list[str]:
@@ -563,6 +561,37 @@ class _Layout:
                     names.append(match.group(1))
         names += [name for start, end, name in self.for_words if start <= position < end]
         return names
+
+
+# Where a new command starts in text bashlex cannot read (`$((` is arithmetic, not a command).
+COMMAND_SEPARATOR_RE = re.compile(
+    r"[;&|\n`{!]|(?<![$(])\(|\$\((?!\()|\b(?:then|do|else|elif|if|while|until)\b"
+    r"|\s-(?:exec|execdir|ok|okdir)\s"
+)
+
+
+def _starts_a_command(before: str) -> bool:
+    """For text bashlex cannot read: is the word that follows `before` where a command's program goes?
+    True unless a word other than an assignment, a runner or its option comes first in that command."""
+    ends = [match.end() for match in COMMAND_SEPARATOR_RE.finditer(before)]
+    segment = before[ends[-1] :] if ends else before
+    words = segment.split()
+    if words and not segment[-1:].isspace():
+        words = words[:-1]  # the word the value is part of
+    skip, takes_value = 0, set()
+    for word in words:
+        stripped = word.strip("'\"")
+        if skip:
+            skip -= 1
+        elif stripped in takes_value:
+            skip = 1  # nice -n 5
+        elif ASSIGNMENT_RE.match(stripped) or stripped.startswith("-"):
+            continue
+        elif _program(stripped) in RUNNERS:
+            takes_value, skip = RUNNERS[_program(stripped)]  # skip: timeout's duration, chroot's directory…
+        else:
+            return False
+    return True
 
 
 def _mentions_interpreter(text: str) -> bool:

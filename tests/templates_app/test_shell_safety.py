@@ -374,16 +374,23 @@ PAYLOADS = [
 ]
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# Constructs bashlex cannot read: after one of them the whole command takes the strict, textual path.
+PREAMBLES = ["", "case a in a) :;; esac; ", "[[ -n a ]]; ", ": $(( 1 + 1 )); "]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
+    preamble=st.sampled_from(PREAMBLES),
     wrapper=st.sampled_from(WRAPPERS),
     program=st.sampled_from(PROGRAMS),
     argument=st.sampled_from(ARGUMENTS),
     payload=st.sampled_from(PAYLOADS),
     shell=st.sampled_from(["sh", "bash"]),
 )
-def test_what_the_check_lets_through_runs_nothing(tmp_path, wrapper, program, argument, payload, shell):
-    template = wrapper + program.format(arg=argument)
+def test_what_the_check_lets_through_runs_nothing(
+    tmp_path, preamble, wrapper, program, argument, payload, shell
+):
+    template = preamble + wrapper + program.format(arg=argument)
     try:
         command = render_for_shell(template, {"X": payload})
     except UnsafeSubstitution:
