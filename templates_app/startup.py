@@ -18,8 +18,10 @@ value lands is classified:
 - `CODE`: a place a nested interpreter re-parses, or the program to run. Refused when the template is
   saved or imported (StartupProblem) and again at render time (UnsafeSubstitution), whatever the value.
 - `PLAIN`: a place whose quoting the panel cannot follow for certain (backticks, `${…}` operators,
-  `$((…))`, here-documents, `case`, an unquoted `$(…)`, a command bashlex cannot parse that runs no
-  interpreter). Only plain values (letters, digits and `._-+:/@%,=`) are accepted there.
+  `$((…))`, here-documents, `case`, an unquoted `$(…)`, the template's own unquoted `$NAME`). Only
+  plain values (letters, digits and `._-+:/@%,=`) are accepted there. In a command bashlex cannot
+  parse, a value is CODE when the text runs an interpreter anywhere or the value may stand where a
+  command's program goes, PLAIN otherwise.
 
 Names the template itself assigns from a customer value (`A="${X}"`, `for A in "${X}"`) are followed:
 `$A` is then a customer value too. Variables the customer cannot edit (and the panel's built-ins) are
