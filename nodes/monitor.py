@@ -11,7 +11,6 @@ import itertools
 import json
 import logging
 import operator
-import re
 import threading
 import time
 
@@ -21,6 +20,7 @@ from django.db import close_old_connections, connections
 
 from nodes.client import NodeUnavailable, client_for
 from nodes.models import Node
+from templates_app.ready import template_matcher
 
 logger = logging.getLogger(__name__)
 
@@ -31,13 +31,7 @@ SAME_RUN_SECONDS = 0.5  # a start event and the container's StartedAt of one run
 
 
 def _ready_matcher(template):
-    pattern = template.ready_pattern
-    if not pattern:
-        return lambda text: True
-    if template.ready_pattern_is_regex:
-        compiled = re.compile(pattern)
-        return lambda text: bool(compiled.search(text))
-    return lambda text: pattern in text
+    return template_matcher(template)  # RE2 (linear time), on one line capped in length
 
 
 class Throttle:

@@ -24,6 +24,7 @@ from servers import console
 from servers.models import Server
 from templates_app import configfiles
 from templates_app.models import Template
+from templates_app.startup import customer_names
 from templates_app.variables import render, render_for_shell, resolve_environment
 
 logger = logging.getLogger(__name__)
@@ -224,6 +225,11 @@ def _watch_install(client: NodeClient, server: Server, container, on_output) -> 
             raise InstallFailed(f"Install timed out after {limit} s.")
 
 
+def startup_command(template, env: dict[str, str]) -> str:
+    """The start command for `sh -c`, each variable a reference to the environment (templates_app.startup)."""
+    return render_for_shell(template.start_command, env, customer=customer_names(template))
+
+
 def container_spec(server: Server) -> dict:
     """Everything the game container is created with; its hash tells when it must be recreated."""
     template = server.template
@@ -234,10 +240,13 @@ def container_spec(server: Server) -> dict:
         for protocol in ("tcp", "udp"):
             ports.append(f"{inner}/{protocol}")
             bindings[f"{inner}/{protocol}"] = (allocation.ip, allocation.port)
+    startup = startup_command(template, env)
     spec = {
         "image": server.docker_image,
         "name": server.container_name,
-        "environment": {**env, "STARTUP": render(template.start_command, env)},
+        # Images whose entrypoint runs $STARTUP (Pterodactyl's yolks) get the same safe text: values
+        # stay in the environment and are never part of the command.
+        "environment": {**env, "STARTUP": startup},
         "working_dir": template.data_path,
         "user": container_user(server),
         "stdin_open": True,
@@ -255,7 +264,7 @@ def container_spec(server: Server) -> dict:
         **_limits(server),
     }
     if template.start_command.strip():
-        spec["command"] = ["/bin/sh", "-c", render_for_shell(template.start_command, env)]
+        spec["command"] = ["/bin/sh", "-c", startup]
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
     spec["labels"]["hearth.config"] = digest
     return spec

@@ -25,6 +25,7 @@ from servers.resources import (
     require_resources,
 )
 from servers.states import check, transition
+from templates_app.startup import customer_names
 from templates_app.variables import UnsafeSubstitution, render_for_shell, resolve_environment, validate_values
 
 S = Server.Status
@@ -52,7 +53,8 @@ def _check_startup(template, values: dict) -> None:
         "SERVER_UUID": "00000000-0000-0000-0000-000000000000",
     }
     try:
-        render_for_shell(template.start_command, resolve_environment(template, values, builtins))
+        env = resolve_environment(template, values, builtins)
+        render_for_shell(template.start_command, env, customer=customer_names(template))
     except UnsafeSubstitution as exc:
         raise exceptions.ValidationError({"environment": [str(exc)]}) from exc
 

@@ -20,10 +20,25 @@ from templates_app.eggs import egg_export
 from templates_app.models import Template, TemplateVariable
 
 
+class TemplateVariableFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """The start command and the variables together: no customer value may land where it runs as code."""
+        super().clean()
+        rows = [
+            TemplateVariable(**{k: v for k, v in form.cleaned_data.items() if k in services.VARIABLE_FIELDS})
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE")
+        ]
+        problems = services.code_problems(self.instance, rows)
+        if problems:
+            raise forms.ValidationError([m for messages in problems.values() for m in messages])
+
+
 class TemplateVariableInline(StaffInline, admin.TabularInline):
     """Authorized like StaffModelAdmin (Django's model permissions are not used in Hearth)."""
 
     model = TemplateVariable
+    formset = TemplateVariableFormSet
     fields = (
         "sort_order",
         "env_variable",

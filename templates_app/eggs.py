@@ -11,6 +11,7 @@ import yaml
 from django.db import transaction
 from rest_framework.exceptions import ValidationError
 
+from templates_app import ready
 from templates_app.configfiles import PARSERS
 from templates_app.eggs_export import HEARTH_FIELDS, egg_export
 from templates_app.laravel import rules_from_laravel
@@ -201,16 +202,19 @@ def _ready(startup: dict, warnings: list[str]) -> tuple[str, bool]:
         warnings.append("config.startup.userInteraction is not supported and was ignored")
     for key in sorted(set(startup) - {"done", "userInteraction"}):
         warnings.append(f"config.startup.{key} is not supported and was ignored")
-    if isinstance(done, list):
-        done = [str(d) for d in done if str(d)]
-        if len(done) > 1:
-            warnings.append(
-                f"config.startup.done has {len(done)} strings; Hearth waits for any of them "
-                "(stored as one regular expression)"
-            )
-            return "(?:" + "|".join(re.escape(d) for d in done) + ")", True
-        done = done[0] if done else ""
-    return _text(done), False
+    if isinstance(done, list) and len([d for d in done if d not in (None, "") and str(d)]) > 1:
+        warnings.append(
+            f"config.startup.done has {len(done)} strings; Hearth waits for any of them "
+            "(stored as one regular expression)"
+        )
+    if not isinstance(done, list):
+        done = _text(done)
+    pattern, is_regex = ready.from_egg(done)
+    try:
+        ready.validate(pattern, is_regex)
+    except ready.BadReadyPattern as exc:
+        raise _invalid(f"config.startup.done is not a valid regular expression: {exc}.") from exc
+    return pattern, is_regex
 
 
 def _config_files(files: dict, names: set[str], warnings: list[str]) -> list[dict]:

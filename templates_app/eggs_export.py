@@ -10,6 +10,7 @@ import json
 
 from django.utils import timezone
 
+from templates_app import ready
 from templates_app.laravel import rules_to_laravel
 from templates_app.models import Template
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
@@ -21,6 +22,7 @@ HEARTH_FIELDS = (
     "ports",
     "environment",
     "required_variables",
+    "ready_pattern",
     "ready_pattern_is_regex",
     "data_path",
     "read_only_root",
@@ -86,7 +88,9 @@ def egg_export(template: Template) -> dict:
         "startup": template.start_command,
         "config": {
             "files": json.dumps(files, indent=4),
-            "startup": json.dumps({"done": template.ready_pattern}, indent=4),
+            "startup": json.dumps(
+                {"done": ready.to_egg(template.ready_pattern, template.ready_pattern_is_regex)}, indent=4
+            ),
             "logs": "{}",
             "stop": stop,
         },

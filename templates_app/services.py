@@ -11,6 +11,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.audit import audit
 from config.api.exceptions import Conflict
 from templates_app.models import Template, TemplateVariable
+from templates_app.startup import is_code_env_name, startup_problems
 
 logger = logging.getLogger(__name__)
 
@@ -30,6 +31,24 @@ def _errors(exc: DjangoValidationError) -> dict[str, list[str]]:
     if hasattr(exc, "error_dict"):
         return {API_NAMES.get(field, field): messages for field, messages in exc.message_dict.items()}
     return {"non_field_errors": exc.messages}
+
+
+def code_problems(template: Template, rows: list[TemplateVariable] | None) -> dict[str, list[str]]:
+    """Places where a customer's value would become code: in the start command (templates_app.startup),
+    or as a variable the dynamic loader or a shell reads (LD_PRELOAD, BASH_ENV…) that customers edit."""
+    if rows is None:
+        rows = list(template.variables.all()) if template.pk and not template._state.adding else []
+    errors: dict[str, list[str]] = {}
+    if problems := startup_problems(template, rows):
+        errors["start_command"] = problems
+    loaders = sorted(v.env_variable for v in rows if v.user_editable and is_code_env_name(v.env_variable))
+    if loaders:
+        errors["variables"] = [
+            f"{name} is read by the dynamic loader or a shell as code or a place to load code from; "
+            "customers may not edit it (set it not user-editable)."
+            for name in loaders
+        ]
+    return errors
 
 
 @transaction.atomic
@@ -59,6 +78,8 @@ def template_save(*, template: Template, variables: list[dict] | None = None) ->
             rows.append(row)
         if any(problems):
             errors["variables"] = problems
+    if not errors:
+        errors.update(code_problems(template, rows if variables is not None else None))
     if errors:
         raise ValidationError(errors)
     try:

@@ -5,6 +5,7 @@ import signal
 
 from django.core.exceptions import ValidationError
 
+from templates_app import ready
 from templates_app.configfiles import PARSERS
 from templates_app.variables import BUILTINS, NAME_RE
 
@@ -202,8 +203,8 @@ def validate_config_files(rules) -> None:
 
 
 def validate_ready_pattern(pattern: str, is_regex: bool) -> None:
-    if is_regex and pattern:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise ValidationError(f"The ready pattern is not a valid regular expression: {exc}.") from exc
+    try:
+        ready.validate(pattern or "", is_regex)
+    except ready.BadReadyPattern as exc:
+        what = "a valid regular expression" if is_regex else "usable"
+        raise ValidationError(f"The ready pattern is not {what}: {exc}.") from exc

@@ -21,17 +21,14 @@ placeholder (`{{config.docker.interface}}`, `{{settings.SECRET_KEY}}`…) render
 string: nothing outside that table (Django settings, the process environment, node configuration,
 secrets) is ever reachable from a template.
 
-`render_for_shell` quotes each value for the spot it lands in: unquoted → `shlex.quote`, inside
-'…' or "…" → the quote is closed, the `shlex.quote`d value inserted and the quote reopened, in a
-comment → line breaks become spaces. Where the quoting cannot be followed reliably (backticks,
-`${…}` expressions, `$((…))`, here-documents, `case`, or a quoted string handed to `eval`, `trap`
-or `-c` that is evaluated a second time) only plain values (letters, digits and `._-+:/@%,=`)
-are accepted; any other value raises `UnsafeSubstitution`. Install scripts are never rendered:
-they read the values from their environment, as in Pterodactyl.
+`render_for_shell` (templates_app.startup) never splices a value into the shell text: each
+placeholder becomes a reference to the environment variable holding it (`"${NAME}"`), and the
+command is parsed to refuse any place where a nested interpreter would read a customer's value as
+code. Install scripts are never rendered: they read the values from their environment, as in
+Pterodactyl.
 """
 
 import re
-import shlex
 from collections.abc import Iterable, Mapping
 
 from rest_framework.exceptions import ValidationError
@@ -184,6 +181,8 @@ def validate_values(template, values: Mapping, *, editable_only: bool = True) ->
             errors[name] = ["Not a variable of this template."]
         elif editable_only and variable is not None and not variable.user_editable:
             errors[name] = ["This variable cannot be changed."]
+        elif editable_only and _loads_code(name):
+            errors[name] = ["This variable cannot be changed: programs read it as code."]
         elif "\x00" in value:
             errors[name] = ["Must not contain NUL characters."]
         elif len(value) > MAX_VALUE_LENGTH:
@@ -214,6 +213,12 @@ def validate_values(template, values: Mapping, *, editable_only: bool = True) ->
     return cleaned
 
 
+def _loads_code(name: str) -> bool:
+    from templates_app.startup import is_code_env_name
+
+    return is_code_env_name(name)
+
+
 def missing_message(names: Iterable[str]) -> str:
     return f"Missing required template variables: {', '.join(sorted(names))}"
 
@@ -236,122 +241,10 @@ def resolve_environment(template, server_values: Mapping, builtins: Mapping) -> 
 
 # --- shell-safe rendering ------------------------------------------------------------------------
 
-_WORD_BREAK = set(" \t\n;&|()<>")
-_EVALUATING = re.compile(r"(?:^|[\s;&|(])(?:eval|trap|-c)\s*$")
 
+def render_for_shell(text: str, env: Mapping[str, str], *, customer: Iterable[str] | None = None) -> str:
+    """The start command for `sh -c`, each value a reference to its environment variable (see
+    templates_app.startup). Raises UnsafeSubstitution where a customer's value could become code."""
+    from templates_app.startup import render_startup
 
-class _ShellScanner:
-    """Follows the quoting state of a POSIX shell command well enough to quote a value in place."""
-
-    def __init__(self):
-        self.stack: list[str] = []  # "'", '"', "$(", "(" ; empty means unquoted
-        self.comment = False
-        self.escaped = False
-        self.uncertain = False
-        self.reevaluated: list[bool] = []  # per quote on the stack: evaluated a second time?
-        self.previous = "\n"
-        self.seen = ""
-        self.bare_dollar = False  # the text so far ends with an unquoted, unescaped `$`
-
-    @property
-    def state(self) -> str:
-        return self.stack[-1] if self.stack else ""
-
-    @property
-    def in_command(self) -> bool:
-        """Unquoted: at the top level, inside $(...) or inside a ( subshell )."""
-        return self.state in ("", "$(", "(")
-
-    def feed(self, text: str) -> None:
-        i = 0
-        while i < len(text):
-            char, rest = text[i], text[i:]
-            i += 1
-            self.bare_dollar = False
-            if self.escaped:
-                self.escaped = False
-            elif self.comment:
-                self.comment = char != "\n"
-            elif self.state == "'":
-                if char == "'":
-                    self._pop()
-            elif char == "\\":
-                self.escaped = True
-            elif char == "`" or rest.startswith("$((") or rest.startswith("<<"):
-                self.uncertain = True
-            elif rest.startswith("${"):
-                simple = re.match(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", rest)
-                if simple:
-                    i += simple.end() - 1
-                else:
-                    self.uncertain = True
-            elif rest.startswith("$("):
-                self.stack.append("$(")
-                self.reevaluated.append(False)
-                i += 1
-            elif self.state == '"':
-                if char == '"':
-                    self._pop()
-            elif char in "'\"":
-                self.stack.append(char)
-                self.reevaluated.append(bool(_EVALUATING.search(self._before(text, i - 1))))
-            elif char == "(":
-                self.stack.append("(")
-                self.reevaluated.append(False)
-            elif char == ")" and self.state in ("$(", "("):
-                self._pop()
-            elif char == "#" and self.previous in _WORD_BREAK:
-                self.comment = True
-            elif re.match(r"case\s", rest) and self.previous in _WORD_BREAK:
-                self.uncertain = True
-            elif char == "$":
-                self.bare_dollar = True
-            self.previous = char
-        self.seen = (self.seen + text)[-40:]
-
-    def _before(self, text: str, index: int) -> str:
-        return (self.seen + text[:index])[-40:]
-
-    def _pop(self) -> None:
-        self.stack.pop()
-        self.reevaluated.pop()
-
-    def quote(self, value: str, name: str) -> str:
-        if "\x00" in value:
-            raise UnsafeSubstitution(f"{name}: values cannot contain NUL characters.")
-        if self.uncertain or any(self.reevaluated):
-            if not PLAIN_VALUE_RE.match(value):
-                raise UnsafeSubstitution(
-                    f"{name}: the value holds characters that cannot be quoted safely at this "
-                    "place of the command (inside backticks, ${...}, $((...)), a here-document, "
-                    "a case statement, or a string run by eval, trap or -c)."
-                )
-            return value
-        if self.comment:
-            return value.replace("\r", " ").replace("\n", " ")
-        if self.state == "'":
-            return "'" + shlex.quote(value) + "'"
-        if self.state == '"':
-            return '"' + shlex.quote(value) + '"'
-        return shlex.quote(value)
-
-
-def render_for_shell(text: str, env: Mapping[str, str]) -> str:
-    """`render`, with every substituted value quoted for the shell (see the module docstring)."""
-    scanner = _ShellScanner()
-    out: list[str] = []
-    position = 0
-    for match in PLACEHOLDER_RE.finditer(text or ""):
-        literal = text[position : match.start()]
-        scanner.feed(literal)
-        if scanner.escaped:  # a backslash right before a placeholder would escape our quoting
-            literal = literal[:-1]
-            scanner.escaped = False
-        elif scanner.bare_dollar:  # `$'…'` is ANSI-C quoting in bash: keep the `$` a plain character
-            literal = literal[:-1] + "'$'"
-        out.append(literal)
-        out.append(scanner.quote(_lookup(match.group(1), env), match.group(1)))
-        scanner.previous = "x"  # the value is part of the current word
-        position = match.end()
-    out.append((text or "")[position:])
-    return "".join(out)
+    return render_startup(text, env, customer=customer)

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("templates_app", "0001_initial"),
+        ("templates_app", "0002_template_pull_policy"),
     ]
 
     operations = [

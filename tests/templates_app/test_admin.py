@@ -147,6 +147,11 @@ def test_saving_in_the_admin_is_validated_and_audited(signed_in, admin):
     }
     refused = client.post("/admin/templates_app/template/add/", base)
     assert refused.status_code == 200 and "not both" in refused.content.decode()
+    nested = {**base, "stop_signal": "", "start_command": 'sh -ec "testgame --players {{MAX_PLAYERS}}"'}
+    refused = client.post("/admin/templates_app/template/add/", nested)
+    assert refused.status_code == 200
+    assert "a customer can edit MAX_PLAYERS, so its value would run as code" in refused.content.decode()
+    assert not Template.objects.filter(name="From admin").exists()
     response = client.post("/admin/templates_app/template/add/", {**base, "stop_signal": ""})
     assert response.status_code == 302, response.content.decode()[:3000]
     template = Template.objects.get(name="From admin")

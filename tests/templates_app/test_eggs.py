@@ -97,7 +97,7 @@ class TestPaper:
         template, _ = egg_import(egg_bytes("egg-paper.json"))
         env = resolve_environment(template, {}, BUILTINS)
         assert render(template.config_files[0]["replace"]["server-port"], env) == "27015"
-        assert render_for_shell(template.start_command, env).endswith("-jar server.jar")
+        assert render_for_shell(template.start_command, env).endswith('-jar "${SERVER_JARFILE}"')
 
 
 class TestRust:
@@ -159,7 +159,7 @@ class TestRust:
             "./RustDedicated", "printf '%s\\n'", 1
         )
         out = subprocess.run(
-            ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=10
+            ["sh", "-c", command], cwd=tmp_path, capture_output=True, text=True, timeout=10, env=env
         ).stdout
         assert '"My "$(touch pwned)" server; touch pwned"' in out.splitlines()
         assert "27015" in out.splitlines()

@@ -1,13 +1,19 @@
-"""Values are data: whatever a customer types, `render_for_shell` output run by a real `sh -c` prints it
-literally and runs nothing of it."""
+"""Values are data: whatever a customer types, the rendered start command run by a real `sh -c` (with the
+values in its environment, as the container gets them) prints it literally and runs nothing of it; and no
+template can place a customer's value where a nested interpreter would read it as code."""
 
+import contextlib
+import os
 import subprocess
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from templates_app.models import Template
+from templates_app.startup import startup_problems
 from templates_app.variables import UnsafeSubstitution, render_for_shell
+from tests.templates_app.conftest import template_fields, variable
 
 HOSTILE = [
     "$(touch pwned)",
@@ -33,6 +39,8 @@ HOSTILE = [
     "",
     "  spaced  out  ",
     "{{SERVER_UUID}}",
+    "a[$(touch pwned)]",
+    "$'\\x3b' touch pwned",
     "\u00e9\u00e8 \u2603 emoji \U0001f525",
 ]
 SHAPES = {
@@ -47,18 +55,87 @@ SHAPES = {
     "quoted in a quoted command substitution": ("printf '%s' \"$(printf '%s' \"{{X}}\")\"", "{v}"),
     "next to a comment": ("printf '%s' {{X}} # {{X}} trailing", "{v}"),
     "after a dollar sign": ("printf '%s' ${{X}}", "${v}"),
+    "after a dollar sign in double quotes": ("printf '%s' \"${{X}}\"", "${v}"),
     "after a simple parameter": ("A=1; printf '%s' ${A}{{X}}", "1{v}"),
     "after a subshell in a quoted command substitution": (
         "printf '%s' \"$( (true); printf '%s' {{X}} )\"",
         "{v}",
     ),
+    "in a here-string": ("cat <<< {{X}}", "{v}\n"),
+    "as a test operand": ("if [ {{X}} = x ]; then :; fi; printf '%s' {{X}}", "{v}"),
+    "in an assignment": ("A={{X}}; printf '%s' \"$A\"", "{v}"),
+    "through exec": ("exec printf '%s' {{X}}", "{v}"),
     "twice": ("printf '%s|%s' {{X}} '{{X}}'", "{v}|{v}"),
 }
+BASH_ONLY = {"in a here-string"}  # dash has no <<<
+
+# Startup commands that hand a customer's value to something that parses it again: each was, or would
+# have been, a way around the old quoting. A customer value may never be placed there.
+BYPASSES = {
+    "sh -c": "sh -c 'printf %s {{X}}'",
+    "bash -c": 'bash -c "printf %s {{X}}"',
+    "sh -ec": 'sh -ec "printf %s {{X}}"',
+    "bash -lc": "bash -lc {{X}}",
+    "sh -c --": 'sh -c -- "printf %s {{X}}"',
+    "sh +c": "sh -x -c {{X}}",
+    "a bare -c value": "sh -c {{X}}",
+    "ssh": 'ssh host "printf %s {{X}}"',
+    "env sh -c": 'env A=1 sh -c "printf %s {{X}}"',
+    "exec bash -c": 'exec bash -c "printf %s {{X}}"',
+    "nohup timeout sh -c": 'nohup timeout 5 sh -c "printf %s {{X}}"',
+    "busybox sh -c": 'busybox sh -c "printf %s {{X}}"',
+    "su -c": 'su -c "printf %s {{X}}" container',
+    "sudo": "sudo -u container printf %s {{X}}",
+    "python -c": 'python3 -c "print({{X}})"',
+    "perl -e": "perl -e {{X}}",
+    "awk": "awk {{X}} /dev/null",
+    "eval": 'eval "printf %s {{X}}"',
+    "trap": "trap 'printf %s {{X}}' EXIT",
+    "source /dev/stdin": 'source /dev/stdin <<< "{{X}}"',
+    ". /dev/stdin": ". /dev/stdin <<< {{X}}",
+    "here-string to sh": "sh <<< {{X}}",
+    "here-document to sh": "sh <<EOF\n{{X}}\nEOF",
+    "piped into sh": "printf %s {{X}} | sh",
+    "piped into a loop that evals": 'printf %s {{X}} | while read -r l; do eval "$l"; done',
+    "process substitution": "tee >(sh) <<< {{X}}",
+    "written then run": "printf %s {{X}} > run.sh; sh run.sh",
+    "as the program": "{{X}} --port 1",
+    "as a path to the program": "./{{X}}",
+    "in a command substitution, as the program": 'printf %s "$({{X}})"',
+    "in backticks, as the program": "printf %s `{{X}}`",
+    "after timeout": "timeout 10 {{X}}",
+    "as the program xargs runs": "printf x | xargs {{X}}",
+    "as the program find runs": "find . -exec {{X}} \\;",
+    "as the script sh runs": "sh {{X}}",
+    "as a name read sets": "read {{X}} <<< x",
+    "as a name declare sets": "declare {{X}}=1",
+    "as a name test -v evaluates": "[ -v {{X}} ]",
+    "through an assignment": 'A={{X}}; sh -c "$A"',
+    "through an export": 'export A="{{X}}"; eval "$A"',
+    "through a loop variable": 'for a in {{X}}; do sh -c "$a"; done',
+    "the template's own $X": 'sh -c "$X"',
+    "through a function's argument": 'f() { sh -c "$1"; }; f {{X}}',
+    "through set --": 'set -- {{X}}; sh -c "$*"',
+    "through a file descriptor": "exec 3<<< {{X}}; sh <&3",
+    "into a loop that runs it": 'while read -r l; do sh -c "$l"; done <<< {{X}}',
+    "in a case the parser cannot read": "case a in a) sh -c {{X}};; esac",
+}
+# Places the panel cannot vouch for the quoting of: only plain values are accepted there.
+PLAIN_ONLY = [
+    "printf %s `printf %s {{X}}`",
+    "printf %s ${UNSET:-{{X}}}",
+    "printf %s $(( {{X}} + 1 ))",
+    "cat <<EOF\n{{X}}\nEOF",
+    "case a in a) printf %s {{X}};; esac",
+    "printf %s $(printf %s {{X}})",
+    "printf %s $X",
+]
 
 
-def run(command: str, cwd, shell: str = "sh") -> subprocess.CompletedProcess:
-    """`sh -c command` in `cwd`; stdout decoded without newline translation (\r must survive)."""
-    result = subprocess.run([shell, "-c", command], cwd=cwd, capture_output=True, timeout=10)
+def run(command: str, cwd, env: dict, shell: str = "sh") -> subprocess.CompletedProcess:
+    """`sh -c command` in `cwd` with `env` as the container would have it; stdout undecoded (\r survives)."""
+    environ = {"PATH": os.environ["PATH"], **env}
+    result = subprocess.run([shell, "-c", command], cwd=cwd, capture_output=True, timeout=10, env=environ)
     result.stdout = result.stdout.decode("utf-8", "surrogateescape")
     result.stderr = result.stderr.decode("utf-8", "replace")
     return result
@@ -68,9 +145,10 @@ def run(command: str, cwd, shell: str = "sh") -> subprocess.CompletedProcess:
 @pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("value", HOSTILE)
 def test_hostile_values_print_literally_and_run_nothing(tmp_path, shell, shape, value):
+    shell = "bash" if shape in BASH_ONLY else shell
     template, expected = SHAPES[shape]
     command = render_for_shell(template, {"X": value})
-    result = run(command, tmp_path, shell)
+    result = run(command, tmp_path, {"X": value}, shell)
     # $(...) drops trailing newlines, as it does for any output
     expected_text = value.rstrip("\n") if "command substitution" in shape else expected.format(v=value)
     assert result.returncode == 0, result.stderr
@@ -78,31 +156,77 @@ def test_hostile_values_print_literally_and_run_nothing(tmp_path, shell, shape, 
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("shape", SHAPES)
+def test_no_value_is_ever_part_of_the_shell_text(shape):
+    template, _ = SHAPES[shape]
+    renderings = {render_for_shell(template, {"X": value}) for value in HOSTILE if value}
+    assert len(renderings) == 1, renderings
+    assert "pwned" not in renderings.pop()
+
+
 def test_the_rust_egg_startup_keeps_its_quotes(tmp_path):
-    command = render_for_shell(
-        'printf "%s\\n" +server.hostname \\"{{HOSTNAME}}\\"', {"HOSTNAME": "A $(x) Server"}
-    )
-    assert run(command, tmp_path).stdout == '+server.hostname\n"A $(x) Server"\n'
+    env = {"HOSTNAME": "A $(x) Server"}
+    command = render_for_shell('printf "%s\\n" +server.hostname \\"{{HOSTNAME}}\\"', env)
+    assert run(command, tmp_path, env).stdout == '+server.hostname\n"A $(x) Server"\n'
+
+
+@pytest.mark.parametrize("template", BYPASSES.values(), ids=BYPASSES.keys())
+@pytest.mark.parametrize("value", ["touch pwned", "id", "plain-1.2_3", ""])
+def test_a_customer_value_never_reaches_a_nested_interpreter(template, value):
+    with pytest.raises(UnsafeSubstitution, match="X: the start command places it where it would run as code"):
+        render_for_shell(template, {"X": value})
+
+
+@pytest.mark.parametrize("template", BYPASSES.values(), ids=BYPASSES.keys())
+def test_staff_values_may_go_there(tmp_path, template):
+    render_for_shell(template, {"X": "printf ok"}, customer=set())
+
+
+@pytest.mark.parametrize("template", BYPASSES.values(), ids=BYPASSES.keys())
+def test_such_a_template_cannot_be_saved_while_customers_edit_the_variable(staff, template):
+    body = {**_api_body(), "startCommand": template, "variables": [_api_variable("X")]}
+    response = staff.post("/api/templates", body, format="json")
+    assert response.status_code == 400, response.content
+    message = " ".join(response.json()["fields"]["startCommand"])
+    assert "a customer can edit X, so its value would run as code" in message
+    assert not Template.objects.filter(name="Bypass").exists()
+    locked = {**body, "variables": [_api_variable("X", userEditable=False)]}
+    assert staff.post("/api/templates", locked, format="json").status_code == 201
+
+
+def test_panel_values_are_trusted(staff):
+    body = {**_api_body(), "startCommand": 'sh -c "exec game --port {{SERVER_PORT}} {{SERVER_MEMORY}}"'}
+    assert staff.post("/api/templates", body, format="json").status_code == 201
 
 
 @pytest.mark.parametrize(
     "template",
     [
-        "sh -c 'printf %s {{X}}'",
-        'bash -c "printf %s {{X}}"',
-        'eval "printf %s {{X}}"',
-        "trap 'printf %s {{X}}' EXIT",
-        "printf %s `printf %s {{X}}`",
-        "printf %s ${UNSET:-{{X}}}",
-        "printf %s $(( {{X}} + 1 ))",
-        "cat <<EOF\n{{X}}\nEOF",
-        "case a in a) printf %s {{X}};; esac",
+        "java -Xmx{{SERVER_MEMORY}}M -jar {{X}} nogui",
+        "exec java -jar {{X}}",
+        "bash ./start.sh --name {{X}}",
+        "python3 main.py --name {{X}}",
+        'if [ "{{X}}" = "1" ]; then ./update.sh; fi; ./game +name {{X}}',
+        "find . -name {{X}} -delete; ./game",
+        "printf %s {{X}} > motd.txt; ./game",
+        "nice -n 5 ./game {{X}}",
+        "./game {{X}} 2>&1 | tee -a console.log",
     ],
 )
+def test_ordinary_startups_are_accepted(staff, template):
+    body = {**_api_body(), "startCommand": template, "variables": [_api_variable("X")]}
+    response = staff.post("/api/templates", body, format="json")
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize("template", PLAIN_ONLY)
 def test_places_whose_quoting_cannot_be_followed_accept_only_plain_values(tmp_path, template):
     with pytest.raises(UnsafeSubstitution, match="X: the value holds characters"):
         render_for_shell(template, {"X": "; touch pwned"})
-    assert "plain-1.2_3" in render_for_shell(template, {"X": "plain-1.2_3"})
+    command = render_for_shell(template, {"X": "plain-1.2_3"})
+    result = run(command, tmp_path, {"X": "plain-1.2_3"}, "bash")
+    assert "plain-1.2_3" in result.stdout or template.startswith("printf %s $((")
+    assert "pwned" not in command
 
 
 def test_nul_characters_are_refused():
@@ -110,20 +234,195 @@ def test_nul_characters_are_refused():
         render_for_shell("echo {{X}}", {"X": "a\x00b"})
 
 
-def test_unknown_placeholders_become_empty_quoted_words(tmp_path):
-    command = render_for_shell("printf '[%s]' {{config.docker.interface}} {{env.PATH}}", {})
-    assert run(command, tmp_path).stdout == "[][]"
+def test_unknown_placeholders_become_empty_words(tmp_path):
+    command = render_for_shell("printf '[%s]' {{config.docker.interface}} {{env.PATH}} '{{NOPE}}'", {})
+    assert run(command, tmp_path, {}).stdout == "[][][]"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    value=st.text(
-        alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
-    ),
-    shape=st.sampled_from(["unquoted", "double quoted", "single quoted", "inside a double-quoted word"]),
+@pytest.mark.django_db
+def test_the_check_follows_the_variables_staff_save(make_template):
+    template = make_template(start_command='sh -c "game {{X}}"', variables=[variable("X", editable=False)])
+    assert startup_problems(template) == []
+    template.variables.update(user_editable=True)  # as a direct edit of the row would
+    assert "a customer can edit X" in startup_problems(template)[0]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "name", ["LD_PRELOAD", "BASH_ENV", "ENV", "PATH", "JAVA_TOOL_OPTIONS", "BASH_FUNC_X"]
 )
-def test_any_text_survives_the_shell_unchanged(tmp_path, value, shape):
+def test_customers_cannot_edit_what_a_loader_or_shell_reads_as_code(staff, name):
+    body = {**_api_body(), "variables": [_api_variable(name)]}
+    response = staff.post("/api/templates", body, format="json")
+    assert response.status_code == 400
+    assert f"{name} is read by the dynamic loader or a shell" in response.json()["message"]
+    locked = {**body, "variables": [_api_variable(name, userEditable=False)]}
+    assert staff.post("/api/templates", locked, format="json").status_code == 201
+
+
+@pytest.mark.django_db
+def test_customers_cannot_set_such_names_through_the_environment(make_template):
+    from rest_framework.exceptions import ValidationError
+
+    from templates_app.variables import validate_values
+
+    template = make_template(environment={"LD_LIBRARY_PATH": "./linux64"})
+    with pytest.raises(ValidationError, match="programs read it as code"):
+        validate_values(template, {"LD_LIBRARY_PATH": "/home/container/evil"})
+    assert validate_values(template, {"LD_LIBRARY_PATH": "/x"}, editable_only=False)
+
+
+def _api_body() -> dict:
+    fields = template_fields(name="Bypass", start_command="./game", environment={})
+    return {
+        "name": fields["name"],
+        "dockerImage": fields["docker_image"],
+        "startCommand": fields["start_command"],
+        "stopCommand": "stop",
+    }
+
+
+def _api_variable(name: str, **extra) -> dict:
+    return {"envVariable": name, "name": name, "defaultValue": "", **extra}
+
+
+# --- properties -------------------------------------------------------------------------------------
+
+SHELL_TEXT = st.text(
+    alphabet=st.sampled_from(list(" \t\n;&|<>()$`'\"\\*?[]{}~#!=%^,:/.-_+@") + list("abcXYZ019")),
+    max_size=30,
+)
+ANY_TEXT = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=st.one_of(SHELL_TEXT, ANY_TEXT, st.sampled_from(HOSTILE)),
+    shape=st.sampled_from(sorted(SHAPES)),
+    shell=st.sampled_from(["sh", "bash"]),
+)
+def test_any_text_survives_the_shell_unchanged(tmp_path, value, shape, shell):
+    shell = "bash" if shape in BASH_ONLY else shell
     template, expected = SHAPES[shape]
-    result = run(render_for_shell(template, {"X": value}), tmp_path)
-    assert result.stdout == expected.format(v=value)
+    result = run(render_for_shell(template, {"X": value}), tmp_path, {"X": value}, shell)
+    expected_text = value.rstrip("\n") if "command substitution" in shape else expected.format(v=value)
+    assert result.stdout == expected_text
+    assert list(tmp_path.iterdir()) == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(value=st.one_of(SHELL_TEXT, ANY_TEXT), bypass=st.sampled_from(sorted(BYPASSES)))
+def test_no_value_gets_through_a_bypass(value, bypass):
+    with pytest.raises(UnsafeSubstitution):
+        render_for_shell(BYPASSES[bypass], {"X": value})
+
+
+@settings(max_examples=100, deadline=None)
+@given(a=ANY_TEXT, b=SHELL_TEXT, shape=st.sampled_from(sorted(SHAPES)))
+def test_the_rendering_does_not_depend_on_the_value(a, b, shape):
+    template, _ = SHAPES[shape]
+    assert render_for_shell(template, {"X": a}) == render_for_shell(template, {"X": b})
+
+
+# --- the oracle: whatever the check lets through, a real shell runs none of it --------------------
+
+WRAPPERS = ["", "exec ", "env A=1 ", "nohup ", "timeout 5 ", "command ", "nice -n 1 ", "busybox "]
+PROGRAMS = [
+    "printf '%s\\n' {arg}",
+    "echo {arg}",
+    "cat <<< {arg}",
+    "sh -c {arg}",
+    "sh -ec {arg}",
+    "bash -lc {arg}",
+    "sh -c 'printf %s '{arg}",
+    'bash -c "printf %s {arg}"',
+    "sh -c -- {arg}",
+    "eval {arg}",
+    'eval "printf %s {arg}"',
+    "{arg}",
+    "./{arg}",
+    "xargs {arg} < /dev/null",
+    "sh <<< {arg}",
+    "source /dev/stdin <<< {arg}",
+    'A={arg}; sh -c "$A"',
+    'A={arg}; printf %s "$A"',
+    "printf %s {arg} | sh",
+    "printf %s {arg} | cat",
+    'f() {{ sh -c "$1"; }}; f {arg}',
+    "trap {arg} EXIT",
+    "trap 'printf %s '{arg} EXIT",
+    'for a in {arg}; do sh -c "$a"; done',
+    "printf %s {arg} > run.sh; sh run.sh",
+    "if [ {arg} = x ]; then printf yes; fi",
+    "printf %s $(printf %s {arg})",
+    "printf %s `printf %s {arg}`",
+    "find . -maxdepth 0 -exec {arg} \\;",
+]
+ARGUMENTS = ["{{X}}", '"{{X}}"', "'{{X}}'", '"a {{X}}"', "pre{{X}}", "\\{{X}}"]
+PAYLOADS = [
+    "touch pwned",
+    "$(touch pwned)",
+    ";touch pwned",
+    "`touch pwned`",
+    "'; touch pwned; '",
+    '"; touch pwned; "',
+    "a\ntouch pwned",
+    "x'$(touch pwned)'",
+    "./pwned.sh",
+]
+
+
+# Constructs bashlex cannot read: after one of them the whole command takes the strict, textual path.
+PREAMBLES = ["", "case a in a) :;; esac; ", "[[ -n a ]]; ", ": $(( 1 + 1 )); "]
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    preamble=st.sampled_from(PREAMBLES),
+    wrapper=st.sampled_from(WRAPPERS),
+    program=st.sampled_from(PROGRAMS),
+    argument=st.sampled_from(ARGUMENTS),
+    payload=st.sampled_from(PAYLOADS),
+    shell=st.sampled_from(["sh", "bash"]),
+)
+def test_what_the_check_lets_through_runs_nothing(
+    tmp_path, preamble, wrapper, program, argument, payload, shell
+):
+    template = preamble + wrapper + program.format(arg=argument)
+    try:
+        command = render_for_shell(template, {"X": payload})
+    except UnsafeSubstitution:
+        return
+    for path in tmp_path.iterdir():
+        path.unlink()
+    script = tmp_path / "pwned.sh"  # a program the customer could have uploaded: running it is code too
+    script.write_text("#!/bin/sh\ntouch pwned\n")
+    script.chmod(0o755)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        run(command, tmp_path, {"X": payload}, shell)
+    assert not (tmp_path / "pwned").exists(), f"{template!r} ran {payload!r}: {command!r}"
+
+
+# Pterodactyl's yolk images ignore the command and run $STARTUP from their entrypoint, old and new style.
+YOLK_ENTRYPOINTS = {
+    "eval (older yolks)": (
+        "MODIFIED_STARTUP=$(echo -e ${STARTUP} | sed -e 's/{{/${/g' -e 's/}}/}/g')\neval ${MODIFIED_STARTUP}"
+    ),
+    "eval echo, then exec env (current yolks)": (
+        "PARSED=$(echo \"${STARTUP}\" | sed -e 's/{{/${/g' -e 's/}}/}/g' | eval echo \"$(cat -)\")\n"
+        "exec env ${PARSED}"
+    ),
+}
+
+
+@pytest.mark.parametrize("entrypoint", YOLK_ENTRYPOINTS.values(), ids=YOLK_ENTRYPOINTS.keys())
+@pytest.mark.parametrize("value", HOSTILE)
+def test_yolk_entrypoints_that_eval_startup_run_nothing(tmp_path, entrypoint, value):
+    env = {"X": value, "SERVER_PORT": "25565"}
+    startup = render_for_shell("printf '[%s]' {{X}} \"{{X}}\" '{{X}}' --port {{SERVER_PORT}}", env)
+    result = run(entrypoint, tmp_path, {**env, "STARTUP": startup}, "bash")
+    assert result.returncode == 0, result.stderr
+    assert "25565" in result.stdout
     assert list(tmp_path.iterdir()) == []
