@@ -10,14 +10,52 @@ from django.urls import reverse
 from accounts.browser import browser_logout
 from accounts.permissions import can
 
+# Django's own permissions on actions; an action declaring only Hearth ones (server_start…) is
+# filtered by the admin's has_<permission>_permission methods instead.
+DJANGO_CHANGES = {"add", "change", "delete"}
+# Apps staff rarely open, listed last under one heading.
+INTERNAL_APPS = ("django_celery_beat",)
+
+
+def refusal_text(value) -> str:
+    """A domain error (or its detail) as one line for a message: "field: why; other: why"."""
+    value = getattr(value, "detail", value)
+    if isinstance(value, dict):
+        return "; ".join(
+            text if key in (None, "non_field_errors") else f"{key}: {text}"
+            for key, text in ((key, refusal_text(item)) for key, item in value.items())
+        )
+    if isinstance(value, list | tuple):
+        return " ".join(refusal_text(item) for item in value)
+    return str(value)
+
 
 class HearthAdminSite(admin.AdminSite):
     site_header = "Hearth administration"
     site_title = "Hearth"
     index_title = "Panel"
+    index_template = "admin/hearth_index.html"
 
     def has_permission(self, request):
         return request.user.is_active and can(request.user, "admin.read")
+
+    def index(self, request, extra_context=None):
+        """The dashboard: servers by status, nodes and their last health, recent failed jobs."""
+        from config.dashboard import dashboard
+
+        return super().index(request, {**dashboard(), **(extra_context or {})})
+
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        internal = [app for app in apps if app["app_label"] in INTERNAL_APPS]
+        if not internal or app_label:
+            return apps
+        merged = {
+            **internal[0],
+            "name": "Internals",
+            "models": [model for app in internal for model in app["models"]],
+        }
+        return [app for app in apps if app["app_label"] not in INTERNAL_APPS] + [merged]
 
     def login(self, request, extra_context=None):
         """One login for the whole panel (limits, two-factor, revocable sessions): the web UI's."""
@@ -56,14 +94,15 @@ class StaffModelAdmin(admin.ModelAdmin):
         return can(request.user, "admin.write")
 
     def get_actions(self, request):
-        """Actions change things: read-only staff keep only those that declare just the view permission."""
+        """Actions change things: without admin.write, staff keep only those that declare the view
+        permission or a Hearth permission of their own (which Django then checks)."""
         actions = super().get_actions(request)
         if can(request.user, "admin.write"):
             return actions
         return {
             name: spec
             for name, spec in actions.items()
-            if set(getattr(spec[0], "allowed_permissions", ("change",))) <= {"view"}
+            if not set(getattr(spec[0], "allowed_permissions", ("change",))) & DJANGO_CHANGES
         }
 
 
@@ -94,3 +133,33 @@ class ReadOnlyAdmin(StaffModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def hide_internals(site: admin.AdminSite) -> None:
+    """Take out what staff never edit by hand: Django's groups (Hearth has roles), the JWT
+    blacklist (login sessions are ended from LoginSession), and celery-beat's schedules (the
+    schedules app writes them); its periodic tasks stay readable under "Internals"."""
+    from django.contrib.auth.models import Group
+    from django_celery_beat import models as beat
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    hidden = (
+        Group,
+        OutstandingToken,
+        BlacklistedToken,
+        beat.PeriodicTask,
+        beat.IntervalSchedule,
+        beat.CrontabSchedule,
+        beat.SolarSchedule,
+        beat.ClockedSchedule,
+    )
+    for model in hidden:
+        if site.is_registered(model):
+            site.unregister(model)
+    site.register(beat.PeriodicTask, PeriodicTaskAdmin)
+
+
+class PeriodicTaskAdmin(ReadOnlyAdmin):
+    list_display = ("name", "task", "enabled", "crontab", "interval", "last_run_at", "total_run_count")
+    list_filter = ("enabled",)
+    search_fields = ("name", "task")

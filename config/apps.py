@@ -3,3 +3,11 @@ from django.contrib.admin.apps import AdminConfig
 
 class HearthAdminConfig(AdminConfig):
     default_site = "config.admin.HearthAdminSite"
+
+    def ready(self):
+        super().ready()  # autodiscovers every app's admin module first
+        from django.contrib import admin
+
+        from config.admin import hide_internals
+
+        hide_internals(admin.site)
