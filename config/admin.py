@@ -1,11 +1,12 @@
 """The Django admin, authorized by the same rule as the API: admin.read to look, admin.write to change."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
+from rest_framework.exceptions import APIException
 
 from accounts.browser import browser_logout
 from accounts.permissions import can
@@ -92,6 +93,23 @@ class StaffModelAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return can(request.user, "admin.write")
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """delete_model calls a service; a refusal (say, a node that still has servers) is a message."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except APIException as exc:  # raised inside the view's transaction, which was rolled back
+            self.message_user(request, f"Not deleted: {refusal_text(exc)}", messages.ERROR)
+            opts = self.opts
+            return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
+    def delete_queryset(self, request, queryset):
+        """The bulk delete action goes through delete_model (the service) too, one object at a time."""
+        for obj in queryset:
+            try:
+                self.delete_model(request, obj)
+            except APIException as exc:
+                self.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
 
     def get_actions(self, request):
         """Actions change things: without admin.write, staff keep only those that declare the view

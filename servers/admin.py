@@ -317,27 +317,10 @@ class ServerAdmin(StaffModelAdmin):
             self.message_user(request, str(exc), messages.ERROR)
             return HttpResponseRedirect(request.get_full_path())
 
-    # --- Delete: server_delete (a job removes the container and files) -------------------------------
+    # --- Delete: server_delete (a job removes the container and files); refusals: StaffModelAdmin -
 
     def delete_model(self, request, obj):
-        try:
-            services.server_delete(server=obj, actor=request.user, request=request)
-        except APIException as exc:
-            raise Refused(f"Not deleted: {refusal_text(exc)}") from exc
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except Refused as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return redirect(reverse("admin:servers_server_change", args=[object_id]))
-
-    def delete_queryset(self, request, queryset):
-        for server in queryset:
-            try:
-                services.server_delete(server=server, actor=request.user, request=request)
-            except APIException as exc:
-                self.message_user(request, f"{server.name}: {refusal_text(exc)}", messages.ERROR)
+        services.server_delete(server=obj, actor=request.user, request=request)
 
     # --- Transfer and suspend: pages of their own, linked from the change page ---------------------
 

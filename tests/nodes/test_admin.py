@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.models import AuditLog
-from nodes.models import Node
+from nodes.models import Allocation, Node
 
 pytestmark = pytest.mark.django_db
 
@@ -49,3 +49,54 @@ def test_the_button_is_a_post(signed_in, admin, make_node):
     node = make_node(engine=1, via="unix")
     assert signed_in(admin).get(f"/admin/nodes/node/{node.pk}/test/").status_code == 405
     assert not AuditLog.objects.filter(action="node.test").exists()
+
+
+@pytest.fixture
+def assigned(admin, make_node):
+    """An allocation held by a server, and a free one, on an online node of test engine 1."""
+    from nodes.services import allocations_create, node_check_health
+    from servers.services import server_create
+    from templates_app.models import Template
+
+    node = make_node(engine=1, via="unix")
+    assert node_check_health(node=node)["ok"]
+    allocations_create(node=node, ip="203.0.113.9", ports="25565-25566")
+    template = Template.objects.create(
+        name="T", docker_image="hearth/testgame:latest", start_command="x", stop_command="stop"
+    )
+    server = server_create(
+        actor=admin,
+        template=template,
+        node=node,
+        name="holder",
+        allocated_memory_mb=128,
+        allocated_cpu_cores=1,
+        allocated_disk_mb=128,
+        primary_port=25565,
+    )
+    return server.allocations.get(), node.allocations.get(port=25566)
+
+
+def test_an_assigned_allocation_is_not_deleted_and_says_why(signed_in, admin, assigned):
+    held, _ = assigned
+    response = signed_in(admin).post(
+        f"/admin/nodes/allocation/{held.pk}/delete/", {"post": "yes"}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == f"/admin/nodes/allocation/{held.pk}/change/"
+    assert (
+        "error",
+        "Not deleted: allocation: This allocation is assigned to a server; remove it there first.",
+    ) in (messages_of(response))
+    assert Allocation.objects.filter(pk=held.pk, server__isnull=False).exists()
+
+
+def test_the_bulk_delete_goes_through_the_service(signed_in, admin, assigned):
+    held, free = assigned
+    response = signed_in(admin).post(
+        "/admin/nodes/allocation/",
+        {"action": "delete_selected", "_selected_action": [str(held.pk), str(free.pk)], "post": "yes"},
+        follow=True,
+    )
+    assert any(level == "error" and "assigned to a server" in text for level, text in messages_of(response))
+    assert list(Allocation.objects.values_list("pk", flat=True)) == [held.pk]
+    assert AuditLog.objects.filter(action="node.allocation_delete").count() == 1
