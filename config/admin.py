@@ -94,6 +94,14 @@ class StaffModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return can(request.user, "admin.write")
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """save_model/save_related call services; a refusal rolls the form back and is a message."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except APIException as exc:  # raised inside the view's transaction, which was rolled back
+            self.message_user(request, f"Not saved: {refusal_text(exc)}", messages.ERROR)
+            return redirect(request.get_full_path())
+
     def delete_view(self, request, object_id, extra_context=None):
         """delete_model calls a service; a refusal (say, a node that still has servers) is a message."""
         try:

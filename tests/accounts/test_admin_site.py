@@ -2,12 +2,13 @@
 
 import pyotp
 import pytest
+from django.forms import MultiWidget
 from django.test import Client
 from django.utils import timezone
 
 from accounts import twofactor
 from accounts.apikeys import apikey_create
-from accounts.models import ApiKey, AuditLog, LoginSession, Role
+from accounts.models import ApiKey, AuditLog, LoginSession, Role, User
 from tests.conftest import PASSWORD, tokens_for
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def test_roles_are_edited_with_a_permission_picker(signed_in, admin):
     )
     assert response.status_code == 302, response.content
     assert Role.objects.get(name="Helpdesk").permissions == ["server.console", "server.read"]
-    assert AuditLog.objects.filter(action="role.create", metadata__via="admin").exists()
+    assert AuditLog.objects.filter(action="role.create", user=admin).exists()  # from staff.role_create
 
 
 def test_the_revoke_action_revokes_keys(signed_in, admin, customer):
@@ -114,3 +115,151 @@ def test_a_role_newly_requiring_two_factor_ends_browser_sessions_on_the_api(sign
     Role.objects.filter(name="Customer").update(requires_two_factor=True)
     assert client.get("/api/auth/me").status_code == 401
     assert "_auth_user_id" not in client.session
+
+
+NO_KEYS = {"api_keys-TOTAL_FORMS": "0", "api_keys-INITIAL_FORMS": "0"}  # the API keys inline, empty
+
+
+class TestStaffCannotEscalateThroughTheAdmin:
+    """User and role pages save through accounts.staff, so its grant checks hold in the admin too."""
+
+    @pytest.fixture
+    def manager(self, make_user):
+        return make_user(
+            email="manager@example.com", permissions=["admin.read", "admin.write", "server.read"]
+        )
+
+    def user_form(self, client, user, **overrides) -> dict:
+        page = client.get(f"/admin/accounts/user/{user.pk}/change/")
+        assert page.status_code == 200
+        data = {}
+        form = page.context["adminform"].form
+        forms = [form]
+        for inline in page.context["inline_admin_formsets"]:
+            forms += [inline.formset.management_form, *inline.formset.forms]
+        for each in forms:
+            for field in each:
+                value = field.value()
+                if value is None or value is False or field.field.disabled:
+                    continue
+                if isinstance(field.field.widget, MultiWidget):  # a date and a time box
+                    parts = field.field.widget.get_context(field.html_name, value, {})["widget"]["subwidgets"]
+                    data.update({part["name"]: part["value"] or "" for part in parts})
+                elif isinstance(value, list):
+                    data[field.html_name] = [str(v) for v in value]
+                else:
+                    data[field.html_name] = "on" if value is True else str(value)
+        data.update(overrides)
+        return data
+
+    def test_a_manager_cannot_give_themselves_the_administrator_role(self, signed_in, manager, roles):
+        client = signed_in(manager)
+        data = self.user_form(client, manager, roles=[str(roles["Administrator"].pk)])
+        response = client.post(f"/admin/accounts/user/{manager.pk}/change/", data, follow=True)
+        errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+        assert errors == ["Not saved: You cannot grant permissions you do not hold: *"]
+        assert not manager.roles.filter(name="Administrator").exists()
+
+    def test_a_manager_cannot_tick_superuser(self, signed_in, manager):
+        client = signed_in(manager)
+        data = self.user_form(client, manager, is_superuser="on", is_staff="on", username="renamed")
+        response = client.post(f"/admin/accounts/user/{manager.pk}/change/", data)
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        manager.refresh_from_db()
+        assert manager.username == "renamed" and not manager.is_superuser  # the field is read-only
+        changes = AuditLog.objects.get(action="user.update", user=manager).metadata["changes"]
+        assert "username" in changes and "is_superuser" not in changes
+
+    def test_a_manager_cannot_create_a_user_with_a_role_beyond_their_own(self, signed_in, manager, roles):
+        response = signed_in(manager).post(
+            "/admin/accounts/user/add/",
+            {
+                "email": "new@example.com",
+                "username": "new",
+                "password1": "a-long-enough-passphrase",
+                "password2": "a-long-enough-passphrase",
+                "usable_password": "true",
+                "roles": [str(roles["Administrator"].pk)],
+                **NO_KEYS,
+            },
+            follow=True,
+        )
+        errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+        assert errors == ["Not saved: You cannot grant permissions you do not hold: *"]
+        assert not User.objects.filter(email="new@example.com").exists()
+
+    def test_creating_a_user_goes_through_the_service(self, signed_in, admin, roles):
+        response = signed_in(admin).post(
+            "/admin/accounts/user/add/",
+            {
+                "email": "new@example.com",
+                "username": "new",
+                "password1": "a-long-enough-passphrase",
+                "password2": "a-long-enough-passphrase",
+                "usable_password": "true",
+                "roles": [str(roles["Support"].pk)],
+                **NO_KEYS,
+            },
+        )
+        assert response.status_code == 302, response.context["adminform"].form.errors
+        user = User.objects.get(email="new@example.com")
+        assert response.url.startswith(f"/admin/accounts/user/{user.pk}/")
+        assert list(user.roles.values_list("name", flat=True)) == ["Support"]
+        assert AuditLog.objects.filter(action="user.create", user=admin, resource_id=str(user.pk)).exists()
+
+    def test_a_manager_cannot_widen_a_role_beyond_their_own(self, signed_in, manager, roles):
+        client = signed_in(manager)
+        support = roles["Support"]
+        response = client.post(
+            f"/admin/accounts/role/{support.pk}/change/",
+            {"name": "Support", "description": "", "permissions": ["admin.read", "server.suspend"]},
+            follow=True,
+        )
+        errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+        assert errors and "server.suspend" in errors[0]
+        support.refresh_from_db()
+        assert "server.suspend" not in support.permissions
+        response = client.post(
+            "/admin/accounts/role/add/",
+            {"name": "Root", "description": "", "permissions": ["*"]},
+            follow=True,
+        )
+        assert [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+        assert not Role.objects.filter(name="Root").exists()
+
+    def test_the_password_page_goes_through_the_service(self, signed_in, admin, customer):
+        tokens_for(customer)
+        client = signed_in(admin)
+        url = f"/admin/accounts/user/{customer.pk}/password/"
+        assert client.get(url).status_code == 200
+        response = client.post(
+            url,
+            {
+                "password1": "a-new-long-passphrase",
+                "password2": "a-new-long-passphrase",
+                "usable_password": "true",
+            },
+        )
+        assert response.status_code == 302
+        customer.refresh_from_db()
+        assert customer.check_password("a-new-long-passphrase")
+        assert AuditLog.objects.filter(
+            action="user.update", user=admin, metadata__changes=["password"]
+        ).exists()
+        assert not LoginSession.objects.filter(user=customer, revoked_at__isnull=True).exists()
+
+    def test_the_password_page_refuses_a_weak_password_and_read_only_staff(
+        self, signed_in, admin, customer, make_user
+    ):
+        url = f"/admin/accounts/user/{customer.pk}/password/"
+        response = signed_in(admin).post(url, {"password1": "x", "password2": "x", "usable_password": "true"})
+        assert response.status_code == 200 and response.context["adminForm"].form.errors
+        support = signed_in(make_user(role="Support"))
+        data = {
+            "password1": "a-new-long-passphrase",
+            "password2": "a-new-long-passphrase",
+            "usable_password": "true",
+        }
+        assert support.post(url, data).status_code == 403
+        customer.refresh_from_db()
+        assert customer.check_password(PASSWORD)
