@@ -169,22 +169,20 @@ class NodeAdmin(StaffModelAdmin):
     def save_model(self, request, obj, form, change):
         key = form.cleaned_data.get("new_ssh_private_key") or ""
         fields = {f: form.cleaned_data[f] for f in form.changed_data if f != "new_ssh_private_key"}
-        try:
-            if change:
-                services.node_update(
-                    node=obj, actor=request.user, request=request, ssh_private_key=key or None, **fields
-                )
-            else:
-                node, secret = services.node_create(
-                    actor=request.user,
-                    request=request,
-                    ssh_private_key=key,
-                    **{f: form.cleaned_data[f] for f in form.cleaned_data if f != "new_ssh_private_key"},
-                )
-                obj.pk = node.pk
-                self.message_user(request, f"Node secret (shown once): {secret}", messages.WARNING)
-        except ValidationError as exc:
-            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+        # A refusal propagates: StaffModelAdmin.changeform_view rolls back and shows it as an error.
+        if change:
+            services.node_update(
+                node=obj, actor=request.user, request=request, ssh_private_key=key or None, **fields
+            )
+        else:
+            node, secret = services.node_create(
+                actor=request.user,
+                request=request,
+                ssh_private_key=key,
+                **{f: form.cleaned_data[f] for f in form.cleaned_data if f != "new_ssh_private_key"},
+            )
+            obj.pk = node.pk
+            self.message_user(request, f"Node secret (shown once): {secret}", messages.WARNING)
 
     def delete_model(self, request, obj):
         services.node_delete(node=obj, actor=request.user, request=request)

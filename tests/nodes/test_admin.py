@@ -100,3 +100,46 @@ def test_the_bulk_delete_goes_through_the_service(signed_in, admin, assigned):
     assert any(level == "error" and "assigned to a server" in text for level, text in messages_of(response))
     assert list(Allocation.objects.values_list("pk", flat=True)) == [held.pk]
     assert AuditLog.objects.filter(action="node.allocation_delete").count() == 1
+
+
+def node_form(location, **overrides) -> dict:
+    data = {
+        "name": "edge-1",
+        "description": "",
+        "location": str(location.pk),
+        "hostname": "127.0.0.1",
+        "public_address": "127.0.0.1",
+        "docker_url": "unix:///var/run/docker.sock",
+        "ssh_host_key": "",
+        "data_dir": "/var/lib/hearth",
+        "max_memory_mb": "4096",
+        "max_cpu_cores": "2",
+        "max_disk_mb": "0",
+        "memory_overallocate_percent": "0",
+        "cpu_overallocate_percent": "0",
+        "disk_overallocate_percent": "0",
+        "new_ssh_private_key": "",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_node_refused_by_the_service_is_an_error_message_and_not_created(signed_in, admin, location):
+    response = signed_in(admin).post(
+        "/admin/nodes/node/add/", node_form(location, docker_url="tcp://203.0.113.5:2375"), follow=True
+    )
+    assert response.status_code == 200
+    assert ("error", "Not saved: docker_url: Use unix:///var/run/docker.sock or ssh://user@host:port.") in (
+        messages_of(response)
+    )
+    assert not any(level == "success" for level, _ in messages_of(response))
+    assert not Node.objects.exists()
+
+
+def test_a_node_made_in_the_admin_goes_through_the_service(signed_in, admin, location):
+    response = signed_in(admin).post("/admin/nodes/node/add/", node_form(location), follow=True)
+    node = Node.objects.get(name="edge-1")
+    assert any(text.startswith("Node secret (shown once): ") for _, text in messages_of(response))
+    assert AuditLog.objects.filter(action="node.create", user=admin, resource_id=str(node.pk)).exists()
