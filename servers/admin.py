@@ -22,6 +22,7 @@ from servers import services
 from servers.forms import (
     LIMITS,
     SERVICE_TO_FORM,
+    AllocationAddForm,
     ServerChangeForm,
     ServerCreateForm,
     SuspendForm,
@@ -120,14 +121,14 @@ class ServerAdmin(StaffModelAdmin):
     autocomplete_fields = ("owner",)
     add_fieldsets = (
         (None, {"fields": ("name", "description", "owner", "template")}),
-        ("Placement", {"fields": ("node", "location", "primary_port")}),
+        ("Placement", {"fields": ("node", "location", "primary_port", "port_bindings")}),
         ("Image and variables", {"fields": ("docker_image", "environment")}),
         ("Limits", {"fields": LIMITS}),
         ("After creation", {"fields": ("restart_policy", "install")}),
     )
     fieldsets = (
         (None, {"fields": ("id", "name", "description", "owner", "status", "status_reason")}),
-        ("Placement", {"fields": ("node", "template", "primary_port", "container_id")}),
+        ("Placement", {"fields": ("node", "template", "ports", "container_id")}),
         ("Image and variables", {"fields": ("docker_image", "environment")}),
         ("Limits", {"fields": LIMITS}),
         (
@@ -148,7 +149,7 @@ class ServerAdmin(StaffModelAdmin):
         "status_reason",
         "node",
         "template",
-        "primary_port",
+        "ports",
         "container_id",
         "crash_count",
         "last_crash_at",
@@ -180,6 +181,14 @@ class ServerAdmin(StaffModelAdmin):
     has_server_kill_permission = _holds("server.kill")
     has_server_suspend_permission = _holds("server.suspend")
     has_server_install_permission = _holds("server.install")
+
+    @admin.display(description="Ports")
+    def ports(self, server):
+        rows = [
+            f"{a.ip}:{a.port} → {a.container_port or a.port}{' (primary)' if a.is_primary else ''}"
+            for a in server.allocations.order_by("-is_primary", "port")
+        ]
+        return ", ".join(rows) or "—"
 
     # --- Who may do what: the API's permission for each operation ---------------------------------
 
@@ -332,6 +341,11 @@ class ServerAdmin(StaffModelAdmin):
                 name="servers_server_transfer",
             ),
             path(
+                "<uuid:server_id>/allocations/",
+                self.admin_site.admin_view(self.allocations_view),
+                name="servers_server_allocations",
+            ),
+            path(
                 "<uuid:server_id>/suspend/",
                 self.admin_site.admin_view(self.suspend_view),
                 name="servers_server_suspend",
@@ -370,6 +384,45 @@ class ServerAdmin(StaffModelAdmin):
                 return redirect(reverse("admin:servers_server_change", args=[server.pk]))
         return self._form_page(request, server, form, f"Transfer {server.name} to another node")
 
+    def allocations_view(self, request, server_id):
+        """The server's ports: add one, make one primary, remove one (the API's allocation services)."""
+        server = self._server_for(request, server_id, "server.update")
+        form = AllocationAddForm(request.POST if request.POST.get("do") == "add" else None)
+        if request.method == "POST":
+            try:
+                done = self._allocation_change(request, server, form)
+            except APIException as exc:
+                self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
+            else:
+                if done:
+                    self.message_user(request, done)
+                    return redirect(reverse("admin:servers_server_allocations", args=[server.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": server,
+            "form": form,
+            "title": f"Ports of {server.name}",
+            "allocations": server.allocations.order_by("-is_primary", "port"),
+        }
+        return TemplateResponse(request, "admin/servers/server/allocations.html", context)
+
+    def _allocation_change(self, request, server, form) -> str:
+        do, who = request.POST.get("do"), {"server": server, "actor": request.user, "request": request}
+        if do == "add":
+            if not form.is_valid():
+                return ""
+            allocation = services.allocation_add(**who, **form.cleaned_data)
+            return f"Bound {allocation.ip}:{allocation.port} to container port {allocation.container_port}."
+        port = int(request.POST.get("container_port") or 0)
+        if do == "primary":
+            services.allocation_set_primary(**who, container_port=port)
+            return f"Container port {port} is now the primary."
+        if do == "remove":
+            services.allocation_remove(**who, container_port=port)
+            return f"Removed the allocation of container port {port}."
+        return ""
+
     def suspend_view(self, request, server_id):
         server = self._server_for(request, server_id, "server.suspend")
         form = SuspendForm(request.POST or None)
@@ -390,6 +443,7 @@ class ServerAdmin(StaffModelAdmin):
         if obj is not None:
             context["may_transfer"] = can(request.user, "server.transfer", obj)
             context["may_suspend"] = can(request.user, "server.suspend", obj)
+            context["may_update"] = can(request.user, "server.update", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

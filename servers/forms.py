@@ -50,6 +50,11 @@ class ServerCreateForm(forms.ModelForm):
         required=False,
         help_text="A free allocation on the node; empty takes the lowest free port.",
     )
+    port_bindings = forms.JSONField(
+        required=False,
+        label="Extra ports",
+        help_text='More free allocations on the node, as {"container port": host port}, e.g. {"25575": 25575}.',
+    )
     docker_image = forms.CharField(
         required=False, help_text="One of the template's images; empty uses its default image."
     )
@@ -71,6 +76,7 @@ class ServerCreateForm(forms.ModelForm):
             "node",
             "location",
             "primary_port",
+            "port_bindings",
             "docker_image",
             *LIMITS,
             "environment",
@@ -86,11 +92,24 @@ class ServerCreateForm(forms.ModelForm):
     def clean_environment(self):
         return _variables(self.cleaned_data.get("environment"))
 
+    def clean_port_bindings(self):
+        value = self.cleaned_data.get("port_bindings") or {}
+        if not isinstance(value, dict):
+            raise forms.ValidationError('Extra ports are a JSON object: {"25575": 25575}.')
+        bindings = {}
+        for container, host in value.items():
+            if not str(container).isdigit() or not 1 <= int(container) <= 65535:
+                raise forms.ValidationError(f"'{container}' is not a container port.")
+            if isinstance(host, bool) or not isinstance(host, int) or not 1 <= host <= 65535:
+                raise forms.ValidationError(f"{host!r} is not a host port.")
+            bindings[int(container)] = host
+        return bindings
+
     def service_arguments(self) -> dict:
         """Keyword arguments for servers.services.server_create, as the API passes them."""
         data = dict(self.cleaned_data)
-        for optional in ("node", "location", "primary_port"):
-            if data.get(optional) is None:
+        for optional in ("node", "location", "primary_port", "port_bindings"):
+            if not data.get(optional):
                 data.pop(optional, None)
         return data
 
@@ -143,3 +162,12 @@ class TransferForm(forms.Form):
 
 class SuspendForm(forms.Form):
     reason = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class AllocationAddForm(forms.Form):
+    """POST /api/servers/:id/allocations: bind one more free allocation of the server's node."""
+
+    host_port = forms.IntegerField(min_value=1, max_value=65535, help_text="A free allocation on the node.")
+    container_port = forms.IntegerField(
+        min_value=1, max_value=65535, help_text="The port inside the container it forwards to."
+    )

@@ -452,3 +452,70 @@ class TestTransfer:
         assert response.status_code == 200
         assert error_messages(response) == ["Not transferred: status: Server must be stopped."]
         assert Server.objects.get(pk=server.pk).node_id == server.node_id
+
+
+class TestPorts:
+    def test_extra_ports_are_bound_at_creation(self, signed_in, admin, customer, template, game_node):
+        node = game_node()
+        first = int(PORTS[1].split("-")[0])
+        response = signed_in(admin).post(
+            ADD,
+            create_form(
+                template,
+                customer,
+                node=node.pk,
+                primary_port=first,
+                port_bindings=json.dumps({"25575": first + 1}),
+            ),
+        )
+        assert response.status_code == 302
+        server = Server.objects.get()
+        bound = {(a.port, a.container_port, a.is_primary) for a in server.allocations.all()}
+        assert bound == {(first, None, True), (first + 1, 25575, False)}
+
+    @pytest.mark.parametrize("bindings", ['{"x": 1}', '{"25575": "a"}', '{"25575": 70000}', "[1]"])
+    def test_bad_extra_ports_are_refused(self, signed_in, admin, customer, template, game_node, bindings):
+        game_node()
+        response = signed_in(admin).post(ADD, create_form(template, customer, port_bindings=bindings))
+        assert response.status_code == 200 and "port_bindings" in response.context["adminform"].form.errors
+        assert not Server.objects.exists()
+
+    def test_ports_are_added_promoted_and_removed_through_the_services(self, signed_in, admin, server):
+        client = signed_in(admin)
+        url = f"/admin/servers/server/{server.pk}/allocations/"
+        assert url in client.get(change_url(server)).content.decode()
+        free = Allocation.objects.filter(node=server.node, server__isnull=True).order_by("port").first()
+        response = client.post(
+            url, {"do": "add", "host_port": free.port, "container_port": 25575}, follow=True
+        )
+        assert f"Bound {free.ip}:{free.port} to container port 25575." in messages_of(response)
+        client.post(url, {"do": "primary", "container_port": 25575})
+        assert server.allocations.get(is_primary=True).pk == free.pk
+        old_primary = server.allocations.exclude(pk=free.pk).get()
+        client.post(url, {"do": "remove", "container_port": old_primary.container_port or old_primary.port})
+        assert list(server.allocations.values_list("pk", flat=True)) == [free.pk]
+        actions = set(AuditLog.objects.filter(user=admin).values_list("action", flat=True))
+        assert {"server.allocation_add", "server.allocation_primary", "server.allocation_remove"} <= actions
+
+    def test_port_refusals_are_error_messages(self, signed_in, admin, server):
+        client = signed_in(admin)
+        url = f"/admin/servers/server/{server.pk}/allocations/"
+        primary = server.allocations.get()
+        refused = client.post(url, {"do": "remove", "container_port": primary.container_port or primary.port})
+        assert refused.status_code == 200
+        assert error_messages(refused) == [
+            "Not changed: container_port: The primary allocation cannot be removed."
+        ]
+        taken = client.post(url, {"do": "add", "host_port": primary.port, "container_port": 25575})
+        assert error_messages(taken)[0].startswith("Not changed: host_port: Port ")
+        Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
+        running = client.post(url, {"do": "add", "host_port": primary.port + 1, "container_port": 25575})
+        assert len(error_messages(running)) == 1 and "running" in error_messages(running)[0]
+        assert server.allocations.count() == 1
+
+    def test_support_staff_cannot_open_the_ports_page(self, signed_in, support, server):
+        client = signed_in(support)
+        url = f"/admin/servers/server/{server.pk}/allocations/"
+        assert url not in client.get(change_url(server)).content.decode()
+        assert client.get(url).status_code == 403
+        assert client.post(url, {"do": "add", "host_port": 1, "container_port": 2}).status_code == 403
