@@ -1,11 +1,15 @@
 """The Django admin, authorized by the same rule as the API: admin.read to look, admin.write to change."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
 from rest_framework.exceptions import APIException
 
 from accounts.browser import browser_logout
@@ -31,11 +35,39 @@ def refusal_text(value) -> str:
     return str(value)
 
 
+@admin.action(permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s"))
+def delete_selected(modeladmin, request, queryset):
+    """Django's action and its confirmation page, but each object goes through delete_model (the
+    service): one refusal is reported and the rest still go, and the message counts what went."""
+    _, _, perms_needed, protected = modeladmin.get_deleted_objects(queryset, request)
+    if not request.POST.get("post") or perms_needed or protected:
+        return django_delete_selected(modeladmin, request, queryset)
+    done = 0
+    for obj in queryset:
+        try:
+            with transaction.atomic():
+                modeladmin.log_deletions(request, queryset.filter(pk=obj.pk))
+                modeladmin.delete_model(request, obj)
+        except APIException as exc:
+            modeladmin.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(
+            request, f"Deleted {done} {model_ngettext(modeladmin.opts, done)}.", messages.SUCCESS
+        )
+    return None
+
+
 class HearthAdminSite(admin.AdminSite):
     site_header = "Hearth administration"
     site_title = "Hearth"
     index_title = "Panel"
     index_template = "admin/hearth_index.html"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_action(delete_selected)  # replaces Django's, which deletes the queryset at once
 
     def has_permission(self, request):
         return request.user.is_active and can(request.user, "admin.read")
@@ -110,14 +142,6 @@ class StaffModelAdmin(admin.ModelAdmin):
             self.message_user(request, f"Not deleted: {refusal_text(exc)}", messages.ERROR)
             opts = self.opts
             return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
-
-    def delete_queryset(self, request, queryset):
-        """The bulk delete action goes through delete_model (the service) too, one object at a time."""
-        for obj in queryset:
-            try:
-                self.delete_model(request, obj)
-            except APIException as exc:
-                self.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
 
     def get_actions(self, request):
         """Actions change things: without admin.write, staff keep only those that declare the view

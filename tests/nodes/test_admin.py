@@ -98,6 +98,7 @@ def test_the_bulk_delete_goes_through_the_service(signed_in, admin, assigned):
         follow=True,
     )
     assert any(level == "error" and "assigned to a server" in text for level, text in messages_of(response))
+    assert ("success", "Deleted 1 allocation.") in messages_of(response)  # what went, not what was asked
     assert list(Allocation.objects.values_list("pk", flat=True)) == [held.pk]
     assert AuditLog.objects.filter(action="node.allocation_delete").count() == 1
 

@@ -334,6 +334,32 @@ class TestDelete:
         assert Server.objects.get(pk=server.pk).status == S.RUNNING
 
 
+def test_the_bulk_delete_deletes_stopped_servers_and_reports_the_running_one(
+    transactional_db, signed_in, admin, customer, template, server
+):
+    from servers import services
+
+    running = services.server_create(
+        actor=admin,
+        owner=customer,
+        template=template,
+        node=server.node,
+        name="busy",
+        allocated_memory_mb=256,
+        allocated_cpu_cores=1,
+        allocated_disk_mb=512,
+    )
+    Server.objects.filter(pk=running.pk).update(status=S.RUNNING)
+    client = signed_in(admin)
+    selected = {"action": "delete_selected", "_selected_action": [str(server.pk), str(running.pk)]}
+    confirm = client.post(LISTING, selected)
+    assert confirm.status_code == 200 and "Delete multiple objects" in confirm.content.decode()
+    response = client.post(LISTING, {**selected, "post": "yes"}, follow=True)
+    assert [m for m in messages_of(response) if m.startswith("Deleted")] == ["Deleted 1 server."]
+    assert len(error_messages(response)) == 1 and error_messages(response)[0].startswith("busy: ")
+    assert list(Server.objects.values_list("name", flat=True)) == ["busy"]  # the stopped one's job ran
+
+
 def act(client, action: str, *servers, follow=True):
     return client.post(
         LISTING, {"action": action, "_selected_action": [str(s.pk) for s in servers]}, follow=follow

@@ -52,11 +52,11 @@ def dashboard_count(page, panel, status: str) -> str:  # noqa: F811 - the fixtur
 
 def test_staff_create_a_server_in_the_admin_and_see_it_on_the_dashboard(
     leaves_no_containers,
-    panel,
+    panel,  # noqa: F811 - the fixture
     staff,
     customer,
     online_node,
-    game_template,
+    game_template,  # noqa: F811 - the fixture
     browser,  # noqa: F811
 ):
     node = online_node
