@@ -208,9 +208,7 @@ def test_changing_a_template_goes_through_the_service(signed_in, admin, make_tem
     )
 
 
-def test_a_variable_declared_twice_is_refused_and_nothing_changes(
-    signed_in, admin, make_template
-):
+def test_a_variable_declared_twice_is_refused_and_nothing_changes(signed_in, admin, make_template):
     template = make_template(name="Twice", variables=[variable("MAX_PLAYERS", "20")])
     client = signed_in(admin)
     url = f"/admin/templates_app/template/{template.pk}/change/"
