@@ -263,3 +263,48 @@ class TestStaffCannotEscalateThroughTheAdmin:
         assert support.post(url, data).status_code == 403
         customer.refresh_from_db()
         assert customer.check_password(PASSWORD)
+
+
+def test_ending_a_session_in_the_admin_logs_it_out_through_the_service(signed_in, admin, customer, api):
+    tokens = tokens_for(customer)
+    session = LoginSession.objects.get(user=customer)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['token']}")
+    assert api.get("/api/auth/me").status_code == 200
+    response = signed_in(admin).post(
+        "/admin/accounts/loginsession/",
+        {"action": "revoke", "_selected_action": [str(session.pk)]},
+        follow=True,
+    )
+    assert "Ended 1 session(s)." in [str(m) for m in response.context["messages"]]
+    assert LoginSession.objects.get(pk=session.pk).revoked_at is not None
+    assert api.get("/api/auth/me").status_code == 401
+    assert AuditLog.objects.filter(
+        action="session.revoke", user=admin, metadata__ids=[str(session.pk)]
+    ).exists()
+    assert AuditLog.objects.filter(
+        action="auth.logout", resource_id=str(customer.pk)
+    ).exists()  # the service's
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_ending_a_session_in_the_admin_closes_its_open_sockets(signed_in, admin, customer):
+    from channels.db import database_sync_to_async
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    tokens = await database_sync_to_async(tokens_for)(customer)
+    origin = [(b"origin", b"http://localhost")]
+    communicator = WebsocketCommunicator(application, f"/ws?token={tokens['token']}", headers=origin)
+    connected, _ = await communicator.connect()
+    assert connected
+
+    def end_it():
+        session = LoginSession.objects.get(user=customer)
+        signed_in(admin).post(
+            "/admin/accounts/loginsession/", {"action": "revoke", "_selected_action": [str(session.pk)]}
+        )
+
+    await database_sync_to_async(end_it)()
+    assert (await communicator.receive_json_from(timeout=3))["message"].startswith("Disconnected:")
+    assert (await communicator.receive_output(timeout=3))["code"] == 4401
