@@ -11,6 +11,7 @@ from accounts.apikeys import apikey_revoke
 from accounts.audit import audit
 from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
 from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
+from accounts.permissions import global_permissions, grants
 from config.admin import ReadOnlyAdmin, StaffInline, StaffModelAdmin, refusal_text
 
 
@@ -240,6 +241,13 @@ class LoginSessionAdmin(ReadOnlyAdmin):
         self.message_user(request, f"Ended {len(ended)} session(s).")
 
 
+def _may_take_over(actor, user) -> bool:
+    if user.is_superuser and not actor.is_superuser:
+        return False
+    held = global_permissions(actor)
+    return all(grants(held, p) for p in global_permissions(user))
+
+
 @admin.register(TwoFactorDevice)
 class TwoFactorDeviceAdmin(StaffModelAdmin):
     list_display = ("user", "is_enabled", "confirmed_at", "recovery_codes_left")
@@ -250,6 +258,13 @@ class TwoFactorDeviceAdmin(StaffModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        """Resetting someone's two-factor is a step to taking their account: only over users who
+        hold nothing the staff member lacks (and superusers only by superusers)."""
+        if not super().has_delete_permission(request, obj):
+            return False
+        return obj is None or _may_take_over(request.user, obj.user)
 
     @admin.display(boolean=True, description="Enabled")
     def is_enabled(self, device):

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from accounts import twofactor
 from accounts.apikeys import apikey_create
-from accounts.models import ApiKey, AuditLog, LoginSession, Role, User
+from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
 from tests.conftest import PASSWORD, tokens_for
 
 pytestmark = pytest.mark.django_db
@@ -308,3 +308,34 @@ async def test_ending_a_session_in_the_admin_closes_its_open_sockets(signed_in, 
     await database_sync_to_async(end_it)()
     assert (await communicator.receive_json_from(timeout=3))["message"].startswith("Disconnected:")
     assert (await communicator.receive_output(timeout=3))["code"] == 4401
+
+
+class TestTwoFactorReset:
+    def device(self, user):
+        secret = twofactor.twofactor_setup(user=user)["secret"]
+        twofactor.twofactor_enable(user=user, code=pyotp.TOTP(secret).now())
+        return user.two_factor
+
+    def test_a_manager_cannot_reset_an_administrators_two_factor(self, signed_in, make_user, admin, customer):
+        manager = make_user(permissions=["admin.read", "admin.write", "server.read"])
+        theirs, ours = self.device(admin), self.device(customer)
+        client = signed_in(manager)
+        url = "/admin/accounts/twofactordevice/{}/delete/"
+        assert client.get(url.format(theirs.pk)).status_code == 403
+        assert client.post(url.format(theirs.pk), {"post": "yes"}).status_code == 403
+        client.post(
+            "/admin/accounts/twofactordevice/",
+            {"action": "delete_selected", "_selected_action": [str(theirs.pk)], "post": "yes"},
+        )
+        assert TwoFactorDevice.objects.filter(pk=theirs.pk).exists()
+        assert client.post(url.format(ours.pk), {"post": "yes"}).status_code == 302  # a customer's: yes
+        assert not TwoFactorDevice.objects.filter(pk=ours.pk).exists()
+        assert AuditLog.objects.filter(action="auth.2fa_reset", user=manager).count() == 1
+
+    def test_an_administrator_may_reset_anyones(self, signed_in, admin, make_user):
+        other = make_user(role="Administrator")
+        device = self.device(other)
+        response = signed_in(admin).post(
+            f"/admin/accounts/twofactordevice/{device.pk}/delete/", {"post": "yes"}
+        )
+        assert response.status_code == 302 and not TwoFactorDevice.objects.filter(pk=device.pk).exists()
