@@ -59,6 +59,17 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
         device = getattr(user, "two_factor", None)
         return bool(device and device.is_enabled)
 
+    def has_change_permission(self, request, obj=None):
+        """Nobody changes (email, password, roles, active) a user who holds what they lack."""
+        return super().has_change_permission(request, obj) and (
+            obj is None or _may_take_over(request.user, obj)
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return super().has_delete_permission(request, obj) and (
+            obj is None or _may_take_over(request.user, obj)
+        )
+
     def get_readonly_fields(self, request, obj=None):
         # Superuser status is handed out from the command line or by a superuser, never by a form.
         fields = tuple(super().get_readonly_fields(request, obj))
@@ -117,26 +128,38 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
 
     @admin.action(description="Deactivate selected users (logs them out everywhere)")
     def deactivate(self, request, queryset):
-        count = 0
-        for user in queryset.exclude(pk=request.user.pk).filter(is_active=True):
-            staff.user_update(actor=request.user, user=user, request=request, is_active=False)
-            count += 1
+        count = self._update_each(request, queryset.exclude(pk=request.user.pk).filter(is_active=True), False)
         self.message_user(request, f"Deactivated {count} user(s).")
 
     @admin.action(description="Reactivate selected users")
     def activate(self, request, queryset):
-        count = 0
-        for user in queryset.filter(is_active=False):
-            staff.user_update(actor=request.user, user=user, request=request, is_active=True)
-            count += 1
+        count = self._update_each(request, queryset.filter(is_active=False), True)
         self.message_user(request, f"Reactivated {count} user(s).")
+
+    def _update_each(self, request, users, is_active: bool) -> int:
+        """staff.user_update per user; those above the staff member, or refused, are reported."""
+        count = 0
+        for user in users:
+            if not _may_take_over(request.user, user):
+                self.message_user(request, f"{user}: holds permissions you do not hold.", messages.ERROR)
+                continue
+            try:
+                staff.user_update(actor=request.user, user=user, request=request, is_active=is_active)
+            except APIException as exc:
+                self.message_user(request, f"{user}: {refusal_text(exc)}", messages.ERROR)
+            else:
+                count += 1
+        return count
 
     @admin.action(description="Log selected users out of every session")
     def end_sessions(self, request, queryset):
         from accounts.services import sessions_revoke_all
 
-        ended = sum(sessions_revoke_all(user=user) for user in queryset)
-        audit("user.sessions_revoke", request=request, users=[str(u.pk) for u in queryset], sessions=ended)
+        users = [user for user in queryset if _may_take_over(request.user, user)]
+        if len(users) < len(queryset):
+            self.message_user(request, "Skipped users who hold permissions you do not hold.", messages.ERROR)
+        ended = sum(sessions_revoke_all(user=user) for user in users)
+        audit("user.sessions_revoke", request=request, users=[str(u.pk) for u in users], sessions=ended)
         self.message_user(request, f"Ended {ended} session(s).")
 
 

@@ -339,3 +339,57 @@ class TestTwoFactorReset:
             f"/admin/accounts/twofactordevice/{device.pk}/delete/", {"post": "yes"}
         )
         assert response.status_code == 302 and not TwoFactorDevice.objects.filter(pk=device.pk).exists()
+
+
+class TestUsersAboveTheStaffMember:
+    """A manager with admin.write may not edit, re-password or delete an Administrator in the admin."""
+
+    def test_the_change_page_is_view_only_and_posts_are_refused(self, signed_in, make_user, admin):
+        manager = make_user(permissions=["admin.read", "admin.write", "server.read"])
+        client = signed_in(manager)
+        page = client.get(f"/admin/accounts/user/{admin.pk}/change/")
+        assert page.status_code == 200 and page.context["title"] == "View user"
+        assert (
+            client.post(f"/admin/accounts/user/{admin.pk}/change/", {"email": "mine@example.com"}).status_code
+            == 403
+        )
+        data = {
+            "password1": "a-new-long-passphrase",
+            "password2": "a-new-long-passphrase",
+            "usable_password": "true",
+        }
+        assert client.post(f"/admin/accounts/user/{admin.pk}/password/", data).status_code == 403
+        assert client.post(f"/admin/accounts/user/{admin.pk}/delete/", {"post": "yes"}).status_code == 403
+        admin.refresh_from_db()
+        assert admin.email == "admin@example.com" and admin.check_password(PASSWORD)
+
+    def test_a_manager_still_edits_a_customer(self, signed_in, make_user, customer):
+        manager = make_user(permissions=["admin.read", "admin.write", "server.read"])
+        data = {
+            "password1": "a-new-long-passphrase",
+            "password2": "a-new-long-passphrase",
+            "usable_password": "true",
+        }
+        assert (
+            signed_in(manager).post(f"/admin/accounts/user/{customer.pk}/password/", data).status_code == 302
+        )
+        customer.refresh_from_db()
+        assert customer.check_password("a-new-long-passphrase")
+
+    @pytest.mark.parametrize("action", ["deactivate", "end_sessions"])
+    def test_the_user_actions_skip_those_above_the_staff_member(
+        self, signed_in, make_user, admin, customer, action
+    ):
+        manager = make_user(permissions=["admin.read", "admin.write", "server.read"])
+        tokens_for(admin)
+        tokens_for(customer)
+        response = signed_in(manager).post(
+            "/admin/accounts/user/",
+            {"action": action, "_selected_action": [str(admin.pk), str(customer.pk)]},
+            follow=True,
+        )
+        errors = [str(m) for m in response.context["messages"] if m.level_tag == "error"]
+        assert len(errors) == 1
+        admin.refresh_from_db()
+        assert admin.is_active and LoginSession.objects.filter(user=admin, revoked_at__isnull=True).exists()
+        assert not LoginSession.objects.filter(user=customer, revoked_at__isnull=True).exists()
