@@ -1,13 +1,17 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 
 from accounts import staff
 from accounts.apikeys import apikey_revoke
 from accounts.audit import audit
 from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
 from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
-from config.admin import ReadOnlyAdmin, StaffInline, StaffModelAdmin
+from config.admin import ReadOnlyAdmin, StaffInline, StaffModelAdmin, refusal_text
 
 
 class ApiKeyInline(StaffInline, admin.TabularInline):
@@ -85,33 +89,80 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
         return bool(device and device.is_enabled)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(
-            "user.update" if change else "user.create",
-            request=request,
-            resource=obj,
-            changes=sorted(form.changed_data),
-            via="admin",
-        )
+        pass  # saved by save_related, through the staff service, once the chosen roles are known
+
+    def save_related(self, request, form, formsets, change):
+        """staff.user_create / user_update, as the API's admin endpoints: the same grant checks."""
+        data = form.cleaned_data
+        if change:
+            changes = {f: data[f] for f in form.changed_data if f not in ("roles", "password")}
+            roles = list(data["roles"]) if "roles" in form.changed_data else None
+            user = User.objects.get(pk=form.instance.pk)
+            staff.user_update(actor=request.user, user=user, request=request, roles=roles, **changes)
+        else:
+            user = staff.user_create(
+                actor=request.user,
+                request=request,
+                email=data["email"],
+                username=data["username"],
+                password=data["password1"],
+                roles=list(data.get("roles") or []),
+            )
+            form.instance.pk = user.pk  # what the admin's log and redirect use
+        for formset in formsets:  # the API keys inline is read-only: this saves nothing
+            self.save_formset(request, form, formset, change)
+
+    def user_change_password(self, request, id, form_url=""):
+        """The password page sets the password through staff.user_update (its checks, its audit)."""
+        user = self.get_object(request, unquote(id)) if request.method == "POST" else None
+        if user is None or not self.has_change_permission(request, user):
+            return super().user_change_password(request, id, form_url)  # the form, a 404 or a 403
+        form = self.change_password_form(user, request.POST)
+        if not form.is_valid():
+            return super().user_change_password(request, id, form_url)  # shows the errors
+        if not form.cleaned_data.get("password1"):
+            self.message_user(
+                request, "Password sign-in cannot be turned off here: deactivate the user.", messages.ERROR
+            )
+            return redirect(request.get_full_path())
+        try:
+            staff.user_update(
+                actor=request.user, user=user, request=request, password=form.cleaned_data["password1"]
+            )
+        except APIException as exc:
+            self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
+            return redirect(request.get_full_path())
+        self.log_change(request, user, [{"changed": {"fields": ["password"]}}])
+        self.message_user(request, "Password changed; the user's sessions were ended.")
+        return redirect(reverse("admin:accounts_user_change", args=[user.pk]))
 
     def delete_model(self, request, obj):
         staff.user_delete(actor=request.user, user=obj, request=request)
 
     @admin.action(description="Deactivate selected users (logs them out everywhere)")
     def deactivate(self, request, queryset):
-        count = 0
-        for user in self._manageable(request, queryset.exclude(pk=request.user.pk).filter(is_active=True)):
-            staff.user_update(actor=request.user, user=user, request=request, is_active=False)
-            count += 1
+        count = self._update_each(request, queryset.exclude(pk=request.user.pk).filter(is_active=True), False)
         self.message_user(request, f"Deactivated {count} user(s).")
 
     @admin.action(description="Reactivate selected users")
     def activate(self, request, queryset):
-        count = 0
-        for user in self._manageable(request, queryset.filter(is_active=False)):
-            staff.user_update(actor=request.user, user=user, request=request, is_active=True)
-            count += 1
+        count = self._update_each(request, queryset.filter(is_active=False), True)
         self.message_user(request, f"Reactivated {count} user(s).")
+
+    def _update_each(self, request, users, is_active: bool) -> int:
+        """staff.user_update per user; those above the staff member, or refused, are reported."""
+        count = 0
+        for user in users:
+            if not staff.may_manage(request.user, user):
+                self.message_user(request, f"{user}: holds permissions you do not hold.", messages.ERROR)
+                continue
+            try:
+                staff.user_update(actor=request.user, user=user, request=request, is_active=is_active)
+            except APIException as exc:
+                self.message_user(request, f"{user}: {refusal_text(exc)}", messages.ERROR)
+            else:
+                count += 1
+        return count
 
     @admin.action(description="Log selected users out of every session")
     def end_sessions(self, request, queryset):
@@ -148,14 +199,12 @@ class RoleAdmin(StaffModelAdmin):
         return role.users.count()
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(
-            "role.update" if change else "role.create",
-            request=request,
-            resource=obj,
-            permissions=obj.permissions,
-            via="admin",
-        )
+        """staff.role_create / role_update: nobody hands out a permission they do not hold."""
+        fields = {f: form.cleaned_data[f] for f in (form.changed_data if change else form.cleaned_data)}
+        if change:
+            staff.role_update(actor=request.user, role=Role.objects.get(pk=obj.pk), request=request, **fields)
+        else:
+            obj.pk = staff.role_create(actor=request.user, request=request, **fields).pk
 
     def delete_model(self, request, obj):
         staff.role_delete(actor=request.user, role=obj, request=request)
@@ -227,17 +276,22 @@ class LoginSessionAdmin(ReadOnlyAdmin):
 
     @admin.action(description="End selected sessions")
     def revoke(self, request, queryset):
+        """The logout service, for sessions of users the staff member may manage: tokens stop working
+        and the session's open sockets are told at once."""
+        from accounts.services import session_logout
+
         queryset = queryset.filter(revoked_at__isnull=True).select_related("user")
-        allowed = [s.pk for s in queryset if staff.may_manage(request.user, s.user)]
-        if skipped := len(queryset) - len(allowed):
+        ended = [str(s.pk) for s in queryset if staff.may_manage(request.user, s.user)]
+        if skipped := len(queryset) - len(ended):
             self.message_user(
                 request,
                 f"Skipped {skipped} session(s) of users holding permissions you do not hold.",
                 level=messages.WARNING,
             )
-        count = LoginSession.objects.filter(pk__in=allowed).update(revoked_at=timezone.now())
-        audit("session.revoke", request=request, sessions=count)
-        self.message_user(request, f"Ended {count} session(s).")
+        for session_id in ended:
+            session_logout(session_id=session_id)
+        audit("session.revoke", request=request, sessions=len(ended), ids=ended)
+        self.message_user(request, f"Ended {len(ended)} session(s).")
 
 
 @admin.register(TwoFactorDevice)

@@ -1,23 +1,94 @@
 """The Django admin, authorized by the same rule as the API: admin.read to look, admin.write to change."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.actions import delete_selected as django_delete_selected
+from django.contrib.admin.utils import model_ngettext
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
+from django.db import transaction
 from django.http import HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.translation import gettext_lazy
+from rest_framework.exceptions import APIException
 
 from accounts.browser import browser_logout
 from accounts.permissions import can
+
+# Django's own permissions on actions; an action declaring only Hearth ones (server_start…) is
+# filtered by the admin's has_<permission>_permission methods instead.
+DJANGO_CHANGES = {"add", "change", "delete"}
+# Apps staff rarely open, listed last under one heading.
+INTERNAL_APPS = ("django_celery_beat",)
+
+
+def refusal_text(value) -> str:
+    """A domain error (or its detail) as one line for a message: "field: why; other: why"."""
+    value = getattr(value, "detail", value)
+    if isinstance(value, dict):
+        return "; ".join(
+            text if key in (None, "non_field_errors") else f"{key}: {text}"
+            for key, text in ((key, refusal_text(item)) for key, item in value.items())
+        )
+    if isinstance(value, list | tuple):
+        return " ".join(refusal_text(item) for item in value)
+    return str(value)
+
+
+@admin.action(permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s"))
+def delete_selected(modeladmin, request, queryset):
+    """Django's action and its confirmation page, but each object goes through delete_model (the
+    service): one refusal is reported and the rest still go, and the message counts what went."""
+    _, _, perms_needed, protected = modeladmin.get_deleted_objects(queryset, request)
+    if not request.POST.get("post") or perms_needed or protected:
+        return django_delete_selected(modeladmin, request, queryset)
+    done = 0
+    for obj in queryset:
+        try:
+            with transaction.atomic():
+                modeladmin.log_deletions(request, queryset.filter(pk=obj.pk))
+                modeladmin.delete_model(request, obj)
+        except APIException as exc:
+            modeladmin.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
+        else:
+            done += 1
+    if done:
+        modeladmin.message_user(
+            request, f"Deleted {done} {model_ngettext(modeladmin.opts, done)}.", messages.SUCCESS
+        )
+    return None
 
 
 class HearthAdminSite(admin.AdminSite):
     site_header = "Hearth administration"
     site_title = "Hearth"
     index_title = "Panel"
+    index_template = "admin/hearth_index.html"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_action(delete_selected)  # replaces Django's, which deletes the queryset at once
 
     def has_permission(self, request):
         return request.user.is_active and can(request.user, "admin.read")
+
+    def index(self, request, extra_context=None):
+        """The dashboard: servers by status, nodes and their last health, recent failed jobs."""
+        from config.dashboard import dashboard
+
+        return super().index(request, {**dashboard(), **(extra_context or {})})
+
+    def get_app_list(self, request, app_label=None):
+        apps = super().get_app_list(request, app_label)
+        internal = [app for app in apps if app["app_label"] in INTERNAL_APPS]
+        if not internal or app_label:
+            return apps
+        merged = {
+            **internal[0],
+            "name": "Internals",
+            "models": [model for app in internal for model in app["models"]],
+        }
+        return [app for app in apps if app["app_label"] not in INTERNAL_APPS] + [merged]
 
     def login(self, request, extra_context=None):
         """One login for the whole panel (limits, two-factor, revocable sessions): the web UI's."""
@@ -55,15 +126,33 @@ class StaffModelAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return can(request.user, "admin.write")
 
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """save_model/save_related call services; a refusal rolls the form back and is a message."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except APIException as exc:  # raised inside the view's transaction, which was rolled back
+            self.message_user(request, f"Not saved: {refusal_text(exc)}", messages.ERROR)
+            return redirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """delete_model calls a service; a refusal (say, a node that still has servers) is a message."""
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except APIException as exc:  # raised inside the view's transaction, which was rolled back
+            self.message_user(request, f"Not deleted: {refusal_text(exc)}", messages.ERROR)
+            opts = self.opts
+            return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))
+
     def get_actions(self, request):
-        """Actions change things: read-only staff keep only those that declare just the view permission."""
+        """Actions change things: without admin.write, staff keep only those that declare the view
+        permission or a Hearth permission of their own (which Django then checks)."""
         actions = super().get_actions(request)
         if can(request.user, "admin.write"):
             return actions
         return {
             name: spec
             for name, spec in actions.items()
-            if set(getattr(spec[0], "allowed_permissions", ("change",))) <= {"view"}
+            if not set(getattr(spec[0], "allowed_permissions", ("change",))) & DJANGO_CHANGES
         }
 
 
@@ -94,3 +183,33 @@ class ReadOnlyAdmin(StaffModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def hide_internals(site: admin.AdminSite) -> None:
+    """Take out what staff never edit by hand: Django's groups (Hearth has roles), the JWT
+    blacklist (login sessions are ended from LoginSession), and celery-beat's schedules (the
+    schedules app writes them); its periodic tasks stay readable under "Internals"."""
+    from django.contrib.auth.models import Group
+    from django_celery_beat import models as beat
+    from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
+
+    hidden = (
+        Group,
+        OutstandingToken,
+        BlacklistedToken,
+        beat.PeriodicTask,
+        beat.IntervalSchedule,
+        beat.CrontabSchedule,
+        beat.SolarSchedule,
+        beat.ClockedSchedule,
+    )
+    for model in hidden:
+        if site.is_registered(model):
+            site.unregister(model)
+    site.register(beat.PeriodicTask, PeriodicTaskAdmin)
+
+
+class PeriodicTaskAdmin(ReadOnlyAdmin):
+    list_display = ("name", "task", "enabled", "crontab", "interval", "last_run_at", "total_run_count")
+    list_filter = ("enabled",)
+    search_fields = ("name", "task")

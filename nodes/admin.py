@@ -1,11 +1,13 @@
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 
-from config.admin import StaffInline, StaffModelAdmin
+from config.admin import StaffInline, StaffModelAdmin, refusal_text
 from nodes import services
 from nodes.models import Allocation, Location, Node, NodeEvent
 
@@ -95,6 +97,7 @@ class NodeAdmin(StaffModelAdmin):
         "allocations_link",
     )
     inlines = [NodeEventInline]
+    change_form_template = "admin/nodes/node/change_form.html"
     actions = ["test_connection", "enter_maintenance", "leave_maintenance"]
 
     @admin.display(description="Status")
@@ -166,37 +169,53 @@ class NodeAdmin(StaffModelAdmin):
     def save_model(self, request, obj, form, change):
         key = form.cleaned_data.get("new_ssh_private_key") or ""
         fields = {f: form.cleaned_data[f] for f in form.changed_data if f != "new_ssh_private_key"}
-        try:
-            if change:
-                services.node_update(
-                    node=obj, actor=request.user, request=request, ssh_private_key=key or None, **fields
-                )
-            else:
-                node, secret = services.node_create(
-                    actor=request.user,
-                    request=request,
-                    ssh_private_key=key,
-                    **{f: form.cleaned_data[f] for f in form.cleaned_data if f != "new_ssh_private_key"},
-                )
-                obj.pk = node.pk
-                self.message_user(request, f"Node secret (shown once): {secret}", messages.WARNING)
-        except ValidationError as exc:
-            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+        # A refusal propagates: StaffModelAdmin.changeform_view rolls back and shows it as an error.
+        if change:
+            services.node_update(
+                node=obj, actor=request.user, request=request, ssh_private_key=key or None, **fields
+            )
+        else:
+            node, secret = services.node_create(
+                actor=request.user,
+                request=request,
+                ssh_private_key=key,
+                **{f: form.cleaned_data[f] for f in form.cleaned_data if f != "new_ssh_private_key"},
+            )
+            obj.pk = node.pk
+            self.message_user(request, f"Node secret (shown once): {secret}", messages.WARNING)
 
     def delete_model(self, request, obj):
         services.node_delete(node=obj, actor=request.user, request=request)
 
+    def _report_health(self, request, node) -> None:
+        """Run the health service (as POST /api/nodes/:id/test) and say what it found."""
+        try:
+            report = services.node_check_health(node=node)
+        except APIException as exc:
+            self.message_user(request, f"{node.name}: {refusal_text(exc)}", messages.ERROR)
+            return
+        if report["ok"]:
+            self.message_user(
+                request,
+                f"{node.name}: reachable, Docker {report['docker_version']}, {report['latency_ms']} ms",
+            )
+        else:
+            self.message_user(request, f"{node.name}: {report['error']}", messages.ERROR)
+
     @admin.action(description="Test connection (health check now)")
     def test_connection(self, request, queryset):
         for node in queryset:
-            report = services.node_check_health(node=node)
-            if report["ok"]:
-                self.message_user(
-                    request,
-                    f"{node.name}: reachable, Docker {report['docker_version']}, {report['latency_ms']} ms",
-                )
-            else:
-                self.message_user(request, f"{node.name}: {report['error']}", messages.ERROR)
+            self._report_health(request, node)
+
+    def test_view(self, request, node_id):
+        """The change page's "Test connection" button."""
+        node = get_object_or_404(Node, pk=node_id)
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        if not self.has_change_permission(request, node):  # the API's test needs admin.write too
+            raise PermissionDenied
+        self._report_health(request, node)
+        return redirect(reverse("admin:nodes_node_change", args=[node.pk]))
 
     @admin.action(description="Enter maintenance (no new servers placed)")
     def enter_maintenance(self, request, queryset):
@@ -212,6 +231,11 @@ class NodeAdmin(StaffModelAdmin):
 
     def get_urls(self):
         return [
+            path(
+                "<uuid:node_id>/test/",
+                self.admin_site.admin_view(self.test_view),
+                name="nodes_node_test",
+            ),
             path(
                 "<uuid:node_id>/allocations/",
                 self.admin_site.admin_view(self.allocations_view),

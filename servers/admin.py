@@ -1,17 +1,60 @@
+"""Servers in the admin: everything the API does, through the same services and the same permissions.
+
+Each page and action asks `can()` for the permission its API endpoint asks for (server.create,
+server.update, server.transfer, server.suspend, server.start…), so a Support member who may only
+read sees no way to change anything, and a refused URL answers 403. Services raise the domain
+errors; they are shown as error messages (never a 500), and the services write the audit log.
+"""
+
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import flatten_fieldsets
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from rest_framework.exceptions import APIException
 
-from config.admin import StaffInline, StaffModelAdmin
+from accounts.permissions import can
+from config.admin import StaffInline, StaffModelAdmin, refusal_text
 from servers import services
+from servers.forms import (
+    LIMITS,
+    SERVICE_TO_FORM,
+    AllocationAddForm,
+    ServerChangeForm,
+    ServerCreateForm,
+    SuspendForm,
+    TransferForm,
+)
 from servers.models import Job, Server, ServerMember
+from servers.transfer import server_transfer
+
+RESTART_FIELDS = ("restart_policy", "max_crash_count")
+
+
+class Refused(Exception):
+    """A service refused a change made on an admin form; changeform_view shows why instead of a 500."""
 
 
 class MemberInline(StaffInline, admin.TabularInline):
+    """People the owner shares the server with; saved through member_add/update/remove (audited)."""
+
     model = ServerMember
     fields = ("user", "permissions", "created_at")
     readonly_fields = ("created_at",)
     autocomplete_fields = ("user",)
     extra = 0
+
+    def has_add_permission(self, request, obj=None):
+        return can(request.user, "server.update", obj)
+
+    def has_change_permission(self, request, obj=None):
+        return can(request.user, "server.update", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return can(request.user, "server.update", obj)
 
 
 class JobInline(StaffInline, admin.TabularInline):
@@ -24,26 +67,41 @@ class JobInline(StaffInline, admin.TabularInline):
     ordering = ("-created_at",)
 
 
-def _each(action: str, call):
-    """An admin action that calls a service per server and reports refusals instead of failing."""
+def _server_action(label: str, permission: str, call):
+    """An action that calls a service per server, as the API's endpoint would, and reports refusals."""
 
     def run(modeladmin, request, queryset):
         done = 0
         for server in queryset.select_related("node", "template"):
+            if not can(request.user, permission, server):
+                modeladmin.message_user(
+                    request, f"{server.name}: you do not hold {permission}.", messages.ERROR
+                )
+                continue
             try:
                 call(server=server, actor=request.user, request=request)
-                done += 1
             except APIException as exc:
-                modeladmin.message_user(request, f"{server.name}: {exc.detail}", messages.WARNING)
-        modeladmin.message_user(request, f"{action}: {done} server(s).")
+                modeladmin.message_user(request, f"{server.name}: {refusal_text(exc)}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            modeladmin.message_user(request, f"{label}: {done} server(s).", messages.SUCCESS)
 
-    run.short_description = f"{action} selected servers"
-    run.__name__ = action.lower().replace(" ", "_")
-    return run
+    run.__name__ = label.lower()
+    return admin.action(description=f"{label} selected servers", permissions=[permission.replace(".", "_")])(
+        run
+    )
+
+
+def _holds(permission: str):
+    """has_<permission>_permission for Django's action filter: the global grant, as the API checks it."""
+    return lambda self, request: can(request.user, permission)
 
 
 @admin.register(Server)
 class ServerAdmin(StaffModelAdmin):
+    form = ServerChangeForm
+    change_form_template = "admin/servers/server/change_form.html"
     list_display = (
         "name",
         "status",
@@ -60,10 +118,38 @@ class ServerAdmin(StaffModelAdmin):
     list_filter = ("status", "node", "template", "restart_policy")
     list_select_related = ("node", "owner", "template")
     search_fields = ("name", "id", "owner__email", "owner__username")
+    autocomplete_fields = ("owner",)
+    add_fieldsets = (
+        (None, {"fields": ("name", "description", "owner", "template")}),
+        ("Placement", {"fields": ("node", "location", "primary_port", "port_bindings")}),
+        ("Image and variables", {"fields": ("docker_image", "environment")}),
+        ("Limits", {"fields": LIMITS}),
+        ("After creation", {"fields": ("restart_policy", "install")}),
+    )
+    fieldsets = (
+        (None, {"fields": ("id", "name", "description", "owner", "status", "status_reason")}),
+        ("Placement", {"fields": ("node", "template", "ports", "container_id")}),
+        ("Image and variables", {"fields": ("docker_image", "environment")}),
+        ("Limits", {"fields": LIMITS}),
+        (
+            "Crashes",
+            {"fields": ("restart_policy", "max_crash_count", "crash_count", "last_crash_at")},
+        ),
+        ("Suspension", {"fields": ("suspended_at", "suspended_by", "suspension_reason")}),
+        (
+            "Usage",
+            {"fields": ("disk_usage_mb", "disk_checked_at", "cpu_usage", "memory_usage_mb")},
+        ),
+        ("Dates", {"fields": ("installed_at", "created_at", "updated_at")}),
+    )
     readonly_fields = (
         "id",
+        "owner",
         "status",
         "status_reason",
+        "node",
+        "template",
+        "ports",
         "container_id",
         "crash_count",
         "last_crash_at",
@@ -77,33 +163,288 @@ class ServerAdmin(StaffModelAdmin):
         "installed_at",
         "created_at",
         "updated_at",
-        "node",
     )
-    inlines = [MemberInline, JobInline]
     actions = [
-        _each("Start", services.server_start),
-        _each("Stop", services.server_stop),
-        _each("Restart", services.server_restart),
-        _each("Kill", services.server_kill),
-        _each("Suspend", services.server_suspend),
-        _each("Unsuspend", services.server_unsuspend),
-        _each("Reinstall", lambda **kw: services.server_install(reinstall=True, **kw)),
+        _server_action("Start", "server.start", services.server_start),
+        _server_action("Stop", "server.stop", services.server_stop),
+        _server_action("Restart", "server.restart", services.server_restart),
+        _server_action("Kill", "server.kill", services.server_kill),
+        _server_action("Suspend", "server.suspend", services.server_suspend),
+        _server_action("Unsuspend", "server.suspend", services.server_unsuspend),
+        _server_action(
+            "Reinstall", "server.install", lambda **kw: services.server_install(reinstall=True, **kw)
+        ),
     ]
+    has_server_start_permission = _holds("server.start")
+    has_server_stop_permission = _holds("server.stop")
+    has_server_restart_permission = _holds("server.restart")
+    has_server_kill_permission = _holds("server.kill")
+    has_server_suspend_permission = _holds("server.suspend")
+    has_server_install_permission = _holds("server.install")
+
+    @admin.display(description="Ports")
+    def ports(self, server):
+        rows = [
+            f"{a.ip}:{a.port} → {a.container_port or a.port}{' (primary)' if a.is_primary else ''}"
+            for a in server.allocations.order_by("-is_primary", "port")
+        ]
+        return ", ".join(rows) or "—"
+
+    # --- Who may do what: the API's permission for each operation ---------------------------------
 
     def has_add_permission(self, request):
-        return False  # servers are created through the API (placement, ports and variables are checked there)
+        # The form names the owner, which the API lets only admin.write choose.
+        return can(request.user, "server.create") and can(request.user, "admin.write")
+
+    def has_change_permission(self, request, obj=None):
+        return can(request.user, "server.update", obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return can(request.user, "server.delete", obj)
+
+    def get_inlines(self, request, obj):
+        return [MemberInline, JobInline] if obj else []
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj else ()
+
+    def get_fieldsets(self, request, obj=None):
+        return self.fieldsets if obj else self.add_fieldsets
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = ServerCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    # --- Create: servers.services.server_create, as POST /api/servers -----------------------------
+
+    def add_view(self, request, form_url="", extra_context=None):
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        fieldsets = self.get_fieldsets(request)
+        form_class = self.get_form(request, None, change=False, fields=flatten_fieldsets(fieldsets))
+        form = form_class(request.POST or None, initial={"owner": request.user.pk})
+        if request.method == "POST" and form.is_valid():
+            try:
+                server = services.server_create(
+                    actor=request.user, request=request, **form.service_arguments()
+                )
+            except APIException as exc:
+                self._show_refusal(request, form, exc)
+            else:
+                self.log_addition(request, server, [{"added": {}}])
+                self.message_user(request, f"Created “{server.name}” on node {server.node.name}.")
+                return redirect(reverse("admin:servers_server_change", args=[server.pk]))
+        admin_form = helpers.AdminForm(form, list(fieldsets), {}, (), model_admin=self)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Add server",
+            "subtitle": None,
+            "adminform": admin_form,
+            "object_id": None,
+            "original": None,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            "show_save_and_add_another": False,
+            "show_save_and_continue": False,
+            **(extra_context or {}),
+        }
+        return self.render_change_form(request, context, add=True, form_url=form_url)
+
+    def _show_refusal(self, request, form, exc: APIException) -> None:
+        """Put a service's refusal on the fields it names (and in the messages), keep the input."""
+        detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
+        for key, value in detail.items():
+            field = SERVICE_TO_FORM.get(key, key)
+            text = refusal_text(value)
+            form.add_error(field if field in form.fields else None, text)
+        self.message_user(request, f"Not created: {refusal_text(exc)}", messages.ERROR)
+
+    # --- Change: server_update (and the restart policy's own service), as PATCH /api/servers/:id ---
 
     def save_model(self, request, obj, form, change):
-        changes = {field: form.cleaned_data[field] for field in form.changed_data}
+        server = Server.objects.get(pk=obj.pk)  # the form already wrote its values onto obj
+        changed = form.changed_data
+        updates = {f: form.cleaned_data[f] for f in changed if f not in RESTART_FIELDS}
         try:
-            services.server_update(
-                server=Server.objects.get(pk=obj.pk), actor=request.user, request=request, **changes
-            )
+            if updates:
+                server = services.server_update(server=server, actor=request.user, request=request, **updates)
+            if any(f in changed for f in RESTART_FIELDS):
+                services.server_set_restart_policy(
+                    server=server,
+                    actor=request.user,
+                    request=request,
+                    restart_policy=form.cleaned_data["restart_policy"],
+                    max_crash_count=form.cleaned_data["max_crash_count"],
+                )
         except APIException as exc:
-            self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
+            raise Refused(f"Not saved: {refusal_text(exc)}") from exc
+
+    def save_formset(self, request, form, formset, change):
+        # What Django's change message reads; filled with what the services did.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        if formset.model is not ServerMember:
+            return  # jobs are read-only
+        server = form.instance
+        try:
+            for member_form in formset.forms:
+                data = member_form.cleaned_data
+                if not data:
+                    continue
+                member = member_form.instance
+                if data.get("DELETE") and member.pk:
+                    services.member_remove(member=member, actor=request.user, request=request)
+                    formset.deleted_objects.append(member)
+                elif not member.pk:
+                    added = services.member_add(
+                        server=server,
+                        actor=request.user,
+                        request=request,
+                        email=data["user"].email,
+                        permissions=data["permissions"],
+                    )
+                    formset.new_objects.append(added)
+                elif "permissions" in member_form.changed_data:
+                    updated = services.member_update(
+                        member=ServerMember.objects.get(pk=member.pk),
+                        actor=request.user,
+                        request=request,
+                        permissions=data["permissions"],
+                    )
+                    formset.changed_objects.append((updated, ["permissions"]))
+        except APIException as exc:
+            raise Refused(f"Members not saved: {refusal_text(exc)}") from exc
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except Refused as exc:  # the transaction of the whole form was rolled back
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    # --- Delete: server_delete (a job removes the container and files); refusals: StaffModelAdmin -
 
     def delete_model(self, request, obj):
         services.server_delete(server=obj, actor=request.user, request=request)
+
+    # --- Transfer and suspend: pages of their own, linked from the change page ---------------------
+
+    def get_urls(self):
+        return [
+            path(
+                "<uuid:server_id>/transfer/",
+                self.admin_site.admin_view(self.transfer_view),
+                name="servers_server_transfer",
+            ),
+            path(
+                "<uuid:server_id>/allocations/",
+                self.admin_site.admin_view(self.allocations_view),
+                name="servers_server_allocations",
+            ),
+            path(
+                "<uuid:server_id>/suspend/",
+                self.admin_site.admin_view(self.suspend_view),
+                name="servers_server_suspend",
+            ),
+            *super().get_urls(),
+        ]
+
+    def _server_for(self, request, server_id, permission: str) -> Server:
+        server = get_object_or_404(Server.objects.select_related("node", "template"), pk=server_id)
+        if not can(request.user, permission, server):
+            raise PermissionDenied
+        return server
+
+    def _form_page(self, request, server, form, title: str):
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": server,
+            "form": form,
+            "title": title,
+        }
+        return TemplateResponse(request, "admin/servers/server/action_form.html", context)
+
+    def transfer_view(self, request, server_id):
+        server = self._server_for(request, server_id, "server.transfer")
+        form = TransferForm(request.POST or None, server=server)
+        if request.method == "POST" and form.is_valid():
+            target = form.cleaned_data["target"]
+            try:
+                server_transfer(server=server, actor=request.user, target=target, request=request)
+            except APIException as exc:
+                form.add_error(None, refusal_text(exc))
+                self.message_user(request, f"Not transferred: {refusal_text(exc)}", messages.ERROR)
+            else:
+                self.message_user(request, f"Transfer of “{server.name}” to {target.name} started.")
+                return redirect(reverse("admin:servers_server_change", args=[server.pk]))
+        return self._form_page(request, server, form, f"Transfer {server.name} to another node")
+
+    def allocations_view(self, request, server_id):
+        """The server's ports: add one, make one primary, remove one (the API's allocation services)."""
+        server = self._server_for(request, server_id, "server.update")
+        form = AllocationAddForm(request.POST if request.POST.get("do") == "add" else None)
+        if request.method == "POST":
+            try:
+                done = self._allocation_change(request, server, form)
+            except APIException as exc:
+                self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
+            else:
+                if done:
+                    self.message_user(request, done)
+                    return redirect(reverse("admin:servers_server_allocations", args=[server.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": server,
+            "form": form,
+            "title": f"Ports of {server.name}",
+            "allocations": server.allocations.order_by("-is_primary", "port"),
+        }
+        return TemplateResponse(request, "admin/servers/server/allocations.html", context)
+
+    def _allocation_change(self, request, server, form) -> str:
+        do, who = request.POST.get("do"), {"server": server, "actor": request.user, "request": request}
+        if do == "add":
+            if not form.is_valid():
+                return ""
+            allocation = services.allocation_add(**who, **form.cleaned_data)
+            return f"Bound {allocation.ip}:{allocation.port} to container port {allocation.container_port}."
+        port = int(request.POST.get("container_port") or 0)
+        if do == "primary":
+            services.allocation_set_primary(**who, container_port=port)
+            return f"Container port {port} is now the primary."
+        if do == "remove":
+            services.allocation_remove(**who, container_port=port)
+            return f"Removed the allocation of container port {port}."
+        return ""
+
+    def suspend_view(self, request, server_id):
+        server = self._server_for(request, server_id, "server.suspend")
+        form = SuspendForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.server_suspend(
+                    server=server, actor=request.user, request=request, reason=form.cleaned_data["reason"]
+                )
+            except APIException as exc:
+                form.add_error(None, refusal_text(exc))
+                self.message_user(request, f"Not suspended: {refusal_text(exc)}", messages.ERROR)
+            else:
+                self.message_user(request, f"Suspended “{server.name}”.")
+                return redirect(reverse("admin:servers_server_change", args=[server.pk]))
+        return self._form_page(request, server, form, f"Suspend {server.name}")
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["may_transfer"] = can(request.user, "server.transfer", obj)
+            context["may_suspend"] = can(request.user, "server.suspend", obj)
+            context["may_update"] = can(request.user, "server.update", obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
 
 
 @admin.register(Job)

@@ -13,11 +13,11 @@ from django.urls import path, reverse
 from django.utils.text import slugify
 from rest_framework.exceptions import ValidationError
 
-from accounts.audit import audit
 from config.admin import StaffInline, StaffModelAdmin
 from templates_app import services
 from templates_app.eggs import egg_export
 from templates_app.models import Template, TemplateVariable
+from templates_app.services import VARIABLE_FIELDS
 
 
 class TemplateVariableFormSet(forms.BaseInlineFormSet):
@@ -68,6 +68,13 @@ def _messages(detail) -> list[str]:
     return [str(detail)]
 
 
+def _variables(formset) -> list[dict]:
+    """The inline's rows, in their sort order, as the service's `variables` list."""
+    kept = [f for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+    kept.sort(key=lambda f: f.cleaned_data.get("sort_order") or 0)
+    return [{k: f.cleaned_data[k] for k in VARIABLE_FIELDS if k in f.cleaned_data} for f in kept]
+
+
 @admin.register(Template)
 class TemplateAdmin(StaffModelAdmin):
     list_display = ("name", "docker_image", "variable_count", "source", "updated_at")
@@ -106,9 +113,31 @@ class TemplateAdmin(StaffModelAdmin):
         return template.variable_total
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        action = "template.update" if change else "template.create"
-        audit(action, request=request, resource=obj, changes=sorted(form.changed_data), via="admin")
+        pass  # saved with its variables by save_related, through the service
+
+    def save_related(self, request, form, formsets, change):
+        """template_create / template_update, as the API: validated, variables replaced, audited."""
+        variables = None
+        for formset in formsets:
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            if formset.model is TemplateVariable and (not change or formset.has_changed()):
+                variables = _variables(formset)
+        fields = {f: form.cleaned_data[f] for f in (form.changed_data if change else form.cleaned_data)}
+        if change:
+            template = Template.objects.get(pk=form.instance.pk)
+            services.template_update(
+                actor=request.user,
+                template=template,
+                request=request,
+                variables=variables,
+                via="admin",
+                **fields,
+            )
+        else:
+            template = services.template_create(
+                actor=request.user, request=request, variables=variables, via="admin", **fields
+            )
+            form.instance.pk = template.pk  # what the admin's log and redirect use
 
     def delete_model(self, request, obj):
         services.template_delete(actor=request.user, template=obj, request=request, via="admin")

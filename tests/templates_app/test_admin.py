@@ -166,3 +166,64 @@ def test_saving_in_the_admin_is_validated_and_audited(signed_in, admin):
         "choices": None,
     }
     assert AuditLog.objects.filter(action="template.create", metadata__via="admin").exists()
+
+
+def posted_back(client, url: str, **overrides) -> dict:
+    """The change page's forms as a browser posts them back, with some fields changed."""
+    page = client.get(url)
+    forms = [page.context["adminform"].form]
+    for inline in page.context["inline_admin_formsets"]:
+        forms += [inline.formset.management_form, *inline.formset.forms]
+    data = {}
+    for form in forms:
+        for field in form:
+            value = field.value()
+            if value is None or value is False or field.field.disabled:
+                continue
+            data[field.html_name] = "on" if value is True else str(value)
+    data.update(overrides)
+    return data
+
+
+def extra_variable(index: int, env: str) -> dict:
+    return {
+        f"variables-{index}-sort_order": str(index),
+        f"variables-{index}-env_variable": env,
+        f"variables-{index}-name": env.title(),
+        f"variables-{index}-default_value": "1",
+        f"variables-{index}-user_viewable": "on",
+        f"variables-{index}-rules": "{}",
+    }
+
+
+def test_changing_a_template_goes_through_the_service(signed_in, admin, make_template):
+    template = make_template(name="Edited", variables=[variable("MAX_PLAYERS", "20")])
+    client = signed_in(admin)
+    url = f"/admin/templates_app/template/{template.pk}/change/"
+    data = posted_back(
+        client, url, stop_command="quit", **{"variables-TOTAL_FORMS": "2"}, **extra_variable(1, "SEED")
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    template.refresh_from_db()
+    assert template.stop_command == "quit"
+    assert list(template.variables.values_list("env_variable", flat=True)) == ["MAX_PLAYERS", "SEED"]
+    update = AuditLog.objects.get(action="template.update", user=admin)
+    assert update.metadata["via"] == "admin" and {"stop_command", "variables"} <= set(
+        update.metadata["changes"]
+    )
+
+
+def test_a_variable_declared_twice_is_refused_and_nothing_changes(signed_in, admin, make_template):
+    template = make_template(name="Twice", variables=[variable("MAX_PLAYERS", "20")])
+    client = signed_in(admin)
+    url = f"/admin/templates_app/template/{template.pk}/change/"
+    data = posted_back(
+        client, url, stop_command="quit", **{"variables-TOTAL_FORMS": "2"}, **extra_variable(1, "MAX_PLAYERS")
+    )
+    response = client.post(url, data, follow=True)
+    assert response.status_code == 200 and response.context["title"] == "Change template"
+    assert "Please correct the duplicate data for env_variable." in str(response.context["errors"])
+    template.refresh_from_db()
+    assert template.stop_command == "stop" and template.variables.count() == 1
+    assert not AuditLog.objects.filter(action="template.update").exists()
