@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
-from rest_framework.exceptions import ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 
 from config.admin import StaffInline, StaffModelAdmin
 from nodes import services
@@ -180,7 +180,7 @@ class NodeAdmin(StaffModelAdmin):
                 )
                 obj.pk = node.pk
                 self.message_user(request, f"Node secret (shown once): {secret}", messages.WARNING)
-        except ValidationError as exc:
+        except APIException as exc:  # bad input (400) or an engine that already is a node (409)
             self.message_user(request, f"Not saved: {exc.detail}", messages.ERROR)
 
     def delete_model(self, request, obj):
