@@ -306,13 +306,21 @@ class NodeClient:
             events = self.docker.events(decode=True, filters=filters, since=since)
         return Stream(events, events._response)
 
-    def follow_logs(self, container_id: str, since: float) -> Stream:
-        """A container's stdout and stderr from `since` on, as written: lists of (1 or 2, payload)."""
+    def follow_logs(self, container_id: str, since: float, *, timestamps: bool = False) -> Stream:
+        """A container's stdout and stderr from `since` on, as written: lists of (1 or 2, payload).
+        With `timestamps`, each payload starts with the engine's RFC 3339 time of it and a space."""
         api = self.docker.api
+        params = {
+            "stdout": 1,
+            "stderr": 1,
+            "follow": 1,
+            "since": f"{since:.6f}",
+            "timestamps": int(timestamps),
+        }
         with self.guard("following the console"):
             response = api._get(
                 api._url("/containers/{0}/logs", container_id),
-                params={"stdout": 1, "stderr": 1, "follow": 1, "since": f"{since:.6f}"},
+                params=params,
                 stream=True,
             )
             api._raise_for_status(response)

@@ -150,3 +150,119 @@ class TestMetricsEndpoint:
         day = api.get(f"/api/servers/{server.pk}/metrics?range=24h").json()["data"]
         assert 0 < len(day["points"]) <= 120
         assert api.get(f"/api/servers/{server.pk}/metrics?range=1y").status_code == 400
+
+
+# --- Each line recorded and delivered once (issue 9, item 11) ----------------------------------------
+
+
+def count_in_history(server, text: str) -> int:
+    return sum(entry["data"] == f"{text}\n" for entry in console.history(server.pk, limit=5000))
+
+
+def say_and_count_deliveries(server, api, words: str, *, settle: float = 1.5) -> int:
+    """Send `say <words>` and count how many times subscribers of the server's group receive the line."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.layers import get_channel_layer
+
+    layer, line = get_channel_layer(), f"[Server] {words}\n"
+
+    async def run():
+        channel = await layer.new_channel()
+        await layer.group_add(console.group_name(server.pk), channel)
+        await sync_to_async(api.post)(
+            f"/api/servers/{server.pk}/command", {"command": f"say {words}"}, format="json"
+        )
+        seen, deadline = 0, time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=0.25)
+            except TimeoutError:
+                continue
+            if message["type"] == "server_log":
+                found = message["data"].count(line)
+                if found and not seen:
+                    deadline = time.monotonic() + settle  # a second copy would follow within this
+                seen += found
+        await layer.group_discard(console.group_name(server.pk), channel)
+        return seen
+
+    return async_to_sync(run)()
+
+
+def assert_no_line_twice(server) -> None:
+    game_lines = [e["data"] for e in console.history(server.pk, limit=5000) if e["stream"] == "stdout"]
+    twice = {line for line in game_lines if game_lines.count(line) > 1}
+    assert not twice, f"recorded more than once: {sorted(twice)}"
+
+
+def wait_for(check, timeout: float = 15, what: str = "it"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def test_a_second_node_row_on_the_same_engine_does_not_double_any_line(
+    client_for, customer, game_node, game_template, monitor, location
+):
+    from nodes.models import Node
+
+    node = game_node()
+    # As an old install has it: a node created without dockerUrl became a second row on the panel's engine.
+    twin = Node.objects.create(
+        name="twin",
+        location=location,
+        hostname="h",
+        public_address="127.0.0.1",
+        docker_url=node.docker_url,
+        data_dir=node.data_dir,
+        max_memory_mb=1024,
+        max_cpu_cores=1,
+        is_online=True,
+    )
+    wait_for(lambda: {str(node.pk), str(twin.pk)} <= set(monitor.watchers), what="a watcher per node")
+    api = client_for(customer)
+    server = create(api, node, game_template, install=True)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    assert say_and_count_deliveries(server, api, "one copy please") == 1
+    assert count_in_history(server, "[Server] one copy please") == 1
+    assert_no_line_twice(server)
+
+
+def test_a_reconnect_to_the_node_records_no_line_twice(running, monitor):
+    server, api = running
+    assert say_and_count_deliveries(server, api, "before the drop") == 1
+    watcher = monitor.watchers[str(server.node_id)]
+    first = watcher.followers[str(server.pk)]
+    watcher.close()  # every stream of the node cut at once, as when its SSH connection drops
+    wait_for(
+        lambda: (f := watcher.followers.get(str(server.pk))) is not None and f is not first and f.is_alive(),
+        what="a new follower after the reconnect",
+    )
+    assert say_and_count_deliveries(server, api, "after the drop") == 1
+    assert count_in_history(server, "[Server] before the drop") == 1
+    assert_no_line_twice(server)
+
+
+def test_a_restarted_monitor_records_no_line_twice(running, monitor):
+    server, api = running
+    assert say_and_count_deliveries(server, api, "before the restart") == 1
+    monitor.stop(wait=10)
+    fresh = Monitor()
+    fresh.sync()
+    try:
+        wait_for(
+            lambda: (w := fresh.watchers.get(str(server.node_id))) and str(server.pk) in w.followers,
+            what="the new monitor to follow the server",
+        )
+        assert say_and_count_deliveries(server, api, "after the restart") == 1
+    finally:
+        fresh.stop(wait=10)
+    assert count_in_history(server, "[Server] before the restart") == 1
+    assert_no_line_twice(server)
