@@ -133,6 +133,7 @@ class OutputFollower(threading.Thread):
             return
         ready = _ready_matcher(server.template)
         waiting = server.status == Server.Status.STARTING
+        connections.close_all()  # back to the pool: a follower lives as long as its game, one per server
         threading.Thread(target=self._read, daemon=True, name=f"{self.name}-read").start()
         throttle, last_flush, ended = Throttle(), 0.0, False
         try:
@@ -148,6 +149,7 @@ class OutputFollower(threading.Thread):
                 if waiting and any(ready(text) for _, text, _ in batch):
                     waiting = False
                     set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
+                    connections.close_all()
                 admitted, notice = throttle.admit(batch)
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
                     console.write_lines(
