@@ -461,6 +461,7 @@ class Monitor:
             return
         close_old_connections()
         wanted = {str(pk) for pk in Node.objects.filter(is_online=True).values_list("pk", flat=True)}
+        connections.close_all()  # back to the pool until the next tick (and not lost if this thread ends)
         for node_id in set(self.watchers) - wanted:  # offline, deleted, or found to be another node's engine
             self._retire(self.watchers.pop(node_id))
         for node_id in wanted:
