@@ -134,7 +134,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
 # Redis: the embedded server `make run` starts listens on 6380 so it never fights a system Redis.
-REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6380/0")
+REDIS_URL = env("REDIS_URL", default=f"redis://127.0.0.1:{env.int('EMBEDDED_REDIS_PORT', default=6380)}/0")
 
 CACHES = {
     "default": {
