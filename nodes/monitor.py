@@ -155,9 +155,7 @@ class OutputFollower(threading.Thread):
                     console.write_lines(
                         self.server_id, stream, [_cut(text.rstrip("\r")) for _, text, _ in run]
                     )
-                if (
-                    batch
-                ):  # what a later reader of this run (a reconnect, a new monitor) must not record again
+                if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
                     _save_cursor(self.server_id, self.container_id, batch[-1][2])
                 if notice:
                     console.write(
@@ -455,11 +453,13 @@ class Monitor:
     def __init__(self):
         self.stopping = threading.Event()
         self.watchers: dict[str, NodeWatcher] = {}
+        self.identified: set[str] = set()  # nodes without a known engine checked once by this monitor
 
     def sync(self) -> None:
         if self.stopping.is_set():  # a tick racing stop() must not start new watchers
             return
         close_old_connections()
+        self._identify_engines()
         wanted = {str(pk) for pk in Node.objects.filter(is_online=True).values_list("pk", flat=True)}
         connections.close_all()  # back to the pool until the next tick (and not lost if this thread ends)
         for node_id in set(self.watchers) - wanted:  # offline, deleted, or found to be another node's engine
@@ -469,6 +469,17 @@ class Monitor:
             if watcher is None or not watcher.is_alive():
                 self.watchers[node_id] = NodeWatcher(node_id, threading.Event())
                 self.watchers[node_id].start()
+
+    def _identify_engines(self) -> None:
+        """Online rows from before engines were recorded are checked once before being watched: the
+        check records their engine, or takes a second row on an engine that already is a node offline,
+        so no engine is ever followed twice."""
+        from nodes.services import node_check_health
+
+        unknown = Node.objects.filter(is_online=True, engine_id="").exclude(pk__in=self.identified)
+        for node in unknown.order_by("created_at"):
+            self.identified.add(str(node.pk))
+            node_check_health(node=node)
 
     @staticmethod
     def _retire(watcher: "NodeWatcher") -> None:

@@ -206,14 +206,12 @@ def wait_for(check, timeout: float = 15, what: str = "it"):
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_a_second_node_row_on_the_same_engine_does_not_double_any_line(
-    client_for, customer, game_node, game_template, monitor, location
-):
+def a_twin_of(node, location):
+    """As an old install has it: a node created without dockerUrl became a second row on the panel's
+    engine (no engine recorded: rows from before the rule)."""
     from nodes.models import Node
 
-    node = game_node()
-    # As an old install has it: a node created without dockerUrl became a second row on the panel's engine.
-    twin = Node.objects.create(
+    return Node.objects.create(
         name="twin",
         location=location,
         hostname="h",
@@ -224,15 +222,52 @@ def test_a_second_node_row_on_the_same_engine_does_not_double_any_line(
         max_cpu_cores=1,
         is_online=True,
     )
-    wait_for(lambda: {str(node.pk), str(twin.pk)} <= set(monitor.watchers), what="a watcher per node")
-    api = client_for(customer)
-    server = create(api, node, game_template, install=True)
+
+
+def start_a_server(api, node, template):
+    server = create(api, node, template, install=True)
     wait_status(server, S.STOPPED)
     api.post(f"/api/servers/{server.pk}/start")
-    wait_status(server, S.RUNNING)
+    return wait_status(server, S.RUNNING)
+
+
+def test_a_second_row_on_a_watched_engine_is_taken_offline_and_never_watched(
+    client_for, customer, game_node, game_template, monitor, location
+):
+    node = game_node()
+    twin = a_twin_of(node, location)
+    wait_for(lambda: not type(twin).objects.get(pk=twin.pk).is_online, what="the twin to be taken offline")
+    twin.refresh_from_db()
+    assert f"already is node '{node.name}'" in twin.last_health["error"]
+    api = client_for(customer)
+    server = start_a_server(api, node, game_template)
+    assert str(twin.pk) not in monitor.watchers and str(node.pk) in monitor.watchers
     assert say_and_count_deliveries(server, api, "one copy please") == 1
-    assert count_in_history(server, "[Server] one copy please") == 1
     assert_no_line_twice(server)
+
+
+def test_even_two_watchers_on_one_engine_act_only_on_their_own_servers(
+    client_for, customer, game_node, game_template, monitor, location
+):
+    import threading
+
+    from nodes.monitor import NodeWatcher
+
+    node = game_node()
+    twin = a_twin_of(node, location)
+    rogue = NodeWatcher(str(twin.pk), threading.Event())  # outside the monitor's care, as a second process
+    rogue.start()
+    try:
+        api = client_for(customer)
+        server = start_a_server(api, node, game_template)
+        assert say_and_count_deliveries(server, api, "one copy please") == 1
+        assert count_in_history(server, "[Server] one copy please") == 1
+        assert not rogue.followers
+        assert_no_line_twice(server)
+    finally:
+        rogue.stopping.set()
+        rogue.close()
+        rogue.join(10)
 
 
 def test_a_reconnect_to_the_node_records_no_line_twice(running, monitor):
