@@ -312,16 +312,17 @@ class NodeClient:
         exact, as "1764000000.123456789"), as written: lists of (1 or 2, payload). With `timestamps`,
         each payload starts with the engine's RFC 3339 time of that output and a space."""
         api = self.docker.api
+        params = {
+            "stdout": 1,
+            "stderr": 1,
+            "follow": 1,
+            "since": since if isinstance(since, str) else f"{since:.6f}",
+            "timestamps": int(timestamps),
+        }
         with self.guard("following the console"):
             response = api._get(
                 api._url("/containers/{0}/logs", container_id),
-                params={
-                    "stdout": 1,
-                    "stderr": 1,
-                    "follow": 1,
-                    "timestamps": int(timestamps),
-                    "since": since if isinstance(since, str) else f"{since:.6f}",
-                },
+                params=params,
                 stream=True,
             )
             api._raise_for_status(response)

@@ -34,8 +34,14 @@ class Node(models.Model):
     public_address = models.CharField(max_length=255, help_text="The address players connect to.")
     docker_url = models.CharField(
         max_length=255,
-        default="unix:///var/run/docker.sock",
         help_text="unix:///var/run/docker.sock for this machine, ssh://user@host:port for a remote node.",
+    )
+    engine_id = models.CharField(
+        max_length=255,
+        blank=True,
+        editable=False,
+        help_text="The engine behind docker_url (its ID, host name and data root), learnt by the first "
+        "successful check: one engine is never two nodes.",
     )
     ssh_private_key = models.TextField(blank=True, help_text="Encrypted at rest; never shown after saving.")
     ssh_host_key = models.TextField(blank=True, help_text="Pinned on first contact; a mismatch is refused.")
@@ -61,6 +67,11 @@ class Node(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["engine_id"], condition=~models.Q(engine_id=""), name="node_unique_engine"
+            )
+        ]
 
     def __str__(self):
         return self.name

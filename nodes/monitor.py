@@ -5,8 +5,10 @@ crash handed to the crash policy). On every (re)connection the watcher reconcile
 its container, so nothing that happened while the monitor was away is lost.
 """
 
+import calendar
 import collections
 import contextlib
+import functools
 import itertools
 import json
 import logging
@@ -61,6 +63,40 @@ class Throttle:
         return texts[:room], notice
 
 
+@functools.lru_cache(maxsize=64)
+def _epoch_seconds(whole: str) -> int:
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+
+
+def _stamp_ns(stamp: bytes) -> int:
+    """Docker's per-frame RFC 3339 time (trailing zeros of the nanoseconds trimmed) → unix nanoseconds."""
+    whole, _, fraction = stamp.decode().rstrip("Z").partition(".")
+    return _epoch_seconds(whole) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
+
+
+def _cursor_key(server_id: str) -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}:read"
+
+
+def read_cursor(server_id: str, container_id: str) -> int:
+    """Docker's time (ns) of the last line of this container already recorded, 0 when none is."""
+    from servers import console
+
+    try:
+        value = console._redis().get(_cursor_key(server_id))
+    except Exception:  # Redis down: read from the run's start, as before
+        return 0
+    owner, _, ns = (value or b"").decode().partition(" ")
+    return int(ns) if owner == container_id and ns.isdigit() else 0
+
+
+def _save_cursor(server_id: str, container_id: str, ns: int) -> None:
+    from servers import console
+
+    with contextlib.suppress(Exception):
+        console._redis().set(_cursor_key(server_id), f"{container_id} {ns}", ex=7 * 86400)
+
+
 def _cut(text: str) -> str:
     limit = settings.CONSOLE_MAX_LINE_CHARS
     return text if len(text) <= limit else f"{text[:limit]}… [line cut at {limit} characters]"
@@ -77,7 +113,8 @@ class OutputFollower(threading.Thread):
         super().__init__(daemon=True, name=f"follow-{server_id[:8]}")
         self.watcher, self.server_id, self.container_id, self.since = watcher, server_id, container_id, since
         self.run_started = run  # the run's StartedAt (ns): which run of the container this reads
-        self.pending: collections.deque = collections.deque()  # (stream, text), then None at the end
+        # (stream, text, Docker's ns time of the line), then None at the end
+        self.pending: collections.deque = collections.deque()
         self.arrived = threading.Event()
 
     def run(self):
@@ -91,6 +128,7 @@ class OutputFollower(threading.Thread):
             return
         ready = _ready_matcher(server.template)
         waiting = server.status == Server.Status.STARTING
+        connections.close_all()  # back to the pool: a follower lives as long as its game, one per server
         threading.Thread(target=self._read, daemon=True, name=f"{self.name}-read").start()
         throttle, last_flush, ended = Throttle(), 0.0, False
         try:
@@ -103,12 +141,17 @@ class OutputFollower(threading.Thread):
                 ended = bool(batch) and batch[-1] is None
                 if ended:
                     batch.pop()
-                if waiting and any(ready(text) for _, text in batch):
+                if waiting and any(ready(text) for _, text, _ in batch):
                     waiting = False
                     set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
+                    connections.close_all()
                 admitted, notice = throttle.admit(batch)
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
-                    console.write_lines(self.server_id, stream, [_cut(text.rstrip("\r")) for _, text in run])
+                    console.write_lines(
+                        self.server_id, stream, [_cut(text.rstrip("\r")) for _, text, _ in run]
+                    )
+                if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
+                    _save_cursor(self.server_id, self.container_id, batch[-1][2])
                 if notice:
                     console.write(
                         self.server_id, "Server is outputting console data too quickly; throttling."
@@ -119,21 +162,30 @@ class OutputFollower(threading.Thread):
             connections.close_all()
 
     def _read(self) -> None:
-        """Split the container's output into lines as fast as it comes; None marks the end."""
+        """Split the container's output into lines as fast as it comes; None marks the end.
+
+        Frames carry Docker's time: what an earlier reader of this run recorded (before a reconnect or a
+        monitor restart) is skipped, so every line is recorded once.
+        """
         limit = settings.CONSOLE_MAX_LINE_CHARS
-        partial = {1: "", 2: ""}
+        partial, last_ns = {1: "", 2: ""}, 0
+        recorded = read_cursor(self.server_id, self.container_id)
         output = None
         try:
-            output = self.watcher.client.follow_logs(self.container_id, self.since, timestamps=True)
+            since = max(self.since, _as_since(recorded + 1), key=_since_ns) if recorded else self.since
+            output = self.watcher.client.follow_logs(self.container_id, since, timestamps=True)
             self.watcher.streams.add(output)
             for frames in output:
                 for kind, stamped in frames:
                     stamp, _, payload = stamped.partition(b" ")  # each frame: "<RFC 3339 ns time> <output>"
+                    last_ns = _stamp_ns(stamp)
+                    if last_ns <= recorded:  # an earlier reader of this container recorded it
+                        continue
                     *complete, rest = (partial.get(kind, "") + payload.decode(errors="replace")).split("\n")
                     if len(rest) > limit:  # a line without end: emit what we have
                         complete, rest = [*complete, rest], ""
                     partial[kind] = rest
-                    self.pending.extend((STREAMS.get(kind, "stdout"), text) for text in complete)
+                    self.pending.extend((STREAMS.get(kind, "stdout"), text, last_ns) for text in complete)
                 self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
                 self.arrived.set()
                 if self.watcher.stopping.is_set():
@@ -142,7 +194,9 @@ class OutputFollower(threading.Thread):
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
             self.watcher.streams.discard(output)
-            self.pending.extend((STREAMS[kind], rest) for kind, rest in partial.items() if rest)
+            if output is not None:  # now, not at garbage collection: each open stream holds a connection
+                output.close()
+            self.pending.extend((STREAMS[kind], rest, last_ns) for kind, rest in partial.items() if rest)
             self.pending.append(None)
             self.arrived.set()
 
@@ -338,6 +392,13 @@ class NodeWatcher(threading.Thread):
         self.streams.add(events)
         return events
 
+    def hosts(self, server_id: str) -> bool:
+        """Is this server on this node? The engine reports every game container it runs, whichever node
+        the panel has them on; only the server's own node acts on its events."""
+        from servers.models import Server
+
+        return Server.objects.filter(pk=server_id, node_id=self.node_id).exists()
+
     def already_reconciled(self, server_id: str, action: str, when: float) -> bool:
         """Was this start or exit already seen by the reconcile? Then replaying it would undo newer state."""
         stamps = self.reconciled.get(server_id, {})
@@ -360,7 +421,7 @@ class NodeWatcher(threading.Thread):
             attrs = event.get("Actor", {}).get("Attributes", {})
             server_id, container_id = attrs.get(LABEL), event.get("id")
             when = event.get("timeNano", event.get("time", time.time()) * 1e9) / 1e9
-            if not server_id or self.already_reconciled(server_id, action, when):
+            if not server_id or not self.hosts(server_id) or self.already_reconciled(server_id, action, when):
                 continue
             if action in ("start", "die"):
                 self.drop_stdin(server_id)
@@ -421,8 +482,19 @@ def _output_since(state: dict, last_exit: int | None, last_output: bytes | None 
         boundary = max(boundary, read)
     if boundary == 0:
         return "0"
-    boundary += 1  # `since` keeps lines at or after it; the previous run's end itself is not this run
-    return f"{boundary // 1_000_000_000}.{boundary % 1_000_000_000:09d}"
+    return _as_since(
+        boundary + 1
+    )  # `since` keeps lines at or after it; the previous run's end is not this run
+
+
+def _as_since(nanos: int) -> str:
+    """Unix nanoseconds → Docker's `since` (seconds.nanoseconds), exact."""
+    return f"{nanos // 1_000_000_000}.{nanos % 1_000_000_000:09d}"
+
+
+def _since_ns(since: str) -> int:
+    seconds, _, fraction = since.partition(".")
+    return int(seconds) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
 
 
 def _epoch(timestamp: str) -> float:
@@ -436,26 +508,50 @@ def _epoch(timestamp: str) -> float:
 
 
 class Monitor:
-    """Keeps one watcher per online node; called every few seconds by `manage.py monitor`."""
+    """Keeps one watcher per online node, and none for any other; called every few seconds by
+    `manage.py monitor`. Registration and the health check keep one engine to one online node."""
 
     def __init__(self):
         self.stopping = threading.Event()
         self.watchers: dict[str, NodeWatcher] = {}
+        self.identified: set[str] = set()  # nodes without a known engine checked once by this monitor
 
     def sync(self) -> None:
+        if self.stopping.is_set():  # a tick racing stop() must not start new watchers
+            return
         close_old_connections()
+        self._identify_engines()
         wanted = {str(pk) for pk in Node.objects.filter(is_online=True).values_list("pk", flat=True)}
+        connections.close_all()  # back to the pool until the next tick (and not lost if this thread ends)
+        for node_id in set(self.watchers) - wanted:  # offline, deleted, or found to be another node's engine
+            self._retire(self.watchers.pop(node_id))
         for node_id in wanted:
             watcher = self.watchers.get(node_id)
             if watcher is None or not watcher.is_alive():
-                self.watchers[node_id] = NodeWatcher(node_id, self.stopping)
+                self.watchers[node_id] = NodeWatcher(node_id, threading.Event())
                 self.watchers[node_id].start()
+
+    def _identify_engines(self) -> None:
+        """Online rows from before engines were recorded are checked once before being watched: the
+        check records their engine, or takes a second row on an engine that already is a node offline,
+        so no engine is ever followed twice."""
+        from nodes.services import node_check_health
+
+        unknown = Node.objects.filter(is_online=True, engine_id="").exclude(pk__in=self.identified)
+        for node in unknown.order_by("created_at"):
+            self.identified.add(str(node.pk))
+            node_check_health(node=node)
+
+    @staticmethod
+    def _retire(watcher: "NodeWatcher") -> None:
+        watcher.stopping.set()
+        watcher.close()
 
     def stop(self, wait: float = 0) -> None:
         """Stop every watcher; with `wait`, also wait up to that many seconds for their threads to end."""
         self.stopping.set()
         for watcher in self.watchers.values():
-            watcher.close()
+            self._retire(watcher)
         deadline = time.monotonic() + wait
         for watcher in self.watchers.values():
             for thread in [watcher, *watcher.followers.values(), *watcher.threads]:

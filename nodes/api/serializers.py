@@ -52,6 +52,7 @@ class NodeSerializer(serializers.ModelSerializer):
             "ssh_private_key",
             "ssh_public_key",
             "ssh_host_key",
+            "engine_id",
             "is_online",
             "last_seen_at",
             "consecutive_failures",
@@ -62,6 +63,7 @@ class NodeSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = [
             "id",
+            "engine_id",
             "is_online",
             "last_seen_at",
             "consecutive_failures",

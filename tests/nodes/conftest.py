@@ -45,11 +45,11 @@ def make_node(location):
             require_env(f"HEARTH_TEST_SSH{engine}_URL" if ssh else f"HEARTH_TEST_DOCKER{engine}_URL"),
         )
         fields.setdefault("name", f"node-{engine}-{via}-{n}")
+        fields.setdefault("data_dir", require_env(f"HEARTH_TEST_NODE{engine}_DATA_DIR"))
         node, _ = node_create(
             location=location,
             hostname="127.0.0.1",
             public_address="127.0.0.1",
-            data_dir=require_env(f"HEARTH_TEST_NODE{engine}_DATA_DIR"),
             max_memory_mb=4096,
             max_cpu_cores=2,
             ssh_private_key=Path(require_env("HEARTH_TEST_SSH_KEY")).read_text() if ssh else "",

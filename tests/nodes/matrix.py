@@ -31,6 +31,7 @@ def node_body(ctx) -> dict:
         "publicAddress": "1.2.3.4",
         "maxMemoryMb": 1024,
         "maxCpuCores": 1,
+        "dockerUrl": "ssh://hearth@h:22",  # required; unreachable, so it is registered offline
     }
 
 

@@ -38,8 +38,8 @@ def test_arguments_reach_the_node_as_data_not_shell(make_node):
 
 
 def test_first_contact_pins_the_host_key(make_node):
-    node = make_node(engine=2, pin=False)
-    assert node.ssh_host_key == ""
+    node = make_node(engine=2, pin=False)  # registration is the first contact: it checks the node at once
+    assert node.ssh_host_key == require_env("HEARTH_TEST_SSH2_HOSTKEY")
     assert node_check_health(node=node)["ok"]
     node.refresh_from_db()
     assert node.ssh_host_key == require_env("HEARTH_TEST_SSH2_HOSTKEY")

@@ -232,3 +232,194 @@ def test_docker_times_are_read_to_the_nanosecond():
     assert _nanos("2026-12-01T10:31:48.5Z") == 1796121108_500000000
     assert _nanos("0001-01-01T00:00:00Z") == 0
     assert _nanos("garbage") == 0 and _nanos(None) == 0
+
+
+# --- Each line recorded and delivered once (issue 9, item 11) ----------------------------------------
+
+
+def count_in_history(server, text: str) -> int:
+    return sum(entry["data"] == f"{text}\n" for entry in console.history(server.pk, limit=5000))
+
+
+def say_and_count_deliveries(server, api, words: str, *, settle: float = 1.5) -> int:
+    """Send `say <words>` and count how many times subscribers of the server's group receive the line."""
+    import asyncio
+
+    from asgiref.sync import async_to_sync, sync_to_async
+    from channels.layers import get_channel_layer
+
+    layer, line = get_channel_layer(), f"[Server] {words}\n"
+
+    async def run():
+        channel = await layer.new_channel()
+        await layer.group_add(console.group_name(server.pk), channel)
+        await sync_to_async(api.post)(
+            f"/api/servers/{server.pk}/command", {"command": f"say {words}"}, format="json"
+        )
+        seen, deadline = 0, time.monotonic() + 15
+        while time.monotonic() < deadline:
+            try:
+                message = await asyncio.wait_for(layer.receive(channel), timeout=0.25)
+            except TimeoutError:
+                continue
+            if message["type"] == "server_log":
+                found = message["data"].count(line)
+                if found and not seen:
+                    deadline = time.monotonic() + settle  # a second copy would follow within this
+                seen += found
+        await layer.group_discard(console.group_name(server.pk), channel)
+        return seen
+
+    return async_to_sync(run)()
+
+
+def assert_no_line_twice(server) -> None:
+    game_lines = [e["data"] for e in console.history(server.pk, limit=5000) if e["stream"] == "stdout"]
+    twice = {line for line in game_lines if game_lines.count(line) > 1}
+    assert not twice, f"recorded more than once: {sorted(twice)}"
+
+
+def wait_for(check, timeout: float = 15, what: str = "it"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def a_twin_of(node, location):
+    """As an old install has it: a node created without dockerUrl became a second row on the panel's
+    engine (no engine recorded: rows from before the rule)."""
+    from nodes.models import Node
+
+    return Node.objects.create(
+        name="twin",
+        location=location,
+        hostname="h",
+        public_address="127.0.0.1",
+        docker_url=node.docker_url,
+        data_dir=node.data_dir,
+        max_memory_mb=1024,
+        max_cpu_cores=1,
+        is_online=True,
+    )
+
+
+def start_a_server(api, node, template):
+    server = create(api, node, template, install=True)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    return wait_status(server, S.RUNNING)
+
+
+def test_a_second_row_on_a_watched_engine_is_taken_offline_and_never_watched(
+    client_for, customer, game_node, game_template, monitor, location
+):
+    node = game_node()
+    twin = a_twin_of(node, location)
+    wait_for(lambda: not type(twin).objects.get(pk=twin.pk).is_online, what="the twin to be taken offline")
+    twin.refresh_from_db()
+    assert f"already is node '{node.name}'" in twin.last_health["error"]
+    api = client_for(customer)
+    server = start_a_server(api, node, game_template)
+    assert str(twin.pk) not in monitor.watchers and str(node.pk) in monitor.watchers
+    assert say_and_count_deliveries(server, api, "one copy please") == 1
+    assert_no_line_twice(server)
+
+
+def test_even_two_watchers_on_one_engine_act_only_on_their_own_servers(
+    client_for, customer, game_node, game_template, monitor, location
+):
+    import threading
+
+    from nodes.monitor import NodeWatcher
+
+    node = game_node()
+    twin = a_twin_of(node, location)
+    rogue = NodeWatcher(str(twin.pk), threading.Event())  # outside the monitor's care, as a second process
+    rogue.start()
+    try:
+        api = client_for(customer)
+        server = start_a_server(api, node, game_template)
+        assert say_and_count_deliveries(server, api, "one copy please") == 1
+        assert count_in_history(server, "[Server] one copy please") == 1
+        assert not rogue.followers
+        assert_no_line_twice(server)
+    finally:
+        rogue.stopping.set()
+        rogue.close()
+        rogue.join(10)
+
+
+def test_a_reconnect_to_the_node_records_no_line_twice(running, monitor):
+    server, api = running
+    assert say_and_count_deliveries(server, api, "before the drop") == 1
+    watcher = monitor.watchers[str(server.node_id)]
+    first = watcher.followers[str(server.pk)]
+    watcher.close()  # every stream of the node cut at once, as when its SSH connection drops
+    wait_for(
+        lambda: (f := watcher.followers.get(str(server.pk))) is not None and f is not first and f.is_alive(),
+        what="a new follower after the reconnect",
+    )
+    assert say_and_count_deliveries(server, api, "after the drop") == 1
+    assert count_in_history(server, "[Server] before the drop") == 1
+    assert_no_line_twice(server)
+
+
+def test_a_restarted_monitor_records_no_line_twice(running, monitor):
+    server, api = running
+    assert say_and_count_deliveries(server, api, "before the restart") == 1
+    monitor.stop(wait=10)
+    fresh = Monitor()
+    fresh.sync()
+    try:
+        wait_for(
+            lambda: (w := fresh.watchers.get(str(server.node_id))) and str(server.pk) in w.followers,
+            what="the new monitor to follow the server",
+        )
+        assert say_and_count_deliveries(server, api, "after the restart") == 1
+    finally:
+        fresh.stop(wait=10)
+    assert count_in_history(server, "[Server] before the restart") == 1
+    assert_no_line_twice(server)
+
+
+def engine_connections() -> int:
+    """This process's open connections to engine 1's socket (peers are read from the kernel, not counted
+    by our own bookkeeping)."""
+    import os
+    import socket
+
+    path = require_env("HEARTH_TEST_DOCKER1_URL").removeprefix("unix://")
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            if not os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                continue
+            sock = socket.fromfd(int(fd), socket.AF_UNIX, socket.SOCK_STREAM)
+        except OSError:
+            continue
+        with sock:
+            try:
+                peer = sock.getpeername()
+            except OSError:
+                continue
+            count += isinstance(peer, str) and os.path.realpath(peer) == os.path.realpath(path)
+    return count
+
+
+def test_reconnects_and_restarts_leave_no_engine_connection_behind(running, monitor, settings):
+    server, api = running
+    settings.STATS_INTERVAL_SECONDS = 0.3  # stats sampling runs throughout
+    time.sleep(1)
+    baseline = engine_connections()
+    for _ in range(3):
+        monitor.watchers[str(server.node_id)].close()
+        time.sleep(2.5)
+    for n in range(2):
+        api.post(f"/api/servers/{server.pk}/restart")
+        wait_status(server, S.RUNNING, timeout=60)
+        assert say_and_count_deliveries(server, api, f"restart {n}") == 1
+    # measured: 20 before, 20-23 after (the client's keep-alive pool), never growing with the cycles
+    assert engine_connections() <= baseline + 4
