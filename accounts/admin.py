@@ -75,7 +75,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
             self.message_user(
                 request,
                 f"Skipped {skipped} user(s) holding permissions you do not hold.",
-                level=messages.WARNING,
+                level=messages.ERROR,
             )
         return users
 
@@ -152,10 +152,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
     def _update_each(self, request, users, is_active: bool) -> int:
         """staff.user_update per user; those above the staff member, or refused, are reported."""
         count = 0
-        for user in users:
-            if not staff.may_manage(request.user, user):
-                self.message_user(request, f"{user}: holds permissions you do not hold.", messages.ERROR)
-                continue
+        for user in self._manageable(request, users):
             try:
                 staff.user_update(actor=request.user, user=user, request=request, is_active=is_active)
             except APIException as exc:

@@ -5,15 +5,9 @@ from django import forms
 from accounts.models import User
 from nodes.models import Location, Node
 from servers.models import Server
+from servers.resources import RESOURCE_FIELDS
 
-LIMITS = (
-    "allocated_memory_mb",
-    "allocated_swap_mb",
-    "allocated_cpu_cores",
-    "allocated_disk_mb",
-    "io_weight",
-    "pids_limit",
-)
+LIMITS = RESOURCE_FIELDS
 # The service names a field as the API does; the form calls some of them differently.
 SERVICE_TO_FORM = {
     "node_id": "node",

@@ -122,8 +122,17 @@ class StrictSerializer(serializers.Serializer):
 
 
 class LimitFields(serializers.Serializer):
-    """How many backups, databases and allocations the server may have (staff only)."""
+    """What the server may use, and how many backups, databases and allocations it may have
+    (servers.resources says who may set which)."""
 
+    allocated_memory_mb = serializers.IntegerField(min_value=64, required=False)
+    allocated_swap_mb = serializers.IntegerField(min_value=0, required=False)
+    allocated_cpu_cores = serializers.DecimalField(
+        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), required=False
+    )
+    allocated_disk_mb = serializers.IntegerField(min_value=64, required=False)
+    io_weight = serializers.IntegerField(min_value=10, max_value=1000, required=False)
+    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, required=False)
     backup_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     database_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     allocation_limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
@@ -141,14 +150,6 @@ class ServerCreateSerializer(LimitFields, StrictSerializer):
     node_id = serializers.UUIDField(required=False, help_text="Staff only; without it the server is placed.")
     location_id = serializers.UUIDField(required=False)
     owner_id = serializers.UUIDField(required=False, help_text="Staff only: create for another user.")
-    allocated_memory_mb = serializers.IntegerField(min_value=64, required=False)
-    allocated_swap_mb = serializers.IntegerField(min_value=0, required=False)
-    allocated_cpu_cores = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), required=False
-    )
-    allocated_disk_mb = serializers.IntegerField(min_value=64, required=False)
-    io_weight = serializers.IntegerField(min_value=10, max_value=1000, required=False)
-    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, required=False)
     primary_port = serializers.IntegerField(min_value=1, max_value=65535, required=False)
     port_bindings = serializers.DictField(
         child=serializers.IntegerField(min_value=1, max_value=65535),
@@ -170,14 +171,6 @@ class ServerCreateSerializer(LimitFields, StrictSerializer):
 class ServerUpdateSerializer(LimitFields, StrictSerializer):
     name = serializers.CharField(max_length=100, required=False)
     description = serializers.CharField(required=False, allow_blank=True, max_length=DESCRIPTION_MAX)
-    allocated_memory_mb = serializers.IntegerField(min_value=64, required=False)
-    allocated_swap_mb = serializers.IntegerField(min_value=0, required=False)
-    allocated_cpu_cores = serializers.DecimalField(
-        max_digits=5, decimal_places=2, min_value=Decimal("0.1"), required=False
-    )
-    allocated_disk_mb = serializers.IntegerField(min_value=64, required=False)
-    io_weight = serializers.IntegerField(min_value=10, max_value=1000, required=False)
-    pids_limit = serializers.IntegerField(min_value=16, max_value=32768, required=False)
     environment = serializers.DictField(child=serializers.JSONField(), required=False)
     docker_image = serializers.CharField(required=False, max_length=255)
 

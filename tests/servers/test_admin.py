@@ -142,7 +142,7 @@ class TestCreate:
             ),
             ({"environment": '{"NOPE": "1"}'}, None, "NOPE: Not a variable of this template."),
             ({"environment": '["not", "an", "object"]'}, "environment", "Variables are a JSON object"),
-            ({"docker_image": "evil/miner:latest"}, "docker_image", "Choose one of the template's images"),
+            ({"docker_image": "not an image!"}, "docker_image", "is not a valid image reference"),
             ({"primary_port": 1}, "primary_port", "Port 1 is not a free allocation"),
             ({"allocated_memory_mb": 999_999}, "node", "Node does not have enough resources"),
             ({"allocated_memory_mb": 1}, "allocated_memory_mb", "greater than or equal to 64"),
@@ -170,9 +170,12 @@ class TestCreate:
     def test_a_service_refusal_is_also_an_error_message(
         self, signed_in, admin, customer, template, game_node
     ):
-        game_node()
+        node = game_node()
         response = signed_in(admin).post(ADD, create_form(template, customer, allocated_memory_mb=999_999))
-        assert error_messages(response) == ["Not created: node_id: Node does not have enough resources"]
+        assert error_messages(response) == [
+            "Not created: node_id: Node does not have enough resources: no node has room. "
+            f"'{node.name}': memory (needs 999999 MB incl. swap, {node.max_memory_mb} free)."
+        ]
 
     def test_support_staff_cannot_create(self, signed_in, support, customer, template, game_node):
         game_node()
