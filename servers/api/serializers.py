@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from accounts.permissions import SERVER_SCOPED
 from nodes.models import Allocation
+from servers.commands import MAX_COMMAND_CHARS, BadCommand, command_line
 from servers.models import Job, Server, ServerMember
 from servers.resources import SELF_SIZED, STAFF_ONLY_FIELDS
 
@@ -190,12 +191,13 @@ class SuspendSerializer(serializers.Serializer):
 
 
 class CommandSerializer(serializers.Serializer):
-    command = serializers.CharField(max_length=4096, trim_whitespace=False)
+    command = serializers.CharField(max_length=MAX_COMMAND_CHARS, trim_whitespace=False)
 
     def validate_command(self, value):
-        if "\n" in value.rstrip("\n") or "\r" in value:
-            raise serializers.ValidationError("Send one command at a time (no line breaks).")
-        return value.rstrip("\n")
+        try:
+            return command_line(value)  # the WebSocket's console_input goes through the same check
+        except BadCommand as exc:
+            raise serializers.ValidationError(str(exc)) from exc
 
 
 class RestartPolicySerializer(serializers.Serializer):

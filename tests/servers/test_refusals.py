@@ -289,12 +289,16 @@ class TestStates:
         assert response.status_code == 409
         assert "disk" in response.json()["message"]
 
-    def test_bad_commands_are_a_400(self, client_for, customer, server):
+    @pytest.mark.parametrize(
+        "command", ["a\nb", "say hi\rop attacker", "say hi\r", "\r\n", "   ", "x" * 4097]
+    )
+    def test_bad_commands_are_a_400(self, client_for, customer, server, command):
+        """The same refusals as the WebSocket's console_input (servers.commands.command_line)."""
         Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
         response = client_for(customer).post(
-            f"/api/servers/{server.pk}/command", {"command": "a\nb"}, format="json"
+            f"/api/servers/{server.pk}/command", {"command": command}, format="json"
         )
-        assert response.status_code == 400
+        assert response.status_code == 400, response.content
 
     def test_owners_cannot_unsuspend_themselves(self, client_for, customer, admin, server):
         client_for(admin).post(f"/api/servers/{server.pk}/suspend")
