@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 
+import redis.exceptions
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -38,6 +39,11 @@ def publish(group: str, message: dict) -> None:
     try:
         future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _running_loop())
         future.result(timeout=settings.NODE_TIMEOUT_SECONDS)
+    except (
+        redis.exceptions.ConnectionError,
+        OSError,
+    ) as exc:  # Redis not up (yet: bootstrap runs before make run starts it)
+        logger.warning("Could not publish %s to %s: %s", message.get("type"), group, exc)
     except Exception:
         logger.warning("Could not publish %s to %s", message.get("type"), group, exc_info=True)
 
