@@ -412,14 +412,22 @@ def engine_connections() -> int:
 def test_reconnects_and_restarts_leave_no_engine_connection_behind(running, monitor, settings):
     server, api = running
     settings.STATS_INTERVAL_SECONDS = 0.3  # stats sampling runs throughout
-    time.sleep(1)
+
+    def cycles(closes: int, restarts: int) -> None:
+        for _ in range(closes):
+            monitor.watchers[str(server.node_id)].close()
+            time.sleep(2.5)
+        for _ in range(restarts):
+            api.post(f"/api/servers/{server.pk}/restart")
+            wait_status(server, S.RUNNING, timeout=60)
+            assert say_and_count_deliveries(server, api, f"restart {time.monotonic()}") == 1
+
+    cycles(1, 1)  # the client's keep-alive pools fill once
     baseline = engine_connections()
-    for _ in range(3):
-        monitor.watchers[str(server.node_id)].close()
-        time.sleep(2.5)
-    for n in range(2):
-        api.post(f"/api/servers/{server.pk}/restart")
-        wait_status(server, S.RUNNING, timeout=60)
-        assert say_and_count_deliveries(server, api, f"restart {n}") == 1
-    # measured: 20 before, 20-23 after (the client's keep-alive pool), never growing with the cycles
-    assert engine_connections() <= baseline + 4
+    counts = []
+    for _ in range(2):
+        cycles(3, 2)
+        counts.append(engine_connections())
+    # A stream left open per follower or reconnect would add 10 over these 10 cycles. Measured: 20 before,
+    # 20-24 after (the keep-alive pools and in-flight stats calls), never growing with the cycles.
+    assert max(counts) <= baseline + 6, (baseline, counts)
