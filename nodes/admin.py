@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from rest_framework.exceptions import APIException, ValidationError
 
 from config.admin import StaffInline, StaffModelAdmin, refusal_text
-from nodes import services
+from nodes import allocations, services
 from nodes.models import Allocation, Location, Node, NodeEvent
 
 
@@ -251,7 +251,7 @@ class NodeAdmin(StaffModelAdmin):
         form = AllocationForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                made, skipped = services.allocations_create(
+                made, skipped = allocations.allocations_create(
                     node=node, actor=request.user, request=request, **form.cleaned_data
                 )
             except ValidationError as exc:
@@ -280,4 +280,4 @@ class AllocationAdmin(StaffModelAdmin):
         return False  # use the node's "add many" page
 
     def delete_model(self, request, obj):
-        services.allocation_delete(allocation=obj, actor=request.user, request=request)
+        allocations.allocation_delete(allocation=obj, actor=request.user, request=request)

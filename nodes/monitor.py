@@ -5,10 +5,8 @@ crash handed to the crash policy). On every (re)connection the watcher reconcile
 its container, so nothing that happened while the monitor was away is lost.
 """
 
-import calendar
 import collections
 import contextlib
-import functools
 import itertools
 import json
 import logging
@@ -21,7 +19,9 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from nodes.client import NodeUnavailable, client_for
+from nodes.dockertime import as_since, epoch, nanos, output_since, since_ns, stamp_ns
 from nodes.models import Node
+from nodes.output import Throttle, cut, read_cursor, save_cursor
 from templates_app.ready import template_matcher
 
 logger = logging.getLogger(__name__)
@@ -34,72 +34,6 @@ SAME_RUN_SECONDS = 0.5  # a start event and the container's StartedAt of one run
 
 def _ready_matcher(template):
     return template_matcher(template)  # RE2 (linear time), on one line capped in length
-
-
-class Throttle:
-    """A token bucket: CONSOLE_LINES_PER_100MS lines per 100 ms on average, in bursts of at most that many.
-
-    What is over goes unpublished, with a notice at most every 5 s (as Wings does). A bucket rather than
-    fixed windows: the rate a flood gets does not depend on where the monitor's batches fall.
-    """
-
-    def __init__(self, clock=time.monotonic):
-        self.clock = clock
-        self.tokens, self.refilled_at, self.noticed_at = (
-            float(settings.CONSOLE_LINES_PER_100MS),
-            0.0,
-            float("-inf"),
-        )
-
-    def admit(self, texts: list) -> tuple[list, bool]:
-        now, burst = self.clock(), settings.CONSOLE_LINES_PER_100MS
-        self.tokens = min(burst, self.tokens + (now - self.refilled_at) * burst * 10)
-        self.refilled_at = now
-        room = min(len(texts), int(self.tokens))
-        self.tokens -= room
-        notice = room < len(texts) and now - self.noticed_at > 5
-        if notice:
-            self.noticed_at = now
-        return texts[:room], notice
-
-
-@functools.lru_cache(maxsize=64)
-def _epoch_seconds(whole: str) -> int:
-    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
-
-
-def _stamp_ns(stamp: bytes) -> int:
-    """Docker's per-frame RFC 3339 time (trailing zeros of the nanoseconds trimmed) → unix nanoseconds."""
-    whole, _, fraction = stamp.decode().rstrip("Z").partition(".")
-    return _epoch_seconds(whole) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
-
-
-def _cursor_key(server_id: str) -> str:
-    return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}:read"
-
-
-def read_cursor(server_id: str, container_id: str) -> int:
-    """Docker's time (ns) of the last line of this container already recorded, 0 when none is."""
-    from servers import console
-
-    try:
-        value = console._redis().get(_cursor_key(server_id))
-    except Exception:  # Redis down: read from the run's start, as before
-        return 0
-    owner, _, ns = (value or b"").decode().partition(" ")
-    return int(ns) if owner == container_id and ns.isdigit() else 0
-
-
-def _save_cursor(server_id: str, container_id: str, ns: int) -> None:
-    from servers import console
-
-    with contextlib.suppress(Exception):
-        console._redis().set(_cursor_key(server_id), f"{container_id} {ns}", ex=7 * 86400)
-
-
-def _cut(text: str) -> str:
-    limit = settings.CONSOLE_MAX_LINE_CHARS
-    return text if len(text) <= limit else f"{text[:limit]}… [line cut at {limit} characters]"
 
 
 class OutputFollower(threading.Thread):
@@ -148,10 +82,10 @@ class OutputFollower(threading.Thread):
                 admitted, notice = throttle.admit(batch)
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
                     console.write_lines(
-                        self.server_id, stream, [_cut(text.rstrip("\r")) for _, text, _ in run]
+                        self.server_id, stream, [cut(text.rstrip("\r")) for _, text, _ in run]
                     )
                 if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
-                    _save_cursor(self.server_id, self.container_id, batch[-1][2])
+                    save_cursor(self.server_id, self.container_id, batch[-1][2])
                 if notice:
                     console.write(
                         self.server_id, "Server is outputting console data too quickly; throttling."
@@ -172,13 +106,13 @@ class OutputFollower(threading.Thread):
         recorded = read_cursor(self.server_id, self.container_id)
         output = None
         try:
-            since = max(self.since, _as_since(recorded + 1), key=_since_ns) if recorded else self.since
+            since = max(self.since, as_since(recorded + 1), key=since_ns) if recorded else self.since
             output = self.watcher.client.follow_logs(self.container_id, since, timestamps=True)
             self.watcher.streams.add(output)
             for frames in output:
                 for kind, stamped in frames:
                     stamp, _, payload = stamped.partition(b" ")  # each frame: "<RFC 3339 ns time> <output>"
-                    last_ns = _stamp_ns(stamp)
+                    last_ns = stamp_ns(stamp)
                     if last_ns <= recorded:  # an earlier reader of this container recorded it
                         continue
                     *complete, rest = (partial.get(kind, "") + payload.decode(errors="replace")).split("\n")
@@ -332,7 +266,7 @@ class NodeWatcher(threading.Thread):
     def follow(self, server_id: str, container_id: str, state: dict) -> None:
         """Read this run's output once. A follower still draining the previous run is left to finish."""
         self.running[server_id] = container_id
-        run = _nanos(state.get("StartedAt"))
+        run = nanos(state.get("StartedAt"))
         current = self.followers.get(server_id)
         if (
             current is not None
@@ -340,7 +274,7 @@ class NodeWatcher(threading.Thread):
             and (current.container_id, current.run_started) == (container_id, run)
         ):
             return
-        since = _output_since(state, self.exits.get(container_id), self.last_output.get(container_id))
+        since = output_since(state, self.exits.get(container_id), self.last_output.get(container_id))
         self.followers[server_id] = OutputFollower(self, server_id, container_id, since, run)
         self.followers[server_id].start()
 
@@ -360,13 +294,13 @@ class NodeWatcher(threading.Thread):
             }
         self.reconciled = {
             server_id: {
-                "start": _epoch(c.attrs["State"]["StartedAt"]),
-                "die": _epoch(c.attrs["State"]["FinishedAt"]),
+                "start": epoch(c.attrs["State"]["StartedAt"]),
+                "die": epoch(c.attrs["State"]["FinishedAt"]),
             }
             for server_id, c in containers.items()
         }
         for c in containers.values():
-            if finished := _nanos(c.attrs["State"].get("FinishedAt")):
+            if finished := nanos(c.attrs["State"].get("FinishedAt")):
                 self.exits[c.id] = finished
         for server in Server.objects.filter(node_id=self.node_id).select_related("template"):
             container = containers.get(str(server.pk))
@@ -445,66 +379,6 @@ class NodeWatcher(threading.Thread):
                 code = int(attrs.get("exitCode", 0))
                 server_exited(server_id=server_id, exit_code=code, oom=server_id in self.oom)
                 self.oom.discard(server_id)
-
-
-def _nanos(timestamp: str | None) -> int:
-    """Docker's RFC 3339 time (nanoseconds, 'Z') → exact unix nanoseconds; 0 for its zero time or garbage.
-
-    Exact, not a float: Docker's `since` compares at nanosecond precision, a float of today's time holds
-    a few hundred."""
-    from datetime import datetime
-
-    if not timestamp or timestamp.startswith("0001-"):
-        return 0
-    whole, _, rest = timestamp.rstrip("Z").partition(".")
-    fraction = "".join(itertools.takewhile(str.isdigit, rest))
-    try:
-        seconds = int(datetime.fromisoformat(whole + "+00:00").timestamp())
-    except ValueError:
-        return 0
-    return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
-
-
-def _output_since(state: dict, last_exit: int | None, last_output: bytes | None = None) -> str:
-    """Where one run's output starts in the container's log, as Docker's `since` (seconds.nanoseconds,
-    inclusive): after the previous run ended, so this run's first line is read and the previous run's
-    lines are not. Neither StartedAt nor the start event will do: the game writes a few ms before both.
-    The previous run's last lines can be stamped just after its FinishedAt (the engine copies output
-    after the exit; 1 run in 15, measured), so the last line already read, when known, is a bound too."""
-    started, finished = _nanos(state.get("StartedAt")), _nanos(state.get("FinishedAt"))
-    if finished < started:  # running (or the zero time: the container's first run)
-        boundary = finished
-    elif last_exit is not None and last_exit < started:  # this run ended already; its predecessor's end
-        boundary = last_exit
-    else:  # nothing known of the previous run: a second before the start, its own early lines included
-        boundary = max(0, started - 1_000_000_000)
-    if last_output and (read := _nanos(last_output.decode(errors="replace"))) < started:
-        boundary = max(boundary, read)
-    if boundary == 0:
-        return "0"
-    return _as_since(
-        boundary + 1
-    )  # `since` keeps lines at or after it; the previous run's end is not this run
-
-
-def _as_since(nanos: int) -> str:
-    """Unix nanoseconds → Docker's `since` (seconds.nanoseconds), exact."""
-    return f"{nanos // 1_000_000_000}.{nanos % 1_000_000_000:09d}"
-
-
-def _since_ns(since: str) -> int:
-    seconds, _, fraction = since.partition(".")
-    return int(seconds) * 1_000_000_000 + int(fraction.ljust(9, "0")[:9])
-
-
-def _epoch(timestamp: str) -> float:
-    """Docker's RFC 3339 time with nanoseconds → unix seconds (microsecond precision); 0 when unreadable."""
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(timestamp[:26].rstrip("Z") + "+00:00").timestamp()
-    except (TypeError, ValueError):
-        return 0.0
 
 
 class Monitor:

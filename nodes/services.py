@@ -1,13 +1,12 @@
-"""Node state changes: create/edit/delete, enrollment, health checks and port allocations."""
+"""Node state changes: create/edit/delete, the local node and health checks (enrollment and port
+allocations have modules of their own)."""
 
 import hashlib
-import ipaddress
 import logging
 import os
 import re
 import secrets
 import time
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -19,16 +18,16 @@ from accounts.audit import audit
 from config.api.exceptions import Conflict
 from config.crypto import decrypt, encrypt
 from nodes import client as node_client
-from nodes.models import Allocation, DeploymentToken, Location, Node, NodeEvent
+from nodes.allocations import allocations_create
+from nodes.models import Location, Node, NodeEvent
 
 logger = logging.getLogger(__name__)
 
 LOCAL_SOCKET = Path("/var/run/docker.sock")
 DOCKER_URL = re.compile(r"^(unix:///\S+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?)$")
-MAX_ALLOCATIONS_PER_REQUEST = 1000
 
 
-def _sha256(value: str) -> str:
+def sha256_hex(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
@@ -90,7 +89,7 @@ def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields
     elif fields["docker_url"].startswith("ssh://"):
         ssh_private_key, _ = node_client.generate_keypair()
     secret = secrets.token_urlsafe(32)
-    node = Node(ssh_private_key=encrypt(ssh_private_key), secret_hash=_sha256(secret), **fields)
+    node = Node(ssh_private_key=encrypt(ssh_private_key), secret_hash=sha256_hex(secret), **fields)
     engine = _engine_of(node)
     if isinstance(engine, str):
         _refuse_taken_engine(engine, node=node)
@@ -195,94 +194,6 @@ def _create_local_node(socket: Path, location: Location) -> tuple[Node, str]:
         max_memory_mb=_machine_memory_mb(),
         max_cpu_cores=os.cpu_count() or 1,
     )
-
-
-# --- Enrollment ---------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def deployment_token_create(*, node: Node, actor=None, request=None) -> dict:
-    """A single-use link to the enrollment script; also rotates the node secret (shown once)."""
-    if not node.ssh_private_key:
-        private, _ = node_client.generate_keypair()
-        node.ssh_private_key = encrypt(private)
-    secret = secrets.token_urlsafe(32)
-    node.secret_hash = _sha256(secret)
-    node.save(update_fields=["ssh_private_key", "secret_hash", "updated_at"])
-    raw = secrets.token_urlsafe(32)
-    token = DeploymentToken.objects.create(
-        node=node,
-        token_hash=_sha256(raw),
-        expires_at=timezone.now() + timedelta(minutes=settings.NODE_DEPLOY_TOKEN_MINUTES),
-    )
-    audit("node.deployment_token", actor=actor, request=request, resource=node)
-    return {
-        "deployment_token": raw,
-        "secret": secret,
-        "deploy_url": f"{settings.PUBLIC_URL}/api/deploy/{raw}",
-        "expires_at": token.expires_at,
-    }
-
-
-def deployment_token_get(raw: str, *, lock: bool = False) -> DeploymentToken:
-    """The usable token for `raw`, or 404 (unknown) / 410-style 400 (used or expired)."""
-    tokens = DeploymentToken.objects.select_related("node")
-    if lock:
-        tokens = tokens.select_for_update()
-    token = tokens.filter(token_hash=_sha256(raw)).first()
-    if token is None:
-        raise exceptions.NotFound("Unknown deployment token.")
-    if token.used_at is not None:
-        raise exceptions.ValidationError(
-            {"token": ["This deployment token was already used. Generate a new one."]}
-        )
-    if token.expires_at <= timezone.now():
-        raise exceptions.ValidationError(
-            {"token": ["This deployment token has expired. Generate a new one."]}
-        )
-    return token
-
-
-def deploy_script(raw: str) -> str:
-    """The enrollment shell script for a valid token (Debian/Ubuntu, run as root)."""
-    from django.template.loader import render_to_string
-
-    token = deployment_token_get(raw)
-    node = token.node
-    return render_to_string(
-        "nodes/deploy.sh",
-        {
-            "node": node,
-            "public_key": node_public_key(node),
-            "callback_url": f"{settings.PUBLIC_URL}/api/deploy/{raw}/complete",
-            "data_dir": node.data_dir,
-        },
-    )
-
-
-def node_enroll(*, raw_token: str, host_key: str, ssh_user: str, ssh_port: int, hostname: str = "") -> Node:
-    """The script's callback: spend the token, pin the host key, point the node at ssh:// and check it."""
-    with transaction.atomic():
-        token = deployment_token_get(raw_token, lock=True)
-        try:
-            node_client._parse_host_key(host_key)
-        except Exception as exc:
-            raise exceptions.ValidationError({"host_key": ["Not an OpenSSH public host key line."]}) from exc
-        token.used_at = timezone.now()
-        token.save(update_fields=["used_at"])
-        node = token.node
-        host = hostname or node.hostname
-        node.docker_url = f"ssh://{ssh_user}@{host}:{ssh_port}"
-        node.ssh_host_key = " ".join(host_key.split()[:2])
-        node.save(update_fields=["docker_url", "ssh_host_key", "updated_at"])
-        NodeEvent.objects.create(
-            node=node, kind=NodeEvent.Kind.ENROLLED, message=f"Enrolled as {node.docker_url}"
-        )
-        audit("node.enroll", resource=node, dockerUrl=node.docker_url)
-    node_client.forget(node)
-    node_check_health(node=node, failures_to_offline=1, prepare=True)
-    node.refresh_from_db()
-    return node
 
 
 # --- Health -------------------------------------------------------------------------------------
@@ -516,87 +427,3 @@ def publish_node_health(node: Node, report: dict) -> None:
             "report": report,
         },
     )
-
-
-# --- Allocations --------------------------------------------------------------------------------
-
-PORT_RANGE = re.compile(r"^\s*(\d{1,5})\s*(?:-\s*(\d{1,5}))?\s*$")
-
-
-def parse_ports(spec: str | list) -> list[int]:
-    """'25565', '25565-25665', '25565,25570-25575' or a list of those → sorted unique ports."""
-    parts = spec if isinstance(spec, list) else str(spec).split(",")
-    ports: set[int] = set()
-    for part in parts:
-        match = PORT_RANGE.match(str(part))
-        if not match:
-            raise exceptions.ValidationError(
-                {"ports": [f"'{part}' is not a port or a range like 25565-25665."]}
-            )
-        low, high = int(match[1]), int(match[2] or match[1])
-        if not (1 <= low <= high <= 65535):
-            raise exceptions.ValidationError({"ports": [f"'{part}' is outside 1-65535 or reversed."]})
-        if high - low >= MAX_ALLOCATIONS_PER_REQUEST:
-            raise exceptions.ValidationError(
-                {"ports": [f"At most {MAX_ALLOCATIONS_PER_REQUEST} ports per request."]}
-            )
-        ports.update(range(low, high + 1))
-    return sorted(ports)
-
-
-def parse_ips(spec: str) -> list[str]:
-    try:
-        network = ipaddress.ip_network(spec.strip(), strict=False)
-    except ValueError as exc:
-        raise exceptions.ValidationError({"ip": [f"'{spec}' is not an IP address or CIDR range."]}) from exc
-    hosts = [network.network_address] if network.num_addresses == 1 else list(network.hosts())
-    if len(hosts) > MAX_ALLOCATIONS_PER_REQUEST:
-        raise exceptions.ValidationError(
-            {"ip": [f"At most {MAX_ALLOCATIONS_PER_REQUEST} addresses per request."]}
-        )
-    return [str(host) for host in hosts]
-
-
-@transaction.atomic
-def allocations_create(
-    *, node: Node, ip: str, ports, alias: str = "", notes: str = "", actor=None, request=None
-) -> tuple[int, int]:
-    """Create every (ip, port) pair of an IP/CIDR and port ranges; existing pairs are skipped. (created, skipped)."""
-    ips, port_list = parse_ips(ip), parse_ports(ports)
-    total = len(ips) * len(port_list)
-    if total > MAX_ALLOCATIONS_PER_REQUEST:
-        raise exceptions.ValidationError(
-            {"ports": [f"That is {total} allocations; at most {MAX_ALLOCATIONS_PER_REQUEST} per request."]}
-        )
-    before = Allocation.objects.filter(node=node).count()
-    Allocation.objects.bulk_create(
-        [Allocation(node=node, ip=i, port=p, alias=alias, notes=notes) for i in ips for p in port_list],
-        ignore_conflicts=True,
-    )
-    created = Allocation.objects.filter(node=node).count() - before
-    audit(
-        "node.allocations_create",
-        actor=actor,
-        request=request,
-        resource=node,
-        addresses=ip,
-        ports=str(ports),
-        created=created,
-    )
-    return created, total - created
-
-
-@transaction.atomic
-def allocation_delete(*, allocation: Allocation, actor=None, request=None) -> None:
-    if getattr(allocation, "server_id", None):
-        raise exceptions.ValidationError(
-            {"allocation": ["This allocation is assigned to a server; remove it there first."]}
-        )
-    audit(
-        "node.allocation_delete",
-        actor=actor,
-        request=request,
-        resource=allocation.node,
-        allocation=f"{allocation.ip}:{allocation.port}",
-    )
-    allocation.delete()

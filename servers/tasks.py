@@ -8,7 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from nodes.client import NodeUnavailable, client_for
-from servers import console, runtime
+from servers import console, install, runtime
 from servers.models import Job, Server
 from servers.states import set_status
 
@@ -50,7 +50,7 @@ def server_install_task(self, server_id: str, job_id: str) -> None:
         Job.objects.filter(pk=job_id).update(progress=10)
         runtime.ensure_image(client, server, server.docker_image)
         Job.objects.filter(pk=job_id).update(progress=30)
-        runtime.run_install(client, server, on_output=lines.append)
+        install.run_install(client, server, on_output=lines.append)
         Job.objects.filter(pk=job_id).update(progress=80)
         runtime.ensure_container(client, server)
     except (runtime.InstallFailed, NodeUnavailable, Exception) as exc:  # every failure ends in install_failed

@@ -164,8 +164,9 @@ class Bench:
         self.api = docker.APIClient(base_url=self.docker_url, timeout=self.args.timeout)
 
     def seed(self) -> None:
+        from nodes.allocations import allocations_create
         from nodes.models import Location
-        from nodes.services import allocations_create, node_check_health, node_create
+        from nodes.services import node_check_health, node_create
         from servers import runtime
         from servers.services import server_create
         from templates_app.models import Template

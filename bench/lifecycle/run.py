@@ -414,8 +414,9 @@ class Bench:
             raise Aborted(f"Ports {busy} on 127.0.0.1 are in use; the benchmark needs them.")
 
     def seed(self) -> None:
+        from nodes.allocations import allocations_create
         from nodes.models import Location
-        from nodes.services import allocations_create, node_check_health, node_create
+        from nodes.services import node_check_health, node_create
         from servers.services import server_create
 
         self.admin, self.password, template = seed_panel()

@@ -11,7 +11,7 @@ from accounts.api.admin_views import StaffViewSet
 from config.api.exceptions import ServiceUnavailable
 from config.api.responses import created, ok
 from config.api.throttling import AuthRateThrottle
-from nodes import services
+from nodes import allocations, enrollment, services
 from nodes.api import serializers
 from nodes.models import Allocation, Location, Node
 
@@ -94,7 +94,7 @@ class NodeViewSet(StaffViewSet):
     def deployment_token(self, request, pk=None):
         """A single-use link to a script that enrolls a fresh Debian/Ubuntu host as this node."""
         return ok(
-            services.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
+            enrollment.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
         )
 
     @extend_schema(
@@ -114,7 +114,7 @@ class NodeViewSet(StaffViewSet):
             return self.get_paginated_response(serializers.AllocationSerializer(page, many=True).data)
         data = serializers.AllocationCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        made, skipped = services.allocations_create(
+        made, skipped = allocations.allocations_create(
             node=node, actor=request.user, request=request, **data.validated_data
         )
         return created({"created": made, "skipped": skipped})
@@ -126,7 +126,7 @@ class NodeViewSet(StaffViewSet):
         allocation = Allocation.objects.filter(node=node, pk=allocation_id).first()
         if allocation is None:
             raise NotFound("No such allocation on this node.")
-        services.allocation_delete(allocation=allocation, actor=request.user, request=request)
+        allocations.allocation_delete(allocation=allocation, actor=request.user, request=request)
         return ok(message="Allocation deleted")
 
 
@@ -139,7 +139,7 @@ class DeployScriptView(APIView):
 
     @extend_schema(tags=["nodes"], auth=[], responses={(200, "text/x-shellscript"): str})
     def get(self, request, token):
-        return HttpResponse(services.deploy_script(token), content_type="text/x-shellscript; charset=utf-8")
+        return HttpResponse(enrollment.deploy_script(token), content_type="text/x-shellscript; charset=utf-8")
 
 
 class DeployCompleteView(APIView):
@@ -157,7 +157,7 @@ class DeployCompleteView(APIView):
         """Called by the script: spends the token, pins the host key and connects to the node."""
         data = serializers.EnrollSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        node = services.node_enroll(raw_token=token, **data.validated_data)
+        node = enrollment.node_enroll(raw_token=token, **data.validated_data)
         message = (
             "Node enrolled and online"
             if node.is_online

@@ -219,13 +219,13 @@ def test_a_ready_line_written_at_once_is_never_missed_nor_seen_twice(
     ],
 )
 def test_a_runs_output_is_read_from_the_previous_runs_end(state, last_exit, last_output, since):
-    from nodes.monitor import _output_since
+    from nodes.dockertime import output_since as _output_since
 
     assert _output_since(state, last_exit, last_output) == since
 
 
 def test_docker_times_are_read_to_the_nanosecond():
-    from nodes.monitor import _nanos
+    from nodes.dockertime import nanos as _nanos
 
     assert _nanos("2026-12-01T10:31:48.159965717Z") == 1796121108_159965717
     assert _nanos("2026-12-01T10:31:48Z") == 1796121108_000000000

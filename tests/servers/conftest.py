@@ -6,8 +6,9 @@ import time
 import docker
 import pytest
 
+from nodes.allocations import allocations_create
 from nodes.monitor import Monitor
-from nodes.services import allocations_create, node_check_health
+from nodes.services import node_check_health
 from servers.models import Server
 from templates_app.models import Template
 from tests.conftest import require_env

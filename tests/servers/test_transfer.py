@@ -118,7 +118,7 @@ def _stop_sshd2_when_streaming(server):
 class TestRefusals:
     @pytest.fixture
     def server(self, customer, admin, game_template, make_node):
-        from nodes.services import allocations_create
+        from nodes.allocations import allocations_create
 
         source, target = make_node(engine=1, via="unix"), make_node(engine=2, via="unix")
         for node in (source, target):

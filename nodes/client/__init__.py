@@ -6,9 +6,7 @@ rebuilt after any failure; every call has a timeout; an unreachable node raises 
 key, any later mismatch is refused.
 """
 
-import base64
 import contextlib
-import io
 import logging
 import shlex
 import socket
@@ -27,6 +25,9 @@ from docker.transport.sshconn import SSHHTTPAdapter
 
 from config.api.exceptions import ServiceUnavailable
 from config.crypto import decrypt
+from nodes.client.keys import generate_keypair as generate_keypair  # callers use node_client.generate_keypair
+from nodes.client.keys import host_key_line, load_private_key, parse_host_key
+from nodes.client.streams import Stream, _demultiplex
 
 logger = logging.getLogger(__name__)
 
@@ -61,39 +62,6 @@ class HostKeyMismatch(NodeUnavailable):
             f"its SSH host key changed (pinned {expected[:40]}…, presented {presented[:40]}…). If the node was "
             "reinstalled, clear the pinned key in the admin; otherwise investigate before reconnecting.",
         )
-
-
-def host_key_line(key: paramiko.PKey) -> str:
-    return f"{key.get_name()} {key.get_base64()}"
-
-
-def _parse_host_key(line: str) -> paramiko.PKey:
-    key_type, data = line.split()[:2]
-    return paramiko.PKey.from_type_string(key_type, base64.b64decode(data))
-
-
-def load_private_key(text: str) -> paramiko.PKey:
-    for key_class in (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey):
-        try:
-            return key_class.from_private_key(io.StringIO(text))
-        except (paramiko.SSHException, ValueError):
-            continue
-    raise ValueError("The node's SSH private key is not a valid OpenSSH ed25519, ECDSA or RSA key.")
-
-
-def generate_keypair() -> tuple[str, str]:
-    """A new ed25519 key pair: (private key in OpenSSH PEM, public key line)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    private = Ed25519PrivateKey.generate()
-    pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
-    ).decode()
-    public = private.public_key().public_bytes(
-        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
-    )
-    return pem, f"{public.decode()} hearth-panel"
 
 
 class _RecordHostKey(paramiko.MissingHostKeyPolicy):
@@ -131,7 +99,7 @@ class _PinnedSSHAdapter(SSHHTTPAdapter):
         }
         if self._pinned:
             name = url.hostname if port == 22 else f"[{url.hostname}]:{port}"
-            key = _parse_host_key(self._pinned)
+            key = parse_host_key(self._pinned)
             self.ssh_client.get_host_keys().add(name, key.get_name(), key)
             self.ssh_client.set_missing_host_key_policy(paramiko.RejectPolicy())
         else:
@@ -201,50 +169,6 @@ def forget(node) -> None:
         stale = [key for key in _connections if key[0] == str(node.pk)]
         for key in stale:
             _close(_connections.pop(key))
-
-
-class Stream:
-    """A long-lived answer from the engine (events, logs) that another thread can cut at any time."""
-
-    def __init__(self, items, response):
-        self.items, self.response = items, response
-
-    def __iter__(self):
-        return iter(self.items)
-
-    def close(self) -> None:
-        """Unblock the reading thread: shut the connection down (closing the response alone would not)."""
-        with contextlib.suppress(Exception):
-            fp = self.response.raw._fp.fp
-            if channel := getattr(fp, "channel", None):  # over SSH, a paramiko channel
-                channel.close()
-            else:
-                sock = getattr(fp.raw, "_sock", fp.raw)
-                sock.shutdown(socket.SHUT_RDWR)
-        with contextlib.suppress(Exception):
-            self.response.close()
-
-
-def _demultiplex(response):
-    """Docker's multiplexed log stream (8-byte frame headers inside HTTP chunks) → lists of (stream, payload),
-    stream 1 being stdout and 2 stderr.
-
-    docker-py's own reader makes two buffered reads per frame; cutting frames out of whole HTTP chunks
-    costs a third of that, which is what lets one monitor keep up with a flood.
-    """
-    buffer = b""
-    for chunk in response.raw.read_chunked(decode_content=False):
-        buffer += chunk
-        frames, start = [], 0
-        while len(buffer) - start >= 8:
-            end = start + 8 + int.from_bytes(buffer[start + 4 : start + 8], "big")
-            if end > len(buffer):
-                break
-            frames.append((buffer[start], buffer[start + 8 : end]))
-            start = end
-        buffer = buffer[start:]
-        if frames:
-            yield frames
 
 
 class NodeClient:

@@ -1,0 +1,118 @@
+"""The install: the template's script in a throw-away container with the server's files at /mnt/server."""
+
+import logging
+import shlex
+import threading
+import time
+
+from django.conf import settings
+
+from nodes.client import NodeClient
+from servers import console
+from servers.models import Server
+from servers.runtime import (
+    LABEL,
+    InstallFailed,
+    container_user,
+    ensure_directory,
+    ensure_image,
+    environment,
+    remove_container,
+    resource_limits,
+)
+
+logger = logging.getLogger(__name__)
+
+INSTALL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL"]
+
+
+def _install_identity(template, user: str) -> dict:
+    """Root with a few file capabilities only for the template's own install image (staff chose it,
+    as Pterodactyl eggs expect); without one the game image installs as the game's user, no capabilities."""
+    if template.install_image:
+        return {"cap_add": INSTALL_CAPS}
+    return {"user": user}
+
+
+def run_install(client: NodeClient, server: Server, on_output=None) -> None:
+    """Run the template's install script in a throw-away container with the files at /mnt/server."""
+    template = server.template
+    path = ensure_directory(client, server)
+    user = container_user(server, client)
+    if not template.install_script.strip():
+        console.write(server.pk, "The template has no install script; nothing to run.")
+        return
+    image = template.install_image or server.docker_image
+    # The game's own image was ensured (and refreshed, by policy) by the install task just before.
+    ensure_image(client, server, image, refresh=None if image != server.docker_image else False)
+    env = environment(server)
+    entry = template.install_entrypoint or "sh"
+    # The script is data in an environment variable; afterwards the files are handed to the game's user.
+    wrapper = (
+        f'{shlex.quote(entry)} -c "$HEARTH_INSTALL_SCRIPT"; code=$?; chown -R {user} /mnt/server; exit $code'
+    )
+    name = f"hearth-install-{server.pk}"
+    remove_container(client, name)
+    limits = {**resource_limits(server), "init": False, **_install_identity(template, user)}
+    limits["mem_limit"] = limits["memswap_limit"] = max(limits["mem_limit"], 1024 * 1024 * 1024)
+    with client.guard("running the install container"):
+        container = client.docker.containers.create(
+            image,
+            command=["/bin/sh", "-c", wrapper],
+            entrypoint=[],
+            name=name,
+            environment={**env, "HEARTH_INSTALL_SCRIPT": template.install_script.replace("\r\n", "\n")},
+            working_dir="/mnt/server",
+            labels={LABEL: str(server.pk), "hearth.role": "install"},
+            volumes={path: {"bind": "/mnt/server", "mode": "rw"}},
+            network_mode="bridge",
+            **limits,
+        )
+    try:
+        with client.guard("running the install script"):
+            container.start()
+        code, tail = _watch_install(client, server, container, on_output)
+        if code != 0:
+            last = "\n".join(tail[-5:])
+            raise InstallFailed(f"The install script exited with code {code}. Last output:\n{last}")
+    finally:
+        remove_container(client, name)
+
+
+def _watch_install(client: NodeClient, server: Server, container, on_output) -> tuple[int, list[str]]:
+    """Relay the install's output while a deadline runs on its own: docker-py reads log streams without
+    a socket timeout, so a script that prints nothing would otherwise hold this worker forever.
+
+    Returns (exit code, last lines); past HEARTH_INSTALL_TIMEOUT the container is killed and the install
+    fails."""
+    limit = settings.SERVER_INSTALL_TIMEOUT_SECONDS
+    tail: list[str] = []
+
+    def relay() -> None:
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                for text in chunk.decode(errors="replace").splitlines():
+                    tail[:] = [*tail[-19:], text]
+                    console.write(server.pk, text, stream="stdout")
+                    if on_output:
+                        on_output(text)
+        except Exception as exc:  # the stream broke or the container went away: the deadline still runs
+            logger.debug("Install output of %s ended: %s", server.pk, exc)
+
+    reader = threading.Thread(target=relay, daemon=True, name=f"install-{str(server.pk)[:8]}")
+    reader.start()
+    deadline = time.monotonic() + limit
+    while True:
+        step = max(0.0, min(1.0, deadline - time.monotonic()))
+        reader.join(timeout=step)  # returns early when the script ends (its output does)
+        code = client.wait_exit(container.id, 0 if reader.is_alive() else step)  # a broken stream: poll
+        if code is not None:
+            reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)  # the last lines, already written
+            return code, tail
+        if time.monotonic() >= deadline:
+            logger.warning("Install of %s timed out after %s s; killing its container", server.pk, limit)
+            console.write(server.pk, f"The install script ran longer than {limit} s; stopping it.")
+            client.signal(container.id, "SIGKILL")
+            client.wait_exit(container.id, settings.NODE_TIMEOUT_SECONDS)
+            reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)
+            raise InstallFailed(f"Install timed out after {limit} s.")
