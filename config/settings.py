@@ -254,6 +254,9 @@ RATE_LIMITS = {
     "default": env.int("HEARTH_RATE_LIMIT_DEFAULT", default=200),
     "auth": env.int("HEARTH_RATE_LIMIT_AUTH", default=10),
     "health": env.int("HEARTH_RATE_LIMIT_HEALTH", default=1000),
+    # Staff-started contacts with a node address (test, create, a new address): per staff member,
+    # so the node test cannot sweep a network.
+    "node-contact": env.int("HEARTH_RATE_LIMIT_NODE_CONTACT", default=20),
 }
 RATE_LIMIT_WINDOW_SECONDS = 60
 
@@ -331,6 +334,9 @@ NODE_CONNECT_TIMEOUT_SECONDS = env.float("HEARTH_NODE_CONNECT_TIMEOUT", default=
 NODE_HEALTH_INTERVAL_SECONDS = env.float("HEARTH_NODE_HEALTH_INTERVAL", default=30.0)
 NODE_OFFLINE_AFTER_FAILURES = env.int("HEARTH_NODE_OFFLINE_AFTER", default=3)
 NODE_DEPLOY_TOKEN_MINUTES = env.int("HEARTH_NODE_DEPLOY_TOKEN_MINUTES", default=60)
+# The only unix:// sockets a node may use: any other socket on the panel's machine is not an engine
+# staff may point a node at (comma-separated paths).
+NODE_LOCAL_SOCKETS = env.list("HEARTH_NODE_LOCAL_SOCKETS", default=["/var/run/docker.sock"])
 # How a server without a nodeId is placed: least-memory (default), round-robin or fewest-servers.
 PLACEMENT_STRATEGY = env("HEARTH_PLACEMENT_STRATEGY", default="least-memory")
 

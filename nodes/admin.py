@@ -10,6 +10,7 @@ from rest_framework.exceptions import APIException, ValidationError
 from config.admin import StaffInline, StaffModelAdmin, refusal_text
 from nodes import allocations, services
 from nodes.models import Allocation, Location, Node, NodeEvent
+from nodes.validation import CHECKS, clean_node_fields
 
 
 @admin.register(Location)
@@ -60,6 +61,17 @@ class NodeForm(forms.ModelForm):
             "disk_overallocate_percent",
             "maintenance_mode",
         )
+
+    def clean(self):
+        """The API's and the services' checks of every node value (clean_node_fields), per field."""
+        cleaned = super().clean()
+        values = {field: cleaned[field] for field in CHECKS if field in cleaned}
+        try:
+            cleaned.update(clean_node_fields(values))
+        except ValidationError as exc:
+            for field, errors in exc.detail.items():
+                self.add_error(field, [str(error) for error in errors])
+        return cleaned
 
 
 class AllocationForm(forms.Form):
@@ -190,7 +202,7 @@ class NodeAdmin(StaffModelAdmin):
     def _report_health(self, request, node) -> None:
         """Run the health service (as POST /api/nodes/:id/test) and say what it found."""
         try:
-            report = services.node_check_health(node=node)
+            report = services.node_test(node=node, actor=request.user, request=request)
         except APIException as exc:
             self.message_user(request, f"{node.name}: {refusal_text(exc)}", messages.ERROR)
             return

@@ -2,7 +2,9 @@
 machine reports back with its host key and SSH address."""
 
 import secrets
+import shlex
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -14,6 +16,11 @@ from config.crypto import encrypt
 from nodes import client as node_client
 from nodes.models import DeploymentToken, Node, NodeEvent
 from nodes.services import node_check_health, node_public_key, sha256_hex
+from nodes.validation import Invalid, check_data_dir
+
+# A plain file, not a template: the panel's values reach it only through `script_assignments`.
+DEPLOY_SCRIPT = Path(__file__).parent / "scripts" / "deploy.sh"
+VALUES_MARKER = "# @values@\n"
 
 
 @transaction.atomic
@@ -59,21 +66,34 @@ def deployment_token_get(raw: str, *, lock: bool = False) -> DeploymentToken:
     return token
 
 
+def shell_word(value: str) -> str:
+    """`value` as one shell word that `sh` reads back byte for byte, whatever it holds."""
+    if "\0" in value:  # a shell variable cannot hold NUL: refuse rather than let the shell cut it
+        raise ValueError("A NUL character cannot be passed to a shell script.")
+    return shlex.quote(value)
+
+
+def script_assignments(values: dict[str, str]) -> str:
+    """`NAME='value'` lines, one per value: the only way a value enters a script."""
+    return "".join(f"{name}={shell_word(value)}\n" for name, value in values.items())
+
+
 def deploy_script(raw: str) -> str:
     """The enrollment shell script for a valid token (Debian/Ubuntu, run as root)."""
-    from django.template.loader import render_to_string
-
     token = deployment_token_get(raw)
     node = token.node
-    return render_to_string(
-        "nodes/deploy.sh",
-        {
-            "node": node,
-            "public_key": node_public_key(node),
-            "callback_url": f"{settings.PUBLIC_URL}/api/deploy/{raw}/complete",
-            "data_dir": node.data_dir,
-        },
-    )
+    try:  # rows from before the checks existed: root must never create or chown a bad data dir
+        data_dir = check_data_dir(node.data_dir)
+    except Invalid as exc:
+        raise exceptions.ValidationError({"data_dir": [f"Fix the node's data dir first: {exc}"]}) from exc
+    values = {
+        "NODE_NAME": node.name,
+        "DATA_DIR": data_dir,
+        "PUBLIC_KEY": node_public_key(node),
+        "CALLBACK": f"{settings.PUBLIC_URL}/api/deploy/{raw}/complete",
+    }
+    script = DEPLOY_SCRIPT.read_text()
+    return script.replace(VALUES_MARKER, script_assignments(values), 1)
 
 
 def node_enroll(*, raw_token: str, host_key: str, ssh_user: str, ssh_port: int, hostname: str = "") -> Node:

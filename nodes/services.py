@@ -16,15 +16,17 @@ from rest_framework import exceptions
 
 from accounts.audit import audit
 from config.api.exceptions import Conflict
+from config.api.throttling import TooManyAttempts, charge
 from config.crypto import decrypt, encrypt
 from nodes import client as node_client
 from nodes.allocations import allocations_create
 from nodes.models import Location, Node, NodeEvent
+from nodes.validation import clean_node_fields
 
 logger = logging.getLogger(__name__)
 
 LOCAL_SOCKET = Path("/var/run/docker.sock")
-DOCKER_URL = re.compile(r"^(unix:///\S+|ssh://[A-Za-z0-9._-]+@[A-Za-z0-9.\-\[\]:]+(:\d{1,5})?)$")
+KEY_COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def sha256_hex(value: str) -> str:
@@ -40,27 +42,9 @@ def node_public_key(node: Node) -> str:
     if not node.ssh_private_key:
         return ""
     key = node_client.load_private_key(decrypt(node.ssh_private_key))
-    return f"{key.get_name()} {key.get_base64()} hearth-panel-{node.name}"
-
-
-def _validate_docker_url(url: str) -> None:
-    if not DOCKER_URL.match(url):
-        raise exceptions.ValidationError(
-            {"docker_url": ["Use unix:///var/run/docker.sock or ssh://user@host:port."]}
-        )
-
-
-def _require_docker_url(url: str) -> None:
-    if not url:  # no silent default: the panel's own engine must be chosen, not fallen into
-        raise exceptions.ValidationError(
-            {
-                "docker_url": [
-                    "Required: unix:///var/run/docker.sock for this machine's engine, "
-                    "or ssh://user@host:port for a remote one."
-                ]
-            }
-        )
-    _validate_docker_url(url)
+    # One authorized_keys line whatever the name holds (names are checked, but older rows were not).
+    comment = KEY_COMMENT_UNSAFE.sub("_", node.name)
+    return f"{key.get_name()} {key.get_base64()} hearth-panel-{comment}"
 
 
 def _refuse_unique_name(name: str, *, exclude: Node | None = None) -> None:
@@ -78,11 +62,24 @@ def _check_private_key(ssh_private_key: str) -> None:
         raise exceptions.ValidationError({"ssh_private_key": [str(exc)]}) from exc
 
 
+def _charge_contact(actor) -> None:
+    """Count a staff-started connection to a node address (a test, a create, a new address): without a
+    limit, the node test is a port scanner of whatever network the panel sits in."""
+    if actor is None:  # the panel's own checks (beat, bootstrap)
+        return
+    allowed, state = charge("node-contact", f"user:{actor.pk}")
+    if not allowed:
+        raise TooManyAttempts(
+            "Too many node tests and address changes for now; try again in {wait} s.", state=state
+        )
+
+
 def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields) -> tuple[Node, str]:
     """Create a node and check it at once (a healthy node is online on return). SSH nodes get a fresh
     ed25519 key pair unless one is given. Returns the node secret once. An engine that already is a
     node is refused (409): both nodes would act on its events."""
-    _require_docker_url(fields.get("docker_url", ""))
+    fields = clean_node_fields(fields, required=("name", "docker_url"))
+    _charge_contact(actor)
     _refuse_unique_name(fields["name"])
     if ssh_private_key:
         _check_private_key(ssh_private_key)
@@ -110,8 +107,9 @@ def node_update(
 ) -> Node:
     """Edit a node; a new address or data dir is checked at once, and an address of an engine that is
     already another node is refused (409)."""
-    if "docker_url" in changes:
-        _require_docker_url(changes["docker_url"])
+    changes = clean_node_fields(changes)
+    if changes.get("docker_url", node.docker_url) != node.docker_url:
+        _charge_contact(actor)
     if name := changes.get("name"):
         _refuse_unique_name(name, exclude=node)
     if ssh_private_key:
@@ -406,6 +404,16 @@ def node_check_health(*, node: Node, failures_to_offline: int | None = None, pre
         report,
         host_key=host_key,
         failures_to_offline=failures_to_offline or settings.NODE_OFFLINE_AFTER_FAILURES,
+    )
+    return report
+
+
+def node_test(*, node: Node, actor, request=None) -> dict:
+    """A staff-started health check: rate-limited per staff member and audited with the address tried."""
+    _charge_contact(actor)
+    report = node_check_health(node=node)
+    audit(
+        "node.test", actor=actor, request=request, resource=node, dockerUrl=node.docker_url, ok=report["ok"]
     )
     return report
 

@@ -12,6 +12,8 @@ fi
 source "$envfile"
 export DEBUG=0 SECRET_KEY=${SECRET_KEY:-test-secret-key-not-for-production} HEARTH_VAR_DIR=${HEARTH_VAR_DIR:-$PWD/var/test}
 mkdir -p "$HEARTH_VAR_DIR"
+# The test engines' sockets are the local sockets a node may name.
+export HEARTH_NODE_LOCAL_SOCKETS=${HEARTH_NODE_LOCAL_SOCKETS:-${HEARTH_TEST_DOCKER1_URL#unix://},${HEARTH_TEST_DOCKER2_URL#unix://}}
 case "${DATABASE_URL:-}" in
   postgres*) ;;
   *) echo "The suite runs on PostgreSQL; DATABASE_URL is '${DATABASE_URL:-}'." >&2; exit 1 ;;

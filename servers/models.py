@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 
 from accounts.permissions import SERVER_SCOPED, grants
+from nodes.validation import NETWORK_MODES, network_mode_validator
 
 
 class ServerQuerySet(models.QuerySet):
@@ -61,7 +62,13 @@ class Server(models.Model):
         default=500, validators=[MinValueValidator(10), MaxValueValidator(1000)]
     )
     pids_limit = models.PositiveIntegerField(default=512, validators=[MinValueValidator(16)])
-    network_mode = models.CharField(max_length=20, default="bridge")
+    network_mode = models.CharField(
+        max_length=20,
+        default="bridge",
+        choices=[(mode, mode) for mode in NETWORK_MODES],
+        validators=[network_mode_validator],
+        help_text="Only bridge: host would give the game the node's own network (nodes/validation.py).",
+    )
     environment = models.JSONField(default=dict, blank=True, help_text="The server's variable values.")
 
     backup_limit = models.PositiveIntegerField(default=3)

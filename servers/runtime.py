@@ -18,6 +18,7 @@ import docker.errors
 from django.conf import settings
 
 from nodes.client import ImagePullFailed, NodeClient
+from nodes.validation import check_network_mode
 from servers import console
 from servers.models import Server
 from templates_app import configfiles
@@ -165,7 +166,7 @@ def container_spec(server: Server) -> dict:
         "port_bindings": bindings,
         "tmpfs": {"/tmp": "rw,nosuid,nodev,size=64m"},  # noqa: S108 - inside the container
         "read_only": template.read_only_root,
-        "network_mode": server.network_mode,
+        "network_mode": check_network_mode(server.network_mode),  # a row edited past the checks
         **resource_limits(server),
     }
     if template.start_command.strip():

@@ -13,6 +13,7 @@ from accounts.permissions import SERVER_SCOPED, can, unknown
 from config import realtime
 from config.api.exceptions import Conflict
 from nodes.models import Allocation, Node
+from nodes.validation import clean_network_mode
 from servers import console, placement
 from servers.models import Job, Server, ServerMember
 from servers.resources import (
@@ -113,6 +114,7 @@ def server_create(
     Without `server.resources` the actor is a customer: no node, ports or extra limits of their own
     choosing, a size within the self-service maximums, placement, and the per-account quota.
     """
+    fields = clean_network_mode(fields)
     chosen = {"node_id": node is not None, "primary_port": primary_port is not None}
     chosen["port_bindings"] = bool(port_bindings)
     require_resources(
@@ -175,6 +177,7 @@ def server_update(*, server: Server, actor: User, request=None, **changes) -> Se
     Limits are staff's (`server.resources`, 403 first); a customer's image is one of the template's.
     """
     require_resources(actor, [f for f in changes if f in STAFF_ONLY_FIELDS])
+    changes = clean_network_mode(changes)
     if "docker_image" in changes:
         check_image(actor, server.template, changes["docker_image"])
     resource_change = {

@@ -1,12 +1,9 @@
-import re
-
 from rest_framework import serializers
 
 from config import limits
 from nodes.models import Allocation, Location, Node
 from nodes.services import node_public_key
-
-SAFE_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+from nodes.validation import clean_node_fields
 
 
 class LocationSerializer(serializers.ModelSerializer):
@@ -79,12 +76,8 @@ class NodeSerializer(serializers.ModelSerializer):
             }
         }
 
-    def validate_data_dir(self, value):
-        if not SAFE_PATH.match(value) or "/../" in f"{value}/":
-            raise serializers.ValidationError(
-                "Use an absolute path of letters, digits, '.', '_', '-' and '/'."
-            )
-        return value.rstrip("/") or "/"
+    def validate(self, attrs):
+        return clean_node_fields(attrs)  # the admin and the services apply the same checks
 
     def get_ssh_public_key(self, node) -> str:
         return node_public_key(node)

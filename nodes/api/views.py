@@ -81,7 +81,7 @@ class NodeViewSet(StaffViewSet):
     @action(detail=True, methods=["post"])
     def test(self, request, pk=None):
         """Check the node now (ping, engine, CPU, memory, disk) and store the report."""
-        report = services.node_check_health(node=self.get_object())
+        report = services.node_test(node=self.get_object(), actor=request.user, request=request)
         if not report["ok"]:
             raise ServiceUnavailable(report["error"])
         return ok(report, message="Node is reachable")

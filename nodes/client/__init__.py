@@ -64,6 +64,32 @@ class HostKeyMismatch(NodeUnavailable):
         )
 
 
+def _causes(exc: BaseException):
+    """`exc` and what it wraps (requests and urllib3 keep the transport's error in args or .reason)."""
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def remote_failure(exc: BaseException) -> str:
+    """A fixed phrase for a failed SSH connection, never the far end's own words: a banner or an error
+    page in the node test would make it a probe of any host and port staff type in."""
+    causes = list(_causes(exc))
+    if any(isinstance(cause, paramiko.AuthenticationException) for cause in causes):
+        return "Authentication failed: the node did not accept the panel's SSH key"
+    if any(isinstance(cause, paramiko.SSHException | EOFError) for cause in causes):
+        return "not an SSH server, or the SSH session broke off"
+    if any(isinstance(cause, OSError | TimeoutError) for cause in causes):
+        return "could not connect (refused, timed out or no route to the host)"
+    return "the Docker engine behind SSH did not answer"
+
+
 class _RecordHostKey(paramiko.MissingHostKeyPolicy):
     """First contact: accept the key and remember it so the caller can pin it."""
 
@@ -205,7 +231,11 @@ class NodeClient:
             raise  # the engine answered: not an availability problem
         except _TRANSPORT_ERRORS as exc:
             forget(self.node)
-            reason = str(exc) or exc.__class__.__name__
+            if self.node.is_ssh:  # staff choose the address: say what failed, not what the far end said
+                logger.info("Node %s: %s failed", self.node.name, doing, exc_info=exc)
+                reason = remote_failure(exc)
+            else:
+                reason = str(exc) or exc.__class__.__name__
             raise NodeUnavailable(self.node.name, f"{doing} failed: {reason}") from exc
 
     @property

@@ -5,6 +5,7 @@ from rest_framework import serializers
 
 from accounts.permissions import SERVER_SCOPED
 from nodes.models import Allocation
+from nodes.validation import NETWORK_MODES
 from servers.commands import MAX_COMMAND_CHARS, BadCommand, command_line
 from servers.models import Job, Server, ServerMember
 from servers.resources import SELF_SIZED, STAFF_ONLY_FIELDS
@@ -157,7 +158,7 @@ class ServerCreateSerializer(LimitFields, StrictSerializer):
         required=False,
         help_text='{"containerPort": hostPort}',
     )
-    network_mode = serializers.ChoiceField(["bridge"], default="bridge")
+    network_mode = serializers.ChoiceField(NETWORK_MODES, default="bridge")
     environment = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
     docker_image = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
     install = serializers.BooleanField(default=False, help_text="Start the installation right away.")

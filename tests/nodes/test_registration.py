@@ -81,15 +81,14 @@ class TestFirstProbe:
         assert data["isOnline"] is False
         assert "unreachable" in data["lastHealth"]["error"]
 
-    def test_a_data_dir_that_cannot_be_created_is_a_failed_check_naming_it(self, staff, location):
-        body = api_body(location, dataDir="/etc/hostname/hearth")  # under a file: mkdir must fail
-        response = staff.post("/api/nodes", body, format="json")
+    def test_a_data_dir_that_cannot_be_created_is_a_failed_check_naming_it(self, staff, location, tmp_path):
+        (tmp_path / "file").write_text("")
+        data_dir = f"{tmp_path}/file/hearth"  # under a file: mkdir must fail
+        response = staff.post("/api/nodes", api_body(location, dataDir=data_dir), format="json")
         assert response.status_code == 201
         data = response.json()["data"]
         assert data["isOnline"] is False
-        assert (
-            "mkdir" in data["lastHealth"]["error"] and "/etc/hostname/hearth" in data["lastHealth"]["error"]
-        )
+        assert "mkdir" in data["lastHealth"]["error"] and data_dir in data["lastHealth"]["error"]
 
 
 class TestProbeFailures:
@@ -204,10 +203,13 @@ class TestOneEngineOneNode:
         assert f"already is node '{first.name}'" in response.json()["message"]
         assert list(Node.objects.values_list("name", flat=True)) == [first.name]
 
-    def test_another_path_to_the_same_socket_is_refused_too(self, staff, make_node, location, tmp_path):
+    def test_another_path_to_the_same_socket_is_refused_too(
+        self, staff, make_node, location, tmp_path, settings
+    ):
         first = make_node(engine=1, via="unix")
         alias = tmp_path / "docker.sock"
         alias.symlink_to(require_env("HEARTH_TEST_DOCKER1_URL").removeprefix("unix://"))
+        settings.NODE_LOCAL_SOCKETS = [*settings.NODE_LOCAL_SOCKETS, str(alias)]  # even when allowed
         response = staff.post("/api/nodes", api_body(location, dockerUrl=f"unix://{alias}"), format="json")
         assert response.status_code == 409
         assert first.name in response.json()["message"]
