@@ -15,7 +15,7 @@ from accounts.audit import audit
 from config.crypto import encrypt
 from nodes import client as node_client
 from nodes.models import DeploymentToken, Node, NodeEvent
-from nodes.services import node_check_health, node_public_key, sha256_hex
+from nodes.services import node_check_health, node_label, node_public_key, sha256_hex
 from nodes.validation import Invalid, check_data_dir
 
 # A plain file, not a template: the panel's values reach it only through `script_assignments`.
@@ -87,7 +87,7 @@ def deploy_script(raw: str) -> str:
     except Invalid as exc:
         raise exceptions.ValidationError({"data_dir": [f"Fix the node's data dir first: {exc}"]}) from exc
     values = {
-        "NODE_NAME": node.name,
+        "NODE_NAME": node_label(node),
         "DATA_DIR": data_dir,
         "PUBLIC_KEY": node_public_key(node),
         "CALLBACK": f"{settings.PUBLIC_URL}/api/deploy/{raw}/complete",

@@ -42,9 +42,13 @@ def node_public_key(node: Node) -> str:
     if not node.ssh_private_key:
         return ""
     key = node_client.load_private_key(decrypt(node.ssh_private_key))
-    # One authorized_keys line whatever the name holds (names are checked, but older rows were not).
-    comment = KEY_COMMENT_UNSAFE.sub("_", node.name)
-    return f"{key.get_name()} {key.get_base64()} hearth-panel-{comment}"
+    return f"{key.get_name()} {key.get_base64()} hearth-panel-{node_label(node)}"
+
+
+def node_label(node: Node) -> str:
+    """The node's name in safe characters only, for a key comment or a script's output: one line, no
+    terminal escapes, whatever an older row holds (names are checked now, but were not always)."""
+    return KEY_COMMENT_UNSAFE.sub("_", node.name)
 
 
 def _refuse_unique_name(name: str, *, exclude: Node | None = None) -> None:
@@ -174,6 +178,9 @@ def node_register_local(*, socket: Path = LOCAL_SOCKET) -> tuple[Node | None, st
         node, _ = _create_local_node(socket, location)
     except EngineTaken as exc:
         return None, f"Local node not registered: {exc.detail}"
+    except exceptions.ValidationError as exc:  # HEARTH_DATA_DIR or HEARTH_NODE_LOCAL_SOCKETS refuse it
+        reasons = "; ".join(f"{field}: {' '.join(map(str, why))}" for field, why in exc.detail.items())
+        return None, f"Local node not registered: {reasons}"
     allocations_create(node=node, ip="0.0.0.0", ports="25565-25584")  # noqa: S104 - players connect from anywhere
     return node, (
         f"Registered the local Docker engine as node '{node.name}' with ports 25565-25584 ({_state(node)})."

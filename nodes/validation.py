@@ -30,6 +30,10 @@ SYSTEM_TREES = (
 # ...and never one of these directories itself (under them is fine: /var/lib/hearth, /srv/hearth).
 SYSTEM_DIRS = ("/", "/home", "/mnt", "/media", "/opt", "/srv", "/tmp", "/var", "/var/lib", "/var/tmp")  # noqa: S108
 
+DOCKER_URL_HINT = (
+    "unix:///var/run/docker.sock for this machine's engine, or ssh://user@host:port for a remote one."
+)
+
 # `host` would give a game the node's own network (the engine's and sshd's loopback ports, every
 # other container's published ports); `container:<id>` would join another customer's server.
 NETWORK_MODES = ("bridge",)
@@ -88,13 +92,13 @@ def check_docker_url(value: str) -> str:
         path = value.removeprefix("unix://")
         if posixpath.normpath(path) not in local_sockets() or path != posixpath.normpath(path):
             allowed = ", ".join(f"unix://{p}" for p in sorted(local_sockets()))
-            raise Invalid(f"This socket is not allowed for a node: use {allowed} (HEARTH_NODE_LOCAL_SOCKETS).")
+            raise Invalid(
+                f"This socket is not allowed for a node: use {allowed} (HEARTH_NODE_LOCAL_SOCKETS)."
+            )
         return value
     match = SSH_URL.fullmatch(value)
     if not match:
-        raise Invalid(
-            "Use unix:///var/run/docker.sock for this machine's engine, or ssh://user@host:port for a remote one."
-        )
+        raise Invalid(f"Use {DOCKER_URL_HINT}")
     if not SSH_USER.fullmatch(match["user"]):
         raise Invalid("The SSH user must be a Unix user name (lower-case letters, digits, '_' and '-').")
     check_host(match["host"])
@@ -141,7 +145,9 @@ def clean_node_fields(fields: Mapping, *, required: tuple[str, ...] = ()) -> dic
     cleaned, errors = dict(fields), {}
     for field in required:
         if not fields.get(field):
-            errors[field] = [f"Required. {_hint(field)}"]
+            errors[field] = [
+                "Required: " + (DOCKER_URL_HINT if field == "docker_url" else "it may not be empty.")
+            ]
     for field, check in CHECKS.items():
         if field in errors or field not in fields:
             continue
@@ -155,9 +161,3 @@ def clean_node_fields(fields: Mapping, *, required: tuple[str, ...] = ()) -> dic
     if errors:
         raise exceptions.ValidationError(errors)
     return cleaned
-
-
-def _hint(field: str) -> str:
-    if field == "docker_url":
-        return "unix:///var/run/docker.sock for this machine's engine, or ssh://user@host:port for a remote one."
-    return ""

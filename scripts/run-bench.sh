@@ -13,6 +13,8 @@ if [ ! -f "$envfile" ]; then
 fi
 # shellcheck disable=SC1090
 source "$envfile"
+# The test engines' sockets are the local sockets a node may name.
+export HEARTH_NODE_LOCAL_SOCKETS=${HEARTH_NODE_LOCAL_SOCKETS:-${HEARTH_TEST_DOCKER1_URL#unix://},${HEARTH_TEST_DOCKER2_URL#unix://}}
 case "${DATABASE_URL:-}" in
   postgres*) ;;
   *) echo "Benchmarks run on PostgreSQL; DATABASE_URL is '${DATABASE_URL:-}'." >&2; exit 1 ;;

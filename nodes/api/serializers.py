@@ -3,7 +3,7 @@ from rest_framework import serializers
 from config import limits
 from nodes.models import Allocation, Location, Node
 from nodes.services import node_public_key
-from nodes.validation import clean_node_fields
+from nodes.validation import Invalid, check_host, clean_node_fields
 
 
 class LocationSerializer(serializers.ModelSerializer):
@@ -127,3 +127,9 @@ class EnrollSerializer(serializers.Serializer):
     ssh_user = serializers.RegexField(r"^[a-z_][a-z0-9_-]{0,31}$", default="hearth")
     ssh_port = serializers.IntegerField(min_value=1, max_value=65535, default=22)
     hostname = serializers.RegexField(r"^[A-Za-z0-9.\-:\[\]]*$", required=False, allow_blank=True, default="")
+
+    def validate_hostname(self, value):
+        try:  # it becomes the node's ssh:// address: the same rule as a hostname staff type in
+            return check_host(value) if value else value
+        except Invalid as exc:
+            raise serializers.ValidationError(str(exc)) from exc

@@ -59,3 +59,12 @@ def test_it_registers_the_local_engine_once():
     assert Node.objects.count() == 1
     assert first.docker_url == f"unix://{socket}"
     assert first.max_memory_mb > 0
+
+
+def test_a_data_dir_the_node_checks_refuse_is_a_message_not_a_traceback(settings, tmp_path):
+    settings.DATA_DIR = tmp_path / "my panel"  # a space: not a data dir root may mkdir and chown
+    socket = Path(require_env("HEARTH_TEST_DOCKER1_URL").removeprefix("unix://"))
+    node, message = node_register_local(socket=socket)
+    assert node is None
+    assert message.startswith("Local node not registered: data_dir: Use an absolute path")
+    assert not Node.objects.exists()

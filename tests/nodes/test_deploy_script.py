@@ -83,6 +83,7 @@ HOSTILE_NAMES = [
     "x$(touch /out/pwned)",
     "x`touch /out/pwned`",
     "x\u00e9 \u2603",
+    "x\x1b]0;owned\x07\x1b[2J",
 ]
 
 
@@ -175,6 +176,8 @@ def test_a_hostile_name_runs_nothing_and_adds_no_key_on_the_enrolled_host(
     assert args[-1].startswith("http://panel.example.com/api/deploy/") and args[-1].endswith("/complete")
     assert f"hostKey={HOST_KEY}" in args and "sshPort=2202" in args and "sshUser=hearth" in args
     assert "Node enrolled and online" in result.stdout
+    assert "hearth: enrolling this host as node x" in result.stdout
+    assert all(char.isprintable() for line in result.stdout.splitlines() for char in line)
 
 
 def test_a_hostile_data_dir_of_an_old_row_is_never_put_in_a_script(make_node, client_for, admin, api):

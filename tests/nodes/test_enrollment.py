@@ -105,3 +105,14 @@ def test_the_script_is_valid_shell_with_values_quoted(api, make_node, admin, cli
     script = api.get(f"/api/deploy/{token}").content.decode()
     assert subprocess.run(["sh", "-n"], input=script, text=True, capture_output=True).returncode == 0
     assert "&#x27;" not in script and "&amp;" not in script
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("hostname", ["-oProxyCommand", "a..b", "[::1", "1.2.3.4:22"])
+def test_the_callback_refuses_a_hostname_that_is_not_a_host(api, make_node, admin, client_for, hostname):
+    node = make_node(engine=2)
+    token = client_for(admin).post(f"/api/nodes/{node.pk}/deployment-token").json()["data"]["deploymentToken"]
+    body = {"hostKey": require_env("HEARTH_TEST_SSH2_HOSTKEY"), "hostname": hostname}
+    response = api.post(f"/api/deploy/{token}/complete", body, format="json")
+    assert response.status_code == 400 and "hostname" in response.json()["fields"]
+    assert not DeploymentToken.objects.get().used_at

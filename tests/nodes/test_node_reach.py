@@ -112,3 +112,17 @@ def test_node_tests_are_rate_limited_per_staff_member(
     other = client_for(make_user(role="Administrator"))
     assert other.post(f"/api/nodes/{node.pk}/test").status_code == 503  # their own budget
     assert AuditLog.objects.filter(action="node.test").count() == 3
+
+
+def test_a_node_that_fails_in_an_unexpected_way_is_a_failed_check_not_a_500(
+    make_node, client_for, signed_in, admin
+):
+    node = make_node(engine=2)
+    type(node).objects.filter(pk=node.pk).update(ssh_host_key="not a key")  # an old row, say
+    response = client_for(admin).post(f"/api/nodes/{node.pk}/test")
+    assert response.status_code == 503
+    assert response.json()["message"].startswith(f"Node '{node.name}' failed its health check")
+
+    page = signed_in(admin).post(f"/admin/nodes/node/{node.pk}/test/", follow=True)
+    ((level, text),) = messages_of(page)
+    assert page.status_code == 200 and level == "error" and "failed its health check" in text
