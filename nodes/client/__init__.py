@@ -84,7 +84,7 @@ def remote_failure(exc: BaseException) -> str:
     if any(isinstance(cause, paramiko.AuthenticationException) for cause in causes):
         return "Authentication failed: the node did not accept the panel's SSH key"
     if any(isinstance(cause, paramiko.SSHException | EOFError) for cause in causes):
-        return "not an SSH server, or the SSH session broke off"
+        return "not an SSH server, or the SSH handshake failed"
     if any(isinstance(cause, OSError | TimeoutError) for cause in causes):
         return "could not connect (refused, timed out or no route to the host)"
     return "the Docker engine behind SSH did not answer"
