@@ -234,3 +234,43 @@ def test_repointing_needs_confirmation_and_a_proven_key(staff, make_node, custom
     assert "repointed" in events(node)
     entry = AuditLog.objects.get(action="node.repoint", resource_id=str(node.pk))
     assert entry.metadata["fromUrl"] == SSH2 and entry.metadata["toUrl"] == SSH1
+
+
+# --- The same actions in the admin --------------------------------------------------------------
+
+
+def test_the_admin_repoints_only_with_the_nodes_name(signed_in, admin, make_node):
+    node = make_node(engine=2)
+    client = signed_in(admin)
+    assert (
+        f"/admin/nodes/node/{node.pk}/repoint/"
+        in client.get(f"/admin/nodes/node/{node.pk}/change/").content.decode()
+    )
+    page = f"/admin/nodes/node/{node.pk}/repoint/"
+    refused = client.post(page, {"docker_url": SSH1, "ssh_host_key": key(1), "confirm": "nope"})
+    assert refused.status_code == 200 and "to confirm" in refused.content.decode()
+    assert Node.objects.get(pk=node.pk).docker_url == SSH2
+    done = client.post(page, {"docker_url": SSH1, "ssh_host_key": key(1), "confirm": node.name})
+    assert done.status_code == 302
+    node.refresh_from_db()
+    assert (node.docker_url, node.ssh_host_key) == (SSH1, key(1))
+    assert AuditLog.objects.filter(action="node.repoint", user=admin).exists()
+
+
+def test_the_admin_replaces_or_forgets_the_key(signed_in, admin, make_node):
+    node = make_node(engine=2)
+    client, page = signed_in(admin), f"/admin/nodes/node/{node.pk}/host-key/"
+    forged = client.post(page, {"ssh_host_key": _another_key()})
+    assert forged.status_code == 200 and "presents the host key" in forged.content.decode()
+    assert pinned_key(node) == key(2)
+    assert client.post(page, {"forget": "on"}).status_code == 302
+    assert "host_key_forgotten" in events(node)
+
+
+def test_support_staff_cannot_reach_the_trust_pages(signed_in, make_user, make_node):
+    node = make_node(engine=2)
+    client = signed_in(make_user(role="Support"))
+    for page in ("repoint", "host-key"):
+        assert client.get(f"/admin/nodes/node/{node.pk}/{page}/").status_code == 403
+        assert client.post(f"/admin/nodes/node/{node.pk}/{page}/", {"forget": "on"}).status_code == 403
+    assert pinned_key(node) == key(2)
