@@ -5,7 +5,7 @@ from rest_framework import exceptions
 
 from config.api.exceptions import Conflict
 from nodes import client as node_client
-from nodes.models import Node
+from nodes.models import Node, NodeEvent
 
 
 class HostKeyRefused(Conflict):
@@ -57,6 +57,18 @@ def refuse_moving_a_node_with_servers(node: Node) -> None:
 
 def moved_to_another_key(node: Node, error: str) -> str:
     return (
-        f"Not saved: the host at {node.docker_url} does not present the node's pinned host key ({error}). "
-        "If it is the right host, give its key in sshHostKey in the same edit."
+        f"Not saved: the host at {node.docker_url} does not present the node's pinned host key, nor the "
+        f"one given ({error}). If it is the right host, give its own key in sshHostKey in the same edit."
     )
+
+
+def record_first_pin(node: Node, *, previous_key: str) -> None:
+    """The event for a key learnt by a node's first connection before its row was saved (creation, or
+    an edit moving a node that had none): the client records it itself for saved rows."""
+    if node.ssh_host_key and not previous_key:
+        NodeEvent.objects.create(
+            node=node,
+            kind=NodeEvent.Kind.HOST_KEY_PINNED,
+            message=f"Host key {node_client.fingerprint(node.ssh_host_key)} pinned on the first connection to "
+            f"{node.docker_url}",
+        )

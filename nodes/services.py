@@ -24,6 +24,7 @@ from nodes.hostkeys import (
     clean_host_key,
     edited_host_key,
     moved_to_another_key,
+    record_first_pin,
     refuse_moving_a_node_with_servers,
 )
 from nodes.models import Location, Node, NodeEvent
@@ -105,6 +106,7 @@ def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields
     with transaction.atomic():
         _refuse_unique_name(fields["name"])
         node.save(force_insert=True)
+        record_first_pin(node, previous_key=fields.get("ssh_host_key", ""))
         audit("node.create", actor=actor, request=request, resource=node, name=node.name)
     if isinstance(engine, str):
         node_check_health(node=node, failures_to_offline=1, prepare=True)
@@ -151,6 +153,8 @@ def node_update(
             raise HostKeyRefused(moved_to_another_key(node, engine["error"]))
     with transaction.atomic():
         node.save(update_fields=_fields_to_save(node, previous_key=previous_key))
+        if "ssh_host_key" not in changes:
+            record_first_pin(node, previous_key=previous_key)
         if previous_key and node.ssh_host_key != previous_key:
             NodeEvent.objects.create(
                 node=node,

@@ -92,10 +92,16 @@ class NodeViewSet(StaffViewSet):
     )
     @action(detail=True, methods=["post"], url_path="deployment-token")
     def deployment_token(self, request, pk=None):
-        """A single-use link to a script that enrolls a fresh Debian/Ubuntu host as this node."""
-        return ok(
-            enrollment.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
-        )
+        """A single-use link to a script that enrolls a fresh Debian/Ubuntu host as this node (only one
+        waiting to enrol; older links are revoked)."""
+        link = enrollment.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
+        message = None
+        if link["deploy_url"].startswith("http://"):
+            message = (
+                "HEARTH_PUBLIC_URL is plain HTTP: the link, the script (run as root) and its callback travel "
+                "unencrypted and can be read or altered on the way. See the README's node trust model."
+            )
+        return ok(link, message=message)
 
     @extend_schema(
         request=serializers.RepointSerializer,

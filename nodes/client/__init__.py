@@ -74,7 +74,6 @@ class HostKeyMismatch(NodeUnavailable):
 class _Connection:
     docker: docker.DockerClient
     ssh: paramiko.SSHClient | None
-    host_key: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -120,7 +119,7 @@ def _open(node) -> _Connection:
     api._custom_adapter = adapter
     client = docker.DockerClient.__new__(docker.DockerClient)
     client.api = api
-    return _Connection(docker=client, ssh=adapter.ssh_client, host_key=adapter.presented_host_key)
+    return _Connection(docker=client, ssh=adapter.ssh_client)
 
 
 def _pin_or_refuse(node, adapter: PinnedSSHAdapter) -> None:
@@ -212,11 +211,6 @@ class NodeClient:
     @property
     def docker(self) -> docker.DockerClient:
         return self._connection().docker
-
-    @property
-    def presented_host_key(self) -> str:
-        """The SSH host key the node showed on this connection ('' for local nodes)."""
-        return self._connection().host_key
 
     def ping(self) -> None:
         with self.guard("ping"):

@@ -43,7 +43,9 @@ def fresh_node(transactional_db, location):
 def test_the_script_enrolls_the_host_and_the_node_comes_online(fresh_node, live_server, settings, admin, api):
     settings.PUBLIC_URL = live_server.url
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(admin)['token']}")
-    data = api.post(f"/api/nodes/{fresh_node.pk}/deployment-token").json()["data"]
+    response = api.post(f"/api/nodes/{fresh_node.pk}/deployment-token").json()
+    assert "plain HTTP" in response["message"]  # the live server is http://
+    data = response["data"]
     assert set(data) == {"deploymentToken", "secret", "deployUrl", "expiresAt"}
     assert data["deployUrl"] == f"{live_server.url}/api/deploy/{data['deploymentToken']}"
 
@@ -290,3 +292,40 @@ def test_the_script_cannot_choose_the_host(api, waiting_node, link):
     assert response.status_code == 400 and "hostname" in response.json()["fields"]
     assert_unchanged(waiting_node)
     assert DeploymentToken.objects.get().used_at is None  # bad input spends nothing
+
+
+def test_two_completions_at_once_enrol_the_node_once(transactional_db, waiting_node, link):
+    """Both callers hold the link and a genuine host (the two test sshds): one wins, the other is told."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+    from rest_framework.exceptions import APIException
+
+    from nodes.enrollment import node_enroll
+
+    token = link(waiting_node)
+
+    def attempt(engine: int) -> str:
+        try:
+            node_enroll(
+                raw_token=token,
+                host_key=require_env(f"HEARTH_TEST_SSH{engine}_HOSTKEY"),
+                ssh_user="hearth",
+                ssh_port=2200 + engine,
+            )
+            return f"enrolled {engine}"
+        except APIException as exc:
+            return str(exc.detail)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(attempt, [1, 2]))
+    winners = [r for r in results if r.startswith("enrolled")]
+    assert len(winners) == 1, results
+    assert any("already used" in r for r in results), results
+    engine = int(winners[0].split()[1])
+    node = Node.objects.get(pk=waiting_node.pk)
+    assert node.ssh_host_key == require_env(f"HEARTH_TEST_SSH{engine}_HOSTKEY")
+    assert node.docker_url == f"ssh://hearth@127.0.0.1:{2200 + engine}"
+    assert NodeEvent.objects.filter(node=node, kind="enrolled").count() == 1

@@ -110,6 +110,19 @@ def test_an_unauthenticated_contact_pins_nothing(location):
     assert pinned_key(node) == ""
 
 
+def test_registration_pins_and_records_the_first_key(make_node):
+    node = make_node(engine=2, pin=False)
+    assert pinned_key(node) == key(2)
+    assert "host_key_pinned" in events(node)
+
+
+def test_a_key_given_at_creation_is_strict_from_the_first_connection(make_node):
+    node = make_node(engine=2, pin=False, ssh_host_key=f"{key(1)} comment-dropped")
+    assert not node.is_online and "host key changed" in node.last_health["error"]
+    assert pinned_key(node) == key(1)
+    assert "host_key_pinned" not in events(node)
+
+
 # --- Changing the address -----------------------------------------------------------------------
 
 
