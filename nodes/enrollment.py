@@ -36,12 +36,16 @@ class NodeNotWaiting(Conflict):
         )
 
 
-def node_waiting_for_enrollment(node: Node) -> bool:
-    """No servers, no enrollment and no successful check yet: nothing on it a link could take over."""
+def node_waiting_for_enrollment(node: Node, *, reported_key: str = "") -> bool:
+    """No servers, no enrollment and no successful check yet: nothing on it a link could take over.
+
+    A check that got through between the script installing the panel's key and its callback (beat's,
+    every 30 s) pinned a key; a callback reporting that very key still finds the node waiting."""
     servers = getattr(node, "servers", None)
     has_servers = servers is not None and servers.exists()
     enrolled = node.events.filter(kind=NodeEvent.Kind.ENROLLED).exists()
-    return node.last_seen_at is None and not has_servers and not enrolled
+    unseen = node.last_seen_at is None or bool(reported_key and reported_key == node.ssh_host_key)
+    return unseen and not has_servers and not enrolled
 
 
 @transaction.atomic
@@ -73,7 +77,7 @@ def deployment_token_create(*, node: Node, actor=None, request=None) -> dict:
     }
 
 
-def deployment_token_get(raw: str, *, lock: bool = False) -> DeploymentToken:
+def deployment_token_get(raw: str, *, lock: bool = False, reported_key: str = "") -> DeploymentToken:
     """The usable token for `raw`, or 404 (unknown) / 410-style 400 (used, revoked or expired) / 409 (the
     node no longer waits to enrol)."""
     tokens = DeploymentToken.objects.select_related("node")
@@ -94,7 +98,7 @@ def deployment_token_get(raw: str, *, lock: bool = False) -> DeploymentToken:
         raise exceptions.ValidationError(
             {"token": ["This deployment token has expired. Generate a new one."]}
         )
-    if not node_waiting_for_enrollment(token.node):
+    if not node_waiting_for_enrollment(token.node, reported_key=reported_key):
         raise NodeNotWaiting(token.node)
     return token
 
@@ -122,9 +126,9 @@ def node_enroll(*, raw_token: str, host_key: str, ssh_user: str, ssh_port: int, 
     with the reason recorded on it (the staff make a new link)."""
     host_key = clean_host_key(host_key, field="host_key")
     with _revoked_if_not_waiting(raw_token):  # bad input or a dead link spends nothing
-        node = deployment_token_get(raw_token).node
+        node = deployment_token_get(raw_token, reported_key=host_key).node
     docker_url = _reported_address(node, ssh_user=ssh_user, ssh_port=ssh_port, hostname=hostname)
-    token = _claim(raw_token)
+    token = _claim(raw_token, reported_key=host_key)
     try:
         engine = trust.prove(token.node, docker_url=docker_url, host_key=host_key, field="host_key")
         node = _enroll(token, docker_url=docker_url, host_key=host_key, engine=engine)
@@ -149,10 +153,10 @@ def _revoked_if_not_waiting(raw_token: str):
         raise
 
 
-def _claim(raw_token: str) -> DeploymentToken:
+def _claim(raw_token: str, *, reported_key: str) -> DeploymentToken:
     """Spend the token: of two completions at once, the second finds it used."""
     with _revoked_if_not_waiting(raw_token), transaction.atomic():
-        token = deployment_token_get(raw_token, lock=True)
+        token = deployment_token_get(raw_token, lock=True, reported_key=reported_key)
         token.used_at = timezone.now()
         token.save(update_fields=["used_at"])
     return token
@@ -178,7 +182,9 @@ def _reported_address(node: Node, *, ssh_user: str, ssh_port: int, hostname: str
 def _enroll(token: DeploymentToken, *, docker_url: str, host_key: str, engine: str) -> Node:
     with transaction.atomic():
         node = Node.objects.select_for_update().get(pk=token.node_id)
-        if not node_waiting_for_enrollment(node):  # a server placed, or enrolled, while we proved it
+        if not node_waiting_for_enrollment(
+            node, reported_key=host_key
+        ):  # a server placed, or enrolled, meanwhile
             raise NodeNotWaiting(node)
         node.docker_url, node.ssh_host_key, node.engine_id = docker_url, host_key, engine
         trust.save_trust(node, fields=["docker_url", "ssh_host_key", "engine_id"])

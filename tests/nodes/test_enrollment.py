@@ -329,3 +329,23 @@ def test_two_completions_at_once_enrol_the_node_once(transactional_db, waiting_n
     assert node.ssh_host_key == require_env(f"HEARTH_TEST_SSH{engine}_HOSTKEY")
     assert node.docker_url == f"ssh://hearth@127.0.0.1:{2200 + engine}"
     assert NodeEvent.objects.filter(node=node, kind="enrolled").count() == 1
+
+
+@pytest.mark.parametrize("reported", [2, 1])
+def test_a_check_that_got_through_before_the_callback_holds_only_its_own_key(
+    api, waiting_node, link, reported
+):
+    """Beat may reach the host between the script installing the panel's key and its callback."""
+    token = link(waiting_node)
+    Node.objects.filter(pk=waiting_node.pk).update(  # what that check left: a pin, the node seen
+        ssh_host_key=require_env("HEARTH_TEST_SSH2_HOSTKEY"), last_seen_at=timezone.now()
+    )
+    response = complete(api, token, engine=reported)
+    node = Node.objects.get(pk=waiting_node.pk)
+    if reported == 2:
+        assert response.status_code == 200, response.content
+        assert node.docker_url == "ssh://hearth@127.0.0.1:2202" and node.is_online
+    else:  # another key than the one the panel already met there: no takeover
+        assert response.status_code == 409
+        assert node.ssh_host_key == require_env("HEARTH_TEST_SSH2_HOSTKEY")
+        assert node.docker_url == "ssh://hearth@127.0.0.1:1"
