@@ -8,7 +8,7 @@ from django.utils.html import format_html
 from rest_framework.exceptions import APIException, ValidationError
 
 from config.admin import StaffInline, StaffModelAdmin, refusal_text
-from nodes import allocations, services
+from nodes import allocations, services, trust
 from nodes.models import Allocation, Location, Node, NodeEvent
 from nodes.validation import CHECKS, clean_node_fields
 
@@ -72,6 +72,31 @@ class NodeForm(forms.ModelForm):
             for field, errors in exc.detail.items():
                 self.add_error(field, [str(error) for error in errors])
         return cleaned
+
+
+class RepointForm(forms.Form):
+    docker_url = forms.CharField(
+        max_length=255, help_text="ssh://user@host:port, or unix:///var/run/docker.sock."
+    )
+    ssh_host_key = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="The new address's SSH host key, checked out of band (its console: "
+        "cat /etc/ssh/ssh_host_ed25519_key.pub). Empty: the key pinned now. The panel connects and compares.",
+    )
+    confirm = forms.CharField(help_text="Type the node's name: every server on it moves with it.")
+
+
+class HostKeyForm(forms.Form):
+    ssh_host_key = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text="The key to pin (a reinstalled host): the panel connects and pins it only if the node presents it.",
+    )
+    forget = forms.BooleanField(
+        required=False,
+        help_text="Instead, forget the pinned key: the next connection pins whatever key it is shown.",
+    )
 
 
 class AllocationForm(forms.Form):
@@ -249,12 +274,66 @@ class NodeAdmin(StaffModelAdmin):
                 name="nodes_node_test",
             ),
             path(
+                "<uuid:node_id>/repoint/",
+                self.admin_site.admin_view(self.repoint_view),
+                name="nodes_node_repoint",
+            ),
+            path(
+                "<uuid:node_id>/host-key/",
+                self.admin_site.admin_view(self.host_key_view),
+                name="nodes_node_host_key",
+            ),
+            path(
                 "<uuid:node_id>/allocations/",
                 self.admin_site.admin_view(self.allocations_view),
                 name="nodes_node_allocations",
             ),
             *super().get_urls(),
         ]
+
+    def _trust_page(self, request, node_id, form_class, title: str, act):
+        """A form page for one trust action (re-point, host key): the service refuses, or it is done."""
+        node = get_object_or_404(Node, pk=node_id)
+        if not self.has_change_permission(request, node):
+            raise PermissionDenied
+        form = form_class(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                message = act(node, form.cleaned_data)
+            except APIException as exc:
+                form.add_error(None, refusal_text(exc))
+            else:
+                self.message_user(request, message)
+                return redirect(reverse("admin:nodes_node_change", args=[node.pk]))
+        context = {
+            **self.admin_site.each_context(request),
+            "node": node,
+            "form": form,
+            "title": f"{title}: {node.name}",
+            "opts": self.model._meta,
+        }
+        return render(request, "admin/nodes/trust_form.html", context)
+
+    def repoint_view(self, request, node_id):
+        def act(node, data):
+            node = trust.node_repoint(node=node, actor=request.user, request=request, **data)
+            return (
+                f"{node.name} re-pointed to {node.docker_url} ({'online' if node.is_online else 'offline'})."
+            )
+
+        return self._trust_page(request, node_id, RepointForm, "Re-point node", act)
+
+    def host_key_view(self, request, node_id):
+        def act(node, data):
+            if data["forget"]:
+                trust.node_host_key_forget(node=node, actor=request.user, request=request)
+                return f"{node.name}: host key forgotten; the next connection pins the key it is shown."
+            trust.node_host_key_replace(
+                node=node, ssh_host_key=data["ssh_host_key"], actor=request.user, request=request
+            )
+            return f"{node.name}: host key replaced."
+
+        return self._trust_page(request, node_id, HostKeyForm, "Replace or forget the host key", act)
 
     def allocations_view(self, request, node_id):
         node = get_object_or_404(Node, pk=node_id)

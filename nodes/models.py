@@ -44,7 +44,11 @@ class Node(models.Model):
         "successful check: one engine is never two nodes.",
     )
     ssh_private_key = models.TextField(blank=True, help_text="Encrypted at rest; never shown after saving.")
-    ssh_host_key = models.TextField(blank=True, help_text="Pinned on first contact; a mismatch is refused.")
+    ssh_host_key = models.TextField(
+        blank=True,
+        help_text="Pinned at enrollment (proven), or on the first connection the host accepted the panel's key; "
+        "a mismatch is refused, and only the host-key action changes it.",
+    )
     data_dir = models.CharField(max_length=255, default="/var/lib/hearth")
     max_memory_mb = models.PositiveIntegerField(validators=[MinValueValidator(128)])
     max_cpu_cores = models.DecimalField(
@@ -82,13 +86,18 @@ class Node(models.Model):
 
 
 class NodeEvent(models.Model):
-    """A transition worth alerting on: online, offline, host key mismatch, enrollment."""
+    """A transition worth alerting on: online, offline, enrollment, and every change of trust (a host key
+    pinned, replaced, forgotten or refused; the node re-pointed at another address)."""
 
     class Kind(models.TextChoices):
         ONLINE = "online"
         OFFLINE = "offline"
         HOST_KEY_MISMATCH = "host_key_mismatch"
         ENROLLED = "enrolled"
+        HOST_KEY_PINNED = "host_key_pinned"
+        HOST_KEY_REPLACED = "host_key_replaced"
+        HOST_KEY_FORGOTTEN = "host_key_forgotten"
+        REPOINTED = "repointed"
 
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="events")
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -103,13 +112,19 @@ class NodeEvent(models.Model):
 
 
 class DeploymentToken(models.Model):
-    """Single-use, expiring token in the URL of a node's enrollment script."""
+    """Single-use, expiring token in the URL of a node's enrollment script; a newer link revokes it."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="deployment_tokens")
     token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
-    used_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(
+        null=True, blank=True, help_text="Spent: by an enrollment or a failed one."
+    )
+    revoked_at = models.DateTimeField(
+        null=True, blank=True, help_text="Replaced by a newer link, or the node no longer waits to enrol."
+    )
+    failure = models.TextField(blank=True, help_text="Why the enrollment that spent it failed.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

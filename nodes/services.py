@@ -20,6 +20,14 @@ from config.api.throttling import TooManyAttempts, charge
 from config.crypto import decrypt, encrypt
 from nodes import client as node_client
 from nodes.allocations import allocations_create
+from nodes.hostkeys import (
+    HostKeyRefused,
+    clean_host_key,
+    edited_host_key,
+    moved_to_another_key,
+    record_first_pin,
+    refuse_moving_a_node_with_servers,
+)
 from nodes.models import Location, Node, NodeEvent
 from nodes.validation import clean_node_fields
 
@@ -85,6 +93,8 @@ def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields
     fields = clean_node_fields(fields, required=("name", "docker_url"))
     _charge_contact(actor)
     _refuse_unique_name(fields["name"])
+    if fields.get("ssh_host_key"):  # given up front: strict from the first connection
+        fields["ssh_host_key"] = clean_host_key(fields["ssh_host_key"])
     if ssh_private_key:
         _check_private_key(ssh_private_key)
     elif fields["docker_url"].startswith("ssh://"):
@@ -97,6 +107,7 @@ def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields
     with transaction.atomic():
         _refuse_unique_name(fields["name"])
         node.save(force_insert=True)
+        record_first_pin(node, previous_key=fields.get("ssh_host_key", ""))
         audit("node.create", actor=actor, request=request, resource=node, name=node.name)
     if isinstance(engine, str):
         node_check_health(node=node, failures_to_offline=1, prepare=True)
@@ -110,34 +121,64 @@ def node_update(
     *, node: Node, actor=None, request=None, ssh_private_key: str | None = None, **changes
 ) -> Node:
     """Edit a node; a new address or data dir is checked at once, and an address of an engine that is
-    already another node is refused (409)."""
+    already another node is refused (409).
+
+    The pinned host key is the node's, whatever its address (OpenSSH's HostKeyAlias): a new address
+    must present it, unless staff give the new key in the same edit; a node with servers is moved only
+    by `trust.node_repoint`, and a pinned key changed or forgotten only by the host-key actions."""
     changes = clean_node_fields(changes)
     if changes.get("docker_url", node.docker_url) != node.docker_url:
         _charge_contact(actor)
     if name := changes.get("name"):
         _refuse_unique_name(name, exclude=node)
+    moved = "docker_url" in changes and changes["docker_url"] != node.docker_url
+    if moved:
+        refuse_moving_a_node_with_servers(node)
+    if "ssh_host_key" in changes:
+        changes["ssh_host_key"] = edited_host_key(node, changes["ssh_host_key"], moved=moved)
     if ssh_private_key:
         _check_private_key(ssh_private_key)
         node.ssh_private_key = encrypt(ssh_private_key)
-    moved = "docker_url" in changes and changes["docker_url"] != node.docker_url
-    recheck = moved or bool(ssh_private_key) or changes.get("data_dir", node.data_dir) != node.data_dir
+    previous_key = node.ssh_host_key
+    rekeyed = changes.get("ssh_host_key", previous_key) != previous_key
+    recheck = moved or rekeyed or bool(ssh_private_key)
+    recheck = recheck or changes.get("data_dir", node.data_dir) != node.data_dir
     for field, value in changes.items():
         setattr(node, field, value)
     if moved:
-        node.ssh_host_key = ""  # a new address is a new first contact
         node.engine_id = ""
         node_client.forget(node)
         engine = _engine_of(node)
         if isinstance(engine, str):
             _refuse_taken_engine(engine, node=node)
+        elif engine.get("host_key_mismatch"):
+            raise HostKeyRefused(moved_to_another_key(node, engine["error"]))
     with transaction.atomic():
-        node.save()
+        node.save(update_fields=_fields_to_save(node, previous_key=previous_key))
+        if "ssh_host_key" not in changes:
+            record_first_pin(node, previous_key=previous_key)
+        if previous_key and node.ssh_host_key != previous_key:
+            NodeEvent.objects.create(
+                node=node,
+                kind=NodeEvent.Kind.HOST_KEY_REPLACED,
+                message=f"Host key {node_client.fingerprint(previous_key)} replaced by "
+                f"{node_client.fingerprint(node.ssh_host_key)}, given by staff with the address {node.docker_url}",
+            )
         audit("node.update", actor=actor, request=request, resource=node, changes=sorted(changes))
     node_client.forget(node)
     if recheck:
         node_check_health(node=node, failures_to_offline=1, prepare=True)
         node.refresh_from_db()
     return node
+
+
+def _fields_to_save(node: Node, *, previous_key: str) -> list[str]:
+    """Every field but the host key, unless this edit set or learnt one: a copy loaded before the first
+    contact pinned a key must not write the old empty value back."""
+    fields = [f.name for f in Node._meta.concrete_fields if not f.primary_key]
+    if node.ssh_host_key == previous_key:
+        fields.remove("ssh_host_key")
+    return fields
 
 
 @transaction.atomic
@@ -304,13 +345,12 @@ def _engine_of(node: Node) -> str | dict:
         return _failed(node, exc)
 
 
-def _probe(node: Node, *, prepare: bool) -> tuple[dict, str]:
-    """Contact the node once: (the report, the SSH host key it presented)."""
+def _probe(node: Node, *, prepare: bool) -> dict:
+    """Contact the node once and report what it showed."""
     client = node_client.client_for(node)
     started = time.monotonic()
     try:
         info = client.info()
-        host_key = client.presented_host_key
         if prepare:  # registration: the data dir may not exist yet (the local node's never does)
             client.run(["mkdir", "-p", node.data_dir])
         report = {"checked_at": timezone.now().isoformat()}
@@ -320,7 +360,7 @@ def _probe(node: Node, *, prepare: bool) -> tuple[dict, str]:
     except Exception as exc:  # every failure is a reason to record, never a 500
         if not isinstance(exc, node_client.NodeUnavailable | node_client.NodeCommandFailed | ProbeUnreadable):
             logger.exception("Health check of node %s failed unexpectedly", node.name)
-        return _failed(node, exc), ""
+        return _failed(node, exc)
     if not client.is_local:  # game containers run as the SSH user, so it owns what they write
         report["user"] = report["login_user"]
     report.update(
@@ -332,7 +372,7 @@ def _probe(node: Node, *, prepare: bool) -> tuple[dict, str]:
         containers_running=info.get("ContainersRunning", 0),
         latency_ms=round((time.monotonic() - started) * 1000, 1),
     )
-    return report, host_key
+    return report
 
 
 def _record_transition(node: Node, *, online: bool, message: str) -> None:
@@ -350,24 +390,23 @@ def _claim_engine(node: Node, report: dict) -> None:
         node.engine_id = report["engine_id"]
 
 
-def _store_report(node: Node, report: dict, *, host_key: str = "", failures_to_offline: int) -> Node:
+def _store_report(node: Node, report: dict, *, failures_to_offline: int) -> Node:
     try:
         with transaction.atomic():
-            return _apply_report(node, report, host_key=host_key, failures_to_offline=failures_to_offline)
+            return _apply_report(node, report, failures_to_offline=failures_to_offline)
     except IntegrityError:  # another node claimed the same engine at the same moment
         report.update(
             ok=False, error="This Docker engine was just registered as another node.", engine_taken=True
         )
         with transaction.atomic():
-            return _apply_report(node, report, host_key=host_key, failures_to_offline=failures_to_offline)
+            return _apply_report(node, report, failures_to_offline=failures_to_offline)
 
 
-def _apply_report(node: Node, report: dict, *, host_key: str, failures_to_offline: int) -> Node:
+def _apply_report(node: Node, report: dict, *, failures_to_offline: int) -> Node:
+    """Store a check's outcome (the host key is not the check's business: the client pins it)."""
     node = Node.objects.select_for_update().get(pk=node.pk)
     if report["ok"]:
         _claim_engine(node, report)
-    if host_key and not node.ssh_host_key:
-        node.ssh_host_key = host_key  # first contact pins it
     if report.pop("host_key_mismatch", False):
         NodeEvent.objects.create(node=node, kind=NodeEvent.Kind.HOST_KEY_MISMATCH, message=report["error"])
     node.last_health = report
@@ -391,7 +430,6 @@ def _apply_report(node: Node, report: dict, *, host_key: str, failures_to_offlin
             "last_seen_at",
             "is_online",
             "engine_id",
-            "ssh_host_key",
             "updated_at",
         ]
     )
@@ -405,11 +443,10 @@ def node_check_health(*, node: Node, failures_to_offline: int | None = None, pre
     Any failure (unreachable, an engine error, an unreadable report, an engine that already is another
     node) is a failed check with its reason. `prepare` (registration) first creates the data dir.
     """
-    report, host_key = _probe(node, prepare=prepare)
+    report = _probe(node, prepare=prepare)
     _store_report(
         node,
         report,
-        host_key=host_key,
         failures_to_offline=failures_to_offline or settings.NODE_OFFLINE_AFTER_FAILURES,
     )
     return report

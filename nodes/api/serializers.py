@@ -72,7 +72,9 @@ class NodeSerializer(serializers.ModelSerializer):
             "ssh_host_key": {
                 "required": False,
                 "max_length": limits.SECRET_CHARS,
-                "help_text": "Pinned on first contact; clear to re-pin.",
+                "help_text": "Pinned at enrollment (proven) or on the first connection the host accepts the "
+                "panel's key; give it at creation to be strict from the start. Changed only together with a new "
+                "dockerUrl, or by POST/DELETE /api/nodes/:id/host-key.",
             }
         }
 
@@ -133,3 +135,21 @@ class EnrollSerializer(serializers.Serializer):
             return check_host(value) if value else value
         except Invalid as exc:
             raise serializers.ValidationError(str(exc)) from exc
+
+
+class RepointSerializer(serializers.Serializer):
+    docker_url = serializers.CharField(max_length=Node._meta.get_field("docker_url").max_length)
+    ssh_host_key = serializers.CharField(
+        max_length=limits.SECRET_CHARS,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The new address's host key (checked out of band); the pinned one when omitted.",
+    )
+    confirm = serializers.CharField(max_length=100, help_text="The node's name, to confirm.")
+
+
+class HostKeySerializer(serializers.Serializer):
+    ssh_host_key = serializers.CharField(
+        max_length=limits.SECRET_CHARS, help_text="The key to pin; the node must present it at its address."
+    )

@@ -11,7 +11,7 @@ from accounts.api.admin_views import StaffViewSet
 from config.api.exceptions import ServiceUnavailable
 from config.api.responses import created, ok
 from config.api.throttling import AuthRateThrottle
-from nodes import allocations, enrollment, services
+from nodes import allocations, enrollment, services, trust
 from nodes.api import serializers
 from nodes.models import Allocation, Location, Node
 
@@ -92,10 +92,49 @@ class NodeViewSet(StaffViewSet):
     )
     @action(detail=True, methods=["post"], url_path="deployment-token")
     def deployment_token(self, request, pk=None):
-        """A single-use link to a script that enrolls a fresh Debian/Ubuntu host as this node."""
-        return ok(
-            enrollment.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
+        """A single-use link to a script that enrolls a fresh Debian/Ubuntu host as this node (only one
+        waiting to enrol; older links are revoked)."""
+        link = enrollment.deployment_token_create(node=self.get_object(), actor=request.user, request=request)
+        message = None
+        if link["deploy_url"].startswith("http://"):
+            message = (
+                "HEARTH_PUBLIC_URL is plain HTTP: the link, the script (run as root) and its callback travel "
+                "unencrypted and can be read or altered on the way. See the README's node trust model."
+            )
+        return ok(link, message=message)
+
+    @extend_schema(
+        request=serializers.RepointSerializer,
+        responses={200: serializers.NodeSerializer, 400: None, 409: None, 503: None},
+    )
+    @action(detail=True, methods=["post"])
+    def repoint(self, request, pk=None):
+        """Move the node, servers and all, to another address: `confirm` is the node's name, and the host
+        there must present `sshHostKey` (the pinned key by default) and accept the panel's key."""
+        node = self.get_object()
+        data = serializers.RepointSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = trust.node_repoint(node=node, actor=request.user, request=request, **data.validated_data)
+        return ok(serializers.NodeSerializer(node).data, message=f"Node re-pointed to {node.docker_url}")
+
+    @extend_schema(
+        request=serializers.HostKeySerializer,
+        responses={200: serializers.NodeSerializer, 400: None, 409: None, 503: None},
+    )
+    @action(detail=True, methods=["post", "delete"], url_path="host-key")
+    def host_key(self, request, pk=None):
+        """POST pins another host key once the node has presented it; DELETE forgets the pinned key (the
+        next connection pins what it is shown, as `ssh-keygen -R`)."""
+        node = self.get_object()
+        if request.method == "DELETE":
+            node = trust.node_host_key_forget(node=node, actor=request.user, request=request)
+            return ok(serializers.NodeSerializer(node).data, message="Host key forgotten")
+        data = serializers.HostKeySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        node = trust.node_host_key_replace(
+            node=node, actor=request.user, request=request, **data.validated_data
         )
+        return ok(serializers.NodeSerializer(node).data, message="Host key replaced")
 
     @extend_schema(
         request=serializers.AllocationCreateSerializer,
@@ -154,7 +193,8 @@ class DeployCompleteView(APIView):
         responses={200: OpenApiResponse(description="The enrolled node's status")},
     )
     def post(self, request, token):
-        """Called by the script: spends the token, pins the host key and connects to the node."""
+        """Called by the script: spends the token, connects to the node's hostname at the reported port and
+        user, and pins the reported host key only if that host presented it."""
         data = serializers.EnrollSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         node = enrollment.node_enroll(raw_token=token, **data.validated_data)

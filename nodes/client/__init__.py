@@ -2,11 +2,13 @@
 
 Nothing else in Hearth imports `docker` or `paramiko`. Connections are cached per node and
 rebuilt after any failure; every call has a timeout; an unreachable node raises NodeUnavailable
-(the API answers 503 naming the node). SSH host keys are pinned: the first contact records the
-key, any later mismatch is refused.
+(the API answers 503 naming the node). SSH host keys are pinned (see pinning.py): a node without
+a key pins the one of its first authenticated connection, any other key is refused, and
+`prove_host` checks a key the panel was told before anyone pins it.
 """
 
 import contextlib
+import copy
 import logging
 import shlex
 import socket
@@ -14,19 +16,22 @@ import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
-from urllib.parse import urlparse
 
 import docker
 import docker.errors
 import paramiko
 import requests
 from django.conf import settings
-from docker.transport.sshconn import SSHHTTPAdapter
 
 from config.api.exceptions import ServiceUnavailable
 from config.crypto import decrypt
+from nodes.client.keys import fingerprint as fingerprint
 from nodes.client.keys import generate_keypair as generate_keypair  # callers use node_client.generate_keypair
-from nodes.client.keys import host_key_line, load_private_key, parse_host_key
+from nodes.client.keys import host_key_line, load_private_key
+from nodes.client.keys import normalize_host_key as normalize_host_key
+from nodes.client.keys import parse_host_key as parse_host_key
+from nodes.client.pinning import pin_first_contact, stored_pin
+from nodes.client.ssh import PinnedSSHAdapter
 from nodes.client.streams import Stream, _demultiplex
 
 logger = logging.getLogger(__name__)
@@ -56,11 +61,12 @@ class HostKeyMismatch(NodeUnavailable):
     """The node presented a different SSH host key than the one pinned: possible interception."""
 
     def __init__(self, node_name: str, expected: str, presented: str):
-        self.presented = presented
+        self.expected, self.presented = expected, presented
         super().__init__(
             node_name,
-            f"its SSH host key changed (pinned {expected[:40]}…, presented {presented[:40]}…). If the node was "
-            "reinstalled, clear the pinned key in the admin; otherwise investigate before reconnecting.",
+            f"its SSH host key changed (pinned {fingerprint(expected)}, presented {fingerprint(presented)}). "
+            "If the node was reinstalled, replace the key with the node's host-key action (admin, or "
+            "POST /api/nodes/:id/host-key); otherwise investigate before reconnecting.",
         )
 
 
@@ -90,53 +96,10 @@ def remote_failure(exc: BaseException) -> str:
     return "the Docker engine behind SSH did not answer"
 
 
-class _RecordHostKey(paramiko.MissingHostKeyPolicy):
-    """First contact: accept the key and remember it so the caller can pin it."""
-
-    def __init__(self, adapter):
-        self.adapter = adapter
-
-    def missing_host_key(self, client, hostname, key):
-        self.adapter.presented_host_key = host_key_line(key)
-
-
-class _PinnedSSHAdapter(SSHHTTPAdapter):
-    """docker-py's SSH transport with our key, our timeouts and a pinned host key instead of ~/.ssh."""
-
-    def __init__(self, base_url, *, pkey, pinned_host_key: str, connect_timeout: float, **kwargs):
-        self._pkey, self._pinned, self._connect_timeout = pkey, pinned_host_key, connect_timeout
-        self.presented_host_key = pinned_host_key
-        super().__init__(base_url, **kwargs)
-
-    def _create_paramiko_client(self, base_url):
-        url = urlparse(base_url)
-        port = url.port or 22
-        self.ssh_client = paramiko.SSHClient()
-        self.ssh_params = {
-            "hostname": url.hostname,
-            "port": port,
-            "username": url.username or "hearth",
-            "pkey": self._pkey,
-            "look_for_keys": False,
-            "allow_agent": False,
-            "timeout": self._connect_timeout,
-            "banner_timeout": self._connect_timeout,
-            "auth_timeout": self._connect_timeout,
-        }
-        if self._pinned:
-            name = url.hostname if port == 22 else f"[{url.hostname}]:{port}"
-            key = parse_host_key(self._pinned)
-            self.ssh_client.get_host_keys().add(name, key.get_name(), key)
-            self.ssh_client.set_missing_host_key_policy(paramiko.RejectPolicy())
-        else:
-            self.ssh_client.set_missing_host_key_policy(_RecordHostKey(self))
-
-
 @dataclass
 class _Connection:
     docker: docker.DockerClient
     ssh: paramiko.SSHClient | None
-    host_key: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -160,17 +123,21 @@ def _open(node) -> _Connection:
     if not node.ssh_private_key:
         raise NodeUnavailable(node.name, "no SSH private key is stored for it; enroll the node or add a key")
     pkey = load_private_key(decrypt(node.ssh_private_key))
+    pinned = node.ssh_host_key or stored_pin(node)  # a stale object never makes a first contact
     try:
-        adapter = _PinnedSSHAdapter(
+        adapter = PinnedSSHAdapter(
             node.docker_url,
             pkey=pkey,
-            pinned_host_key=node.ssh_host_key,
+            pinned_host_key=pinned,
             connect_timeout=settings.NODE_CONNECT_TIMEOUT_SECONDS,
             timeout=timeout,
             max_pool_size=8,
         )
     except paramiko.BadHostKeyException as exc:
-        raise HostKeyMismatch(node.name, node.ssh_host_key, host_key_line(exc.key)) from exc
+        raise HostKeyMismatch(node.name, pinned, host_key_line(exc.key)) from exc
+    if not pinned:
+        _pin_or_refuse(node, adapter)
+    node.ssh_host_key = node.ssh_host_key or pinned
     api = docker.APIClient(base_url="tcp://127.0.0.1:1", version=DOCKER_API_VERSION, timeout=timeout)
     api.mount("http+docker://ssh", adapter)
     api._unmount("http://", "https://")
@@ -178,7 +145,41 @@ def _open(node) -> _Connection:
     api._custom_adapter = adapter
     client = docker.DockerClient.__new__(docker.DockerClient)
     client.api = api
-    return _Connection(docker=client, ssh=adapter.ssh_client, host_key=adapter.presented_host_key)
+    return _Connection(docker=client, ssh=adapter.ssh_client)
+
+
+def _pin_or_refuse(node, adapter: PinnedSSHAdapter) -> None:
+    """First authenticated contact: pin what the host showed, unless another key got pinned meanwhile."""
+    presented = adapter.presented_host_key
+    holds = pin_first_contact(node, presented)
+    if holds != presented:
+        adapter.close()
+        raise HostKeyMismatch(node.name, holds, presented)
+    adapter.require_host_key(presented)
+
+
+def prove_host(node, *, docker_url: str, host_key: str) -> dict:
+    """Connect to `docker_url` with the node's private key, insisting the host presents `host_key`, and
+    read its engine's info. Nothing is cached or pinned: this is how the panel checks a key it was told
+    (enrollment, re-pointing, replacing a key) before trusting it. HostKeyMismatch when the host shows
+    another key; NodeUnavailable when it cannot be reached, refuses the panel's key or has no engine."""
+    candidate = copy.copy(node)
+    candidate.docker_url, candidate.ssh_host_key = docker_url, host_key
+    if candidate.is_ssh and not host_key:
+        raise ValueError("An ssh:// address is proven against a host key; none was given.")
+    doing = f"reaching {docker_url}"
+    try:
+        conn = _open(candidate)
+    except NodeUnavailable:
+        raise
+    except _TRANSPORT_ERRORS as exc:
+        raise NodeUnavailable(node.name, f"{doing} failed: {exc or exc.__class__.__name__}") from exc
+    try:
+        return conn.docker.info()
+    except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
+        raise NodeUnavailable(node.name, f"{doing}: its Docker engine did not answer: {exc}") from exc
+    finally:
+        _close(conn)
 
 
 def _close(conn: _Connection) -> None:
@@ -204,9 +205,8 @@ class NodeClient:
         self.node = node
 
     def _connection(self) -> _Connection:
-        key = _cache_key(self.node)
         with _connections_lock:
-            conn = _connections.get(key)
+            conn = _connections.get(_cache_key(self.node))
         if conn is not None and (
             conn.ssh is None or (conn.ssh.get_transport() and conn.ssh.get_transport().is_active())
         ):
@@ -215,8 +215,8 @@ class NodeClient:
             forget(self.node)
         with self.guard("connecting"):
             conn = _open(self.node)
-        with _connections_lock:
-            _connections[key] = conn
+        with _connections_lock:  # keyed after opening: a first contact has just pinned the key
+            _connections[_cache_key(self.node)] = conn
         return conn
 
     @contextlib.contextmanager
@@ -241,11 +241,6 @@ class NodeClient:
     @property
     def docker(self) -> docker.DockerClient:
         return self._connection().docker
-
-    @property
-    def presented_host_key(self) -> str:
-        """The SSH host key the node showed on this connection ('' for local nodes)."""
-        return self._connection().host_key
 
     def ping(self) -> None:
         with self.guard("ping"):

@@ -37,3 +37,23 @@ def generate_keypair() -> tuple[str, str]:
         serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
     )
     return pem, f"{public.decode()} hearth-panel"
+
+
+def fingerprint(line: str) -> str:
+    """OpenSSH's SHA256 fingerprint of a host-key line, as `ssh-keygen -lf` prints it."""
+    import hashlib
+
+    try:
+        digest = hashlib.sha256(base64.b64decode(line.split()[1])).digest()
+    except (IndexError, ValueError):
+        return "(no key)" if not line.strip() else "(not a key line)"
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def normalize_host_key(line: str) -> str:
+    """'type base64' of an OpenSSH public host-key line (comment dropped); ValueError if it is not one."""
+    try:
+        key = parse_host_key(line)
+    except Exception as exc:  # split, base64 and paramiko each raise their own kind
+        raise ValueError("Not an OpenSSH public host key line (e.g. 'ssh-ed25519 AAAA…').") from exc
+    return host_key_line(key)

@@ -1,3 +1,7 @@
+import os
+from pathlib import Path
+
+from config.crypto import encrypt
 from nodes.models import Allocation, Location, Node
 from tests.matrix import Endpoint
 
@@ -22,6 +26,32 @@ def a_node_with_allocation(users) -> dict:
     return {**ctx, "allocation": allocation.pk}
 
 
+def a_node_at_sshd2(users, *, pinned: int = 2) -> dict:
+    """A node at the second test sshd with the test key; its pinned key is sshd `pinned`'s."""
+    location = Location.objects.get_or_create(name="matrix")[0]
+    node = Node.objects.create(
+        name=f"matrix-ssh-{Node.objects.count()}",
+        location=location,
+        hostname="127.0.0.1",
+        public_address="127.0.0.1",
+        docker_url=os.environ["HEARTH_TEST_SSH2_URL"],
+        ssh_private_key=encrypt(Path(os.environ["HEARTH_TEST_SSH_KEY"]).read_text()),
+        ssh_host_key=os.environ[f"HEARTH_TEST_SSH{pinned}_HOSTKEY"],
+        data_dir=os.environ["HEARTH_TEST_NODE2_DATA_DIR"],
+        max_memory_mb=1024,
+        max_cpu_cores=1,
+    )
+    return {"node": node.pk, "name": node.name}
+
+
+def repoint_body(ctx) -> dict:
+    return {
+        "dockerUrl": os.environ["HEARTH_TEST_SSH1_URL"],
+        "sshHostKey": os.environ["HEARTH_TEST_SSH1_HOSTKEY"],
+        "confirm": ctx["name"],
+    }
+
+
 def node_body(ctx) -> dict:
     location = Location.objects.get_or_create(name="matrix")[0]
     return {
@@ -43,6 +73,15 @@ ENDPOINTS = [
     Endpoint("PUT", "/api/nodes/{node}", "admin.write", setup=a_node, body={"maxMemoryMb": 2048}),
     Endpoint("DELETE", "/api/nodes/{node}", "admin.write", setup=a_node),
     Endpoint("POST", "/api/nodes/{node}/deployment-token", "admin.write", setup=a_node),
+    Endpoint("POST", "/api/nodes/{node}/repoint", "admin.write", setup=a_node_at_sshd2, body=repoint_body),
+    Endpoint(
+        "POST",
+        "/api/nodes/{node}/host-key",
+        "admin.write",
+        setup=lambda users: a_node_at_sshd2(users, pinned=1),  # as after a reinstall
+        body={"sshHostKey": os.environ.get("HEARTH_TEST_SSH2_HOSTKEY", "")},
+    ),
+    Endpoint("DELETE", "/api/nodes/{node}/host-key", "admin.write", setup=a_node_at_sshd2),
     Endpoint("GET", "/api/nodes/{node}/allocations", "admin.read", setup=a_node),
     Endpoint(
         "POST",

@@ -1,0 +1,57 @@
+"""docker-py's SSH transport with the panel's own key, timeouts and host-key policy (never ~/.ssh)."""
+
+from urllib.parse import urlparse
+
+import paramiko
+from docker.transport.sshconn import SSHHTTPAdapter
+
+from nodes.client.keys import host_key_line, parse_host_key
+
+
+class _RecordHostKey(paramiko.MissingHostKeyPolicy):
+    """First contact: accept the key and remember it so the caller can pin it."""
+
+    def __init__(self, adapter):
+        self.adapter = adapter
+
+    def missing_host_key(self, client, hostname, key):
+        self.adapter.presented_host_key = host_key_line(key)
+
+
+class PinnedSSHAdapter(SSHHTTPAdapter):
+    """docker-py's SSH transport with our key, our timeouts and a pinned host key instead of ~/.ssh."""
+
+    def __init__(self, base_url, *, pkey, pinned_host_key: str, connect_timeout: float, **kwargs):
+        self._pkey, self._pinned, self._connect_timeout = pkey, pinned_host_key, connect_timeout
+        self._base_url = base_url
+        self.presented_host_key = pinned_host_key
+        super().__init__(base_url, **kwargs)
+
+    def _create_paramiko_client(self, base_url):
+        url = urlparse(base_url)
+        port = url.port or 22
+        self.ssh_client = paramiko.SSHClient()
+        self.ssh_params = {
+            "hostname": url.hostname,
+            "port": port,
+            "username": url.username or "hearth",
+            "pkey": self._pkey,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "timeout": self._connect_timeout,
+            "banner_timeout": self._connect_timeout,
+            "auth_timeout": self._connect_timeout,
+        }
+        if self._pinned:
+            self.require_host_key(self._pinned)
+        else:
+            self.ssh_client.set_missing_host_key_policy(_RecordHostKey(self))
+
+    def require_host_key(self, line: str) -> None:
+        """From now on (reconnections too) the host must present `line`'s key."""
+        url = urlparse(self._base_url)
+        port = url.port or 22
+        name = url.hostname if port == 22 else f"[{url.hostname}]:{port}"
+        key = parse_host_key(line)
+        self.ssh_client.get_host_keys().add(name, key.get_name(), key)
+        self.ssh_client.set_missing_host_key_policy(paramiko.RejectPolicy())
