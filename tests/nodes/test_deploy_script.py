@@ -57,11 +57,11 @@ def test_a_nul_cannot_be_quoted():
 
 @pytest.fixture
 def legacy_node(make_node):
-    """A node whose row was written before the checks existed: any name at all."""
+    """A node waiting to enrol whose row was written before the checks existed: any name at all."""
 
     def make(name: str) -> Node:
         node = make_node(engine=2)
-        Node.objects.filter(pk=node.pk).update(name=name, data_dir="/out/data")
+        Node.objects.filter(pk=node.pk).update(name=name, data_dir="/out/data", last_seen_at=None)
         return Node.objects.get(pk=node.pk)
 
     return make
@@ -180,8 +180,8 @@ def test_a_hostile_name_runs_nothing_and_adds_no_key_on_the_enrolled_host(
     assert all(char.isprintable() for line in result.stdout.splitlines() for char in line)
 
 
-def test_a_hostile_data_dir_of_an_old_row_is_never_put_in_a_script(make_node, client_for, admin, api):
-    node = make_node(engine=2)
+def test_a_hostile_data_dir_of_an_old_row_is_never_put_in_a_script(legacy_node, client_for, admin, api):
+    node = legacy_node("old")
     Node.objects.filter(pk=node.pk).update(data_dir="/srv/x'; touch /tmp/pwned; '")
     staff = client_for(admin)
     token = staff.post(f"/api/nodes/{node.pk}/deployment-token").json()["data"]["deploymentToken"]
