@@ -31,7 +31,7 @@ from nodes.client.keys import host_key_line, load_private_key
 from nodes.client.keys import normalize_host_key as normalize_host_key
 from nodes.client.keys import parse_host_key as parse_host_key
 from nodes.client.pinning import pin_first_contact, stored_pin
-from nodes.client.ssh import PinnedSSHAdapter
+from nodes.client.ssh import PinnedSSHAdapter, remote_failure
 from nodes.client.streams import Stream, _demultiplex
 
 logger = logging.getLogger(__name__)
@@ -68,32 +68,6 @@ class HostKeyMismatch(NodeUnavailable):
             "If the node was reinstalled, replace the key with the node's host-key action (admin, or "
             "POST /api/nodes/:id/host-key); otherwise investigate before reconnecting.",
         )
-
-
-def _causes(exc: BaseException):
-    """`exc` and what it wraps (requests and urllib3 keep the transport's error in args or .reason)."""
-    seen, todo = set(), [exc]
-    while todo:
-        current = todo.pop(0)
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
-        todo.extend(item for item in wrapped if isinstance(item, BaseException))
-
-
-def remote_failure(exc: BaseException) -> str:
-    """A fixed phrase for a failed SSH connection, never the far end's own words: a banner or an error
-    page in the node test would make it a probe of any host and port staff type in."""
-    causes = list(_causes(exc))
-    if any(isinstance(cause, paramiko.AuthenticationException) for cause in causes):
-        return "Authentication failed: the node did not accept the panel's SSH key"
-    if any(isinstance(cause, paramiko.SSHException | EOFError) for cause in causes):
-        return "not an SSH server, or the SSH handshake failed"
-    if any(isinstance(cause, OSError | TimeoutError) for cause in causes):
-        return "could not connect (refused, timed out or no route to the host)"
-    return "the Docker engine behind SSH did not answer"
 
 
 @dataclass

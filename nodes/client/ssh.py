@@ -55,3 +55,29 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
         key = parse_host_key(line)
         self.ssh_client.get_host_keys().add(name, key.get_name(), key)
         self.ssh_client.set_missing_host_key_policy(paramiko.RejectPolicy())
+
+
+def _causes(exc: BaseException):
+    """`exc` and what it wraps (requests and urllib3 keep the transport's error in args or .reason)."""
+    seen, todo = set(), [exc]
+    while todo:
+        current = todo.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        wrapped = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        todo.extend(item for item in wrapped if isinstance(item, BaseException))
+
+
+def remote_failure(exc: BaseException) -> str:
+    """A fixed phrase for a failed SSH connection, never the far end's own words: a banner or an error
+    page in the node test would make it a probe of any host and port staff type in."""
+    causes = list(_causes(exc))
+    if any(isinstance(cause, paramiko.AuthenticationException) for cause in causes):
+        return "Authentication failed: the node did not accept the panel's SSH key"
+    if any(isinstance(cause, paramiko.SSHException | EOFError) for cause in causes):
+        return "not an SSH server, or the SSH handshake failed"
+    if any(isinstance(cause, OSError | TimeoutError) for cause in causes):
+        return "could not connect (refused, timed out or no route to the host)"
+    return "the Docker engine behind SSH did not answer"
