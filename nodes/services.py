@@ -78,11 +78,19 @@ def _check_private_key(ssh_private_key: str) -> None:
         raise exceptions.ValidationError({"ssh_private_key": [str(exc)]}) from exc
 
 
+def _refuse_overlapping_data_dir(data_dir: str, *, node: Node | None = None) -> None:
+    from servers.mounts import data_dir_problems  # servers depends on nodes, not the other way round
+
+    if problems := data_dir_problems(data_dir, exclude_node=node):
+        raise exceptions.ValidationError({"data_dir": [f"{data_dir}: {problem}" for problem in problems]})
+
+
 def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields) -> tuple[Node, str]:
     """Create a node and check it at once (a healthy node is online on return). SSH nodes get a fresh
     ed25519 key pair unless one is given. Returns the node secret once. An engine that already is a
     node is refused (409): both nodes would act on its events."""
     _require_docker_url(fields.get("docker_url", ""))
+    _refuse_overlapping_data_dir(fields.get("data_dir") or Node._meta.get_field("data_dir").default)
     _refuse_unique_name(fields["name"])
     if ssh_private_key:
         _check_private_key(ssh_private_key)
@@ -114,6 +122,8 @@ def node_update(
         _require_docker_url(changes["docker_url"])
     if name := changes.get("name"):
         _refuse_unique_name(name, exclude=node)
+    if "data_dir" in changes:
+        _refuse_overlapping_data_dir(changes["data_dir"], node=node)
     if ssh_private_key:
         _check_private_key(ssh_private_key)
         node.ssh_private_key = encrypt(ssh_private_key)

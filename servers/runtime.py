@@ -9,7 +9,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import posixpath
 import tarfile
 import time
@@ -18,7 +17,7 @@ import docker.errors
 from django.conf import settings
 
 from nodes.client import ImagePullFailed, NodeClient
-from servers import console
+from servers import console, mounts
 from servers.models import Server
 from templates_app import configfiles
 from templates_app.models import Template
@@ -35,7 +34,7 @@ class InstallFailed(Exception):
 
 
 def server_dir(server: Server) -> str:
-    return posixpath.join(server.node.data_dir, "servers", str(server.pk))
+    return mounts.server_dir(server.node.data_dir, server.pk)
 
 
 def container_user(server: Server, client: NodeClient | None = None) -> str:
@@ -64,19 +63,10 @@ def environment(server: Server) -> dict[str, str]:
 
 
 def ensure_directory(client: NodeClient, server: Server) -> str:
-    path = server_dir(server)
-    if client.is_local:
-        uid, gid = (int(part) for part in container_user(server).split(":"))
-        parent = posixpath.dirname(path)
-        if not os.path.isdir(parent):  # owned like the data dir, so an SSH login to the node can use it too
-            os.makedirs(parent, exist_ok=True)
-            owner = os.stat(server.node.data_dir)
-            os.chown(parent, owner.st_uid, owner.st_gid)
-        os.makedirs(path, mode=0o750, exist_ok=True)
-        os.chown(path, uid, gid)
-    else:
-        client.run(["mkdir", "-p", "-m", "750", path])
-    return path
+    """The server's directory, made if missing and checked on the node (servers.mounts): called right
+    before every container start, as the engine resolves the bind mount only then."""
+    owner = container_user(server) if client.is_local else ""
+    return mounts.prepare(client, data_dir=server.node.data_dir, server_id=server.pk, owner=owner)
 
 
 def ensure_image(client: NodeClient, server: Server, image: str, *, refresh: bool | None = None) -> None:
@@ -297,6 +287,7 @@ def _exists_as_non_file(container, path: str) -> bool:
 
 
 def start(client: NodeClient, server: Server) -> None:
+    ensure_directory(client, server)  # before the engine touches the mount (config files, then the start)
     container = ensure_container(client, server)
     apply_config_files(client, server, container)
     with client.guard("starting the container"):
