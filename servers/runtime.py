@@ -21,6 +21,7 @@ from servers import console, mounts
 from servers.models import Server
 from templates_app import configfiles
 from templates_app.models import Template
+from templates_app.registries import registry_problem
 from templates_app.startup import customer_names
 from templates_app.variables import render, render_for_shell, resolve_environment
 
@@ -77,6 +78,13 @@ def ensure_image(client: NodeClient, server: Server, image: str, *, refresh: boo
         refresh = server.template.pull_policy == Template.PullPolicy.ALWAYS
     present = client.has_image(image)
     if present and not refresh:
+        return
+    if problem := registry_problem(image):  # saved before the rule, or its name resolves differently now
+        if not present:
+            raise InstallFailed(
+                f"The image {image} is not on node '{server.node.name}' and is not pulled: {problem}"
+            )
+        console.write(server.pk, f"Not refreshing {image}: {problem} Using the copy on the node.")
         return
     try:
         _pull(client, server, image)
