@@ -41,7 +41,11 @@ for path in "$@"; do
   fi
   [ -L "$path" ] && refuse "$path is a symbolic link"
   [ -d "$path" ] || refuse "$path is not a directory"
-  [ -n "$(find "$path" -prune -perm -0002 ! -perm -1000 -print)" ] && refuse "$path is writable by every user"
+  # Above the server's own directory (whose contents are the customer's anyway), anyone who can
+  # write could swap the next directory for a link; the sticky bit (/tmp) keeps others' names safe.
+  if [ "$path" != "$dir" ] && [ -n "$(find "$path" -prune -perm -0002 ! -perm -1000 -print)" ]; then
+    refuse "$path is writable by every user"
+  fi
 done
 resolved=$(cd -P -- "$dir" && pwd -P) || exit 1
 [ "$resolved" = "$dir" ] || refuse "$dir resolves to $resolved"

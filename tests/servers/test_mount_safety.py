@@ -127,6 +127,30 @@ def test_a_data_dir_reached_through_a_symlinked_parent_is_refused(
     assert list(real.iterdir()) == []
 
 
+def test_a_directory_above_the_servers_that_anyone_may_write_to_is_refused(
+    client_for, customer, make_node, game_template, transactional_db, scratch
+):
+    data = scratch / "data"
+    data.mkdir()
+    data.chmod(0o777)  # any local user could replace servers/ with a link between check and mount
+    node = online_node(make_node, 2, "ssh", data_dir=str(data))
+    server = create(client_for(customer), node, game_template)
+    job = install_fails(client_for(customer), server)
+    assert f"{data} is writable by every user" in job.error
+    assert not (data / "servers").exists()
+
+
+def test_a_customer_who_opens_up_their_own_directory_can_still_start(
+    client_for, customer, game_node, game_template, monitor
+):
+    api = client_for(customer)
+    server = create(api, game_node(1, "unix"), game_template, install=True)
+    assert wait_status(server, S.STOPPED, S.INSTALL_FAILED).status == S.STOPPED, server.status_reason
+    directory_of(server).chmod(0o777)  # as a sloppy install script's `chmod -R 777 /mnt/server` does
+    assert api.post(f"/api/servers/{server.pk}/start").status_code == 200
+    assert wait_status(server, S.RUNNING, S.CRASHED).status == S.RUNNING, server.status_reason
+
+
 @pytest.mark.parametrize(("engine", "via"), ENGINES)
 def test_a_start_through_a_link_planted_after_the_install_is_refused(
     client_for, customer, game_node, game_template, monitor, scratch, engine, via
