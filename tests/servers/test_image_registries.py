@@ -12,11 +12,13 @@ import pytest
 from servers.models import Server
 from templates_app.models import Template
 from templates_app.registries import registry_of
+from tests.servers import test_lifecycle
 from tests.servers.conftest import wait_status
-from tests.servers.test_lifecycle import create, lines, pulls  # noqa: F401 - the pulls fixture
+from tests.servers.test_lifecycle import create, lines
 from tests.templates_app.test_admin import posted_back
 
 pytestmark = pytest.mark.django_db
+pulls = test_lifecycle.pulls  # the fixture that records every pull the engines are asked for
 
 
 def local_name() -> str:
@@ -202,7 +204,7 @@ def test_an_image_saved_before_the_rule_is_never_pulled_from_a_local_registry(
     pulls,
     settings,
     engine,
-    via,  # noqa: F811
+    via,
 ):
     settings.IMAGE_REGISTRY_ALLOW = []
     probe = "127.0.0.1:2201/probe:1"  # the node's own sshd

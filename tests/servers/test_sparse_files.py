@@ -44,7 +44,9 @@ def test_a_sparse_8_gb_config_file_is_skipped_unread_and_the_server_starts(
 ):
     # A file the test game does not read itself (it reads server.properties line by line, and would
     # hold 8 GB of zeros without a newline): what is measured is the panel.
-    game_template.config_files = [{"path": "plugin.properties", "parser": "properties", "replace": {"a": "b"}}]
+    game_template.config_files = [
+        {"path": "plugin.properties", "parser": "properties", "replace": {"a": "b"}}
+    ]
     game_template.save()
     server = installed(client_for, customer, game_node, game_template, engine, via)
     properties = directory_of(server) / "plugin.properties"
