@@ -361,6 +361,12 @@ CRASH_WINDOW_SECONDS = env.int("HEARTH_CRASH_WINDOW", default=60)
 # The user game containers run as on nodes (the node user's uid:gid on SSH nodes).
 CONTAINER_USER = env("HEARTH_CONTAINER_USER", default="1000:1000")
 
+# Image registries a pull may reach although they are loopback, private, link-local or CGNAT
+# addresses (hosts, host:port or CIDRs, comma-separated); see templates_app/registries.py.
+IMAGE_REGISTRY_ALLOW = env.list("HEARTH_IMAGE_REGISTRY_ALLOW", default=[])
+# Config files larger than this (apparent size, bytes) are not read to be rewritten before a start.
+CONFIG_FILE_MAX_BYTES = env.int("HEARTH_CONFIG_FILE_MAX_BYTES", default=4 * 1024 * 1024)
+
 # Live console (WebSocket) and output handling
 WS_MAX_MESSAGE_BYTES = env.int("HEARTH_WS_MAX_MESSAGE_BYTES", default=8192)
 WS_INPUTS_PER_SECOND = env.int("HEARTH_WS_INPUTS_PER_SECOND", default=10)

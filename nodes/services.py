@@ -86,12 +86,20 @@ def _charge_contact(actor) -> None:
         )
 
 
+def _refuse_overlapping_data_dir(data_dir: str, *, node: Node | None = None) -> None:
+    from servers.mounts import data_dir_problems  # servers depends on nodes, not the other way round
+
+    if problems := data_dir_problems(data_dir, exclude_node=node):
+        raise exceptions.ValidationError({"data_dir": [f"{data_dir}: {problem}" for problem in problems]})
+
+
 def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields) -> tuple[Node, str]:
     """Create a node and check it at once (a healthy node is online on return). SSH nodes get a fresh
     ed25519 key pair unless one is given. Returns the node secret once. An engine that already is a
     node is refused (409): both nodes would act on its events."""
     fields = clean_node_fields(fields, required=("name", "docker_url"))
     _charge_contact(actor)
+    _refuse_overlapping_data_dir(fields.get("data_dir") or Node._meta.get_field("data_dir").default)
     _refuse_unique_name(fields["name"])
     if fields.get("ssh_host_key"):  # given up front: strict from the first connection
         fields["ssh_host_key"] = clean_host_key(fields["ssh_host_key"])
@@ -136,6 +144,8 @@ def node_update(
         refuse_moving_a_node_with_servers(node)
     if "ssh_host_key" in changes:
         changes["ssh_host_key"] = edited_host_key(node, changes["ssh_host_key"], moved=moved)
+    if "data_dir" in changes:
+        _refuse_overlapping_data_dir(changes["data_dir"], node=node)
     if ssh_private_key:
         _check_private_key(ssh_private_key)
         node.ssh_private_key = encrypt(ssh_private_key)

@@ -34,6 +34,15 @@ def _install_identity(template, user: str) -> dict:
     return {"user": user}
 
 
+def install_command(entry: str, user: str) -> str:
+    """The script is data in an environment variable; afterwards the files are handed to the game's
+    user, the links themselves and never what they point to (`-h`: some chowns follow links under -R)."""
+    return (
+        f'{shlex.quote(entry)} -c "$HEARTH_INSTALL_SCRIPT"; code=$?; '
+        f"chown -R -h {shlex.quote(user)} /mnt/server; exit $code"
+    )
+
+
 def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     """Run the template's install script in a throw-away container with the files at /mnt/server."""
     template = server.template
@@ -47,10 +56,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     ensure_image(client, server, image, refresh=None if image != server.docker_image else False)
     env = environment(server)
     entry = template.install_entrypoint or "sh"
-    # The script is data in an environment variable; afterwards the files are handed to the game's user.
-    wrapper = (
-        f'{shlex.quote(entry)} -c "$HEARTH_INSTALL_SCRIPT"; code=$?; chown -R {user} /mnt/server; exit $code'
-    )
+    wrapper = install_command(entry, user)
     name = f"hearth-install-{server.pk}"
     remove_container(client, name)
     limits = {**resource_limits(server), "init": False, **_install_identity(template, user)}
@@ -69,6 +75,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
             **limits,
         )
     try:
+        ensure_directory(client, server)  # again: the pull may have taken minutes since the first check
         with client.guard("running the install script"):
             container.start()
         code, tail = _watch_install(client, server, container, on_output)

@@ -7,12 +7,13 @@ from django.core.exceptions import ValidationError
 
 from templates_app import ready
 from templates_app.configfiles import PARSERS
+from templates_app.registries import registry_problem
 from templates_app.variables import BUILTINS, NAME_RE
 
 RULE_TYPES = ("string", "integer", "number", "boolean")
 RULE_KEYS = ("required", "type", "regex", "min", "max", "min_length", "max_length", "choices")
 SIGNALS = tuple(sorted(s.name for s in signal.Signals if s.name.startswith("SIG") and "_" not in s.name))
-IMAGE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._\-/:@+]{0,254}$")
+IMAGE_RE = re.compile(r"^[A-Za-z0-9[][A-Za-z0-9._\-/:@+\[\]]{0,254}$")  # the grammar decides (registries)
 ENTRYPOINT_RE = re.compile(r"^[A-Za-z0-9_./\-]{1,100}$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DATA_PATH_RE = re.compile(r"^/[A-Za-z0-9._\-/]*$")
@@ -133,22 +134,25 @@ def validate_required_variables(names) -> None:
         raise ValidationError(f"Not valid variable names: {', '.join(bad)}.")
 
 
+def _image_problem(image) -> str | None:
+    if not isinstance(image, str) or not IMAGE_RE.match(image):
+        return f"'{image}' is not a valid image reference."
+    return registry_problem(image)
+
+
 def validate_docker_images(images) -> None:
     if not isinstance(images, dict):
         raise ValidationError("Docker images must be an object of label: image.")
-    problems = [
-        f"'{image}' is not a valid image reference."
-        for image in images.values()
-        if not isinstance(image, str) or not IMAGE_RE.match(image)
-    ]
+    problems = [problem for image in images.values() if (problem := _image_problem(image))]
     problems += [f"Label '{label}' is too long." for label in images if len(str(label)) > 100]
     if problems:
         raise ValidationError(problems)
 
 
 def validate_image(image: str) -> None:
-    if image and not IMAGE_RE.match(image):
-        raise ValidationError(f"'{image}' is not a valid image reference.")
+    """A well-formed reference whose registry is not on the node's own network (templates_app.registries)."""
+    if image and (problem := _image_problem(image)):
+        raise ValidationError(problem)
 
 
 def validate_entrypoint(entrypoint: str) -> None:

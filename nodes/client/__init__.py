@@ -9,10 +9,12 @@ a key pins the one of its first authenticated connection, any other key is refus
 
 import contextlib
 import copy
+import io
 import logging
 import shlex
 import socket
 import subprocess
+import tarfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -275,6 +277,40 @@ class NodeClient:
             except docker.errors.APIError as exc:  # the engine answered, but the registry did not
                 raise ImagePullFailed(image, exc.explanation or str(exc)) from exc
 
+    def read_container_file(self, container: str, path: str, *, limit: int) -> bytes | None:
+        """The bytes of a regular file in a container's filesystem (a stopped container too), or None
+        when it is missing. Its apparent size is asked first (HEAD, no body) and a file over `limit`
+        raises FileTooLarge unread: a sparse 8 GB file would otherwise stream 8 GB of zeros; nothing
+        beyond `limit` is read even if it grows meanwhile. A directory, link or device raises
+        NotARegularFile (never followed, never archived)."""
+        api = self.docker.api
+        url = api._url("/containers/{0}/archive", container)
+        with self.guard(f"reading {path}"):
+            head = api.head(url, params={"path": path}, timeout=api.timeout)
+            if head.status_code == 404:
+                return None
+            api._raise_for_status(head)
+            stat = docker.utils.decode_json_header(head.headers["X-Docker-Container-Path-Stat"])
+            if stat.get("mode", 0) & _GO_MODE_TYPE:
+                raise NotARegularFile(path)
+            if stat.get("size", 0) > limit:
+                raise FileTooLarge(path, stat["size"], limit)
+            response = api._get(url, params={"path": path}, stream=True)
+            try:
+                api._raise_for_status(response)
+                archive = _read_at_most(response, limit + _TAR_OVERHEAD)
+            finally:
+                response.close()
+        if archive is None:
+            raise FileTooLarge(path, limit + 1, limit)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            member = tar.next()
+            if member is None or not member.isfile():
+                raise NotARegularFile(path)  # replaced by a link or a directory since the HEAD
+            if member.size > limit:
+                raise FileTooLarge(path, member.size, limit)
+            return tar.extractfile(member).read()
+
     def container_state(self, container: str) -> dict | None:
         """The container's State (Status, Running, ExitCode, StartedAt, FinishedAt…); None when it is gone."""
         with self.guard("inspecting a container"):
@@ -405,6 +441,34 @@ class NodeCommandFailed(Exception):
     def __init__(self, node_name: str, command: str, code: int, stderr: str):
         self.code, self.stderr = code, stderr
         super().__init__(f"'{command}' failed on node '{node_name}' (exit {code}): {stderr[:300]}")
+
+
+class FileTooLarge(Exception):
+    """A file in a container is larger (apparent size) than the caller will read into memory."""
+
+    def __init__(self, path: str, size: int, limit: int):
+        self.path, self.size, self.limit = path, size, limit
+        super().__init__(f"{path} is {size} bytes, over the {limit} bytes read into memory")
+
+
+class NotARegularFile(Exception):
+    """The path in a container is a directory, a symlink or a device: never read nor followed."""
+
+
+# Go's os.ModeType (dir, symlink, named pipe, socket, device, char device, irregular): the engine's
+# path stat gives a Go FileMode, where a regular file has none of these bits.
+_GO_MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 25) | (1 << 24) | (1 << 26) | (1 << 21) | (1 << 19)
+_TAR_OVERHEAD = 64 * 1024  # headers (long names take a PAX header), padding and the end blocks
+
+
+def _read_at_most(response, size: int) -> bytes | None:
+    """The whole body when it is at most `size` bytes; None (and the rest unread) when longer."""
+    data = bytearray()
+    for chunk in response.iter_content(chunk_size=64 * 1024):
+        data += chunk
+        if len(data) > size:
+            return None
+    return bytes(data)
 
 
 class ImagePullFailed(Exception):

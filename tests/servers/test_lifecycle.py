@@ -409,9 +409,11 @@ def pulls(monkeypatch):
 
 
 @pytest.fixture
-def local_tag():
+def local_tag(settings):
     """The test image under a name whose registry (127.0.0.1:1) never answers; removed afterwards."""
     import uuid
+
+    settings.IMAGE_REGISTRY_ALLOW = ["127.0.0.1"]  # a loopback registry, which staff must allow
 
     name = f"127.0.0.1:1/hearth-test/testgame:{uuid.uuid4().hex[:12]}"
     engines = [docker.DockerClient(base_url=require_env(f"HEARTH_TEST_DOCKER{n}_URL")) for n in (1, 2)]
@@ -441,8 +443,9 @@ def test_an_image_on_the_node_is_not_pulled(
 
 @pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])
 def test_an_absent_image_is_pulled_and_an_unreachable_registry_fails_the_install_clearly(
-    client_for, customer, game_node, game_template, monitor, pulls, engine, via
+    client_for, customer, game_node, game_template, monitor, pulls, settings, engine, via
 ):
+    settings.IMAGE_REGISTRY_ALLOW = ["127.0.0.1/32"]
     absent = "127.0.0.1:1/hearth-test/never-here:1"
     game_template.docker_image = game_template.install_image = absent
     game_template.save()
@@ -485,9 +488,11 @@ def test_pull_policy_missing_uses_the_nodes_copy_without_asking_the_registry(
 
 
 @pytest.fixture
-def registry():
+def registry(settings):
     """A registry on 127.0.0.1 serving the test image; the images pulled from it are removed afterwards."""
     from tests.servers.registry import Registry
+
+    settings.IMAGE_REGISTRY_ALLOW = ["127.0.0.1"]
 
     engine = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
     served = Registry(b"".join(engine.images.get(require_env("HEARTH_TEST_IMAGE")).save()))
