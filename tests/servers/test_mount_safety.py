@@ -236,7 +236,6 @@ def node_body(location, data_dir: str, name: str = "overlap") -> dict:
         "/srv/elsewhere/servers/{uuid}",
         "/var/lib/hearth-node1/servers",
         "/var/lib/hearth-node1/servers/spare",
-        "/var/lib/hearth-node1/./servers/x",
     ],
 )
 def test_the_api_refuses_a_data_dir_inside_a_server_directory_or_another_nodes_servers(
