@@ -126,30 +126,32 @@ def _reserve(server: Server, target: Node) -> list[Allocation]:
     return reserved
 
 
-# On the target, as the node's SSH user. The receiving tar writes its pid beside its directory and works
-# inside it, so a cleanup kills exactly that tar (pid and working directory both match) before removing
-# what it wrote: a tar left running by a dead or reaped worker cannot write on after the cleanup.
-RECEIVE = 'mkdir -m 750 "$1" && echo $$ > "$1.pid" && cd "$1" && exec tar --no-same-owner -xf -'
+# On the target, as the node's SSH user. A job's staging directory is made under the lease; the receiving
+# shell writes its pid there, then tar unpacks into its `tree`. A cleanup kills exactly that process (pid
+# and working directory both match) before removing the directory, and a receiver that starts after the
+# cleanup finds no directory to enter: nothing of a reaped or dead worker's can be written afterwards.
+RECEIVE = 'cd "$1" && echo $$ > pid && mkdir -m 750 tree && cd tree && exec tar --no-same-owner -xf -'
 CLEAR = r"""
 prefix=$1; shift
 for dir in "$prefix"-*; do
-  case $dir in *.pid) continue ;; esac
   [ -d "$dir" ] || continue
   real=$(cd "$dir" && pwd -P) || continue
-  pid=$(cat "$dir.pid" 2>/dev/null) || pid=
+  pid=$(cat "$dir/pid" 2>/dev/null) || pid=
   case $pid in
     '' | *[!0-9]*) ;;
     *) n=0
-       while [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$real" ] && [ $n -lt 100 ]; do
-         kill -KILL "$pid" 2>/dev/null; sleep 0.1; n=$((n + 1))
+       while [ $n -lt 100 ]; do
+         case $(readlink "/proc/$pid/cwd" 2>/dev/null) in
+           "$real" | "$real/tree") kill -KILL "$pid" 2>/dev/null; sleep 0.1; n=$((n + 1)) ;;
+           *) break ;;
+         esac
        done ;;
   esac
   rm -rf --one-file-system "$dir"
 done
-rm -f "$prefix"-*.pid
 [ $# -eq 0 ] || rm -rf --one-file-system "$@"
 """
-INSTALL = 'rm -rf --one-file-system "$2" && mkdir -p "${2%/*}" && mv "$1" "$2" && rm -f "$1.pid"'
+INSTALL = 'rm -rf --one-file-system "$2" && mkdir -p "${2%/*}" && mv "$1/tree" "$2" && rm -rf "$1"'
 
 
 class TransferAborted(Exception):
@@ -239,7 +241,7 @@ def _prepare(lease: Lease, plan: Plan) -> None:
         lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
         target = client_for(plan.target)
         target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
-        target.run(["mkdir", "-p", posixpath.dirname(plan.staging)])
+        target.run(["mkdir", "-p", plan.staging])
 
 
 def _beating(lease: Lease, chunks, *, first: int, span: int, label: str):
@@ -283,7 +285,7 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
 
 def _verify(lease: Lease, plan: Plan, sent: TreeWalk) -> None:
     """Read the target's copy back and compare it with what the panel sent, member by member."""
-    back = client_for(plan.target).read_stream(["tar", "-C", plan.staging, "-cf", "-", "."])
+    back = client_for(plan.target).read_stream(["tar", "-C", f"{plan.staging}/tree", "-cf", "-", "."])
     try:
         found = TreeWalk().read_all(_beating(lease, back, first=65, span=20, label="Checked"))
     except ArchiveRefused as exc:
