@@ -12,6 +12,7 @@ failing the job) locks the job row, checks that the lease is still its own and r
 lock, so the reaper can neither take over in the middle of one nor act on what it saw before.
 """
 
+import contextlib
 import logging
 import posixpath
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from accounts.audit import audit
-from nodes.client import client_for
+from nodes.client import NodeCommandFailed, client_for
 from nodes.models import Allocation, Node
 from servers import console, placement, runtime
 from servers.models import Job, Server
@@ -193,6 +194,23 @@ def _plan(job: Job) -> Plan:
     )
 
 
+@contextlib.contextmanager
+def _doing(what: str, node: Node):
+    """Name the step in a failed node command, not the script it ran (that is in the log)."""
+    try:
+        yield
+    except NodeCommandFailed as exc:
+        logger.warning("Transfer step '%s' failed: %s", what, exc)
+        detail = exc.stderr.strip().splitlines()[0][:200] if exc.stderr.strip() else f"exit {exc.code}"
+        raise TransferAborted(f"{what} on {node.name} failed: {detail}") from exc
+
+
+def _labelled(chunks, what: str, node: Node):
+    """A node's stream whose failure names the step and the node it came from."""
+    with _doing(what, node):
+        yield from chunks
+
+
 def _step(lease: Lease, step: str) -> None:
     step_reached.send(sender=Job, job_id=lease.job_id, step=step)
 
@@ -240,8 +258,9 @@ def _prepare(lease: Lease, plan: Plan) -> None:
         _require_moving(server, plan)
         lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
         target = client_for(plan.target)
-        target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
-        target.run(["mkdir", "-p", plan.staging])
+        with _doing("clearing earlier attempts", plan.target):
+            target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
+            target.run(["mkdir", "-p", plan.staging])
 
 
 def _beating(lease: Lease, chunks, *, first: int, span: int, label: str):
@@ -263,16 +282,18 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
     source = client_for(plan.source).read_stream(["tar", "-C", plan.source_dir, "-cf", "-", "."])
 
     def outgoing():
-        rebuilt = _beating(lease, walk.rebuilt(source), first=10, span=50, label="Sent")
+        archive = _labelled(source, "archiving the files", plan.source)
+        rebuilt = _beating(lease, walk.rebuilt(archive), first=10, span=50, label="Sent")
         for number, chunk in enumerate(rebuilt):
             yield chunk
             if number == 0:
                 _step(lease, "streaming")  # the target's tar is running and has data
 
     try:
-        client_for(plan.target).write_stream(
-            ["sh", "-c", RECEIVE, "receive", plan.staging], outgoing(), exit_timeout=UNPACK_EXIT_SECONDS
-        )
+        with _doing("unpacking", plan.target):
+            client_for(plan.target).write_stream(
+                ["sh", "-c", RECEIVE, "receive", plan.staging], outgoing(), exit_timeout=UNPACK_EXIT_SECONDS
+            )
     finally:
         source.close()  # a stream that stopped early ends the source's tar too
     skipped = f" (skipped {len(walk.skipped)} special files)" if walk.skipped else ""
@@ -287,7 +308,8 @@ def _verify(lease: Lease, plan: Plan, sent: TreeWalk) -> None:
     """Read the target's copy back and compare it with what the panel sent, member by member."""
     back = client_for(plan.target).read_stream(["tar", "-C", f"{plan.staging}/tree", "-cf", "-", "."])
     try:
-        found = TreeWalk().read_all(_beating(lease, back, first=65, span=20, label="Checked"))
+        with _doing("reading the copy back", plan.target):
+            found = TreeWalk().read_all(_beating(lease, back, first=65, span=20, label="Checked"))
     except ArchiveRefused as exc:
         raise TransferAborted(f"the target's copy could not be checked: {exc}") from exc
     finally:
@@ -305,9 +327,10 @@ def _install(lease: Lease, plan: Plan) -> None:
     with lease.fenced() as (job, server):
         server = _require_moving(server, plan)
         target = client_for(plan.target)
-        target.run(["sh", "-c", INSTALL, "install", plan.staging, plan.target_dir])
-        if target.is_local:
-            target.run(["chown", "-R", settings.CONTAINER_USER, plan.target_dir])
+        with _doing("moving the copy into place", plan.target):
+            target.run(["sh", "-c", INSTALL, "install", plan.staging, plan.target_dir])
+            if target.is_local:
+                target.run(["chown", "-R", settings.CONTAINER_USER, plan.target_dir])
         _step(lease, "installing")
         _switch(server, job, plan.target)  # a failure here rolls the switch back: the server stays put
 

@@ -252,3 +252,19 @@ def test_a_task_delivered_after_its_job_was_reaped_does_nothing(client_for, admi
     assert (job.status, job.error) == ("failed", REAPED_REASON)
     assert job.lease_owner.startswith("reaper:")
     assert_one_good_copy(server, source, target, before, job)
+
+
+def test_a_source_that_cannot_archive_its_files_fails_with_the_reason(client_for, admin, installed):  # noqa: F811
+    server, source, target, root = installed()
+    secret = root / "secret.dat"
+    secret.write_text("root only")
+    secret.chmod(0o000)  # root's, unreadable by the node's SSH user
+    before = checksums(root)
+    job = start_transfer(client_for, admin, server, target)
+    job.refresh_from_db()
+    assert job.error == (
+        f"archiving the files on {source.name} failed: tar: ./secret.dat: Cannot open: Permission denied"
+    )
+    secret.unlink()
+    del before["secret.dat"]
+    assert_one_good_copy(server, source, target, before, job)
