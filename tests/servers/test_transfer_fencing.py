@@ -268,3 +268,29 @@ def test_a_source_that_cannot_archive_its_files_fails_with_the_reason(client_for
     secret.unlink()
     del before["secret.dat"]
     assert_one_good_copy(server, source, target, before, job)
+
+
+def test_two_reapers_at_once_take_the_job_over_once(client_for, admin, installed):  # noqa: F811
+    server, source, target, root = installed()
+    before = checksums(root)
+    gate = threading.Barrier(2)
+    later = timezone.now() + timedelta(hours=1)
+
+    def reaper():
+        gate.wait(10)
+        return transfers_reap(now=later)
+
+    def two_reapers(job_id):
+        counts = []
+        threads = [threading.Thread(target=lambda: counts.append(in_own_thread(reaper))) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(90)
+        return sorted(counts)
+
+    with AtStep("streamed", two_reapers) as hook:
+        job = start_transfer(client_for, admin, server, target)
+    assert hook.results == [[0, 1]]
+    assert_one_good_copy(server, source, target, before, job)
+    assert job.error == REAPED_REASON
