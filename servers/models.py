@@ -178,6 +178,10 @@ class Job(models.Model):
     log = models.TextField(blank=True)
     error = models.TextField(blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    # One owner at a time (the worker that claimed it, or the reaper that took it over); every
+    # destructive step re-checks it under the row lock. The owner's heartbeat keeps the reaper away.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -1,32 +1,50 @@
-"""Moving a stopped server to another node: files stream through the worker with a sha256 checked on
-arrival; the database switches only once the target is ready; the source is removed last.
+"""Moving a stopped server to another node without ever losing both copies.
 
-Any failure (target unreachable midway, checksum mismatch, a worker killed and its job reaped)
-leaves the source untouched and the server stopped on its old node with the reason recorded.
+The source's files stream through the worker, which rebuilds the archive member by member
+(servers/transfer_archive.py) into a staging directory on the target; the target's copy is then read
+back and must match what the panel sent. Only then does the database switch to the target, and the
+source goes last. Any failure before the switch leaves the source untouched and the server stopped on
+its old node with the reason recorded.
+
+One owner at a time: the worker that claimed the job, or the reaper that took it over once the worker
+went quiet. Every destructive step (clearing the target, installing the copy, removing the source,
+failing the job) locks the job row, checks that the lease is still its own and runs while holding the
+lock, so the reaper can neither take over in the middle of one nor act on what it saw before.
 """
 
 import contextlib
-import hashlib
 import logging
 import posixpath
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models.functions import Coalesce
+from django.dispatch import Signal
 from django.utils import timezone
 from rest_framework import exceptions
 
 from accounts.audit import audit
-from nodes.client import client_for
+from nodes.client import NodeCommandFailed, client_for
 from nodes.models import Allocation, Node
 from servers import console, placement, runtime
 from servers.models import Job, Server
 from servers.resources import may_set_resources
 from servers.states import set_status, transition
+from servers.transfer_archive import MB, ArchiveRefused, TreeWalk, differences
+from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
 
 logger = logging.getLogger(__name__)
 S = Server.Status
 STALE_AFTER = timedelta(minutes=10)
+BEAT_EVERY_BYTES = 64 * MB
+# Once the last byte is sent, tar may still be writing what it buffered; it gets this long (not the node
+# timeout), well inside the lease, and whoever fails the job kills it before clearing its directory.
+UNPACK_EXIT_SECONDS = STALE_AFTER.total_seconds() / 2
+
+# Sent with job_id and step at each step of a transfer; the tests run the reaper from here.
+step_reached = Signal()
 
 
 def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job:
@@ -74,8 +92,8 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
                 "source": str(server.node_id),
                 "target": str(node.pk),
                 "allocations": [str(a.pk) for a in reserved],
-                "heartbeat": _now(),
             },
+            heartbeat_at=timezone.now(),
         )
         audit(
             "server.transfer",
@@ -88,10 +106,6 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
         transaction.on_commit(lambda: console.write(server.pk, f"Transfer to node {node.name} started."))
         transaction.on_commit(lambda: server_transfer_task.delay(str(server.pk), str(job.pk)))
     return job
-
-
-def _now() -> str:
-    return timezone.now().isoformat()
 
 
 def _reserve(server: Server, target: Node) -> list[Allocation]:
@@ -113,87 +127,225 @@ def _reserve(server: Server, target: Node) -> list[Allocation]:
     return reserved
 
 
-def _progress(job: Job, percent: int, line: str | None = None) -> None:
-    job.detail["heartbeat"] = _now()
-    Job.objects.filter(pk=job.pk).update(progress=percent, detail=job.detail)
-    if line:
-        console.write(job.server_id, line)
+# On the target, as the node's SSH user. A job's staging directory is made under the lease; the receiving
+# shell writes its pid there, then tar unpacks into its `tree`. A cleanup kills exactly that process (pid
+# and working directory both match) before removing the directory, and a receiver that starts after the
+# cleanup finds no directory to enter: nothing of a reaped or dead worker's can be written afterwards.
+RECEIVE = 'cd "$1" && echo $$ > pid && mkdir -m 750 tree && cd tree && exec tar --no-same-owner -xf -'
+CLEAR = r"""
+prefix=$1; shift
+for dir in "$prefix"-*; do
+  [ -d "$dir" ] || continue
+  real=$(cd "$dir" && pwd -P) || continue
+  pid=$(cat "$dir/pid" 2>/dev/null) || pid=
+  case $pid in
+    '' | *[!0-9]*) ;;
+    *) n=0
+       while [ $n -lt 100 ]; do
+         case $(readlink "/proc/$pid/cwd" 2>/dev/null) in
+           "$real" | "$real/tree") kill -KILL "$pid" 2>/dev/null; sleep 0.1; n=$((n + 1)) ;;
+           *) break ;;
+         esac
+       done ;;
+  esac
+  rm -rf --one-file-system "$dir"
+done
+[ $# -eq 0 ] || rm -rf --one-file-system "$@"
+"""
+INSTALL = 'rm -rf --one-file-system "$2" && mkdir -p "${2%/*}" && mv "$1/tree" "$2" && rm -rf "$1"'
+
+
+class TransferAborted(Exception):
+    """The transfer cannot go on (the server changed state, the copy does not match…): fail it."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where a transfer's files are: fixed when the job starts, the same for the worker and the reaper."""
+
+    job_id: str
+    server_id: str | None
+    source: Node | None
+    target: Node | None
+
+    @property
+    def source_dir(self) -> str:
+        return posixpath.join(self.source.data_dir, "servers", str(self.server_id))
+
+    @property
+    def target_dir(self) -> str:
+        return posixpath.join(self.target.data_dir, "servers", str(self.server_id))
+
+    @property
+    def staging_prefix(self) -> str:
+        return posixpath.join(self.target.data_dir, "transfers", str(self.server_id))
+
+    @property
+    def staging(self) -> str:
+        return f"{self.staging_prefix}-{self.job_id}"
+
+
+def _plan(job: Job) -> Plan:
+    return Plan(
+        job_id=str(job.pk),
+        server_id=str(job.server_id) if job.server_id else None,
+        source=Node.objects.filter(pk=job.detail.get("source")).first(),
+        target=Node.objects.filter(pk=job.detail.get("target")).first(),
+    )
+
+
+@contextlib.contextmanager
+def _doing(what: str, node: Node):
+    """Name the step in a failed node command, not the script it ran (that is in the log)."""
+    try:
+        yield
+    except NodeCommandFailed as exc:
+        logger.warning("Transfer step '%s' failed: %s", what, exc)
+        detail = exc.stderr.strip().splitlines()[0][:200] if exc.stderr.strip() else f"exit {exc.code}"
+        raise TransferAborted(f"{what} on {node.name} failed: {detail}") from exc
+
+
+def _labelled(chunks, what: str, node: Node):
+    """A node's stream whose failure names the step and the node it came from."""
+    with _doing(what, node):
+        yield from chunks
+
+
+def _step(lease: Lease, step: str) -> None:
+    step_reached.send(sender=Job, job_id=lease.job_id, step=step)
 
 
 def server_transfer_execute(*, server_id: str, job_id: str) -> None:
-    claimed = Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
-        status=Job.Status.RUNNING, started_at=timezone.now()
-    )
-    if not claimed:
-        return
-    job = Job.objects.get(pk=job_id)
-    server = Server.objects.select_related("node", "template").get(pk=server_id)
-    source, target = server.node, Node.objects.get(pk=job.detail["target"])
-    source_dir = runtime.server_dir(server)
-    target_dir = posixpath.join(target.data_dir, "servers", str(server.pk))
-    staging = posixpath.join(target.data_dir, "transfers", f"{server.pk}.tar")
+    """The worker's side: claim the job, then copy, verify, switch and clean up while it stays the owner."""
+    lease = claim(job_id)
+    if lease is None:
+        return  # another delivery, or the reaper, has it
+    plan = _plan(Job.objects.get(pk=job_id))
     try:
-        src, dst = client_for(source), client_for(target)
-        _progress(job, 5, f"Archiving files on {source.name}…")
-        digest = hashlib.sha256()
-        sent = 0
-
-        def chunks():
-            nonlocal sent
-            for chunk in src.read_stream(["tar", "-C", source_dir, "-cf", "-", "."]):
-                digest.update(chunk)
-                sent += len(chunk)
-                if sent % (64 * 1024 * 1024) < len(chunk):
-                    _progress(
-                        job, 10 + min(60, sent // (1024 * 1024 * 64)), f"Sent {sent // (1024 * 1024)} MB…"
-                    )
-                yield chunk
-
-        dst.run(["mkdir", "-p", posixpath.dirname(staging)])
-        arrived = dst.write_stream(["sh", "-c", 'cat > "$1" && sha256sum "$1"', "receive", staging], chunks())
-        arrived = arrived.split()[0] if arrived.strip() else ""
-        if arrived != digest.hexdigest():
-            raise RuntimeError(
-                f"Checksum mismatch: sent {digest.hexdigest()}, target stored {arrived or 'nothing'}"
-            )
-        _progress(
-            job, 75, f"{sent // 1024} KB arrived intact (sha256 {arrived[:12]}…); unpacking on {target.name}."
-        )
-        dst.run(
-            [
-                "sh",
-                "-c",
-                'rm -rf "$2" && mkdir -p -m 750 "$2" && tar -C "$2" --no-same-owner -xf "$1"',
-                "unpack",
-                staging,
-                target_dir,
-            ]
-        )
-        if dst.is_local:
-            dst.run(["chown", "-R", settings.CONTAINER_USER, target_dir])
-        _switch(server, job, target)
+        _step(lease, "claimed")
+        _prepare(lease, plan)
+        _step(lease, "prepared")
+        sent = _send(lease, plan)
+        _step(lease, "streamed")
+        _verify(lease, plan, sent)
+        _step(lease, "verified")
+        _install(lease, plan)
+        _step(lease, "switched")
+        _finish(lease, plan)
+    except LeaseLost:
+        logger.warning("Transfer %s was taken over; this worker stops without touching anything", job_id)
     except Exception as exc:
         reason = str(exc) or exc.__class__.__name__
-        transfer_fail(job=job, reason=reason)
-        return
-    finally:
-        with contextlib.suppress(Exception):  # the target may be the thing that failed
-            client_for(target).run(["rm", "-f", staging], check=False)
-    _progress(job, 95, f"Server moved to {target.name}; removing the copy on {source.name}.")
+        try:
+            _settle(lease, plan, reason)
+        except LeaseLost:
+            logger.warning(
+                "Transfer %s failed (%s) after it was taken over; leaving it alone", job_id, reason
+            )
+
+
+def _require_moving(server: Server | None, plan: Plan) -> Server:
+    if server is None or plan.source is None or plan.target is None:
+        raise TransferAborted("the server or one of its nodes was deleted")
+    if server.status != S.TRANSFERRING or server.node_id != plan.source.pk:
+        raise TransferAborted(f"the server is no longer waiting to move (it is {server.status})")
+    return server
+
+
+def _prepare(lease: Lease, plan: Plan) -> None:
+    """Clear what earlier attempts left on the target (killing their tar) and make room for ours."""
+    with lease.fenced() as (_job, server):
+        _require_moving(server, plan)
+        lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
+        target = client_for(plan.target)
+        with _doing("clearing earlier attempts", plan.target):
+            target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
+            target.run(["mkdir", "-p", plan.staging])
+
+
+def _beating(lease: Lease, chunks, *, first: int, span: int, label: str):
+    """Pass `chunks` on, renewing the lease (and the progress) every BEAT_EVERY_BYTES."""
+    moved, next_beat = 0, BEAT_EVERY_BYTES
+    for chunk in chunks:
+        moved += len(chunk)
+        if moved >= next_beat:
+            progress = first + min(span, moved // BEAT_EVERY_BYTES)
+            lease.beat(progress=progress, line=f"{label} {moved // MB} MB…")
+            next_beat += BEAT_EVERY_BYTES
+        yield chunk
+
+
+def _send(lease: Lease, plan: Plan) -> TreeWalk:
+    """Stream the source's tree, rebuilt and capped at the disk limit, into a fresh staging directory."""
+    server = Server.objects.get(pk=plan.server_id)
+    walk = TreeWalk(limit_bytes=server.allocated_disk_mb * MB)
+    source = client_for(plan.source).read_stream(["tar", "-C", plan.source_dir, "-cf", "-", "."])
+
+    def outgoing():
+        archive = _labelled(source, "archiving the files", plan.source)
+        rebuilt = _beating(lease, walk.rebuilt(archive), first=10, span=50, label="Sent")
+        for number, chunk in enumerate(rebuilt):
+            yield chunk
+            if number == 0:
+                _step(lease, "streaming")  # the target's tar is running and has data
+
     try:
-        runtime.destroy(client_for(source), Server(pk=server.pk, node=source, template=server.template))
-    except Exception as exc:
-        console.write(
-            server.pk, f"The old copy on {source.name} could not be removed ({exc}); remove it by hand."
-        )
-    Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.SUCCEEDED, progress=100, finished_at=timezone.now()
+        with _doing("unpacking", plan.target):
+            client_for(plan.target).write_stream(
+                ["sh", "-c", RECEIVE, "receive", plan.staging], outgoing(), exit_timeout=UNPACK_EXIT_SECONDS
+            )
+    finally:
+        source.close()  # a stream that stopped early ends the source's tar too
+    skipped = f" (skipped {len(walk.skipped)} special files)" if walk.skipped else ""
+    lease.beat(
+        progress=65,
+        line=f"{walk.apparent_bytes // 1024} KB sent{skipped}; checking the copy on {plan.target.name}.",
     )
-    console.write(server.pk, f"Transfer to {target.name} complete.")
+    return walk
+
+
+def _verify(lease: Lease, plan: Plan, sent: TreeWalk) -> None:
+    """Read the target's copy back and compare it with what the panel sent, member by member."""
+    back = client_for(plan.target).read_stream(["tar", "-C", f"{plan.staging}/tree", "-cf", "-", "."])
+    try:
+        with _doing("reading the copy back", plan.target):
+            found = TreeWalk().read_all(_beating(lease, back, first=65, span=20, label="Checked"))
+    except ArchiveRefused as exc:
+        raise TransferAborted(f"the target's copy could not be checked: {exc}") from exc
+    finally:
+        back.close()
+    wrong = differences(sent.manifest, found)
+    if wrong:
+        raise TransferAborted(
+            f"the copy on {plan.target.name} does not match what was sent ({'; '.join(wrong)})"
+        )
+    lease.beat(progress=85, line=f"The copy on {plan.target.name} matches, file by file; switching over.")
+
+
+def _install(lease: Lease, plan: Plan) -> None:
+    """Move the checked copy into place and point the server at the target, all under the lease."""
+    with lease.fenced() as (job, server):
+        server = _require_moving(server, plan)
+        target = client_for(plan.target)
+        with _doing("moving the copy into place", plan.target):
+            target.run(["sh", "-c", INSTALL, "install", plan.staging, plan.target_dir])
+            if target.is_local:
+                target.run(["chown", "-R", settings.CONTAINER_USER, plan.target_dir])
+        _step(lease, "installing")
+        _switch(server, job, plan.target)  # a failure here rolls the switch back: the server stays put
+
+
+def _finish(lease: Lease, plan: Plan) -> None:
+    with lease.fenced() as (job, server):
+        if server is None or server.node_id != plan.target.pk:
+            raise TransferAborted("the server is not on the target after the switch")
+        _step(lease, "finishing")
+        _complete(job, plan)
 
 
 def _switch(server: Server, job: Job, target: Node) -> None:
-    """Point the server at the target and create its container there, in one transaction."""
+    """Point the server at the target and create its container there, in one transaction. The server
+    stays transferring until the source is gone, so nothing can start, move or restore it meanwhile."""
     reserved = Allocation.objects.filter(pk__in=job.detail["allocations"]).order_by("port")
     with transaction.atomic():
         old = list(server.allocations.order_by("-is_primary", "port"))
@@ -210,8 +362,9 @@ def _switch(server: Server, job: Job, target: Node) -> None:
             )
         Server.objects.filter(pk=server.pk).update(node=target, container_id="")
         moved = Server.objects.select_related("node", "template").get(pk=server.pk)
-        runtime.ensure_container(client_for(target), moved)  # a failure here rolls the switch back
-        set_status(server.pk, S.STOPPED, expect={S.TRANSFERRING})
+        runtime.ensure_container(client_for(target), moved)
+        Job.objects.filter(pk=job.pk).update(progress=95)
+        console.write(server.pk, f"Server moved to {target.name}; removing the copy on its old node.")
 
 
 def _ordered(queryset, ids: list[str]) -> list[Allocation]:
@@ -219,41 +372,72 @@ def _ordered(queryset, ids: list[str]) -> list[Allocation]:
     return [by_id[i] for i in ids]
 
 
-def transfer_fail(*, job: Job, reason: str) -> None:
-    """Undo a transfer: release the target's ports, remove its copy, put the server back as stopped."""
-    target = Node.objects.filter(pk=job.detail.get("target")).first()
-    Allocation.objects.filter(pk__in=job.detail.get("allocations", []), server__isnull=True).update(notes="")
-    if target is not None and job.server_id:
-        try:
-            client = client_for(target)
-            client.run(
-                [
-                    "rm",
-                    "-rf",
-                    posixpath.join(target.data_dir, "servers", str(job.server_id)),
-                    posixpath.join(target.data_dir, "transfers", f"{job.server_id}.tar"),
-                ],
-                check=False,
-            )
-        except Exception:  # unreachable: the next transfer there starts by clearing the directory
-            logger.warning("Could not clean up the failed transfer of %s on %s", job.server_id, target.name)
-    if job.server_id:
-        set_status(
-            job.server_id, S.STOPPED, expect={S.TRANSFERRING}, status_reason=f"Transfer failed: {reason}"
+def _complete(job: Job, plan: Plan) -> None:
+    """(Fenced, server on the target.) Remove the source's copy; the target's was checked before the switch."""
+    server = Server.objects.select_related("template").get(pk=plan.server_id)
+    try:
+        if plan.source is None:
+            raise RuntimeError("its node was deleted")
+        runtime.destroy(
+            client_for(plan.source), Server(pk=server.pk, node=plan.source, template=server.template)
         )
-        console.write(job.server_id, f"Transfer failed: {reason}. The server is still on its old node.")
+    except Exception as exc:
+        console.write(
+            server.pk, f"The old copy on its old node could not be removed ({exc}); remove it by hand."
+        )
+    set_status(server.pk, S.STOPPED, expect={S.TRANSFERRING}, status_reason="")
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.SUCCEEDED, progress=100, finished_at=timezone.now()
+    )
+    console.write(server.pk, f"Transfer to {plan.target.name} complete.")
+
+
+def _settle(lease: Lease, plan: Plan, reason: str) -> None:
+    """End a job that cannot go on, as its owner: complete it if the switch happened, else undo it."""
+    with lease.fenced() as (job, server):
+        if server is not None and plan.target is not None and server.node_id == plan.target.pk:
+            _complete(job, plan)
+        else:
+            _undo(job, server, plan, reason)
+
+
+def _undo(job: Job, server: Server | None, plan: Plan, reason: str) -> None:
+    """(Fenced, server not on the target.) Release the target's ports, remove its copy, stop the server
+    where it was."""
+    Allocation.objects.filter(pk__in=job.detail.get("allocations", []), server__isnull=True).update(notes="")
+    if plan.target is not None and plan.server_id:
+        try:
+            client_for(plan.target).run(["sh", "-c", CLEAR, "clear", plan.staging_prefix, plan.target_dir])
+        except Exception:  # unreachable: the next transfer there starts by clearing the same places
+            logger.warning(
+                "Could not clean up the failed transfer of %s on %s", plan.server_id, plan.target.name
+            )
+    if server is not None:
+        set_status(server.pk, S.STOPPED, expect={S.TRANSFERRING}, status_reason=f"Transfer failed: {reason}")
+        console.write(server.pk, f"Transfer failed: {reason}. The server is still on its old node.")
     Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
 
 
-def transfers_reap() -> int:
-    """Fail transfers whose worker died (no progress for STALE_AFTER); beat runs this."""
+def transfers_reap(*, now: datetime | None = None) -> int:
+    """Take over transfers whose owner has been quiet for STALE_AFTER (as of `now`) and settle them:
+    failed if the switch had not happened, completed if it had. Beat runs this."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    quiet = (
+        Job.objects.filter(kind=Job.Kind.TRANSFER, status__in=LIVE)
+        .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
+        .filter(last_sign__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
     reaped = 0
-    cutoff = timezone.now() - STALE_AFTER
-    for job in Job.objects.filter(
-        kind=Job.Kind.TRANSFER, status__in=[Job.Status.RUNNING, Job.Status.PENDING]
-    ):
-        beat = job.detail.get("heartbeat")
-        if beat and datetime.fromisoformat(beat) < cutoff:
-            transfer_fail(job=job, reason="The worker stopped responding during the transfer.")
-            reaped += 1
+    for job_id in list(quiet):
+        lease = take_over(job_id, cutoff=cutoff)
+        if lease is None:
+            continue
+        try:
+            _settle(
+                lease, _plan(Job.objects.get(pk=job_id)), "The worker stopped responding during the transfer."
+            )
+        except LeaseLost:
+            continue
+        reaped += 1
     return reaped

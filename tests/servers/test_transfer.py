@@ -29,8 +29,8 @@ def checksums(root: Path) -> dict[str, str]:
 
 @pytest.fixture
 def installed(client_for, customer, game_node, game_template, monitor):
-    def make():
-        source, target = game_node(1, "ssh"), game_node(2, "ssh")
+    def make(via: str = "ssh"):
+        source, target = game_node(1, via), game_node(2, via)
         api = client_for(customer)
         server = create(api, source, game_template, install=True)
         wait_status(server, S.STOPPED)
@@ -55,8 +55,9 @@ def give_to_owner(root: Path) -> None:
         os.lchown(path, owner.st_uid, owner.st_gid)
 
 
-def test_a_transfer_moves_every_file_intact(client_for, admin, installed):
-    server, source, target, root = installed()
+@pytest.mark.parametrize("via", ["ssh", "unix"])
+def test_a_transfer_moves_every_file_intact(client_for, admin, installed, via):
+    server, source, target, root = installed(via)
     before = checksums(root)
     response = client_for(admin).post(
         f"/api/servers/{server.pk}/transfer", {"targetNodeId": str(target.pk)}, format="json"
