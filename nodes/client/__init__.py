@@ -1,177 +1,54 @@
 """The only door to nodes: Docker over `unix://` or `ssh://` (paramiko), plus shell commands and SFTP.
 
-Nothing else in Hearth imports `docker` or `paramiko`. Connections are cached per node and
-rebuilt after any failure; every call has a timeout; an unreachable node raises NodeUnavailable
-(the API answers 503 naming the node). SSH host keys are pinned (see pinning.py): a node without
-a key pins the one of its first authenticated connection, any other key is refused, and
-`prove_host` checks a key the panel was told before anyone pins it.
+Nothing else in Hearth imports `docker` or `paramiko`. Connections (connections.py) are cached per
+node and rebuilt after any failure; every call has a timeout; an unreachable node raises
+NodeUnavailable (errors.py; the API answers 503 naming the node). SSH host keys are pinned (see
+pinning.py): a node without a key pins the one of its first authenticated connection, any other key
+is refused, and `prove_host` checks a key the panel was told before anyone pins it.
 """
 
 import contextlib
-import copy
 import io
 import logging
 import shlex
-import socket
 import subprocess
 import tarfile
-import threading
 import time
-from dataclasses import dataclass, field
 
 import docker
 import docker.errors
 import paramiko
-import requests
 from django.conf import settings
 
-from config.api.exceptions import ServiceUnavailable
-from config.crypto import decrypt
+from nodes.client.connections import (  # noqa: F401 - the package's surface
+    DOCKER_API_VERSION,
+    _cache_key,
+    _close,
+    _Connection,
+    _connections,
+    _connections_lock,
+    _open,
+    forget,
+    prove_host,
+)
+from nodes.client.errors import (  # noqa: F401 - the package's surface
+    _TRANSPORT_ERRORS,
+    FileTooLarge,
+    HostKeyMismatch,
+    ImagePullFailed,
+    NodeCommandFailed,
+    NodeUnavailable,
+    NotARegularFile,
+)
 from nodes.client.keys import fingerprint as fingerprint
 from nodes.client.keys import generate_keypair as generate_keypair  # callers use node_client.generate_keypair
-from nodes.client.keys import host_key_line, load_private_key
+from nodes.client.keys import load_private_key as load_private_key
 from nodes.client.keys import normalize_host_key as normalize_host_key
 from nodes.client.keys import parse_host_key as parse_host_key
-from nodes.client.pinning import pin_first_contact, stored_pin
-from nodes.client.ssh import PinnedSSHAdapter, remote_failure
+from nodes.client.ssh import remote_failure
 from nodes.client.streams import Stream, _demultiplex
 
 logger = logging.getLogger(__name__)
-
-DOCKER_API_VERSION = "1.41"  # Docker 20.10; every supported engine speaks it
-
-_TRANSPORT_ERRORS = (
-    docker.errors.DockerException,
-    requests.exceptions.RequestException,
-    paramiko.SSHException,
-    socket.timeout,
-    TimeoutError,
-    OSError,
-    EOFError,
-)
-
-
-class NodeUnavailable(ServiceUnavailable):
-    """The node's engine or SSH daemon could not be reached (or refused us)."""
-
-    def __init__(self, node_name: str, reason: str):
-        self.node_name, self.reason = node_name, reason
-        super().__init__(f"Node '{node_name}' is unreachable: {reason}")
-
-
-class HostKeyMismatch(NodeUnavailable):
-    """The node presented a different SSH host key than the one pinned: possible interception."""
-
-    def __init__(self, node_name: str, expected: str, presented: str):
-        self.expected, self.presented = expected, presented
-        super().__init__(
-            node_name,
-            f"its SSH host key changed (pinned {fingerprint(expected)}, presented {fingerprint(presented)}). "
-            "If the node was reinstalled, replace the key with the node's host-key action (admin, or "
-            "POST /api/nodes/:id/host-key); otherwise investigate before reconnecting.",
-        )
-
-
-@dataclass
-class _Connection:
-    docker: docker.DockerClient
-    ssh: paramiko.SSHClient | None
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-_connections: dict[tuple, _Connection] = {}
-_connections_lock = threading.Lock()
-
-
-def _cache_key(node) -> tuple:
-    return (str(node.pk), node.docker_url, node.ssh_host_key, node.ssh_private_key)
-
-
-def _open(node) -> _Connection:
-    timeout = settings.NODE_TIMEOUT_SECONDS
-    if node.docker_url.startswith("unix://"):
-        client = docker.DockerClient(base_url=node.docker_url, version=DOCKER_API_VERSION, timeout=timeout)
-        return _Connection(docker=client, ssh=None)
-    if not node.docker_url.startswith("ssh://"):
-        raise NodeUnavailable(
-            node.name, f"unsupported Docker URL '{node.docker_url}' (use unix:// or ssh://)"
-        )
-    if not node.ssh_private_key:
-        raise NodeUnavailable(node.name, "no SSH private key is stored for it; enroll the node or add a key")
-    pkey = load_private_key(decrypt(node.ssh_private_key))
-    pinned = node.ssh_host_key or stored_pin(node)  # a stale object never makes a first contact
-    try:
-        adapter = PinnedSSHAdapter(
-            node.docker_url,
-            pkey=pkey,
-            pinned_host_key=pinned,
-            connect_timeout=settings.NODE_CONNECT_TIMEOUT_SECONDS,
-            timeout=timeout,
-            max_pool_size=8,
-        )
-    except paramiko.BadHostKeyException as exc:
-        raise HostKeyMismatch(node.name, pinned, host_key_line(exc.key)) from exc
-    if not pinned:
-        _pin_or_refuse(node, adapter)
-    node.ssh_host_key = node.ssh_host_key or pinned
-    api = docker.APIClient(base_url="tcp://127.0.0.1:1", version=DOCKER_API_VERSION, timeout=timeout)
-    api.mount("http+docker://ssh", adapter)
-    api._unmount("http://", "https://")
-    api.base_url = "http+docker://ssh"
-    api._custom_adapter = adapter
-    client = docker.DockerClient.__new__(docker.DockerClient)
-    client.api = api
-    return _Connection(docker=client, ssh=adapter.ssh_client)
-
-
-def _pin_or_refuse(node, adapter: PinnedSSHAdapter) -> None:
-    """First authenticated contact: pin what the host showed, unless another key got pinned meanwhile."""
-    presented = adapter.presented_host_key
-    holds = pin_first_contact(node, presented)
-    if holds != presented:
-        adapter.close()
-        raise HostKeyMismatch(node.name, holds, presented)
-    adapter.require_host_key(presented)
-
-
-def prove_host(node, *, docker_url: str, host_key: str) -> dict:
-    """Connect to `docker_url` with the node's private key, insisting the host presents `host_key`, and
-    read its engine's info. Nothing is cached or pinned: this is how the panel checks a key it was told
-    (enrollment, re-pointing, replacing a key) before trusting it. HostKeyMismatch when the host shows
-    another key; NodeUnavailable when it cannot be reached, refuses the panel's key or has no engine."""
-    candidate = copy.copy(node)
-    candidate.docker_url, candidate.ssh_host_key = docker_url, host_key
-    if candidate.is_ssh and not host_key:
-        raise ValueError("An ssh:// address is proven against a host key; none was given.")
-    doing = f"reaching {docker_url}"
-    try:
-        conn = _open(candidate)
-    except NodeUnavailable:
-        raise
-    except _TRANSPORT_ERRORS as exc:
-        raise NodeUnavailable(node.name, f"{doing} failed: {exc or exc.__class__.__name__}") from exc
-    try:
-        return conn.docker.info()
-    except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
-        raise NodeUnavailable(node.name, f"{doing}: its Docker engine did not answer: {exc}") from exc
-    finally:
-        _close(conn)
-
-
-def _close(conn: _Connection) -> None:
-    with contextlib.suppress(Exception):
-        conn.docker.close()
-    if conn.ssh is not None:
-        with contextlib.suppress(Exception):
-            conn.ssh.close()
-
-
-def forget(node) -> None:
-    """Drop cached connections to `node` (after a failure or an edit of its address or keys)."""
-    with _connections_lock:
-        stale = [key for key in _connections if key[0] == str(node.pk)]
-        for key in stale:
-            _close(_connections.pop(key))
 
 
 class NodeClient:
@@ -459,24 +336,6 @@ class NodeClient:
         return self.node.docker_url.startswith("unix://")
 
 
-class NodeCommandFailed(Exception):
-    def __init__(self, node_name: str, command: str, code: int, stderr: str):
-        self.code, self.stderr = code, stderr
-        super().__init__(f"'{command}' failed on node '{node_name}' (exit {code}): {stderr[:300]}")
-
-
-class FileTooLarge(Exception):
-    """A file in a container is larger (apparent size) than the caller will read into memory."""
-
-    def __init__(self, path: str, size: int, limit: int):
-        self.path, self.size, self.limit = path, size, limit
-        super().__init__(f"{path} is {size} bytes, over the {limit} bytes read into memory")
-
-
-class NotARegularFile(Exception):
-    """The path in a container is a directory, a symlink or a device: never read nor followed."""
-
-
 # Go's os.ModeType (dir, symlink, named pipe, socket, device, char device, irregular): the engine's
 # path stat gives a Go FileMode, where a regular file has none of these bits.
 _GO_MODE_TYPE = (1 << 31) | (1 << 27) | (1 << 25) | (1 << 24) | (1 << 26) | (1 << 21) | (1 << 19)
@@ -491,14 +350,6 @@ def _read_at_most(response, size: int) -> bytes | None:
         if len(data) > size:
             return None
     return bytes(data)
-
-
-class ImagePullFailed(Exception):
-    """The engine could not pull an image (registry unreachable, unknown image, refused credentials)."""
-
-    def __init__(self, image: str, reason: str):
-        self.image, self.reason = image, reason
-        super().__init__(f"Could not pull {image}: {reason}")
 
 
 def _end_process(process: subprocess.Popen) -> None:
