@@ -409,7 +409,7 @@ class Monitor:
         """Online rows from before engines were recorded are checked once before being watched: the
         check records their engine, or takes a second row on an engine that already is a node offline,
         so no engine is ever followed twice."""
-        from nodes.services import node_check_health
+        from nodes.health import node_check_health
 
         unknown = Node.objects.filter(is_online=True, engine_id="").exclude(pk__in=self.identified)
         for node in unknown.order_by("created_at"):

@@ -12,8 +12,8 @@ def nodes_check_health_task() -> None:
 
 @shared_task(ignore_result=True, soft_time_limit=60)
 def node_check_health_task(node_id: str) -> None:
+    from nodes.health import node_check_health
     from nodes.models import Node
-    from nodes.services import node_check_health
 
     node = Node.objects.filter(pk=node_id).first()
     if node is not None:

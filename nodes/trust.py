@@ -9,7 +9,7 @@ from rest_framework import exceptions
 from accounts.audit import audit
 from config.api.exceptions import Conflict
 from nodes import client as node_client
-from nodes import services
+from nodes import health
 from nodes.hostkeys import clean_host_key
 from nodes.models import DeploymentToken, Node, NodeEvent
 from nodes.validation import clean_node_fields
@@ -32,8 +32,8 @@ def prove(node: Node, *, docker_url: str, host_key: str, field: str = "ssh_host_
                 ]
             }
         ) from exc
-    engine = services._engine_identity(info)
-    services._refuse_taken_engine(engine, node=node)
+    engine = health.engine_identity(info)
+    health.refuse_taken_engine(engine, node=node)
     return engine
 
 
@@ -49,13 +49,13 @@ def save_trust(node: Node, *, fields: list[str]) -> None:
         with transaction.atomic():
             node.save(update_fields=[*fields, "updated_at"])
     except IntegrityError as exc:  # another node claimed the engine while we proved this one
-        raise services.EngineTaken("This Docker engine was just registered as another node.") from exc
+        raise health.EngineTaken("This Docker engine was just registered as another node.") from exc
 
 
 def _after(node: Node) -> Node:
     """Drop connections made under the old trust and check the node as it is now."""
     node_client.forget(node)
-    services.node_check_health(node=node, failures_to_offline=1, prepare=True)
+    health.node_check_health(node=node, failures_to_offline=1, prepare=True)
     node.refresh_from_db()
     return node
 

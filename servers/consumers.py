@@ -126,7 +126,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         for server_id in list(getattr(self, "subscriptions", {})):
             await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
         if getattr(self, "watching_nodes", False):
-            from nodes.services import NODES_GROUP
+            from nodes.health import NODES_GROUP
 
             await self.channel_layer.group_discard(NODES_GROUP, self.channel_name)
 
@@ -192,7 +192,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def subscribe_nodes(self) -> None:
         """Staff (admin.read) receive every node's health report as it is taken."""
-        from nodes.services import NODES_GROUP
+        from nodes.health import NODES_GROUP
 
         if not await database_sync_to_async(can)(self.scope["user"], "admin.read"):
             return await self.send_json(

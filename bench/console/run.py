@@ -165,8 +165,9 @@ class Bench:
 
     def seed(self) -> None:
         from nodes.allocations import allocations_create
+        from nodes.health import node_check_health
         from nodes.models import Location
-        from nodes.services import node_check_health, node_create
+        from nodes.services import node_create
         from servers import runtime
         from servers.services import server_create
         from templates_app.models import Template

@@ -415,8 +415,9 @@ class Bench:
 
     def seed(self) -> None:
         from nodes.allocations import allocations_create
+        from nodes.health import node_check_health
         from nodes.models import Location
-        from nodes.services import node_check_health, node_create
+        from nodes.services import node_create
         from servers.services import server_create
 
         self.admin, self.password, template = seed_panel()

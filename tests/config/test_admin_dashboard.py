@@ -2,7 +2,7 @@
 
 import pytest
 
-from nodes.services import node_check_health
+from nodes.health import node_check_health
 from servers.models import Job, Server
 from templates_app.models import Template
 from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures

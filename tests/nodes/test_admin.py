@@ -56,7 +56,7 @@ def test_the_button_is_a_post(signed_in, admin, make_node):
 def assigned(admin, make_node):
     """An allocation held by a server, and a free one, on an online node of test engine 1."""
     from nodes.allocations import allocations_create
-    from nodes.services import node_check_health
+    from nodes.health import node_check_health
     from servers.services import server_create
     from templates_app.models import Template
 

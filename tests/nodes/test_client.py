@@ -7,8 +7,8 @@ import time
 import pytest
 
 from nodes.client import HostKeyMismatch, NodeUnavailable, client_for
+from nodes.health import node_check_health
 from nodes.models import NodeEvent
-from nodes.services import node_check_health
 from tests.conftest import require_env
 
 pytestmark = pytest.mark.django_db

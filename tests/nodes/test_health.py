@@ -2,8 +2,8 @@
 
 import pytest
 
+from nodes.health import node_check_health
 from nodes.models import NodeEvent
-from nodes.services import node_check_health
 from tests.nodes.conftest import testenv
 
 pytestmark = pytest.mark.django_db

@@ -7,12 +7,9 @@ from pathlib import Path
 import pytest
 from rest_framework.exceptions import ValidationError
 
+from nodes.health import EngineTaken, ProbeUnreadable, _parse_probe, node_check_health
 from nodes.models import Node, NodeEvent
 from nodes.services import (
-    EngineTaken,
-    ProbeUnreadable,
-    _parse_probe,
-    node_check_health,
     node_create,
     node_register_local,
     node_update,

@@ -8,8 +8,9 @@ import pytest
 from accounts.models import AuditLog
 from config.crypto import encrypt
 from nodes.client import HostKeyMismatch, client_for
+from nodes.health import node_check_health
 from nodes.models import Node, NodeEvent
-from nodes.services import node_check_health, node_update
+from nodes.services import node_update
 from tests.conftest import require_env
 
 pytestmark = pytest.mark.django_db

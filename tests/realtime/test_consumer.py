@@ -408,7 +408,7 @@ async def test_console_output_needs_server_logs_read(stranger, server):
 
 
 async def test_staff_receive_node_health_reports_and_customers_do_not(admin, customer, server):
-    from nodes.services import publish_node_health
+    from nodes.health import publish_node_health
 
     staff = await connect(await token(admin))
     await staff.send_json_to({"type": "subscribe_nodes"})

@@ -7,8 +7,8 @@ import docker
 import pytest
 
 from nodes.allocations import allocations_create
+from nodes.health import node_check_health
 from nodes.monitor import Monitor
-from nodes.services import node_check_health
 from servers.models import Server
 from templates_app.models import Template
 from tests.conftest import require_env

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from nodes.allocations import allocations_create
+from nodes.health import node_check_health
 from nodes.models import Node
-from nodes.services import node_check_health, node_update
+from nodes.services import node_update
 from servers.install import install_command
 from servers.models import Job, Server
 from tests.conftest import require_env
