@@ -207,9 +207,13 @@ class NodeAdmin(StaffModelAdmin):
         key = form.cleaned_data.get("new_ssh_private_key") or ""
         fields = {f: form.cleaned_data[f] for f in form.changed_data if f != "new_ssh_private_key"}
         # A refusal propagates: StaffModelAdmin.changeform_view rolls back and shows it as an error.
-        if change:
+        if change:  # the form already wrote its values onto obj: the service compares with the saved row
             services.node_update(
-                node=obj, actor=request.user, request=request, ssh_private_key=key or None, **fields
+                node=Node.objects.get(pk=obj.pk),
+                actor=request.user,
+                request=request,
+                ssh_private_key=key or None,
+                **fields,
             )
         else:
             node, secret = services.node_create(

@@ -177,6 +177,59 @@ def test_a_node_with_servers_is_moved_only_by_repointing(staff, make_node, custo
     assert Node.objects.get(pk=node.pk).docker_url == SSH2
 
 
+def admin_edit(node, **changes) -> dict:
+    """The admin's change form for `node` as saved, with `changes`."""
+    from tests.nodes.test_admin import node_form
+
+    form = node_form(
+        node.location,
+        name=node.name,
+        hostname=node.hostname,
+        public_address=node.public_address,
+        docker_url=node.docker_url,
+        ssh_host_key=node.ssh_host_key,
+        data_dir=node.data_dir,
+        max_memory_mb=str(node.max_memory_mb),
+        max_cpu_cores=str(node.max_cpu_cores),
+    )
+    form.update(changes)
+    return form
+
+
+def test_the_admin_form_moves_a_node_with_servers_only_by_repointing(signed_in, admin, make_node, customer):
+    from tests.nodes.test_admin import messages_of
+    from tests.nodes.test_enrollment import _server_on
+
+    node = make_node(engine=2)
+    _server_on(node, customer)
+    response = signed_in(admin).post(
+        f"/admin/nodes/node/{node.pk}/change/",
+        admin_edit(node, docker_url=SSH1, ssh_host_key=key(1)),
+        follow=True,
+    )
+    assert any(level == "error" and "repoint" in text.lower() for level, text in messages_of(response))
+    fresh = Node.objects.get(pk=node.pk)
+    assert (fresh.docker_url, fresh.ssh_host_key) == (SSH2, key(2))
+
+
+def test_the_admin_form_holds_a_new_address_to_the_pinned_key(signed_in, admin, make_node):
+    from tests.nodes.test_admin import messages_of
+
+    node = make_node(engine=2)
+    client = signed_in(admin)
+    refused = client.post(
+        f"/admin/nodes/node/{node.pk}/change/", admin_edit(node, docker_url=SSH1), follow=True
+    )
+    assert any(level == "error" and "pinned host key" in text for level, text in messages_of(refused))
+    assert Node.objects.get(pk=node.pk).docker_url == SSH2
+    client.post(
+        f"/admin/nodes/node/{node.pk}/change/", admin_edit(node, docker_url=SSH1, ssh_host_key=key(1))
+    )
+    fresh = Node.objects.get(pk=node.pk)
+    assert (fresh.docker_url, fresh.ssh_host_key) == (SSH1, key(1))
+    assert "host_key_replaced" in events(node)
+
+
 # --- Replace and forget -------------------------------------------------------------------------
 
 
