@@ -72,7 +72,7 @@ def _check_private_key(ssh_private_key: str) -> None:
         raise exceptions.ValidationError({"ssh_private_key": [str(exc)]}) from exc
 
 
-def _charge_contact(actor) -> None:
+def charge_contact(actor) -> None:
     """Count a staff-started connection to a node address (a test, a create, a new address): without a
     limit, the node test is a port scanner of whatever network the panel sits in."""
     if actor is None:  # the panel's own checks (beat, bootstrap)
@@ -96,7 +96,7 @@ def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields
     ed25519 key pair unless one is given. Returns the node secret once. An engine that already is a
     node is refused (409): both nodes would act on its events."""
     fields = clean_node_fields(fields, required=("name", "docker_url"))
-    _charge_contact(actor)
+    charge_contact(actor)
     _refuse_overlapping_data_dir(fields.get("data_dir") or Node._meta.get_field("data_dir").default)
     _refuse_unique_name(fields["name"])
     if fields.get("ssh_host_key"):  # given up front: strict from the first connection
@@ -134,7 +134,7 @@ def node_update(
     by `trust.node_repoint`, and a pinned key changed or forgotten only by the host-key actions."""
     changes = clean_node_fields(changes)
     if changes.get("docker_url", node.docker_url) != node.docker_url:
-        _charge_contact(actor)
+        charge_contact(actor)
     if name := changes.get("name"):
         _refuse_unique_name(name, exclude=node)
     moved = "docker_url" in changes and changes["docker_url"] != node.docker_url
@@ -252,7 +252,7 @@ def _create_local_node(socket: Path, location: Location) -> tuple[Node, str]:
 
 def node_test(*, node: Node, actor, request=None) -> dict:
     """A staff-started health check: rate-limited per staff member and audited with the address tried."""
-    _charge_contact(actor)
+    charge_contact(actor)
     report = node_check_health(node=node)
     audit(
         "node.test", actor=actor, request=request, resource=node, dockerUrl=node.docker_url, ok=report["ok"]

@@ -9,7 +9,7 @@ from rest_framework import exceptions
 from accounts.audit import audit
 from config.api.exceptions import Conflict
 from nodes import client as node_client
-from nodes import health
+from nodes import health, services
 from nodes.hostkeys import clean_host_key
 from nodes.models import DeploymentToken, Node, NodeEvent
 from nodes.validation import clean_node_fields
@@ -83,6 +83,7 @@ def node_repoint(
         raise exceptions.ValidationError(
             {"docker_url": ["The node is at this address with this key already."]}
         )
+    services.charge_contact(actor)  # each proof connects to an address staff typed in
     engine = prove(node, docker_url=docker_url, host_key=key)
     with transaction.atomic():
         locked = Node.objects.select_for_update().get(pk=node.pk)
@@ -118,6 +119,7 @@ def node_host_key_replace(*, node: Node, ssh_host_key: str, actor=None, request=
     key = clean_host_key(ssh_host_key)
     if key == node.ssh_host_key:
         raise exceptions.ValidationError({"ssh_host_key": ["This key is pinned already."]})
+    services.charge_contact(actor)
     engine = prove(node, docker_url=node.docker_url, host_key=key)
     with transaction.atomic():
         locked = Node.objects.select_for_update().get(pk=node.pk)

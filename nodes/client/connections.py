@@ -3,6 +3,7 @@ authenticated contact (pinning.py), or proven against a key the panel was told (
 
 import contextlib
 import copy
+import logging
 import threading
 from dataclasses import dataclass, field
 
@@ -15,7 +16,9 @@ from config.crypto import decrypt
 from nodes.client.errors import _TRANSPORT_ERRORS, HostKeyMismatch, NodeUnavailable
 from nodes.client.keys import host_key_line, load_private_key
 from nodes.client.pinning import pin_first_contact, stored_pin
-from nodes.client.ssh import PinnedSSHAdapter
+from nodes.client.ssh import PinnedSSHAdapter, remote_failure
+
+logger = logging.getLogger(__name__)
 
 DOCKER_API_VERSION = "1.41"  # Docker 20.10; every supported engine speaks it
 
@@ -96,8 +99,9 @@ def prove_host(node, *, docker_url: str, host_key: str) -> dict:
         conn = _open(candidate)
     except NodeUnavailable:
         raise
-    except _TRANSPORT_ERRORS as exc:
-        raise NodeUnavailable(node.name, f"{doing} failed: {exc or exc.__class__.__name__}") from exc
+    except _TRANSPORT_ERRORS as exc:  # fixed words for an address staff typed in, never the far end's
+        logger.info("Node %s: %s failed", node.name, doing, exc_info=exc)
+        raise NodeUnavailable(node.name, f"{doing} failed: {remote_failure(exc)}") from exc
     try:
         return conn.docker.info()
     except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from accounts.models import AuditLog
+from tests.conftest import require_env
 from tests.nodes.test_admin import messages_of
 
 pytestmark = pytest.mark.django_db
@@ -126,3 +127,26 @@ def test_a_node_that_fails_in_an_unexpected_way_is_a_failed_check_not_a_500(
     page = signed_in(admin).post(f"/admin/nodes/node/{node.pk}/test/", follow=True)
     ((level, text),) = messages_of(page)
     assert page.status_code == 200 and level == "error" and "failed its health check" in text
+
+
+@pytest.mark.parametrize("banner", BANNERS[:1])
+def test_repointing_and_replacing_a_key_are_contacts_with_no_banner(
+    make_node, client_for, admin, talker, banner, settings
+):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "node-contact": 2}
+    node = make_node(engine=2)
+    staff = client_for(admin)
+    probe = f"ssh://hearth@127.0.0.1:{talker(banner)}"
+    body = {"dockerUrl": probe, "confirm": node.name}
+    repoint = staff.post(f"/api/nodes/{node.pk}/repoint", body, format="json")
+    assert repoint.status_code == 503 and "not an SSH server" in repoint.json()["message"]
+    assert "Secret" not in repoint.json()["message"]
+    other_key = require_env(
+        "HEARTH_TEST_SSH1_HOSTKEY"
+    )  # engine 2's sshd presents its own: refused, but tried
+    assert (
+        staff.post(f"/api/nodes/{node.pk}/host-key", {"sshHostKey": other_key}, format="json").status_code
+        == 400
+    )
+    limited = staff.post(f"/api/nodes/{node.pk}/repoint", body, format="json")
+    assert limited.status_code == 429 and "Too many node tests" in limited.json()["message"]
