@@ -396,8 +396,13 @@ def destroy(client: NodeClient, server: Server) -> None:
 
 
 # Both sizes of the tree, in MB: what its files say they hold (a sparse file counts whole) and the
-# blocks they take (many small files, preallocated space).
-_DISK_USAGE = 'du -s -x -B1M --apparent-size -- "$1"; du -s -x -B1M -- "$1"'
+# blocks they take (many small files, preallocated space). The game runs as the node's login user, so
+# it can `chmod 000` a directory it filled and `du` (as that user) would skip it: directories first get
+# their owner's read and search bits back, each before find descends into it (`-exec … \;`, not `+`).
+_DISK_USAGE = (
+    'find -P "$1" -xdev -type d ! -perm -u=rx -exec chmod u+rx -- {} \\; 2>/dev/null; '
+    'du -s -x -B1M --apparent-size -- "$1" 2>/dev/null; du -s -x -B1M -- "$1" 2>/dev/null'
+)
 
 
 def disk_usage_mb(client: NodeClient, server: Server) -> int:

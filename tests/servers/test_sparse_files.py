@@ -119,3 +119,17 @@ def test_many_tiny_files_still_count_by_the_blocks_they_take(
     for index in range(3000):  # 3000 bytes of data in 3000 blocks of 4 KB: ~12 MB taken
         (tiny / str(index)).write_bytes(b"x")
     assert server_check_disk(server=Server.objects.get(pk=server.pk)) >= 11
+
+
+def test_a_directory_the_game_made_unreadable_still_counts(
+    client_for, customer, game_node, game_template, monitor
+):
+    """The game runs as the node's login user, as `du` does: a directory it filled and then shut
+    (`chmod 000`) would be skipped, and the files in it would pass the disk limit."""
+    from nodes.client import client_for as node_client_for
+
+    server = installed(client_for, customer, game_node, game_template, 2, "ssh")
+    hide = "mkdir -p hidden/deeper && head -c 6M /dev/zero > hidden/deeper/w.dat && chmod 000 hidden/deeper hidden"
+    node = node_client_for(server.node)
+    node.run(["sh", "-c", f'cd "$1" && {hide}', "hide", str(directory_of(server))])
+    assert server_check_disk(server=Server.objects.get(pk=server.pk)) >= 6
