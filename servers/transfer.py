@@ -32,7 +32,7 @@ from servers import console, placement, runtime
 from servers.models import Job, Server
 from servers.resources import may_set_resources
 from servers.states import set_status, transition
-from servers.transfer_archive import MB, ArchiveRefused, TreeWalk, differences
+from servers.transfer_archive import MB, ArchiveRefused, ArchiveTooLarge, TreeWalk, differences
 from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
 
 logger = logging.getLogger(__name__)
@@ -296,7 +296,7 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
             )
     finally:
         source.close()  # a stream that stopped early ends the source's tar too
-    skipped = f" (skipped {len(walk.skipped)} special files)" if walk.skipped else ""
+    skipped = f" (skipped {walk.skipped} special files)" if walk.skipped else ""
     lease.beat(
         progress=65,
         line=f"{walk.apparent_bytes // 1024} KB sent{skipped}; checking the copy on {plan.target.name}.",
@@ -309,7 +309,15 @@ def _verify(lease: Lease, plan: Plan, sent: TreeWalk) -> None:
     back = client_for(plan.target).read_stream(["tar", "-C", f"{plan.staging}/tree", "-cf", "-", "."])
     try:
         with _doing("reading the copy back", plan.target):
-            found = TreeWalk().read_all(_beating(lease, back, first=65, span=20, label="Checked"))
+            # Little more than was sent (so a few extra files are still named below): a target cannot
+            # make the check read, and hold a manifest of, a tree without end.
+            found = TreeWalk(limit_bytes=sent.apparent_bytes + MB).read_all(
+                _beating(lease, back, first=65, span=20, label="Checked")
+            )
+    except ArchiveTooLarge as exc:
+        raise TransferAborted(
+            f"the copy on {plan.target.name} holds more than was sent (passed at '{exc.at}')"
+        ) from exc
     except ArchiveRefused as exc:
         raise TransferAborted(f"the target's copy could not be checked: {exc}") from exc
     finally:

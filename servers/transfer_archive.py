@@ -18,6 +18,10 @@ BLOCK = tarfile.BLOCKSIZE
 RECORD = tarfile.RECORDSIZE
 CHUNK = 256 * 1024
 MB = 1024 * 1024
+# A long name or a PAX record set is a few hundred bytes; tarfile reads one whole into memory.
+HEADER_PAYLOAD_MAX = 64 * 1024
+# What the stream may carry beyond what its members count (their long-name and PAX headers, padding).
+HEADER_SLACK = 16 * MB
 
 # What a member is, for comparing two trees: ("dir",), ("file", size, sha256), ("symlink", target).
 Entry = tuple
@@ -39,19 +43,46 @@ class ArchiveTooLarge(Exception):
         )
 
 
-class _ChunkReader(io.RawIOBase):
-    """A readable file over an iterator of byte chunks, for tarfile's stream mode."""
+class _BoundedTarInfo(tarfile.TarInfo):
+    """A member whose long-name or PAX header is refused past HEADER_PAYLOAD_MAX, before tarfile reads
+    the payload whole into memory (a hostile node could otherwise send one of gigabytes)."""
 
-    def __init__(self, chunks: Iterable[bytes]):
+    def _refuse_large_payload(self) -> None:
+        if self.size > HEADER_PAYLOAD_MAX:
+            raise ArchiveRefused(f"a header of {self.size} bytes; real ones are a few hundred")
+
+    def _proc_gnulong(self, tarfile):
+        self._refuse_large_payload()
+        return super()._proc_gnulong(tarfile)
+
+    def _proc_pax(self, tarfile):
+        self._refuse_large_payload()
+        return super()._proc_pax(tarfile)
+
+
+class _ChunkReader(io.RawIOBase):
+    """A readable file over an iterator of byte chunks, for tarfile's stream mode, that refuses to read
+    more than `max_bytes` in all (junk after the end blocks included)."""
+
+    def __init__(self, chunks: Iterable[bytes], *, max_bytes: int | None = None):
         self._chunks = iter(chunks)
         self._pending = memoryview(b"")
+        self._max_bytes, self._read = max_bytes, 0
+
+    def _next(self) -> bytes | None:
+        chunk = next(self._chunks, None)
+        if chunk is not None:
+            self._read += len(chunk)
+            if self._max_bytes is not None and self._read > self._max_bytes:
+                raise ArchiveTooLarge(self._max_bytes - HEADER_SLACK, "the archive's headers and trailer")
+        return chunk
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
         while not self._pending:
-            chunk = next(self._chunks, None)
+            chunk = self._next()
             if chunk is None:
                 return 0
             self._pending = memoryview(chunk)
@@ -62,7 +93,7 @@ class _ChunkReader(io.RawIOBase):
 
     def drain(self) -> None:
         """Read the source to its end, so that its command's exit status is checked."""
-        for _ in self._chunks:
+        while self._next() is not None:
             pass
 
 
@@ -87,7 +118,7 @@ class TreeWalk:
         self.limit_bytes = limit_bytes
         self.manifest: Manifest = {}
         self.apparent_bytes = 0
-        self.skipped: list[str] = []
+        self.skipped = 0  # devices and FIFOs: left out, but counted (a million FIFOs take no block)
         self._dirs = {""}
 
     def _check_place(self, name: str) -> None:
@@ -106,9 +137,14 @@ class TreeWalk:
     def members(self, chunks: Iterable[bytes]) -> Iterator[tuple[tarfile.TarInfo, Iterator[bytes]]]:
         """Yield (clean member, its data chunks) for each member worth sending; read the data before
         asking for the next member. The digest of a file is recorded once its data has been read."""
-        reader = _ChunkReader(chunks)
+        cap = None if self.limit_bytes is None else self.limit_bytes + HEADER_SLACK
+        reader = _ChunkReader(chunks, max_bytes=cap)
         with tarfile.open(
-            fileobj=io.BufferedReader(reader, CHUNK), mode="r|", encoding="utf-8", errors="surrogateescape"
+            fileobj=io.BufferedReader(reader, CHUNK),
+            mode="r|",
+            encoding="utf-8",
+            errors="surrogateescape",
+            tarinfo=_BoundedTarInfo,
         ) as archive:
             for member in archive:
                 name = _relative_name(member.name)
@@ -117,7 +153,8 @@ class TreeWalk:
                         raise ArchiveRefused("the archive's root is not a directory")
                     continue  # the target directory is the panel's to create, with the panel's mode
                 if member.ischr() or member.isblk() or member.isfifo():
-                    self.skipped.append(name)  # no data to move; a game's FIFO is recreated by the game
+                    self._count(name, BLOCK)  # no data to move; a game's FIFO is recreated by the game
+                    self.skipped += 1
                     continue
                 self._check_place(name)
                 # Headers count too, so the stream itself stays within the limit, however many files.
