@@ -101,6 +101,11 @@ def registry_problem(image: str) -> str | None:
     addresses = _addresses(_host(domain))
     if _allowed(domain, addresses):
         return None
+    if not addresses and "." not in _host(domain):  # `registry:5000`: only the node's own network has it
+        return (
+            f"The image's registry {domain} is a single-label name, which only the node's own network "
+            "(its search domains, /etc/hosts) resolves. Staff can allow it with HEARTH_IMAGE_REGISTRY_ALLOW."
+        )
     for address in addresses:
         if kind := _kind(address):
             shown = domain if str(address) == _host(domain) else f"{domain} ({address})"

@@ -44,6 +44,8 @@ HOSTILE = [
     "127.1:5000/x",
     "0x7f.1/x",
     "0.0.0.0:22/x",
+    "registry-unknown-here:5000/x",  # single label: the node's search domains or /etc/hosts decide
+    "Intranet/x",
 ]
 
 
