@@ -254,13 +254,34 @@ def _require_moving(server: Server | None, plan: Plan) -> Server:
 
 def _prepare(lease: Lease, plan: Plan) -> None:
     """Clear what earlier attempts left on the target (killing their tar) and make room for ours."""
-    with lease.fenced() as (_job, server):
+    with lease.fenced() as (job, server):
         _require_moving(server, plan)
         lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
         target = client_for(plan.target)
         with _doing("clearing earlier attempts", plan.target):
             target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
             target.run(["mkdir", "-p", plan.staging])
+        _refuse_one_directory(plan)
+        # From here on the target's server directory is not the source's: a failure may clear it.
+        job.detail = {**job.detail, "separate_directories": True}
+        job.save(update_fields=["detail"])
+
+
+def _refuse_one_directory(plan: Plan) -> None:
+    """Two nodes on one machine with one data dir would give the server one directory for both copies:
+    installing the copy and removing the source would destroy the only one. The staging directory just
+    made on the target is unique to this job; if the source sees it too, they share the directory."""
+    if plan.source_dir != plan.target_dir:  # other paths: other directories, even on one machine
+        return
+    with _doing("checking the two nodes are two machines", plan.source):
+        seen = client_for(plan.source).run(
+            ["sh", "-c", 'test -d "$1" && echo shared || :', "seen", plan.staging]
+        )
+    if seen.strip() == "shared":
+        raise TransferAborted(
+            f"{plan.source.name} and {plan.target.name} share the directory {plan.target.data_dir} (one machine, "
+            "one data dir): the copy would replace the source. Give one of the nodes its own data dir."
+        )
 
 
 def _beating(lease: Lease, chunks, *, first: int, span: int, label: str):
@@ -415,7 +436,10 @@ def _undo(job: Job, server: Server | None, plan: Plan, reason: str) -> None:
     Allocation.objects.filter(pk__in=job.detail.get("allocations", []), server__isnull=True).update(notes="")
     if plan.target is not None and plan.server_id:
         try:
-            client_for(plan.target).run(["sh", "-c", CLEAR, "clear", plan.staging_prefix, plan.target_dir])
+            copy = (
+                [plan.target_dir] if job.detail.get("separate_directories") else []
+            )  # else it is the source
+            client_for(plan.target).run(["sh", "-c", CLEAR, "clear", plan.staging_prefix, *copy])
         except Exception:  # unreachable: the next transfer there starts by clearing the same places
             logger.warning(
                 "Could not clean up the failed transfer of %s on %s", plan.server_id, plan.target.name

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nodes.models import Allocation
+from nodes.models import Allocation, Node
 from servers.models import Job, Server
 from tests.nodes.conftest import testenv
 from tests.servers.conftest import wait_status
@@ -168,3 +168,20 @@ class TestRefusals:
             f"/api/servers/{server.pk}/transfer", {"targetNodeId": str(target.pk)}, format="json"
         )
         assert response.status_code == 403
+
+
+def test_two_nodes_sharing_one_directory_never_transfer_over_it(client_for, admin, installed):
+    """Engines 1 and 2 run on one machine: with one data dir, the copy and the source are one directory."""
+    server, source, target, root = installed("unix")
+    Node.objects.filter(pk=target.pk).update(data_dir=source.data_dir)
+    before = checksums(root)
+    response = client_for(admin).post(
+        f"/api/servers/{server.pk}/transfer", {"targetNodeId": str(target.pk)}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    server = wait_status(server, S.STOPPED)
+    job = Job.objects.get(kind="transfer")
+    assert job.status == "failed" and "share the directory" in job.error, job.error
+    assert server.node_id == source.pk
+    assert checksums(root) == before
+    assert not list((Path(source.data_dir) / "transfers").glob(f"{server.pk}-*"))
