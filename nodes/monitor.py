@@ -215,7 +215,10 @@ class NodeWatcher(threading.Thread):
                 for attempt in (1, 2):  # a stale attach (the container restarted) is reopened once
                     try:
                         if server_id not in sockets:
-                            target = container_of(self.node_id, server_id)  # never by name: see ownership
+                            try:
+                                target = container_of(self.node_id, server_id)  # never by name: see ownership
+                            finally:  # back to the pool: this thread lives as long as the watcher
+                                connections.close_all()
                             if target is None:
                                 raise LookupError("the server has no container of its own on this node")
                             with self.client.guard("attaching to the console"):
@@ -230,6 +233,7 @@ class NodeWatcher(threading.Thread):
                         if attempt == 2:
                             logger.info("monitor: command for %s not delivered: %s", server_id, exc)
         finally:
+            connections.close_all()
             pubsub.close()
             for sock in sockets.values():
                 with contextlib.suppress(Exception):
