@@ -274,3 +274,21 @@ def test_a_node_speaks_for_a_server_no_longer_once_it_moved_away(
     assert (server.status, server.crash_count) == (S.STOPPED, 0)
     assert (server.cpu_usage, server.memory_usage_mb) == (0, 0)
     assert not messages, messages
+
+
+@pytest.mark.django_db
+def test_only_the_recorded_container_of_a_server_on_that_node_maps_to_it(make_node, customer, game_template):
+    from servers.ownership import container_of, server_of, servers_of
+
+    one, two = make_node(engine=1, via="unix"), make_node(engine=2, via="unix")
+    fields = dict(owner=customer, template=game_template, docker_image="x", allocated_memory_mb=128)
+    fields.update(allocated_cpu_cores=1, allocated_disk_mb=128)
+    server = Server.objects.create(name="a", node=one, container_id="c" * 64, **fields)
+    Server.objects.create(name="never created", node=one, container_id="", **fields)
+    assert server_of(one.pk, "c" * 64) == str(server.pk)
+    assert server_of(two.pk, "c" * 64) is None  # the same id, reported by another node
+    assert server_of(one.pk, "d" * 64) is None  # a container the panel did not create
+    assert server_of(one.pk, "") is None and server_of(one.pk, None) is None
+    assert servers_of(one.pk, ["c" * 64, "d" * 64, ""]) == {"c" * 64: str(server.pk)}
+    assert container_of(one.pk, server.pk) == "c" * 64
+    assert container_of(two.pk, server.pk) is None
