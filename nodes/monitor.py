@@ -99,15 +99,18 @@ class OutputFollower(threading.Thread):
                         "monitor: %s is no longer %s's own container here", self.container_id, self.server_id
                     )
                     break
-                if waiting and any(ready(text) for _, text, _ in batch):
-                    waiting = False
-                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
-                    connections.close_all()
+                became_ready = waiting and any(ready(text) for _, text, _ in batch)
                 admitted, notice = throttle.admit(batch)
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
                     console.write_lines(
                         self.server_id, stream, [cut(text.rstrip("\r")) for _, text, _ in run]
                     )
+                if (
+                    became_ready
+                ):  # after its lines: whoever sees `running` finds the ready line in the history
+                    waiting = False
+                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
+                    connections.close_all()
                 if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
                     save_cursor(self.server_id, self.container_id, batch[-1][2])
                 if notice:
