@@ -271,7 +271,7 @@ class NodeWatcher(threading.Thread):
                         with self.client.guard("sampling stats"):
                             stats = self.client.docker.api.stats(container_id, stream=False, one_shot=True)
                         if values := sampler.sample(server_id, stats):
-                            sampler.record(server_id, values)
+                            sampler.record(server_id, values, node_id=self.node_id, container_id=container_id)
                     except Exception as exc:  # stopped meanwhile, or the node dropped
                         logger.debug("stats of %s: %s", server_id, exc)
                         sampler.forget(server_id)

@@ -27,6 +27,14 @@ def server_of(node_id, container_id: str | None) -> str | None:
     return servers_of(node_id, [container_id or ""]).get(container_id or "")
 
 
+def owned_row(node_id, container_id: str, server_id):
+    """The server's row while the container still is its own on this node, else nothing: a write through
+    it checks and writes in one statement, so a server moved away meanwhile is never written."""
+    return Server.objects.filter(pk=server_id, node_id=node_id, container_id=container_id).exclude(
+        container_id=""
+    )
+
+
 def container_of(node_id, server_id) -> str | None:
     """The container the panel created for this server on this node (None when it is not this node's)."""
     found = (
