@@ -3,6 +3,10 @@
 Events drive state (start → starting, the template's ready line → running, exit → stopped or a
 crash handed to the crash policy). On every (re)connection the watcher reconciles each server with
 its container, so nothing that happened while the monitor was away is lost.
+
+Every container the node reports goes through `NodeWatcher.owners` (servers/ownership.py) first: only
+the container the panel created for a server assigned to this node ever moves that server's state,
+console, crash count or stats. Labels and names are the node's word and decide nothing.
 """
 
 import collections
@@ -30,6 +34,10 @@ LABEL = "hearth.server"
 FLUSH_INTERVAL = 0.01  # seconds between two publishes of one stream
 STREAMS = {1: "stdout", 2: "stderr"}  # Docker's frame header → our stream name
 SAME_RUN_SECONDS = 0.5  # a start event and the container's StartedAt of one run differ by less than this
+# How often a follower checks that its container still is its server's own on this node: a server moved
+# to another node (or recreated) stops taking this container's lines within this, even from a node that
+# keeps the old container running and streaming while it claims it stopped.
+RECHECK_SECONDS = 1.0
 
 
 def _ready_matcher(template):
@@ -50,6 +58,17 @@ class OutputFollower(threading.Thread):
         # (stream, text, Docker's ns time of the line), then None at the end
         self.pending: collections.deque = collections.deque()
         self.arrived = threading.Event()
+        self.output = None  # the log stream, closed when the container stops being this server's
+        self.checked_at = time.monotonic()  # it was the server's own when the follower was made
+
+    def still_ours(self) -> bool:
+        """Is the container still the server's own on this node? Asked at most every RECHECK_SECONDS."""
+        if time.monotonic() - self.checked_at < RECHECK_SECONDS:
+            return True
+        owner = self.watcher.owners([self.container_id]).get(self.container_id)
+        connections.close_all()
+        self.checked_at = time.monotonic()
+        return owner == self.server_id
 
     def run(self):
         from servers import console
@@ -75,15 +94,23 @@ class OutputFollower(threading.Thread):
                 ended = bool(batch) and batch[-1] is None
                 if ended:
                     batch.pop()
-                if waiting and any(ready(text) for _, text, _ in batch):
-                    waiting = False
-                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
-                    connections.close_all()
+                if batch and not self.still_ours():
+                    logger.info(
+                        "monitor: %s is no longer %s's own container here", self.container_id, self.server_id
+                    )
+                    break
+                became_ready = waiting and any(ready(text) for _, text, _ in batch)
                 admitted, notice = throttle.admit(batch)
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
                     console.write_lines(
                         self.server_id, stream, [cut(text.rstrip("\r")) for _, text, _ in run]
                     )
+                if (
+                    became_ready
+                ):  # after its lines: whoever sees `running` finds the ready line in the history
+                    waiting = False
+                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
+                    connections.close_all()
                 if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
                     save_cursor(self.server_id, self.container_id, batch[-1][2])
                 if notice:
@@ -93,6 +120,9 @@ class OutputFollower(threading.Thread):
         finally:
             if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
                 del self.watcher.followers[self.server_id]
+            if self.output is not None:  # ends the reader too, when we stopped before the container did
+                with contextlib.suppress(Exception):
+                    self.output.close()
             connections.close_all()
 
     def _read(self) -> None:
@@ -107,7 +137,7 @@ class OutputFollower(threading.Thread):
         output = None
         try:
             since = max(self.since, as_since(recorded + 1), key=since_ns) if recorded else self.since
-            output = self.watcher.client.follow_logs(self.container_id, since, timestamps=True)
+            output = self.output = self.watcher.client.follow_logs(self.container_id, since, timestamps=True)
             self.watcher.streams.add(output)
             for frames in output:
                 for kind, stamped in frames:
@@ -173,6 +203,7 @@ class NodeWatcher(threading.Thread):
     def _relay_input(self) -> None:
         """Console commands for this node's servers arrive on Redis; each goes to the game's one stdin attach."""
         from servers import console
+        from servers.ownership import container_of
 
         sockets = self.stdin_sockets
         pubsub = console._redis().pubsub(ignore_subscribe_messages=True)
@@ -187,10 +218,15 @@ class NodeWatcher(threading.Thread):
                 for attempt in (1, 2):  # a stale attach (the container restarted) is reopened once
                     try:
                         if server_id not in sockets:
+                            try:
+                                target = container_of(self.node_id, server_id)  # never by name: see ownership
+                            finally:  # back to the pool: this thread lives as long as the watcher
+                                connections.close_all()
+                            if target is None:
+                                raise LookupError("the server has no container of its own on this node")
                             with self.client.guard("attaching to the console"):
                                 sockets[server_id] = self.client.docker.api.attach_socket(
-                                    self.running.get(server_id) or f"hearth-{server_id}",
-                                    params={"stdin": 1, "stream": 1},
+                                    target, params={"stdin": 1, "stream": 1}
                                 )
                         getattr(sockets[server_id], "_sock", sockets[server_id]).sendall(data)
                         break
@@ -200,6 +236,7 @@ class NodeWatcher(threading.Thread):
                         if attempt == 2:
                             logger.info("monitor: command for %s not delivered: %s", server_id, exc)
         finally:
+            connections.close_all()
             pubsub.close()
             for sock in sockets.values():
                 with contextlib.suppress(Exception):
@@ -221,12 +258,20 @@ class NodeWatcher(threading.Thread):
             while not self.stopping.wait(settings.STATS_INTERVAL_SECONDS):
                 if self.client is None:
                     continue
-                for server_id, container_id in list(self.running.items()):
+                running = list(self.running.items())
+                owners = self.owners(container_id for _, container_id in running)
+                for server_id, container_id in running:
+                    if owners.get(container_id) != server_id:  # moved off this node, or recreated
+                        with contextlib.suppress(KeyError):  # unless a newer run was followed meanwhile
+                            if self.running[server_id] == container_id:
+                                del self.running[server_id]
+                        sampler.forget(server_id)
+                        continue
                     try:
                         with self.client.guard("sampling stats"):
                             stats = self.client.docker.api.stats(container_id, stream=False, one_shot=True)
                         if values := sampler.sample(server_id, stats):
-                            sampler.record(server_id, values)
+                            sampler.record(server_id, values, node_id=self.node_id, container_id=container_id)
                     except Exception as exc:  # stopped meanwhile, or the node dropped
                         logger.debug("stats of %s: %s", server_id, exc)
                         sampler.forget(server_id)
@@ -286,12 +331,11 @@ class NodeWatcher(threading.Thread):
 
         S = Server.Status
         with self.client.guard("listing containers"):
-            containers = {
-                c.labels.get(LABEL): c
-                for c in self.client.docker.containers.list(
-                    all=True, filters={"label": [LABEL, "hearth.role=game"]}
-                )
-            }
+            listed = self.client.docker.containers.list(
+                all=True, filters={"label": [LABEL, "hearth.role=game"]}
+            )
+        owners = self.owners(c.id for c in listed)
+        containers = {owners[c.id]: c for c in listed if c.id in owners}  # one each: a server has one id
         self.reconciled = {
             server_id: {
                 "start": epoch(c.attrs["State"]["StartedAt"]),
@@ -326,12 +370,12 @@ class NodeWatcher(threading.Thread):
         self.streams.add(events)
         return events
 
-    def hosts(self, server_id: str) -> bool:
-        """Is this server on this node? The engine reports every game container it runs, whichever node
-        the panel has them on; only the server's own node acts on its events."""
-        from servers.models import Server
+    def owners(self, container_ids) -> dict[str, str]:
+        """container id → server id for the containers of this node that the panel created for this
+        node's servers; any other container (a forged label or name, another node's server) maps to none."""
+        from servers.ownership import servers_of
 
-        return Server.objects.filter(pk=server_id, node_id=self.node_id).exists()
+        return servers_of(self.node_id, container_ids)
 
     def already_reconciled(self, server_id: str, action: str, when: float) -> bool:
         """Was this start or exit already seen by the reconcile? Then replaying it would undo newer state."""
@@ -353,9 +397,10 @@ class NodeWatcher(threading.Thread):
             close_old_connections()
             action = event.get("Action") or event.get("status")
             attrs = event.get("Actor", {}).get("Attributes", {})
-            server_id, container_id = attrs.get(LABEL), event.get("id")
+            container_id = event.get("id") or ""
+            server_id = self.owners([container_id]).get(container_id)  # the label is the node's word: unused
             when = event.get("timeNano", event.get("time", time.time()) * 1e9) / 1e9
-            if not server_id or not self.hosts(server_id) or self.already_reconciled(server_id, action, when):
+            if not server_id or self.already_reconciled(server_id, action, when):
                 continue
             if action in ("start", "die"):
                 self.drop_stdin(server_id)

@@ -223,12 +223,16 @@ def create_container(api, spec: dict, **overrides) -> dict:
 
 
 def ensure_container(client: NodeClient, server: Server):
-    """The game container, recreated when its configuration changed (resources, variables, ports)."""
+    """The game container, recreated when its configuration changed (resources, variables, ports).
+
+    Reused only when it is the one the panel created (its id recorded on the server): a container that
+    merely has the server's name, or its config label, is the node's word, and is replaced."""
     spec = container_spec(server)
     with client.guard("preparing the container"):
         try:
             container = client.docker.containers.get(server.container_name)
-            if container.labels.get("hearth.config") == spec["labels"]["hearth.config"]:
+            ours = bool(server.container_id) and container.id == server.container_id
+            if ours and container.labels.get("hearth.config") == spec["labels"]["hearth.config"]:
                 return container
             container.remove(force=True)
         except docker.errors.NotFound:
@@ -236,6 +240,7 @@ def ensure_container(client: NodeClient, server: Server):
     ensure_image(client, server, spec["image"], refresh=False)  # a node that lost (pruned) the image
     with client.guard("creating the container"):
         result = create_container(client.docker.api, spec)
+        server.container_id = result["Id"]  # recorded before it starts: the monitor trusts only this id
         Server.objects.filter(pk=server.pk).update(container_id=result["Id"])
         return client.docker.containers.get(result["Id"])
 
@@ -313,8 +318,10 @@ def send_stdin(client: NodeClient, server: Server, text: str) -> None:
 
 
 def attach_stdin(client: NodeClient, server: Server, data: bytes) -> None:
+    if not server.container_id:
+        raise docker.errors.NotFound("The server has no container on its node yet.")
     with client.guard("sending a console command"):
-        sock = client.docker.api.attach_socket(server.container_name, params={"stdin": 1, "stream": 1})
+        sock = client.docker.api.attach_socket(server.container_id, params={"stdin": 1, "stream": 1})
         try:
             getattr(sock, "_sock", sock).sendall(data)  # a socket behind SocketIO locally, a channel over SSH
         finally:
@@ -324,8 +331,8 @@ def attach_stdin(client: NodeClient, server: Server, data: bytes) -> None:
 def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:
     """Stop gently, then firmly: the template's stop command, then its stop signal (SIGTERM unless the
     template names another), then SIGKILL, each given `timeout` seconds. Returns the exit code."""
-    name = server.container_name
-    state = client.container_state(name)
+    name = server.container_id  # the panel's own container, never whatever holds its name on the node
+    state = client.container_state(name) if name else None
     if state is None:
         return None
     if not state.get("Running"):
@@ -380,13 +387,15 @@ def _exit_code(client: NodeClient, name: str) -> int | None:
 
 def kill(client: NodeClient, server: Server) -> int | None:
     """SIGKILL at once (the kill action, a suspension); the exit code, or None when it was not running."""
-    if not client.signal(server.container_name, "SIGKILL"):
+    if not server.container_id or not client.signal(server.container_id, "SIGKILL"):
         return None
-    return client.wait_exit(server.container_name, settings.NODE_TIMEOUT_SECONDS)
+    return client.wait_exit(server.container_id, settings.NODE_TIMEOUT_SECONDS)
 
 
 def destroy(client: NodeClient, server: Server) -> None:
     """Remove the containers and the server's directory from the node."""
+    if server.container_id:  # the panel's own, even if something renamed it
+        remove_container(client, server.container_id)
     remove_container(client, server.container_name)
     remove_container(client, f"hearth-install-{server.pk}")
     path = server_dir(server)

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from servers import console
 from servers.models import Server, ServerMetric
+from servers.ownership import owned_row
 
 logger = logging.getLogger(__name__)
 
@@ -50,14 +51,18 @@ class Sampler:
             "network_sent": sum(n.get("tx_bytes", 0) for n in networks.values()),
         }
 
-    def record(self, server_id: str, values: dict) -> None:
-        """Store the live values, publish them, and write a history point once a minute."""
-        Server.objects.filter(pk=server_id).update(
+    def record(self, server_id: str, values: dict, *, node_id, container_id: str) -> None:
+        """Store the live values, publish them, and write a history point once a minute; only while the
+        sampled container is still the server's own on the node that reported it."""
+        updated = owned_row(node_id, container_id, server_id).update(
             cpu_usage=values["cpu"],
             memory_usage_mb=values["memory_mb"],
             network_received=values["network_received"],
             network_sent=values["network_sent"],
         )
+        if not updated:  # moved to another node or recreated since the sample was asked for
+            self.forget(server_id)
+            return
         console._send(
             server_id,
             {
