@@ -9,12 +9,9 @@ the container the panel created for a server assigned to this node ever moves th
 console, crash count or stats. Labels and names are the node's word and decide nothing.
 """
 
-import collections
 import contextlib
-import itertools
 import json
 import logging
-import operator
 import threading
 import time
 
@@ -23,146 +20,14 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from nodes.client import NodeUnavailable, client_for
-from nodes.dockertime import as_since, epoch, nanos, output_since, since_ns, stamp_ns
+from nodes.dockertime import epoch, nanos, output_since
+from nodes.follower import OutputFollower
 from nodes.models import Node
-from nodes.output import Throttle, cut, read_cursor, save_cursor
-from templates_app.ready import template_matcher
 
 logger = logging.getLogger(__name__)
 
 LABEL = "hearth.server"
-FLUSH_INTERVAL = 0.01  # seconds between two publishes of one stream
-STREAMS = {1: "stdout", 2: "stderr"}  # Docker's frame header → our stream name
 SAME_RUN_SECONDS = 0.5  # a start event and the container's StartedAt of one run differ by less than this
-# How often a follower checks that its container still is its server's own on this node: a server moved
-# to another node (or recreated) stops taking this container's lines within this, even from a node that
-# keeps the old container running and streaming while it claims it stopped.
-RECHECK_SECONDS = 1.0
-
-
-def _ready_matcher(template):
-    return template_matcher(template)  # RE2 (linear time), on one line capped in length
-
-
-class OutputFollower(threading.Thread):
-    """Reads one run of one server's container (stdout and stderr), once for every viewer.
-
-    A reader thread turns the engine's frames into lines as fast as they come; this thread publishes
-    what has gathered at most every FLUSH_INTERVAL, so a lone line goes out at once and a flood in batches.
-    """
-
-    def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, since: str, run: int):
-        super().__init__(daemon=True, name=f"follow-{server_id[:8]}")
-        self.watcher, self.server_id, self.container_id, self.since = watcher, server_id, container_id, since
-        self.run_started = run  # the run's StartedAt (ns): which run of the container this reads
-        # (stream, text, Docker's ns time of the line), then None at the end
-        self.pending: collections.deque = collections.deque()
-        self.arrived = threading.Event()
-        self.output = None  # the log stream, closed when the container stops being this server's
-        self.checked_at = time.monotonic()  # it was the server's own when the follower was made
-
-    def still_ours(self) -> bool:
-        """Is the container still the server's own on this node? Asked at most every RECHECK_SECONDS."""
-        if time.monotonic() - self.checked_at < RECHECK_SECONDS:
-            return True
-        owner = self.watcher.owners([self.container_id]).get(self.container_id)
-        connections.close_all()
-        self.checked_at = time.monotonic()
-        return owner == self.server_id
-
-    def run(self):
-        from servers import console
-        from servers.models import Server
-        from servers.states import set_status
-
-        close_old_connections()
-        server = Server.objects.select_related("template").filter(pk=self.server_id).first()
-        if server is None:
-            return
-        ready = _ready_matcher(server.template)
-        waiting = server.status == Server.Status.STARTING
-        connections.close_all()  # back to the pool: a follower lives as long as its game, one per server
-        threading.Thread(target=self._read, daemon=True, name=f"{self.name}-read").start()
-        throttle, last_flush, ended = Throttle(), 0.0, False
-        try:
-            while not ended and not self.watcher.stopping.is_set():
-                self.arrived.wait()
-                self.arrived.clear()
-                time.sleep(max(0.0, last_flush + FLUSH_INTERVAL - time.monotonic()))
-                last_flush = time.monotonic()
-                batch = [self.pending.popleft() for _ in range(len(self.pending))]
-                ended = bool(batch) and batch[-1] is None
-                if ended:
-                    batch.pop()
-                if batch and not self.still_ours():
-                    logger.info(
-                        "monitor: %s is no longer %s's own container here", self.container_id, self.server_id
-                    )
-                    break
-                became_ready = waiting and any(ready(text) for _, text, _ in batch)
-                admitted, notice = throttle.admit(batch)
-                for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
-                    console.write_lines(
-                        self.server_id, stream, [cut(text.rstrip("\r")) for _, text, _ in run]
-                    )
-                if (
-                    became_ready
-                ):  # after its lines: whoever sees `running` finds the ready line in the history
-                    waiting = False
-                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
-                    connections.close_all()
-                if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
-                    save_cursor(self.server_id, self.container_id, batch[-1][2])
-                if notice:
-                    console.write(
-                        self.server_id, "Server is outputting console data too quickly; throttling."
-                    )
-        finally:
-            if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
-                del self.watcher.followers[self.server_id]
-            if self.output is not None:  # ends the reader too, when we stopped before the container did
-                with contextlib.suppress(Exception):
-                    self.output.close()
-            connections.close_all()
-
-    def _read(self) -> None:
-        """Split the container's output into lines as fast as it comes; None marks the end.
-
-        Frames carry Docker's time: what an earlier reader of this run recorded (before a reconnect or a
-        monitor restart) is skipped, so every line is recorded once.
-        """
-        limit = settings.CONSOLE_MAX_LINE_CHARS
-        partial, last_ns = {1: "", 2: ""}, 0
-        recorded = read_cursor(self.server_id, self.container_id)
-        output = None
-        try:
-            since = max(self.since, as_since(recorded + 1), key=since_ns) if recorded else self.since
-            output = self.output = self.watcher.client.follow_logs(self.container_id, since, timestamps=True)
-            self.watcher.streams.add(output)
-            for frames in output:
-                for kind, stamped in frames:
-                    stamp, _, payload = stamped.partition(b" ")  # each frame: "<RFC 3339 ns time> <output>"
-                    last_ns = stamp_ns(stamp)
-                    if last_ns <= recorded:  # an earlier reader of this container recorded it
-                        continue
-                    *complete, rest = (partial.get(kind, "") + payload.decode(errors="replace")).split("\n")
-                    if len(rest) > limit:  # a line without end: emit what we have
-                        complete, rest = [*complete, rest], ""
-                    partial[kind] = rest
-                    self.pending.extend((STREAMS.get(kind, "stdout"), text, last_ns) for text in complete)
-                self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
-                self.arrived.set()
-                if self.watcher.stopping.is_set():
-                    break
-        except Exception as exc:  # the container went away or the node dropped: events will tell
-            logger.debug("Output of %s ended: %s", self.server_id, exc)
-        finally:
-            self.watcher.streams.discard(output)
-            if output is not None:  # now, not at garbage collection: each open stream holds a connection
-                output.close()
-            self.pending.extend((STREAMS[kind], rest, last_ns) for kind, rest in partial.items() if rest)
-            self.pending.append(None)
-            self.arrived.set()
 
 
 class NodeWatcher(threading.Thread):

@@ -12,10 +12,7 @@ failing the job) locks the job row, checks that the lease is still its own and r
 lock, so the reaper can neither take over in the middle of one nor act on what it saw before.
 """
 
-import contextlib
 import logging
-import posixpath
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,7 +23,7 @@ from django.utils import timezone
 from rest_framework import exceptions
 
 from accounts.audit import audit
-from nodes.client import NodeCommandFailed, client_for
+from nodes.client import client_for
 from nodes.models import Allocation, Node
 from servers import console, placement, runtime
 from servers.models import Job, Server
@@ -34,6 +31,7 @@ from servers.resources import may_set_resources
 from servers.states import set_status, transition
 from servers.transfer_archive import MB, ArchiveRefused, ArchiveTooLarge, TreeWalk, differences
 from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
+from servers.transfer_plan import CLEAR, INSTALL, RECEIVE, Plan, TransferAborted, doing, labelled, plan_of
 
 logger = logging.getLogger(__name__)
 S = Server.Status
@@ -127,90 +125,6 @@ def _reserve(server: Server, target: Node) -> list[Allocation]:
     return reserved
 
 
-# On the target, as the node's SSH user. A job's staging directory is made under the lease; the receiving
-# shell writes its pid there, then tar unpacks into its `tree`. A cleanup kills exactly that process (pid
-# and working directory both match) before removing the directory, and a receiver that starts after the
-# cleanup finds no directory to enter: nothing of a reaped or dead worker's can be written afterwards.
-RECEIVE = 'cd "$1" && echo $$ > pid && mkdir -m 750 tree && cd tree && exec tar --no-same-owner -xf -'
-CLEAR = r"""
-prefix=$1; shift
-for dir in "$prefix"-*; do
-  [ -d "$dir" ] || continue
-  real=$(cd "$dir" && pwd -P) || continue
-  pid=$(cat "$dir/pid" 2>/dev/null) || pid=
-  case $pid in
-    '' | *[!0-9]*) ;;
-    *) n=0
-       while [ $n -lt 100 ]; do
-         case $(readlink "/proc/$pid/cwd" 2>/dev/null) in
-           "$real" | "$real/tree") kill -KILL "$pid" 2>/dev/null; sleep 0.1; n=$((n + 1)) ;;
-           *) break ;;
-         esac
-       done ;;
-  esac
-  rm -rf --one-file-system "$dir"
-done
-[ $# -eq 0 ] || rm -rf --one-file-system "$@"
-"""
-INSTALL = 'rm -rf --one-file-system "$2" && mkdir -p "${2%/*}" && mv "$1/tree" "$2" && rm -rf "$1"'
-
-
-class TransferAborted(Exception):
-    """The transfer cannot go on (the server changed state, the copy does not match…): fail it."""
-
-
-@dataclass(frozen=True)
-class Plan:
-    """Where a transfer's files are: fixed when the job starts, the same for the worker and the reaper."""
-
-    job_id: str
-    server_id: str | None
-    source: Node | None
-    target: Node | None
-
-    @property
-    def source_dir(self) -> str:
-        return posixpath.join(self.source.data_dir, "servers", str(self.server_id))
-
-    @property
-    def target_dir(self) -> str:
-        return posixpath.join(self.target.data_dir, "servers", str(self.server_id))
-
-    @property
-    def staging_prefix(self) -> str:
-        return posixpath.join(self.target.data_dir, "transfers", str(self.server_id))
-
-    @property
-    def staging(self) -> str:
-        return f"{self.staging_prefix}-{self.job_id}"
-
-
-def _plan(job: Job) -> Plan:
-    return Plan(
-        job_id=str(job.pk),
-        server_id=str(job.server_id) if job.server_id else None,
-        source=Node.objects.filter(pk=job.detail.get("source")).first(),
-        target=Node.objects.filter(pk=job.detail.get("target")).first(),
-    )
-
-
-@contextlib.contextmanager
-def _doing(what: str, node: Node):
-    """Name the step in a failed node command, not the script it ran (that is in the log)."""
-    try:
-        yield
-    except NodeCommandFailed as exc:
-        logger.warning("Transfer step '%s' failed: %s", what, exc)
-        detail = exc.stderr.strip().splitlines()[0][:200] if exc.stderr.strip() else f"exit {exc.code}"
-        raise TransferAborted(f"{what} on {node.name} failed: {detail}") from exc
-
-
-def _labelled(chunks, what: str, node: Node):
-    """A node's stream whose failure names the step and the node it came from."""
-    with _doing(what, node):
-        yield from chunks
-
-
 def _step(lease: Lease, step: str) -> None:
     step_reached.send(sender=Job, job_id=lease.job_id, step=step)
 
@@ -220,7 +134,7 @@ def server_transfer_execute(*, server_id: str, job_id: str) -> None:
     lease = claim(job_id)
     if lease is None:
         return  # another delivery, or the reaper, has it
-    plan = _plan(Job.objects.get(pk=job_id))
+    plan = plan_of(Job.objects.get(pk=job_id))
     try:
         _step(lease, "claimed")
         _prepare(lease, plan)
@@ -258,7 +172,7 @@ def _prepare(lease: Lease, plan: Plan) -> None:
         _require_moving(server, plan)
         lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
         target = client_for(plan.target)
-        with _doing("clearing earlier attempts", plan.target):
+        with doing("clearing earlier attempts", plan.target):
             target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
             target.run(["mkdir", "-p", plan.staging])
         _refuse_one_directory(plan)
@@ -273,7 +187,7 @@ def _refuse_one_directory(plan: Plan) -> None:
     made on the target is unique to this job; if the source sees it too, they share the directory."""
     if plan.source_dir != plan.target_dir:  # other paths: other directories, even on one machine
         return
-    with _doing("checking the two nodes are two machines", plan.source):
+    with doing("checking the two nodes are two machines", plan.source):
         seen = client_for(plan.source).run(
             ["sh", "-c", 'test -d "$1" && echo shared || :', "seen", plan.staging]
         )
@@ -303,7 +217,7 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
     source = client_for(plan.source).read_stream(["tar", "-C", plan.source_dir, "-cf", "-", "."])
 
     def outgoing():
-        archive = _labelled(source, "archiving the files", plan.source)
+        archive = labelled(source, "archiving the files", plan.source)
         rebuilt = _beating(lease, walk.rebuilt(archive), first=10, span=50, label="Sent")
         for number, chunk in enumerate(rebuilt):
             yield chunk
@@ -311,7 +225,7 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
                 _step(lease, "streaming")  # the target's tar is running and has data
 
     try:
-        with _doing("unpacking", plan.target):
+        with doing("unpacking", plan.target):
             client_for(plan.target).write_stream(
                 ["sh", "-c", RECEIVE, "receive", plan.staging], outgoing(), exit_timeout=UNPACK_EXIT_SECONDS
             )
@@ -329,7 +243,7 @@ def _verify(lease: Lease, plan: Plan, sent: TreeWalk) -> None:
     """Read the target's copy back and compare it with what the panel sent, member by member."""
     back = client_for(plan.target).read_stream(["tar", "-C", f"{plan.staging}/tree", "-cf", "-", "."])
     try:
-        with _doing("reading the copy back", plan.target):
+        with doing("reading the copy back", plan.target):
             # Little more than was sent (so a few extra files are still named below): a target cannot
             # make the check read, and hold a manifest of, a tree without end.
             found = TreeWalk(limit_bytes=sent.apparent_bytes + MB).read_all(
@@ -356,7 +270,7 @@ def _install(lease: Lease, plan: Plan) -> None:
     with lease.fenced() as (job, server):
         server = _require_moving(server, plan)
         target = client_for(plan.target)
-        with _doing("moving the copy into place", plan.target):
+        with doing("moving the copy into place", plan.target):
             target.run(["sh", "-c", INSTALL, "install", plan.staging, plan.target_dir])
             if target.is_local:
                 target.run(["chown", "-R", settings.CONTAINER_USER, plan.target_dir])
@@ -467,7 +381,9 @@ def transfers_reap(*, now: datetime | None = None) -> int:
             continue
         try:
             _settle(
-                lease, _plan(Job.objects.get(pk=job_id)), "The worker stopped responding during the transfer."
+                lease,
+                plan_of(Job.objects.get(pk=job_id)),
+                "The worker stopped responding during the transfer.",
             )
         except LeaseLost:
             continue

@@ -853,7 +853,7 @@ class Bench:
         """Per flood line, each step the monitor takes (nodes/client.py, nodes/monitor.py,
         servers/console.py) on the log of a container that flooded, single-threaded."""
         from nodes.client import _demultiplex
-        from nodes.monitor import Throttle, _cut
+        from nodes.output import Throttle, cut
 
         costs = self.results["costs"]
 
@@ -894,8 +894,8 @@ class Bench:
         ]
         throttle = Throttle()
         step(
-            "Throttle.admit + _cut + rstrip (follower)",
-            lambda: ([_cut(text.rstrip("\r")) for _, text in throttle.admit(lines)[0]], len(lines)),
+            "Throttle.admit + cut + rstrip (follower)",
+            lambda: ([cut(text.rstrip("\r")) for _, text in throttle.admit(lines)[0]], len(lines)),
         )
         batch = [text for _, text in lines[:2000]]
         step(

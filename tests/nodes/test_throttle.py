@@ -1,6 +1,6 @@
 """The console throttle: a token bucket of CONSOLE_LINES_PER_100MS lines per 100 ms."""
 
-from nodes.monitor import Throttle
+from nodes.output import Throttle
 
 
 class Clock:
