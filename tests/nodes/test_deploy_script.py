@@ -11,30 +11,13 @@ from nodes.enrollment import script_assignments, shell_word
 from nodes.models import Node
 from nodes.services import node_public_key
 from tests.conftest import require_env
+from tests.hostile import SHELL_HOSTILE
 
 pytestmark = pytest.mark.django_db
 
 HOSTILE = [
-    "'; touch pwned; '",
-    '"; touch pwned; "',
-    "$(touch pwned)",
-    "`touch pwned`",
-    "a\ntouch pwned",
-    "a\r\ntouch pwned #",
-    "\\'; touch pwned #",
-    "$HOME ${PATH} $((1+1))",
-    "| touch pwned",
-    "&& touch pwned &",
-    "> pwned",
-    "*",
-    "~root",
-    "-rf",
-    "",
-    "  spaced  out  ",
-    "it's",
-    "trailing\\",
+    *SHELL_HOSTILE,
     "x\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAttacker attacker@evil",
-    "\u00e9\u00e8 \u2603 emoji \U0001f525",
     "\u202e\u200b",
 ]
 SHELLS = ["sh", "bash"]
