@@ -76,7 +76,11 @@ def remote_failure(exc: BaseException) -> str:
     causes = list(_causes(exc))
     if any(isinstance(cause, paramiko.AuthenticationException) for cause in causes):
         return "Authentication failed: the node did not accept the panel's SSH key"
-    if any(isinstance(cause, paramiko.SSHException | EOFError) for cause in causes):
+    # A reset or broken pipe comes after the connection was made: the far end hung up mid-handshake.
+    if any(
+        isinstance(cause, paramiko.SSHException | EOFError | ConnectionResetError | BrokenPipeError)
+        for cause in causes
+    ):
         return "not an SSH server, or the SSH handshake failed"
     if any(isinstance(cause, OSError | TimeoutError) for cause in causes):
         return "could not connect (refused, timed out or no route to the host)"

@@ -150,3 +150,13 @@ def test_repointing_and_replacing_a_key_are_contacts_with_no_banner(
     )
     limited = staff.post(f"/api/nodes/{node.pk}/repoint", body, format="json")
     assert limited.status_code == 429 and "Too many node tests" in limited.json()["message"]
+
+
+def test_a_far_end_that_hangs_up_mid_handshake_is_not_an_ssh_server():
+    """A banner, then a reset when the panel answers: the connection was made, the handshake failed."""
+    from nodes.client.ssh import remote_failure
+
+    handshake = "not an SSH server, or the SSH handshake failed"
+    assert remote_failure(ConnectionResetError(104, "Connection reset by peer")) == handshake
+    assert remote_failure(BrokenPipeError(32, "Broken pipe")) == handshake
+    assert remote_failure(ConnectionRefusedError(111, "Connection refused")).startswith("could not connect")
