@@ -17,7 +17,7 @@ from rest_framework.exceptions import APIException
 
 from accounts.permissions import can
 from config.admin import StaffInline, StaffModelAdmin, refusal_text
-from servers import services
+from servers import members, services
 from servers.admin_pages import ServerPages
 from servers.forms import (
     LIMITS,
@@ -293,10 +293,10 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                     continue
                 member = member_form.instance
                 if data.get("DELETE") and member.pk:
-                    services.member_remove(member=member, actor=request.user, request=request)
+                    members.member_remove(member=member, actor=request.user, request=request)
                     formset.deleted_objects.append(member)
                 elif not member.pk:
-                    added = services.member_add(
+                    added = members.member_add(
                         server=server,
                         actor=request.user,
                         request=request,
@@ -305,7 +305,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                     )
                     formset.new_objects.append(added)
                 elif "permissions" in member_form.changed_data:
-                    updated = services.member_update(
+                    updated = members.member_update(
                         member=ServerMember.objects.get(pk=member.pk),
                         actor=request.user,
                         request=request,

@@ -13,7 +13,7 @@ from rest_framework.exceptions import APIException
 
 from accounts.permissions import can
 from config.admin import refusal_text
-from servers import services
+from servers import ports, services
 from servers.forms import AllocationAddForm, SuspendForm, TransferForm
 from servers.models import Server
 from servers.transfer import server_transfer
@@ -81,14 +81,14 @@ class ServerPages:
         if do == "add":
             if not form.is_valid():
                 return ""
-            allocation = services.allocation_add(**who, **form.cleaned_data)
+            allocation = ports.allocation_add(**who, **form.cleaned_data)
             return f"Bound {allocation.ip}:{allocation.port} to container port {allocation.container_port}."
         port = int(request.POST.get("container_port") or 0)
         if do == "primary":
-            services.allocation_set_primary(**who, container_port=port)
+            ports.allocation_set_primary(**who, container_port=port)
             return f"Container port {port} is now the primary."
         if do == "remove":
-            services.allocation_remove(**who, container_port=port)
+            ports.allocation_remove(**who, container_port=port)
             return f"Removed the allocation of container port {port}."
         return ""
 

@@ -9,7 +9,7 @@ from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
 from nodes.models import Location, Node
-from servers import console, resources, services
+from servers import console, members, ports, resources, services
 from servers.api import serializers as s
 from servers.filters import ServerFilter
 from servers.models import Server, ServerMember
@@ -277,7 +277,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                 ).data
             )
         server = self._server("server.update")
-        allocation = services.allocation_add(
+        allocation = ports.allocation_add(
             server=server, actor=request.user, request=request, **self._body(s.AllocationAddSerializer)
         )
         return ok(s.ServerAllocationSerializer(allocation).data)
@@ -285,7 +285,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(responses={200: None})
     @action(detail=True, methods=["delete"], url_path=r"allocations/(?P<container_port>\d+)")
     def remove_allocation(self, request, pk=None, container_port=None):
-        services.allocation_remove(
+        ports.allocation_remove(
             server=self._server("server.update"),
             actor=request.user,
             request=request,
@@ -296,7 +296,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(request=s.PrimarySerializer)
     @action(detail=True, methods=["post"], url_path="allocations/primary")
     def primary_allocation(self, request, pk=None):
-        allocation = services.allocation_set_primary(
+        allocation = ports.allocation_set_primary(
             server=self._server("server.update"),
             actor=request.user,
             request=request,
@@ -312,7 +312,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             server = self._server("server.read")
             return ok(s.MemberSerializer(server.members.select_related("user"), many=True).data)
         server = self._server("server.update")
-        member = services.member_add(
+        member = members.member_add(
             server=server, actor=request.user, request=request, **self._body(s.MemberAddSerializer)
         )
         return created(s.MemberSerializer(member).data)
@@ -325,9 +325,9 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         if member is None:
             raise exceptions.NotFound("No such member on this server.")
         if request.method == "DELETE":
-            services.member_remove(member=member, actor=request.user, request=request)
+            members.member_remove(member=member, actor=request.user, request=request)
             return ok(message="Member removed")
-        member = services.member_update(
+        member = members.member_update(
             member=member, actor=request.user, request=request, **self._body(s.MemberUpdateSerializer)
         )
         return ok(s.MemberSerializer(member).data)

@@ -20,8 +20,8 @@ from accounts.tokens import SESSION_CLAIM
 from config.asgi import application
 from nodes.models import Allocation, Location, Node
 from servers import console
+from servers.members import member_remove, member_update
 from servers.models import Server, ServerMember
-from servers.services import member_remove, member_update
 from templates_app.models import Template
 from tests.conftest import PASSWORD, tokens_for
 
