@@ -9,6 +9,8 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from config.errors import DomainError, InvalidInput, RateLimited
+
 logger = logging.getLogger(__name__)
 
 
@@ -87,7 +89,20 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
 
 
+def _domain_response(exc: DomainError) -> Response:
+    """A service's refusal in the contract's shape: the error carries its own status."""
+    if isinstance(exc, InvalidInput):
+        fields = _flatten(exc.detail) if exc.detail else {}
+        return Response(
+            error_body(400, _validation_message(fields) or exc.message, fields=fields), status=400
+        )
+    headers = {"Retry-After": str(exc.wait)} if isinstance(exc, RateLimited) else None
+    return Response(error_body(exc.status, exc.message, **exc.extra), status=exc.status, headers=headers)
+
+
 def api_exception_handler(exc, context):
+    if isinstance(exc, DomainError):
+        return _domain_response(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
