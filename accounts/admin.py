@@ -4,14 +4,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.exceptions import APIException
 
 from accounts import staff
+from accounts.admin_site import REFUSALS, ReadOnlyAdmin, StaffInline, StaffModelAdmin
 from accounts.apikeys import apikey_revoke
 from accounts.audit import audit
 from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
 from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
-from config.admin import ReadOnlyAdmin, StaffInline, StaffModelAdmin, refusal_text
+from config.errors import refusal_text
 
 
 class ApiKeyInline(StaffInline, admin.TabularInline):
@@ -129,7 +129,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
             staff.user_update(
                 actor=request.user, user=user, request=request, password=form.cleaned_data["password1"]
             )
-        except APIException as exc:
+        except REFUSALS as exc:
             self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
             return redirect(request.get_full_path())
         self.log_change(request, user, [{"changed": {"fields": ["password"]}}])
@@ -155,7 +155,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
         for user in self._manageable(request, users):
             try:
                 staff.user_update(actor=request.user, user=user, request=request, is_active=is_active)
-            except APIException as exc:
+            except REFUSALS as exc:
                 self.message_user(request, f"{user}: {refusal_text(exc)}", messages.ERROR)
             else:
                 count += 1

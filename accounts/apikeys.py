@@ -16,6 +16,7 @@ from accounts.models import ApiKey, User
 from accounts.permissions import CATALOGUE, SERVER_SCOPED, global_permissions, grants, unknown
 from config import realtime
 from config.addresses import client_address, parse_address
+from config.errors import InvalidInput, NotAllowed
 
 KEY_MARK = "hth_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)  # don't write on every request
@@ -31,7 +32,7 @@ def _check_scope(user: User, permissions: list[str]) -> None:
     # against the server again on every use, so it never acts beyond its owner there.
     beyond = [p for p in permissions if not all(grants(held, c) or c in SERVER_SCOPED for c in _covered(p))]
     if beyond:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {"permissions": [f"A key cannot hold permissions you do not have: {', '.join(beyond)}"]}
         )
 
@@ -42,7 +43,7 @@ def _check_networks(allowed_ips: list[str]) -> list[str]:
         try:
             networks.append(str(ipaddress.ip_network(entry.strip(), strict=False)))
         except ValueError as exc:
-            raise exceptions.ValidationError(
+            raise InvalidInput(
                 {"allowed_ips": [f"'{entry}' is not an IP address or CIDR range (e.g. 203.0.113.0/24)."]}
             ) from exc
     return networks
@@ -60,7 +61,7 @@ def _within_parent(parent: ApiKey, permissions, allowed_ips: list[str], expires_
             permissions = list(parent.permissions)
         beyond = [p for p in permissions if not all(grants(parent.permissions, c) for c in _covered(p))]
         if beyond:
-            raise exceptions.PermissionDenied(
+            raise NotAllowed(
                 f"An API key can only create keys within its own permissions; not: {', '.join(beyond)}"
             )
     if parent.allowed_ips:
@@ -76,14 +77,14 @@ def _within_parent(parent: ApiKey, permissions, allowed_ips: list[str], expires_
             )
         ]
         if outside:
-            raise exceptions.PermissionDenied(
+            raise NotAllowed(
                 f"An API key can only create keys within its own allowed addresses; not: {', '.join(outside)}"
             )
     if parent.expires_at is not None:
         if expires_at is None:
             expires_at = parent.expires_at
         elif expires_at > parent.expires_at:
-            raise exceptions.PermissionDenied(
+            raise NotAllowed(
                 "An API key can only create keys that expire no later than itself "
                 f"({parent.expires_at.isoformat()})."
             )
@@ -106,9 +107,9 @@ def apikey_create(
     `parent` is the key the request was made with, if any: the new key is then at most as broad.
     """
     if permissions is not None and (bad := unknown(permissions)):
-        raise exceptions.ValidationError({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
+        raise InvalidInput({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
     if expires_at is not None and expires_at <= timezone.now():
-        raise exceptions.ValidationError({"expires_at": ["The expiry must be in the future."]})
+        raise InvalidInput({"expires_at": ["The expiry must be in the future."]})
     allowed_ips = _check_networks(allowed_ips or [])
     if parent is not None:
         permissions, allowed_ips, expires_at = _within_parent(parent, permissions, allowed_ips, expires_at)

@@ -16,7 +16,6 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
-from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
@@ -27,7 +26,8 @@ from accounts.audit import audit
 from accounts.models import LoginSession, Role, User
 from accounts.tokens import SESSION_CLAIM, issue_tokens
 from config import realtime
-from config.api.throttling import RateLimitState, TooManyAttempts, charge, refund
+from config.api.throttling import RateLimitState, charge, refund, too_many_attempts
+from config.errors import InvalidInput, NotAuthenticated
 
 logger = logging.getLogger(__name__)
 
@@ -42,14 +42,14 @@ def _open_session(*, user: User, ip: str | None, user_agent: str) -> dict:
 def user_create_unique(*, email: str, username: str, password: str) -> User:
     """Create a user, refusing an email or username already taken (whatever its case, even in a race)."""
     if User.objects.filter(email__iexact=email).exists():
-        raise exceptions.ValidationError({"email": ["Email already exists"]})
+        raise InvalidInput({"email": ["Email already exists"]})
     if User.objects.filter(username__iexact=username).exists():
-        raise exceptions.ValidationError({"username": ["Username already exists"]})
+        raise InvalidInput({"username": ["Username already exists"]})
     try:
         with transaction.atomic():
             return User.objects.create_user(email=email, username=username, password=password)
     except IntegrityError as exc:  # a concurrent registration won the race
-        raise exceptions.ValidationError({"email": ["Email already exists"]}) from exc
+        raise InvalidInput({"email": ["Email already exists"]}) from exc
 
 
 @transaction.atomic
@@ -77,8 +77,8 @@ def user_login(*, email: str, password: str, ip: str | None = None, user_agent: 
         _login_refuse_if_locked(attempt)
         inactive = User.objects.filter(email__iexact=email, is_active=False).first()
         if inactive is not None and inactive.check_password(password):
-            raise exceptions.AuthenticationFailed("This account is deactivated. Contact an administrator.")
-        raise exceptions.AuthenticationFailed("Invalid email or password")
+            raise NotAuthenticated("This account is deactivated. Contact an administrator.")
+        raise NotAuthenticated("Invalid email or password")
     _login_failure_refund(attempt=attempt)
     if twofactor.is_enabled(user):
         return {"user": user, "challenge_token": twofactor.challenge_issue(user=user)}
@@ -94,7 +94,7 @@ def _parse_refresh(raw: str) -> RefreshToken:
         return RefreshToken(raw)
     except TokenError as exc:
         message = REFRESH_REUSED if _end_session_if_spent(raw) else REFRESH_REFUSED
-        raise exceptions.AuthenticationFailed(message) from exc
+        raise NotAuthenticated(message) from exc
 
 
 def _end_session_if_spent(raw: str) -> bool:
@@ -163,9 +163,9 @@ def _tokens_rotate(refresh: RefreshToken) -> dict:
         .first()
     )
     if session is None or not session.user.is_active:
-        raise exceptions.AuthenticationFailed("This session has ended; log in again")
+        raise NotAuthenticated("This session has ended; log in again")
     if not _spend(refresh):  # a parallel request spent it a moment ago
-        raise exceptions.AuthenticationFailed(REFRESH_REFUSED)
+        raise NotAuthenticated(REFRESH_REFUSED)
     session.last_refreshed_at = timezone.now()
     session.save(update_fields=["last_refreshed_at"])
     return {"user": session.user, **issue_tokens(session.user, session)}
@@ -266,7 +266,7 @@ def _login_failure_charge(*, email: str, ip: str | None) -> LoginAttempt:
 
 
 def _login_refuse_locked(state: RateLimitState) -> NoReturn:
-    raise TooManyAttempts(ACCOUNT_LOCKED, state=state)
+    raise too_many_attempts(ACCOUNT_LOCKED, state=state)
 
 
 def _login_refuse_if_locked(attempt: LoginAttempt) -> None:
@@ -312,11 +312,11 @@ def user_login_two_factor(
     attempt = _login_failure_charge(email=user.email, ip=ip)
     device = twofactor.device_for(user)
     if device is None or not twofactor.challenge_claim(nonce=nonce):  # two-factor was turned off meanwhile
-        raise exceptions.AuthenticationFailed(twofactor.CHALLENGE_EXPIRED)
+        raise NotAuthenticated(twofactor.CHALLENGE_EXPIRED)
     if not twofactor.code_verify(device=device, code=code):
         twofactor.challenge_release(nonce=nonce)
         _login_refuse_if_locked(attempt)
-        raise exceptions.AuthenticationFailed(twofactor.INVALID_CODE)
+        raise NotAuthenticated(twofactor.INVALID_CODE)
     _login_failure_refund(attempt=attempt)
     return _login_complete(user=user, ip=ip, user_agent=user_agent)
 
@@ -327,7 +327,7 @@ def user_password_change(
 ) -> None:
     """Change the password; every login session but `keep_session_id` ends."""
     if not user.check_password(current_password):
-        raise exceptions.ValidationError({"current_password": ["Current password is incorrect."]})
+        raise InvalidInput({"current_password": ["Current password is incorrect."]})
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
     sessions_revoke_all(user=user, keep_session_id=keep_session_id)
@@ -368,9 +368,9 @@ def password_reset_confirm(*, uid: str, token: str, new_password: str, request=N
         # Locked, so two requests with the same token cannot both pass the check below.
         user = User.objects.select_for_update().get(pk=user_id, is_active=True)
     except (ValueError, TypeError, OverflowError, DjangoValidationError, User.DoesNotExist) as exc:
-        raise exceptions.ValidationError(RESET_INVALID) from exc
+        raise InvalidInput(RESET_INVALID) from exc
     if not default_token_generator.check_token(user, token):
-        raise exceptions.ValidationError(RESET_INVALID)
+        raise InvalidInput(RESET_INVALID)
     user.set_password(new_password)
     user.save(update_fields=["password", "updated_at"])
     sessions_revoke_all(user=user)

@@ -8,23 +8,21 @@ do not hold: `admin.write` alone does not reach an Administrator.
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from rest_framework import exceptions
 
 from accounts.audit import audit
 from accounts.models import Role, User
 from accounts.permissions import CATALOGUE, global_permissions, grants, unknown
 from accounts.services import sessions_revoke_all, user_create_unique
 from config import realtime
+from config.errors import InvalidInput, NotAllowed
 
 
 def _check_grantable(actor: User, permissions: list[str]) -> None:
     if bad := unknown(permissions):
-        raise exceptions.ValidationError({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
+        raise InvalidInput({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
     held = global_permissions(actor)
     if beyond := [p for p in permissions if not grants(held, p)]:
-        raise exceptions.PermissionDenied(
-            f"You cannot grant permissions you do not hold: {', '.join(beyond)}"
-        )
+        raise NotAllowed(f"You cannot grant permissions you do not hold: {', '.join(beyond)}")
 
 
 def permissions_beyond(actor: User, target: User) -> list[str]:
@@ -45,9 +43,9 @@ def may_manage(actor: User, target: User) -> bool:
 def check_may_manage(actor: User, target: User) -> None:
     """403 unless `actor` holds every permission `target` holds (and is a superuser for a superuser)."""
     if target.is_superuser and not actor.is_superuser and target.pk != actor.pk:
-        raise exceptions.PermissionDenied("Only a superuser can change a superuser.")
+        raise NotAllowed("Only a superuser can change a superuser.")
     if beyond := permissions_beyond(actor, target):
-        raise exceptions.PermissionDenied(
+        raise NotAllowed(
             "You cannot change a user who holds permissions you do not hold: " + ", ".join(beyond)
         )
 
@@ -56,9 +54,10 @@ def grant_refusal(actor: User, permissions: list[str]) -> str:
     """Why `actor` may not grant `permissions` ("" when they may): for forms that show the reason."""
     try:
         _check_grantable(actor, permissions)
-    except exceptions.APIException as exc:
-        detail = exc.detail
-        return str(next(iter(detail.values()))[0] if isinstance(detail, dict) else detail)
+    except InvalidInput as exc:
+        return str(next(iter(exc.fields.values()))[0])
+    except NotAllowed as exc:
+        return exc.message
     return ""
 
 
@@ -70,14 +69,14 @@ def _check_password(password: str, field: str = "password") -> None:
     try:
         validate_password(password)
     except DjangoValidationError as exc:
-        raise exceptions.ValidationError({field: list(exc.messages)}) from exc
+        raise InvalidInput({field: list(exc.messages)}) from exc
 
 
 @transaction.atomic
 def role_create(*, actor: User, name: str, permissions: list[str], request=None, **fields) -> Role:
     _check_grantable(actor, permissions)
     if Role.objects.filter(name__iexact=name).exists():
-        raise exceptions.ValidationError({"name": ["A role with this name already exists."]})
+        raise InvalidInput({"name": ["A role with this name already exists."]})
     role = Role.objects.create(name=name, permissions=permissions, **fields)
     audit("role.create", actor=actor, request=request, resource=role, name=name, permissions=permissions)
     return role
@@ -90,7 +89,7 @@ def role_update(*, actor: User, role: Role, request=None, **changes) -> Role:
     _check_roles_grantable(actor, [role])  # editing a role you couldn't grant would be an escalation too
     name = changes.get("name")
     if name and Role.objects.filter(name__iexact=name).exclude(pk=role.pk).exists():
-        raise exceptions.ValidationError({"name": ["A role with this name already exists."]})
+        raise InvalidInput({"name": ["A role with this name already exists."]})
     for field, value in changes.items():
         setattr(role, field, value)
     role.save()
@@ -136,14 +135,14 @@ def user_update(*, actor: User, user: User, request=None, roles: list[Role] | No
         "email" in changes
         and User.objects.filter(email__iexact=changes["email"]).exclude(pk=user.pk).exists()
     ):
-        raise exceptions.ValidationError({"email": ["Email already exists"]})
+        raise InvalidInput({"email": ["Email already exists"]})
     if (
         "username" in changes
         and User.objects.filter(username__iexact=changes["username"]).exclude(pk=user.pk).exists()
     ):
-        raise exceptions.ValidationError({"username": ["Username already exists"]})
+        raise InvalidInput({"username": ["Username already exists"]})
     if changes.get("is_active") is False and user.pk == actor.pk:
-        raise exceptions.ValidationError({"is_active": ["You cannot deactivate your own account."]})
+        raise InvalidInput({"is_active": ["You cannot deactivate your own account."]})
     password = changes.pop("password", None)
     if password:
         _check_password(password)
@@ -167,7 +166,7 @@ def user_update(*, actor: User, user: User, request=None, roles: list[Role] | No
 @transaction.atomic
 def user_delete(*, actor: User, user: User, request=None) -> None:
     if user.pk == actor.pk:
-        raise exceptions.ValidationError({"id": ["You cannot delete your own account."]})
+        raise InvalidInput({"id": ["You cannot delete your own account."]})
     check_may_manage(actor, user)
     audit("user.delete", actor=actor, request=request, resource=user, email=user.email)
     realtime.access_changed(realtime.user_group(user.pk))

@@ -13,13 +13,12 @@ from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
-from rest_framework import exceptions
 
 from accounts.audit import audit
 from accounts.models import TwoFactorDevice, User
-from config.api.exceptions import Conflict
-from config.api.throttling import TooManyAttempts, charge, refund
+from config.api.throttling import charge, refund, too_many_attempts
 from config.crypto import decrypt, encrypt
+from config.errors import IllegalTransition, InvalidInput, NotAuthenticated
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i to misread
@@ -113,11 +112,11 @@ def _require_proof(
     limit = settings.LOGIN_ATTEMPTS_PER_ACCOUNT
     within, state = charge("two-factor-code", ident, limit=limit, window=CODE_ATTEMPT_WINDOW)
     if not within:
-        raise TooManyAttempts("Too many failed attempts. Try again in {wait} seconds.", state=state)
+        raise too_many_attempts("Too many failed attempts. Try again in {wait} seconds.", state=state)
     if password is not None and not device.user.check_password(password):
-        raise exceptions.ValidationError({"password": ["Password is incorrect."]})
+        raise InvalidInput({"password": ["Password is incorrect."]})
     if not code_verify(device=device, code=code, allow_recovery=allow_recovery):
-        raise exceptions.ValidationError({"code": [INVALID_CODE]})
+        raise InvalidInput({"code": [INVALID_CODE]})
     refund("two-factor-code", ident, state, window=CODE_ATTEMPT_WINDOW)
 
 
@@ -128,7 +127,7 @@ def _require_proof(
 def twofactor_setup(*, user: User) -> dict:
     """Start (or restart) enrolment: a new secret on an unconfirmed device, shown this once."""
     if is_enabled(user):
-        raise Conflict(
+        raise IllegalTransition(
             "Two-factor authentication is already enabled. Disable it first to set up a new device."
         )
     secret = pyotp.random_base32()
@@ -144,17 +143,17 @@ def twofactor_setup(*, user: User) -> dict:
 def twofactor_enable(*, user: User, code: str, request=None) -> list[str]:
     """Confirm the device with its first code; returns the recovery codes (shown this once)."""
     if is_enabled(user):
-        raise Conflict("Two-factor authentication is already enabled.")
+        raise IllegalTransition("Two-factor authentication is already enabled.")
     device = device_for(user, enabled=False)
     if device is None:
-        raise exceptions.ValidationError("Set up two-factor authentication first: POST /api/auth/2fa/setup.")
+        raise InvalidInput("Set up two-factor authentication first: POST /api/auth/2fa/setup.")
     _require_proof(device=device, code=code, allow_recovery=False)
     codes, hashes = _new_recovery_codes()
     enabled = TwoFactorDevice.objects.filter(pk=device.pk, confirmed_at__isnull=True).update(
         confirmed_at=timezone.now(), recovery_codes=hashes
     )
     if not enabled:
-        raise Conflict("Two-factor authentication is already enabled.")
+        raise IllegalTransition("Two-factor authentication is already enabled.")
     audit("auth.2fa_enable", actor=user, request=request, resource=device)
     return codes
 
@@ -164,7 +163,7 @@ def twofactor_disable(*, user: User, password: str, code: str, request=None) -> 
     """Turn two-factor off: needs the password and a TOTP or recovery code."""
     device = device_for(user)
     if device is None:
-        raise Conflict("Two-factor authentication is not enabled.")
+        raise IllegalTransition("Two-factor authentication is not enabled.")
     _require_proof(device=device, code=code, allow_recovery=True, password=password)
     audit("auth.2fa_disable", actor=user, request=request, resource=device)
     device.delete()
@@ -175,7 +174,7 @@ def twofactor_recovery_codes_regenerate(*, user: User, code: str, request=None) 
     """Replace every recovery code (a TOTP code proves the device is at hand); old ones stop working."""
     device = device_for(user)
     if device is None:
-        raise Conflict("Two-factor authentication is not enabled.")
+        raise IllegalTransition("Two-factor authentication is not enabled.")
     _require_proof(device=device, code=code, allow_recovery=False)
     codes, hashes = _new_recovery_codes()
     TwoFactorDevice.objects.filter(pk=device.pk).update(recovery_codes=hashes)
@@ -204,11 +203,11 @@ def challenge_open(*, token: str) -> tuple[User, str]:
         payload = signing.loads(token, salt=CHALLENGE_SALT, max_age=CHALLENGE_MAX_AGE)
         user = User.objects.get(pk=payload["u"], is_active=True)
     except (signing.BadSignature, KeyError, TypeError, ValueError, User.DoesNotExist) as exc:
-        raise exceptions.AuthenticationFailed(CHALLENGE_EXPIRED) from exc
+        raise NotAuthenticated(CHALLENGE_EXPIRED) from exc
     if not hmac.compare_digest(str(payload.get("f", "")), _fingerprint(user)):
-        raise exceptions.AuthenticationFailed(CHALLENGE_EXPIRED)
+        raise NotAuthenticated(CHALLENGE_EXPIRED)
     if cache.get(_challenge_key(payload["n"])) is not None:
-        raise exceptions.AuthenticationFailed(CHALLENGE_EXPIRED)
+        raise NotAuthenticated(CHALLENGE_EXPIRED)
     return user, payload["n"]
 
 

@@ -42,6 +42,13 @@ class InvalidInput(DomainError):
         super().__init__(message, **extra)
 
 
+class NotAuthenticated(DomainError):
+    """The credentials are wrong, expired or spent (401): log in again."""
+
+    status = 401
+    default_message = "Incorrect authentication credentials."
+
+
 class NotAllowed(DomainError):
     """The user sees the object but may not do this to it (403)."""
 
@@ -93,3 +100,19 @@ class Unavailable(DomainError):
 
     status = 503
     default_message = "A backing service is unavailable. Try again shortly."
+
+
+def refusal_text(error) -> str:
+    """A refusal as one line for a message (admin, web UI, a token's recorded failure): an error's
+    message, or its field errors as "field: why; other: why"."""
+    if isinstance(error, DomainError) and not isinstance(error, InvalidInput):
+        return error.message
+    value = getattr(error, "detail", error)
+    if isinstance(value, dict):
+        return "; ".join(
+            text if key in (None, "non_field_errors") else f"{key}: {text}"
+            for key, text in ((key, refusal_text(item)) for key, item in value.items())
+        )
+    if isinstance(value, list | tuple):
+        return " ".join(refusal_text(item) for item in value)
+    return str(value)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.api import views as api_views
 from config.api.middleware import json_error_view
+from nodes.api.health import AdminHealthView
 
 api_patterns = [
     path("", include("accounts.api.urls")),
@@ -11,7 +12,7 @@ api_patterns = [
     path("", include("nodes.api.urls")),
     path("", include("servers.api.urls")),
     path("health", api_views.HealthView.as_view(), name="health"),
-    path("admin/health", api_views.AdminHealthView.as_view(), name="admin-health"),
+    path("admin/health", AdminHealthView.as_view(), name="admin-health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="docs"),
     re_path(r"^.*$", api_views.NotFoundView.as_view(), name="api-not-found"),

@@ -5,12 +5,17 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
-from rest_framework.exceptions import APIException, ValidationError
 
-from config.admin import StaffInline, StaffModelAdmin, refusal_text
+from accounts.admin_site import REFUSALS, StaffInline, StaffModelAdmin
+from config.errors import InvalidInput, refusal_text
 from nodes import allocations, services, trust
+from nodes.dashboard import dashboard_panel
 from nodes.models import Allocation, Location, Node, NodeEvent
+from nodes.selectors import node_usage
 from nodes.validation import CHECKS, clean_node_fields
+
+# The nodes' panel on the admin's index (the site imports no app).
+admin.site.add_dashboard_panel(dashboard_panel)
 
 
 @admin.register(Location)
@@ -68,8 +73,8 @@ class NodeForm(forms.ModelForm):
         values = {field: cleaned[field] for field in CHECKS if field in cleaned}
         try:
             cleaned.update(clean_node_fields(values))
-        except ValidationError as exc:
-            for field, errors in exc.detail.items():
+        except InvalidInput as exc:
+            for field, errors in exc.fields.items():
                 self.add_error(field, [str(error) for error in errors])
         return cleaned
 
@@ -156,9 +161,7 @@ class NodeAdmin(StaffModelAdmin):
 
     @admin.display(description="Allocated to servers")
     def allocated(self, node):
-        from servers.placement import used
-
-        taken = used(node)
+        taken = node_usage(node)
         return f"{taken['memory']}/{node.max_memory_mb} MB · {taken['cpu']}/{node.max_cpu_cores} cores"
 
     @admin.display(description="CPU")
@@ -232,7 +235,7 @@ class NodeAdmin(StaffModelAdmin):
         """Run the health service (as POST /api/nodes/:id/test) and say what it found."""
         try:
             report = services.node_test(node=node, actor=request.user, request=request)
-        except APIException as exc:
+        except REFUSALS as exc:
             self.message_user(request, f"{node.name}: {refusal_text(exc)}", messages.ERROR)
             return
         if report["ok"]:
@@ -304,7 +307,7 @@ class NodeAdmin(StaffModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 message = act(node, form.cleaned_data)
-            except APIException as exc:
+            except REFUSALS as exc:
                 form.add_error(None, refusal_text(exc))
             else:
                 self.message_user(request, message)
@@ -349,8 +352,8 @@ class NodeAdmin(StaffModelAdmin):
                 made, skipped = allocations.allocations_create(
                     node=node, actor=request.user, request=request, **form.cleaned_data
                 )
-            except ValidationError as exc:
-                form.add_error(None, str(exc.detail))
+            except InvalidInput as exc:
+                form.add_error(None, refusal_text(exc))
             else:
                 self.message_user(request, f"Created {made} allocation(s); {skipped} already existed.")
                 return redirect(reverse("admin:nodes_allocation_changelist") + f"?node__id__exact={node.pk}")

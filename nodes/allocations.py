@@ -4,9 +4,9 @@ import ipaddress
 import re
 
 from django.db import transaction
-from rest_framework import exceptions
 
 from accounts.audit import audit
+from config.errors import InvalidInput
 from nodes.models import Allocation, Node
 
 MAX_ALLOCATIONS_PER_REQUEST = 1000
@@ -21,16 +21,12 @@ def parse_ports(spec: str | list) -> list[int]:
     for part in parts:
         match = PORT_RANGE.match(str(part))
         if not match:
-            raise exceptions.ValidationError(
-                {"ports": [f"'{part}' is not a port or a range like 25565-25665."]}
-            )
+            raise InvalidInput({"ports": [f"'{part}' is not a port or a range like 25565-25665."]})
         low, high = int(match[1]), int(match[2] or match[1])
         if not (1 <= low <= high <= 65535):
-            raise exceptions.ValidationError({"ports": [f"'{part}' is outside 1-65535 or reversed."]})
+            raise InvalidInput({"ports": [f"'{part}' is outside 1-65535 or reversed."]})
         if high - low >= MAX_ALLOCATIONS_PER_REQUEST:
-            raise exceptions.ValidationError(
-                {"ports": [f"At most {MAX_ALLOCATIONS_PER_REQUEST} ports per request."]}
-            )
+            raise InvalidInput({"ports": [f"At most {MAX_ALLOCATIONS_PER_REQUEST} ports per request."]})
         ports.update(range(low, high + 1))
     return sorted(ports)
 
@@ -39,12 +35,10 @@ def parse_ips(spec: str) -> list[str]:
     try:
         network = ipaddress.ip_network(spec.strip(), strict=False)
     except ValueError as exc:
-        raise exceptions.ValidationError({"ip": [f"'{spec}' is not an IP address or CIDR range."]}) from exc
+        raise InvalidInput({"ip": [f"'{spec}' is not an IP address or CIDR range."]}) from exc
     hosts = [network.network_address] if network.num_addresses == 1 else list(network.hosts())
     if len(hosts) > MAX_ALLOCATIONS_PER_REQUEST:
-        raise exceptions.ValidationError(
-            {"ip": [f"At most {MAX_ALLOCATIONS_PER_REQUEST} addresses per request."]}
-        )
+        raise InvalidInput({"ip": [f"At most {MAX_ALLOCATIONS_PER_REQUEST} addresses per request."]})
     return [str(host) for host in hosts]
 
 
@@ -56,7 +50,7 @@ def allocations_create(
     ips, port_list = parse_ips(ip), parse_ports(ports)
     total = len(ips) * len(port_list)
     if total > MAX_ALLOCATIONS_PER_REQUEST:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {"ports": [f"That is {total} allocations; at most {MAX_ALLOCATIONS_PER_REQUEST} per request."]}
         )
     before = Allocation.objects.filter(node=node).count()
@@ -80,7 +74,7 @@ def allocations_create(
 @transaction.atomic
 def allocation_delete(*, allocation: Allocation, actor=None, request=None) -> None:
     if getattr(allocation, "server_id", None):
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {"allocation": ["This allocation is assigned to a server; remove it there first."]}
         )
     audit(

@@ -15,11 +15,11 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework import exceptions
+from rest_framework.exceptions import APIException
 
 from accounts.audit import audit
-from config.api.exceptions import Conflict
 from config.crypto import encrypt
+from config.errors import DomainError, IllegalTransition, InvalidInput, NotFound, refusal_text
 from nodes import client as node_client
 from nodes import trust
 from nodes.health import node_check_health
@@ -31,9 +31,12 @@ from nodes.validation import Invalid, check_data_dir, clean_node_fields
 # A plain file, not a template: the panel's values reach it only through `script_assignments`.
 DEPLOY_SCRIPT = Path(__file__).parent / "scripts" / "deploy.sh"
 VALUES_MARKER = "# @values@\n"
+# What a failed enrollment records. APIException: nodes.services' refusals, until they are domain
+# errors too (issue 11; the lead drops it after merging).
+REFUSALS = (DomainError, APIException)
 
 
-class NodeNotWaiting(Conflict):
+class NodeNotWaiting(IllegalTransition):
     """The node has servers, was enrolled or has been online: a link cannot move it."""
 
     def __init__(self, node: Node):
@@ -93,19 +96,15 @@ def deployment_token_get(raw: str, *, lock: bool = False, reported_key: str = ""
         tokens = tokens.select_for_update()
     token = tokens.filter(token_hash=sha256_hex(raw)).first()
     if token is None:
-        raise exceptions.NotFound("Unknown deployment token.")
+        raise NotFound("Unknown deployment token.")
     if token.used_at is not None:
-        raise exceptions.ValidationError(
-            {"token": ["This deployment token was already used. Generate a new one."]}
-        )
+        raise InvalidInput({"token": ["This deployment token was already used. Generate a new one."]})
     if token.revoked_at is not None:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {"token": ["This deployment token was revoked (a newer link replaced it). Use the newest link."]}
         )
     if token.expires_at <= timezone.now():
-        raise exceptions.ValidationError(
-            {"token": ["This deployment token has expired. Generate a new one."]}
-        )
+        raise InvalidInput({"token": ["This deployment token has expired. Generate a new one."]})
     if not node_waiting_for_enrollment(token.node, reported_key=reported_key):
         raise NodeNotWaiting(token.node)
     return token
@@ -130,7 +129,7 @@ def deploy_script(raw: str) -> str:
     try:  # rows from before the checks existed: root must never create or chown a bad data dir
         data_dir = check_data_dir(node.data_dir)
     except Invalid as exc:
-        raise exceptions.ValidationError({"data_dir": [f"Fix the node's data dir first: {exc}"]}) from exc
+        raise InvalidInput({"data_dir": [f"Fix the node's data dir first: {exc}"]}) from exc
     values = {
         "NODE_NAME": node_label(node),
         "DATA_DIR": data_dir,
@@ -153,7 +152,7 @@ def node_enroll(*, raw_token: str, host_key: str, ssh_user: str, ssh_port: int, 
     try:
         engine = trust.prove(token.node, docker_url=docker_url, host_key=host_key, field="host_key")
         node = _enroll(token, docker_url=docker_url, host_key=host_key, engine=engine)
-    except exceptions.APIException as exc:
+    except REFUSALS as exc:
         _record_failure(token, exc)
         raise
     node_client.forget(node)
@@ -186,7 +185,7 @@ def _claim(raw_token: str, *, reported_key: str) -> DeploymentToken:
 def _reported_address(node: Node, *, ssh_user: str, ssh_port: int, hostname: str) -> str:
     """The ssh:// URL to prove: the host is the one staff gave the node; only port and user are reported."""
     if hostname and hostname != node.hostname:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 "hostname": [
                     f"The panel connects to the node's hostname set by staff ({node.hostname}), not to one "
@@ -219,9 +218,7 @@ def _enroll(token: DeploymentToken, *, docker_url: str, host_key: str, engine: s
     return node
 
 
-def _record_failure(token: DeploymentToken, exc: exceptions.APIException) -> None:
-    from config.admin import refusal_text
-
+def _record_failure(token: DeploymentToken, exc: Exception) -> None:
     reason = refusal_text(exc)[:2000]
     DeploymentToken.objects.filter(pk=token.pk).update(failure=reason)
     audit("node.enroll_failed", resource=token.node, reason=reason)

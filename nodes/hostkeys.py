@@ -1,14 +1,12 @@
 """What an edit may do to a node's address and pinned host key (OpenSSH known_hosts semantics, with
 the node as the HostKeyAlias: the key is the node's, whatever address it is reached at)."""
 
-from rest_framework import exceptions
-
-from config.api.exceptions import Conflict
+from config.errors import IllegalTransition, InvalidInput
 from nodes import client as node_client
 from nodes.models import Node, NodeEvent
 
 
-class HostKeyRefused(Conflict):
+class HostKeyRefused(IllegalTransition):
     """The host at a node's (new) address presents another key than the one pinned or given."""
 
 
@@ -17,14 +15,14 @@ def clean_host_key(line: str, *, field: str = "ssh_host_key") -> str:
     try:
         return node_client.normalize_host_key(line)
     except ValueError as exc:
-        raise exceptions.ValidationError({field: [str(exc)]}) from exc
+        raise InvalidInput({field: [str(exc)]}) from exc
 
 
 def edited_host_key(node: Node, value: str, *, moved: bool) -> str:
     """The key an edit may set: one for a node with none, or a new one given with a new address."""
     if not value.strip():
         if node.ssh_host_key:
-            raise exceptions.ValidationError(
+            raise InvalidInput(
                 {
                     "ssh_host_key": [
                         "Forgetting a pinned key is its own action (DELETE /api/nodes/:id/host-key)."
@@ -34,7 +32,7 @@ def edited_host_key(node: Node, value: str, *, moved: bool) -> str:
         return ""
     line = clean_host_key(value)
     if node.ssh_host_key and line != node.ssh_host_key and not moved:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 "ssh_host_key": [
                     "A pinned host key is replaced with its own action (POST /api/nodes/:id/host-key), which "
@@ -48,7 +46,7 @@ def edited_host_key(node: Node, value: str, *, moved: bool) -> str:
 def refuse_moving_a_node_with_servers(node: Node) -> None:
     servers = getattr(node, "servers", None)
     if servers is not None and servers.exists():
-        raise Conflict(
+        raise IllegalTransition(
             f"Node '{node.name}' has {servers.count()} server(s): its address is changed only by re-pointing it "
             "(POST /api/nodes/:id/repoint, or Re-point in the admin), which proves the new host and asks "
             "for confirmation."

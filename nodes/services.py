@@ -15,6 +15,7 @@ from rest_framework import exceptions
 from accounts.audit import audit
 from config.api.throttling import TooManyAttempts, charge
 from config.crypto import decrypt, encrypt
+from config.errors import InvalidInput
 from nodes import client as node_client
 from nodes.allocations import allocations_create
 from nodes.health import EngineTaken, engine_of, node_check_health, refuse_taken_engine, store_report
@@ -85,7 +86,7 @@ def charge_contact(actor) -> None:
 
 
 def _refuse_overlapping_data_dir(data_dir: str, *, node: Node | None = None) -> None:
-    from servers.mounts import data_dir_problems  # servers depends on nodes, not the other way round
+    from nodes.datadirs import data_dir_problems
 
     if problems := data_dir_problems(data_dir, exclude_node=node):
         raise exceptions.ValidationError({"data_dir": [f"{data_dir}: {problem}" for problem in problems]})
@@ -227,7 +228,7 @@ def node_register_local(*, socket: Path = LOCAL_SOCKET) -> tuple[Node | None, st
         node, _ = _create_local_node(socket, location)
     except EngineTaken as exc:
         return None, f"Local node not registered: {exc.detail}"
-    except exceptions.ValidationError as exc:  # HEARTH_DATA_DIR or HEARTH_NODE_LOCAL_SOCKETS refuse it
+    except (exceptions.ValidationError, InvalidInput) as exc:  # HEARTH_DATA_DIR or HEARTH_NODE_LOCAL_SOCKETS refuse it
         reasons = "; ".join(f"{field}: {' '.join(map(str, why))}" for field, why in exc.detail.items())
         return None, f"Local node not registered: {reasons}"
     allocations_create(node=node, ip="0.0.0.0", ports="25565-25584")  # noqa: S104 - players connect from anywhere

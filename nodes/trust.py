@@ -4,10 +4,9 @@ recorded as a NodeEvent; enrollment proves a reported key with the same `prove`.
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
-from rest_framework import exceptions
 
 from accounts.audit import audit
-from config.api.exceptions import Conflict
+from config.errors import IllegalTransition, InvalidInput
 from nodes import client as node_client
 from nodes import health, services
 from nodes.hostkeys import clean_host_key
@@ -24,7 +23,7 @@ def prove(node: Node, *, docker_url: str, host_key: str, field: str = "ssh_host_
     try:
         info = node_client.prove_host(node, docker_url=docker_url, host_key=host_key)
     except node_client.HostKeyMismatch as exc:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 field: [
                     f"The host at {docker_url} presents the host key {fingerprint(exc.presented)}, not "
@@ -66,13 +65,13 @@ def node_repoint(
     """Move a node (servers and all) to another address: staff confirm with the node's name, the host
     there must present `ssh_host_key` (by default the key already pinned) and accept the panel's key."""
     if confirm != node.name:
-        raise exceptions.ValidationError({"confirm": [f"Type the node's name ('{node.name}') to confirm."]})
+        raise InvalidInput({"confirm": [f"Type the node's name ('{node.name}') to confirm."]})
     docker_url = clean_node_fields({"docker_url": docker_url}, required=("docker_url",))["docker_url"]
     key = clean_host_key(ssh_host_key) if ssh_host_key.strip() else node.ssh_host_key
     if docker_url.startswith("unix://"):
         key = ""
     elif not key:
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 "ssh_host_key": [
                     "Give the host key of the new address (checked out of band, e.g. on its console)."
@@ -80,9 +79,7 @@ def node_repoint(
             }
         )
     if (docker_url, key) == (node.docker_url, node.ssh_host_key):
-        raise exceptions.ValidationError(
-            {"docker_url": ["The node is at this address with this key already."]}
-        )
+        raise InvalidInput({"docker_url": ["The node is at this address with this key already."]})
     services.charge_contact(actor)  # each proof connects to an address staff typed in
     engine = prove(node, docker_url=docker_url, host_key=key)
     with transaction.atomic():
@@ -115,10 +112,10 @@ def node_repoint(
 def node_host_key_replace(*, node: Node, ssh_host_key: str, actor=None, request=None) -> Node:
     """Pin another host key (a reinstalled host), once the node's address has presented it."""
     if not node.is_ssh:
-        raise exceptions.ValidationError({"ssh_host_key": ["Only ssh:// nodes have a host key."]})
+        raise InvalidInput({"ssh_host_key": ["Only ssh:// nodes have a host key."]})
     key = clean_host_key(ssh_host_key)
     if key == node.ssh_host_key:
-        raise exceptions.ValidationError({"ssh_host_key": ["This key is pinned already."]})
+        raise InvalidInput({"ssh_host_key": ["This key is pinned already."]})
     services.charge_contact(actor)
     engine = prove(node, docker_url=node.docker_url, host_key=key)
     with transaction.atomic():
@@ -151,7 +148,7 @@ def node_host_key_forget(*, node: Node, actor=None, request=None) -> Node:
         locked = Node.objects.select_for_update().get(pk=node.pk)
         previous = locked.ssh_host_key
         if not previous:
-            raise Conflict(f"Node '{locked.name}' has no pinned host key.")
+            raise IllegalTransition(f"Node '{locked.name}' has no pinned host key.")
         locked.ssh_host_key = ""
         save_trust(locked, fields=["ssh_host_key"])
         links_revoke(locked)

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
+
+from config.errors import InvalidInput
 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
@@ -127,7 +128,7 @@ def clean_network_mode(fields: Mapping) -> dict:
         try:
             check_network_mode(fields["network_mode"])
         except Invalid as exc:
-            raise exceptions.ValidationError({"network_mode": [str(exc)]}) from exc
+            raise InvalidInput({"network_mode": [str(exc)]}) from exc
     return dict(fields)
 
 
@@ -159,5 +160,5 @@ def clean_node_fields(fields: Mapping, *, required: tuple[str, ...] = ()) -> dic
         except Invalid as exc:
             errors[field] = [str(exc)]
     if errors:
-        raise exceptions.ValidationError(errors)
+        raise InvalidInput(errors)
     return cleaned

@@ -13,12 +13,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import ValidationError  # servers.services' until it raises InvalidInput
 
+from accounts.admin_site import REFUSALS, StaffInline, StaffModelAdmin
 from accounts.permissions import can
-from config.admin import StaffInline, StaffModelAdmin, refusal_text
+from config.errors import InvalidInput, refusal_text
 from servers import members, services
 from servers.admin_pages import ServerPages
+from servers.dashboard import dashboard_panel
 from servers.forms import (
     LIMITS,
     SERVICE_TO_FORM,
@@ -26,6 +28,9 @@ from servers.forms import (
     ServerCreateForm,
 )
 from servers.models import Job, Server, ServerMember
+
+# The servers' panel on the admin's index (the site imports no app).
+admin.site.add_dashboard_panel(dashboard_panel)
 
 RESTART_FIELDS = ("restart_policy", "max_crash_count")
 
@@ -76,7 +81,7 @@ def _server_action(label: str, permission: str, call):
                 continue
             try:
                 call(server=server, actor=request.user, request=request)
-            except APIException as exc:
+            except REFUSALS as exc:
                 modeladmin.message_user(request, f"{server.name}: {refusal_text(exc)}", messages.ERROR)
             else:
                 done += 1
@@ -225,7 +230,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                 server = services.server_create(
                     actor=request.user, request=request, **form.service_arguments()
                 )
-            except APIException as exc:
+            except REFUSALS as exc:
                 self._show_refusal(request, form, exc)
             else:
                 self.log_addition(request, server, [{"added": {}}])
@@ -251,9 +256,10 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
         }
         return self.render_change_form(request, context, add=True, form_url=form_url)
 
-    def _show_refusal(self, request, form, exc: APIException) -> None:
+    def _show_refusal(self, request, form, exc: Exception) -> None:
         """Put a service's refusal on the fields it names (and in the messages), keep the input."""
-        detail = exc.detail if isinstance(exc.detail, dict) else {None: exc.detail}
+        detail = getattr(exc, "detail", None) if isinstance(exc, InvalidInput | ValidationError) else None
+        detail = detail if isinstance(detail, dict) else {None: refusal_text(exc)}
         for key, value in detail.items():
             field = SERVICE_TO_FORM.get(key, key)
             text = refusal_text(value)
@@ -277,7 +283,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                     restart_policy=form.cleaned_data["restart_policy"],
                     max_crash_count=form.cleaned_data["max_crash_count"],
                 )
-        except APIException as exc:
+        except REFUSALS as exc:
             raise Refused(f"Not saved: {refusal_text(exc)}") from exc
 
     def save_formset(self, request, form, formset, change):
@@ -312,7 +318,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                         permissions=data["permissions"],
                     )
                     formset.changed_objects.append((updated, ["permissions"]))
-        except APIException as exc:
+        except REFUSALS as exc:
             raise Refused(f"Members not saved: {refusal_text(exc)}") from exc
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):

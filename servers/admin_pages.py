@@ -9,10 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from rest_framework.exceptions import APIException
 
+from accounts.admin_site import REFUSALS
 from accounts.permissions import can
-from config.admin import refusal_text
+from config.errors import refusal_text
 from servers import ports, services
 from servers.forms import AllocationAddForm, SuspendForm, TransferForm
 from servers.models import Server
@@ -45,7 +45,7 @@ class ServerPages:
             target = form.cleaned_data["target"]
             try:
                 server_transfer(server=server, actor=request.user, target=target, request=request)
-            except APIException as exc:
+            except REFUSALS as exc:
                 form.add_error(None, refusal_text(exc))
                 self.message_user(request, f"Not transferred: {refusal_text(exc)}", messages.ERROR)
             else:
@@ -60,7 +60,7 @@ class ServerPages:
         if request.method == "POST":
             try:
                 done = self._allocation_change(request, server, form)
-            except APIException as exc:
+            except REFUSALS as exc:
                 self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
             else:
                 if done:
@@ -100,7 +100,7 @@ class ServerPages:
                 services.server_suspend(
                     server=server, actor=request.user, request=request, reason=form.cleaned_data["reason"]
                 )
-            except APIException as exc:
+            except REFUSALS as exc:
                 form.add_error(None, refusal_text(exc))
                 self.message_user(request, f"Not suspended: {refusal_text(exc)}", messages.ERROR)
             else:

@@ -17,8 +17,9 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from accounts.permissions import can
+from accounts.ws_auth import credentials_hold
 from config import realtime
-from config.ws_auth import credentials_hold
+from config.errors import DomainError
 from servers import console
 from servers.commands import BadCommand, command_line
 
@@ -226,7 +227,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         allowed, reason = await _access(self.scope["user"], server_id, "server.console")
         if not allowed:
             return await self.send_json({"type": "error", "serverId": server_id, "message": reason})
-        await _send_command(self.scope["user"], server_id, data)
+        try:
+            await _send_command(self.scope["user"], server_id, data)
+        except DomainError as exc:  # the service refused (not running, node unreachable…): say why
+            await self.send_json({"type": "error", "serverId": server_id, "message": exc.message})
 
     async def _relay(self, event: dict, fields: tuple[str, ...]) -> None:
         if event["type"] in self.subscriptions.get(event["serverId"], ()):

@@ -1,25 +1,22 @@
 """Server members: people other than the owner, each with a subset of the server permissions that the
 one who grants them holds."""
 
-from rest_framework import exceptions
-
 from accounts.audit import audit
 from accounts.models import User
 from accounts.permissions import SERVER_SCOPED, can, unknown
 from config import realtime
+from config.errors import InvalidInput, NotAllowed
 from servers import console
 from servers.models import Server, ServerMember
 
 
 def _check_member_permissions(actor: User, server: Server, permissions: list[str]) -> None:
     if bad := unknown(permissions):
-        raise exceptions.ValidationError({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
+        raise InvalidInput({"permissions": [f"Unknown permissions: {', '.join(bad)}"]})
     if outside := [p for p in permissions if p not in SERVER_SCOPED]:
-        raise exceptions.ValidationError({"permissions": [f"Not server permissions: {', '.join(outside)}"]})
+        raise InvalidInput({"permissions": [f"Not server permissions: {', '.join(outside)}"]})
     if beyond := [p for p in permissions if not can(actor, p, server)]:
-        raise exceptions.PermissionDenied(
-            f"You cannot grant permissions you do not hold: {', '.join(beyond)}"
-        )
+        raise NotAllowed(f"You cannot grant permissions you do not hold: {', '.join(beyond)}")
 
 
 def member_add(
@@ -28,18 +25,14 @@ def member_add(
     _check_member_permissions(actor, server, permissions)
     user = User.objects.filter(email__iexact=email.strip(), is_active=True).first()
     if user is None:
-        raise exceptions.ValidationError(
-            {"email": ["No active user has this email. Ask them to register first."]}
-        )
+        raise InvalidInput({"email": ["No active user has this email. Ask them to register first."]})
     if user.pk == server.owner_id:
-        raise exceptions.ValidationError({"email": ["The owner already holds every permission."]})
+        raise InvalidInput({"email": ["The owner already holds every permission."]})
     member, created = ServerMember.objects.get_or_create(
         server=server, user=user, defaults={"permissions": permissions}
     )
     if not created:
-        raise exceptions.ValidationError(
-            {"email": ["This user is already a member; update their permissions."]}
-        )
+        raise InvalidInput({"email": ["This user is already a member; update their permissions."]})
     audit(
         "server.member_add",
         actor=actor,

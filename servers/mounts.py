@@ -11,17 +11,16 @@ resolved path is the path itself; missing directories are made one at a time (`m
 What remains is the window between that check and the engine's mount at start (one SSH round trip).
 Only who can write to a directory above the server's could use it: the node's login user and root,
 never a customer, whose containers see only the inside of their own directory, as long as no node's
-data dir lies inside a server directory. `data_dir_problems` refuses that: every server directory
+data dir lies inside a server directory. `nodes.datadirs` refuses that: every server directory
 resolves to `…/servers/<uuid>` (checked here at each start), so a data dir whose path, itself free
 of symlinks, has no `servers/<uuid>` in it cannot be inside one.
 """
 
 import posixpath
-import re
 
 from nodes.client import NodeClient, NodeCommandFailed
+from nodes.datadirs import data_dir_shape_problems, normalized
 
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 REFUSED = 3  # the check's exit code for "not a safe directory" (any other is a failure to run it)
 
 # $1 the owner to give the server's directory ("" on SSH nodes: the login user makes it and so owns
@@ -57,10 +56,6 @@ class MountRefused(Exception):
     """A server's directory is not a real directory under the node's data dir (a symlink, say)."""
 
 
-def normalized(data_dir: str) -> str:
-    return posixpath.normpath(data_dir or "/")
-
-
 def server_dir(data_dir: str, server_id) -> str:
     return posixpath.join(normalized(data_dir), "servers", str(server_id))
 
@@ -85,42 +80,3 @@ def prepare(client: NodeClient, *, data_dir: str, server_id, owner: str = "") ->
             f"directory above it must be real directories (no symlinks) under the node's data dir."
         ) from exc
     return path
-
-
-# --- Data dirs that overlap server directories ------------------------------------------------------
-
-
-def data_dir_shape_problems(data_dir: str) -> list[str]:
-    """A data dir inside a server directory (a path with `servers/<uuid>` in it) is refused."""
-    parts = [part for part in normalized(data_dir).split("/") if part]
-    for index in range(1, len(parts)):
-        if parts[index - 1] == "servers" and UUID_RE.match(parts[index]):
-            inside = "/" + "/".join(parts[: index + 1])
-            return [
-                f"it lies inside {inside}, which is a server's directory; choose a path outside every node's servers/"
-            ]
-    return []
-
-
-def _inside(path: str, parent: str) -> bool:
-    return path == parent or path.startswith(parent.rstrip("/") + "/")
-
-
-def data_dir_problems(data_dir: str, *, exclude_node=None) -> list[str]:
-    """Why `data_dir` would overlap server directories: inside a server's directory, or inside another
-    node's servers/ (or holding another node's data dir inside its own servers/). Equal data dirs are
-    fine: nodes on different hosts usually share the default."""
-    from nodes.models import Node
-
-    mine = normalized(data_dir)
-    problems = data_dir_shape_problems(mine)
-    others = Node.objects.exclude(pk=getattr(exclude_node, "pk", None)).only("name", "data_dir")
-    for other in others:
-        theirs = normalized(other.data_dir)
-        if _inside(mine, posixpath.join(theirs, "servers")):
-            problems.append(f"it lies inside node '{other.name}'s servers directory ({theirs}/servers).")
-        elif _inside(theirs, posixpath.join(mine, "servers")):
-            problems.append(
-                f"node '{other.name}'s data dir ({theirs}) would lie inside its servers directory."
-            )
-    return problems

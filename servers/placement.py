@@ -11,9 +11,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from rest_framework import exceptions
 
+from config.errors import InvalidInput
 from nodes.models import Allocation, Node
+from nodes.selectors import node_usage
 
 NO_CAPACITY = "Node does not have enough resources"
 
@@ -52,24 +53,11 @@ def _limit(maximum, percent: int):
     return Decimal(maximum) * (1 + Decimal(percent) / 100)
 
 
-def used(node: Node, *, exclude_server=None) -> dict:
-    servers = node.servers.all()
-    if exclude_server is not None:
-        servers = servers.exclude(pk=exclude_server.pk)
-    totals = servers.aggregate(
-        memory=Sum("allocated_memory_mb"),
-        swap=Sum("allocated_swap_mb"),
-        cpu=Sum("allocated_cpu_cores"),
-        disk=Sum("allocated_disk_mb"),
-    )
-    return {key: value or 0 for key, value in totals.items()}
-
-
 def shortages(
     node: Node, *, memory: int, cpu, disk: int, swap: int = 0, exclude_server=None, check_ports: bool = False
 ) -> list[Shortage]:
     """What `node` lacks to take a server of this size (empty: it fits)."""
-    taken = used(node, exclude_server=exclude_server)
+    taken = node_usage(node, exclude_server=exclude_server)
     checks = [
         (
             "memory",
@@ -154,10 +142,10 @@ def place(*, memory: int, cpu, disk: int, swap: int = 0, location=None, numbers:
     if not fitting:
         where = f" in location '{location.name}'" if location is not None else ""
         if not refused:
-            raise exceptions.ValidationError(
+            raise InvalidInput(
                 {"node_id": [f"{NO_CAPACITY}: no node{where} is online and out of maintenance."]}
             )
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 "node_id": [
                     f"{NO_CAPACITY}: no node{where} has room. "

@@ -2,10 +2,10 @@
 primary (the address players are shown). Only while the server is stopped."""
 
 from django.db import transaction
-from rest_framework import exceptions
 
 from accounts.audit import audit
 from accounts.models import User
+from config.errors import InvalidInput, NotFound
 from nodes.models import Allocation
 from servers.models import Server
 from servers.states import transition
@@ -17,23 +17,21 @@ def allocation_add(
     with transaction.atomic():
         transition(server, action="allocations", to=None)
         if server.allocations.count() >= server.allocation_limit:
-            raise exceptions.ValidationError(
+            raise InvalidInput(
                 {"host_port": [f"This server may have at most {server.allocation_limit} allocations."]}
             )
         if (
             server.allocations.filter(container_port=container_port).exists()
             or server.allocations.filter(container_port__isnull=True, port=container_port).exists()
         ):
-            raise exceptions.ValidationError(
-                {"container_port": [f"Container port {container_port} is already bound."]}
-            )
+            raise InvalidInput({"container_port": [f"Container port {container_port} is already bound."]})
         allocation = (
             Allocation.objects.select_for_update(skip_locked=True)
             .filter(node=server.node, server__isnull=True, port=host_port)
             .first()
         )
         if allocation is None:
-            raise exceptions.ValidationError(
+            raise InvalidInput(
                 {"host_port": [f"Port {host_port} is not a free allocation on node '{server.node.name}'."]}
             )
         allocation.server, allocation.container_port, allocation.is_primary = server, container_port, False
@@ -53,7 +51,7 @@ def _bound(server: Server, container_port: int) -> Allocation:
     for allocation in server.allocations.all():
         if (allocation.container_port or allocation.port) == container_port:
             return allocation
-    raise exceptions.NotFound(f"No allocation binds container port {container_port}.")
+    raise NotFound(f"No allocation binds container port {container_port}.")
 
 
 def allocation_remove(*, server: Server, actor: User, container_port: int, request=None) -> None:
@@ -61,9 +59,7 @@ def allocation_remove(*, server: Server, actor: User, container_port: int, reque
         transition(server, action="allocations", to=None)
         allocation = _bound(server, container_port)
         if allocation.is_primary:
-            raise exceptions.ValidationError(
-                {"container_port": ["The primary allocation cannot be removed."]}
-            )
+            raise InvalidInput({"container_port": ["The primary allocation cannot be removed."]})
         allocation.server, allocation.container_port = None, None
         allocation.save(update_fields=["server", "container_port"])
         audit(

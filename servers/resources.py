@@ -11,10 +11,10 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
-from rest_framework import exceptions
 
 from accounts.models import User
 from accounts.permissions import can
+from config.errors import InvalidInput, NotAllowed
 from servers.models import Server
 from templates_app.validators import validate_image
 
@@ -50,7 +50,7 @@ def require_resources(actor, fields: Iterable[str]) -> None:
     """
     names = sorted({_api_name(f) for f in fields})
     if names and not may_set_resources(actor):
-        raise exceptions.PermissionDenied(
+        raise NotAllowed(
             {
                 "detail": f"Only staff may set {', '.join(names)} (requires server.resources).",
                 "fields": {name: ["Requires server.resources."] for name in names},
@@ -64,14 +64,12 @@ def check_image(actor, template, image: str) -> None:
         try:
             validate_image(image)
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError({"docker_image": exc.messages}) from exc
+            raise InvalidInput({"docker_image": exc.messages}) from exc
         if image:
             return
     images = template.images()
     if image not in images:
-        raise exceptions.ValidationError(
-            {"docker_image": [f"Choose one of the template's images: {', '.join(images)}."]}
-        )
+        raise InvalidInput({"docker_image": [f"Choose one of the template's images: {', '.join(images)}."]})
 
 
 def check_self_service(*, memory: int, cpu, disk: int) -> None:
@@ -94,7 +92,7 @@ def check_self_service(*, memory: int, cpu, disk: int) -> None:
         if value > maximum
     }
     if over:
-        raise exceptions.ValidationError(over)
+        raise InvalidInput(over)
 
 
 def check_quota(actor: User) -> None:
@@ -103,7 +101,7 @@ def check_quota(actor: User) -> None:
     owned = Server.objects.filter(owner=actor).count()
     quota = settings.SELF_SERVICE_SERVER_QUOTA
     if owned >= quota:
-        raise exceptions.PermissionDenied(
+        raise NotAllowed(
             f"You already have {owned} server(s); an account may create {quota} on its own. "
             "Ask staff for more."
         )

@@ -11,9 +11,9 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.text import slugify
-from rest_framework.exceptions import ValidationError
 
-from config.admin import StaffInline, StaffModelAdmin
+from accounts.admin_site import StaffInline, StaffModelAdmin
+from config.errors import InvalidInput
 from templates_app import services
 from templates_app.eggs import egg_export
 from templates_app.models import Template, TemplateVariable
@@ -165,7 +165,7 @@ class TemplateAdmin(StaffModelAdmin):
                     request=request,
                     via="admin",
                 )
-            except ValidationError as exc:
+            except InvalidInput as exc:
                 for message in _messages(exc.detail):
                     form.add_error(None, message)
             else:

@@ -9,8 +9,8 @@ import re
 
 import yaml
 from django.db import transaction
-from rest_framework.exceptions import ValidationError
 
+from config.errors import InvalidInput
 from templates_app import ready
 from templates_app.configfiles import PARSERS
 from templates_app.eggs_export import HEARTH_FIELDS, egg_export
@@ -66,8 +66,8 @@ VARIABLE_KEYS = frozenset(
 )
 
 
-def _invalid(message: str) -> ValidationError:
-    return ValidationError([message])
+def _invalid(message: str) -> InvalidInput:
+    return InvalidInput([message])
 
 
 def _load(data: bytes | str | dict, filename: str | None) -> dict:
@@ -285,7 +285,7 @@ def _order(var, index: int) -> int:
 
 
 def egg_parse(data, *, filename: str | None = None) -> tuple[dict, list[dict], list[str]]:
-    """(template fields, variables, warnings) for an egg; raises ValidationError when it is not one."""
+    """(template fields, variables, warnings) for an egg; raises InvalidInput when it is not one."""
     egg = _load(data, filename)
     try:
         return _parse(egg)
@@ -381,7 +381,7 @@ def egg_import(data, *, filename: str | None = None, replace: bool = False) -> t
     with transaction.atomic():
         existing = Template.objects.select_for_update().filter(name__iexact=fields["name"]).first()
         if existing and not replace:
-            raise ValidationError(
+            raise InvalidInput(
                 {
                     "name": [
                         f"A template named '{existing.name}' already exists; import with replace=true to update it."

@@ -6,10 +6,9 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
-from rest_framework.exceptions import ValidationError
 
 from accounts.audit import audit
-from config.api.exceptions import Conflict
+from config.errors import IllegalTransition, InvalidInput
 from templates_app.models import Template, TemplateVariable
 from templates_app.startup import is_code_env_name, startup_problems
 
@@ -81,12 +80,12 @@ def template_save(*, template: Template, variables: list[dict] | None = None) ->
     if not errors:
         errors.update(code_problems(template, rows if variables is not None else None))
     if errors:
-        raise ValidationError(errors)
+        raise InvalidInput(errors)
     try:
         with transaction.atomic():
             template.save()
     except IntegrityError as exc:
-        raise ValidationError({"name": ["A template with this name already exists."]}) from exc
+        raise InvalidInput({"name": ["A template with this name already exists."]}) from exc
     if variables is not None:
         template.variables.all().delete()
         TemplateVariable.objects.bulk_create(rows)
@@ -127,7 +126,7 @@ def template_delete(*, actor, template: Template, request=None, via: str = "api"
         with transaction.atomic():
             template.delete()
     except ProtectedError as exc:
-        raise Conflict("Servers still use this template; move or delete them first.") from exc
+        raise IllegalTransition("Servers still use this template; move or delete them first.") from exc
 
 
 @transaction.atomic

@@ -31,7 +31,7 @@ Pterodactyl.
 import re
 from collections.abc import Iterable, Mapping
 
-from rest_framework.exceptions import ValidationError
+from config.errors import InvalidInput
 
 BUILTINS = ("SERVER_MEMORY", "SERVER_PORT", "SERVER_IP", "SERVER_UUID", "TZ")
 NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
@@ -204,12 +204,12 @@ def validate_values(template, values: Mapping, *, editable_only: bool = True) ->
             missing.append(name)
 
     if missing and not errors:
-        raise ValidationError([missing_message(missing)])
+        raise InvalidInput([missing_message(missing)])
     if errors:
         detail: dict = {"environment": errors}
         if missing:
             detail["non_field_errors"] = [missing_message(missing)]
-        raise ValidationError(detail)
+        raise InvalidInput(detail)
     return cleaned
 
 

@@ -11,13 +11,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
-from rest_framework import exceptions
 
 from accounts import services as account_services
 from accounts.browser import TWO_FACTOR_SETUP_FIRST, browser_login, browser_logout
 from accounts.permissions import can
 from config.addresses import client_address
-from config.api.throttling import TooManyAttempts, charge
+from config.api.throttling import charge, too_many_attempts
+from config.errors import DomainError, InvalidInput
 from servers.models import Server
 from servers.states import ALLOWED_FROM
 from webui.forms import LoginForm, TwoFactorForm
@@ -55,13 +55,10 @@ def _next_url(request) -> str:
     return reverse("webui:server-list")
 
 
-def _message(exc: exceptions.APIException) -> str:
-    detail = exc.detail
-    if isinstance(detail, dict):
-        detail = next(iter(detail.values()), "")
-    if isinstance(detail, list):
-        detail = detail[0] if detail else ""
-    return str(detail) or "Login failed."
+def _message(exc: DomainError) -> str:
+    if isinstance(exc, InvalidInput) and exc.fields:
+        return str(next(iter(exc.fields.values()))[0])
+    return exc.message or "Login failed."
 
 
 def _check_credentials(request, form) -> dict:
@@ -69,7 +66,7 @@ def _check_credentials(request, form) -> dict:
     ip = client_address(request)
     within, state = charge("auth", f"ip:{ip}")
     if not within:
-        raise TooManyAttempts(TOO_MANY_ATTEMPTS, state=state)
+        raise too_many_attempts(TOO_MANY_ATTEMPTS, state=state)
     client = {"ip": ip, "user_agent": request.META.get("HTTP_USER_AGENT", "")}
     if isinstance(form, TwoFactorForm):
         return account_services.user_login_two_factor(
@@ -94,9 +91,9 @@ def login_view(request):
         if form.is_valid():
             try:
                 result = _check_credentials(request, form)
-            except exceptions.APIException as exc:
+            except DomainError as exc:
                 form.add_error(None, _message(exc))
-                status = exc.status_code
+                status = exc.status
             else:
                 if "challenge_token" in result:  # two-factor on: ask for the code
                     form = TwoFactorForm(initial={"challenge_token": result["challenge_token"]})

@@ -1,6 +1,7 @@
 """Every API error, whatever raised it, leaves as {"error", "statusCode", "message"}."""
 
 import logging
+from contextlib import contextmanager
 from http import HTTPStatus
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
@@ -9,25 +10,17 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
-from config.errors import DomainError, InvalidInput, RateLimited
+from config.errors import (
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    NotAuthenticated,
+    RateLimited,
+    Suspended,
+    Unavailable,
+)
 
 logger = logging.getLogger(__name__)
-
-
-class Conflict(exceptions.APIException):
-    """The object is in a state that forbids the action (e.g. starting a running server)."""
-
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The resource is in a state that does not allow this action."
-    default_code = "conflict"
-
-
-class Locked(exceptions.APIException):
-    """The object is suspended: every action but unsuspend is refused."""
-
-    status_code = status.HTTP_423_LOCKED
-    default_detail = "Server is suspended."
-    default_code = "locked"
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -44,12 +37,39 @@ class PayloadTooLarge(exceptions.APIException):
         )
 
 
-class ServiceUnavailable(exceptions.APIException):
-    """A node or another backing service could not be reached."""
+class _LegacyDetail:
+    """Issue 11 shim, removed once every service raises config.errors: the old DRF-style classes
+    took a message or a {"detail": ..., **extra} dict; they are now the domain errors."""
 
-    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
-    default_detail = "A backing service is unavailable. Try again shortly."
-    default_code = "service_unavailable"
+    def __init__(self, detail=None):
+        self.detail = detail
+        if isinstance(detail, dict):
+            extra = {key: value for key, value in detail.items() if key not in ("detail", "message")}
+            super().__init__(detail.get("detail") or detail.get("message"), **extra)
+        else:
+            super().__init__(None if detail is None else str(detail))
+
+
+class Conflict(_LegacyDetail, IllegalTransition):
+    """Shim: raise config.errors.IllegalTransition (current_state=...) instead."""
+
+
+class Locked(_LegacyDetail, Suspended):
+    """Shim: raise config.errors.Suspended instead."""
+
+
+class ServiceUnavailable(_LegacyDetail, Unavailable):
+    """Shim: raise config.errors.Unavailable instead."""
+
+
+@contextmanager
+def serializer_errors():
+    """Run a service's validator inside a serializer's validate(): DRF's is_valid() catches only its
+    own ValidationError, so an InvalidInput is raised again as one, with the same fields."""
+    try:
+        yield
+    except InvalidInput as exc:
+        raise exceptions.ValidationError(exc.detail) from exc
 
 
 def error_body(status_code: int, message: str, **extra) -> dict:
@@ -89,20 +109,31 @@ def _validation_message(fields: dict[str, list[str]]) -> str:
     return "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in fields.items())
 
 
-def _domain_response(exc: DomainError) -> Response:
+def _domain_response(exc: DomainError, context: dict) -> Response:
     """A service's refusal in the contract's shape: the error carries its own status."""
     if isinstance(exc, InvalidInput):
         fields = _flatten(exc.detail) if exc.detail else {}
         return Response(
             error_body(400, _validation_message(fields) or exc.message, fields=fields), status=400
         )
-    headers = {"Retry-After": str(exc.wait)} if isinstance(exc, RateLimited) else None
-    return Response(error_body(exc.status, exc.message, **exc.extra), status=exc.status, headers=headers)
+    status_code, headers = exc.status, {}
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.wait)
+    if isinstance(exc, NotAuthenticated):
+        # As DRF answers its own AuthenticationFailed: a 401 names the scheme, else it is a 403.
+        view, request = context.get("view"), context.get("request")
+        scheme = view.get_authenticate_header(request) if view is not None and request is not None else None
+        if scheme:
+            headers["WWW-Authenticate"] = scheme
+        else:
+            status_code = 403
+    body = error_body(status_code, exc.message, **exc.extra)
+    return Response(body, status=status_code, headers=headers or None)
 
 
 def api_exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        return _domain_response(exc)
+        return _domain_response(exc, context)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

@@ -1,19 +1,11 @@
-"""Health endpoints and the /api/ catch-all."""
+"""The liveness endpoint and the /api/ catch-all (the admin's health report: nodes/api/health.py)."""
 
-import time
-
-from django.core.cache import cache
-from django.db import connection
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.views import APIView
 
-from accounts.api.permissions import Requires
-from config import heartbeat
 from config.api.responses import ok
 from config.api.throttling import HealthRateThrottle
-
-STARTED_AT = time.time()
 
 
 class HealthView(APIView):
@@ -33,80 +25,6 @@ class HealthView(APIView):
         from django.utils import timezone
 
         return ok({"status": "ok", "time": timezone.now()})
-
-
-def _probe(check) -> str:
-    try:
-        check()
-    except Exception:
-        return "disconnected"
-    return "connected"
-
-
-def _ping_database():
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
-
-
-def _ping_redis():
-    cache.set("health:ping", 1, timeout=5)
-    if cache.get("health:ping") != 1:
-        raise ConnectionError("Redis did not echo")
-
-
-class AdminHealthView(APIView):
-    permission_classes = [Requires("admin.read")]
-
-    @extend_schema(
-        responses=inline_serializer(
-            "AdminHealth",
-            {
-                "status": serializers.ChoiceField(["healthy", "degraded", "unhealthy"]),
-                "database": serializers.CharField(),
-                "redis": serializers.CharField(),
-                "nodes": serializers.DictField(child=serializers.IntegerField()),
-                "services": serializers.DictField(child=serializers.CharField()),
-                "uptime": serializers.IntegerField(),
-            },
-        ),
-        tags=["admin"],
-    )
-    def get(self, request):
-        """Database, Redis, nodes and background services as the panel sees them now."""
-        from nodes.models import Node
-
-        database = _probe(_ping_database)
-        redis = _probe(_ping_redis)
-        services = (
-            heartbeat.status() if redis == "connected" else dict.fromkeys(heartbeat.SERVICES, "unknown")
-        )
-        nodes = {"total": 0, "online": 0, "offline": 0}
-        if database == "connected":
-            nodes["total"] = Node.objects.count()
-            nodes["online"] = Node.objects.filter(is_online=True).count()
-            nodes["offline"] = nodes["total"] - nodes["online"]
-        if database != "connected":
-            overall = "unhealthy"
-        elif redis != "connected" or "down" in services.values() or nodes["offline"]:
-            overall = "degraded"
-        else:
-            overall = "healthy"
-        return ok(
-            {
-                "status": overall,
-                "database": database,
-                "redis": redis,
-                "nodes": nodes,
-                "services": {
-                    "taskScheduler": services["beat"],
-                    "alertService": services["beat"],
-                    "sftpServer": services["sftp"],
-                    "worker": services["worker"],
-                    "monitor": services["monitor"],
-                },
-                "uptime": int(time.time() - STARTED_AT),
-            }
-        )
 
 
 @extend_schema(exclude=True)

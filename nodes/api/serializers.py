@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
 from config import limits
+from config.api.exceptions import serializer_errors
 from nodes.models import Allocation, Location, Node
 from nodes.services import node_public_key
 from nodes.validation import Invalid, check_host, clean_node_fields
@@ -79,7 +80,8 @@ class NodeSerializer(serializers.ModelSerializer):
         }
 
     def validate(self, attrs):
-        return clean_node_fields(attrs)  # the admin and the services apply the same checks
+        with serializer_errors():
+            return clean_node_fields(attrs)  # the admin and the services apply the same checks
 
     def get_ssh_public_key(self, node) -> str:
         return node_public_key(node)

@@ -8,9 +8,9 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.views import APIView
 
 from accounts.api.admin_views import StaffViewSet
-from config.api.exceptions import ServiceUnavailable
 from config.api.responses import created, ok
 from config.api.throttling import AuthRateThrottle
+from config.errors import Unavailable
 from nodes import allocations, enrollment, services, trust
 from nodes.api import serializers
 from nodes.models import Allocation, Location, Node
@@ -83,7 +83,7 @@ class NodeViewSet(StaffViewSet):
         """Check the node now (ping, engine, CPU, memory, disk) and store the report."""
         report = services.node_test(node=self.get_object(), actor=request.user, request=request)
         if not report["ok"]:
-            raise ServiceUnavailable(report["error"])
+            raise Unavailable(report["error"])
         return ok(report, message="Node is reachable")
 
     @extend_schema(

@@ -6,7 +6,7 @@ import docker.errors
 import paramiko
 import requests
 
-from config.api.exceptions import ServiceUnavailable
+from config.errors import Unavailable
 from nodes.client.keys import fingerprint
 
 _TRANSPORT_ERRORS = (
@@ -20,7 +20,7 @@ _TRANSPORT_ERRORS = (
 )
 
 
-class NodeUnavailable(ServiceUnavailable):
+class NodeUnavailable(Unavailable):
     """The node's engine or SSH daemon could not be reached (or refused us)."""
 
     def __init__(self, node_name: str, reason: str):

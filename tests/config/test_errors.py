@@ -54,8 +54,9 @@ def test_wrong_method_is_a_405(api):
 
 
 @pytest.mark.urls("tests.config.urls")
-def test_conflict_is_a_409(api):
-    assert_error(api.get("/api/test/conflict"), 409, "Server is running")
+def test_conflict_is_a_409_naming_the_current_state(api):
+    body = assert_error(api.get("/api/test/conflict"), 409, "Server is running")
+    assert body["currentState"] == "running"
 
 
 @pytest.mark.urls("tests.config.urls")
@@ -93,3 +94,27 @@ def test_rate_limited_is_a_429_in_the_error_format(api, settings):
     api.get("/api/health")
     body = assert_error(api.get("/api/health"), 429)
     assert body["message"].startswith("Rate limit exceeded. Try again in ")
+
+
+def test_bad_credentials_are_a_401_naming_the_scheme(api, customer):
+    response = api.post("/api/auth/login", {"email": customer.email, "password": "wrong"}, format="json")
+    assert_error(response, 401, "Invalid email or password")
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_a_validator_inside_a_serializer_gives_the_serializer_its_fields():
+    from rest_framework import serializers
+
+    from config.api.exceptions import serializer_errors
+    from config.errors import InvalidInput
+
+    class Checked(serializers.Serializer):
+        name = serializers.CharField()
+
+        def validate(self, attrs):
+            with serializer_errors():
+                raise InvalidInput({"name": ["Taken."]})
+
+    data = Checked(data={"name": "x"})
+    assert not data.is_valid()
+    assert data.errors == {"name": ["Taken."]}

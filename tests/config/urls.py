@@ -4,7 +4,7 @@ from django.urls import path
 from rest_framework import permissions
 from rest_framework.views import APIView
 
-from config.api.exceptions import Conflict, Locked, ServiceUnavailable
+from config.errors import IllegalTransition, Suspended, Unavailable
 from config.urls import handler404, handler500  # noqa: F401
 from config.urls import urlpatterns as real_urlpatterns
 
@@ -24,9 +24,9 @@ def plain_django_crash(request):
 
 
 urlpatterns = [
-    path("api/test/conflict", raising(Conflict("Server is running"))),
-    path("api/test/locked", raising(Locked())),
-    path("api/test/unavailable", raising(ServiceUnavailable("Node 'alpha' is unreachable"))),
+    path("api/test/conflict", raising(IllegalTransition("Server is running", current_state="running"))),
+    path("api/test/locked", raising(Suspended())),
+    path("api/test/unavailable", raising(Unavailable("Node 'alpha' is unreachable"))),
     path("api/test/crash", raising(RuntimeError("secret internals that must not leak"))),
     path("api/test/plain-crash", plain_django_crash),
     *real_urlpatterns,

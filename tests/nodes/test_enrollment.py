@@ -299,8 +299,8 @@ def test_two_completions_at_once_enrol_the_node_once(transactional_db, waiting_n
     from concurrent.futures import ThreadPoolExecutor
 
     from django.db import connection
-    from rest_framework.exceptions import APIException
 
+    from config.errors import DomainError, refusal_text
     from nodes.enrollment import node_enroll
 
     token = link(waiting_node)
@@ -314,8 +314,8 @@ def test_two_completions_at_once_enrol_the_node_once(transactional_db, waiting_n
                 ssh_port=2200 + engine,
             )
             return f"enrolled {engine}"
-        except APIException as exc:
-            return str(exc.detail)
+        except DomainError as exc:
+            return refusal_text(exc)
         finally:
             connection.close()
 

@@ -2,8 +2,8 @@
 services all go through it: a hostile name, host, data dir or Docker URL is refused by each door."""
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
+from config.errors import InvalidInput
 from nodes.models import Node
 from nodes.services import node_create, node_update
 from nodes.validation import Invalid, check_data_dir, check_docker_url, check_host, check_name
@@ -214,13 +214,13 @@ class TestEveryDoor:
             "max_memory_mb": 1024,
             "max_cpu_cores": 1,
         }
-        with pytest.raises(ValidationError) as refused:
+        with pytest.raises(InvalidInput) as refused:
             node_create(**{**fields, field: value})
         assert field in refused.value.detail
         assert not Node.objects.exists()
 
         node = make_node(engine=2, via="unix")
-        with pytest.raises(ValidationError) as refused:
+        with pytest.raises(InvalidInput) as refused:
             node_update(node=node, **{field: value})
         assert field in refused.value.detail
         node.refresh_from_db()

@@ -5,8 +5,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from rest_framework.exceptions import ValidationError
 
+from config.errors import InvalidInput
 from nodes.health import EngineTaken, ProbeUnreadable, _parse_probe, node_check_health
 from nodes.models import Node, NodeEvent
 from nodes.services import (
@@ -151,7 +151,7 @@ class TestDockerUrl:
     @pytest.mark.parametrize("url", ["", None])
     def test_the_service_never_falls_back_to_the_panels_engine(self, location, url):
         fields = {"docker_url": url} if url is not None else {}
-        with pytest.raises(ValidationError) as refused:
+        with pytest.raises(InvalidInput) as refused:
             node_create(
                 name="x",
                 location=location,

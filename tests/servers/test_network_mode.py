@@ -4,8 +4,8 @@ the node's own network (the engine's and sshd's loopback ports, every other serv
 import pytest
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.forms import modelform_factory
-from rest_framework.exceptions import ValidationError
 
+from config.errors import InvalidInput
 from servers import runtime, services
 from servers.models import Server
 from tests.servers.test_refusals import a_server, body, make_node, template  # noqa: F401 - fixtures
@@ -28,7 +28,7 @@ def test_the_api_refuses_another_network_mode(client_for, admin, make_node, temp
 @pytest.mark.parametrize("mode", OTHER_MODES)
 def test_the_services_refuse_another_network_mode(admin, make_node, template, mode):  # noqa: F811
     node = make_node()
-    with pytest.raises(ValidationError) as refused:
+    with pytest.raises(InvalidInput) as refused:
         services.server_create(
             actor=admin, template=template, name="s", node=node, environment={"MOTD": "x"}, network_mode=mode
         )
@@ -36,7 +36,7 @@ def test_the_services_refuse_another_network_mode(admin, make_node, template, mo
     assert not Server.objects.exists()
 
     server = a_server(admin, node, template)
-    with pytest.raises(ValidationError):
+    with pytest.raises(InvalidInput):
         services.server_update(server=server, actor=admin, network_mode=mode)
     server.refresh_from_db()
     assert server.network_mode == "bridge"

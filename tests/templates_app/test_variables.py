@@ -4,8 +4,8 @@ import os
 
 import pytest
 from django.conf import settings
-from rest_framework.exceptions import ValidationError
 
+from config.errors import InvalidInput
 from templates_app.variables import missing_message, render, resolve_environment, validate_values
 from tests.templates_app.conftest import variable
 
@@ -150,7 +150,7 @@ class TestRender:
 
 class TestValidation:
     def errors(self, template, values, **kwargs):
-        with pytest.raises(ValidationError) as caught:
+        with pytest.raises(InvalidInput) as caught:
             validate_values(template, {"MEMORY": "1G", "PORT": "1", "WORLD": "w", **values}, **kwargs)
         return caught.value.detail
 
@@ -167,7 +167,7 @@ class TestValidation:
         }
 
     def test_missing_required_values_have_the_contract_message(self, template):
-        with pytest.raises(ValidationError) as caught:
+        with pytest.raises(InvalidInput) as caught:
             validate_values(template, {})
         assert caught.value.detail == ["Missing required template variables: MEMORY, PORT, WORLD"]
 
@@ -177,7 +177,7 @@ class TestValidation:
     def test_the_api_answers_the_missing_message_exactly(self, template):
         from config.api.exceptions import api_exception_handler
 
-        with pytest.raises(ValidationError) as caught:
+        with pytest.raises(InvalidInput) as caught:
             validate_values(template, {"WORLD": "w"})
         response = api_exception_handler(caught.value, {"view": None})
         assert response.status_code == 400
@@ -189,7 +189,7 @@ class TestValidation:
             required_variables=["EULA", "MEMORY", "SERVER_PORT"],
             variables=[variable("JAR", "server.jar", required=True)],
         )
-        with pytest.raises(ValidationError) as caught:
+        with pytest.raises(InvalidInput) as caught:
             validate_values(template, {})
         assert caught.value.detail == ["Missing required template variables: MEMORY"]
         assert validate_values(template, {"MEMORY": "1G"}) == {"MEMORY": "1G"}

@@ -9,6 +9,7 @@ from nodes.services import node_register_local
 
 
 class Command(BaseCommand):
+    # In servers, the app on top: a fresh install needs accounts, templates and nodes alike.
     help = "Create the default roles, an administrator and the local node. Safe to run again."
 
     def add_arguments(self, parser):

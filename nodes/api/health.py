@@ -1,0 +1,89 @@
+"""GET /api/admin/health: the database, Redis and background services as the panel sees them, and
+how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's."""
+
+import time
+
+from django.core.cache import cache
+from django.db import connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.views import APIView
+
+from accounts.api.permissions import Requires
+from config import heartbeat
+from config.api.responses import ok
+from nodes.models import Node
+
+STARTED_AT = time.time()
+
+
+def _probe(check) -> str:
+    try:
+        check()
+    except Exception:
+        return "disconnected"
+    return "connected"
+
+
+def _ping_database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _ping_redis():
+    cache.set("health:ping", 1, timeout=5)
+    if cache.get("health:ping") != 1:
+        raise ConnectionError("Redis did not echo")
+
+
+class AdminHealthView(APIView):
+    permission_classes = [Requires("admin.read")]
+
+    @extend_schema(
+        responses=inline_serializer(
+            "AdminHealth",
+            {
+                "status": serializers.ChoiceField(["healthy", "degraded", "unhealthy"]),
+                "database": serializers.CharField(),
+                "redis": serializers.CharField(),
+                "nodes": serializers.DictField(child=serializers.IntegerField()),
+                "services": serializers.DictField(child=serializers.CharField()),
+                "uptime": serializers.IntegerField(),
+            },
+        ),
+        tags=["admin"],
+    )
+    def get(self, request):
+        """Database, Redis, nodes and background services as the panel sees them now."""
+        database = _probe(_ping_database)
+        redis = _probe(_ping_redis)
+        services = (
+            heartbeat.status() if redis == "connected" else dict.fromkeys(heartbeat.SERVICES, "unknown")
+        )
+        nodes = {"total": 0, "online": 0, "offline": 0}
+        if database == "connected":
+            nodes["total"] = Node.objects.count()
+            nodes["online"] = Node.objects.filter(is_online=True).count()
+            nodes["offline"] = nodes["total"] - nodes["online"]
+        if database != "connected":
+            overall = "unhealthy"
+        elif redis != "connected" or "down" in services.values() or nodes["offline"]:
+            overall = "degraded"
+        else:
+            overall = "healthy"
+        return ok(
+            {
+                "status": overall,
+                "database": database,
+                "redis": redis,
+                "nodes": nodes,
+                "services": {
+                    "taskScheduler": services["beat"],
+                    "alertService": services["beat"],
+                    "sftpServer": services["sftp"],
+                    "worker": services["worker"],
+                    "monitor": services["monitor"],
+                },
+                "uptime": int(time.time() - STARTED_AT),
+            }
+        )
