@@ -51,10 +51,8 @@ def require_resources(actor, fields: Iterable[str]) -> None:
     names = sorted({_api_name(f) for f in fields})
     if names and not may_set_resources(actor):
         raise NotAllowed(
-            {
-                "detail": f"Only staff may set {', '.join(names)} (requires server.resources).",
-                "fields": {name: ["Requires server.resources."] for name in names},
-            }
+            f"Only staff may set {', '.join(names)} (requires server.resources).",
+            fields={name: ["Requires server.resources."] for name in names},
         )
 
 

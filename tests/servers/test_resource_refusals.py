@@ -465,5 +465,5 @@ def test_concurrent_self_service_creates_cannot_pass_the_quota(make_user, settin
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(outcomes) == ["PermissionDenied"] * 4 + ["created"] * 2
+    assert sorted(outcomes) == ["NotAllowed"] * 4 + ["created"] * 2
     assert Server.objects.filter(owner=user).count() == 2
