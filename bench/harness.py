@@ -294,29 +294,6 @@ def machine_info(sockets: list[str], **versions: str) -> dict:
 BENCH_EMAIL = "bench@hearth.local"
 
 
-def seed_panel():
-    """Default roles, the benchmark's administrator and the stock templates.
-
-    Returns (administrator, its fresh password, the Test Game template), refusing a Test Game that does
-    not run the test environment's image."""
-    import uuid
-
-    from accounts.models import Role, User
-    from accounts.services import roles_ensure_defaults
-    from templates_app.models import Template
-    from templates_app.services import templates_install_catalogue
-
-    roles_ensure_defaults()
-    password = uuid.uuid4().hex
-    admin = User.objects.create_superuser(email=BENCH_EMAIL, username="bench", password=password)
-    admin.roles.add(Role.objects.get(name="Administrator"))
-    templates_install_catalogue()
-    game = Template.objects.get(name="Test Game")
-    if game.docker_image != env("HEARTH_TEST_IMAGE"):
-        raise Aborted(f"The Test Game template runs {game.docker_image}, not {env('HEARTH_TEST_IMAGE')}.")
-    return admin, password, game
-
-
 def api_session(base_url: str, password: str):
     """A requests session signed in to the panel's API as the benchmark's administrator, and its JWT."""
     import requests
@@ -333,3 +310,45 @@ def api_session(base_url: str, password: str):
 
 def worker_argv(loglevel: str) -> list[str]:
     return [str(VENV_BIN / "celery"), "-A", "config", "worker", "--concurrency", "2", "--loglevel", loglevel]
+
+
+def check_bench_services() -> None:
+    """The database and Redis are the benchmark's own (scripts/run-bench.sh points them there)."""
+    from urllib.parse import urlsplit
+
+    db = urlsplit(env("DATABASE_URL"))
+    if db.path != "/hearth_bench" or db.hostname not in ("127.0.0.1", "localhost"):
+        raise Aborted("DATABASE_URL must be the local hearth_bench database (scripts/run-bench.sh sets it).")
+    redis_url = urlsplit(env("REDIS_URL"))
+    if redis_url.path != "/9" or redis_url.hostname not in ("127.0.0.1", "localhost"):
+        raise Aborted("REDIS_URL must be db 9 of the local Redis (scripts/run-bench.sh sets it).")
+
+
+def start_web_and_worker(processes: "Processes", worker_loglevel: str) -> str:
+    """daphne on a free port of 127.0.0.1 and a Celery worker; returns daphne's base URL once it
+    answers /api/health (the worker is waited for by wait_worker, after the monitor started)."""
+    port = free_port()
+    processes.start(
+        "daphne", [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    )
+    processes.start("worker", worker_argv(worker_loglevel))
+    return f"http://127.0.0.1:{port}"
+
+
+def wait_web_and_worker(processes: "Processes", base_url: str) -> None:
+    import requests
+
+    def web_up():
+        processes.check()
+        with contextlib.suppress(requests.RequestException):
+            return requests.get(f"{base_url}/api/health", timeout=2).status_code == 200
+        return False
+
+    wait_until("daphne to answer /api/health", web_up, 60)
+    from config.celery import app
+
+    def worker_up():
+        processes.check()
+        return bool(app.control.ping(timeout=0.5))
+
+    wait_until("the Celery worker to answer a ping", worker_up, 60)

@@ -134,3 +134,16 @@ class CpuTrace:
             k: None if c0.get(k) is None or c1.get(k) is None else 100 * (c1[k] - c0[k]) / (t1 - t0)
             for k in self.pids
         }
+
+
+def dockerd_pid(socket_path: str) -> int | None:
+    """The engine's dockerd: its --host is the socket (or none given, for the default socket)."""
+    target = socket_path.encode()
+
+    def match(argv):
+        if not argv[0].endswith(b"dockerd"):
+            return False
+        hosts = [a for a in argv if b"unix://" in a]
+        return any(target in a for a in hosts) or (not hosts and target == b"/var/run/docker.sock")
+
+    return find_pid(match)

@@ -1,0 +1,159 @@
+"""The one place bench calls the panel's own code: its services (seeding nodes, servers, templates),
+its runtime (a server's directory and container spec, its removal), its node client and its console
+internals. The scenarios import nothing else from the panel's apps, so when that code moves, this
+module is what follows it. (The raw baselines use docker-py directly: bench/rawdocker.py.)
+
+Everything imports lazily: Django is set up by the runner (harness.migrate_and_setup_django) after
+these functions are imported."""
+
+import uuid
+
+from bench.harness import BENCH_EMAIL, Aborted, env
+
+
+def server_model():
+    from servers.models import Server
+
+    return Server
+
+
+def seed_panel():
+    """Default roles, the benchmark's administrator and the stock templates.
+
+    Returns (administrator, its fresh password, the Test Game template), refusing a Test Game that does
+    not run the test environment's image."""
+    from accounts.models import Role, User
+    from accounts.services import roles_ensure_defaults
+    from templates_app.models import Template
+    from templates_app.services import templates_install_catalogue
+
+    roles_ensure_defaults()
+    password = uuid.uuid4().hex
+    admin = User.objects.create_superuser(email=BENCH_EMAIL, username="bench", password=password)
+    admin.roles.add(Role.objects.get(name="Administrator"))
+    templates_install_catalogue()
+    game = Template.objects.get(name="Test Game")
+    if game.docker_image != env("HEARTH_TEST_IMAGE"):
+        raise Aborted(f"The Test Game template runs {game.docker_image}, not {env('HEARTH_TEST_IMAGE')}.")
+    return admin, password, game
+
+
+def template_variant(game, *, name: str, start_command: str):
+    """A copy of template `game` (every field and variable) with its own name and start command."""
+    from templates_app.models import Template
+    from templates_app.services import VARIABLE_FIELDS, template_save
+
+    fields = {
+        f.name: getattr(game, f.name)
+        for f in Template._meta.concrete_fields
+        if f.name not in ("id", "name", "created_at", "updated_at")
+    }
+    fields["start_command"] = start_command
+    variables = [{k: getattr(v, k) for k in VARIABLE_FIELDS} for v in game.variables.all()]
+    return template_save(template=Template(name=name, **fields), variables=variables)
+
+
+def location_create(name: str):
+    from nodes.models import Location
+
+    return Location.objects.create(name=name)
+
+
+def node_online(*, ports: str, ssh_host_key: str = "", **fields):
+    """A node created through the panel's service (`fields` as node_create takes them), its host key
+    pinned when given, checked healthy, with allocations `ports` on 127.0.0.1."""
+    from nodes.allocations import allocations_create
+    from nodes.health import node_check_health
+    from nodes.services import node_create
+
+    node, _ = node_create(**fields)
+    if ssh_host_key:
+        node.ssh_host_key = ssh_host_key
+        node.save()
+    report = node_check_health(node=node)
+    if not report.get("ok"):
+        raise Aborted(f"Node {node.name} is not healthy: {report.get('error')}")
+    allocations_create(node=node, ip="127.0.0.1", ports=ports)
+    node.refresh_from_db()
+    return node
+
+
+def server_create(**fields):
+    from servers.services import server_create
+
+    return server_create(**fields)
+
+
+def server_install(server, actor, *, reinstall: bool = False) -> None:
+    from servers.services import server_install
+
+    if reinstall:
+        server_install(server=server, actor=actor, reinstall=True)
+    else:
+        server_install(server=server, actor=actor)
+
+
+def server_dir(server) -> str:
+    """The server's directory on its node."""
+    from servers import runtime
+
+    return runtime.server_dir(server)
+
+
+def container_spec(server) -> dict:
+    """The panel's container spec of `server` (keys as bench/rawdocker.py reads them)."""
+    from servers import runtime
+
+    return runtime.container_spec(server)
+
+
+def server_destroy(server) -> None:
+    """The panel's own removal of the server's container."""
+    from nodes.client import client_for
+    from servers import runtime
+
+    runtime.destroy(client_for(server.node), server)
+
+
+def node_run(node, argv: list[str]) -> None:
+    """Run a command on the node, as the node's user (over SSH for an ssh:// node)."""
+    from nodes.client import client_for
+
+    client_for(node).run(argv)
+
+
+def node_sdk_api(node):
+    """A docker-py APIClient over the panel's own connection to the node (for the sdk-ssh baseline:
+    docker-py through the node client's pinned SSH transport). Called before each timed call: the
+    node client reconnects (untimed) when the connection dropped, as the panel does."""
+    from nodes.client import client_for
+
+    return client_for(node).docker.api
+
+
+def demultiplex(response):
+    """The node client's reader of the Engine's multiplexed log stream: batches of (stream, bytes)."""
+    from nodes.client import _demultiplex
+
+    return _demultiplex(response)
+
+
+def output_throttle():
+    """The monitor's per-server line throttle and the line cutter its follower applies."""
+    from nodes.output import Throttle, cut
+
+    return Throttle(), cut
+
+
+def console():
+    """The panel's console module (history, group names, the monitor's write path)."""
+    from servers import console
+
+    return console
+
+
+def realtime_publish():
+    """config.realtime.publish: how the monitor publishes to a group."""
+    from config import realtime
+
+    return realtime.publish
