@@ -13,6 +13,7 @@ from rest_framework.exceptions import APIException
 
 from accounts.permissions import can
 from config.admin import refusal_text
+from config.errors import DomainError
 from servers import ports, services
 from servers.forms import AllocationAddForm, SuspendForm, TransferForm
 from servers.models import Server
@@ -45,7 +46,7 @@ class ServerPages:
             target = form.cleaned_data["target"]
             try:
                 server_transfer(server=server, actor=request.user, target=target, request=request)
-            except APIException as exc:
+            except (APIException, DomainError) as exc:  # the transfer raises domain errors now
                 form.add_error(None, refusal_text(exc))
                 self.message_user(request, f"Not transferred: {refusal_text(exc)}", messages.ERROR)
             else:

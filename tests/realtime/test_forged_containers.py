@@ -16,7 +16,7 @@ import pytest
 from channels.layers import get_channel_layer
 
 from nodes.client import client_for as client_for_node
-from nodes.monitor import Monitor
+from servers.monitor import Monitor
 from servers import console, runtime
 from servers.models import Server, ServerMetric
 from tests.conftest import require_env
