@@ -294,11 +294,8 @@ def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:
         if how == "command":
             try:
                 send_stdin(client, server, value)
-            except (
-                EngineRefused,
-                ContainerNotFound,
-            ) as exc:  # the engine refused the attach: on to the signal
-                _say_step(server, f"Could not send the stop command: {getattr(exc, 'explanation', exc)}")
+            except (EngineRefused, ContainerNotFound) as exc:  # no attach: on to the signal
+                _say_step(server, f"Could not send the stop command: {exc.explanation}")
                 continue
         elif not client.signal(name, value):
             return _exit_code(client, name)

@@ -6,7 +6,7 @@ import posixpath
 import tarfile
 import time
 
-from nodes.client.errors import FileTooLarge, NotARegularFile
+from nodes.client.errors import _TRANSPORT_ERRORS, FileTooLarge, NodeUnavailable, NotARegularFile
 from nodes.client.sdk import archive_response, archive_stat, events_response, logs_response, raw_socket
 from nodes.client.streams import Stream, _demultiplex
 from nodes.client.types import ContainerEvent, ContainerStats
@@ -24,8 +24,13 @@ class StdinAttach:
         self.client, self.container, self._attached = client, container, attached
 
     def send(self, data: bytes) -> None:
-        with self.client.guard("sending to the console", container=self.container):
+        """NodeUnavailable when the attach broke (the container restarted, say). Unlike `guard`, the
+        node's connection is kept: one stale attach says nothing of the events and logs streams on it."""
+        try:
             raw_socket(self._attached).sendall(data)
+        except _TRANSPORT_ERRORS as exc:
+            reason = str(exc) or exc.__class__.__name__
+            raise NodeUnavailable(self.client.node.name, f"sending to the console failed: {reason}") from exc
 
     def close(self) -> None:
         """Close the wrapper too, or the connection lingers until garbage collection."""

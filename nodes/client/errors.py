@@ -72,7 +72,8 @@ class ContainerNotFound(Exception):
 
     def __init__(self, node_name: str, container: str, explanation: str = ""):
         self.node_name, self.container = node_name, container
-        super().__init__(explanation or f"No container {container} on node '{node_name}'.")
+        self.explanation = explanation or f"No container {container} on node '{node_name}'."
+        super().__init__(self.explanation)
 
 
 class EngineRefused(Exception):

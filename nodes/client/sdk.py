@@ -1,6 +1,8 @@
 """The few places the node client reaches past docker-py's public API (and into the HTTP transport
 under it). Nothing else, in nodes/client or outside it, touches a private attribute of docker-py,
-requests, urllib3 or paramiko; each use below says why the public API will not do.
+requests, urllib3 or paramiko; each use below says why the public API will not do. (One more
+seam, in ssh.py: PinnedSSHAdapter overrides docker-py's `_create_paramiko_client` hook, the only way
+to give its SSH transport our key, timeouts and host-key policy instead of ~/.ssh.)
 """
 
 import contextlib
