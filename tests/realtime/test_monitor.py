@@ -7,9 +7,9 @@ import docker
 import pytest
 from django.utils import timezone
 
-from servers.monitor import Monitor
 from servers import console
 from servers.models import Server, ServerMetric
+from servers.monitor import Monitor
 from tests.conftest import require_env
 from tests.servers.conftest import wait_status
 from tests.servers.test_lifecycle import create, wait_for_line
