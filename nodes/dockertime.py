@@ -35,13 +35,16 @@ def nanos(timestamp: str | None) -> int:
     return seconds * 1_000_000_000 + int((fraction + "000000000")[:9])
 
 
-def output_since(state: dict, last_exit: int | None, last_output: bytes | None = None) -> str:
-    """Where one run's output starts in the container's log, as Docker's `since` (seconds.nanoseconds,
+def output_since(
+    started_at: str, finished_at: str, last_exit: int | None, last_output: bytes | None = None
+) -> str:
+    """Where one run's output starts in the container's log (its StartedAt and FinishedAt, the engine's
+    RFC 3339 text), as Docker's `since` (seconds.nanoseconds,
     inclusive): after the previous run ended, so this run's first line is read and the previous run's
     lines are not. Neither StartedAt nor the start event will do: the game writes a few ms before both.
     The previous run's last lines can be stamped just after its FinishedAt (the engine copies output
     after the exit; 1 run in 15, measured), so the last line already read, when known, is a bound too."""
-    started, finished = nanos(state.get("StartedAt")), nanos(state.get("FinishedAt"))
+    started, finished = nanos(started_at), nanos(finished_at)
     if finished < started:  # running (or the zero time: the container's first run)
         boundary = finished
     elif last_exit is not None and last_exit < started:  # this run ended already; its predecessor's end

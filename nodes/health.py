@@ -122,7 +122,7 @@ def _probe(node: Node, *, prepare: bool) -> dict:
     try:
         info = client.info()
         if prepare:  # registration: the data dir may not exist yet (the local node's never does)
-            client.run(["mkdir", "-p", node.data_dir])
+            client.make_directories(node.data_dir)
         report = {"checked_at": timezone.now().isoformat()}
         report.update(
             _parse_probe(client.run(["sh", "-c", _PROBE, "probe", node.data_dir]), data_dir=node.data_dir)

@@ -61,23 +61,24 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     remove_container(client, name)
     limits = {**resource_limits(server), "init": False, **_install_identity(template, user)}
     limits["mem_limit"] = limits["memswap_limit"] = max(limits["mem_limit"], 1024 * 1024 * 1024)
-    with client.guard("running the install container"):
-        container = client.docker.containers.create(
-            image,
-            command=["/bin/sh", "-c", wrapper],
-            entrypoint=[],
-            name=name,
-            environment={**env, "HEARTH_INSTALL_SCRIPT": template.install_script.replace("\r\n", "\n")},
-            working_dir="/mnt/server",
-            labels={LABEL: str(server.pk), "hearth.role": "install"},
-            volumes={path: {"bind": "/mnt/server", "mode": "rw"}},
-            network_mode="bridge",
+    container = client.create_container(
+        {
+            "image": image,
+            "name": name,
+            "command": ["/bin/sh", "-c", wrapper],
+            "entrypoint": [],
+            "environment": {**env, "HEARTH_INSTALL_SCRIPT": template.install_script.replace("\r\n", "\n")},
+            "working_dir": "/mnt/server",
+            "labels": {LABEL: str(server.pk), "hearth.role": "install"},
+            "volumes": {path: {"bind": "/mnt/server", "mode": "rw"}},
+            "stdin_open": False,
             **limits,
-        )
+            "network_mode": "bridge",
+        }
+    )
     try:
         ensure_directory(client, server)  # again: the pull may have taken minutes since the first check
-        with client.guard("running the install script"):
-            container.start()
+        client.start_container(container)
         code, tail = _watch_install(client, server, container, on_output)
         if code != 0:
             last = "\n".join(tail[-5:])
@@ -86,9 +87,9 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
         remove_container(client, name)
 
 
-def _watch_install(client: NodeClient, server: Server, container, on_output) -> tuple[int, list[str]]:
-    """Relay the install's output while a deadline runs on its own: docker-py reads log streams without
-    a socket timeout, so a script that prints nothing would otherwise hold this worker forever.
+def _watch_install(client: NodeClient, server: Server, container: str, on_output) -> tuple[int, list[str]]:
+    """Relay the install's output while a deadline runs on its own: a log stream is read without a
+    socket timeout, so a script that prints nothing would otherwise hold this worker forever.
 
     Returns (exit code, last lines); past HEARTH_INSTALL_TIMEOUT the container is killed and the install
     fails."""
@@ -96,15 +97,21 @@ def _watch_install(client: NodeClient, server: Server, container, on_output) -> 
     tail: list[str] = []
 
     def relay() -> None:
+        output = None
         try:
-            for chunk in container.logs(stream=True, follow=True):
-                for text in chunk.decode(errors="replace").splitlines():
-                    tail[:] = [*tail[-19:], text]
-                    console.write(server.pk, text, stream="stdout")
-                    if on_output:
-                        on_output(text)
+            output = client.follow_logs(container, 0)
+            for frames in output:
+                for _, chunk in frames:
+                    for text in chunk.decode(errors="replace").splitlines():
+                        tail[:] = [*tail[-19:], text]
+                        console.write(server.pk, text, stream="stdout")
+                        if on_output:
+                            on_output(text)
         except Exception as exc:  # the stream broke or the container went away: the deadline still runs
             logger.debug("Install output of %s ended: %s", server.pk, exc)
+        finally:
+            if output is not None:
+                output.close()
 
     reader = threading.Thread(target=relay, daemon=True, name=f"install-{str(server.pk)[:8]}")
     reader.start()
@@ -112,14 +119,14 @@ def _watch_install(client: NodeClient, server: Server, container, on_output) -> 
     while True:
         step = max(0.0, min(1.0, deadline - time.monotonic()))
         reader.join(timeout=step)  # returns early when the script ends (its output does)
-        code = client.wait_exit(container.id, 0 if reader.is_alive() else step)  # a broken stream: poll
+        code = client.wait_exit(container, 0 if reader.is_alive() else step)  # a broken stream: poll
         if code is not None:
             reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)  # the last lines, already written
             return code, tail
         if time.monotonic() >= deadline:
             logger.warning("Install of %s timed out after %s s; killing its container", server.pk, limit)
             console.write(server.pk, f"The install script ran longer than {limit} s; stopping it.")
-            client.signal(container.id, "SIGKILL")
-            client.wait_exit(container.id, settings.NODE_TIMEOUT_SECONDS)
+            client.signal(container, "SIGKILL")
+            client.wait_exit(container, settings.NODE_TIMEOUT_SECONDS)
             reader.join(timeout=settings.NODE_TIMEOUT_SECONDS)
             raise InstallFailed(f"Install timed out after {limit} s.")

@@ -3,10 +3,11 @@
 Docker resolves a bind mount's source on the node's host, following every symlink in it, and the
 install container is root: a `<data_dir>/servers/<uuid>` that is (or sits under) a link would let it
 write into, and `chown -R`, any host directory. So before every container start the node itself
-checks, with the shell of the node client, that each directory from `/` down to the server's is a
-real directory (no symlink, nothing writable by every user without the sticky bit) and that the
-resolved path is the path itself; missing directories are made one at a time (`mkdir` without
-`-p`, which fails rather than follow a link that appeared meanwhile).
+checks (the node client's `make_checked_directory`, nodes/client/host_dirs.py) that each directory
+from `/` down to the server's is a real directory (no symlink, nothing writable by every user
+without the sticky bit) and that the resolved path is the path itself; missing directories are
+made one at a time (`mkdir` without `-p`, which fails rather than follow a link that appeared
+meanwhile).
 
 What remains is the window between that check and the engine's mount at start (one SSH round trip).
 Only who can write to a directory above the server's could use it: the node's login user and root,
@@ -20,36 +21,6 @@ import posixpath
 
 from nodes.client import NodeClient, NodeCommandFailed
 from nodes.datadirs import data_dir_shape_problems, normalized
-
-REFUSED = 3  # the check's exit code for "not a safe directory" (any other is a failure to run it)
-
-# $1 the owner to give the server's directory ("" on SSH nodes: the login user makes it and so owns
-# it), $2 the data dir, $3 the server's directory; then every directory from / down to $3.
-_PREPARE = r"""
-set -u
-owner=$1 data=$2 dir=$3
-shift 3
-refuse() { printf '%s\n' "$1" >&2; exit 3; }
-for path in "$@"; do
-  [ -L "$path" ] && refuse "$path is a symbolic link"
-  if [ ! -e "$path" ]; then
-    if [ "$path" = "$dir" ]; then mkdir -m 750 -- "$path"; else mkdir -- "$path"; fi || exit 1
-    if [ -n "$owner" ] && [ "$path" = "$data/servers" ]; then
-      chown -h -- "$(stat -c %u:%g -- "$data")" "$path" || exit 1
-    fi
-  fi
-  [ -L "$path" ] && refuse "$path is a symbolic link"
-  [ -d "$path" ] || refuse "$path is not a directory"
-  # Above the server's own directory (whose contents are the customer's anyway), anyone who can
-  # write could swap the next directory for a link; the sticky bit (/tmp) keeps others' names safe.
-  if [ "$path" != "$dir" ] && [ -n "$(find "$path" -prune -perm -0002 ! -perm -1000 -print)" ]; then
-    refuse "$path is writable by every user"
-  fi
-done
-resolved=$(cd -P -- "$dir" && pwd -P) || exit 1
-[ "$resolved" = "$dir" ] || refuse "$dir resolves to $resolved"
-if [ -n "$owner" ]; then chown -h -- "$owner" "$dir" || exit 1; fi
-"""
 
 
 class MountRefused(Exception):
@@ -72,7 +43,7 @@ def prepare(client: NodeClient, *, data_dir: str, server_id, owner: str = "") ->
     if problems := data_dir_shape_problems(data):
         raise MountRefused(f"Refusing to use the data dir {data} on node '{client.node.name}': {problems[0]}")
     try:
-        client.run(["sh", "-c", _PREPARE, "prepare", owner, data, path, *_chain(path)])
+        client.make_checked_directory(path, data_dir=data, owner=owner, chain=_chain(path))
     except NodeCommandFailed as exc:
         why = exc.stderr or f"the check exited with {exc.code}"
         raise MountRefused(

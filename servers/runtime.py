@@ -1,22 +1,28 @@
 """What happens on the node: images, the install container, the game container, stdin, stop and kill.
 
 Called from Celery tasks only (never from a web request). Files inside the server directory are
-read and written through the container (`get_archive`/`put_archive`), so a symlink the customer
+read and written through the container (the engine's archive endpoints), so a symlink the customer
 planted resolves inside the container's filesystem, never on the node's host.
 """
 
 import hashlib
-import io
 import json
 import logging
 import posixpath
-import tarfile
 import time
 
-import docker.errors
 from django.conf import settings
 
-from nodes.client import FileTooLarge, ImagePullFailed, NodeClient, NotARegularFile
+from nodes.client import (
+    ContainerNotFound,
+    ContainerState,
+    EngineRefused,
+    FileTooLarge,
+    ImagePullFailed,
+    NodeClient,
+    NotARegularFile,
+    create_from_spec,
+)
 from nodes.validation import check_network_mode
 from servers import console, mounts
 from servers.models import Server
@@ -46,7 +52,7 @@ def container_user(server: Server, client: NodeClient | None = None) -> str:
         return settings.CONTAINER_USER
     user = (node.last_health or {}).get("user")
     if not user and client is not None:
-        user = client.run(["sh", "-c", 'echo "$(id -u):$(id -g)"']).strip()
+        user = client.login_user()
         node.last_health = {**(node.last_health or {}), "user": user}
         type(node).objects.filter(pk=node.pk).update(last_health=node.last_health)
     return user or settings.CONTAINER_USER
@@ -175,88 +181,36 @@ def container_spec(server: Server) -> dict:
 
 
 def remove_container(client: NodeClient, name: str) -> None:
-    try:
-        with client.guard("removing a container"):
-            client.docker.containers.get(name).remove(force=True)
-    except docker.errors.NotFound:
-        pass
+    client.remove_container(name)
 
 
 def create_container(api, spec: dict, **overrides) -> dict:
-    """Create a container from a `container_spec`, some of it overridden (the benchmarks' raw baselines
-    use the panel's spec with their own name, directory and port). Returns the engine's answer."""
-    spec = {**spec, **overrides}
-    host_config = api.create_host_config(
-        binds=spec["volumes"],
-        port_bindings=spec["port_bindings"],
-        tmpfs=spec["tmpfs"],
-        mem_limit=spec["mem_limit"],
-        memswap_limit=spec["memswap_limit"],
-        nano_cpus=spec["nano_cpus"],
-        pids_limit=spec["pids_limit"],
-        blkio_weight=spec["blkio_weight"],
-        security_opt=spec["security_opt"],
-        cap_drop=spec["cap_drop"],
-        privileged=False,
-        init=True,
-        restart_policy=spec["restart_policy"],
-        log_config=spec["log_config"],
-        read_only=spec["read_only"],
-        network_mode=spec["network_mode"],
-    )
-    return api.create_container(
-        image=spec["image"],
-        name=spec["name"],
-        command=spec.get("command"),
-        environment=spec["environment"],
-        working_dir=spec["working_dir"],
-        user=spec["user"],
-        stdin_open=True,
-        detach=not spec.get(
-            "stdin_once", True
-        ),  # docker-py sets StdinOnce for attached (not detached) creates
-        tty=False,
-        labels=spec["labels"],
-        ports=[tuple(port.split("/")) for port in spec["ports"]],
-        host_config=host_config,
-    )
+    """Create a container from a `container_spec` through a raw docker-py APIClient, some of it
+    overridden: for the benchmarks' raw baselines only (the panel's spec with their own name, directory
+    and port); the panel itself creates through `NodeClient.create_container`. The engine's answer."""
+    return create_from_spec(api, {**spec, **overrides})
 
 
-def ensure_container(client: NodeClient, server: Server):
+def ensure_container(client: NodeClient, server: Server) -> ContainerState:
     """The game container, recreated when its configuration changed (resources, variables, ports).
 
     Reused only when it is the one the panel created (its id recorded on the server): a container that
     merely has the server's name, or its config label, is the node's word, and is replaced."""
     spec = container_spec(server)
-    with client.guard("preparing the container"):
-        try:
-            container = client.docker.containers.get(server.container_name)
-            ours = bool(server.container_id) and container.id == server.container_id
-            if ours and container.labels.get("hearth.config") == spec["labels"]["hearth.config"]:
-                return container
-            container.remove(force=True)
-        except docker.errors.NotFound:
-            pass
+    current = client.container_state(server.container_name)
+    if current is not None:
+        ours = bool(server.container_id) and current.id == server.container_id
+        if ours and current.labels.get("hearth.config") == spec["labels"]["hearth.config"]:
+            return current
+        client.remove_container(current.id)
     ensure_image(client, server, spec["image"], refresh=False)  # a node that lost (pruned) the image
-    with client.guard("creating the container"):
-        result = create_container(client.docker.api, spec)
-        server.container_id = result["Id"]  # recorded before it starts: the monitor trusts only this id
-        Server.objects.filter(pk=server.pk).update(container_id=result["Id"])
-        return client.docker.containers.get(result["Id"])
+    container_id = client.create_container(spec)
+    server.container_id = container_id  # recorded before it starts: the monitor trusts only this id
+    Server.objects.filter(pk=server.pk).update(container_id=container_id)
+    return client.inspect(container_id)
 
 
-def _write_in_container(container, path: str, text: str, user: str) -> None:
-    data = text.encode()
-    uid, gid = (int(part) for part in user.split(":"))
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as archive:
-        info = tarfile.TarInfo(posixpath.basename(path))
-        info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o644, uid, gid, int(time.time())
-        archive.addfile(info, io.BytesIO(data))
-    container.put_archive(posixpath.dirname(path), buffer.getvalue())
-
-
-def apply_config_files(client: NodeClient, server: Server, container) -> None:
+def apply_config_files(client: NodeClient, server: Server, container: ContainerState) -> None:
     """Rewrite the template's config files (properties, yaml, json, ini…) with this server's values.
 
     A file over HEARTH_CONFIG_FILE_MAX_BYTES (apparent size: a sparse file counts whole) is skipped
@@ -289,8 +243,7 @@ def apply_config_files(client: NodeClient, server: Server, container) -> None:
         original = data.decode(errors="replace") if data is not None else None
         updated = configfiles.rewrite(rule.get("parser", "properties"), original or "", replacements)
         if updated != original:
-            with client.guard(f"rewriting {relative}"):
-                _write_in_container(container, path, updated, container_user(server))
+            client.put_file(container.id, path, updated.encode(), owner=container_user(server))
 
 
 def _size(count: int) -> str:
@@ -304,8 +257,7 @@ def start(client: NodeClient, server: Server) -> None:
     ensure_directory(client, server)  # before the engine touches the mount (config files, then the start)
     container = ensure_container(client, server)
     apply_config_files(client, server, container)
-    with client.guard("starting the container"):
-        container.start()
+    client.start_container(container.id)
 
 
 def send_stdin(client: NodeClient, server: Server, text: str) -> None:
@@ -319,13 +271,12 @@ def send_stdin(client: NodeClient, server: Server, text: str) -> None:
 
 def attach_stdin(client: NodeClient, server: Server, data: bytes) -> None:
     if not server.container_id:
-        raise docker.errors.NotFound("The server has no container on its node yet.")
-    with client.guard("sending a console command"):
-        sock = client.docker.api.attach_socket(server.container_id, params={"stdin": 1, "stream": 1})
-        try:
-            getattr(sock, "_sock", sock).sendall(data)  # a socket behind SocketIO locally, a channel over SSH
-        finally:
-            sock.close()  # close the wrapper too, or the connection lingers until garbage collection
+        raise ContainerNotFound(server.node.name, "", "The server has no container on its node yet.")
+    stdin = client.attach_stdin(server.container_id)
+    try:
+        stdin.send(data)
+    finally:
+        stdin.close()
 
 
 def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:
@@ -335,16 +286,16 @@ def stop(client: NodeClient, server: Server, *, timeout: int) -> int | None:
     state = client.container_state(name) if name else None
     if state is None:
         return None
-    if not state.get("Running"):
-        return state.get("ExitCode")
+    if not state.running:
+        return state.exit_code
     steps = _stop_steps(server.template)
     for index, (how, value) in enumerate(steps):
         _say_step(server, _describe(how, value, first=index == 0, timeout=timeout))
         if how == "command":
             try:
                 send_stdin(client, server, value)
-            except docker.errors.APIError as exc:  # the engine refused the attach: on to the signal
-                _say_step(server, f"Could not send the stop command: {exc.explanation or exc}")
+            except (EngineRefused, ContainerNotFound) as exc:  # no attach: on to the signal
+                _say_step(server, f"Could not send the stop command: {exc.explanation}")
                 continue
         elif not client.signal(name, value):
             return _exit_code(client, name)
@@ -382,7 +333,7 @@ def _say_step(server: Server, text: str) -> None:
 
 def _exit_code(client: NodeClient, name: str) -> int | None:
     state = client.container_state(name)
-    return state.get("ExitCode") if state else None
+    return state.exit_code if state else None
 
 
 def kill(client: NodeClient, server: Server) -> int | None:
@@ -401,23 +352,12 @@ def destroy(client: NodeClient, server: Server) -> None:
     path = server_dir(server)
     if not path.startswith(server.node.data_dir.rstrip("/") + "/servers/"):
         raise RuntimeError(f"Refusing to delete {path}: not under the node's servers directory")
-    client.run(["rm", "-rf", "--one-file-system", path])
-
-
-# Both sizes of the tree, in MB: what its files say they hold (a sparse file counts whole) and the
-# blocks they take (many small files, preallocated space). The game runs as the node's login user, so
-# it can `chmod 000` a directory it filled and `du` (as that user) would skip it: directories first get
-# their owner's read and search bits back, each before find descends into it (`-exec … \;`, not `+`).
-_DISK_USAGE = (
-    'find -P "$1" -xdev -type d ! -perm -u=rx -exec chmod u+rx -- {} \\; 2>/dev/null; '
-    'du -s -x -B1M --apparent-size -- "$1" 2>/dev/null; du -s -x -B1M -- "$1" 2>/dev/null'
-)
+    client.remove_tree(path)
 
 
 def disk_usage_mb(client: NodeClient, server: Server) -> int:
     """The larger of the apparent and the allocated size: a sparse file passes a block count (an
     8 GB `truncate` takes no block) yet every copy, backup or transfer of it moves 8 GB, and a write
-    can fill it at any time; blocks count where files are many and tiny, or space is preallocated."""
-    out = client.run(["sh", "-c", _DISK_USAGE, "du", server_dir(server)], check=False)
-    sizes = [int(line.split()[0]) for line in out.splitlines() if line.strip()[:1].isdigit()]
-    return max(sizes, default=0)
+    can fill it at any time; blocks count where files are many and tiny, or space is preallocated.
+    (The game can `chmod 000` what it filled: see nodes.client.host_files.)"""
+    return client.disk_usage_mb(server_dir(server))

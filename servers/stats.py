@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone
 
+from nodes.client import ContainerStats
 from servers import console
 from servers.models import Server, ServerMetric
 from servers.ownership import owned_row
@@ -25,30 +26,23 @@ POINTS = 120  # at most this many points per answer
 
 @dataclass
 class Sampler:
-    """Turns successive one-shot `docker stats` of one container into CPU % and history points."""
+    """Turns successive one-shot stats samples of one container into CPU % and history points."""
 
     previous: dict = field(default_factory=dict)
     pending: dict = field(default_factory=dict)  # server id → samples since the last history point
 
-    def sample(self, server_id: str, stats: dict) -> dict | None:
-        cpu_total = stats.get("cpu_stats", {}).get("cpu_usage", {}).get("total_usage", 0)
-        system = stats.get("cpu_stats", {}).get("system_cpu_usage", 0)
-        cores = stats.get("cpu_stats", {}).get("online_cpus") or 1
+    def sample(self, server_id: str, stats: ContainerStats) -> dict | None:
         before = self.previous.get(server_id)
-        self.previous[server_id] = (cpu_total, system)
-        if before is None or system <= before[1]:
+        self.previous[server_id] = (stats.cpu_total, stats.system_cpu)
+        if before is None or stats.system_cpu <= before[1]:
             return None  # the first sample only sets the baseline
-        cpu = round(100.0 * (cpu_total - before[0]) / (system - before[1]) * cores, 1)
-        memory = stats.get("memory_stats", {})
-        used = memory.get("usage", 0) - memory.get("stats", {}).get(
-            "inactive_file", memory.get("stats", {}).get("cache", 0)
-        )
-        networks = stats.get("networks") or {}
+        share = (stats.cpu_total - before[0]) / (stats.system_cpu - before[1])
+        cpu = round(100.0 * share * stats.online_cpus, 1)
         return {
             "cpu": max(cpu, 0.0),
-            "memory_mb": max(used, 0) // (1024 * 1024),
-            "network_received": sum(n.get("rx_bytes", 0) for n in networks.values()),
-            "network_sent": sum(n.get("tx_bytes", 0) for n in networks.values()),
+            "memory_mb": stats.memory_used // (1024 * 1024),
+            "network_received": stats.network_received,
+            "network_sent": stats.network_sent,
         }
 
     def record(self, server_id: str, values: dict, *, node_id, container_id: str) -> None:

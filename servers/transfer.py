@@ -20,9 +20,9 @@ from django.db import transaction
 from django.db.models.functions import Coalesce
 from django.dispatch import Signal
 from django.utils import timezone
-from rest_framework import exceptions
 
 from accounts.audit import audit
+from config.errors import InvalidInput
 from nodes.client import client_for
 from nodes.models import Allocation, Node
 from servers import console, placement, runtime
@@ -31,7 +31,7 @@ from servers.resources import may_set_resources
 from servers.states import set_status, transition
 from servers.transfer_archive import MB, ArchiveRefused, ArchiveTooLarge, TreeWalk, differences
 from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
-from servers.transfer_plan import CLEAR, INSTALL, RECEIVE, Plan, TransferAborted, doing, labelled, plan_of
+from servers.transfer_plan import Plan, TransferAborted, doing, labelled, plan_of
 
 logger = logging.getLogger(__name__)
 S = Server.Status
@@ -50,11 +50,11 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
     from servers.tasks import server_transfer_task
 
     if server.node_id == target.pk:
-        raise exceptions.ValidationError({"target_node_id": ["Server already on target node."]})
+        raise InvalidInput({"target_node_id": ["Server already on target node."]})
     # A node in maintenance takes servers only from staff who may decide placement and name it.
     if not target.is_online or (target.maintenance_mode and not may_set_resources(actor)):
         state = "offline" if not target.is_online else "in maintenance"
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 "target_node_id": [
                     f"Target node offline or insufficient resources: node '{target.name}' is {state}."
@@ -64,7 +64,7 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
     if server.status not in (S.STOPPED, S.CRASHED):
         if server.status == S.SUSPENDED:
             transition(server, action="transfer", to=None)  # 423
-        raise exceptions.ValidationError({"status": ["Server must be stopped."]})
+        raise InvalidInput({"status": ["Server must be stopped."]})
     with transaction.atomic():
         node = Node.objects.select_for_update().get(pk=target.pk)
         short = placement.shortages(
@@ -76,7 +76,7 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
         )
         if short:
             detail = placement.describe(node, short, numbers=True)
-            raise exceptions.ValidationError(
+            raise InvalidInput(
                 {"target_node_id": [f"Target node offline or insufficient resources: {detail}."]}
             )
         transition(server, action="transfer", to=S.TRANSFERRING, status_reason="")
@@ -117,9 +117,7 @@ def _reserve(server: Server, target: Node) -> list[Allocation]:
             or free.exclude(pk__in=taken).order_by("port").first()
         )
         if choice is None:
-            raise exceptions.ValidationError(
-                {"target_node_id": [f"Node '{target.name}' has not enough free ports."]}
-            )
+            raise InvalidInput({"target_node_id": [f"Node '{target.name}' has not enough free ports."]})
         Allocation.objects.filter(pk=choice.pk).update(notes=f"reserved for transfer of {server.pk}")
         reserved.append(choice)
     return reserved
@@ -173,8 +171,8 @@ def _prepare(lease: Lease, plan: Plan) -> None:
         lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
         target = client_for(plan.target)
         with doing("clearing earlier attempts", plan.target):
-            target.run(["sh", "-c", CLEAR, "clear", plan.staging_prefix])
-            target.run(["mkdir", "-p", plan.staging])
+            target.clear_staging(plan.staging_prefix)
+            target.make_directories(plan.staging)
         _refuse_one_directory(plan)
         # From here on the target's server directory is not the source's: a failure may clear it.
         job.detail = {**job.detail, "separate_directories": True}
@@ -188,10 +186,8 @@ def _refuse_one_directory(plan: Plan) -> None:
     if plan.source_dir != plan.target_dir:  # other paths: other directories, even on one machine
         return
     with doing("checking the two nodes are two machines", plan.source):
-        seen = client_for(plan.source).run(
-            ["sh", "-c", 'test -d "$1" && echo shared || :', "seen", plan.staging]
-        )
-    if seen.strip() == "shared":
+        shared = client_for(plan.source).is_directory(plan.staging)
+    if shared:
         raise TransferAborted(
             f"{plan.source.name} and {plan.target.name} share the directory {plan.target.data_dir} (one machine, "
             "one data dir): the copy would replace the source. Give one of the nodes its own data dir."
@@ -214,7 +210,7 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
     """Stream the source's tree, rebuilt and capped at the disk limit, into a fresh staging directory."""
     server = Server.objects.get(pk=plan.server_id)
     walk = TreeWalk(limit_bytes=server.allocated_disk_mb * MB)
-    source = client_for(plan.source).read_stream(["tar", "-C", plan.source_dir, "-cf", "-", "."])
+    source = client_for(plan.source).archive_tree(plan.source_dir)
 
     def outgoing():
         archive = labelled(source, "archiving the files", plan.source)
@@ -226,8 +222,8 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
 
     try:
         with doing("unpacking", plan.target):
-            client_for(plan.target).write_stream(
-                ["sh", "-c", RECEIVE, "receive", plan.staging], outgoing(), exit_timeout=UNPACK_EXIT_SECONDS
+            client_for(plan.target).receive_into_staging(
+                plan.staging, outgoing(), exit_timeout=UNPACK_EXIT_SECONDS
             )
     finally:
         source.close()  # a stream that stopped early ends the source's tar too
@@ -241,7 +237,7 @@ def _send(lease: Lease, plan: Plan) -> TreeWalk:
 
 def _verify(lease: Lease, plan: Plan, sent: TreeWalk) -> None:
     """Read the target's copy back and compare it with what the panel sent, member by member."""
-    back = client_for(plan.target).read_stream(["tar", "-C", f"{plan.staging}/tree", "-cf", "-", "."])
+    back = client_for(plan.target).archive_tree(f"{plan.staging}/tree")
     try:
         with doing("reading the copy back", plan.target):
             # Little more than was sent (so a few extra files are still named below): a target cannot
@@ -271,9 +267,9 @@ def _install(lease: Lease, plan: Plan) -> None:
         server = _require_moving(server, plan)
         target = client_for(plan.target)
         with doing("moving the copy into place", plan.target):
-            target.run(["sh", "-c", INSTALL, "install", plan.staging, plan.target_dir])
+            target.install_staged(plan.staging, plan.target_dir)
             if target.is_local:
-                target.run(["chown", "-R", settings.CONTAINER_USER, plan.target_dir])
+                target.chown_tree(settings.CONTAINER_USER, plan.target_dir)
         _step(lease, "installing")
         _switch(server, job, plan.target)  # a failure here rolls the switch back: the server stays put
 
@@ -353,7 +349,7 @@ def _undo(job: Job, server: Server | None, plan: Plan, reason: str) -> None:
             copy = (
                 [plan.target_dir] if job.detail.get("separate_directories") else []
             )  # else it is the source
-            client_for(plan.target).run(["sh", "-c", CLEAR, "clear", plan.staging_prefix, *copy])
+            client_for(plan.target).clear_staging(plan.staging_prefix, *copy)
         except Exception:  # unreachable: the next transfer there starts by clearing the same places
             logger.warning(
                 "Could not clean up the failed transfer of %s on %s", plan.server_id, plan.target.name

@@ -1,5 +1,7 @@
-"""Where a transfer's files are (the plan, fixed when the job starts) and the commands run on the
-target: unpacking into a staging directory, clearing earlier attempts (and their tar), installing the copy."""
+"""Where a transfer's files are (the plan, fixed when the job starts), and naming the step that failed.
+
+What runs on the nodes (unpacking into a staging directory, clearing earlier attempts and their tar,
+installing the copy) is a named operation of the node client: nodes/client/host_files.py."""
 
 import contextlib
 import logging
@@ -11,33 +13,6 @@ from nodes.models import Node
 from servers.models import Job
 
 logger = logging.getLogger(__name__)
-
-# On the target, as the node's SSH user. A job's staging directory is made under the lease; the receiving
-# shell writes its pid there, then tar unpacks into its `tree`. A cleanup kills exactly that process (pid
-# and working directory both match) before removing the directory, and a receiver that starts after the
-# cleanup finds no directory to enter: nothing of a reaped or dead worker's can be written afterwards.
-RECEIVE = 'cd "$1" && echo $$ > pid && mkdir -m 750 tree && cd tree && exec tar --no-same-owner -xf -'
-CLEAR = r"""
-prefix=$1; shift
-for dir in "$prefix"-*; do
-  [ -d "$dir" ] || continue
-  real=$(cd "$dir" && pwd -P) || continue
-  pid=$(cat "$dir/pid" 2>/dev/null) || pid=
-  case $pid in
-    '' | *[!0-9]*) ;;
-    *) n=0
-       while [ $n -lt 100 ]; do
-         case $(readlink "/proc/$pid/cwd" 2>/dev/null) in
-           "$real" | "$real/tree") kill -KILL "$pid" 2>/dev/null; sleep 0.1; n=$((n + 1)) ;;
-           *) break ;;
-         esac
-       done ;;
-  esac
-  rm -rf --one-file-system "$dir"
-done
-[ $# -eq 0 ] || rm -rf --one-file-system "$@"
-"""
-INSTALL = 'rm -rf --one-file-system "$2" && mkdir -p "${2%/*}" && mv "$1/tree" "$2" && rm -rf "$1"'
 
 
 class TransferAborted(Exception):

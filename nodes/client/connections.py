@@ -16,6 +16,7 @@ from config.crypto import decrypt
 from nodes.client.errors import _TRANSPORT_ERRORS, HostKeyMismatch, NodeUnavailable
 from nodes.client.keys import host_key_line, load_private_key
 from nodes.client.pinning import pin_first_contact, stored_pin
+from nodes.client.sdk import ssh_api
 from nodes.client.ssh import PinnedSSHAdapter, remote_failure
 
 logger = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ DOCKER_API_VERSION = "1.41"  # Docker 20.10; every supported engine speaks it
 
 @dataclass
 class _Connection:
-    docker: docker.DockerClient
+    api: docker.APIClient
     ssh: paramiko.SSHClient | None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -41,8 +42,8 @@ def _cache_key(node) -> tuple:
 def _open(node) -> _Connection:
     timeout = settings.NODE_TIMEOUT_SECONDS
     if node.docker_url.startswith("unix://"):
-        client = docker.DockerClient(base_url=node.docker_url, version=DOCKER_API_VERSION, timeout=timeout)
-        return _Connection(docker=client, ssh=None)
+        api = docker.APIClient(base_url=node.docker_url, version=DOCKER_API_VERSION, timeout=timeout)
+        return _Connection(api=api, ssh=None)
     if not node.docker_url.startswith("ssh://"):
         raise NodeUnavailable(
             node.name, f"unsupported Docker URL '{node.docker_url}' (use unix:// or ssh://)"
@@ -65,14 +66,8 @@ def _open(node) -> _Connection:
     if not pinned:
         _pin_or_refuse(node, adapter)
     node.ssh_host_key = node.ssh_host_key or pinned
-    api = docker.APIClient(base_url="tcp://127.0.0.1:1", version=DOCKER_API_VERSION, timeout=timeout)
-    api.mount("http+docker://ssh", adapter)
-    api._unmount("http://", "https://")
-    api.base_url = "http+docker://ssh"
-    api._custom_adapter = adapter
-    client = docker.DockerClient.__new__(docker.DockerClient)
-    client.api = api
-    return _Connection(docker=client, ssh=adapter.ssh_client)
+    api = ssh_api(adapter, version=DOCKER_API_VERSION, timeout=timeout)
+    return _Connection(api=api, ssh=adapter.ssh_client)
 
 
 def _pin_or_refuse(node, adapter: PinnedSSHAdapter) -> None:
@@ -103,7 +98,7 @@ def prove_host(node, *, docker_url: str, host_key: str) -> dict:
         logger.info("Node %s: %s failed", node.name, doing, exc_info=exc)
         raise NodeUnavailable(node.name, f"{doing} failed: {remote_failure(exc)}") from exc
     try:
-        return conn.docker.info()
+        return conn.api.info()
     except (docker.errors.APIError, *_TRANSPORT_ERRORS) as exc:
         raise NodeUnavailable(node.name, f"{doing}: its Docker engine did not answer: {exc}") from exc
     finally:
@@ -112,7 +107,7 @@ def prove_host(node, *, docker_url: str, host_key: str) -> dict:
 
 def _close(conn: _Connection) -> None:
     with contextlib.suppress(Exception):
-        conn.docker.close()
+        conn.api.close()
     if conn.ssh is not None:
         with contextlib.suppress(Exception):
             conn.ssh.close()

@@ -65,3 +65,21 @@ class ImagePullFailed(Exception):
     def __init__(self, image: str, reason: str):
         self.image, self.reason = image, reason
         super().__init__(f"Could not pull {image}: {reason}")
+
+
+class ContainerNotFound(Exception):
+    """The engine has no such container (never created, or removed meanwhile)."""
+
+    def __init__(self, node_name: str, container: str, explanation: str = ""):
+        self.node_name, self.container = node_name, container
+        self.explanation = explanation or f"No container {container} on node '{node_name}'."
+        super().__init__(self.explanation)
+
+
+class EngineRefused(Exception):
+    """The node's engine answered but refused the request (a conflict, a bad parameter, an image it
+    does not have…); `explanation` is the engine's own words."""
+
+    def __init__(self, node_name: str, explanation: str, *, status: int | None = None):
+        self.node_name, self.explanation, self.status = node_name, explanation, status
+        super().__init__(f"The engine of node '{node_name}' refused: {explanation}")

@@ -2,7 +2,8 @@
 frames read straight from the HTTP chunks."""
 
 import contextlib
-import socket
+
+from nodes.client.sdk import shut_down
 
 
 class Stream:
@@ -17,12 +18,7 @@ class Stream:
     def close(self) -> None:
         """Unblock the reading thread: shut the connection down (closing the response alone would not)."""
         with contextlib.suppress(Exception):
-            fp = self.response.raw._fp.fp
-            if channel := getattr(fp, "channel", None):  # over SSH, a paramiko channel
-                channel.close()
-            else:
-                sock = getattr(fp.raw, "_sock", fp.raw)
-                sock.shutdown(socket.SHUT_RDWR)
+            shut_down(self.response)
         with contextlib.suppress(Exception):
             self.response.close()
 

@@ -21,8 +21,7 @@ def test_it_reaches_each_engine(make_node, engine, via):
     client = client_for(node)
     client.ping()
     assert f"hearth.engine={engine}" in client.info()["Labels"]
-    images = [tag for image in client.docker.images.list() for tag in image.tags]
-    assert require_env("HEARTH_TEST_IMAGE") in images
+    assert client.has_image(require_env("HEARTH_TEST_IMAGE"))
 
 
 @pytest.mark.parametrize("via", ["unix", "ssh"])
@@ -171,6 +170,6 @@ def test_waiting_for_an_exit_is_bounded_and_signals_reach_the_container(make_nod
     assert client.wait_exit(container.name, 1) is None
     assert client.signal(container.name, "SIGKILL")
     assert client.wait_exit(container.name, 10) == 137
-    assert client.container_state(container.name)["Running"] is False
+    assert client.container_state(container.name).running is False
     assert client.signal(container.name, "SIGKILL") is False  # not running: nothing to signal
     assert client.container_state("hearth-client-test-none") is None

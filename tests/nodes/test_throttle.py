@@ -1,6 +1,6 @@
 """The console throttle: a token bucket of CONSOLE_LINES_PER_100MS lines per 100 ms."""
 
-from nodes.output import Throttle
+from servers.monitor.output import Throttle
 
 
 class Clock:

@@ -16,9 +16,9 @@ import pytest
 from channels.layers import get_channel_layer
 
 from nodes.client import client_for as client_for_node
-from nodes.monitor import Monitor
 from servers import console, runtime
 from servers.models import Server, ServerMetric
+from servers.monitor import Monitor
 from tests.conftest import require_env
 from tests.servers.conftest import wait_status
 from tests.servers.test_lifecycle import create, wait_for_line

@@ -7,9 +7,9 @@ import docker
 import pytest
 from django.utils import timezone
 
-from nodes.monitor import Monitor
 from servers import console
 from servers.models import Server, ServerMetric
+from servers.monitor import Monitor
 from tests.conftest import require_env
 from tests.servers.conftest import wait_status
 from tests.servers.test_lifecycle import create, wait_for_line
@@ -221,7 +221,7 @@ def test_a_ready_line_written_at_once_is_never_missed_nor_seen_twice(
 def test_a_runs_output_is_read_from_the_previous_runs_end(state, last_exit, last_output, since):
     from nodes.dockertime import output_since as _output_since
 
-    assert _output_since(state, last_exit, last_output) == since
+    assert _output_since(state["StartedAt"], state["FinishedAt"], last_exit, last_output) == since
 
 
 def test_docker_times_are_read_to_the_nanosecond():
@@ -333,7 +333,7 @@ def test_even_two_watchers_on_one_engine_act_only_on_their_own_servers(
 ):
     import threading
 
-    from nodes.monitor import NodeWatcher
+    from servers.monitor import NodeWatcher
 
     node = game_node()
     twin = a_twin_of(node, location)

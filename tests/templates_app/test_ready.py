@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from nodes.follower import _ready_matcher
+from servers.monitor.follower import _ready_matcher
 from templates_app.eggs import egg_export, egg_import
 from templates_app.models import Template
 from templates_app.ready import MAX_PATTERN_CHARS, from_egg, matcher, to_egg

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from config.daemon import Daemon
-from nodes.monitor import Monitor
+from servers.monitor import Monitor
 
 
 class MonitorDaemon(Daemon):

@@ -14,11 +14,14 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from nodes.dockertime import as_since, since_ns, stamp_ns
-from nodes.output import Throttle, cut, read_cursor, save_cursor
+from servers import console
+from servers.models import Server
+from servers.monitor.output import Throttle, cut, read_cursor, save_cursor
+from servers.states import set_status
 from templates_app.ready import template_matcher
 
 if TYPE_CHECKING:
-    from nodes.monitor import NodeWatcher
+    from servers.monitor.watcher import NodeWatcher
 
 logger = logging.getLogger(__name__)
 
@@ -61,10 +64,6 @@ class OutputFollower(threading.Thread):
         return owner == self.server_id
 
     def run(self):
-        from servers import console
-        from servers.models import Server
-        from servers.states import set_status
-
         close_old_connections()
         server = Server.objects.select_related("template").filter(pk=self.server_id).first()
         if server is None:

@@ -1,0 +1,60 @@
+"""What the monitor does to a server's output on its way out: the throttle, long lines cut, and the read
+cursor that lets a later reader of the same container skip what was already recorded."""
+
+import contextlib
+import time
+
+from django.conf import settings
+
+from servers import console
+
+
+class Throttle:
+    """A token bucket: CONSOLE_LINES_PER_100MS lines per 100 ms on average, in bursts of at most that many.
+
+    What is over goes unpublished, with a notice at most every 5 s (as Wings does). A bucket rather than
+    fixed windows: the rate a flood gets does not depend on where the monitor's batches fall.
+    """
+
+    def __init__(self, clock=time.monotonic):
+        self.clock = clock
+        self.tokens, self.refilled_at, self.noticed_at = (
+            float(settings.CONSOLE_LINES_PER_100MS),
+            0.0,
+            float("-inf"),
+        )
+
+    def admit(self, texts: list) -> tuple[list, bool]:
+        now, burst = self.clock(), settings.CONSOLE_LINES_PER_100MS
+        self.tokens = min(burst, self.tokens + (now - self.refilled_at) * burst * 10)
+        self.refilled_at = now
+        room = min(len(texts), int(self.tokens))
+        self.tokens -= room
+        notice = room < len(texts) and now - self.noticed_at > 5
+        if notice:
+            self.noticed_at = now
+        return texts[:room], notice
+
+
+def cursor_key(server_id: str) -> str:
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}:read"
+
+
+def read_cursor(server_id: str, container_id: str) -> int:
+    """Docker's time (ns) of the last line of this container already recorded, 0 when none is."""
+    try:
+        value = console._redis().get(cursor_key(server_id))
+    except Exception:  # Redis down: read from the run's start, as before
+        return 0
+    owner, _, ns = (value or b"").decode().partition(" ")
+    return int(ns) if owner == container_id and ns.isdigit() else 0
+
+
+def save_cursor(server_id: str, container_id: str, ns: int) -> None:
+    with contextlib.suppress(Exception):
+        console._redis().set(cursor_key(server_id), f"{container_id} {ns}", ex=7 * 86400)
+
+
+def cut(text: str) -> str:
+    limit = settings.CONSOLE_MAX_LINE_CHARS
+    return text if len(text) <= limit else f"{text[:limit]}… [line cut at {limit} characters]"
