@@ -3,8 +3,6 @@ for imported eggs (their program swapped for printf, since their images need a r
 the safe rendering, a template that would hand a value to a nested shell never starts, and an egg's
 `regex:` ready line moves a server to running."""
 
-# ruff: noqa: F811 - the engines' fixtures are imported from tests/servers, then requested by name
-
 import json
 import os
 import time
@@ -19,17 +17,10 @@ from templates_app.eggs import egg_import
 from templates_app.models import Template, TemplateVariable
 from templates_app.services import template_save, templates_install_catalogue
 from templates_app.variables import UnsafeSubstitution
-from tests.conftest import require_env
-from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures
-from tests.servers.conftest import (  # noqa: F401 - fixtures
-    _eager_tasks,
-    _no_leftover_containers,
-    game_node,
-    monitor,
-    wait_status,
-)
+from tests.fixtures import require_env, wait_status
 from tests.templates_app.conftest import egg_bytes
 
+pytestmark = pytest.mark.usefixtures("_eager_tasks", "_no_leftover_containers")
 S = Server.Status
 # Every way the old renderings let a value out, in one value: each would leave a pwnedN file behind.
 HOSTILE = (

@@ -10,10 +10,8 @@ from django.conf import global_settings
 from playwright.sync_api import expect
 
 from servers.models import Server
-from tests.conftest import PASSWORD, require_env
-from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures
-from tests.servers.conftest import game_node, game_template  # noqa: F401 - fixtures
-from tests.webui.test_browser import SLOW, browser, panel, sign_in, static_root  # noqa: F401 - fixtures
+from tests.fixtures import PASSWORD, require_env
+from tests.fixtures.browser import SLOW, sign_in
 
 SCREENSHOT_NAME = "admin-dashboard.png"
 
@@ -40,24 +38,24 @@ def leaves_no_containers(transactional_db):
 
 
 @pytest.fixture
-def online_node(game_node):  # noqa: F811
+def online_node(game_node):
     """Made before the browser starts (the ORM refuses to run once Playwright's loop does)."""
     return game_node()
 
 
-def dashboard_count(page, panel, status: str) -> str:  # noqa: F811 - the fixture's value
+def dashboard_count(page, panel, status: str) -> str:
     page.goto(panel.url + "/admin/")
     return page.locator(f'#dashboard-servers tr[data-status="{status}"] td.count').inner_text()
 
 
 def test_staff_create_a_server_in_the_admin_and_see_it_on_the_dashboard(
     leaves_no_containers,
-    panel,  # noqa: F811 - the fixture
+    panel,
     staff,
     customer,
     online_node,
-    game_template,  # noqa: F811 - the fixture
-    browser,  # noqa: F811
+    game_template,
+    browser,
 ):
     node = online_node
     page = browser.new_context(viewport={"width": 1320, "height": 1000}).new_page()
