@@ -5,7 +5,6 @@ the safe rendering, a template that would hand a value to a nested shell never s
 
 import json
 import os
-import time
 
 import docker
 import pytest
@@ -18,6 +17,7 @@ from templates_app.models import Template, TemplateVariable
 from templates_app.services import template_save, templates_install_catalogue
 from templates_app.variables import UnsafeSubstitution
 from tests.fixtures import require_env, wait_status
+from tests.polling import wait_for
 from tests.templates_app.conftest import egg_bytes
 
 pytestmark = pytest.mark.usefixtures("_eager_tasks", "_no_leftover_containers")
@@ -116,10 +116,7 @@ def test_the_stock_test_game_runs_with_hostile_values(client_for, admin, game_no
     runtime.ensure_directory(client, server)
     runtime.start(client, server)
     container = engine().containers.get(server.container_name)
-    deadline = time.monotonic() + 20
-    while "Done (" not in container.logs().decode() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert "Done (" in container.logs().decode()
+    wait_for(lambda: "Done (" in container.logs().decode(), 20, "the game's ready line")
     assert planted(server) == []
     env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
     assert env["STARTUP"] == "/usr/local/bin/testgame" and env["MOTD"] == HOSTILE
@@ -163,6 +160,7 @@ def test_a_template_that_hands_a_value_to_a_nested_shell_never_starts(client_for
         engine().containers.get(server.container_name)
 
 
+@pytest.mark.real_worker  # the install and the start go through the broker to a worker, as in production
 def test_an_eggs_regex_ready_line_moves_the_server_to_running(client_for, admin, game_node, monitor):
     egg = json.loads(egg_bytes("egg-paper.json"))
     egg["name"] = "Paper on the test game"

@@ -2,8 +2,6 @@
 with the autocomplete, variables), the panel's worker installs it on the real test engine, and the
 admin's dashboard counts it. Same real panel processes as test_browser.py."""
 
-import time
-
 import docker
 import pytest
 from django.conf import global_settings
@@ -12,6 +10,7 @@ from playwright.sync_api import expect
 from servers.models import Server
 from tests.fixtures import PASSWORD, require_env
 from tests.fixtures.browser import SLOW, sign_in
+from tests.polling import wait_for
 
 SCREENSHOT_NAME = "admin-dashboard.png"
 
@@ -86,11 +85,11 @@ def test_staff_create_a_server_in_the_admin_and_see_it_on_the_dashboard(
     expect(page.locator(".field-owner .readonly")).to_have_text(customer.email)
 
     # The panel's own worker installs it; the dashboard then counts one stopped server.
-    deadline = time.monotonic() + SLOW / 1000
-    while dashboard_count(page, panel, "stopped") != "1":
+    def installed() -> bool:
         assert dashboard_count(page, panel, "install_failed") == "0", "the install failed"
-        assert time.monotonic() < deadline, "the server never finished installing"
-        time.sleep(1)
+        return dashboard_count(page, panel, "stopped") == "1"
+
+    wait_for(installed, SLOW / 1000, "the server to finish installing", interval=1)
     expect(page.locator("#dashboard-servers caption")).to_contain_text("(1)")
     page.locator('#dashboard-servers tr[data-status="stopped"] a').click()
     expect(page.locator("#result_list")).to_contain_text("admin-made")
