@@ -13,6 +13,7 @@ pytest_plugins = [
     "tests.fixtures.accounts",
     "tests.fixtures.nodes",
     "tests.fixtures.servers",
+    "tests.fixtures.templates",
     "tests.fixtures.worker",
     "tests.fixtures.browser",
 ]

@@ -17,8 +17,8 @@ from templates_app.models import Template, TemplateVariable
 from templates_app.services import template_save, templates_install_catalogue
 from templates_app.variables import UnsafeSubstitution
 from tests.fixtures import require_env, wait_status
+from tests.fixtures.templates import egg_bytes
 from tests.polling import wait_for
-from tests.templates_app.conftest import egg_bytes
 
 pytestmark = pytest.mark.usefixtures("_eager_tasks", "_no_leftover_containers")
 S = Server.Status
