@@ -184,7 +184,7 @@ class TestCreate:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_creations_never_share_a_port(customer, admin, template, make_node):
-    """All eight are parked on the node's row lock (creations on a node queue there) before any goes on."""
+    """All five are parked on the node's row lock (creations on a node queue there) before any goes on."""
     node = make_node(memory=100_000, ports=range(26000, 26060))
 
     def create(i):
@@ -200,10 +200,10 @@ def test_concurrent_creations_never_share_a_port(customer, admin, template, make
             environment={"MOTD": "x"},
         )
 
-    outcomes = while_row_locked(Node.objects.filter(pk=node.pk), [create(i) for i in range(8)])
+    outcomes = while_row_locked(Node.objects.filter(pk=node.pk), [create(i) for i in range(5)])
     assert [o for o in outcomes if isinstance(o, Exception)] == []
     ports = list(Allocation.objects.filter(server__isnull=False).values_list("port", flat=True))
-    assert len(ports) == 8 == len(set(ports))
+    assert len(ports) == 5 == len(set(ports))
 
 
 class TestStates:
@@ -295,16 +295,16 @@ class TestStates:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_start_once(customer, make_node, template, settings):
-    """Seven starts that all passed the unlocked check wait on the server's row; one wins, six get 409."""
+    """Five starts that all passed the unlocked check wait on the server's row; one wins, four get 409."""
     server = a_server(customer, make_node(), template)
 
     def start():
         services.server_start(server=Server.objects.get(pk=server.pk), actor=customer)
         return "started"
 
-    outcomes = while_row_locked(Server.objects.filter(pk=server.pk), [start] * 7)
+    outcomes = while_row_locked(Server.objects.filter(pk=server.pk), [start] * 5)
     assert sorted(o if o == "started" else f"refused {status_of(o)}" for o in outcomes) == (
-        ["refused 409"] * 6 + ["started"]
+        ["refused 409"] * 4 + ["started"]
     )
 
 
