@@ -1,27 +1,388 @@
-"""The permission matrix: every endpoint declares who may call it; one test checks them all.
+"""How to call each API operation for the permission matrix (tests/test_permission_matrix.py).
 
-Later endpoints join by appending an `Endpoint` to their app's `tests/<app>/matrix.py` ENDPOINTS.
-
-For a **global** permission: anonymous → 401, an authenticated user without it → 403, a user
-whose only extra role grants exactly that permission → success, an administrator → success.
-For an **object** permission (e.g. on a server): the stranger → 404, a member without the
-permission → 403, a member with it, the owner and an administrator → success.
+`CALLS` maps an operation of the OpenAPI schema, (method, path as the schema spells it), to what the call
+needs: the rows `setup` makes (it returns the values of the path's {placeholders}), the body, and for a
+server's operations the state the server is in. An operation without an entry is called as is (no path
+parameters, no body). What each caller must get back is not here: it is the literal table of the test.
 """
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.utils import timezone
+
+from accounts.models import Role, User
+from config.crypto import encrypt
+from nodes.models import Allocation, Location, Node
+from servers.models import Server, ServerMember
+from templates_app.models import Template
+from templates_app.services import template_create
+
+S = Server.Status
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str  # may hold {placeholders} filled from what `setup` returns
-    permission: str | None  # None: any authenticated user
-    ok: int = 200
-    body: dict | Callable[[dict], dict] | None = None
-    setup: Callable[[dict], dict] | None = None  # receives the users, returns placeholder values
-    scope: str = "global"  # or "object"
-    only: frozenset = field(default_factory=frozenset)  # restrict to some roles when others can't apply
+class Call:
+    setup: Callable[[dict], dict] | None = None  # receives the users (and, for servers, the row's context)
+    body: dict | Callable[[dict], dict] | None = None  # may use what setup returned
+    state: str = S.STOPPED  # a server operation's server starts in this state
 
-    def __str__(self):
-        return f"{self.method} {self.path}"
+
+# ---- rows the calls act on -------------------------------------------------------------------------------
+
+
+def node_and_template():
+    location = Location.objects.get_or_create(name="matrix")[0]
+    node = Node.objects.get_or_create(
+        name="matrix-node",
+        defaults={
+            "location": location,
+            "hostname": "h",
+            "public_address": "203.0.113.1",
+            "max_memory_mb": 100_000,
+            "max_cpu_cores": 64,
+            "is_online": True,
+        },
+    )[0]
+    template = Template.objects.get_or_create(
+        name="matrix-template",
+        defaults={
+            "docker_image": "hearth/testgame:latest",
+            "start_command": "testgame",
+            "stop_command": "stop",
+        },
+    )[0]
+    return node, template
+
+
+def a_server(users: dict, *, permission: str | None, state: str) -> dict:
+    """A server owned by users['owner'] in `state`, shared with a member holding `permission` and a member
+    holding nothing; a free allocation on its node, and a person to invite."""
+    node, template = node_and_template()
+    server = Server.objects.create(
+        name="matrix",
+        owner=users["owner"],
+        node=node,
+        template=template,
+        docker_image=template.docker_image,
+        status=state,
+        allocated_memory_mb=128,
+        allocated_cpu_cores=1,
+        allocated_disk_mb=128,
+        installed_at=timezone.now(),
+        suspension_reason="matrix" if state == S.SUSPENDED else "",
+    )
+    port = 40000 + Allocation.objects.count()
+    Allocation.objects.create(node=node, ip="127.0.0.1", port=port, server=server, is_primary=True)
+    Allocation.objects.create(node=node, ip="127.0.0.1", port=port + 5000)
+    ServerMember.objects.create(
+        server=server, user=users["member_with"], permissions=[permission] if permission else []
+    )
+    without = ServerMember.objects.create(server=server, user=users["member_without"], permissions=[])
+    n = User.objects.count()
+    invitee = User.objects.create_user(email=f"invitee{n}@example.com", username=f"invitee{n}")
+    return {
+        "id": server.pk,
+        "port": port,
+        "free_port": port + 5000,
+        "member_id": without.pk,
+        "invitee": invitee.email,
+    }
+
+
+def with_bound_extra(ctx: dict) -> dict:
+    """A second, non-primary allocation bound to the server (its container port is its host port)."""
+    Allocation.objects.filter(port=ctx["free_port"], server__isnull=True).update(
+        server_id=ctx["id"], container_port=ctx["free_port"]
+    )
+    return {**ctx, "container_port": ctx["free_port"]}
+
+
+def with_target(ctx: dict) -> dict:
+    """An online node to transfer to."""
+    location = Location.objects.get_or_create(name="matrix")[0]
+    target = Node.objects.create(
+        name=f"matrix-target-{Node.objects.count()}",
+        location=location,
+        hostname="h",
+        public_address="203.0.113.2",
+        max_memory_mb=100_000,
+        max_cpu_cores=64,
+        is_online=True,
+    )
+    Allocation.objects.create(node=target, ip="127.0.0.1", port=ctx["free_port"])
+    return {**ctx, "target": target.pk}
+
+
+def a_node_and_template(users) -> dict:
+    node, template = node_and_template()
+    Allocation.objects.create(node=node, ip="127.0.0.1", port=40000 + Allocation.objects.count())
+    return {"node": node.pk, "template": template.pk}
+
+
+def a_node(users) -> dict:
+    location = Location.objects.get_or_create(name="matrix")[0]
+    node = Node.objects.create(
+        name=f"matrix-{Node.objects.count()}",
+        location=location,
+        hostname="h",
+        public_address="203.0.113.1",
+        max_memory_mb=1024,
+        max_cpu_cores=1,
+    )
+    return {"id": node.pk}
+
+
+def a_node_with_allocation(users) -> dict:
+    ctx = a_node(users)
+    allocation = Allocation.objects.create(node_id=ctx["id"], ip="203.0.113.1", port=25565)
+    return {**ctx, "allocation_id": allocation.pk}
+
+
+def a_node_at_sshd2(users, *, pinned: int = 2) -> dict:
+    """A node at the second test sshd with the test key; its pinned key is sshd `pinned`'s."""
+    location = Location.objects.get_or_create(name="matrix")[0]
+    node = Node.objects.create(
+        name=f"matrix-ssh-{Node.objects.count()}",
+        location=location,
+        hostname="127.0.0.1",
+        public_address="127.0.0.1",
+        docker_url=os.environ["HEARTH_TEST_SSH2_URL"],
+        ssh_private_key=encrypt(Path(os.environ["HEARTH_TEST_SSH_KEY"]).read_text()),
+        ssh_host_key=os.environ[f"HEARTH_TEST_SSH{pinned}_HOSTKEY"],
+        data_dir=os.environ["HEARTH_TEST_NODE2_DATA_DIR"],
+        max_memory_mb=1024,
+        max_cpu_cores=1,
+    )
+    return {"id": node.pk, "name": node.name}
+
+
+def a_location(users) -> dict:
+    return {"id": Location.objects.create(name=f"matrix-loc-{Location.objects.count()}").pk}
+
+
+def a_role(users) -> dict:
+    return {"id": Role.objects.create(name=f"temp-{User.objects.count()}-{Role.objects.count()}").pk}
+
+
+def a_user(users) -> dict:
+    n = User.objects.count()
+    return {"id": User.objects.create_user(email=f"target{n}@example.com", username=f"target{n}").pk}
+
+
+def own_key(users) -> dict:
+    from accounts.apikeys import apikey_create
+
+    key, _ = apikey_create(user=users["caller"], name="k")
+    return {"id": key.pk}
+
+
+def a_template(users) -> dict:
+    template = template_create(
+        actor=None,
+        name=f"Matrix {Template.objects.count()}",
+        docker_image="hearth/testgame:latest",
+        start_command="/usr/local/bin/testgame",
+        stop_command="stop",
+    )
+    return {"id": template.pk}
+
+
+def a_deployment_token(users) -> dict:
+    from nodes import enrollment
+
+    node = Node.objects.get(pk=a_node_at_sshd2(users)["id"])
+    Node.objects.filter(pk=node.pk).update(ssh_host_key="", docker_url="")  # waiting to enrol
+    node.refresh_from_db()
+    return {"token": enrollment.deployment_token_create(node=node)["deployment_token"]}
+
+
+def a_refresh_token(users) -> dict:
+    from tests.fixtures import tokens_for
+
+    return {"refresh": tokens_for(users["owner"])["refresh_token"]}
+
+
+def two_factor_set_up(users) -> dict:
+    """The caller started enrolling a device: the code it shows now confirms it."""
+    import pyotp
+
+    from accounts.twofactor import twofactor_setup
+
+    return {"code": pyotp.TOTP(twofactor_setup(user=users["caller"])["secret"]).now()}
+
+
+def two_factor_on(users) -> dict:
+    """The caller has two-factor on; a fresh code (the enrolling one is spent) proves the device."""
+    from accounts.models import TwoFactorDevice
+    from accounts.twofactor import challenge_issue, twofactor_enable
+
+    ctx = two_factor_set_up(users)
+    twofactor_enable(user=users["caller"], code=ctx["code"])
+    TwoFactorDevice.objects.filter(user=users["caller"]).update(last_used_step=0)
+    return {**ctx, "challenge": challenge_issue(user=users["caller"])}
+
+
+# ---- bodies --------------------------------------------------------------------------------------------
+
+
+def server_body(ctx) -> dict:
+    return {
+        "name": f"placed-{ctx['n']}",
+        "templateId": str(ctx["template"]),
+        "nodeId": str(ctx["node"]),
+        "allocatedMemoryMb": 128,
+        "allocatedCpuCores": 1,
+        "allocatedDiskMb": 128,
+    }
+
+
+def node_body(ctx) -> dict:
+    location = Location.objects.get_or_create(name="matrix")[0]
+    return {
+        "name": f"made-{ctx['n']}",
+        "locationId": str(location.pk),
+        "hostname": "h",
+        "publicAddress": "1.2.3.4",
+        "maxMemoryMb": 1024,
+        "maxCpuCores": 1,
+        "dockerUrl": "ssh://hearth@h:22",  # required; unreachable, so it is registered offline
+    }
+
+
+def repoint_body(ctx) -> dict:
+    return {
+        "dockerUrl": os.environ["HEARTH_TEST_SSH1_URL"],
+        "sshHostKey": os.environ["HEARTH_TEST_SSH1_HOSTKEY"],
+        "confirm": ctx["name"],
+    }
+
+
+def template_body(ctx) -> dict:
+    return {
+        "name": f"Made {ctx['n']}",
+        "dockerImage": "hearth/testgame:latest",
+        "startCommand": "/usr/local/bin/testgame",
+        "stopCommand": "stop",
+    }
+
+
+def egg_body(ctx) -> dict:
+    return {
+        "egg": {
+            "meta": {"version": "PTDL_v2"},
+            "name": f"Imported {ctx['n']}",
+            "docker_images": {"Test": "hearth/testgame:latest"},
+            "startup": "/usr/local/bin/testgame",
+            "config": {"files": "{}", "startup": '{"done": "Done ("}', "logs": "{}", "stop": "stop"},
+            "variables": [],
+        }
+    }
+
+
+def new_user_body(ctx) -> dict:
+    return {
+        "email": f"made{ctx['n']}@example.com",
+        "username": f"made{ctx['n']}",
+        "password": "long-enough-1",
+    }
+
+
+RUNNING = S.RUNNING
+CALLS: dict[tuple[str, str], Call] = {
+    # servers
+    ("POST", "/api/servers"): Call(a_node_and_template, server_body),
+    ("PUT", "/api/servers/{id}"): Call(body={"name": "renamed"}),
+    ("PATCH", "/api/servers/{id}"): Call(body={"allocatedMemoryMb": 256, "pidsLimit": 1024}),
+    ("POST", "/api/servers/{id}/stop"): Call(state=RUNNING),
+    ("POST", "/api/servers/{id}/restart"): Call(state=RUNNING),
+    ("POST", "/api/servers/{id}/kill"): Call(state=RUNNING),
+    ("POST", "/api/servers/{id}/command"): Call(body={"command": "list"}, state=RUNNING),
+    ("POST", "/api/servers/{id}/unsuspend"): Call(state=S.SUSPENDED),
+    ("PATCH", "/api/servers/{id}/restart-policy"): Call(body={"restartPolicy": "never"}),
+    ("POST", "/api/servers/{id}/allocations"): Call(
+        body=lambda ctx: {"containerPort": 25599, "hostPort": ctx["free_port"]}
+    ),
+    ("POST", "/api/servers/{id}/allocations/primary"): Call(body=lambda ctx: {"containerPort": ctx["port"]}),
+    ("DELETE", "/api/servers/{id}/allocations/{container_port}"): Call(with_bound_extra),
+    # Members grant only what they hold themselves: the one with the row's permission holds server.update.
+    ("POST", "/api/servers/{id}/members"): Call(
+        body=lambda ctx: {"email": ctx["invitee"], "permissions": ["server.update"]}
+    ),
+    ("PUT", "/api/servers/{id}/members/{member_id}"): Call(body={"permissions": ["server.update"]}),
+    ("POST", "/api/servers/{id}/transfer"): Call(
+        with_target, lambda ctx: {"targetNodeId": str(ctx["target"])}
+    ),
+    # nodes and locations
+    ("POST", "/api/nodes"): Call(body=node_body),
+    ("GET", "/api/nodes/{id}"): Call(a_node),
+    ("PUT", "/api/nodes/{id}"): Call(a_node, {"maxMemoryMb": 2048}),
+    ("PATCH", "/api/nodes/{id}"): Call(a_node, {"description": "x"}),
+    ("DELETE", "/api/nodes/{id}"): Call(a_node),
+    ("GET", "/api/nodes/{id}/allocations"): Call(a_node),
+    ("POST", "/api/nodes/{id}/allocations"): Call(a_node, {"ip": "203.0.113.9", "ports": "25565"}),
+    ("DELETE", "/api/nodes/{id}/allocations/{allocation_id}"): Call(a_node_with_allocation),
+    ("POST", "/api/nodes/{id}/deployment-token"): Call(a_node),
+    ("POST", "/api/nodes/{id}/repoint"): Call(a_node_at_sshd2, repoint_body),
+    ("POST", "/api/nodes/{id}/host-key"): Call(
+        lambda users: a_node_at_sshd2(users, pinned=1),  # as after a reinstall
+        {"sshHostKey": os.environ.get("HEARTH_TEST_SSH2_HOSTKEY", "")},
+    ),
+    ("DELETE", "/api/nodes/{id}/host-key"): Call(a_node_at_sshd2),
+    ("POST", "/api/nodes/{id}/test"): Call(a_node_at_sshd2),
+    ("POST", "/api/locations"): Call(body=lambda ctx: {"name": f"loc-{ctx['n']}"}),
+    ("GET", "/api/locations/{id}"): Call(a_location),
+    ("PUT", "/api/locations/{id}"): Call(a_location, lambda ctx: {"name": f"renamed-{ctx['n']}"}),
+    ("PATCH", "/api/locations/{id}"): Call(a_location, {"description": "edited"}),
+    ("DELETE", "/api/locations/{id}"): Call(a_location),
+    ("GET", "/api/deploy/{token}"): Call(a_deployment_token),
+    ("POST", "/api/deploy/{token}/complete"): Call(
+        a_deployment_token, {"hostKey": os.environ.get("HEARTH_TEST_SSH2_HOSTKEY", ""), "sshPort": 2202}
+    ),
+    # templates
+    ("POST", "/api/templates"): Call(body=template_body),
+    ("GET", "/api/templates/{id}"): Call(a_template),
+    ("PUT", "/api/templates/{id}"): Call(a_template, template_body),
+    ("PATCH", "/api/templates/{id}"): Call(a_template, {"description": "edited"}),
+    ("DELETE", "/api/templates/{id}"): Call(a_template),
+    ("GET", "/api/templates/{id}/export"): Call(a_template),
+    ("POST", "/api/templates/import"): Call(body=egg_body),
+    # accounts
+    ("POST", "/api/admin/users"): Call(body=new_user_body),
+    ("GET", "/api/admin/users/{id}"): Call(a_user),
+    ("PUT", "/api/admin/users/{id}"): Call(
+        a_user,
+        lambda ctx: {"email": f"put{ctx['n']}@example.com", "username": f"put{ctx['n']}", "isActive": False},
+    ),
+    ("PATCH", "/api/admin/users/{id}"): Call(a_user, {"isActive": False}),
+    ("DELETE", "/api/admin/users/{id}"): Call(a_user),
+    ("POST", "/api/roles"): Call(body=lambda ctx: {"name": f"made-{ctx['n']}", "permissions": []}),
+    ("GET", "/api/roles/{id}"): Call(a_role),
+    ("PUT", "/api/roles/{id}"): Call(a_role, lambda ctx: {"name": f"renamed-{ctx['n']}", "permissions": []}),
+    ("PATCH", "/api/roles/{id}"): Call(a_role, {"description": "edited"}),
+    ("DELETE", "/api/roles/{id}"): Call(a_role),
+    ("POST", "/api/api-keys"): Call(body={"name": "ci"}),
+    ("GET", "/api/api-keys/{id}"): Call(own_key),
+    ("DELETE", "/api/api-keys/{id}"): Call(own_key),
+    ("POST", "/api/auth/login"): Call(body=lambda ctx: {"email": ctx["email"], "password": ctx["password"]}),
+    ("POST", "/api/auth/login/2fa"): Call(
+        lambda users: two_factor_on({**users, "caller": users["owner"]}),
+        lambda ctx: {"challengeToken": ctx["challenge"], "code": ctx["code"]},
+    ),
+    ("POST", "/api/auth/refresh"): Call(a_refresh_token, lambda ctx: {"refreshToken": ctx["refresh"]}),
+    ("POST", "/api/auth/register"): Call(body=new_user_body),
+    ("POST", "/api/auth/password-reset"): Call(body={"email": "nobody@example.com"}),
+    ("POST", "/api/auth/password-reset/confirm"): Call(
+        body={"uid": "nobody", "token": "not-a-token", "newPassword": "long-enough-2"}
+    ),
+    ("POST", "/api/auth/password"): Call(
+        body=lambda ctx: {"currentPassword": ctx["password"], "newPassword": "another-long-one-3"}
+    ),
+    ("POST", "/api/auth/2fa/enable"): Call(two_factor_set_up, lambda ctx: {"code": ctx["code"]}),
+    ("POST", "/api/auth/2fa/disable"): Call(
+        two_factor_on, lambda ctx: {"password": ctx["password"], "code": ctx["code"]}
+    ),
+    ("POST", "/api/auth/2fa/recovery-codes"): Call(two_factor_on, lambda ctx: {"code": ctx["code"]}),
+}

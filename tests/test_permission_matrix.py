@@ -1,100 +1,224 @@
-"""Runs every declared endpoint against anonymous, stranger, holder, member, owner and administrator."""
+"""The permission matrix: every operation of the OpenAPI schema, called by every kind of caller.
 
-import importlib
+The tables below are the contract, written out: for each operation (method, path as /api/schema/ spells it)
+the status each caller gets. A new endpoint without a row fails `test_every_operation_of_the_schema_has_a_row`,
+which names it. How each operation is called (the rows it acts on, its body) is in tests/matrix.py.
+
+Callers on a server's operations: anonymous; a stranger (another user: the server is not theirs, 404);
+a member without the row's permission (403); a member with it; the owner; an administrator; and the
+administrator again on the same server suspended (423 for what a suspension blocks). On other operations:
+anonymous; a user without the row's permission; a user whose only extra role grants exactly it; an
+administrator. Public operations (no login needed) list the answer an anonymous caller gets.
+"""
+
 import itertools
 import json
-import pkgutil
-from pathlib import Path
 
 import pytest
+from drf_spectacular.generators import SchemaGenerator
 
-import tests
-from tests.conftest import tokens_for
-from tests.matrix import Endpoint
+from servers.models import Server
+from tests.fixtures import PASSWORD, tokens_for
+from tests.matrix import CALLS, Call, a_server
 
 pytestmark = pytest.mark.django_db
-
 _counter = itertools.count()
 
+# fmt: off
+# Server operations: the stranger's 404 hides that the server exists; the suspended column is the
+# administrator on the same server, suspended. server.resources, server.transfer and server.suspend are
+# staff's (global), so no owner or member holds them.
+#  (method, path):                                          (permission,          anon, stranger, without, with, owner, admin, suspended)
+SERVER_OPERATIONS = {
+    ("GET",    "/api/servers/{id}"):                            (None,               401, 404, 200, 200, 200, 200, 200),
+    ("PUT",    "/api/servers/{id}"):                            ("server.update",    401, 404, 403, 200, 200, 200, 423),
+    ("PATCH",  "/api/servers/{id}"):                            ("server.resources", 401, 404, 403, 403, 403, 200, 423),
+    ("DELETE", "/api/servers/{id}"):                            ("server.delete",    401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/install"):                    ("server.install",   401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/reinstall"):                  ("server.install",   401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/start"):                      ("server.start",     401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/stop"):                       ("server.stop",      401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/restart"):                    ("server.restart",   401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/kill"):                       ("server.kill",      401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/command"):                    ("server.console",   401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/servers/{id}/logs"):                       ("server.logs.read", 401, 404, 403, 200, 200, 200, 200),
+    ("GET",    "/api/servers/{id}/metrics"):                    ("server.read",      401, 404, 403, 200, 200, 200, 200),
+    ("GET",    "/api/servers/{id}/jobs"):                       ("server.read",      401, 404, 403, 200, 200, 200, 200),
+    ("POST",   "/api/servers/{id}/suspend"):                    ("server.suspend",   401, 404, 403, 403, 403, 200, 409),
+    ("POST",   "/api/servers/{id}/unsuspend"):                  ("server.suspend",   401, 404, 403, 403, 403, 200, 200),
+    ("POST",   "/api/servers/{id}/transfer"):                   ("server.transfer",  401, 404, 403, 403, 403, 200, 423),
+    ("POST",   "/api/servers/{id}/reset-crash-count"):          ("server.update",    401, 404, 403, 200, 200, 200, 423),
+    ("PATCH",  "/api/servers/{id}/restart-policy"):             ("server.update",    401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/servers/{id}/allocations"):                ("server.read",      401, 404, 403, 200, 200, 200, 200),
+    ("POST",   "/api/servers/{id}/allocations"):                ("server.update",    401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{id}/allocations/primary"):        ("server.update",    401, 404, 403, 200, 200, 200, 423),
+    ("DELETE", "/api/servers/{id}/allocations/{container_port}"): ("server.update",  401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/servers/{id}/members"):                    ("server.read",      401, 404, 403, 200, 200, 200, 200),
+    # Sharing is not blocked by a suspension (the contract's 423 is for actions on the server itself).
+    ("POST",   "/api/servers/{id}/members"):                    ("server.update",    401, 404, 403, 201, 201, 201, 201),
+    ("PUT",    "/api/servers/{id}/members/{member_id}"):        ("server.update",    401, 404, 403, 200, 200, 200, 200),
+    ("DELETE", "/api/servers/{id}/members/{member_id}"):        ("server.update",    401, 404, 403, 200, 200, 200, 200),
+}
 
-def collect() -> list[Endpoint]:
-    endpoints = []
-    for module in pkgutil.iter_modules([str(Path(tests.__file__).parent)]):
-        if module.ispkg:
-            try:
-                matrix = importlib.import_module(f"tests.{module.name}.matrix")
-            except ModuleNotFoundError:
-                continue
-            endpoints.extend(matrix.ENDPOINTS)
-    return endpoints
+# Operations not on one server: None as permission means any signed-in user.
+#  (method, path):                                         (permission,        anon, without, holder, admin)
+GLOBAL_OPERATIONS = {
+    ("GET",    "/api/servers"):                                (None,               401, 200, 200, 200),
+    ("POST",   "/api/servers"):                                ("server.resources", 401, 403, 201, 201),
+    ("GET",    "/api/admin/stats"):                            ("admin.read",       401, 403, 200, 200),
+    ("GET",    "/api/admin/servers"):                          ("admin.read",       401, 403, 200, 200),
+    ("GET",    "/api/admin/health"):                           ("admin.read",       401, 403, 200, 200),
+    ("GET",    "/api/admin/audit-logs"):                       ("admin.read",       401, 403, 200, 200),
+    ("GET",    "/api/admin/users"):                            ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/admin/users"):                            ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/admin/users/{id}"):                       ("admin.read",       401, 403, 200, 200),
+    ("PUT",    "/api/admin/users/{id}"):                       ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/admin/users/{id}"):                       ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/admin/users/{id}"):                       ("admin.write",      401, 403, 200, 200),
+    ("GET",    "/api/roles"):                                  ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/roles"):                                  ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/roles/{id}"):                             ("admin.read",       401, 403, 200, 200),
+    ("PUT",    "/api/roles/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/roles/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/roles/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("GET",    "/api/nodes"):                                  ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/nodes"):                                  ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/nodes/{id}"):                             ("admin.read",       401, 403, 200, 200),
+    ("PUT",    "/api/nodes/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/nodes/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/nodes/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("GET",    "/api/nodes/{id}/allocations"):                 ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/nodes/{id}/allocations"):                 ("admin.write",      401, 403, 201, 201),
+    ("DELETE", "/api/nodes/{id}/allocations/{allocation_id}"): ("admin.write",      401, 403, 200, 200),
+    ("POST",   "/api/nodes/{id}/deployment-token"):            ("admin.write",      401, 403, 200, 200),
+    ("POST",   "/api/nodes/{id}/repoint"):                     ("admin.write",      401, 403, 200, 200),
+    ("POST",   "/api/nodes/{id}/host-key"):                    ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/nodes/{id}/host-key"):                    ("admin.write",      401, 403, 200, 200),
+    ("POST",   "/api/nodes/{id}/test"):                        ("admin.write",      401, 403, 200, 200),
+    ("GET",    "/api/locations"):                              (None,               401, 200, 200, 200),
+    ("POST",   "/api/locations"):                              ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/locations/{id}"):                         (None,               401, 200, 200, 200),
+    ("PUT",    "/api/locations/{id}"):                         ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/locations/{id}"):                         ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/locations/{id}"):                         ("admin.write",      401, 403, 204, 204),
+    ("GET",    "/api/templates"):                              (None,               401, 200, 200, 200),
+    ("POST",   "/api/templates"):                              ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/templates/{id}"):                         (None,               401, 200, 200, 200),
+    ("PUT",    "/api/templates/{id}"):                         ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/templates/{id}"):                         ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/templates/{id}"):                         ("admin.write",      401, 403, 200, 200),
+    ("GET",    "/api/templates/{id}/export"):                  ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/templates/import"):                       ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/api-keys"):                               (None,               401, 200, 200, 200),
+    ("POST",   "/api/api-keys"):                               (None,               401, 201, 201, 201),
+    ("GET",    "/api/api-keys/{id}"):                          (None,               401, 200, 200, 200),
+    ("DELETE", "/api/api-keys/{id}"):                          (None,               401, 200, 200, 200),
+    ("GET",    "/api/auth/me"):                                (None,               401, 200, 200, 200),
+    ("POST",   "/api/auth/logout"):                            (None,               401, 200, 200, 200),
+    ("POST",   "/api/auth/password"):                          (None,               401, 200, 200, 200),
+    ("POST",   "/api/auth/2fa/setup"):                         (None,               401, 200, 200, 200),
+    ("POST",   "/api/auth/2fa/enable"):                        (None,               401, 200, 200, 200),
+    ("POST",   "/api/auth/2fa/disable"):                       (None,               401, 200, 200, 200),
+    ("POST",   "/api/auth/2fa/recovery-codes"):                (None,               401, 200, 200, 200),
+}
+
+# Public operations (the body, or the token in the path, is the credential): what an anonymous caller gets.
+PUBLIC_OPERATIONS = {
+    ("GET",  "/api/health"):                        200,
+    ("POST", "/api/auth/login"):                    200,
+    ("POST", "/api/auth/login/2fa"):                200,
+    ("POST", "/api/auth/refresh"):                  200,
+    ("POST", "/api/auth/register"):                 200,
+    ("POST", "/api/auth/password-reset"):           200,  # the same answer whether the address exists or not
+    ("POST", "/api/auth/password-reset/confirm"):   400,  # a made-up reset token
+    ("GET",  "/api/deploy/{token}"):                200,
+    ("POST", "/api/deploy/{token}/complete"):       200,
+}
+# fmt: on
+
+SERVER_CALLERS = ("anonymous", "stranger", "member_without", "member_with", "owner", "admin", "suspended")
+GLOBAL_CALLERS = ("anonymous", "without", "holder", "admin")
 
 
-ENDPOINTS = collect()
-GLOBAL_CASES = [
-    (e, who) for e in ENDPOINTS if e.scope == "global" for who in ("anonymous", "stranger", "holder", "admin")
-]
+def schema_operations() -> set[tuple[str, str]]:
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {(method.upper(), path) for path, operations in schema["paths"].items() for method in operations}
 
 
-def call(api, endpoint: Endpoint, user, users: dict):
-    users = {**users, "caller": user or users["stranger"]}
-    ctx = {"n": next(_counter)}
-    if endpoint.setup:
-        ctx.update(endpoint.setup(users))
-    body = endpoint.body(ctx) if callable(endpoint.body) else endpoint.body  # may use what setup returned
-    if user is not None:
-        api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(user)['token']}")
+def call(api, operation, caller, users: dict, *, permission=None, state=None):
+    """Make the rows `operation` acts on, then call it as `caller` (None: anonymous)."""
+    method, path = operation
+    spec = CALLS.get(operation, Call())
+    someone = caller or users["owner"]
+    ctx = {"n": next(_counter), "email": someone.email, "password": PASSWORD}
+    if path.startswith("/api/servers/{id}"):
+        ctx.update(a_server(users, permission=permission, state=state or spec.state))
+        if spec.setup:
+            ctx = spec.setup(ctx)
+    elif spec.setup:
+        ctx.update(spec.setup({**users, "caller": someone}))
+    body = spec.body(ctx) if callable(spec.body) else spec.body
+    if caller is not None:
+        api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(caller)['token']}")
     return api.generic(
-        endpoint.method,
-        endpoint.path.format(**ctx),
-        data=json.dumps(body or {}),
-        content_type="application/json",
+        method, path.format(**ctx), data=json.dumps(body or {}), content_type="application/json"
     )
 
 
-OBJECT_ROLES = ("anonymous", "stranger", "member_without", "member_with", "owner", "admin")
-OBJECT_CASES = [(e, who) for e in ENDPOINTS if e.scope == "object" for who in OBJECT_ROLES]
-
-
-def test_every_endpoint_is_declared_once():
-    seen = [str(e) for e in ENDPOINTS]
-    assert len(seen) == len(set(seen)), "duplicate matrix entries"
-    assert len(ENDPOINTS) >= 10
-
-
-@pytest.mark.parametrize(("endpoint", "who"), GLOBAL_CASES, ids=[f"{e} as {w}" for e, w in GLOBAL_CASES])
-def test_global_permission_rule(api, make_user, endpoint: Endpoint, who: str):
-    users = {
-        "stranger": make_user(),
-        "holder": make_user(permissions=[endpoint.permission] if endpoint.permission else []),
-        "admin": make_user(role="Administrator"),
-    }
-    caller = None if who == "anonymous" else users[who]
-    response = call(api, endpoint, caller, users)
-    if who == "anonymous":
-        expected = 401
-    elif who == "stranger" and endpoint.permission is not None:
-        expected = 403
-    else:
-        expected = endpoint.ok
-    assert response.status_code == expected, response.content
-
-
-@pytest.mark.parametrize(("endpoint", "who"), OBJECT_CASES, ids=[f"{e} as {w}" for e, w in OBJECT_CASES])
-def test_object_permission_rule(api, make_user, endpoint: Endpoint, who: str):
-    """On an object: strangers get 404, members without the permission 403, owners and grantees success."""
-    from accounts.permissions import SERVER_SCOPED
-
+def server_users(make_user) -> dict:
     users = {name: make_user() for name in ("owner", "stranger", "member_with", "member_without")}
     users["admin"] = make_user(role="Administrator")
-    caller = None if who == "anonymous" else users[who]
-    response = call(api, endpoint, caller, users)
-    scoped = endpoint.permission is None or endpoint.permission in SERVER_SCOPED
-    expected = {
-        "anonymous": 401,
-        "stranger": 404,
-        "member_without": endpoint.ok if endpoint.permission is None else 403,
-        "member_with": endpoint.ok if scoped else 403,
-        "owner": endpoint.ok if scoped else 403,
-        "admin": endpoint.ok,
-    }[who]
+    return users
+
+
+SERVER_CASES = [(op, who) for op in SERVER_OPERATIONS for who in SERVER_CALLERS]
+GLOBAL_CASES = [(op, who) for op in GLOBAL_OPERATIONS for who in GLOBAL_CALLERS]
+
+
+def named(cases) -> list[str]:
+    return [f"{method} {path} as {who}" for (method, path), who in cases]
+
+
+def test_every_operation_of_the_schema_has_a_row():
+    """A new endpoint fails here until its row says who may call it; a row for a removed one, too."""
+    tables = [*SERVER_OPERATIONS, *GLOBAL_OPERATIONS, *PUBLIC_OPERATIONS]
+    assert len(tables) == len(set(tables)), "an operation has rows in two tables"
+    operations = schema_operations()
+    missing = sorted(operations - set(tables))
+    assert not missing, "operations without a row in the permission matrix: " + ", ".join(
+        f"{m} {p}" for m, p in missing
+    )
+    stale = sorted(set(tables) - operations)
+    assert not stale, "rows for operations the schema does not have: " + ", ".join(
+        f"{m} {p}" for m, p in stale
+    )
+    assert not set(CALLS) - operations, "tests/matrix.py describes calls the schema does not have"
+
+
+@pytest.mark.parametrize(("operation", "who"), SERVER_CASES, ids=named(SERVER_CASES))
+def test_server_operation(api, make_user, operation, who):
+    permission, *expected = SERVER_OPERATIONS[operation]
+    expected = dict(zip(SERVER_CALLERS, expected, strict=True))[who]
+    users = server_users(make_user)
+    caller = {"anonymous": None, "suspended": users["admin"]}.get(who, users.get(who))
+    state = Server.Status.SUSPENDED if who == "suspended" else None
+    response = call(api, operation, caller, users, permission=permission, state=state)
     assert response.status_code == expected, response.content
+
+
+@pytest.mark.parametrize(("operation", "who"), GLOBAL_CASES, ids=named(GLOBAL_CASES))
+def test_global_operation(api, make_user, operation, who):
+    permission, *expected = GLOBAL_OPERATIONS[operation]
+    expected = dict(zip(GLOBAL_CALLERS, expected, strict=True))[who]
+    users = server_users(make_user)
+    users["without"] = make_user()
+    users["holder"] = make_user(permissions=[permission] if permission else [])
+    caller = None if who == "anonymous" else users[who]
+    response = call(api, operation, caller, users, permission=permission)
+    assert response.status_code == expected, response.content
+
+
+@pytest.mark.parametrize("operation", PUBLIC_OPERATIONS, ids=[f"{m} {p}" for m, p in PUBLIC_OPERATIONS])
+def test_public_operation(api, make_user, operation):
+    response = call(api, operation, None, server_users(make_user))
+    assert response.status_code == PUBLIC_OPERATIONS[operation], response.content

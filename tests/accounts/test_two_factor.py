@@ -14,6 +14,8 @@ from accounts import twofactor
 from accounts.models import AuditLog, TwoFactorDevice, User
 from config.crypto import decrypt, encrypt
 from tests.conftest import PASSWORD
+from tests.fixtures.races import lock_waiters
+from tests.polling import wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -282,7 +284,9 @@ class TestConcurrentUse:
             TwoFactorDevice.objects.select_for_update().get(pk=row.pk)
             for thread in threads:
                 thread.start()
-            time.sleep(0.5)  # both have read the device and now wait for the row
+            # Both have read the device and now wait for the row: PostgreSQL shows them waiting.
+            wait_for(lambda: lock_waiters() >= 2 or results, 30, "both requests to wait on the device's row")
+            assert not results, "a request passed while the device's row was held"
         for thread in threads:
             thread.join(timeout=30)
         return results

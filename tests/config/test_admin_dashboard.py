@@ -5,14 +5,13 @@ import pytest
 from nodes.health import node_check_health
 from servers.models import Job, Server
 from templates_app.models import Template
-from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
 S = Server.Status
 
 
 @pytest.fixture
-def fleet(make_node, customer):  # noqa: F811
+def fleet(make_node, customer):
     """An online node on test engine 1, an unreachable one, servers in three states, a failed job."""
     up = make_node(engine=1, via="unix", name="alpha")
     assert node_check_health(node=up)["ok"]

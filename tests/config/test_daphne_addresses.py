@@ -17,7 +17,8 @@ from django.db import connection
 
 from accounts.models import AuditLog, User
 from tests.conftest import PASSWORD
-from tests.e2e.test_processes import free_port, wait_for
+from tests.fixtures.browser import free_port
+from tests.polling import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,32 +1,9 @@
-"""What the end-to-end tests share: the panel's real processes, started as subprocesses."""
+"""The end-to-end tests run the panel's real processes as subprocesses, on this test's database."""
 
 import os
-import socket
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.db import connection
-
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"Timed out after {timeout}s waiting for {what}")
 
 
 @pytest.fixture

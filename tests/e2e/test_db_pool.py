@@ -14,7 +14,8 @@ import pytest
 from django.db import connection
 
 from tests.conftest import tokens_for
-from tests.e2e.conftest import BIN, free_port, wait_for
+from tests.fixtures.browser import BIN, free_port
+from tests.polling import wait_for
 
 APP_NAME = "hearth-pool-test"
 POOL_SIZE = 4

@@ -21,7 +21,8 @@ import pytest
 from websockets.sync.client import connect
 
 from tests.conftest import require_env
-from tests.e2e.conftest import ROOT, free_port, wait_for
+from tests.fixtures.browser import ROOT, free_port
+from tests.polling import wait_for
 
 FIRST_HOUR_BUDGET_SECONDS = 60
 

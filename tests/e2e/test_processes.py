@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 from django.core.cache import cache
 
-from tests.e2e.conftest import BIN, ROOT, free_port, wait_for
+from tests.fixtures.browser import BIN, ROOT, free_port
+from tests.polling import wait_for
 
 
 @pytest.fixture

@@ -5,11 +5,6 @@ from nodes.models import Allocation, Node
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client_for, admin):
-    return client_for(admin)
-
-
 def node_body(location, **overrides):
     return {
         "name": "eu-1",

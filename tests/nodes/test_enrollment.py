@@ -13,6 +13,7 @@ from accounts.models import AuditLog
 from nodes.models import DeploymentToken, Node, NodeEvent
 from nodes.services import node_public_key
 from tests.conftest import require_env, tokens_for
+from tests.fixtures.races import while_row_locked
 
 AUTHORIZED_KEYS = Path("/home/hearth/.ssh/authorized_keys")
 
@@ -296,8 +297,6 @@ def test_the_script_cannot_choose_the_host(api, waiting_node, link):
 
 def test_two_completions_at_once_enrol_the_node_once(transactional_db, waiting_node, link):
     """Both callers hold the link and a genuine host (the two test sshds): one wins, the other is told."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from django.db import connection
 
     from config.errors import DomainError, refusal_text
@@ -319,8 +318,9 @@ def test_two_completions_at_once_enrol_the_node_once(transactional_db, waiting_n
         finally:
             connection.close()
 
-    with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(attempt, [1, 2]))
+    # Both are parked on the link's row, where it is spent, before either may go on.
+    tokens = DeploymentToken.objects.filter(node=waiting_node)
+    results = while_row_locked(tokens, [lambda: attempt(1), lambda: attempt(2)])
     winners = [r for r in results if r.startswith("enrolled")]
     assert len(winners) == 1, results
     assert any("already used" in r for r in results), results

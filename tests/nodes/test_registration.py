@@ -21,11 +21,6 @@ pytestmark = pytest.mark.django_db
 ENGINE1_SOCKET = Path("/var/run/docker.sock")
 
 
-@pytest.fixture
-def staff(client_for, admin):
-    return client_for(admin)
-
-
 def api_body(location, **overrides):
     return {
         "name": "api-node",

@@ -1,10 +1,8 @@
-from tests.servers.conftest import (  # noqa: F401 - the same real-engine fixtures
-    _eager_tasks,
-    _fresh_connections,
-    _no_leftover_containers,
-    game_node,
-    game_template,
-    location,
-    make_node,
-    monitor,
-)
+"""The realtime tests drive servers on the engines as the server tests do (tests/fixtures/servers.py)."""
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _on_the_engines(_eager_tasks, _no_leftover_containers):
+    yield

@@ -11,6 +11,7 @@ from servers import console
 from servers.models import Server, ServerMetric
 from servers.monitor import Monitor
 from tests.conftest import require_env
+from tests.polling import wait_for
 from tests.servers.conftest import wait_status
 from tests.servers.test_lifecycle import create, wait_for_line
 
@@ -277,15 +278,6 @@ def assert_no_line_twice(server) -> None:
     game_lines = [e["data"] for e in console.history(server.pk, limit=5000) if e["stream"] == "stdout"]
     twice = {line for line in game_lines if game_lines.count(line) > 1}
     assert not twice, f"recorded more than once: {sorted(twice)}"
-
-
-def wait_for(check, timeout: float = 15, what: str = "it"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def a_twin_of(node, location):

@@ -49,11 +49,6 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture
-def staff(client_for, admin):
-    return client_for(admin)
-
-
 def template_body(**overrides) -> dict:
     return {
         "name": f"Probe {uuid.uuid4().hex[:6]}",

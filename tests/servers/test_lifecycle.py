@@ -11,8 +11,11 @@ from accounts.services import roles_ensure_defaults
 from servers import console
 from servers.models import Server
 from tests.conftest import require_env, tokens_for
+from tests.polling import wait_for
 from tests.servers.conftest import wait_status
 
+# Tasks go through the broker to a real worker (tests/fixtures/worker.py), as in production.
+pytestmark = pytest.mark.real_worker
 S = Server.Status
 
 
@@ -83,18 +86,13 @@ def test_create_install_start_stop_update_delete(
     assert update.status_code == 200 and update.json()["data"]["allocatedMemoryMb"] == 384
 
     assert api.delete(f"/api/servers/{server.pk}").status_code == 200
-    assert not Server.objects.filter(pk=server.pk).exists()
+    wait_for(lambda: not Server.objects.filter(pk=server.pk).exists(), 30, "the delete job to remove the row")
 
 
 def wait_for_line(server, text: str, timeout: float = 15):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if text in lines(server):
-            return
-        time.sleep(0.1)
-    pytest.fail(f"'{text}' never appeared in the console:\n{lines(server)[-2000:]}")
+    wait_for(
+        lambda: text in lines(server), timeout, lambda: f"'{text}' in the console:\n{lines(server)[-2000:]}"
+    )
 
 
 def test_variables_reach_the_game_as_data(client_for, customer, game_node, game_template, monitor):
@@ -160,7 +158,7 @@ def test_a_failing_install_script_leaves_install_failed_with_the_reason(
     server = wait_status(server, S.INSTALL_FAILED)
     assert "exited with code 3" in server.status_reason
     assert "no space left" in server.status_reason
-    assert server.jobs.get().status == "failed"
+    wait_for(lambda: server.jobs.get().status == "failed", 15, "the install job to finish as failed")
 
 
 def test_reinstall_runs_the_script_again_and_keeps_the_server_usable(
@@ -309,6 +307,7 @@ def test_a_game_that_ignores_sigterm_gets_sigkill_after_each_step(
     api.post(f"/api/servers/{server.pk}/stop", {"timeout": 2}, format="json")
     wait_status(server, S.STOPPED, timeout=30)
     assert exit_code(server) == 137
+    wait_for_line(server, "Server stopped.")  # the task writes it just after the state
     console_text = lines(server)
     steps = [
         "Stopping the server: sending the stop command `stop`.",

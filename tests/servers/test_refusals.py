@@ -1,16 +1,13 @@
 """Every refusal of the servers API: state (409), suspension (423), input (400), capacity, races."""
 
-import threading
-
 import pytest
-from django.db import connection
 from django.utils import timezone
 
-from config.api.exceptions import Conflict
 from nodes.models import Allocation, Location, Node
 from servers import services
 from servers.models import Server, ServerMember
 from templates_app.models import Template, TemplateVariable
+from tests.fixtures.races import status_of, while_row_locked
 
 S = Server.Status
 
@@ -186,36 +183,27 @@ class TestCreate:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_creations_never_share_a_port(customer, admin, template, make_node):
+def test_concurrent_creations_never_share_a_port(customer, admin, template, make_node):
+    """All five are parked on the node's row lock (creations on a node queue there) before any goes on."""
     node = make_node(memory=100_000, ports=range(26000, 26060))
-    errors = []
 
     def create(i):
-        try:
-            services.server_create(
-                actor=admin,
-                owner=customer,
-                template=template,
-                name=f"s{i}",
-                node=node,
-                allocated_memory_mb=64,
-                allocated_cpu_cores=0.1,
-                allocated_disk_mb=64,
-                environment={"MOTD": "x"},
-            )
-        except Exception as exc:
-            errors.append(exc)
-        finally:
-            connection.close()
+        return lambda: services.server_create(
+            actor=admin,
+            owner=customer,
+            template=template,
+            name=f"s{i}",
+            node=node,
+            allocated_memory_mb=64,
+            allocated_cpu_cores=0.1,
+            allocated_disk_mb=64,
+            environment={"MOTD": "x"},
+        )
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(50)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    outcomes = while_row_locked(Node.objects.filter(pk=node.pk), [create(i) for i in range(5)])
+    assert [o for o in outcomes if isinstance(o, Exception)] == []
     ports = list(Allocation.objects.filter(server__isnull=False).values_list("port", flat=True))
-    assert len(ports) == 50 == len(set(ports))
+    assert len(ports) == 5 == len(set(ports))
 
 
 class TestStates:
@@ -307,24 +295,17 @@ class TestStates:
 
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_starts_start_once(customer, make_node, template, settings):
+    """Five starts that all passed the unlocked check wait on the server's row; one wins, four get 409."""
     server = a_server(customer, make_node(), template)
-    outcomes = []
 
     def start():
-        try:
-            services.server_start(server=Server.objects.get(pk=server.pk), actor=customer)
-            outcomes.append("started")
-        except Conflict:
-            outcomes.append("conflict")
-        finally:
-            connection.close()
+        services.server_start(server=Server.objects.get(pk=server.pk), actor=customer)
+        return "started"
 
-    threads = [threading.Thread(target=start) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["conflict"] * 7 + ["started"]
+    outcomes = while_row_locked(Server.objects.filter(pk=server.pk), [start] * 5)
+    assert sorted(o if o == "started" else f"refused {status_of(o)}" for o in outcomes) == (
+        ["refused 409"] * 4 + ["started"]
+    )
 
 
 class TestAllocations:

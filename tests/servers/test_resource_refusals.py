@@ -6,16 +6,16 @@ and a suspended server.
 """
 
 import json
-import threading
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
+from accounts.models import User
 from nodes.models import Allocation, Location, Node
 from servers import services
 from servers.models import Job, Server
 from templates_app.models import Template
+from tests.fixtures.races import status_of, while_row_locked
 
 S = Server.Status
 EVIL = "evil/miner:latest"
@@ -449,21 +449,15 @@ def test_concurrent_self_service_creates_cannot_pass_the_quota(make_user, settin
         name="T", docker_image="hearth/testgame:latest", start_command="x", stop_command="stop"
     )
     user = make_user()
-    outcomes = []
 
     def create(i):
-        try:
-            services.server_create(actor=user, template=template, name=f"s{i}", allocated_memory_mb=64)
-            outcomes.append("created")
-        except Exception as exc:
-            outcomes.append(type(exc).__name__)
-        finally:
-            connection.close()
+        return lambda: services.server_create(
+            actor=user, template=template, name=f"s{i}", allocated_memory_mb=64
+        )
 
-    threads = [threading.Thread(target=create, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(outcomes) == ["NotAllowed"] * 4 + ["created"] * 2
+    # All five wait on the user's row, under which the quota is counted.
+    outcomes = while_row_locked(User.objects.filter(pk=user.pk), [create(i) for i in range(5)])
+    assert sorted(f"refused {status_of(o)}" if isinstance(o, Exception) else "created" for o in outcomes) == (
+        ["created"] * 2 + ["refused 403"] * 3
+    )
     assert Server.objects.filter(owner=user).count() == 2

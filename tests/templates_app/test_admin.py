@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from accounts.models import AuditLog
 from templates_app.eggs import egg_import
 from templates_app.models import Template
-from tests.templates_app.conftest import egg_bytes, variable
+from tests.fixtures.templates import egg_bytes, variable
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ import pytest
 
 from accounts.models import AuditLog
 from templates_app.models import Template
-from tests.templates_app.conftest import variable
+from tests.fixtures.templates import variable
 
 pytestmark = pytest.mark.django_db
 

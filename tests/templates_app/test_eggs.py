@@ -10,7 +10,7 @@ from accounts.models import AuditLog
 from templates_app.eggs import egg_export, egg_import
 from templates_app.models import Template
 from templates_app.variables import render, render_for_shell, resolve_environment
-from tests.templates_app.conftest import egg_bytes, variable
+from tests.fixtures.templates import egg_bytes, variable
 
 pytestmark = pytest.mark.django_db
 

@@ -3,11 +3,8 @@ for imported eggs (their program swapped for printf, since their images need a r
 the safe rendering, a template that would hand a value to a nested shell never starts, and an egg's
 `regex:` ready line moves a server to running."""
 
-# ruff: noqa: F811 - the engines' fixtures are imported from tests/servers, then requested by name
-
 import json
 import os
-import time
 
 import docker
 import pytest
@@ -19,17 +16,11 @@ from templates_app.eggs import egg_import
 from templates_app.models import Template, TemplateVariable
 from templates_app.services import template_save, templates_install_catalogue
 from templates_app.variables import UnsafeSubstitution
-from tests.conftest import require_env
-from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures
-from tests.servers.conftest import (  # noqa: F401 - fixtures
-    _eager_tasks,
-    _no_leftover_containers,
-    game_node,
-    monitor,
-    wait_status,
-)
-from tests.templates_app.conftest import egg_bytes
+from tests.fixtures import require_env, wait_status
+from tests.fixtures.templates import egg_bytes
+from tests.polling import wait_for
 
+pytestmark = pytest.mark.usefixtures("_eager_tasks", "_no_leftover_containers")
 S = Server.Status
 # Every way the old renderings let a value out, in one value: each would leave a pwnedN file behind.
 HOSTILE = (
@@ -125,10 +116,7 @@ def test_the_stock_test_game_runs_with_hostile_values(client_for, admin, game_no
     runtime.ensure_directory(client, server)
     runtime.start(client, server)
     container = engine().containers.get(server.container_name)
-    deadline = time.monotonic() + 20
-    while "Done (" not in container.logs().decode() and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert "Done (" in container.logs().decode()
+    wait_for(lambda: "Done (" in container.logs().decode(), 20, "the game's ready line")
     assert planted(server) == []
     env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
     assert env["STARTUP"] == "/usr/local/bin/testgame" and env["MOTD"] == HOSTILE
@@ -172,6 +160,7 @@ def test_a_template_that_hands_a_value_to_a_nested_shell_never_starts(client_for
         engine().containers.get(server.container_name)
 
 
+@pytest.mark.real_worker  # the install and the start go through the broker to a worker, as in production
 def test_an_eggs_regex_ready_line_moves_the_server_to_running(client_for, admin, game_node, monitor):
     egg = json.loads(egg_bytes("egg-paper.json"))
     egg["name"] = "Paper on the test game"

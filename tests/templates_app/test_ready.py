@@ -10,7 +10,7 @@ from servers.monitor.follower import _ready_matcher
 from templates_app.eggs import egg_export, egg_import
 from templates_app.models import Template
 from templates_app.ready import MAX_PATTERN_CHARS, from_egg, matcher, to_egg
-from tests.templates_app.conftest import egg_bytes
+from tests.fixtures.templates import egg_bytes
 
 pytestmark = pytest.mark.django_db
 

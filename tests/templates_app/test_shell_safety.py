@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from templates_app.models import Template
 from templates_app.startup import startup_problems
 from templates_app.variables import UnsafeSubstitution, render_for_shell
+from tests.fixtures.templates import template_fields, variable
 from tests.hostile import SHELL_HOSTILE
-from tests.templates_app.conftest import template_fields, variable
 
 HOSTILE = [
     *SHELL_HOSTILE,

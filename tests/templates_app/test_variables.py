@@ -7,7 +7,7 @@ from django.conf import settings
 
 from config.errors import InvalidInput
 from templates_app.variables import missing_message, render, resolve_environment, validate_values
-from tests.templates_app.conftest import variable
+from tests.fixtures.templates import variable
 
 pytestmark = pytest.mark.django_db
 

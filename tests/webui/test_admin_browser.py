@@ -2,18 +2,15 @@
 with the autocomplete, variables), the panel's worker installs it on the real test engine, and the
 admin's dashboard counts it. Same real panel processes as test_browser.py."""
 
-import time
-
 import docker
 import pytest
 from django.conf import global_settings
 from playwright.sync_api import expect
 
 from servers.models import Server
-from tests.conftest import PASSWORD, require_env
-from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures
-from tests.servers.conftest import game_node, game_template  # noqa: F401 - fixtures
-from tests.webui.test_browser import SLOW, browser, panel, sign_in, static_root  # noqa: F401 - fixtures
+from tests.fixtures import PASSWORD, require_env
+from tests.fixtures.browser import SLOW, sign_in
+from tests.polling import wait_for
 
 SCREENSHOT_NAME = "admin-dashboard.png"
 
@@ -40,24 +37,24 @@ def leaves_no_containers(transactional_db):
 
 
 @pytest.fixture
-def online_node(game_node):  # noqa: F811
+def online_node(game_node):
     """Made before the browser starts (the ORM refuses to run once Playwright's loop does)."""
     return game_node()
 
 
-def dashboard_count(page, panel, status: str) -> str:  # noqa: F811 - the fixture's value
+def dashboard_count(page, panel, status: str) -> str:
     page.goto(panel.url + "/admin/")
     return page.locator(f'#dashboard-servers tr[data-status="{status}"] td.count').inner_text()
 
 
 def test_staff_create_a_server_in_the_admin_and_see_it_on_the_dashboard(
     leaves_no_containers,
-    panel,  # noqa: F811 - the fixture
+    panel,
     staff,
     customer,
     online_node,
-    game_template,  # noqa: F811 - the fixture
-    browser,  # noqa: F811
+    game_template,
+    browser,
 ):
     node = online_node
     page = browser.new_context(viewport={"width": 1320, "height": 1000}).new_page()
@@ -88,11 +85,11 @@ def test_staff_create_a_server_in_the_admin_and_see_it_on_the_dashboard(
     expect(page.locator(".field-owner .readonly")).to_have_text(customer.email)
 
     # The panel's own worker installs it; the dashboard then counts one stopped server.
-    deadline = time.monotonic() + SLOW / 1000
-    while dashboard_count(page, panel, "stopped") != "1":
+    def installed() -> bool:
         assert dashboard_count(page, panel, "install_failed") == "0", "the install failed"
-        assert time.monotonic() < deadline, "the server never finished installing"
-        time.sleep(1)
+        return dashboard_count(page, panel, "stopped") == "1"
+
+    wait_for(installed, SLOW / 1000, "the server to finish installing", interval=1)
     expect(page.locator("#dashboard-servers caption")).to_contain_text("(1)")
     page.locator('#dashboard-servers tr[data-status="stopped"] a').click()
     expect(page.locator("#result_list")).to_contain_text("admin-made")

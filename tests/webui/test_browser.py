@@ -4,167 +4,19 @@ daphne, a Celery worker and the monitor run as processes on the test database, a
 the local test engine: nothing between the browser and the container is faked.
 """
 
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import docker
 import pytest
 from django.conf import global_settings
-from django.db import connection
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from servers import services
 from servers.models import Server
-from tests.conftest import PASSWORD, require_env
-from tests.nodes.conftest import _fresh_connections, location, make_node  # noqa: F401 - fixtures
-from tests.servers.conftest import game_node, game_template, wait_status  # noqa: F401 - fixtures
+from tests.fixtures import PASSWORD, require_env, wait_status
+from tests.fixtures.browser import ROOT, SLOW, sign_in
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOT = ROOT / "bench/out/ui-server-page.png"
-SLOW = 60_000  # ms: installs, starts and stops on a real engine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(check, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := check():
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"Timed out after {timeout}s waiting for {what}")
-
-
-@dataclass
-class Panel:
-    """The web, worker and monitor processes of a real panel, the web one on a free port."""
-
-    env: dict
-    logs: Path
-    port: int = field(default_factory=free_port)
-    procs: dict = field(default_factory=dict)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def spawn(self, name: str, *argv: str) -> None:
-        log = open(self.logs / f"{name}.log", "a")  # noqa: SIM115 - closed with the process
-        self.procs[name] = (subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=log), log)
-
-    def answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(f"{self.url}/api/health", timeout=2) as response:  # noqa: S310
-                return response.status == 200
-        except OSError:
-            return False
-
-    def start_web(self) -> None:
-        self.spawn(
-            "web", str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(self.port), "config.asgi:application"
-        )
-        wait_for(self.answers, 60, f"daphne to answer on {self.url}:\n{self.log('web')}")
-
-    def stop(self, name: str) -> None:
-        proc, log = self.procs.pop(name)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
-        log.close()
-
-    def log(self, name: str) -> str:
-        path = self.logs / f"{name}.log"
-        return path.read_text()[-3000:] if path.exists() else ""
-
-
-@pytest.fixture(scope="session")
-def static_root(tmp_path_factory):
-    """What `make run` serves: collectstatic into the hashed, compressed manifest storage."""
-    root = tmp_path_factory.mktemp("static")
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-        cwd=ROOT,
-        env={**os.environ, "HEARTH_STATIC_ROOT": str(root)},
-        check=True,
-        timeout=300,
-    )
-    return root
-
-
-@pytest.fixture
-def panel(transactional_db, static_root, tmp_path):
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "HEARTH_STATIC_ROOT": str(static_root),
-        "PYTHONUNBUFFERED": "1",
-    }
-    panel = Panel(env=env, logs=tmp_path)
-    try:
-        panel.spawn(
-            "worker",
-            str(BIN / "celery"),
-            "-A",
-            "config",
-            "worker",
-            "--concurrency",
-            "2",
-            "--loglevel",
-            "INFO",
-            "--without-mingle",
-            "--without-gossip",
-        )
-        panel.spawn("monitor", sys.executable, "manage.py", "monitor")
-        panel.start_web()
-        yield panel
-    finally:
-        for name in list(panel.procs):
-            panel.stop(name)
-
-
-@pytest.fixture
-def browser():
-    """Chromium. Request it after the fixtures that prepare data: from its launch on, Playwright's sync
-    API keeps an event loop running in this thread, so the ORM and async_to_sync refuse to run here
-    (and should: the browser tests check what the page shows, not the database).
-    """
-    if not Path(CHROMIUM).exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: run `bash scripts/testenv.sh up` (it installs Debian's chromium)."
-        )
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -177,7 +29,7 @@ def customer(customer, settings):
 
 
 @pytest.fixture
-def installed_server(customer, admin, game_node, game_template, panel):  # noqa: F811
+def installed_server(customer, admin, game_node, game_template, panel):
     """A stopped, installed Test Game server on engine 1 (installed by the worker process)."""
     server = services.server_create(
         actor=admin,  # choosing the node is staff's (server.resources)
@@ -198,13 +50,6 @@ def installed_server(customer, admin, game_node, game_template, panel):  # noqa:
     for container in engine.containers.list(all=True, filters={"label": f"hearth.server={server.pk}"}):
         container.remove(force=True)
     engine.close()
-
-
-def sign_in(page, panel, user, *, path: str = "/login") -> None:
-    page.goto(panel.url + path)
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_a_customer_starts_talks_to_and_stops_a_server_in_the_browser(

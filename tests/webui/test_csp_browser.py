@@ -4,8 +4,8 @@ import pytest
 from django.conf import global_settings
 from playwright.sync_api import expect
 
-from tests.conftest import PASSWORD
-from tests.webui.test_browser import browser, panel, sign_in, static_root  # noqa: F401 - fixtures
+from tests.fixtures import PASSWORD
+from tests.fixtures.browser import sign_in
 
 # Recorded before any script of the page runs, so nothing the page does escapes it.
 RECORD_VIOLATIONS = """
@@ -23,7 +23,7 @@ def staff(admin, settings):
     return admin
 
 
-def test_pages_run_without_a_single_violation(panel, staff, browser):  # noqa: F811
+def test_pages_run_without_a_single_violation(panel, staff, browser):
     context = browser.new_context()
     context.add_init_script(RECORD_VIOLATIONS)
     page = context.new_page()
