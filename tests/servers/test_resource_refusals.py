@@ -13,7 +13,7 @@ from django.db import connection
 from django.utils import timezone
 
 from nodes.models import Allocation, Location, Node
-from servers import services
+from servers.lifecycle.create import server_create
 from servers.models import Job, Server
 from templates_app.models import Template
 
@@ -336,7 +336,7 @@ class TestPlacementRules:
     def test_swap_counts_against_node_memory(self, client_for, admin, world):
         node = world["n2"]
         Node.objects.filter(pk=node.pk).update(max_memory_mb=2048)
-        services.server_create(
+        server_create(
             actor=admin,
             template=world["template"],
             name="swapper",
@@ -453,7 +453,7 @@ def test_concurrent_self_service_creates_cannot_pass_the_quota(make_user, settin
 
     def create(i):
         try:
-            services.server_create(actor=user, template=template, name=f"s{i}", allocated_memory_mb=64)
+            server_create(actor=user, template=template, name=f"s{i}", allocated_memory_mb=64)
             outcomes.append("created")
         except Exception as exc:
             outcomes.append(type(exc).__name__)
