@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from servers import console
-from servers.jobs import queue
+from servers.lifecycle.power import server_start_after_crash
 from servers.models import Server
 from servers.states import set_status
 
@@ -50,10 +50,7 @@ def server_exited(*, server_id, exit_code: int | None, oom: bool = False) -> str
         )
         console.write_on_commit(server_id, f"{why} {reason}")
         if restart:
-            from servers.tasks import server_power_task
-
-            set_status(server_id, S.STARTING)
-            queue(server_power_task, server_id, "start")
+            server_start_after_crash(server_id=server_id)
             return S.STARTING
         return S.CRASHED
 

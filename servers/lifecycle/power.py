@@ -76,6 +76,15 @@ def server_kill(*, server: Server, actor: User, request=None) -> None:
     _power(server, actor, "kill", S.STOPPING, request)
 
 
+def server_start_after_crash(*, server_id) -> None:
+    """The restart policy's start (servers.crash): crashed → starting, then the same start task as a
+    person's. Called inside the crash's transaction, so the task is queued once that commits."""
+    from servers.tasks import server_power_task
+
+    set_status(server_id, S.STARTING, expect={S.CRASHED})
+    jobs.queue(server_power_task, server_id, "start")
+
+
 def server_power_execute(*, server_id, action: str, timeout: int | None = None) -> None:
     """Ask the node to start, stop, restart or kill the container, and record what that settles.
 
