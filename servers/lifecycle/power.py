@@ -110,7 +110,8 @@ def server_power_execute(*, server_id, action: str, timeout: int | None = None) 
             console.write(server_id, "Container started; waiting for the server to be ready.")
         elif action == "kill":
             runtime.kill(client, server)
-            set_status(server_id, S.STOPPED, expect={S.STOPPING, S.SUSPENDED, S.RUNNING, S.STARTING})
+            # A suspension's kill leaves the server suspended: only unsuspend ends a suspension.
+            set_status(server_id, S.STOPPED, expect={S.STOPPING, S.RUNNING, S.STARTING})
             console.write(server_id, "Server killed.")
     except Exception as exc:
         reason = str(exc) or exc.__class__.__name__
