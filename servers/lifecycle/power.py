@@ -20,6 +20,14 @@ from servers.states import check, set_status, transition
 logger = logging.getLogger(__name__)
 S = Server.Status
 
+# The states a power task finds when its request is still the latest word (a suspension queues a kill).
+AWAITING = {
+    "start": frozenset({S.STARTING}),
+    "stop": frozenset({S.STOPPING}),
+    "restart": frozenset({S.STOPPING, S.STARTING}),
+    "kill": frozenset({S.STOPPING, S.SUSPENDED, S.RUNNING, S.STARTING}),
+}
+
 
 def _refuse_unstartable(server: Server, action: str) -> None:
     """A start needs an installed server within its disk limit (409 naming the current state)."""
@@ -88,10 +96,10 @@ def server_start_after_crash(*, server_id) -> None:
 def server_power_execute(*, server_id, action: str, timeout: int | None = None) -> None:
     """Ask the node to start, stop, restart or kill the container, and record what that settles.
 
-    A second delivery finds the state moved on (stopped, or no longer starting) and does nothing new."""
+    A second delivery finds the state moved on (stopped, or no longer starting) and does nothing."""
     server = Server.objects.select_related("node", "template").filter(pk=server_id).first()
-    if server is None:
-        return
+    if server is None or server.status not in AWAITING[action]:
+        return  # a second delivery, or something newer (a stop, a suspension, a delete) won
     client = client_for(server.node)
     timeout = timeout or settings.SERVER_STOP_TIMEOUT_SECONDS
     try:

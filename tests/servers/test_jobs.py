@@ -8,7 +8,9 @@ from django.db import connection, transaction
 from servers import jobs
 from servers.lifecycle.delete import server_delete_execute
 from servers.lifecycle.install import server_install_execute
+from servers.lifecycle.power import server_power_execute
 from servers.models import Job, Server
+from servers.selectors import console_history
 from tests.servers.test_refusals import a_server, make_node, template  # noqa: F401 - fixtures
 
 S = Server.Status
@@ -155,3 +157,16 @@ class TestSecondDelivery:
         assert Server.objects.filter(pk=server.pk, status=S.STOPPING).exists()
         job.refresh_from_db()
         assert job.status == Job.Status.RUNNING
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("action", "status"), [("stop", S.STOPPED), ("start", S.RUNNING), ("restart", S.RUNNING)]
+)
+def test_a_power_task_delivered_after_its_work_is_done_does_nothing(server, action, status):
+    """The node is never asked (this node is not even reachable), no state or console line changes."""
+    Server.objects.filter(pk=server.pk).update(status=status)
+    server_power_execute(server_id=server.pk, action=action)
+    server.refresh_from_db()
+    assert server.status == status and server.status_reason == ""
+    assert console_history(server.pk) == []
