@@ -27,5 +27,3 @@ def node_label(node: Node) -> str:
     """The node's name in safe characters only, for a key comment or a script's output: one line, no
     terminal escapes, whatever an older row holds (names are checked now, but were not always)."""
     return KEY_COMMENT_UNSAFE.sub("_", node.name)
-
-

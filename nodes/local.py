@@ -64,5 +64,3 @@ def _create_local_node(socket: Path, location: Location) -> tuple[Node, str]:
         max_memory_mb=_machine_memory_mb(),
         max_cpu_cores=os.cpu_count() or 1,
     )
-
-

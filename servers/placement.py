@@ -14,7 +14,6 @@ from django.db.models.functions import Coalesce
 from rest_framework import exceptions
 
 from nodes.models import Allocation, Node
-from servers.selectors import node_usage as used  # moved to servers.selectors.node_usage
 
 NO_CAPACITY = "Node does not have enough resources"
 
@@ -51,6 +50,19 @@ def _limit(maximum, percent: int):
     if percent < 0 or not maximum:
         return None
     return Decimal(maximum) * (1 + Decimal(percent) / 100)
+
+
+def used(node: Node, *, exclude_server=None) -> dict:
+    servers = node.servers.all()
+    if exclude_server is not None:
+        servers = servers.exclude(pk=exclude_server.pk)
+    totals = servers.aggregate(
+        memory=Sum("allocated_memory_mb"),
+        swap=Sum("allocated_swap_mb"),
+        cpu=Sum("allocated_cpu_cores"),
+        disk=Sum("allocated_disk_mb"),
+    )
+    return {key: value or 0 for key, value in totals.items()}
 
 
 def shortages(

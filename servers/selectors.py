@@ -1,11 +1,11 @@
-"""Queries several callers share: which servers a user sees, what a node's servers use, a server's metric
-and console history. Read only: changes go through services."""
+"""Queries several callers share: which servers a user sees, a server's metric and console history. Read
+only: changes go through services. (What a node's servers use is nodes.selectors.node_usage.)"""
 
 import json
 
 import redis
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from servers.models import Server, ServerMetric
@@ -23,20 +23,6 @@ def servers_visible_to(user, servers: QuerySet | None = None) -> QuerySet:
     if has_permission(user, "server.read"):
         return servers
     return servers.filter(Q(owner=user) | Q(members__user=user)).distinct()
-
-
-def node_usage(node, *, exclude_server=None) -> dict:
-    """What the node's servers are given: memory, swap, CPU and disk (placement's capacity check)."""
-    servers = node.servers.all()
-    if exclude_server is not None:
-        servers = servers.exclude(pk=exclude_server.pk)
-    totals = servers.aggregate(
-        memory=Sum("allocated_memory_mb"),
-        swap=Sum("allocated_swap_mb"),
-        cpu=Sum("allocated_cpu_cores"),
-        disk=Sum("allocated_disk_mb"),
-    )
-    return {key: value or 0 for key, value in totals.items()}
 
 
 def metric_history(*, server: Server, range_name: str) -> list[dict]:

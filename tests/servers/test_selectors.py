@@ -1,4 +1,4 @@
-"""servers.selectors: the shared queries answer the same whoever asks (API, consumer, web UI, placement)."""
+"""servers.selectors: the shared queries answer the same whoever asks (API, consumer, web UI)."""
 
 import time
 import uuid
@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from servers import console
 from servers.models import Server, ServerMember, ServerMetric
-from servers.selectors import console_history, metric_history, node_usage, servers_visible_to
+from servers.selectors import console_history, metric_history, servers_visible_to
 from tests.servers.test_refusals import a_server, make_node, template  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.django_db
@@ -22,7 +22,7 @@ class TestVisibleTo:
         customer,
         stranger,
         make_user,
-        make_node,
+        make_node,  # noqa: F811
         template,  # noqa: F811
     ):
         server = a_server(customer, make_node(), template)
@@ -45,14 +45,6 @@ class TestVisibleTo:
     def test_it_narrows_a_given_queryset(self, customer, make_node, template):  # noqa: F811
         server = a_server(customer, make_node(), template)
         assert not servers_visible_to(customer, Server.objects.exclude(pk=server.pk)).exists()
-
-
-def test_node_usage_sums_the_servers_and_can_leave_one_out(customer, make_node, template):  # noqa: F811
-    node = make_node()
-    first = a_server(customer, node, template, allocated_swap_mb=128)
-    a_server(customer, node, template)
-    assert node_usage(node) == {"memory": 1024, "swap": 128, "cpu": 2, "disk": 1024}
-    assert node_usage(node, exclude_server=first) == {"memory": 512, "swap": 0, "cpu": 1, "disk": 512}
 
 
 def test_metric_history_is_downsampled_to_at_most_120_points(customer, make_node, template):  # noqa: F811
