@@ -1,1 +1,1 @@
-
+"""Installed plugins and mods (source, version, file hashes) will live here."""

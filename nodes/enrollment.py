@@ -24,8 +24,8 @@ from nodes import client as node_client
 from nodes import trust
 from nodes.health import node_check_health
 from nodes.hostkeys import clean_host_key
+from nodes.identity import node_label, node_public_key, sha256_hex
 from nodes.models import DeploymentToken, Node, NodeEvent
-from nodes.services import node_label, node_public_key, sha256_hex
 from nodes.validation import Invalid, check_data_dir, clean_node_fields
 
 # A plain file, not a template: the panel's values reach it only through `script_assignments`.

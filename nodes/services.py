@@ -1,24 +1,17 @@
-"""Node state changes: create/edit/delete and the local node (health checks, enrollment, trust and port
-allocations have modules of their own)."""
+"""Node state changes: create, edit, delete and a staff-started test (the local node, the panel's key,
+health checks, enrollment, trust and port allocations have modules of their own)."""
 
-import hashlib
 import logging
-import os
-import re
 import secrets
-from pathlib import Path
 
-from django.conf import settings
 from django.db import transaction
-from rest_framework import exceptions
 
 from accounts.audit import audit
 from config.api.throttling import TooManyAttempts, charge
-from config.crypto import decrypt, encrypt
+from config.crypto import encrypt
 from config.errors import InvalidInput
 from nodes import client as node_client
-from nodes.allocations import allocations_create
-from nodes.health import EngineTaken, engine_of, node_check_health, refuse_taken_engine, store_report
+from nodes.health import engine_of, node_check_health, refuse_taken_engine, store_report
 from nodes.hostkeys import (
     HostKeyRefused,
     clean_host_key,
@@ -27,35 +20,12 @@ from nodes.hostkeys import (
     record_first_pin,
     refuse_moving_a_node_with_servers,
 )
-from nodes.models import Location, Node, NodeEvent
+from nodes.identity import node_label, node_public_key, sha256_hex  # noqa: F401 - moved to nodes.identity
+from nodes.local import LOCAL_SOCKET, node_register_local  # noqa: F401 - moved to nodes.local
+from nodes.models import Node, NodeEvent
 from nodes.validation import clean_node_fields
 
 logger = logging.getLogger(__name__)
-
-LOCAL_SOCKET = Path("/var/run/docker.sock")
-KEY_COMMENT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
-
-
-def _machine_memory_mb() -> int:
-    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-
-
-def node_public_key(node: Node) -> str:
-    """The public half of the panel's key for this node (what goes in the node's authorized_keys)."""
-    if not node.ssh_private_key:
-        return ""
-    key = node_client.load_private_key(decrypt(node.ssh_private_key))
-    return f"{key.get_name()} {key.get_base64()} hearth-panel-{node_label(node)}"
-
-
-def node_label(node: Node) -> str:
-    """The node's name in safe characters only, for a key comment or a script's output: one line, no
-    terminal escapes, whatever an older row holds (names are checked now, but were not always)."""
-    return KEY_COMMENT_UNSAFE.sub("_", node.name)
 
 
 def _refuse_unique_name(name: str, *, exclude: Node | None = None) -> None:
@@ -63,14 +33,14 @@ def _refuse_unique_name(name: str, *, exclude: Node | None = None) -> None:
     if exclude is not None:
         nodes = nodes.exclude(pk=exclude.pk)
     if nodes.exists():
-        raise exceptions.ValidationError({"name": ["A node with this name already exists."]})
+        raise InvalidInput({"name": ["A node with this name already exists."]})
 
 
 def _check_private_key(ssh_private_key: str) -> None:
     try:
         node_client.load_private_key(ssh_private_key)
     except ValueError as exc:
-        raise exceptions.ValidationError({"ssh_private_key": [str(exc)]}) from exc
+        raise InvalidInput({"ssh_private_key": [str(exc)]}) from exc
 
 
 def charge_contact(actor) -> None:
@@ -89,7 +59,7 @@ def _refuse_overlapping_data_dir(data_dir: str, *, node: Node | None = None) -> 
     from nodes.datadirs import data_dir_problems
 
     if problems := data_dir_problems(data_dir, exclude_node=node):
-        raise exceptions.ValidationError({"data_dir": [f"{data_dir}: {problem}" for problem in problems]})
+        raise InvalidInput({"data_dir": [f"{data_dir}: {problem}" for problem in problems]})
 
 
 def node_create(*, actor=None, request=None, ssh_private_key: str = "", **fields) -> tuple[Node, str]:
@@ -194,7 +164,7 @@ def _fields_to_save(node: Node, *, previous_key: str) -> list[str]:
 def node_delete(*, node: Node, actor=None, request=None) -> None:
     servers = getattr(node, "servers", None)
     if servers is not None and servers.exists():
-        raise exceptions.ValidationError(
+        raise InvalidInput(
             {
                 "node": [
                     f"Cannot delete node with active servers ({servers.count()}); transfer or delete them first."
@@ -204,51 +174,6 @@ def node_delete(*, node: Node, actor=None, request=None) -> None:
     audit("node.delete", actor=actor, request=request, resource=node, name=node.name)
     node_client.forget(node)
     node.delete()
-
-
-def _state(node: Node) -> str:
-    return "online" if node.is_online else f"offline: {node.last_health.get('error', 'not checked yet')}"
-
-
-def node_register_local(*, socket: Path = LOCAL_SOCKET) -> tuple[Node | None, str]:
-    """Register this machine's Docker engine as the first node, once. Returns the node and what happened."""
-    if not socket.exists():
-        return None, (
-            f"No Docker socket at {socket}: no local node registered. Install Docker "
-            "(`apt install docker.io`) and run `manage.py bootstrap` again, or add a node in the admin."
-        )
-    existing = Node.objects.filter(docker_url=f"unix://{socket}").first()
-    if existing:
-        if not existing.is_online:  # a fresh start should not wait for beat's next round
-            node_check_health(node=existing, failures_to_offline=1, prepare=True)
-            existing.refresh_from_db()
-        return existing, f"Local node '{existing.name}' already registered ({_state(existing)})."
-    location, _ = Location.objects.get_or_create(name="local", defaults={"description": "This machine"})
-    try:
-        node, _ = _create_local_node(socket, location)
-    except EngineTaken as exc:
-        return None, f"Local node not registered: {exc.detail}"
-    except (exceptions.ValidationError, InvalidInput) as exc:  # HEARTH_DATA_DIR or HEARTH_NODE_LOCAL_SOCKETS refuse it
-        reasons = "; ".join(f"{field}: {' '.join(map(str, why))}" for field, why in exc.detail.items())
-        return None, f"Local node not registered: {reasons}"
-    allocations_create(node=node, ip="0.0.0.0", ports="25565-25584")  # noqa: S104 - players connect from anywhere
-    return node, (
-        f"Registered the local Docker engine as node '{node.name}' with ports 25565-25584 ({_state(node)})."
-    )
-
-
-def _create_local_node(socket: Path, location: Location) -> tuple[Node, str]:
-    return node_create(
-        name="local",
-        description="The panel's own machine",
-        location=location,
-        hostname="localhost",
-        public_address="127.0.0.1",
-        docker_url=f"unix://{socket}",
-        data_dir=str(settings.DATA_DIR / "node-local"),
-        max_memory_mb=_machine_memory_mb(),
-        max_cpu_cores=os.cpu_count() or 1,
-    )
 
 
 def node_test(*, node: Node, actor, request=None) -> dict:

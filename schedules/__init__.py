@@ -1,0 +1,1 @@
+"""Schedules: a server's cron tasks (power actions, commands, backups) and their runs, synced to django-celery-beat."""

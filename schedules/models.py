@@ -1,1 +1,1 @@
-
+"""Schedule, its ordered tasks and its runs will live here."""

@@ -11,6 +11,7 @@ from json.encoder import encode_basestring
 
 import redis
 from django.conf import settings
+from django.db import transaction
 
 from config import realtime
 
@@ -23,11 +24,15 @@ MESSAGE_CHARS = 64 * 1024
 _local = threading.local()
 
 
-def _redis() -> redis.Redis:
+def connection() -> redis.Redis:
+    """This thread's Redis client (console history, stdin channel, output cursors)."""
     client = getattr(_local, "redis", None)
     if client is None:
         client = _local.redis = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=5)
     return client
+
+
+_redis = connection  # the monitor's old name for it (nodes/monitor.py, nodes/output.py)
 
 
 def group_name(server_id) -> str:
@@ -60,7 +65,7 @@ def record(server_id, entries: list[str]) -> None:
     """Append encoded entries to the server's history (newest last), trimmed to CONSOLE_HISTORY_LINES."""
     key = history_key(server_id)
     try:
-        pipe = _redis().pipeline()
+        pipe = connection().pipeline()
         pipe.rpush(key, *entries)
         pipe.ltrim(key, -settings.CONSOLE_HISTORY_LINES, -1)
         pipe.execute()
@@ -68,21 +73,11 @@ def record(server_id, entries: list[str]) -> None:
         logger.warning("Console history unavailable for server %s", server_id, exc_info=True)
 
 
-def history(
-    server_id, *, limit: int = 150, stream: str | None = None, before: float | None = None
-) -> list[dict]:
-    """The last `limit` lines, oldest first, optionally of one stream and before a unix time."""
-    window = limit if not (stream or before) else settings.CONSOLE_HISTORY_LINES  # filters need a wider read
-    try:
-        raw = _redis().lrange(history_key(server_id), -window, -1)
-    except redis.RedisError:
-        return []
-    entries = [json.loads(item) for item in raw]
-    if stream:
-        entries = [e for e in entries if e["stream"] == stream]
-    if before is not None:
-        entries = [e for e in entries if e["ts"] < before]
-    return entries[-limit:]
+def history(server_id, **filters) -> list[dict]:
+    """moved to servers.selectors.console_history (the consumer still calls it here)."""
+    from servers.selectors import console_history
+
+    return console_history(server_id, **filters)
 
 
 def write(server_id, data: str, *, stream: str = "system") -> None:
@@ -131,7 +126,7 @@ def send_command(server, text: str) -> bool:
     False when no monitor is listening (the caller then attaches itself).
     """
     try:
-        receivers = _redis().publish(
+        receivers = connection().publish(
             stdin_channel(server.node_id), json.dumps({"server": str(server.pk), "data": text})
         )
     except redis.RedisError:
@@ -149,3 +144,8 @@ def publish_state(server_id, state: str, previous: str) -> None:
             "previousState": previous,
         },
     )
+
+
+def write_on_commit(server_id, text: str) -> None:
+    """A console line once the transaction commits: nobody reads of an action that was rolled back."""
+    transaction.on_commit(lambda: write(server_id, text))

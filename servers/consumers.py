@@ -56,8 +56,8 @@ def _access(user, server_id: str, permission: str) -> tuple[bool, str]:
 
 @database_sync_to_async
 def _send_command(user, server_id: str, text: str) -> None:
+    from servers.lifecycle.command import server_command
     from servers.models import Server
-    from servers.services import server_command
 
     server = Server.objects.select_related("node", "template").get(pk=server_id)
     server_command(server=server, actor=user, command=text)

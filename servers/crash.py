@@ -7,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from servers import console
+from servers.lifecycle.power import server_start_after_crash
 from servers.models import Server
 from servers.states import set_status
 
@@ -29,9 +30,7 @@ def server_exited(*, server_id, exit_code: int | None, oom: bool = False) -> str
             return None
         if server.status == S.STOPPING:  # we asked for it
             set_status(server_id, S.STOPPED)
-            transaction.on_commit(
-                lambda: console.write(server_id, f"Server stopped (exit code {exit_code}).")
-            )
+            console.write_on_commit(server_id, f"Server stopped (exit code {exit_code}).")
             return S.STOPPED
         now = timezone.now()
         recent = server.last_crash_at and now - server.last_crash_at < timedelta(
@@ -49,12 +48,9 @@ def server_exited(*, server_id, exit_code: int | None, oom: bool = False) -> str
         restart, reason = _should_restart(
             server, exit_code=exit_code, oom=oom, count=count, recent=bool(recent)
         )
-        transaction.on_commit(lambda: console.write(server_id, f"{why} {reason}"))
+        console.write_on_commit(server_id, f"{why} {reason}")
         if restart:
-            from servers.tasks import server_power_task
-
-            set_status(server_id, S.STARTING)
-            transaction.on_commit(lambda: server_power_task.delay(str(server_id), "start"))
+            server_start_after_crash(server_id=server_id)
             return S.STARTING
         return S.CRASHED
 

@@ -4,7 +4,6 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q
 
 from accounts.permissions import SERVER_SCOPED, grants
 from nodes.validation import NETWORK_MODES, network_mode_validator
@@ -12,14 +11,10 @@ from nodes.validation import NETWORK_MODES, network_mode_validator
 
 class ServerQuerySet(models.QuerySet):
     def visible_to(self, user):
-        """Servers `user` may see: their own, those they are a member of, or all with global server.read."""
-        from accounts.permissions import has_permission
+        """Servers `user` may see (servers.selectors.servers_visible_to, the one rule)."""
+        from servers.selectors import servers_visible_to
 
-        if not getattr(user, "is_authenticated", False):
-            return self.none()
-        if has_permission(user, "server.read"):
-            return self
-        return self.filter(Q(owner=user) | Q(members__user=user)).distinct()
+        return servers_visible_to(user, self)
 
 
 class Server(models.Model):

@@ -3,7 +3,7 @@
 from django.db import transaction
 from django.utils import timezone
 
-from config.api.exceptions import Conflict, Locked
+from config.errors import IllegalTransition, Suspended
 from servers.models import Server
 
 S = Server.Status
@@ -26,18 +26,16 @@ ALLOWED_FROM: dict[str, frozenset[str]] = {
 
 
 def refuse(server: Server, action: str) -> None:
-    """423 for a suspended server, else 409 naming the current state."""
+    """Suspended (423) for a suspended server, else IllegalTransition (409) naming the current state."""
     if server.status == S.SUSPENDED and action not in ("unsuspend", "suspend"):
-        raise Locked(
+        raise Suspended(
             f"Server is suspended{': ' + server.suspension_reason if server.suspension_reason else ''}."
         )
     if action == "suspend" and server.status == S.SUSPENDED:
-        raise Conflict({"detail": "Server is already suspended.", "current_state": server.status})
+        raise IllegalTransition("Server is already suspended.", current_state=server.status)
     if action == "unsuspend":
-        raise Conflict({"detail": "Server is not suspended.", "current_state": server.status})
-    raise Conflict(
-        {"detail": f"Cannot {action} a server that is {server.status}.", "current_state": server.status}
-    )
+        raise IllegalTransition("Server is not suspended.", current_state=server.status)
+    raise IllegalTransition(f"Cannot {action} a server that is {server.status}.", current_state=server.status)
 
 
 def check(server: Server, action: str) -> None:

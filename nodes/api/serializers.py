@@ -2,8 +2,8 @@ from rest_framework import serializers
 
 from config import limits
 from config.api.exceptions import serializer_errors
+from nodes.identity import node_public_key
 from nodes.models import Allocation, Location, Node
-from nodes.services import node_public_key
 from nodes.validation import Invalid, check_host, clean_node_fields
 
 

@@ -9,10 +9,18 @@ from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
 from nodes.models import Location, Node
-from servers import console, members, ports, resources, services
+from servers import members, ports, resources
 from servers.api import serializers as s
 from servers.filters import ServerFilter
+from servers.lifecycle.command import server_command
+from servers.lifecycle.create import server_create
+from servers.lifecycle.delete import server_delete
+from servers.lifecycle.install import server_install
+from servers.lifecycle.power import server_kill, server_restart, server_start, server_stop
+from servers.lifecycle.suspension import server_suspend, server_unsuspend
+from servers.lifecycle.update import server_reset_crash_count, server_set_restart_policy, server_update
 from servers.models import Server, ServerMember
+from servers.selectors import console_history, metric_history, servers_visible_to
 from templates_app.models import Template
 
 NO_BODY = {"request": None}
@@ -31,7 +39,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = ServerFilter
 
     def get_queryset(self):
-        return _with_details(Server.objects.visible_to(self.request.user)).order_by("name")
+        return _with_details(servers_visible_to(self.request.user)).order_by("name")
 
     def get_serializer_class(self):
         return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer
@@ -76,14 +84,14 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             fields["owner"] = User.objects.filter(pk=owner_id, is_active=True).first()
             if fields["owner"] is None:
                 raise exceptions.ValidationError({"owner_id": ["No active user with this id."]})
-        server = services.server_create(actor=request.user, request=request, **fields)
+        server = server_create(actor=request.user, request=request, **fields)
         return created(self._detail(server))
 
     @extend_schema(request=s.ServerUpdateSerializer, responses=s.ServerDetailSerializer)
     def update(self, request, pk=None):
         """Name and description any time; resources, variables and image only while stopped."""
         server = self._server("server.update")
-        services.server_update(
+        server_update(
             server=server, actor=request.user, request=request, **self._body(s.ServerUpdateSerializer)
         )
         return ok(self._detail(server))
@@ -94,7 +102,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def destroy(self, request, pk=None):
         """Delete a stopped server (the contract's answer); its container and files are removed by a job."""
         server = self._server("server.delete")
-        job = services.server_delete(server=server, actor=request.user, request=request)
+        job = server_delete(server=server, actor=request.user, request=request)
         return ok(message="Server deleted successfully", jobId=str(job.pk))
 
     @extend_schema(request=s.InstallSerializer)
@@ -102,7 +110,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def install(self, request, pk=None):
         """Run the template's install script (optionally switching to another of its images first)."""
         server = self._server("server.install")
-        job = services.server_install(
+        job = server_install(
             server=server, actor=request.user, request=request, **self._body(s.InstallSerializer)
         )
         return ok(message="Installation started", serverId=str(pk), jobId=str(job.pk))
@@ -112,7 +120,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def reinstall(self, request, pk=None):
         """Run the install script again over the files (optionally switching image first)."""
         server = self._server("server.install")
-        job = services.server_install(
+        job = server_install(
             server=server,
             actor=request.user,
             request=request,
@@ -124,44 +132,40 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        services.server_start(server=self._server("server.start"), actor=request.user, request=request)
+        server_start(server=self._server("server.start"), actor=request.user, request=request)
         return ok(message="Server start initiated")
 
     @extend_schema(request=s.StopSerializer)
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
         server = self._server("server.stop")
-        services.server_stop(
-            server=server, actor=request.user, request=request, **self._body(s.StopSerializer)
-        )
+        server_stop(server=server, actor=request.user, request=request, **self._body(s.StopSerializer))
         return ok(message="Server stop initiated")
 
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def restart(self, request, pk=None):
-        services.server_restart(server=self._server("server.restart"), actor=request.user, request=request)
+        server_restart(server=self._server("server.restart"), actor=request.user, request=request)
         return ok(message="Server restart initiated")
 
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def kill(self, request, pk=None):
-        services.server_kill(server=self._server("server.kill"), actor=request.user, request=request)
+        server_kill(server=self._server("server.kill"), actor=request.user, request=request)
         return ok(message="Server killed")
 
     @extend_schema(request=s.CommandSerializer)
     @action(detail=True, methods=["post"])
     def command(self, request, pk=None):
         server = self._server("server.console")
-        services.server_command(
-            server=server, actor=request.user, request=request, **self._body(s.CommandSerializer)
-        )
+        server_command(server=server, actor=request.user, request=request, **self._body(s.CommandSerializer))
         return ok(message="Command sent")
 
     @extend_schema(request=s.SuspendSerializer)
     @action(detail=True, methods=["post"])
     def suspend(self, request, pk=None):
         server = self._server("server.suspend")
-        server = services.server_suspend(
+        server = server_suspend(
             server=server, actor=request.user, request=request, **self._body(s.SuspendSerializer)
         )
         return ok(
@@ -177,9 +181,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def unsuspend(self, request, pk=None):
-        server = services.server_unsuspend(
-            server=self._server("server.suspend"), actor=request.user, request=request
-        )
+        server = server_unsuspend(server=self._server("server.suspend"), actor=request.user, request=request)
         return ok(
             {
                 "id": str(server.pk),
@@ -193,15 +195,13 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"], url_path="reset-crash-count")
     def reset_crash_count(self, request, pk=None):
-        services.server_reset_crash_count(
-            server=self._server("server.update"), actor=request.user, request=request
-        )
+        server_reset_crash_count(server=self._server("server.update"), actor=request.user, request=request)
         return ok(message="Crash count reset")
 
     @extend_schema(request=s.RestartPolicySerializer)
     @action(detail=True, methods=["patch"], url_path="restart-policy")
     def restart_policy(self, request, pk=None):
-        server = services.server_set_restart_policy(
+        server = server_set_restart_policy(
             server=self._server("server.update"),
             actor=request.user,
             request=request,
@@ -228,7 +228,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         stream = request.query_params.get("stream")
         if stream and stream not in ("stdout", "stderr", "system"):
             raise exceptions.ValidationError({"stream": ["Use stdout, stderr or system."]})
-        lines = console.history(server.pk, limit=max(limit, 1), stream=stream, before=before)
+        lines = console_history(server.pk, limit=max(limit, 1), stream=stream, before=before)
         return ok(
             [
                 {
@@ -246,7 +246,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @action(detail=True, methods=["get"])
     def metrics(self, request, pk=None):
         """Resource history for graphs (one point a minute, downsampled to at most 120 points)."""
-        from servers.stats import RANGES, metrics_history
+        from servers.stats import RANGES
 
         server = self._server("server.read")
         range_name = request.query_params.get("range", "1h")
@@ -262,7 +262,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             {
                 "range": range_name,
                 "current": current,
-                "points": metrics_history(server=server, range_name=range_name),
+                "points": metric_history(server=server, range_name=range_name),
             }
         )
 

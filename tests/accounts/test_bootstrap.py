@@ -5,8 +5,8 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Role, User
+from nodes.local import node_register_local
 from nodes.models import Node
-from nodes.services import node_register_local
 from tests.conftest import require_env
 
 pytestmark = pytest.mark.django_db

@@ -57,7 +57,7 @@ def assigned(admin, make_node):
     """An allocation held by a server, and a free one, on an online node of test engine 1."""
     from nodes.allocations import allocations_create
     from nodes.health import node_check_health
-    from servers.services import server_create
+    from servers.lifecycle.create import server_create
     from templates_app.models import Template
 
     node = make_node(engine=1, via="unix")

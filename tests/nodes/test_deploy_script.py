@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from nodes.enrollment import script_assignments, shell_word
+from nodes.identity import node_public_key
 from nodes.models import Node
-from nodes.services import node_public_key
 from tests.conftest import require_env
 from tests.hostile import SHELL_HOSTILE
 

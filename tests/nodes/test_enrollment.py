@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditLog
+from nodes.identity import node_public_key
 from nodes.models import DeploymentToken, Node, NodeEvent
-from nodes.services import node_public_key
 from tests.conftest import require_env, tokens_for
 from tests.fixtures.races import while_row_locked
 

@@ -8,12 +8,9 @@ import pytest
 
 from config.errors import InvalidInput
 from nodes.health import EngineTaken, ProbeUnreadable, _parse_probe, node_check_health
+from nodes.local import node_register_local
 from nodes.models import Node, NodeEvent
-from nodes.services import (
-    node_create,
-    node_register_local,
-    node_update,
-)
+from nodes.services import node_create, node_update
 from tests.conftest import require_env
 
 pytestmark = pytest.mark.django_db

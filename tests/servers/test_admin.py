@@ -197,9 +197,9 @@ class TestCreate:
 
 @pytest.fixture
 def server(admin, customer, template, game_node):
-    from servers import services
+    from servers.lifecycle.create import server_create
 
-    return services.server_create(
+    return server_create(
         actor=admin,
         owner=customer,
         template=template,
@@ -340,9 +340,9 @@ class TestDelete:
 def test_the_bulk_delete_deletes_stopped_servers_and_reports_the_running_one(
     transactional_db, signed_in, admin, customer, template, server
 ):
-    from servers import services
+    from servers.lifecycle.create import server_create
 
-    running = services.server_create(
+    running = server_create(
         actor=admin,
         owner=customer,
         template=template,
@@ -373,9 +373,9 @@ class TestActions:
     def test_start_restart_stop_and_kill_on_the_real_engine(
         self, signed_in, admin, server, template, monitor
     ):
-        from servers import services
+        from servers.lifecycle.install import server_install
 
-        services.server_install(server=server, actor=admin)
+        server_install(server=server, actor=admin)
         wait_status(server, S.STOPPED, timeout=60)
         client = signed_in(admin)
         assert "Start: 1 server(s)." in messages_of(act(client, "start", server))
@@ -455,9 +455,9 @@ class TestTransfer:
     def test_staff_transfer_a_server_to_the_other_engine(
         self, transactional_db, signed_in, admin, server, game_node
     ):
-        from servers import services
+        from servers.lifecycle.install import server_install
 
-        services.server_install(server=server, actor=admin)
+        server_install(server=server, actor=admin)
         wait_status(server, S.STOPPED, timeout=60)
         target = game_node(2)
         client = signed_in(admin)

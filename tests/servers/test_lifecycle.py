@@ -175,6 +175,24 @@ def test_reinstall_runs_the_script_again_and_keeps_the_server_usable(
     wait_status(server, S.RUNNING)
 
 
+def test_a_running_server_that_is_suspended_is_killed_and_stays_suspended(
+    client_for, customer, game_node, game_template, monitor
+):
+    """The kill that a suspension queues must not end the suspension (it once recorded 'stopped')."""
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    wait_status(server, S.STOPPED)
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING)
+    response = staff_client().post(f"/api/servers/{server.pk}/suspend", {"reason": "Unpaid"}, format="json")
+    assert response.status_code == 200, response.content
+    wait_for_line(server, "Server killed.")
+    server.refresh_from_db()
+    assert server.status == S.SUSPENDED and server.suspension_reason == "Unpaid"
+    assert api.post(f"/api/servers/{server.pk}/start").status_code == 423
+    assert staff_client().post(f"/api/servers/{server.pk}/unsuspend").status_code == 200
+
+
 def test_a_server_that_ignores_stop_is_killed_after_the_timeout(
     client_for, customer, game_node, game_template, monitor
 ):

@@ -274,9 +274,9 @@ def test_an_edit_through_the_api_or_the_service_cannot_move_a_data_dir_into_a_se
     inside = f"{first.data_dir}/servers/{uuid.uuid4()}"
     response = staff.patch(f"/api/nodes/{second.pk}", {"dataDir": inside}, format="json")
     assert response.status_code == 400, response.content
-    from rest_framework.exceptions import ValidationError
+    from config.errors import InvalidInput
 
-    with pytest.raises(ValidationError, match="servers directory"):
+    with pytest.raises(InvalidInput, match="servers directory"):
         node_update(node=second, data_dir=f"{first.data_dir}/servers")
     second.refresh_from_db()
     assert second.data_dir == "/var/lib/hearth-node2"

@@ -6,7 +6,9 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.forms import modelform_factory
 
 from config.errors import InvalidInput
-from servers import runtime, services
+from servers import runtime
+from servers.lifecycle.create import server_create
+from servers.lifecycle.update import server_update
 from servers.models import Server
 from tests.servers.test_refusals import a_server, body, make_node, template  # noqa: F401 - fixtures
 
@@ -29,7 +31,7 @@ def test_the_api_refuses_another_network_mode(client_for, admin, make_node, temp
 def test_the_services_refuse_another_network_mode(admin, make_node, template, mode):  # noqa: F811
     node = make_node()
     with pytest.raises(InvalidInput) as refused:
-        services.server_create(
+        server_create(
             actor=admin, template=template, name="s", node=node, environment={"MOTD": "x"}, network_mode=mode
         )
     assert "network_mode" in refused.value.detail
@@ -37,7 +39,7 @@ def test_the_services_refuse_another_network_mode(admin, make_node, template, mo
 
     server = a_server(admin, node, template)
     with pytest.raises(InvalidInput):
-        services.server_update(server=server, actor=admin, network_mode=mode)
+        server_update(server=server, actor=admin, network_mode=mode)
     server.refresh_from_db()
     assert server.network_mode == "bridge"
 

@@ -4,7 +4,8 @@ import pytest
 from django.utils import timezone
 
 from nodes.models import Allocation, Location, Node
-from servers import services
+from servers.lifecycle.create import server_create
+from servers.lifecycle.power import server_start
 from servers.models import Server, ServerMember
 from templates_app.models import Template, TemplateVariable
 from tests.fixtures.races import status_of, while_row_locked
@@ -188,7 +189,7 @@ def test_concurrent_creations_never_share_a_port(customer, admin, template, make
     node = make_node(memory=100_000, ports=range(26000, 26060))
 
     def create(i):
-        return lambda: services.server_create(
+        return lambda: server_create(
             actor=admin,
             owner=customer,
             template=template,
@@ -299,7 +300,7 @@ def test_concurrent_starts_start_once(customer, make_node, template, settings):
     server = a_server(customer, make_node(), template)
 
     def start():
-        services.server_start(server=Server.objects.get(pk=server.pk), actor=customer)
+        server_start(server=Server.objects.get(pk=server.pk), actor=customer)
         return "started"
 
     outcomes = while_row_locked(Server.objects.filter(pk=server.pk), [start] * 5)

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from nodes.models import Allocation, Location, Node
-from servers import services
+from servers.lifecycle.create import server_create
 from servers.models import Job, Server
 from templates_app.models import Template
 from tests.fixtures.races import status_of, while_row_locked
@@ -336,7 +336,7 @@ class TestPlacementRules:
     def test_swap_counts_against_node_memory(self, client_for, admin, world):
         node = world["n2"]
         Node.objects.filter(pk=node.pk).update(max_memory_mb=2048)
-        services.server_create(
+        server_create(
             actor=admin,
             template=world["template"],
             name="swapper",
@@ -451,9 +451,7 @@ def test_concurrent_self_service_creates_cannot_pass_the_quota(make_user, settin
     user = make_user()
 
     def create(i):
-        return lambda: services.server_create(
-            actor=user, template=template, name=f"s{i}", allocated_memory_mb=64
-        )
+        return lambda: server_create(actor=user, template=template, name=f"s{i}", allocated_memory_mb=64)
 
     # All five wait on the user's row, under which the quota is counted.
     outcomes = while_row_locked(User.objects.filter(pk=user.pk), [create(i) for i in range(5)])

@@ -126,7 +126,7 @@ class TestRefusals:
             node.is_online = True
             node.save()
             allocations_create(node=node, ip="127.0.0.1", ports="32000-32002")
-        from servers.services import server_create
+        from servers.lifecycle.create import server_create
 
         return server_create(
             actor=admin,

@@ -11,7 +11,8 @@ import pytest
 from django.conf import global_settings
 from playwright.sync_api import expect
 
-from servers import services
+from servers.lifecycle.create import server_create
+from servers.lifecycle.install import server_install
 from servers.models import Server
 from tests.fixtures import PASSWORD, require_env, wait_status
 from tests.fixtures.browser import ROOT, SLOW, sign_in
@@ -31,7 +32,7 @@ def customer(customer, settings):
 @pytest.fixture
 def installed_server(customer, admin, game_node, game_template, panel):
     """A stopped, installed Test Game server on engine 1 (installed by the worker process)."""
-    server = services.server_create(
+    server = server_create(
         actor=admin,  # choosing the node is staff's (server.resources)
         owner=customer,
         template=game_template,
@@ -41,7 +42,7 @@ def installed_server(customer, admin, game_node, game_template, panel):
         allocated_cpu_cores=1,
         allocated_disk_mb=512,
     )
-    services.server_install(server=server, actor=customer)
+    server_install(server=server, actor=customer)
     server = wait_status(server, Server.Status.STOPPED, Server.Status.INSTALL_FAILED, timeout=120)
     assert server.status == Server.Status.STOPPED, f"{server.status_reason}\n{panel.log('worker')}"
     yield server

@@ -1,0 +1,31 @@
+"""Console commands: a line for the game's stdin, delivered by a task through the node."""
+
+from accounts.audit import audit
+from accounts.models import User
+from nodes.client import client_for
+from servers import console, jobs, runtime
+from servers.models import Server
+from servers.states import check
+
+S = Server.Status
+
+
+def server_command(*, server: Server, actor: User, command: str, request=None) -> None:
+    """Send a line to the game's stdin (running or starting servers only)."""
+    from servers.tasks import server_command_task
+
+    if server.status not in (S.RUNNING, S.STARTING):
+        check(server, "stop")  # same states accept commands; raises 423/409
+    audit("server.command", actor=actor, request=request, resource=server, command=command[:200])
+    jobs.queue(server_command_task, server.pk, command)
+
+
+def server_command_execute(*, server_id, command: str) -> None:
+    """Write the line to the container's stdin; when that fails, say so in the console."""
+    server = Server.objects.select_related("node", "template").filter(pk=server_id).first()
+    if server is None:
+        return
+    try:
+        runtime.send_stdin(client_for(server.node), server, command)
+    except Exception as exc:  # the node or the container is gone: say so in the console
+        console.write(server_id, f"Command not delivered: {exc}")

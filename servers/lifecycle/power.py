@@ -1,0 +1,131 @@
+"""Start, stop, restart and kill: the request (a state transition, a task) and the node work the task runs.
+
+The monitor sees the container's events and records running or crashed; this module records what the
+request itself settles (stopped after a stop, starting before a start, crashed when a start failed).
+"""
+
+import logging
+
+from django.conf import settings
+from django.db import transaction
+
+from accounts.audit import audit
+from accounts.models import User
+from config.errors import IllegalTransition
+from nodes.client import NodeUnavailable, client_for
+from servers import console, jobs, runtime
+from servers.models import Server
+from servers.states import check, set_status, transition
+
+logger = logging.getLogger(__name__)
+S = Server.Status
+
+# The states a power task finds when its request is still the latest word (a suspension queues a kill).
+AWAITING = {
+    "start": frozenset({S.STARTING}),
+    "stop": frozenset({S.STOPPING}),
+    "restart": frozenset({S.STOPPING, S.STARTING}),
+    "kill": frozenset({S.STOPPING, S.SUSPENDED, S.RUNNING, S.STARTING}),
+}
+
+
+def _refuse_unstartable(server: Server, action: str) -> None:
+    """A start needs an installed server within its disk limit (409 naming the current state)."""
+    if action not in ("start", "restart"):
+        return
+    if server.installed_at is None:
+        check(server, action)
+        raise IllegalTransition(
+            "The server is not installed yet: POST /install first.", current_state=server.status
+        )
+    if server.allocated_disk_mb and server.disk_usage_mb > server.allocated_disk_mb:
+        check(server, action)
+        raise IllegalTransition(
+            f"The server uses {server.disk_usage_mb} MB of its {server.allocated_disk_mb} MB "
+            "disk; delete files or ask for more space before starting it.",
+            current_state=server.status,
+        )
+
+
+def _power(server: Server, actor: User, action: str, to: str, request=None, **task_kwargs) -> None:
+    from servers.tasks import server_power_task
+
+    _refuse_unstartable(server, action)
+    with transaction.atomic():
+        previous = transition(server, action=action, to=to)
+        if action == "restart" and previous in (S.STOPPED, S.CRASHED):
+            action = "start"
+        audit(f"server.{action}", actor=actor, request=request, resource=server, serverName=server.name)
+        console.write_on_commit(
+            server.pk, f"{action.capitalize()} requested by {getattr(actor, 'username', 'the panel')}."
+        )
+        jobs.queue(server_power_task, server.pk, action, **task_kwargs)
+
+
+def server_start(*, server: Server, actor: User, request=None) -> None:
+    _power(server, actor, "start", S.STARTING, request)
+
+
+def server_stop(*, server: Server, actor: User, timeout: int | None = None, request=None) -> None:
+    _power(server, actor, "stop", S.STOPPING, request, timeout=timeout)
+
+
+def server_restart(*, server: Server, actor: User, request=None) -> None:
+    _power(
+        server,
+        actor,
+        "restart",
+        S.STOPPING if server.status in (S.RUNNING, S.STARTING) else S.STARTING,
+        request,
+    )
+
+
+def server_kill(*, server: Server, actor: User, request=None) -> None:
+    _power(server, actor, "kill", S.STOPPING, request)
+
+
+def server_start_after_crash(*, server_id) -> None:
+    """The restart policy's start (servers.crash): crashed → starting, then the same start task as a
+    person's. Called inside the crash's transaction, so the task is queued once that commits."""
+    from servers.tasks import server_power_task
+
+    set_status(server_id, S.STARTING, expect={S.CRASHED})
+    jobs.queue(server_power_task, server_id, "start")
+
+
+def server_power_execute(*, server_id, action: str, timeout: int | None = None) -> None:
+    """Ask the node to start, stop, restart or kill the container, and record what that settles.
+
+    A second delivery finds the state moved on (stopped, or no longer starting) and does nothing."""
+    server = Server.objects.select_related("node", "template").filter(pk=server_id).first()
+    if server is None or server.status not in AWAITING[action]:
+        return  # a second delivery, or something newer (a stop, a suspension, a delete) won
+    client = client_for(server.node)
+    timeout = timeout or settings.SERVER_STOP_TIMEOUT_SECONDS
+    try:
+        if action in ("stop", "restart"):
+            runtime.stop(client, server, timeout=timeout)
+            if action == "stop":
+                set_status(server_id, S.STOPPED, expect={S.STOPPING})
+                console.write(server_id, "Server stopped.")
+                return
+            set_status(server_id, S.STARTING, expect={S.STOPPING, S.STOPPED})
+        if action in ("start", "restart"):
+            server.refresh_from_db()
+            if server.status != S.STARTING:
+                return  # something newer (a stop, a suspension) won
+            runtime.start(client, server)
+            console.write(server_id, "Container started; waiting for the server to be ready.")
+        elif action == "kill":
+            runtime.kill(client, server)
+            # A suspension's kill leaves the server suspended: only unsuspend ends a suspension.
+            set_status(server_id, S.STOPPED, expect={S.STOPPING, S.RUNNING, S.STARTING})
+            console.write(server_id, "Server killed.")
+    except Exception as exc:
+        reason = str(exc) or exc.__class__.__name__
+        logger.warning("%s of %s failed: %s", action, server_id, reason)
+        console.write(server_id, f"Could not {action} the server: {reason}")
+        target = S.CRASHED if action in ("start", "restart") else S.STOPPED
+        if isinstance(exc, NodeUnavailable) and action in ("stop", "kill"):
+            target = S.RUNNING  # we do not know that it stopped
+        set_status(server_id, target, expect={S.STARTING, S.STOPPING}, status_reason=reason)

@@ -1,0 +1,49 @@
+"""Suspending a server (staff): every action but unsuspend answers 423 until it is lifted."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.audit import audit
+from accounts.models import User
+from servers import console, jobs
+from servers.models import Server
+from servers.states import transition
+
+S = Server.Status
+
+
+def server_suspend(*, server: Server, actor: User, reason: str = "", request=None) -> Server:
+    """Suspend, and kill the container if it was running."""
+    from servers.tasks import server_power_task
+
+    with transaction.atomic():
+        previous = transition(
+            server,
+            action="suspend",
+            to=S.SUSPENDED,
+            suspended_at=timezone.now(),
+            suspended_by=actor,
+            suspension_reason=reason,
+        )
+        audit("server.suspend", actor=actor, request=request, resource=server, reason=reason)
+        console.write_on_commit(server.pk, f"Server suspended{': ' + reason if reason else ''}.")
+        if previous in (S.RUNNING, S.STARTING, S.STOPPING):
+            jobs.queue(server_power_task, server.pk, "kill")
+    server.refresh_from_db()
+    return server
+
+
+def server_unsuspend(*, server: Server, actor: User, request=None) -> Server:
+    with transaction.atomic():
+        transition(
+            server,
+            action="unsuspend",
+            to=S.STOPPED,
+            suspended_at=None,
+            suspended_by=None,
+            suspension_reason="",
+        )
+        audit("server.unsuspend", actor=actor, request=request, resource=server)
+        console.write_on_commit(server.pk, "Server unsuspended.")
+    server.refresh_from_db()
+    return server

@@ -1,0 +1,73 @@
+"""Queries several callers share: which servers a user sees, a server's metric and console history. Read
+only: changes go through services. (What a node's servers use is nodes.selectors.node_usage.)"""
+
+import json
+
+import redis
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from servers.models import Server, ServerMetric
+
+
+def servers_visible_to(user, servers: QuerySet | None = None) -> QuerySet:
+    """Servers `user` may see: their own, those they are a member of, or all with global server.read.
+
+    Everything else answers 404, so viewsets, the console consumer and the web UI all start here."""
+    from accounts.permissions import has_permission
+
+    servers = Server.objects.all() if servers is None else servers
+    if not getattr(user, "is_authenticated", False):
+        return servers.none()
+    if has_permission(user, "server.read"):
+        return servers
+    return servers.filter(Q(owner=user) | Q(members__user=user)).distinct()
+
+
+def metric_history(*, server: Server, range_name: str) -> list[dict]:
+    """Points for a graph over `range_name` (servers.stats.RANGES), downsampled to at most POINTS buckets."""
+    from servers.stats import POINTS, RANGES
+
+    span = RANGES[range_name]
+    since = timezone.now() - span
+    rows = list(
+        ServerMetric.objects.filter(server=server, created_at__gte=since).values(
+            "created_at", "cpu", "memory_mb", "network_received", "network_sent"
+        )
+    )
+    if len(rows) <= POINTS:
+        return rows
+    step = span / POINTS
+    buckets: dict[int, list[dict]] = {}
+    for row in rows:
+        buckets.setdefault(int((row["created_at"] - since) / step), []).append(row)
+    return [
+        {
+            "created_at": group[-1]["created_at"],
+            "cpu": round(sum(r["cpu"] for r in group) / len(group), 1),
+            "memory_mb": sum(r["memory_mb"] for r in group) // len(group),
+            "network_received": group[-1]["network_received"],
+            "network_sent": group[-1]["network_sent"],
+        }
+        for _, group in sorted(buckets.items())
+    ]
+
+
+def console_history(
+    server_id, *, limit: int = 150, stream: str | None = None, before: float | None = None
+) -> list[dict]:
+    """The last `limit` console lines, oldest first, optionally of one stream and before a unix time."""
+    from servers import console
+
+    window = limit if not (stream or before) else settings.CONSOLE_HISTORY_LINES  # filters need a wider read
+    try:
+        raw = console.connection().lrange(console.history_key(server_id), -window, -1)
+    except redis.RedisError:
+        return []
+    entries = [json.loads(item) for item in raw]
+    if stream:
+        entries = [e for e in entries if e["stream"] == stream]
+    if before is not None:
+        entries = [e for e in entries if e["ts"] < before]
+    return entries[-limit:]

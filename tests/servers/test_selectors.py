@@ -1,0 +1,83 @@
+"""servers.selectors: the shared queries answer the same whoever asks (API, consumer, web UI)."""
+
+import time
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from servers import console
+from servers.models import Server, ServerMember, ServerMetric
+from servers.selectors import console_history, metric_history, servers_visible_to
+from tests.servers.test_refusals import a_server, make_node, template  # noqa: F401 - fixtures
+
+pytestmark = pytest.mark.django_db
+
+
+class TestVisibleTo:
+    def test_owners_and_members_see_a_server_and_strangers_do_not(
+        self,
+        customer,
+        stranger,
+        make_user,
+        make_node,  # noqa: F811
+        template,  # noqa: F811
+    ):
+        server = a_server(customer, make_node(), template)
+        member = make_user()
+        ServerMember.objects.create(server=server, user=member, permissions=["server.read"])
+        assert list(servers_visible_to(customer)) == [server]
+        assert list(servers_visible_to(member)) == [server]
+        assert not servers_visible_to(stranger).exists()
+        assert not servers_visible_to(AnonymousUser()).exists()
+
+    def test_staff_with_server_read_see_every_server(self, customer, admin, make_node, template):  # noqa: F811
+        server = a_server(customer, make_node(), template)
+        assert list(servers_visible_to(admin)) == [server]
+
+    def test_the_manager_method_gives_the_same_answer(self, customer, stranger, make_node, template):  # noqa: F811
+        a_server(customer, make_node(), template)
+        for user in (customer, stranger):
+            assert list(Server.objects.visible_to(user)) == list(servers_visible_to(user))
+
+    def test_it_narrows_a_given_queryset(self, customer, make_node, template):  # noqa: F811
+        server = a_server(customer, make_node(), template)
+        assert not servers_visible_to(customer, Server.objects.exclude(pk=server.pk)).exists()
+
+
+def test_metric_history_is_downsampled_to_at_most_120_points(customer, make_node, template):  # noqa: F811
+    server = a_server(customer, make_node(), template)
+    now = timezone.now()
+    ServerMetric.objects.bulk_create(
+        ServerMetric(
+            server=server,
+            created_at=now - timedelta(minutes=i),
+            cpu=10.0,
+            memory_mb=100,
+            network_received=i,
+            network_sent=i,
+        )
+        for i in range(300)
+    )
+    assert len(metric_history(server=server, range_name="1h")) == 60
+    points = metric_history(server=server, range_name="6h")
+    assert 0 < len(points) <= 120 and all(p["cpu"] == 10.0 for p in points)
+
+
+def test_console_history_filters_by_stream_and_time():
+    server_id = uuid.uuid4()
+    console.write_lines(server_id, "stdout", ["one", "two"])
+    console.write(server_id, "a panel line")
+    cutoff = time.time() + 0.001
+    time.sleep(0.01)
+    console.write_lines(server_id, "stdout", ["three"])
+    assert [e["data"] for e in console_history(server_id)] == ["one\n", "two\n", "a panel line\n", "three\n"]
+    assert [e["data"] for e in console_history(server_id, stream="system")] == ["a panel line\n"]
+    assert [e["data"] for e in console_history(server_id, stream="stdout", before=cutoff)] == [
+        "one\n",
+        "two\n",
+    ]
+    assert [e["data"] for e in console_history(server_id, limit=1)] == ["three\n"]
+    assert console.history(server_id, limit=2) == console_history(server_id, limit=2)
