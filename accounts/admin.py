@@ -6,12 +6,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts import staff
-from accounts.admin_site import REFUSALS, ReadOnlyAdmin, StaffInline, StaffModelAdmin
+from accounts.admin_site import ReadOnlyAdmin, StaffInline, StaffModelAdmin
 from accounts.apikeys import apikey_revoke
 from accounts.audit import audit
 from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
 from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
-from config.errors import refusal_text
+from config.errors import DomainError, refusal_text
 
 
 class ApiKeyInline(StaffInline, admin.TabularInline):
@@ -129,7 +129,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
             staff.user_update(
                 actor=request.user, user=user, request=request, password=form.cleaned_data["password1"]
             )
-        except REFUSALS as exc:
+        except DomainError as exc:
             self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
             return redirect(request.get_full_path())
         self.log_change(request, user, [{"changed": {"fields": ["password"]}}])
@@ -155,7 +155,7 @@ class UserAdmin(StaffModelAdmin, DjangoUserAdmin):
         for user in self._manageable(request, users):
             try:
                 staff.user_update(actor=request.user, user=user, request=request, is_active=is_active)
-            except REFUSALS as exc:
+            except DomainError as exc:
                 self.message_user(request, f"{user}: {refusal_text(exc)}", messages.ERROR)
             else:
                 count += 1

@@ -16,7 +16,6 @@ from django.http import HttpResponseForbidden, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.translation import gettext_lazy
-from rest_framework.exceptions import APIException
 
 from accounts.browser import browser_logout
 from accounts.permissions import can
@@ -27,9 +26,6 @@ from config.errors import DomainError, refusal_text
 DJANGO_CHANGES = {"add", "change", "delete"}
 # Apps staff rarely open, listed last under one heading.
 INTERNAL_APPS = ("django_celery_beat",)
-# What a page shows as a message instead of a 500. APIException only until servers/services.py and
-# nodes/services.py raise config.errors too (issue 11: the lead drops it after merging).
-REFUSALS = (DomainError, APIException)
 
 
 @admin.action(permissions=["delete"], description=gettext_lazy("Delete selected %(verbose_name_plural)s"))
@@ -45,7 +41,7 @@ def delete_selected(modeladmin, request, queryset):
             with transaction.atomic():
                 modeladmin.log_deletions(request, queryset.filter(pk=obj.pk))
                 modeladmin.delete_model(request, obj)
-        except REFUSALS as exc:
+        except DomainError as exc:
             modeladmin.message_user(request, f"{obj}: {refusal_text(exc)}", messages.ERROR)
         else:
             done += 1
@@ -137,7 +133,7 @@ class StaffModelAdmin(admin.ModelAdmin):
         """save_model/save_related call services; a refusal rolls the form back and is a message."""
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except REFUSALS as exc:  # raised inside the view's transaction, which was rolled back
+        except DomainError as exc:  # raised inside the view's transaction, which was rolled back
             self.message_user(request, f"Not saved: {refusal_text(exc)}", messages.ERROR)
             return redirect(request.get_full_path())
 
@@ -145,7 +141,7 @@ class StaffModelAdmin(admin.ModelAdmin):
         """delete_model calls a service; a refusal (say, a node that still has servers) is a message."""
         try:
             return super().delete_view(request, object_id, extra_context)
-        except REFUSALS as exc:  # raised inside the view's transaction, which was rolled back
+        except DomainError as exc:  # raised inside the view's transaction, which was rolled back
             self.message_user(request, f"Not deleted: {refusal_text(exc)}", messages.ERROR)
             opts = self.opts
             return redirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[object_id]))

@@ -79,13 +79,13 @@ def node_online(*, ports: str, ssh_host_key: str = "", **fields):
 
 
 def server_create(**fields):
-    from servers.services import server_create
+    from servers.lifecycle.create import server_create
 
     return server_create(**fields)
 
 
 def server_install(server, actor, *, reinstall: bool = False) -> None:
-    from servers.services import server_install
+    from servers.lifecycle.install import server_install
 
     if reinstall:
         server_install(server=server, actor=actor, reinstall=True)
@@ -126,9 +126,9 @@ def node_sdk_api(node):
     """A docker-py APIClient over the panel's own connection to the node (for the sdk-ssh baseline:
     docker-py through the node client's pinned SSH transport). Called before each timed call: the
     node client reconnects (untimed) when the connection dropped, as the panel does."""
-    from nodes.client import client_for
+    from nodes.client import baseline_api, client_for
 
-    return client_for(node).docker.api
+    return baseline_api(client_for(node))
 
 
 def demultiplex(response):
@@ -140,7 +140,7 @@ def demultiplex(response):
 
 def output_throttle():
     """The monitor's per-server line throttle and the line cutter its follower applies."""
-    from nodes.output import Throttle, cut
+    from servers.monitor.output import Throttle, cut
 
     return Throttle(), cut
 

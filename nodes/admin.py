@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from accounts.admin_site import REFUSALS, StaffInline, StaffModelAdmin
-from config.errors import InvalidInput, refusal_text
+from accounts.admin_site import StaffInline, StaffModelAdmin
+from config.errors import DomainError, InvalidInput, refusal_text
 from nodes import allocations, services, trust
 from nodes.dashboard import dashboard_panel
+from nodes.identity import node_public_key
 from nodes.models import Allocation, Location, Node, NodeEvent
 from nodes.selectors import node_usage
 from nodes.validation import CHECKS, clean_node_fields
@@ -191,7 +192,7 @@ class NodeAdmin(StaffModelAdmin):
 
     @admin.display(description="Panel public key (authorized_keys on the node)")
     def public_key(self, node):
-        return services.node_public_key(node) or "—"
+        return node_public_key(node) or "—"
 
     @admin.display(description="Allocations")
     def allocations_link(self, node):
@@ -235,7 +236,7 @@ class NodeAdmin(StaffModelAdmin):
         """Run the health service (as POST /api/nodes/:id/test) and say what it found."""
         try:
             report = services.node_test(node=node, actor=request.user, request=request)
-        except REFUSALS as exc:
+        except DomainError as exc:
             self.message_user(request, f"{node.name}: {refusal_text(exc)}", messages.ERROR)
             return
         if report["ok"]:
@@ -307,7 +308,7 @@ class NodeAdmin(StaffModelAdmin):
         if request.method == "POST" and form.is_valid():
             try:
                 message = act(node, form.cleaned_data)
-            except REFUSALS as exc:
+            except DomainError as exc:
                 form.add_error(None, refusal_text(exc))
             else:
                 self.message_user(request, message)

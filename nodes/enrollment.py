@@ -15,7 +15,6 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.exceptions import APIException
 
 from accounts.audit import audit
 from config.crypto import encrypt
@@ -31,9 +30,6 @@ from nodes.validation import Invalid, check_data_dir, clean_node_fields
 # A plain file, not a template: the panel's values reach it only through `script_assignments`.
 DEPLOY_SCRIPT = Path(__file__).parent / "scripts" / "deploy.sh"
 VALUES_MARKER = "# @values@\n"
-# What a failed enrollment records. APIException: nodes.services' refusals, until they are domain
-# errors too (issue 11; the lead drops it after merging).
-REFUSALS = (DomainError, APIException)
 
 
 class NodeNotWaiting(IllegalTransition):
@@ -152,7 +148,7 @@ def node_enroll(*, raw_token: str, host_key: str, ssh_user: str, ssh_port: int, 
     try:
         engine = trust.prove(token.node, docker_url=docker_url, host_key=host_key, field="host_key")
         node = _enroll(token, docker_url=docker_url, host_key=host_key, engine=engine)
-    except REFUSALS as exc:
+    except DomainError as exc:
         _record_failure(token, exc)
         raise
     node_client.forget(node)

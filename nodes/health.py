@@ -8,7 +8,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.api.exceptions import Conflict
+from config.errors import IllegalTransition
 from nodes import client as node_client
 from nodes.models import Node, NodeEvent
 
@@ -79,7 +79,7 @@ def engine_identity(info: dict) -> str:
     return f"{info.get('ID', '')}@{info.get('Name', '')}:{info.get('DockerRootDir', '')}"
 
 
-class EngineTaken(Conflict):
+class EngineTaken(IllegalTransition):
     """The engine behind a Docker URL already is another node."""
 
 

@@ -7,7 +7,7 @@ import secrets
 from django.db import transaction
 
 from accounts.audit import audit
-from config.api.throttling import TooManyAttempts, charge
+from config.api.throttling import charge, too_many_attempts
 from config.crypto import encrypt
 from config.errors import InvalidInput
 from nodes import client as node_client
@@ -20,8 +20,7 @@ from nodes.hostkeys import (
     record_first_pin,
     refuse_moving_a_node_with_servers,
 )
-from nodes.identity import node_label, node_public_key, sha256_hex  # noqa: F401 - moved to nodes.identity
-from nodes.local import LOCAL_SOCKET, node_register_local  # noqa: F401 - moved to nodes.local
+from nodes.identity import sha256_hex
 from nodes.models import Node, NodeEvent
 from nodes.validation import clean_node_fields
 
@@ -50,7 +49,7 @@ def charge_contact(actor) -> None:
         return
     allowed, state = charge("node-contact", f"user:{actor.pk}")
     if not allowed:
-        raise TooManyAttempts(
+        raise too_many_attempts(
             "Too many node tests and address changes for now; try again in {wait} s.", state=state
         )
 

@@ -4,10 +4,11 @@ from celery import shared_task
 @shared_task(ignore_result=True)
 def nodes_check_health_task() -> None:
     """Beat, every 30 s: one health check per node, each in its own task so a slow node delays no other."""
+    from config.tasks import queue
     from nodes.models import Node
 
     for node_id in Node.objects.values_list("pk", flat=True):
-        node_check_health_task.delay(str(node_id))
+        queue(node_check_health_task, node_id)
 
 
 @shared_task(ignore_result=True, soft_time_limit=60)

@@ -13,12 +13,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import redirect
 from django.urls import path, reverse
-from rest_framework.exceptions import ValidationError  # servers.services' until it raises InvalidInput
 
-from accounts.admin_site import REFUSALS, StaffInline, StaffModelAdmin
+from accounts.admin_site import StaffInline, StaffModelAdmin
 from accounts.permissions import can
-from config.errors import InvalidInput, refusal_text
-from servers import members, services
+from config.errors import DomainError, InvalidInput, refusal_text
+from servers import members
 from servers.admin_pages import ServerPages
 from servers.dashboard import dashboard_panel
 from servers.forms import (
@@ -27,6 +26,12 @@ from servers.forms import (
     ServerChangeForm,
     ServerCreateForm,
 )
+from servers.lifecycle.create import server_create
+from servers.lifecycle.delete import server_delete
+from servers.lifecycle.install import server_install
+from servers.lifecycle.power import server_kill, server_restart, server_start, server_stop
+from servers.lifecycle.suspension import server_suspend, server_unsuspend
+from servers.lifecycle.update import server_set_restart_policy, server_update
 from servers.models import Job, Server, ServerMember
 
 # The servers' panel on the admin's index (the site imports no app).
@@ -81,7 +86,7 @@ def _server_action(label: str, permission: str, call):
                 continue
             try:
                 call(server=server, actor=request.user, request=request)
-            except REFUSALS as exc:
+            except DomainError as exc:
                 modeladmin.message_user(request, f"{server.name}: {refusal_text(exc)}", messages.ERROR)
             else:
                 done += 1
@@ -166,15 +171,13 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
         "updated_at",
     )
     actions = [
-        _server_action("Start", "server.start", services.server_start),
-        _server_action("Stop", "server.stop", services.server_stop),
-        _server_action("Restart", "server.restart", services.server_restart),
-        _server_action("Kill", "server.kill", services.server_kill),
-        _server_action("Suspend", "server.suspend", services.server_suspend),
-        _server_action("Unsuspend", "server.suspend", services.server_unsuspend),
-        _server_action(
-            "Reinstall", "server.install", lambda **kw: services.server_install(reinstall=True, **kw)
-        ),
+        _server_action("Start", "server.start", server_start),
+        _server_action("Stop", "server.stop", server_stop),
+        _server_action("Restart", "server.restart", server_restart),
+        _server_action("Kill", "server.kill", server_kill),
+        _server_action("Suspend", "server.suspend", server_suspend),
+        _server_action("Unsuspend", "server.suspend", server_unsuspend),
+        _server_action("Reinstall", "server.install", lambda **kw: server_install(reinstall=True, **kw)),
     ]
     has_server_start_permission = _holds("server.start")
     has_server_stop_permission = _holds("server.stop")
@@ -217,7 +220,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
             kwargs["form"] = ServerCreateForm
         return super().get_form(request, obj, **kwargs)
 
-    # --- Create: servers.services.server_create, as POST /api/servers -----------------------------
+    # --- Create: servers.server_create, as POST /api/servers -----------------------------
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):
@@ -227,10 +230,8 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
         form = form_class(request.POST or None, initial={"owner": request.user.pk})
         if request.method == "POST" and form.is_valid():
             try:
-                server = services.server_create(
-                    actor=request.user, request=request, **form.service_arguments()
-                )
-            except REFUSALS as exc:
+                server = server_create(actor=request.user, request=request, **form.service_arguments())
+            except DomainError as exc:
                 self._show_refusal(request, form, exc)
             else:
                 self.log_addition(request, server, [{"added": {}}])
@@ -258,7 +259,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
 
     def _show_refusal(self, request, form, exc: Exception) -> None:
         """Put a service's refusal on the fields it names (and in the messages), keep the input."""
-        detail = getattr(exc, "detail", None) if isinstance(exc, InvalidInput | ValidationError) else None
+        detail = getattr(exc, "detail", None) if isinstance(exc, InvalidInput) else None
         detail = detail if isinstance(detail, dict) else {None: refusal_text(exc)}
         for key, value in detail.items():
             field = SERVICE_TO_FORM.get(key, key)
@@ -274,16 +275,16 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
         updates = {f: form.cleaned_data[f] for f in changed if f not in RESTART_FIELDS}
         try:
             if updates:
-                server = services.server_update(server=server, actor=request.user, request=request, **updates)
+                server = server_update(server=server, actor=request.user, request=request, **updates)
             if any(f in changed for f in RESTART_FIELDS):
-                services.server_set_restart_policy(
+                server_set_restart_policy(
                     server=server,
                     actor=request.user,
                     request=request,
                     restart_policy=form.cleaned_data["restart_policy"],
                     max_crash_count=form.cleaned_data["max_crash_count"],
                 )
-        except REFUSALS as exc:
+        except DomainError as exc:
             raise Refused(f"Not saved: {refusal_text(exc)}") from exc
 
     def save_formset(self, request, form, formset, change):
@@ -318,7 +319,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                         permissions=data["permissions"],
                     )
                     formset.changed_objects.append((updated, ["permissions"]))
-        except REFUSALS as exc:
+        except DomainError as exc:
             raise Refused(f"Members not saved: {refusal_text(exc)}") from exc
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
@@ -331,7 +332,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
     # --- Delete: server_delete (a job removes the container and files); refusals: StaffModelAdmin -
 
     def delete_model(self, request, obj):
-        services.server_delete(server=obj, actor=request.user, request=request)
+        server_delete(server=obj, actor=request.user, request=request)
 
     # --- Transfer and suspend: pages of their own, linked from the change page ---------------------
 

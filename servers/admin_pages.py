@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
-from accounts.admin_site import REFUSALS
 from accounts.permissions import can
-from config.errors import refusal_text
-from servers import ports, services
+from config.errors import DomainError, refusal_text
+from servers import ports
 from servers.forms import AllocationAddForm, SuspendForm, TransferForm
+from servers.lifecycle.suspension import server_suspend
 from servers.models import Server
 from servers.transfer import server_transfer
 
@@ -45,7 +45,7 @@ class ServerPages:
             target = form.cleaned_data["target"]
             try:
                 server_transfer(server=server, actor=request.user, target=target, request=request)
-            except REFUSALS as exc:
+            except DomainError as exc:
                 form.add_error(None, refusal_text(exc))
                 self.message_user(request, f"Not transferred: {refusal_text(exc)}", messages.ERROR)
             else:
@@ -60,7 +60,7 @@ class ServerPages:
         if request.method == "POST":
             try:
                 done = self._allocation_change(request, server, form)
-            except REFUSALS as exc:
+            except DomainError as exc:
                 self.message_user(request, f"Not changed: {refusal_text(exc)}", messages.ERROR)
             else:
                 if done:
@@ -97,10 +97,10 @@ class ServerPages:
         form = SuspendForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                services.server_suspend(
+                server_suspend(
                     server=server, actor=request.user, request=request, reason=form.cleaned_data["reason"]
                 )
-            except REFUSALS as exc:
+            except DomainError as exc:
                 form.add_error(None, refusal_text(exc))
                 self.message_user(request, f"Not suspended: {refusal_text(exc)}", messages.ERROR)
             else:

@@ -73,13 +73,6 @@ def record(server_id, entries: list[str]) -> None:
         logger.warning("Console history unavailable for server %s", server_id, exc_info=True)
 
 
-def history(server_id, **filters) -> list[dict]:
-    """moved to servers.selectors.console_history (the consumer still calls it here)."""
-    from servers.selectors import console_history
-
-    return console_history(server_id, **filters)
-
-
 def write(server_id, data: str, *, stream: str = "system") -> None:
     """One console line (a panel action, a status, an install step) to history and subscribers."""
     write_lines(server_id, stream, [data])

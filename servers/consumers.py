@@ -177,7 +177,9 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(console.group_name(server_id), self.channel_name)
         await self.send_json({"type": "subscribed", "serverId": server_id, "events": sorted(events)})
         if "server_log" in events:
-            history = await database_sync_to_async(console.history)(
+            from servers.selectors import console_history
+
+            history = await database_sync_to_async(console_history)(
                 server_id, limit=settings.WS_HISTORY_LINES
             )
             for entry in history:

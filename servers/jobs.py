@@ -1,6 +1,6 @@
 """Jobs: the row that records a long operation on a node (install, delete, transfer, later backups and
-restores) — who may run it, how far it got, what it printed and how it ended — and the one way to queue
-a task.
+restores): who may run it, how far it got, what it printed and how it ended. Tasks are queued with
+`config.tasks.queue`.
 
 A task may be delivered twice (acks_late, a worker lost mid-task): `job_claim` is the compare-and-set
 that lets exactly one delivery run the job. An operation that needs an owner token (a transfer, which a
@@ -15,12 +15,6 @@ from servers.models import Job
 
 # Lines of a job's log kept on the row: an install script can print without end.
 LOG_LINES = 500
-
-
-def queue(task, *args, **kwargs) -> None:
-    """Queue `task` once the current transaction commits (at once outside one): a worker never runs
-    ahead of the rows it will read, and a rolled-back request queues nothing. Ids go as strings."""
-    transaction.on_commit(lambda: task.delay(*[str(arg) for arg in args], **kwargs))
 
 
 def job_create(*, server, kind: str, actor=None, **fields) -> Job:

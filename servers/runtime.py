@@ -21,7 +21,6 @@ from nodes.client import (
     ImagePullFailed,
     NodeClient,
     NotARegularFile,
-    create_from_spec,
 )
 from nodes.validation import check_network_mode
 from servers import console, mounts
@@ -182,13 +181,6 @@ def container_spec(server: Server) -> dict:
 
 def remove_container(client: NodeClient, name: str) -> None:
     client.remove_container(name)
-
-
-def create_container(api, spec: dict, **overrides) -> dict:
-    """Create a container from a `container_spec` through a raw docker-py APIClient, some of it
-    overridden: for the benchmarks' raw baselines only (the panel's spec with their own name, directory
-    and port); the panel itself creates through `NodeClient.create_container`. The engine's answer."""
-    return create_from_spec(api, {**spec, **overrides})
 
 
 def ensure_container(client: NodeClient, server: Server) -> ContainerState:

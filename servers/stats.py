@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from nodes.client import ContainerStats
 from servers import console
-from servers.models import Server, ServerMetric
+from servers.models import ServerMetric
 from servers.ownership import owned_row
 
 logger = logging.getLogger(__name__)
@@ -84,33 +84,6 @@ class Sampler:
     def forget(self, server_id: str) -> None:
         self.previous.pop(server_id, None)
         self.pending.pop(server_id, None)
-
-
-def metrics_history(*, server: Server, range_name: str) -> list[dict]:
-    """Points for a graph over `range_name`, downsampled to at most POINTS buckets."""
-    span = RANGES[range_name]
-    since = timezone.now() - span
-    rows = list(
-        ServerMetric.objects.filter(server=server, created_at__gte=since).values(
-            "created_at", "cpu", "memory_mb", "network_received", "network_sent"
-        )
-    )
-    if len(rows) <= POINTS:
-        return rows
-    step = span / POINTS
-    buckets: dict[int, list[dict]] = {}
-    for row in rows:
-        buckets.setdefault(int((row["created_at"] - since) / step), []).append(row)
-    return [
-        {
-            "created_at": group[-1]["created_at"],
-            "cpu": round(sum(r["cpu"] for r in group) / len(group), 1),
-            "memory_mb": sum(r["memory_mb"] for r in group) // len(group),
-            "network_received": group[-1]["network_received"],
-            "network_sent": group[-1]["network_sent"],
-        }
-        for _, group in sorted(buckets.items())
-    ]
 
 
 def metrics_prune() -> int:

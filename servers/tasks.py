@@ -36,7 +36,7 @@ def server_delete_task(self, server_id: str, job_id: str) -> None:
 @shared_task(ignore_result=True)
 def servers_check_disk_task() -> None:
     """Beat: measure each installed server's directory; warn when over the limit, stop on the next check."""
-    from servers.jobs import queue
+    from config.tasks import queue
 
     for server_id in Server.objects.exclude(installed_at=None).values_list("pk", flat=True):
         queue(server_check_disk_task, server_id)

@@ -23,9 +23,10 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from config.errors import InvalidInput
+from config.tasks import queue
 from nodes.client import client_for
 from nodes.models import Allocation, Node
-from servers import console, placement, runtime
+from servers import console, jobs, placement, runtime
 from servers.models import Job, Server
 from servers.resources import may_set_resources
 from servers.states import set_status, transition
@@ -81,9 +82,8 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
             )
         transition(server, action="transfer", to=S.TRANSFERRING, status_reason="")
         reserved = _reserve(server, node)
-        job = Job.objects.create(
+        job = jobs.job_create(
             server=server,
-            server_name=server.name,
             kind=Job.Kind.TRANSFER,
             actor=actor,
             detail={
@@ -101,8 +101,8 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
             fromNode=server.node.name,
             toNode=node.name,
         )
-        transaction.on_commit(lambda: console.write(server.pk, f"Transfer to node {node.name} started."))
-        transaction.on_commit(lambda: server_transfer_task.delay(str(server.pk), str(job.pk)))
+        console.write_on_commit(server.pk, f"Transfer to node {node.name} started.")
+        queue(server_transfer_task, server.pk, job.pk)
     return job
 
 
@@ -302,7 +302,7 @@ def _switch(server: Server, job: Job, target: Node) -> None:
         Server.objects.filter(pk=server.pk).update(node=target, container_id="")
         moved = Server.objects.select_related("node", "template").get(pk=server.pk)
         runtime.ensure_container(client_for(target), moved)
-        Job.objects.filter(pk=job.pk).update(progress=95)
+        jobs.job_progress(job.pk, 95)
         console.write(server.pk, f"Server moved to {target.name}; removing the copy on its old node.")
 
 
@@ -325,9 +325,7 @@ def _complete(job: Job, plan: Plan) -> None:
             server.pk, f"The old copy on its old node could not be removed ({exc}); remove it by hand."
         )
     set_status(server.pk, S.STOPPED, expect={S.TRANSFERRING}, status_reason="")
-    Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.SUCCEEDED, progress=100, finished_at=timezone.now()
-    )
+    jobs.job_succeeded(job.pk)
     console.write(server.pk, f"Transfer to {plan.target.name} complete.")
 
 
@@ -357,7 +355,7 @@ def _undo(job: Job, server: Server | None, plan: Plan, reason: str) -> None:
     if server is not None:
         set_status(server.pk, S.STOPPED, expect={S.TRANSFERRING}, status_reason=f"Transfer failed: {reason}")
         console.write(server.pk, f"Transfer failed: {reason}. The server is still on its old node.")
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.FAILED, error=reason, finished_at=timezone.now())
+    jobs.job_failed(job.pk, reason)
 
 
 def transfers_reap(*, now: datetime | None = None) -> int:

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
-from servers import console
+from servers import console, jobs
 from servers.models import Job, Server
 
 LIVE = (Job.Status.PENDING, Job.Status.RUNNING)
@@ -30,12 +30,8 @@ class Lease:
 
     def beat(self, *, progress: int | None = None, line: str | None = None) -> None:
         """Prove the owner is alive (and still the owner); raises LeaseLost when it is not."""
-        fields = {"heartbeat_at": timezone.now()}
-        if progress is not None:
-            fields["progress"] = progress
         # One conditional UPDATE: PostgreSQL re-checks the token on the row a concurrent takeover wrote.
-        mine = Job.objects.filter(pk=self.job_id, status=Job.Status.RUNNING, lease_owner=self.token)
-        if not mine.update(**fields):
+        if not jobs.job_progress(self.job_id, progress, owner=self.token):
             raise LeaseLost(self.job_id)
         if line:
             server_id = Job.objects.filter(pk=self.job_id).values_list("server_id", flat=True).first()
@@ -59,11 +55,7 @@ class Lease:
 def claim(job_id: str) -> Lease | None:
     """The worker's claim on a pending job; None when another delivery (or the reaper) has it."""
     token = f"worker:{uuid.uuid4().hex}"
-    now = timezone.now()
-    claimed = Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(
-        status=Job.Status.RUNNING, started_at=now, heartbeat_at=now, lease_owner=token
-    )
-    return Lease(str(job_id), token) if claimed else None
+    return Lease(str(job_id), token) if jobs.job_claim(job_id, owner=token) else None
 
 
 def last_sign_of_life(job: Job) -> datetime:

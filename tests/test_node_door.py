@@ -128,21 +128,3 @@ def test_only_the_sdk_module_reaches_into_private_attributes():
         if path != DOOR / "sdk.py" and (uses := private_uses((ROOT / path).read_text()))
     }
     assert found == {}
-
-
-def test_no_module_of_nodes_imports_servers_when_loaded():
-    """servers stands on nodes, not the other way round: the monitor lives in servers/monitor/. (A few
-    lazy imports inside functions remain in nodes/services.py and nodes/admin.py, and the re-exports
-    nodes/monitor.py and nodes/output.py, until their callers move.)"""
-    found = {}
-    for path in modules():
-        if path.parts[0] != "nodes":
-            continue
-        tree = ast.parse((ROOT / path).read_text())
-        for node in tree.body:  # module level only
-            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            if any(_top(name) == "servers" for name in names):
-                found.setdefault(str(path), []).append(node.lineno)
-    assert found == {}

@@ -12,12 +12,9 @@ from rest_framework.views import exception_handler
 
 from config.errors import (
     DomainError,
-    IllegalTransition,
     InvalidInput,
     NotAuthenticated,
     RateLimited,
-    Suspended,
-    Unavailable,
 )
 
 logger = logging.getLogger(__name__)
@@ -35,31 +32,6 @@ class PayloadTooLarge(exceptions.APIException):
         super().__init__(
             f"The request body is over the limit of {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
         )
-
-
-class _LegacyDetail:
-    """Issue 11 shim, removed once every service raises config.errors: the old DRF-style classes
-    took a message or a {"detail": ..., **extra} dict; they are now the domain errors."""
-
-    def __init__(self, detail=None):
-        self.detail = detail
-        if isinstance(detail, dict):
-            extra = {key: value for key, value in detail.items() if key not in ("detail", "message")}
-            super().__init__(detail.get("detail") or detail.get("message"), **extra)
-        else:
-            super().__init__(None if detail is None else str(detail))
-
-
-class Conflict(_LegacyDetail, IllegalTransition):
-    """Shim: raise config.errors.IllegalTransition (current_state=...) instead."""
-
-
-class Locked(_LegacyDetail, Suspended):
-    """Shim: raise config.errors.Suspended instead."""
-
-
-class ServiceUnavailable(_LegacyDetail, Unavailable):
-    """Shim: raise config.errors.Unavailable instead."""
 
 
 @contextmanager

@@ -77,14 +77,6 @@ def too_many_attempts(message: str, *, state: RateLimitState) -> RateLimited:
     return RateLimited(message.format(wait=wait), wait=wait)
 
 
-class TooManyAttempts(RateLimited):
-    """Issue 11 shim, removed once nodes/services.py raises `too_many_attempts(...)`."""
-
-    def __init__(self, message: str, *, state: RateLimitState):
-        refused = too_many_attempts(message, state=state)
-        super().__init__(refused.message, wait=refused.wait)
-
-
 def _nobody_bypasses(user) -> bool:
     return False
 

@@ -2,8 +2,9 @@
 
 from accounts.audit import audit
 from accounts.models import User
+from config.tasks import queue
 from nodes.client import client_for
-from servers import console, jobs, runtime
+from servers import console, runtime
 from servers.models import Server
 from servers.states import check
 
@@ -17,7 +18,7 @@ def server_command(*, server: Server, actor: User, command: str, request=None) -
     if server.status not in (S.RUNNING, S.STARTING):
         check(server, "stop")  # same states accept commands; raises 423/409
     audit("server.command", actor=actor, request=request, resource=server, command=command[:200])
-    jobs.queue(server_command_task, server.pk, command)
+    queue(server_command_task, server.pk, command)
 
 
 def server_command_execute(*, server_id, command: str) -> None:

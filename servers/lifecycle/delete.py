@@ -5,6 +5,7 @@ from django.db import transaction
 
 from accounts.audit import audit
 from accounts.models import User
+from config.tasks import queue
 from nodes.client import client_for
 from servers import console, jobs, runtime
 from servers.models import Job, Server
@@ -21,7 +22,7 @@ def server_delete(*, server: Server, actor: User, request=None) -> Job:
         transition(server, action="delete", to=S.STOPPING)
         job = jobs.job_create(server=server, kind=Job.Kind.DELETE, actor=actor)
         audit("server.delete", actor=actor, request=request, resource=server, serverName=server.name)
-        jobs.queue(server_delete_task, server.pk, job.pk)
+        queue(server_delete_task, server.pk, job.pk)
     return job
 
 

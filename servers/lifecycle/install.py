@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.models import User
+from config.tasks import queue
 from nodes.client import client_for
 from servers import console, install, jobs, runtime
 from servers.models import Job, Server
@@ -41,7 +42,7 @@ def server_install(
         console.write_on_commit(
             server.pk, f"{'Reinstall' if reinstall else 'Installation'} requested by {actor.username}."
         )
-        jobs.queue(server_install_task, server.pk, job.pk)
+        queue(server_install_task, server.pk, job.pk)
     return job
 
 

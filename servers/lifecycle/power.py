@@ -12,8 +12,9 @@ from django.db import transaction
 from accounts.audit import audit
 from accounts.models import User
 from config.errors import IllegalTransition
+from config.tasks import queue
 from nodes.client import NodeUnavailable, client_for
-from servers import console, jobs, runtime
+from servers import console, runtime
 from servers.models import Server
 from servers.states import check, set_status, transition
 
@@ -59,7 +60,7 @@ def _power(server: Server, actor: User, action: str, to: str, request=None, **ta
         console.write_on_commit(
             server.pk, f"{action.capitalize()} requested by {getattr(actor, 'username', 'the panel')}."
         )
-        jobs.queue(server_power_task, server.pk, action, **task_kwargs)
+        queue(server_power_task, server.pk, action, **task_kwargs)
 
 
 def server_start(*, server: Server, actor: User, request=None) -> None:
@@ -90,7 +91,7 @@ def server_start_after_crash(*, server_id) -> None:
     from servers.tasks import server_power_task
 
     set_status(server_id, S.STARTING, expect={S.CRASHED})
-    jobs.queue(server_power_task, server_id, "start")
+    queue(server_power_task, server_id, "start")
 
 
 def server_power_execute(*, server_id, action: str, timeout: int | None = None) -> None:

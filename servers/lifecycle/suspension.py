@@ -5,7 +5,8 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.models import User
-from servers import console, jobs
+from config.tasks import queue
+from servers import console
 from servers.models import Server
 from servers.states import transition
 
@@ -28,7 +29,7 @@ def server_suspend(*, server: Server, actor: User, reason: str = "", request=Non
         audit("server.suspend", actor=actor, request=request, resource=server, reason=reason)
         console.write_on_commit(server.pk, f"Server suspended{': ' + reason if reason else ''}.")
         if previous in (S.RUNNING, S.STARTING, S.STOPPING):
-            jobs.queue(server_power_task, server.pk, "kill")
+            queue(server_power_task, server.pk, "kill")
     server.refresh_from_db()
     return server
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from servers import console
 from servers.models import Server, ServerMetric
 from servers.monitor import Monitor
+from servers.selectors import console_history
 from tests.conftest import require_env
 from tests.polling import wait_for
 from tests.servers.conftest import wait_status
@@ -39,7 +40,7 @@ def test_a_flood_is_throttled_with_a_notice(running, settings):
     time.sleep(2)  # the flood's last lines may fall in a throttled window; a later line gets through
     api.post(f"/api/servers/{server.pk}/command", {"command": "say after the flood"}, format="json")
     wait_for_line(server, "[Server] after the flood", timeout=30)
-    entries = console.history(server.pk, limit=50_000)
+    entries = console_history(server.pk, limit=50_000)
     assert any("outputting console data too quickly" in e["data"] for e in entries)
     assert sum(e["data"].startswith("flood line") for e in entries) < 20_000
 
@@ -48,7 +49,7 @@ def test_the_history_stays_bounded(running, settings):
     server, api = running
     api.post(f"/api/servers/{server.pk}/command", {"command": "flood 1500"}, format="json")
     wait_for_line(server, "Flood of 1500 lines done", timeout=30)
-    assert len(console.history(server.pk, limit=50_000)) == settings.CONSOLE_HISTORY_LINES
+    assert len(console_history(server.pk, limit=50_000)) == settings.CONSOLE_HISTORY_LINES
 
 
 def test_stats_are_published_to_subscribers(running, settings):
@@ -91,7 +92,7 @@ def test_a_crash_is_seen_and_handled_by_the_policy(running):
     api.post(f"/api/servers/{server.pk}/command", {"command": "crash"}, format="json")
     server = wait_status(server, S.CRASHED)
     assert server.crash_count == 1
-    assert "exit code 1" in "".join(e["data"] for e in console.history(server.pk))
+    assert "exit code 1" in "".join(e["data"] for e in console_history(server.pk))
 
 
 def test_nothing_is_lost_while_the_monitor_is_down(running, monitor):
@@ -173,7 +174,7 @@ def test_a_ready_line_written_at_once_is_never_missed_nor_seen_twice(
         wait_for_line(server, "Done (")
         api.post(f"/api/servers/{server.pk}/stop")
         wait_status(server, S.STOPPED)
-        history = "".join(e["data"] for e in console.history(server.pk, limit=5000))
+        history = "".join(e["data"] for e in console_history(server.pk, limit=5000))
         # Every run's lines once: neither this run's first line lost, nor the previous run's read again.
         assert history.count("[INFO] Starting test game server") == run + 1, history
         assert history.count("[INFO] Stopping server") == run + 1, history
@@ -239,7 +240,7 @@ def test_docker_times_are_read_to_the_nanosecond():
 
 
 def count_in_history(server, text: str) -> int:
-    return sum(entry["data"] == f"{text}\n" for entry in console.history(server.pk, limit=5000))
+    return sum(entry["data"] == f"{text}\n" for entry in console_history(server.pk, limit=5000))
 
 
 def say_and_count_deliveries(server, api, words: str, *, settle: float = 1.5) -> int:
@@ -275,7 +276,7 @@ def say_and_count_deliveries(server, api, words: str, *, settle: float = 1.5) ->
 
 
 def assert_no_line_twice(server) -> None:
-    game_lines = [e["data"] for e in console.history(server.pk, limit=5000) if e["stream"] == "stdout"]
+    game_lines = [e["data"] for e in console_history(server.pk, limit=5000) if e["stream"] == "stdout"]
     twice = {line for line in game_lines if game_lines.count(line) > 1}
     assert not twice, f"recorded more than once: {sorted(twice)}"
 

@@ -5,6 +5,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 
+from config.tasks import queue
 from servers import jobs
 from servers.lifecycle.delete import server_delete_execute
 from servers.lifecycle.install import server_install_execute
@@ -121,7 +122,7 @@ class TestQueue:
     def test_a_task_waits_for_the_commit(self, django_capture_on_commit_callbacks):
         task = Recorder()
         with django_capture_on_commit_callbacks(execute=True):
-            jobs.queue(task, 7, "start", timeout=5)
+            queue(task, 7, "start", timeout=5)
             assert task.sent == []
         assert task.sent == [(("7", "start"), {"timeout": 5})]
 
@@ -132,7 +133,7 @@ class TestQueue:
             pytest.raises(RuntimeError),
             transaction.atomic(),
         ):
-            jobs.queue(task, 1)
+            queue(task, 1)
             raise RuntimeError
         assert task.sent == []
 

@@ -5,7 +5,7 @@ from django.db import transaction
 
 from accounts.models import Role, User
 from accounts.services import roles_ensure_defaults
-from nodes.services import node_register_local
+from nodes.local import node_register_local
 
 
 class Command(BaseCommand):
