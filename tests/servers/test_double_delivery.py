@@ -4,7 +4,8 @@ Tasks are acknowledged late (a worker that dies mid-task leaves the message to b
 broker may hand the same message over a second time after the first delivery did all its work. Here the
 message the API published is captured (Celery's `before_task_publish`) and published again with the same
 task id and arguments, to the same real worker (tests/fixtures/worker.py), once the first delivery has
-finished. Then nothing may change: no second container, no second state change, the job finished once.
+finished. Then nothing may change: no second container, no second state change, the job finished once, no
+repeated console line.
 """
 
 import contextlib
@@ -156,8 +157,8 @@ def test_start_delivered_twice_starts_once(owner_api, installed, finished):
     assert count(installed, "Container started") == 1
 
 
-@pytest.mark.parametrize("action", ["stop", "kill"])
-def test_stop_or_kill_delivered_twice_stops_once(owner_api, running, finished, action):
+@pytest.mark.parametrize(("action", "line"), [("stop", "Server stopped."), ("kill", "Server killed.")])
+def test_stop_or_kill_delivered_twice_stops_once(owner_api, running, finished, action, line):
     with messages() as sent:
         owner_api.post(f"/api/servers/{running.pk}/{action}")
     wait_status(running, S.STOPPED)
@@ -168,6 +169,61 @@ def test_stop_or_kill_delivered_twice_stops_once(owner_api, running, finished, a
     deliver_again(message, finished)
 
     assert snapshot(running) == before
+    assert count(running, line) == 1
+
+
+def test_restart_delivered_twice_restarts_once(owner_api, running, finished):
+    with messages() as sent:
+        owner_api.post(f"/api/servers/{running.pk}/restart")
+    message = the_message(sent, "servers.tasks.server_power_task")
+    wait_for(lambda: message[1] in finished, 60, "the restart to finish")
+    wait_status(running, S.RUNNING)
+    before = snapshot(running)
+
+    deliver_again(message, finished)
+
+    assert snapshot(running) == before, "the second delivery restarted the server again"
+    assert count(running, "Container started") == 2  # the first start, and the restart's
+
+
+def test_command_delivered_twice_reaches_the_game_once(owner_api, running, finished):
+    from tests.servers.test_lifecycle import wait_for_line
+
+    with messages() as sent:
+        owner_api.post(f"/api/servers/{running.pk}/command", {"command": "say only once"}, format="json")
+    wait_for_line(running, "[Server] only once")
+    message = the_message(sent, "servers.tasks.server_command_task")
+
+    deliver_again(message, finished)
+    owner_api.post(f"/api/servers/{running.pk}/command", {"command": "say a later one"}, format="json")
+    wait_for_line(running, "[Server] a later one")  # the game has read everything sent before it
+
+    assert count(running, "[Server] only once") == 1
+
+
+def test_disk_check_delivered_twice_warns_once_and_does_not_stop(running, finished):
+    """The first check over the limit warns; the same check delivered again is not 'the next check'."""
+    import os
+    from pathlib import Path
+
+    from servers.tasks import server_check_disk_task
+
+    Server.objects.filter(pk=running.pk).update(allocated_disk_mb=64)
+    (Path(running.node.data_dir) / "servers" / str(running.pk) / "big.bin").write_bytes(
+        os.urandom(80 * 1024 * 1024)
+    )
+    with messages() as sent:
+        server_check_disk_task.delay(str(running.pk))
+    message = the_message(sent, "servers.tasks.server_check_disk_task")
+    wait_for(lambda: message[1] in finished, 60, "the disk check")
+    assert count(running, "Warning: the server uses") == 1
+    before = snapshot(running)
+
+    deliver_again(message, finished)
+
+    assert snapshot(running)["status"] == before["status"] == S.RUNNING
+    assert count(running, "Warning: the server uses") == 1
+    assert "Stopping: still over the disk limit" not in lines(running)
 
 
 def test_delete_delivered_twice_deletes_once(owner_api, installed, finished):
