@@ -145,6 +145,13 @@ def output_throttle():
     return Throttle(), cut
 
 
+def console_history(server_id, **filters) -> list[dict]:
+    """A server's console history, newest last (the API's and the socket's query)."""
+    from servers.selectors import console_history
+
+    return console_history(server_id, **filters)
+
+
 def console():
     """The panel's console module (history, group names, the monitor's write path)."""
     from servers import console

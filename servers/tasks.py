@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from config.tasks import first_delivery
 from servers.models import Server
 
 
@@ -19,11 +20,12 @@ def server_power_task(server_id: str, action: str, timeout: int | None = None) -
     server_power_execute(server_id=server_id, action=action, timeout=timeout)
 
 
-@shared_task(acks_late=True)
-def server_command_task(server_id: str, command: str) -> None:
+@shared_task(bind=True, acks_late=True)
+def server_command_task(self, server_id: str, command: str) -> None:
     from servers.lifecycle.command import server_command_execute
 
-    server_command_execute(server_id=server_id, command=command)
+    if first_delivery(self.request):  # a command typed once reaches the game once
+        server_command_execute(server_id=server_id, command=command)
 
 
 @shared_task(bind=True, acks_late=True)
@@ -42,11 +44,12 @@ def servers_check_disk_task() -> None:
         queue(server_check_disk_task, server_id)
 
 
-@shared_task(ignore_result=True, soft_time_limit=300)
-def server_check_disk_task(server_id: str) -> None:
+@shared_task(bind=True, ignore_result=True, soft_time_limit=300)
+def server_check_disk_task(self, server_id: str) -> None:
     from servers.disk import server_check_disk_execute
 
-    server_check_disk_execute(server_id=server_id)
+    if first_delivery(self.request):  # a redelivery is not "the next check", which stops the server
+        server_check_disk_execute(server_id=server_id)
 
 
 @shared_task(acks_late=True)

@@ -51,7 +51,6 @@ class Fanout:
         }
 
     def fanout(self, label: str, servers: list, per_server: int) -> None:
-        console = adapter.console()
         layout = [(str(s.pk), s.container_name, per_server) for s in servers]
         self.tick(servers, True)
         try:
@@ -92,7 +91,7 @@ class Fanout:
                         engine = self.engine_tick_times(s.container_name, out["start"])
                         history = {
                             e["data"].rstrip("\n")[len(TICK) :]: e["ts"]
-                            for e in console.history(s.pk, limit=5000)
+                            for e in adapter.console_history(s.pk, limit=5000)
                             if e["data"].startswith(TICK)
                         }
                         for sid, collector in out["collectors"]:

@@ -89,7 +89,6 @@ class Throughput:
 
     def flood(self, key: str, cls, server, n: int) -> dict:
         """One flood read by one reader: the panel (on `server`) or a raw reader (on a new raw container)."""
-        console = adapter.console()
         if cls is None:
             record = asyncio.run(self.flood_panel(server, n))
             name = server.container_name
@@ -104,7 +103,11 @@ class Throughput:
             first, last = self.engine_flood_times(name, record["t0"])
             # when the monitor made the last flood line into a console entry (history `ts`, before publishing)
             record["monitor_last"] = max(
-                (e["ts"] for e in console.history(server.pk, limit=1000) if e["data"].startswith(FLOOD)),
+                (
+                    e["ts"]
+                    for e in adapter.console_history(server.pk, limit=1000)
+                    if e["data"].startswith(FLOOD)
+                ),
                 default=None,
             )
         record.update({"series": key, "n": n, "engine_first": first, "engine_last": last})

@@ -44,7 +44,6 @@ class Latency:
         }
 
     def latency(self, server) -> None:
-        console = adapter.console()
         print(f"  latency: {self.args.latency_lines} lines at 10/s on 3 readers at once …", flush=True)
 
         def measure(attempt):
@@ -61,7 +60,7 @@ class Latency:
         engine = self.engine_tick_times(server.container_name, out["start"])
         history = {
             e["data"].rstrip("\n")[len(TICK) :]: e["ts"]
-            for e in console.history(server.pk, limit=5000)
+            for e in adapter.console_history(server.pk, limit=5000)
             if e["data"].startswith(TICK)
         }
         panel = out["collectors"]["panel"]

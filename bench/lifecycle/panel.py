@@ -78,7 +78,7 @@ class PanelCycles:
         """After the rounds, when every line has landed: add the console's timestamps to each panel
         cycle (its lines until the next request of that server)."""
         for t in self.targets:
-            history = adapter.console().history(t.server.pk, limit=10_000)
+            history = adapter.console_history(t.server.pk, limit=10_000)
             cycles = sorted(
                 (r[phase]["t0"], phase, r)
                 for r in self.records

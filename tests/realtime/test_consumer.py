@@ -22,6 +22,7 @@ from nodes.models import Allocation, Location, Node
 from servers import console
 from servers.members import member_remove, member_update
 from servers.models import Server, ServerMember
+from servers.selectors import console_history
 from templates_app.models import Template
 from tests.conftest import PASSWORD, tokens_for
 
@@ -239,7 +240,7 @@ async def test_a_flood_is_cut_into_messages_every_client_accepts(customer, serve
         assert len(message["data"]) <= console.MESSAGE_CHARS
         received += message["data"]
     assert received == "".join(f"{line}\n" for line in lines)
-    history = await database_sync_to_async(console.history)(server.pk, limit=5000)
+    history = await database_sync_to_async(console_history)(server.pk, limit=5000)
     assert [entry["data"] for entry in history[-2:]] == [f"{line}\n" for line in lines[-2:]]
 
 

@@ -19,6 +19,7 @@ from nodes.client import client_for as client_for_node
 from servers import console, runtime
 from servers.models import Server, ServerMetric
 from servers.monitor import Monitor
+from servers.selectors import console_history
 from tests.conftest import require_env
 from tests.servers.conftest import wait_status
 from tests.servers.test_lifecycle import create, wait_for_line
@@ -114,7 +115,7 @@ def assert_untouched(server: Server, *, status: str, started_at: str, messages: 
     server.refresh_from_db()
     assert server.status == status, server.status_reason
     assert server.crash_count == 0 and server.last_crash_at is None
-    history = "".join(entry["data"] for entry in console.history(server.pk, limit=5000))
+    history = "".join(entry["data"] for entry in console_history(server.pk, limit=5000))
     assert MARK not in history and "crashed" not in history
     assert real_container(server).attrs["State"]["StartedAt"] == started_at  # never (re)started
     sent = [m for m in messages if MARK in m.get("data", "") or m["type"] == "server_state_update"]
@@ -211,7 +212,7 @@ def test_a_container_squatting_the_servers_name_is_never_adopted(
         server = wait_status(server, S.RUNNING)
         running = engine(1).containers.get(server.container_name)
         assert running.id == server.container_id != squatter["Id"]
-        history = "".join(entry["data"] for entry in console.history(server.pk, limit=5000))
+        history = "".join(entry["data"] for entry in console_history(server.pk, limit=5000))
         assert MARK not in history
     finally:
         with contextlib.suppress(docker.errors.NotFound):
@@ -269,7 +270,7 @@ def test_a_node_speaks_for_a_server_no_longer_once_it_moved_away(
     finally:
         stdin.close()
     server.refresh_from_db()
-    history = "".join(entry["data"] for entry in console.history(server.pk, limit=5000))
+    history = "".join(entry["data"] for entry in console_history(server.pk, limit=5000))
     assert "[Server] after the move" not in history and "crashed" not in history
     assert (server.status, server.crash_count) == (S.STOPPED, 0)
     assert (server.cpu_usage, server.memory_usage_mb) == (0, 0)

@@ -3,8 +3,8 @@ install image; without one, the server's image installs as the game's user with 
 
 import pytest
 
-from servers import console
 from servers.models import Server
+from servers.selectors import console_history
 from tests.servers.conftest import wait_status
 from tests.servers.test_lifecycle import create
 
@@ -13,7 +13,7 @@ PROBE = 'echo "uid=$(id -u)"\ngrep CapEff /proc/self/status\ntouch /mnt/server/i
 
 
 def output(server) -> str:
-    return "".join(entry["data"] for entry in console.history(server.pk, limit=1000))
+    return "".join(entry["data"] for entry in console_history(server.pk, limit=1000))
 
 
 @pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])

@@ -8,8 +8,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import User
 from accounts.services import roles_ensure_defaults
-from servers import console
 from servers.models import Server
+from servers.selectors import console_history
 from tests.conftest import require_env, tokens_for
 from tests.polling import wait_for
 from tests.servers.conftest import wait_status
@@ -48,7 +48,7 @@ def create(client, node, template, **extra):
 
 
 def lines(server) -> str:
-    return "".join(entry["data"] for entry in console.history(server.pk, limit=1000))
+    return "".join(entry["data"] for entry in console_history(server.pk, limit=1000))
 
 
 @pytest.mark.parametrize(("engine", "via"), [(1, "unix"), (2, "ssh")])

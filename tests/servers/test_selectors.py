@@ -80,4 +80,3 @@ def test_console_history_filters_by_stream_and_time():
         "two\n",
     ]
     assert [e["data"] for e in console_history(server_id, limit=1)] == ["three\n"]
-    assert console.history(server_id, limit=2) == console_history(server_id, limit=2)
