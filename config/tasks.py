@@ -28,8 +28,9 @@ def queue(task, *args, **kwargs) -> None:
 
 def first_delivery(request) -> bool:
     """False when this task message (its id) already ran once: for tasks without a job row to claim
-    (a console command, a disk check), whose second run would act twice. At most once: a delivery lost
-    mid-way is not run again; the next command or the next check does the work."""
+    (a console command, a disk check), whose second run would act twice. At most once: the id is
+    recorded before the work, so a delivery lost mid-way (a worker killed) is not run again and
+    `acks_late` buys these tasks nothing; the next command or the next check does the work."""
     if not request.id:  # called directly, not from a message
         return True
     try:

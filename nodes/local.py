@@ -9,6 +9,7 @@ from config.errors import InvalidInput
 from nodes.allocations import allocations_create
 from nodes.health import EngineTaken, node_check_health
 from nodes.models import Location, Node
+from nodes.services import node_create
 
 LOCAL_SOCKET = Path("/var/run/docker.sock")
 
@@ -50,8 +51,6 @@ def node_register_local(*, socket: Path = LOCAL_SOCKET) -> tuple[Node | None, st
 
 
 def _create_local_node(socket: Path, location: Location) -> tuple[Node, str]:
-    from nodes.services import node_create  # it imports this module (the old home of these names)
-
     return node_create(
         name="local",
         description="The panel's own machine",

@@ -11,6 +11,7 @@ from config.api.throttling import charge, too_many_attempts
 from config.crypto import encrypt
 from config.errors import InvalidInput
 from nodes import client as node_client
+from nodes.datadirs import data_dir_problems
 from nodes.health import engine_of, node_check_health, refuse_taken_engine, store_report
 from nodes.hostkeys import (
     HostKeyRefused,
@@ -55,8 +56,6 @@ def charge_contact(actor) -> None:
 
 
 def _refuse_overlapping_data_dir(data_dir: str, *, node: Node | None = None) -> None:
-    from nodes.datadirs import data_dir_problems
-
     if problems := data_dir_problems(data_dir, exclude_node=node):
         raise InvalidInput({"data_dir": [f"{data_dir}: {problem}" for problem in problems]})
 

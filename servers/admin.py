@@ -220,7 +220,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
             kwargs["form"] = ServerCreateForm
         return super().get_form(request, obj, **kwargs)
 
-    # --- Create: servers.server_create, as POST /api/servers -----------------------------
+    # --- Create: servers.lifecycle.create.server_create, as POST /api/servers -----------------------------
 
     def add_view(self, request, form_url="", extra_context=None):
         if not self.has_add_permission(request):

@@ -32,9 +32,6 @@ def connection() -> redis.Redis:
     return client
 
 
-_redis = connection  # the monitor's old name for it (nodes/monitor.py, nodes/output.py)
-
-
 def group_name(server_id) -> str:
     return f"server.{server_id}"
 

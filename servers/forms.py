@@ -1,4 +1,4 @@
-"""The admin's server forms: they only collect input; servers.services validates and does the work."""
+"""The admin's server forms: they only collect input; servers.lifecycle validates and does the work."""
 
 from django import forms
 
@@ -100,7 +100,7 @@ class ServerCreateForm(forms.ModelForm):
         return bindings
 
     def service_arguments(self) -> dict:
-        """Keyword arguments for servers.services.server_create, as the API passes them."""
+        """Keyword arguments for servers.lifecycle.create.server_create, as the API passes them."""
         data = dict(self.cleaned_data)
         for optional in ("node", "location", "primary_port", "port_bindings"):
             if not data.get(optional):

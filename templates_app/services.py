@@ -10,7 +10,8 @@ from django.db.models import ProtectedError
 from accounts.audit import audit
 from config.errors import IllegalTransition, InvalidInput
 from templates_app.models import Template, TemplateVariable
-from templates_app.startup import is_code_env_name, startup_problems
+from templates_app.shell_words import is_code_env_name
+from templates_app.startup import startup_problems
 
 logger = logging.getLogger(__name__)
 

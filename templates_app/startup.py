@@ -34,13 +34,7 @@ Modules: the tables of programs and flags are in `shell_words`, the rendering an
 from collections.abc import Iterable, Mapping
 
 from templates_app.shell_layout import analyse
-from templates_app.shell_words import (  # noqa: F401 - importable here, their old home
-    CODE,
-    PLAIN,
-    Finding,
-    StartupProblem,
-    is_code_env_name,
-)
+from templates_app.shell_words import CODE, PLAIN
 from templates_app.variables import BUILTINS, PLAIN_VALUE_RE, UnsafeSubstitution, declared_names
 
 

@@ -214,7 +214,7 @@ def validate_values(template, values: Mapping, *, editable_only: bool = True) ->
 
 
 def _loads_code(name: str) -> bool:
-    from templates_app.startup import is_code_env_name
+    from templates_app.shell_words import is_code_env_name
 
     return is_code_env_name(name)
 

@@ -73,7 +73,7 @@ class Costs:
         r.close()
 
     def line_costs(self, console) -> None:
-        """Per flood line, each step the monitor takes (nodes/client.py, nodes/monitor.py,
+        """Per flood line, each step the monitor takes (nodes/client.py, servers/monitor/,
         servers/console.py) on the log of a container that flooded, single-threaded."""
         costs = self.results["costs"]
 

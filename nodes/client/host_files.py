@@ -4,8 +4,6 @@ Each runs as the node's command user (the SSH login user, or the panel's own use
 and treats every path as one word ("$1", never spliced into the script). `--one-file-system` and
 `-xdev` keep removals and sizes inside the tree even if a mount appears in it."""
 
-from nodes.client.errors import NodeCommandFailed  # noqa: F401 - what these raise
-
 # Both sizes of a tree, in MB: what its files say they hold (a sparse file counts whole) and the blocks
 # they take (many small files, preallocated space). The game runs as the node's login user, so it can
 # `chmod 000` a directory it filled and `du` (as that user) would skip it: directories first get their

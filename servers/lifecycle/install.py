@@ -62,9 +62,8 @@ def server_install_execute(*, server_id, job_id) -> None:
         install.run_install(client, server, on_output=lines.append)
         jobs.job_progress(job_id, 80, step="container")
         runtime.ensure_container(client, server)
-    except (
-        Exception
-    ) as exc:  # every failure (InstallFailed, NodeUnavailable, the rest) ends in install_failed
+    # Every failure (InstallFailed, NodeUnavailable, the rest) ends in install_failed.
+    except Exception as exc:
         reason = str(exc) or exc.__class__.__name__
         logger.warning("Install of %s failed: %s", server_id, reason)
         set_status(server_id, S.INSTALL_FAILED, expect={S.INSTALLING}, status_reason=reason)

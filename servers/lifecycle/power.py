@@ -22,11 +22,14 @@ logger = logging.getLogger(__name__)
 S = Server.Status
 
 # The states a power task finds when its request is still the latest word (a suspension queues a kill).
+# A restart is queued in stopping; it finds stopped when the game exited before the task ran (it goes
+# on to start, as asked) and starting when an earlier delivery did the stop half (only the start is
+# left). A kill that finds the server running again was overtaken by a start.
 AWAITING = {
     "start": frozenset({S.STARTING}),
     "stop": frozenset({S.STOPPING}),
-    "restart": frozenset({S.STOPPING, S.STARTING}),
-    "kill": frozenset({S.STOPPING, S.SUSPENDED, S.RUNNING, S.STARTING}),
+    "restart": frozenset({S.STOPPING, S.STOPPED, S.STARTING}),
+    "kill": frozenset({S.STOPPING, S.SUSPENDED}),
 }
 
 
@@ -104,12 +107,13 @@ def server_power_execute(*, server_id, action: str, timeout: int | None = None) 
     client = client_for(server.node)
     timeout = timeout or settings.SERVER_STOP_TIMEOUT_SECONDS
     try:
-        if action in ("stop", "restart"):
+        if action == "stop" or (action == "restart" and server.status == S.STOPPING):
             runtime.stop(client, server, timeout=timeout)
             if action == "stop":
                 set_status(server_id, S.STOPPED, expect={S.STOPPING})
                 console.write(server_id, "Server stopped.")
                 return
+        if action == "restart":
             set_status(server_id, S.STARTING, expect={S.STOPPING, S.STOPPED})
         if action in ("start", "restart"):
             server.refresh_from_db()

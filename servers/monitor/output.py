@@ -43,7 +43,7 @@ def cursor_key(server_id: str) -> str:
 def read_cursor(server_id: str, container_id: str) -> int:
     """Docker's time (ns) of the last line of this container already recorded, 0 when none is."""
     try:
-        value = console._redis().get(cursor_key(server_id))
+        value = console.connection().get(cursor_key(server_id))
     except Exception:  # Redis down: read from the run's start, as before
         return 0
     owner, _, ns = (value or b"").decode().partition(" ")
@@ -52,7 +52,7 @@ def read_cursor(server_id: str, container_id: str) -> int:
 
 def save_cursor(server_id: str, container_id: str, ns: int) -> None:
     with contextlib.suppress(Exception):
-        console._redis().set(cursor_key(server_id), f"{container_id} {ns}", ex=7 * 86400)
+        console.connection().set(cursor_key(server_id), f"{container_id} {ns}", ex=7 * 86400)
 
 
 def cut(text: str) -> str:

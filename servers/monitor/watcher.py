@@ -66,7 +66,7 @@ class NodeWatcher(threading.Thread):
     def _relay_input(self) -> None:
         """Console commands for this node's servers arrive on Redis; each goes to the game's one stdin attach."""
         attached = self.stdin_sockets
-        pubsub = console._redis().pubsub(ignore_subscribe_messages=True)
+        pubsub = console.connection().pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(console.stdin_channel(self.node_id))
         try:
             while not self.stopping.is_set():

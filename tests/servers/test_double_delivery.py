@@ -186,6 +186,38 @@ def test_restart_delivered_twice_restarts_once(owner_api, running, finished):
     assert count(running, "Container started") == 2  # the first start, and the restart's
 
 
+def test_a_restart_whose_game_exited_before_the_task_ran_still_starts_it(running):
+    """The player typed `stop`, then clicked Restart: the game is gone by the time the worker takes the
+    task, and the monitor has recorded `stopped`. The restart still starts it, as asked."""
+    from servers.lifecycle.power import server_power_execute
+
+    Server.objects.filter(pk=running.pk).update(status=S.STOPPING)  # what the restart request did
+    docker.APIClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL")).kill(running.container_id)
+    wait_status(running, S.STOPPED)
+    starts = count(running, "Container started")
+
+    server_power_execute(server_id=running.pk, action="restart")
+
+    wait_status(running, S.RUNNING)
+    assert count(running, "Container started") == starts + 1
+
+
+def test_a_kill_delivered_again_after_the_server_was_started_again_does_not_kill_it(
+    owner_api, running, finished
+):
+    with messages() as sent:
+        owner_api.post(f"/api/servers/{running.pk}/kill")
+    message = the_message(sent, "servers.tasks.server_power_task")
+    wait_status(running, S.STOPPED)
+    owner_api.post(f"/api/servers/{running.pk}/start")
+    wait_status(running, S.RUNNING)
+    before = snapshot(running)
+
+    deliver_again(message, finished)
+
+    assert snapshot(running) == before, "the late kill killed a server started after it"
+
+
 def test_command_delivered_twice_reaches_the_game_once(owner_api, running, finished):
     from tests.servers.test_lifecycle import wait_for_line
 
