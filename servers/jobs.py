@@ -1,6 +1,6 @@
-"""Jobs: the row that records a long operation on a node (install, delete, transfer, later backups and
-restores): who may run it, how far it got, what it printed and how it ended. Tasks are queued with
-`config.tasks.queue`.
+"""Jobs: the row that records a long operation on a node (install, power, delete, transfer, later
+backups and restores): who may run it, how far it got, what it printed and how it ended. Tasks are
+queued with `config.tasks.queue`.
 
 A task may be delivered twice (acks_late, a worker lost mid-task): `job_claim` is the compare-and-set
 that lets exactly one delivery run the job. An operation that needs an owner token (a transfer, which a

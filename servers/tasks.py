@@ -14,10 +14,14 @@ def server_install_task(self, server_id: str, job_id: str) -> None:
 
 
 @shared_task(acks_late=True)
-def server_power_task(server_id: str, action: str, timeout: int | None = None) -> None:
+def server_power_task(
+    server_id: str, action: str, timeout: int | None = None, job_id: str | None = None
+) -> None:
+    """`job_id` is absent from messages queued before power actions had jobs: those run on the state
+    check alone."""
     from servers.lifecycle.power import server_power_execute
 
-    server_power_execute(server_id=server_id, action=action, timeout=timeout)
+    server_power_execute(server_id=server_id, action=action, timeout=timeout, job_id=job_id)
 
 
 @shared_task(bind=True, acks_late=True)

@@ -132,27 +132,27 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def start(self, request, pk=None):
-        server_start(server=self._server("server.start"), actor=request.user, request=request)
-        return ok(message="Server start initiated")
+        job = server_start(server=self._server("server.start"), actor=request.user, request=request)
+        return ok(message="Server start initiated", jobId=str(job.pk))
 
     @extend_schema(request=s.StopSerializer)
     @action(detail=True, methods=["post"])
     def stop(self, request, pk=None):
         server = self._server("server.stop")
-        server_stop(server=server, actor=request.user, request=request, **self._body(s.StopSerializer))
-        return ok(message="Server stop initiated")
+        job = server_stop(server=server, actor=request.user, request=request, **self._body(s.StopSerializer))
+        return ok(message="Server stop initiated", jobId=str(job.pk))
 
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def restart(self, request, pk=None):
-        server_restart(server=self._server("server.restart"), actor=request.user, request=request)
-        return ok(message="Server restart initiated")
+        job = server_restart(server=self._server("server.restart"), actor=request.user, request=request)
+        return ok(message="Server restart initiated", jobId=str(job.pk))
 
     @extend_schema(**NO_BODY)
     @action(detail=True, methods=["post"])
     def kill(self, request, pk=None):
-        server_kill(server=self._server("server.kill"), actor=request.user, request=request)
-        return ok(message="Server killed")
+        job = server_kill(server=self._server("server.kill"), actor=request.user, request=request)
+        return ok(message="Server killed", jobId=str(job.pk))
 
     @extend_schema(request=s.CommandSerializer)
     @action(detail=True, methods=["post"])
@@ -358,6 +358,6 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     @extend_schema(responses=s.JobSerializer(many=True))
     @action(detail=True, methods=["get"])
     def jobs(self, request, pk=None):
-        """Install, delete and transfer jobs with their progress and errors."""
+        """Install, power, delete and transfer jobs with their progress and errors."""
         server = self._server("server.read")
         return ok(s.JobSerializer(server.jobs.all()[:50], many=True).data)

@@ -5,7 +5,6 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.models import User
-from config.tasks import queue
 from servers import console
 from servers.models import Server
 from servers.states import transition
@@ -15,7 +14,7 @@ S = Server.Status
 
 def server_suspend(*, server: Server, actor: User, reason: str = "", request=None) -> Server:
     """Suspend, and kill the container if it was running."""
-    from servers.tasks import server_power_task
+    from servers.lifecycle.power import power_job_queue
 
     with transaction.atomic():
         previous = transition(
@@ -29,7 +28,7 @@ def server_suspend(*, server: Server, actor: User, reason: str = "", request=Non
         audit("server.suspend", actor=actor, request=request, resource=server, reason=reason)
         console.write_on_commit(server.pk, f"Server suspended{': ' + reason if reason else ''}.")
         if previous in (S.RUNNING, S.STARTING, S.STOPPING):
-            queue(server_power_task, server.pk, "kill")
+            power_job_queue(server, "kill", actor)
     server.refresh_from_db()
     return server
 

@@ -155,6 +155,23 @@ def test_start_delivered_twice_starts_once(owner_api, installed, finished):
 
     assert snapshot(installed) == before
     assert count(installed, "Container started") == 1
+    (job,) = Job.objects.filter(server=installed, kind=Job.Kind.POWER)
+    assert str(job.pk) == message[3]["job_id"] and job.detail == {"action": "start"}
+    assert job.status == Job.Status.SUCCEEDED, job.error
+
+
+def test_a_start_of_a_missing_image_fails_its_job_with_the_reason(owner_api, installed, finished):
+    Server.objects.filter(pk=installed.pk).update(docker_image="hearth/no-such-image:gone")
+    with messages() as sent:
+        assert owner_api.post(f"/api/servers/{installed.pk}/start").json()["jobId"]
+    message = the_message(sent, "servers.tasks.server_power_task")
+    wait_for(lambda: message[1] in finished, 60, "the start to finish")
+    server = Server.objects.get(pk=installed.pk)
+    job = Job.objects.get(pk=message[3]["job_id"])
+    assert server.status == S.CRASHED
+    assert (job.kind, job.status, job.error) == (Job.Kind.POWER, Job.Status.FAILED, server.status_reason)
+    assert f"Could not start the server: {job.error}" in lines(installed)
+    assert "no-such-image" in job.error, job.error
 
 
 @pytest.mark.parametrize(("action", "line"), [("stop", "Server stopped."), ("kill", "Server killed.")])
@@ -170,6 +187,7 @@ def test_stop_or_kill_delivered_twice_stops_once(owner_api, running, finished, a
 
     assert snapshot(running) == before
     assert count(running, line) == 1
+    assert Job.objects.get(pk=message[3]["job_id"]).status == Job.Status.SUCCEEDED
 
 
 def test_restart_delivered_twice_restarts_once(owner_api, running, finished):

@@ -9,7 +9,8 @@ from config.tasks import queue
 from servers import jobs
 from servers.lifecycle.delete import server_delete_execute
 from servers.lifecycle.install import server_install_execute
-from servers.lifecycle.power import server_power_execute
+from servers.lifecycle.power import server_power_execute, server_start, server_start_after_crash
+from servers.lifecycle.suspension import server_suspend
 from servers.models import Job, Server
 from servers.selectors import console_history
 from tests.servers.test_refusals import a_server, make_node, template  # noqa: F401 - fixtures
@@ -158,6 +159,87 @@ class TestSecondDelivery:
         assert Server.objects.filter(pk=server.pk, status=S.STOPPING).exists()
         job.refresh_from_db()
         assert job.status == Job.Status.RUNNING
+
+    def test_power(self, server):
+        """The node is not even reachable: a delivery that acted on it would fail the job."""
+        Server.objects.filter(pk=server.pk).update(status=S.STARTING)
+        job = jobs.job_create(server=server, kind=Job.Kind.POWER, detail={"action": "start"})
+        jobs.job_claim(job.pk)
+        server_power_execute(server_id=server.pk, action="start", job_id=job.pk)
+        server.refresh_from_db()
+        job.refresh_from_db()
+        assert server.status == S.STARTING and job.status == Job.Status.RUNNING
+        assert console_history(server.pk) == []
+
+
+def power_jobs(server):
+    return list(Job.objects.filter(server=server, kind=Job.Kind.POWER))
+
+
+@pytest.mark.django_db
+class TestPowerJobs:
+    """Power actions go through servers.jobs like install and delete."""
+
+    def test_a_start_request_creates_one_pending_power_job_and_queues_its_id(
+        self, server, customer, django_capture_on_commit_callbacks, monkeypatch
+    ):
+        from servers.tasks import server_power_task
+
+        task = Recorder()
+        monkeypatch.setattr(server_power_task, "delay", task.delay)
+        with django_capture_on_commit_callbacks(execute=True):
+            job = server_start(server=server, actor=customer)
+        assert power_jobs(server) == [job]
+        assert (job.status, job.actor, job.detail) == (Job.Status.PENDING, customer, {"action": "start"})
+        assert task.sent == [((str(server.pk), "start"), {"job_id": str(job.pk)})]
+
+    def test_the_restart_policys_start_and_a_suspensions_kill_have_jobs(self, server, admin):
+        Server.objects.filter(pk=server.pk).update(status=S.CRASHED)
+        with transaction.atomic():
+            server_start_after_crash(server_id=server.pk)
+        (start,) = power_jobs(server)
+        assert (start.detail, start.actor) == ({"action": "start"}, None)
+
+        Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
+        server.refresh_from_db()
+        server_suspend(server=server, actor=admin)
+        kill = Job.objects.filter(server=server, kind=Job.Kind.POWER).exclude(pk=start.pk).get()
+        assert (kill.detail, kill.actor) == ({"action": "kill"}, admin)
+
+    def test_a_failed_start_fails_its_job_with_the_reason(self, server):
+        """This node is not reachable: the start fails, the server ends crashed and the job failed."""
+        Server.objects.filter(pk=server.pk).update(status=S.STARTING)
+        job = jobs.job_create(server=server, kind=Job.Kind.POWER, detail={"action": "start"})
+        server_power_execute(server_id=server.pk, action="start", job_id=job.pk)
+        server.refresh_from_db()
+        job.refresh_from_db()
+        assert server.status == S.CRASHED and server.status_reason
+        assert (job.status, job.error, job.finished_at is not None) == (
+            Job.Status.FAILED,
+            server.status_reason,
+            True,
+        )
+        history = "".join(entry["data"] for entry in console_history(server.pk))
+        assert f"Could not start the server: {job.error}" in history
+
+    def test_an_overtaken_power_job_succeeds_saying_there_was_nothing_to_do(self, server):
+        """A stop queued, then a start won before the worker took the stop: the node is never asked."""
+        Server.objects.filter(pk=server.pk).update(status=S.STARTING)
+        job = jobs.job_create(server=server, kind=Job.Kind.POWER, detail={"action": "stop"})
+        server_power_execute(server_id=server.pk, action="stop", job_id=job.pk)
+        server.refresh_from_db()
+        job.refresh_from_db()
+        assert server.status == S.STARTING and console_history(server.pk) == []
+        assert job.status == Job.Status.SUCCEEDED and job.error == ""
+        assert job.log == "Nothing to do: the server is now starting."
+
+    def test_a_power_job_whose_server_was_deleted_fails(self, server):
+        job = jobs.job_create(server=server, kind=Job.Kind.POWER, detail={"action": "start"})
+        server_id = server.pk
+        server.delete()
+        server_power_execute(server_id=server_id, action="start", job_id=job.pk)
+        job.refresh_from_db()
+        assert (job.status, job.error) == (Job.Status.FAILED, "The server was deleted.")
 
 
 @pytest.mark.django_db
