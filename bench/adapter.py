@@ -133,7 +133,7 @@ def node_sdk_api(node):
 
 def demultiplex(response):
     """The node client's reader of the Engine's multiplexed log stream: batches of (stream, bytes)."""
-    from nodes.client import _demultiplex
+    from nodes.client.streams import _demultiplex
 
     return _demultiplex(response)
 
