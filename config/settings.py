@@ -328,6 +328,22 @@ CELERY_BEAT_SCHEDULE = {
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
 
+# Server files (servers/files/, the SFTP gateway): see README "Files and SFTP".
+# OpenSSH's sftp-server on the panel's machine, from which the files image is built (nodes/client/files_image.py).
+FILES_SFTP_SERVER = env("HEARTH_FILES_SFTP_SERVER", default="/usr/lib/openssh/sftp-server")
+FILES_UPLOAD_MAX_BYTES = env.int("HEARTH_FILES_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
+FILES_EDITOR_MAX_BYTES = env.int("HEARTH_FILES_EDITOR_MAX_BYTES", default=4 * 1024 * 1024)
+# A helper container unused for this long is removed (seconds).
+FILES_HELPER_IDLE_SECONDS = env.int("HEARTH_FILES_HELPER_IDLE", default=600)
+# Archive extraction: at most this much written, this many entries, and this ratio of written to read.
+FILES_EXTRACT_MAX_BYTES = env.int("HEARTH_FILES_EXTRACT_MAX_BYTES", default=10 * 1024**3)
+FILES_EXTRACT_MAX_ENTRIES = env.int("HEARTH_FILES_EXTRACT_MAX_ENTRIES", default=100_000)
+FILES_EXTRACT_MAX_RATIO = env.int("HEARTH_FILES_EXTRACT_MAX_RATIO", default=200)
+# Outbound HTTP (config/outbound.py): destinations allowed although private/loopback (CIDRs, comma-separated).
+OUTBOUND_ALLOW = env.list("HEARTH_OUTBOUND_ALLOW", default=[])
+OUTBOUND_MAX_BYTES = env.int("HEARTH_OUTBOUND_MAX_BYTES", default=1024**3)
+OUTBOUND_TIMEOUT_SECONDS = env.float("HEARTH_OUTBOUND_TIMEOUT", default=300.0)
+
 # Nodes: every call to a node's engine or SSH daemon is bounded by these.
 NODE_TIMEOUT_SECONDS = env.float("HEARTH_NODE_TIMEOUT", default=15.0)
 NODE_CONNECT_TIMEOUT_SECONDS = env.float("HEARTH_NODE_CONNECT_TIMEOUT", default=5.0)

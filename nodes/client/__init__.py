@@ -39,6 +39,8 @@ from nodes.client.errors import (  # noqa: F401 - the package's surface
     NodeUnavailable,
     NotARegularFile,
 )
+from nodes.client.files import FileEntry, FileRefused, Files, FileSession, FilesHelper, FilesHelperDown  # noqa: F401
+from nodes.client.files_image import FilesImageMissing  # noqa: F401
 from nodes.client.host import Host
 from nodes.client.host_dirs import HostDirectories
 from nodes.client.host_files import HostFiles
@@ -53,7 +55,7 @@ from nodes.client.streams import Stream  # noqa: F401
 from nodes.client.types import ContainerEvent, ContainerState, ContainerStats  # noqa: F401
 
 
-class NodeClient(ContainerIO, Containers, Images, HostDirectories, HostFiles, Host, ClientBase):
+class NodeClient(Files, ContainerIO, Containers, Images, HostDirectories, HostFiles, Host, ClientBase):
     """Docker, shell and SFTP access to one node. Get one with `client_for(node)`."""
 
 
