@@ -157,6 +157,9 @@ class Job(models.Model):
         DELETE = "delete"
         TRANSFER = "transfer"
         POWER = "power"
+        COMPRESS = "compress"  # servers.files: an archive of the customer's files
+        DECOMPRESS = "decompress"
+        PULL = "pull"  # a file fetched from a URL
 
     class Status(models.TextChoices):
         PENDING = "pending"

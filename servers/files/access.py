@@ -1,0 +1,48 @@
+"""Who may touch a server's files, checked when each operation runs (the API, the web UI, the SFTP
+gateway): the server is visible (else NotFound, 404), the user holds the permission on it (NotAllowed,
+403), it is not suspended (Suspended, 423) and its files are not being replaced (IllegalTransition, 409)."""
+
+import uuid
+
+from accounts.permissions import can
+from config.errors import IllegalTransition, NotAllowed, NotFound, Suspended
+from servers.models import Server
+from servers.selectors import servers_visible_to
+
+S = Server.Status
+# While these run, the server's directory is someone else's: an installer's, a transfer's, a restore's.
+BUSY = {S.INSTALLING: "installing", S.TRANSFERRING: "being transferred", S.RESTORING: "being restored"}
+
+
+def check_files_access(user, server: Server, permission: str) -> None:
+    """Raise unless `user` may do what `permission` (file.read, file.write, file.delete) allows on `server`."""
+    if not can(user, permission, server):
+        raise NotAllowed(f"You do not have permission to perform this action (requires {permission})")
+    if server.status == S.SUSPENDED:
+        raise Suspended("Server is suspended: its files cannot be read or changed until staff unsuspend it.")
+    if server.status in BUSY:
+        raise IllegalTransition(
+            f"The server is {BUSY[server.status]}: try its files again once that is done.",
+            current_state=server.status,
+        )
+
+
+def files_server(user, server_id, permission: str) -> Server:
+    """The server `user` may see with `permission` on its files (see check_files_access)."""
+    server = (
+        servers_visible_to(user).select_related("node", "template").filter(pk=server_id).first()
+        if _is_uuid(server_id)
+        else None
+    )
+    if server is None:
+        raise NotFound("Server not found.")
+    check_files_access(user, server, permission)
+    return server
+
+
+def _is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
