@@ -238,6 +238,12 @@ def entry_name(name: str) -> str | None:
         raise InvalidInput(
             f"The archive's entry {name!r} contains a backslash or a NUL byte: nothing was extracted."
         )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # tarfile keeps undecodable bytes as surrogates
+        raise InvalidInput(
+            f"The archive's entry {name!r} is not a UTF-8 name: nothing was extracted."
+        ) from None
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise InvalidInput(
