@@ -149,7 +149,7 @@ def tar_gz_of_zeros(name: str, size: int) -> bytes:
 
 
 @functools.cache
-def tar_zst_of_zeros(name: str, size: int) -> bytes:
+def tar_zst_of_zeros(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
     raw = io.BytesIO()
     compressor = zstandard.ZstdCompressor(level=1)
     with (
@@ -157,6 +157,6 @@ def tar_zst_of_zeros(name: str, size: int) -> bytes:
         tarfile.open(fileobj=compressed, mode="w|") as tar,
     ):
         info = tarfile.TarInfo(name)
-        info.size = size
+        info.size, info.type = size, kind
         tar.addfile(info, Zeros(size))
     return raw.getvalue()
