@@ -14,7 +14,9 @@ entry is written are they moved into place: a missing target is that one rename;
 one the entries are moved one by one after checking, before moving anything, that none would land
 on a symlink or on something of another kind (a directory where the archive has a file). Files of
 the same name are replaced, directories merged. A failure removes our directory and every parent
-the job made. See servers/files/archives_extract.py for the rules on entries and the limits.
+the job made. (The one window left: the node lost while entries are being moved into an existing
+target leaves those already moved, each of them complete.) See servers/files/archives_extract.py
+for the rules on entries and the limits.
 """
 
 import posixpath

@@ -114,10 +114,10 @@ def _compress(job: Job) -> list[str]:
             reading, roots, fmt=detail["format"], max_entries=limits.max_entries
         )
         progress = Progress(job, sum(s.entry.size for s in sources if s.entry.is_regular), "Compressing")
+        budget = quota.budget(server)
         packer = archives_pack.Packer(reading, sources, detail["format"])
         pipe = Pipe()
         thread = archives_pack.start(packer, pipe)
-        budget = quota.budget(server)
         try:
             writing.write(
                 inside(mount, detail["archivePath"]),
