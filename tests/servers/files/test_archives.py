@@ -240,6 +240,9 @@ def test_who_may_compress_and_decompress(files_server, customer, stranger, make_
     Server.objects.filter(pk=server.pk).update(status=Server.Status.SUSPENDED)
     for what in ("compress", "decompress"):
         assert client_for(customer).post(url(server, what), {}, format="json").status_code == 423
+    Server.objects.filter(pk=server.pk).update(status=Server.Status.INSTALLING)
+    for what in ("compress", "decompress"):
+        assert client_for(customer).post(url(server, what), {}, format="json").status_code == 409
     Server.objects.filter(pk=server.pk).update(status=Server.Status.STOPPED)
     missing = client_for(customer).post(
         url(server, "decompress"), {"archivePath": "/nope.zip", "targetPath": "/"}, format="json"
