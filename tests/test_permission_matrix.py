@@ -58,6 +58,15 @@ SERVER_OPERATIONS = {
     ("POST",   "/api/servers/{id}/members"):                    ("server.update",    401, 404, 403, 201, 201, 201, 201),
     ("PUT",    "/api/servers/{id}/members/{member_id}"):        ("server.update",    401, 404, 403, 200, 200, 200, 200),
     ("DELETE", "/api/servers/{id}/members/{member_id}"):        ("server.update",    401, 404, 403, 200, 200, 200, 200),
+    # Files: 503 is the unreachable node of tests/matrix.py (every check passed); 200s in tests/servers/files/.
+    ("GET",    "/api/servers/{server_id}/files"):               ("file.read",        401, 404, 403, 503, 503, 503, 423),
+    ("DELETE", "/api/servers/{server_id}/files"):               ("file.delete",      401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/files/create"):        ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("GET",    "/api/servers/{server_id}/files/content"):       ("file.read",        401, 404, 403, 503, 503, 503, 423),
+    ("PUT",    "/api/servers/{server_id}/files/content"):       ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/files/rename"):        ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/files/copy"):          ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/files/chmod"):         ("file.write",       401, 404, 403, 503, 503, 503, 423),
 }
 
 # Operations not on one server: None as permission means any signed-in user.
@@ -151,7 +160,7 @@ def call(api, operation, caller, users: dict, *, permission=None, state=None):
     spec = CALLS.get(operation, Call())
     someone = caller or users["owner"]
     ctx = {"n": next(_counter), "email": someone.email, "password": PASSWORD}
-    if path.startswith("/api/servers/{id}"):
+    if path.startswith(("/api/servers/{id}", "/api/servers/{server_id}")):
         ctx.update(a_server(users, permission=permission, state=state or spec.state))
         if spec.setup:
             ctx = spec.setup(ctx)
@@ -161,7 +170,7 @@ def call(api, operation, caller, users: dict, *, permission=None, state=None):
     if caller is not None:
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(caller)['token']}")
     return api.generic(
-        method, path.format(**ctx), data=json.dumps(body or {}), content_type="application/json"
+        method, path.format(**ctx) + spec.query, data=json.dumps(body or {}), content_type="application/json"
     )
 
 
