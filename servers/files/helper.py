@@ -8,8 +8,10 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 
+from config.errors import Unavailable
 from nodes.client import FileSession, FilesHelper, FilesHelperDown, NodeUnavailable, client_for
 from nodes.client.files import HELPER_LABEL
+from nodes.client.files_image import FilesImageMissing
 from nodes.dockertime import epoch
 from nodes.models import Node
 from servers import runtime
@@ -44,7 +46,12 @@ def open_session(server: Server) -> FileSession:
         return client.files_session(helper)
     except FilesHelperDown:
         runtime.ensure_directory(client, server)
-        client.start_files_helper(helper)
+        try:
+            client.start_files_helper(helper)
+        except (
+            FilesImageMissing
+        ) as exc:  # the panel's machine lacks sftp-server (the health check says so too)
+            raise Unavailable(str(exc)) from exc
         return client.files_session(helper)
 
 

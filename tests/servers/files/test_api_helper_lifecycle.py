@@ -7,6 +7,7 @@ import time
 import pytest
 
 from nodes.client import NodeUnavailable, client_for
+from nodes.health import node_check_health
 from servers import runtime
 from servers.files.helper import helper_for, helpers_reap, session
 from servers.lifecycle.suspension import server_suspend
@@ -87,3 +88,22 @@ def beside(server: Server) -> Server:
         allocated_cpu_cores=1,
         allocated_disk_mb=512,
     )
+
+
+def test_the_health_check_names_the_missing_sftp_server_and_file_operations_say_why(
+    files_server, settings, client_for, customer
+):
+    server = files_server()
+    settings.FILES_SFTP_SERVER = "/nonexistent/sftp-server"
+    from nodes.client import files_image
+
+    files_image._binaries.cache_clear()
+    try:
+        (problem,) = node_check_health(node=server.node)["problems"]
+        assert "/nonexistent/sftp-server is missing" in problem and "openssh-sftp-server" in problem
+        answer = client_for(customer).get(f"/api/servers/{server.pk}/files")
+        assert answer.status_code == 503 and "openssh-sftp-server" in answer.json()["message"]
+    finally:
+        files_image._binaries.cache_clear()
+    settings.FILES_SFTP_SERVER = "/usr/lib/openssh/sftp-server"
+    assert node_check_health(node=server.node)["problems"] == []
