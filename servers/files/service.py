@@ -75,7 +75,7 @@ def entry_answer(entry) -> dict:
     """One listing entry as the API shows it."""
     return {
         "name": entry.name,
-        "size": entry.size,
+        "size": 0 if entry.is_directory else entry.size,  # as the contract shows directories
         "is_directory": entry.is_directory,
         "is_symlink": entry.is_symlink,
         "modified": iso(entry.modified),

@@ -45,7 +45,7 @@ def test_the_file_manager_round_trip(owner_api, files_server, engine, via):
     assert listing.status_code == 200, listing.content
     entries = listing.json()["data"]
     assert [e["name"] for e in entries] == ["backups", "configs"]
-    assert entries[0]["isDirectory"] and not entries[0]["isSymlink"]
+    assert entries[0]["isDirectory"] and not entries[0]["isSymlink"] and entries[0]["size"] == 0
     assert entries[0]["modified"].endswith("Z") and len(entries[0]["mode"]) == 3
     (config,) = api.get(url(server), {"path": "/configs"}).json()["data"]
     assert config["name"] == "new-config.yml" and config["size"] == 11 and config["mode"] == "644"

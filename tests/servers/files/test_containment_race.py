@@ -16,7 +16,7 @@ from servers import runtime
 from servers.files.helper import helper_for, session
 
 ENGINES = [(1, "unix"), (2, "ssh")]
-SECONDS = 5.0
+SECONDS = 3.5
 
 SWAPPER = r"""
 import ctypes, os, sys
