@@ -2,10 +2,13 @@
 chmod). Each view checks access (servers.files.access: 404, 403, 423, 409), reads its input and calls
 one service of servers.files; uploads, downloads, archives and pulls have their own modules."""
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.parsers import BaseParser
 from rest_framework.views import APIView
 
+from config.api.parsers import JSONParser
 from config.api.responses import ok
 from config.errors import InvalidInput
 from servers.api import files_serializers as fs
@@ -14,6 +17,23 @@ from servers.files.access import files_server
 
 PATH = OpenApiParameter("path", str, description="From the server's root, e.g. /world/level.dat")
 LIST_PATH = OpenApiParameter("path", str, description='The directory (default "/")')
+
+
+class _RoomyJSONParser(JSONParser):
+    def body_cap(self) -> int | None:
+        return max(2 * settings.FILES_EDITOR_MAX_BYTES + 64 * 1024, super().body_cap() or 0)
+
+
+class EditorJSONParser(BaseParser):
+    """The API's JSON parser with room for the editor's content: FILES_EDITOR_MAX_BYTES of text, JSON-
+    escaped, may be more than the API's usual body limit (the service refuses content over the editor's
+    limit itself, 413). Not a DRF JSONParser: DRF reads those through request.body, which Django caps
+    at DATA_UPLOAD_MAX_MEMORY_SIZE; this one reads the stream, bounded by its own cap."""
+
+    media_type = "application/json"
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        return _RoomyJSONParser().parse(stream, media_type, parser_context)
 
 
 def message_answer(name: str, **fields):
@@ -51,6 +71,8 @@ class FilesView(APIView):
 
 
 class FileCreateView(APIView):
+    parser_classes = [EditorJSONParser]
+
     @extend_schema(tags=["files"], request=fs.FileCreateSerializer, responses=message_answer("FileCreated"))
     def post(self, request, server_id):
         """A new file (with content) or directory; missing parent directories are made. 409 if it exists."""
@@ -63,6 +85,8 @@ class FileCreateView(APIView):
 
 class FileContentView(APIView):
     """A file's text for the editor (GET) and saving it (PUT), up to FILES_EDITOR_MAX_BYTES."""
+
+    parser_classes = [EditorJSONParser]
 
     @extend_schema(tags=["files"], parameters=[PATH], responses=fs.FileContentAnswer)
     def get(self, request, server_id):

@@ -86,3 +86,22 @@ def test_the_file_manager_round_trip(owner_api, files_server, engine, via):
 
     actions = set(AuditLog.objects.filter(resource_id=str(server.pk)).values_list("action", flat=True))
     assert actions == {"file.create", "file.write", "file.chmod", "file.copy", "file.rename", "file.delete"}
+
+
+def test_the_editor_takes_content_up_to_its_limit_beyond_the_apis_usual_body(
+    owner_api, files_server, settings
+):
+    server = files_server()
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
+    settings.FILES_EDITOR_MAX_BYTES = 2 * 1024 * 1024
+    text = "line of a config\n" * (1536 * 1024 // 17)  # 1.5 MB: over the usual body limit, under the editor's
+    saved = owner_api.put(url(server, "/content") + "?path=/big.cfg", {"content": text}, format="json")
+    assert saved.status_code == 200, saved.content[:300]
+    assert os.path.getsize(host(server, "/big.cfg")) == len(text)
+    over = owner_api.put(url(server, "/content") + "?path=/big.cfg", {"content": text * 2}, format="json")
+    assert over.status_code == 413 and "editor's limit of 2048 KB" in over.json()["message"]
+    assert os.path.getsize(host(server, "/big.cfg")) == len(text)
+    elsewhere = owner_api.post(
+        f"/api/servers/{server.pk}/members", {"email": "x" * (1024 * 1024)}, format="json"
+    )
+    assert elsewhere.status_code == 413  # other endpoints keep the usual limit
