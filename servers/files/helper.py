@@ -113,7 +113,9 @@ def _reap_node(client, now: float) -> int:
         if status in NO_HELPER:
             removed += client.remove_files_helper(server_id)
         elif _idle(server_id, helpers[server_id], now) and not client.files_helper_busy(server_id):
-            # A session opened between the check and the removal breaks once; its retry makes a new helper.
+            if not _idle(server_id, helpers[server_id], now):  # the cache read again
+                continue  # used since the first look: open_session marks before it opens
+            # A session opening in the instant left breaks once; its retry makes a new helper.
             removed += client.remove_files_helper(server_id)
     return removed
 
