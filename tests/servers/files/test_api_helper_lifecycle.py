@@ -107,3 +107,16 @@ def test_the_health_check_names_the_missing_sftp_server_and_file_operations_say_
         files_image._binaries.cache_clear()
     settings.FILES_SFTP_SERVER = "/usr/lib/openssh/sftp-server"
     assert node_check_health(node=server.node)["problems"] == []
+
+
+def test_the_beat_runs_the_reaper(files_server, settings):
+    from config.celery import app
+    from servers.tasks import files_helpers_reap_task
+
+    assert settings.CELERY_BEAT_SCHEDULE["files-helpers-reap"]["task"] in app.tasks
+    server = files_server()
+    with session(server) as files:
+        files.list(helper_for(server).mount)
+    settings.FILES_HELPER_IDLE_SECONDS = -1  # everything is idle
+    files_helpers_reap_task.delay()
+    assert not helper_exists(server)
