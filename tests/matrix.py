@@ -28,6 +28,7 @@ class Call:
     setup: Callable[[dict], dict] | None = None  # receives the users (and, for servers, the row's context)
     body: dict | Callable[[dict], dict] | None = None  # may use what setup returned
     state: str = S.STOPPED  # a server operation's server starts in this state
+    query: str = ""  # appended to the path, e.g. "?path=/a"
 
 
 # ---- rows the calls act on -------------------------------------------------------------------------------
@@ -291,6 +292,27 @@ def new_user_body(ctx) -> dict:
 
 
 RUNNING = S.RUNNING
+
+
+def on_an_unreachable_node(ctx: dict) -> dict:
+    """The server on a node whose engine refuses connections (port 1): every file operation reaches it."""
+    location = Location.objects.get_or_create(name="matrix")[0]
+    node = Node.objects.get_or_create(
+        name="matrix-unreachable",
+        defaults={
+            "location": location,
+            "hostname": "127.0.0.1",
+            "public_address": "203.0.113.3",
+            "docker_url": "ssh://hearth@127.0.0.1:1",
+            "max_memory_mb": 100_000,
+            "max_cpu_cores": 64,
+            "is_online": True,
+        },
+    )[0]
+    Server.objects.filter(pk=ctx["id"]).update(node=node)
+    return ctx
+
+
 CALLS: dict[tuple[str, str], Call] = {
     # servers
     ("POST", "/api/servers"): Call(a_node_and_template, server_body),
@@ -385,4 +407,22 @@ CALLS: dict[tuple[str, str], Call] = {
         two_factor_on, lambda ctx: {"password": ctx["password"], "code": ctx["code"]}
     ),
     ("POST", "/api/auth/2fa/recovery-codes"): Call(two_factor_on, lambda ctx: {"code": ctx["code"]}),
+    # files (servers/api/files_views.py): the server is moved to a node nothing answers on, so a caller who
+    # passes every check gets the node's 503; tests/servers/files/ prove the 200s on the real engines.
+    ("GET", "/api/servers/{server_id}/files"): Call(on_an_unreachable_node, query="?path=/"),
+    ("DELETE", "/api/servers/{server_id}/files"): Call(on_an_unreachable_node, query="?path=/a"),
+    ("POST", "/api/servers/{server_id}/files/create"): Call(
+        on_an_unreachable_node, {"path": "/a", "content": "x"}
+    ),
+    ("GET", "/api/servers/{server_id}/files/content"): Call(on_an_unreachable_node, query="?path=/a"),
+    ("PUT", "/api/servers/{server_id}/files/content"): Call(
+        on_an_unreachable_node, {"content": "x"}, query="?path=/a"
+    ),
+    ("POST", "/api/servers/{server_id}/files/rename"): Call(
+        on_an_unreachable_node, {"from": "/a", "to": "/b"}
+    ),
+    ("POST", "/api/servers/{server_id}/files/copy"): Call(on_an_unreachable_node, {"from": "/a", "to": "/b"}),
+    ("POST", "/api/servers/{server_id}/files/chmod"): Call(
+        on_an_unreachable_node, {"path": "/a", "mode": "644"}
+    ),
 }

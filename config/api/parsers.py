@@ -23,10 +23,14 @@ def _depth_exceeds(data, limit: int) -> bool:
 
 
 class JSONParser(CamelCaseJSONParser):
+    def body_cap(self) -> int | None:
+        """Bodies over this answer 413 (a view taking larger ones, the file editor's, raises it)."""
+        return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
     def parse(self, stream, media_type=None, parser_context=None):
         parser_context = parser_context or {}
         encoding = parser_context.get("encoding", settings.DEFAULT_CHARSET)
-        cap = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        cap = self.body_cap()
         raw = stream.read(cap + 1) if stream is not None else b""
         if cap is not None and len(raw) > cap:
             from config.api.exceptions import PayloadTooLarge  # that module imports DRF, which imports us

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from servers.api import admin_views, views
+from servers.api import admin_views, files_archive_views, files_views, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("servers", views.ServerViewSet, basename="server")
@@ -12,17 +12,18 @@ urlpatterns = [
     *router.urls,
 ]
 
-# Files: archives (helper C).
-from servers.api import files_archive_views  # noqa: E402
-
+# The file manager (servers/api/files_views.py) and its archives (servers/api/files_archive_views.py).
+FILES = "servers/<uuid:server_id>/files"
 urlpatterns += [
+    path(FILES, files_views.FilesView.as_view(), name="server-files"),
+    path(f"{FILES}/create", files_views.FileCreateView.as_view(), name="server-files-create"),
+    path(f"{FILES}/content", files_views.FileContentView.as_view(), name="server-files-content"),
+    path(f"{FILES}/rename", files_views.FileRenameView.as_view(), name="server-files-rename"),
+    path(f"{FILES}/copy", files_views.FileCopyView.as_view(), name="server-files-copy"),
+    path(f"{FILES}/chmod", files_views.FileChmodView.as_view(), name="server-files-chmod"),
+    path(f"{FILES}/compress", files_archive_views.FilesCompressView.as_view(), name="server-files-compress"),
     path(
-        "servers/<uuid:server_id>/files/compress",
-        files_archive_views.FilesCompressView.as_view(),
-        name="server-files-compress",
-    ),
-    path(
-        "servers/<uuid:server_id>/files/decompress",
+        f"{FILES}/decompress",
         files_archive_views.FilesDecompressView.as_view(),
         name="server-files-decompress",
     ),
