@@ -29,4 +29,9 @@ RUN pip install --no-cache-dir . \
 
 USER hearth
 EXPOSE 8000 2022
-CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "config.asgi:application"]
+# The web process's options are the Procfile's (its comments say why each is there).
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--http", "h11",
+     "--ws", "websockets-sansio", "--ws-max-size", "1048576", "--ws-per-message-deflate", "false",
+     "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--no-proxy-headers",
+     "--no-server-header", "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", "10",
+     "--lifespan", "off"]

@@ -6,6 +6,7 @@ import json
 import math
 import os
 import platform
+import shlex
 import shutil
 import signal
 import socket
@@ -158,7 +159,8 @@ class Leftovers:
 
 
 class Processes:
-    """daphne, the Celery worker and the monitor, each in its own process group, logging to bench/out."""
+    """The web process, the Celery worker and the monitor, each in its own process group, logging to
+    bench/out."""
 
     def __init__(self, logdir: Path, leftovers: Leftovers):
         self.logdir, self.leftovers = logdir, leftovers
@@ -324,13 +326,21 @@ def check_bench_services() -> None:
         raise Aborted("REDIS_URL must be db 9 of the local Redis (scripts/run-bench.sh sets it).")
 
 
-def start_web_and_worker(processes: "Processes", worker_loglevel: str) -> str:
-    """daphne on a free port of 127.0.0.1 and a Celery worker; returns daphne's base URL once it
-    answers /api/health (the worker is waited for by wait_worker, after the monitor started)."""
-    port = free_port()
-    processes.start(
-        "daphne", [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+def web_argv(port: int) -> list[str]:
+    """The web process exactly as the Procfile starts it (uvicorn and its options), on 127.0.0.1:port."""
+    line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    command = (
+        line.removeprefix("web:").replace("$HEARTH_HOST", "127.0.0.1").replace("$HEARTH_PORT", str(port))
     )
+    argv = shlex.split(command)
+    return [str(VENV_BIN / Path(argv[0]).name), *argv[1:]]
+
+
+def start_web_and_worker(processes: "Processes", worker_loglevel: str) -> str:
+    """The web process on a free port of 127.0.0.1 and a Celery worker; returns the web process's base URL
+    (it is waited for by wait_web_and_worker, the worker after the monitor started)."""
+    port = free_port()
+    processes.start("web", web_argv(port))
     processes.start("worker", worker_argv(worker_loglevel))
     return f"http://127.0.0.1:{port}"
 
@@ -344,7 +354,7 @@ def wait_web_and_worker(processes: "Processes", base_url: str) -> None:
             return requests.get(f"{base_url}/api/health", timeout=2).status_code == 200
         return False
 
-    wait_until("daphne to answer /api/health", web_up, 60)
+    wait_until("the web process to answer /api/health", web_up, 60)
     from config.celery import app
 
     def worker_up():

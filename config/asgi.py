@@ -1,4 +1,4 @@
-"""ASGI entry point: Django for HTTP, Channels for WebSockets (served by daphne)."""
+"""ASGI entry point: Django for HTTP, Channels for WebSockets (served by uvicorn: the Procfile)."""
 
 import os
 

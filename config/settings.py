@@ -50,7 +50,6 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 PUBLIC_URL = env("HEARTH_PUBLIC_URL", default="http://localhost:8000").rstrip("/")
 
 INSTALLED_APPS = [
-    "daphne",
     "config.apps.HearthAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -120,7 +119,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    # A pool per process, not persistent connections: daphne runs each request in a fresh thread, so
+    # A pool per process, not persistent connections: Django's ASGI handler runs each request's sync code
+    # in a fresh thread (asgiref's ThreadSensitiveContext, whatever the server), so
     # CONN_MAX_AGE opened a new session per request (~7 ms) and left the old ones until garbage
     # collection; 32 concurrent clients held 50-97 of PostgreSQL's 100 and a third of requests failed.
     # Threads now borrow one of at most DATABASE_POOL_MAX_SIZE connections and wait up to
@@ -305,7 +305,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.request": {"level": "ERROR"},
-        "daphne": {"level": "WARNING"},
+        # uvicorn logs each WebSocket handshake at INFO with its query string: `?token=` is a credential.
+        "uvicorn.error": {"level": "WARNING"},
         "paramiko": {"level": "WARNING"},
     },
 }

@@ -18,7 +18,7 @@ from config import realtime
 logger = logging.getLogger(__name__)
 
 # Characters of output per WebSocket message: with JSON escaping and multibyte characters, well under
-# the 1 MiB that daphne (and the `websockets` client) accept.
+# the 1 MiB the `websockets` client accepts (and the web process, the other way: uvicorn --ws-max-size).
 MESSAGE_CHARS = 64 * 1024
 
 _local = threading.local()
@@ -77,7 +77,7 @@ def write(server_id, data: str, *, stream: str = "system") -> None:
 
 def write_lines(server_id, stream: str, texts: list[str]) -> None:
     """Many lines of one stream (a chunk of game output): one history write, and as few messages as fit
-    under MESSAGE_CHARS (daphne refuses WebSocket messages over 1 MiB, and so do many clients)."""
+    under MESSAGE_CHARS (clients such as `websockets` refuse messages over 1 MiB, as the web process does)."""
     if not texts:
         return
     texts = [text if text.endswith("\n") else f"{text}\n" for text in texts]

@@ -1,5 +1,5 @@
 """(3) Fan-out: many WebSocket clients on one ticking server, then a few on each of many; latency
-over every client, lines lost, and the CPU of the monitor, daphne, Redis and dockerd. Baseline: as
+over every client, lines lost, and the CPU of the monitor, the web process, Redis and dockerd. Baseline: as
 many Engine API log streams on the same containers."""
 
 import asyncio
@@ -110,7 +110,7 @@ class Fanout:
                 print(
                     f"    n={s.get('n', 0)} lost={lost}/{expected_total} p50={fmt(s.get('p50'))} "
                     f"p99={fmt(s.get('p99'))} ms; CPU monitor {fmt(out['cpu'].get('monitor'))}% "
-                    f"daphne {fmt(out['cpu'].get('daphne'))}% dockerd {fmt(out['cpu'].get('dockerd'))}%",
+                    f"web {fmt(out['cpu'].get('web'))}% dockerd {fmt(out['cpu'].get('dockerd'))}%",
                     flush=True,
                 )
                 time.sleep(2.0)

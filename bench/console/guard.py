@@ -49,7 +49,7 @@ class Guarded:
     def pids(self) -> dict[str, int | None]:
         return {
             "monitor": self.processes.pid("monitor"),
-            "daphne": self.processes.pid("daphne"),
+            "web": self.processes.pid("web"),
             "redis": self.redis_pid,
             "dockerd": self.dockerd_pid,
             "bench": os.getpid(),

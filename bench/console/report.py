@@ -58,7 +58,7 @@ def report(bench) -> str:
             "benchmark's client process, plus the `docker logs` process for the CLI). Medians over the rounds.",
             "",
             "| throttle (lines/100 ms) | reader | lines delivered | lines/s | MB/s | producer lines/s | "
-            "first after (ms) | last after (ms) | vs `docker logs -f` | CPU monitor | daphne | dockerd | "
+            "first after (ms) | last after (ms) | vs `docker logs -f` | CPU monitor | web | dockerd | "
             "Redis | reader |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
@@ -89,7 +89,7 @@ def report(bench) -> str:
                     f"{fmt(median_of(sel, 'rate_mb'), 2)} | {fmt(median_of(sel, 'producer_rate'), 0)} | "
                     f"{fmt(median_of(sel, 'first_ms'))} | {fmt(median_of(sel, 'tail_ms'))} | "
                     f"{'-' if ratio is None else f'{ratio:.0%}'} | {fmt(cpu('monitor'), 0)} | "
-                    f"{fmt(cpu('daphne'), 0)} | {fmt(cpu('dockerd'), 0)} | {fmt(cpu('redis'), 0)} | {fmt(reader, 0)} |"
+                    f"{fmt(cpu('web'), 0)} | {fmt(cpu('dockerd'), 0)} | {fmt(cpu('redis'), 0)} | {fmt(reader, 0)} |"
                 )
             panel_rows = [r for r in phase_rows if r["series"] == "panel"]
             panel = median_of(panel_rows, "rate_lines")
@@ -172,7 +172,7 @@ def report(bench) -> str:
         out += [
             "### (3) Fan-out (ms; CPU in % of one core over the window)",
             "",
-            "| scenario | reader | clients | samples | lost | p50 | p99 | max | monitor | daphne | Redis | dockerd | "
+            "| scenario | reader | clients | samples | lost | p50 | p99 | max | monitor | web | Redis | dockerd | "
             "bench clients | Redis conns/s | DB xacts/s |",
             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
@@ -182,7 +182,7 @@ def report(bench) -> str:
             out.append(
                 f"| {r['scenario']} | {reader} | {r['clients']} | {s.get('n', 0)} | {r['lost']} | "
                 f"{fmt(s.get('p50'))} | {fmt(s.get('p99'))} | {fmt(s.get('max'))} | {fmt(c.get('monitor'))} | "
-                f"{fmt(c.get('daphne'))} | {fmt(c.get('redis'))} | {fmt(c.get('dockerd'))} | {fmt(c.get('bench'))} | "
+                f"{fmt(c.get('web'))} | {fmt(c.get('redis'))} | {fmt(c.get('dockerd'))} | {fmt(c.get('bench'))} | "
                 f"{fmt(r['counters']['connections'] / w)} | {fmt(r['counters']['transactions'] / w)} |"
             )
         stage_rows = [r for r in res["fanout"] if r.get("stages")]
@@ -210,10 +210,10 @@ def report(bench) -> str:
         out += [
             f"### (4) Idle: {idle['servers']} running servers, no output, {c['seconds']:.0f} s",
             "",
-            "| monitor CPU | monitor RSS | monitor threads | daphne CPU | Redis CPU | dockerd CPU | Redis conns/s |",
+            "| monitor CPU | monitor RSS | monitor threads | web CPU | Redis CPU | dockerd CPU | Redis conns/s |",
             "|---:|---:|---:|---:|---:|---:|---:|",
             f"| {fmt(c.get('monitor'), 2)}% | {fmt(idle['rss_mib'])} MiB | {idle['threads']} | "
-            f"{fmt(c.get('daphne'), 2)}% | {fmt(c.get('redis'), 2)}% | {fmt(c.get('dockerd'), 2)}% | "
+            f"{fmt(c.get('web'), 2)}% | {fmt(c.get('redis'), 2)}% | {fmt(c.get('dockerd'), 2)}% | "
             f"{fmt(idle['counters']['connections'] / c['seconds'])} |",
             "",
         ]

@@ -3,7 +3,7 @@
     make bench-console                                   # the whole benchmark (about 10 minutes)
     make bench-console ARGS="--servers 10 --rounds 1 --window 10 --idle 20 --no-results"
 
-It runs the real panel (daphne, a Celery worker, `manage.py monitor`) on its own database, with one
+It runs the real panel (the web process, a Celery worker, `manage.py monitor`) on its own database, with one
 local node (engine 1 over its unix socket) and `--servers` game servers of a bench-only template: the
 Test Game (`hearth/testgame:latest`, `flood <n>`, `say`, `Done (`…) plus a side loop that prints
 `bench-tick <unix time>` ten times a second while the file `.bench-tick` exists in the server's
@@ -19,7 +19,7 @@ line). WebSocket clients (the `websockets` package) connect to `/ws?token=<JWT>`
    line, on one WebSocket client and, reading the same lines at the same time, on `docker logs -f`
    and an Engine API stream.
 3. **Fan-out**: 100 WebSocket clients on one ticking server, then 2 clients on each of 50 ticking
-   servers; p50/p99 latency over every client, and the CPU of the monitor, daphne, Redis and dockerd.
+   servers; p50/p99 latency over every client, and the CPU of the monitor, the web process, Redis and dockerd.
    Baseline: as many concurrent Engine API log streams on the same containers (same shape).
 4. **Idle**: the monitor's CPU and RSS with every server running and silent.
 

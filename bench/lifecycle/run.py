@@ -4,7 +4,7 @@
     make bench-lifecycle ARGS="--rounds 5"
 
 For the local node (engine 1 over unix://) and the SSH node (engine 2 over ssh://127.0.0.1:2202) it
-runs the real panel (daphne, a Celery worker, the monitor) on its own database and measures
+runs the real panel (the web process, a Celery worker, the monitor) on its own database and measures
 
 * panel start: just before `POST /api/servers/{id}/start` until the server's status in PostgreSQL
   is `running` (the monitor saw the template's ready line); panel stop: `POST …/stop` until `stopped`;

@@ -1,7 +1,9 @@
 """The web process under concurrent load: every request answered, PostgreSQL sessions bounded by the pool.
 
-daphne runs each request in a fresh thread; with persistent connections (CONN_MAX_AGE) every thread
-opened its own session and left it behind, until PostgreSQL refused new ones and requests answered 500.
+Django's ASGI handler runs each request's sync code in a fresh thread (every request gets its own asgiref
+ThreadSensitiveContext, so its own single-thread executor), whichever server speaks HTTP: under daphne and
+under uvicorn alike. With persistent connections (CONN_MAX_AGE) every thread opened its own session and
+left it behind, until PostgreSQL refused new ones and requests answered 500.
 """
 
 import http.client
@@ -14,7 +16,7 @@ import pytest
 from django.db import connection
 
 from tests.conftest import tokens_for
-from tests.fixtures.browser import BIN, free_port
+from tests.fixtures.browser import free_port, web_argv
 from tests.polling import wait_for
 
 APP_NAME = "hearth-pool-test"
@@ -48,7 +50,7 @@ def web(transactional_db, process_env, tmp_path):
     }
     log = open(tmp_path / "web.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
-        [str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        web_argv(port),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -63,7 +65,7 @@ def web(transactional_db, process_env, tmp_path):
             return False
 
     try:
-        wait_for(up, 60, "daphne to answer")
+        wait_for(up, 60, "the web process to answer")
         yield port
     finally:
         proc.terminate()

@@ -9,7 +9,7 @@ import urllib.request
 import pytest
 from django.core.cache import cache
 
-from tests.fixtures.browser import BIN, ROOT, free_port
+from tests.fixtures.browser import BIN, ROOT, free_port, web_argv
 from tests.polling import wait_for
 
 
@@ -42,7 +42,7 @@ def test_all_five_processes_start_work_and_stop(start, tmp_path):
 
     cache.delete_many([f"heartbeat:{name}" for name in ("worker", "beat", "monitor", "sftp")])
     port = free_port()
-    web = start("web", str(BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application")
+    web = start("web", *web_argv(port))
     worker = start(
         "worker", str(BIN / "celery"), "-A", "config", "worker", "--concurrency", "1", "--loglevel", "INFO"
     )
@@ -68,7 +68,7 @@ def test_all_five_processes_start_work_and_stop(start, tmp_path):
         except OSError:
             return None
 
-    assert wait_for(health, 60, "daphne to answer /api/health")["data"]["status"] == "ok"
+    assert wait_for(health, 60, "the web process to answer /api/health")["data"]["status"] == "ok"
     wait_for(lambda: cache.get("heartbeat:monitor"), 30, "the monitor's heartbeat")
     wait_for(lambda: cache.get("heartbeat:sftp"), 30, "the sftp gateway's heartbeat")
     heartbeat.delay()

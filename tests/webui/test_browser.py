@@ -1,6 +1,6 @@
 """The web UI in a real browser (Debian's chromium, driven by Playwright) against the real panel.
 
-daphne, a Celery worker and the monitor run as processes on the test database, and the game runs on
+The web process, a Celery worker and the monitor run as processes on the test database, and the game runs on
 the local test engine: nothing between the browser and the container is faked.
 """
 
