@@ -25,7 +25,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from nodes.client.keys import fingerprint, host_key_line
+from nodes.client.keys import host_key_line
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +35,6 @@ CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "ae
 WINDOW_SIZE = 16 * 1024 * 1024
 MAX_PACKET = 32 * 1024  # what OpenSSH's own server offers; clients send at most this per packet
 MAX_AUTH_FAILURES = 6  # per connection, as OpenSSH's MaxAuthTries
-RSA_MIN_BITS = 2048
-KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")
 
 
 class GatewayAuthority(Protocol):
@@ -68,25 +66,6 @@ def load_host_key(path: str) -> paramiko.PKey:
         with contextlib.suppress(paramiko.SSHException, ValueError):
             return key_class.from_private_key_file(path)
     raise ValueError(f"{path} is not an OpenSSH ed25519, RSA or ECDSA private key.")
-
-
-def public_key_facts(line: str) -> tuple[str, str]:
-    """A user's public key line as ("type base64", "SHA256:…"); ValueError saying what is wrong."""
-    parts = line.strip().split()
-    if len(parts) < 2:
-        raise ValueError("Paste one OpenSSH public key line, e.g. 'ssh-ed25519 AAAA… you@laptop'.")
-    if parts[0] not in KEY_TYPES:
-        raise ValueError(f"Key type {parts[0]!r} is not accepted; use ssh-ed25519, ecdsa-sha2-* or ssh-rsa.")
-    try:
-        import base64
-
-        key = paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1], validate=True))
-    except Exception as exc:  # base64 and paramiko each raise their own kind
-        raise ValueError("This is not a valid OpenSSH public key (the base64 part does not decode).") from exc
-    if key.get_name() == "ssh-rsa" and key.get_bits() < RSA_MIN_BITS:
-        raise ValueError(f"RSA keys must have at least {RSA_MIN_BITS} bits; this one has {key.get_bits()}.")
-    normalized = host_key_line(key)
-    return normalized, fingerprint(normalized)
 
 
 class _Interface(paramiko.ServerInterface):

@@ -28,9 +28,9 @@ from rest_framework_simplejwt.tokens import AccessToken
 from accounts.apikeys import KEY_MARK, apikey_authenticate
 from accounts.authentication import two_factor_missing, user_for_access_token
 from accounts.models import SSHKey, User
+from accounts.sshkeys import fingerprint
 from config.api.throttling import charge, refund
 from config.errors import DomainError
-from nodes.client import fingerprint
 from servers.files.access import check_files_access
 from servers.models import Server
 from servers.selectors import servers_visible_to
