@@ -136,6 +136,13 @@ class _Interface(paramiko.ServerInterface):
         return False
 
 
+def _hang_up(sock: socket.socket, transport: paramiko.Transport) -> None:
+    """End the connection now, from any thread (shutdown wakes whoever is blocked on the socket)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    transport.close()
+
+
 class SFTPGateway:
     """Listens on (host, port) and serves each connection in its own thread. `serve()` blocks until
     `stop()`; `port` is the bound port (0 in `bind` picks a free one)."""
@@ -207,7 +214,6 @@ class SFTPGateway:
         pending = True
         transport = None
         try:
-            sock.settimeout(self.timeout)
             transport = self._transport(sock)
             interface = _Interface(self.authority, address, transport)
             transport.start_server(event=threading.Event(), server=interface)
@@ -216,8 +222,7 @@ class SFTPGateway:
                 return
             self._release(address)
             pending = False
-            sock.settimeout(None)
-            self.authority.serve(interface.login, channel, transport.close)
+            self.authority.serve(interface.login, channel, lambda: _hang_up(sock, transport))
             with contextlib.suppress(Exception):
                 channel.send_exit_status(0)
         except Exception:

@@ -167,7 +167,8 @@ class Proxy:
         if kind == OPEN:
             return self._open(packet, request_id)
         if kind == SYMLINK:
-            return self._checked(request_id, WRITE) or self._symlink(packet, request_id)
+            denied = self._checked(request_id, WRITE)
+            return denied if denied is not None else self._symlink(packet, request_id)
         if kind == EXTENDED:
             return self._extended(packet, request_id)
         if rule is None:
