@@ -179,6 +179,8 @@ class SFTPGateway:
                 time.sleep(0.05)  # out of descriptors, say: never spin, never die
                 continue
             address = peer[0]
+            with contextlib.suppress(OSError):  # request and answer, one packet each: never wait for more
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if not self._admit(address):
                 logger.warning("sftp: too many unauthenticated connections; closed one from %s", address)
                 with contextlib.suppress(OSError):
