@@ -248,6 +248,11 @@ class Proxy:
 
     def _extended(self, packet: bytes, request_id: int) -> bytes | None:
         name, at = _string(packet, 9)
+        if name == b"home-directory":  # everyone's home is the server's root
+            self._to_client(
+                _packet(NAME, struct.pack(">II", request_id, 1) + _pack_string(b"/") * 2 + b"\0" * 4)
+            )
+            return b""
         rule = EXTENSIONS.get(name)
         if rule is None:
             return self._deny(request_id, f"The extension {name.decode(errors='replace')} is not supported.")

@@ -184,9 +184,18 @@ class Watcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop re-checking, and write what the open sessions changed (the process is ending)."""
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(10)
+        with self._lock:
+            sessions = list(self.sessions)
+        for session in sessions:
+            try:
+                session.flush()
+            except Exception:
+                logger.exception("sftp: cannot write a session's audit rows")
+        connection.close()
 
     def add(self, session: GatewaySession) -> None:
         with self._lock:

@@ -98,6 +98,16 @@ def test_broken_sftp_framing_after_login_ends_only_that_session(gateway, files_s
     channel.invoke_subsystem("sftp")
     channel.sendall(struct.pack(">IBI", 5, 1, 3))  # INIT
     assert channel.recv(4096)[4] == 2  # VERSION
+    unknown_type = struct.pack(">IBI", 5, 99, 7)  # no such request, id 7
+    unknown_extension = struct.pack(">IBII", 25, 200, 8, 16) + b"evil@example.com"  # id 8
+    for request_id, request in ((7, unknown_type), (8, unknown_extension)):
+        channel.sendall(request)
+        answer = channel.recv(4096)
+        assert answer[4] == 101  # STATUS, PERMISSION_DENIED, for that id: never forwarded
+        assert answer[5:13] == struct.pack(">II", request_id, 3)
+    channel.sendall(struct.pack(">IBII", 23, 200, 9, 14) + b"home-directory" + struct.pack(">I", 0))
+    answer = channel.recv(4096)
+    assert answer[4] == 104 and answer[13:18] == struct.pack(">I", 1) + b"/"
     channel.sendall(struct.pack(">I", 10_000_000) + b"\x03" + os.urandom(1000))  # a 10 MB "packet"
     deadline = time.monotonic() + 5
     while transport.is_active() and time.monotonic() < deadline:
