@@ -82,6 +82,8 @@ class _Interface(paramiko.ServerInterface):
         return "publickey,password"
 
     def _result(self, login) -> int:
+        if self.transport.is_authenticated():
+            return paramiko.AUTH_FAILED  # one login per connection: a later one never replaces it
         if login is None:
             self.failures += 1
             if self.failures >= MAX_AUTH_FAILURES:

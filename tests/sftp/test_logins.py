@@ -110,3 +110,19 @@ def test_too_many_failures_lock_the_account_and_the_address(
         assert refused(gateway, sftp_name(other, theirs), password="guess")
     third = make_user()
     assert refused(gateway, sftp_name(third, another_server(server, third)))  # the address is locked too
+
+
+def test_two_factor_accounts_log_in_with_their_password_unless_setup_is_owed(
+    gateway, files_server, customer, roles
+):
+    from django.utils import timezone
+
+    from accounts.models import TwoFactorDevice
+
+    server = files_server()
+    TwoFactorDevice.objects.create(user=customer, secret="unused", confirmed_at=timezone.now())
+    assert gateway.sftp(sftp_name(customer, server)).listdir("/") == []  # as Pterodactyl: no second factor
+    TwoFactorDevice.objects.filter(user=customer).delete()
+    roles["Customer"].requires_two_factor = True
+    roles["Customer"].save()
+    assert refused(gateway, sftp_name(customer, server))  # owes the setup its role requires
