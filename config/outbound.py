@@ -21,6 +21,8 @@ import ipaddress
 import json
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -32,6 +34,7 @@ from urllib3.exceptions import HTTPError, NewConnectionError
 from config.errors import InvalidInput, TooLarge, Unavailable
 
 MAX_REDIRECTS = 5
+RESOLVE_SECONDS = 10.0  # a name's resolution, when checked up front
 CHUNK = 256 * 1024
 REDIRECTS = {301, 302, 303, 307, 308}
 SCHEMES = {"http": 80, "https": 443}
@@ -119,9 +122,22 @@ def refusal(ip) -> str | None:
     return None
 
 
-def checked_addresses(host: str, port: int) -> list:
+_resolvers = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hearth-resolve")
+
+
+def _resolve_within(host: str, port: int, seconds) -> list:
+    """resolve(), given up after `seconds` (getaddrinfo has no timeout of its own: a DNS server that
+    never answers would outlast the request's deadline)."""
+    waiting = _resolvers.submit(resolve, host, port)
+    try:
+        return waiting.result(timeout=seconds if isinstance(seconds, int | float) else RESOLVE_SECONDS)
+    except FutureTimeout:
+        raise OutboundFailed(f"Resolving {host} took too long.") from None
+
+
+def checked_addresses(host: str, port: int, *, timeout=None) -> list:
     """`host`'s addresses, every one of them allowed (else OutboundRefused naming the first refused)."""
-    addresses = resolve(host, port)
+    addresses = _resolve_within(host, port, RESOLVE_SECONDS if timeout is None else timeout)
     if not addresses:
         raise OutboundFailed(f"{host} has no address.")
     for ip in addresses:
@@ -166,7 +182,7 @@ class _CheckedConnection:
 
     def _new_conn(self) -> socket.socket:
         error = None
-        for ip in checked_addresses(self.host, self.port):
+        for ip in checked_addresses(self.host, self.port, timeout=self.timeout):
             try:
                 return socket.create_connection((str(ip), self.port), self.timeout, self.source_address)
             except OSError as exc:

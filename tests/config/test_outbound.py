@@ -374,3 +374,13 @@ def test_tls_is_verified_for_the_name_while_connecting_to_the_checked_address(
     assert "files.test" in seen
     with pytest.raises(OutboundFailed, match="certificate"):
         fetch(f"https://127.0.0.1:{port}/")
+
+
+def test_a_resolver_that_never_answers_is_bounded_by_the_deadline(monkeypatch):
+    stuck = threading.Event()
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: stuck.wait(5) and [])
+    started = time.monotonic()
+    with pytest.raises(OutboundFailed, match="took too long"):
+        fetch("http://slow-dns.example/", timeout=0.5)
+    assert time.monotonic() - started < 2
+    stuck.set()
