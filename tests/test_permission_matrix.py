@@ -71,6 +71,11 @@ SERVER_OPERATIONS = {
     # Compress needs file.write, not the contract's file.read: it writes a file.
     ("POST",   "/api/servers/{server_id}/files/compress"):      ("file.write",       401, 404, 403, 400, 400, 400, 423),
     ("POST",   "/api/servers/{server_id}/files/decompress"):    ("file.write",       401, 404, 403, 400, 400, 400, 423),
+    # Files (the matrix's server is on no real node): an allowed caller gets past the permission and
+    # suspension checks to the request's own 400 (a JSON body is no upload, no path, no url).
+    ("POST",   "/api/servers/{server_id}/files/upload"):        ("file.write",       401, 404, 403, 400, 400, 400, 423),
+    ("GET",    "/api/servers/{server_id}/files/download"):      ("file.read",        401, 404, 403, 400, 400, 400, 423),
+    ("POST",   "/api/servers/{server_id}/files/pull"):          ("file.write",       401, 404, 403, 400, 400, 400, 423),
 }
 
 # Operations not on one server: None as permission means any signed-in user.

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from servers.api import admin_views, files_archive_views, files_views, views
+from servers.api import admin_views, files_archive_views, files_transfer_views, files_views, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("servers", views.ServerViewSet, basename="server")
@@ -12,9 +12,13 @@ urlpatterns = [
     *router.urls,
 ]
 
-# The file manager (servers/api/files_views.py) and its archives (servers/api/files_archive_views.py).
+# The file manager (servers/api/files_views.py), its transfers (files_transfer_views.py: upload, download,
+# pull) and its archives (files_archive_views.py).
 FILES = "servers/<uuid:server_id>/files"
 urlpatterns += [
+    path(f"{FILES}/upload", files_transfer_views.FileUploadView.as_view(), name="server-files-upload"),
+    path(f"{FILES}/download", files_transfer_views.FileDownloadView.as_view(), name="server-files-download"),
+    path(f"{FILES}/pull", files_transfer_views.FilePullView.as_view(), name="server-files-pull"),
     path(FILES, files_views.FilesView.as_view(), name="server-files"),
     path(f"{FILES}/create", files_views.FileCreateView.as_view(), name="server-files-create"),
     path(f"{FILES}/content", files_views.FileContentView.as_view(), name="server-files-content"),
