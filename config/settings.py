@@ -327,6 +327,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
+# The host customers put in their SFTP client, shown on the Files tab (`host` or `host:port`, when a proxy
+# forwards another port to SFTP_BIND). Empty: the host the browser reached the panel at, SFTP_BIND's port.
+SFTP_PUBLIC_HOST = env("HEARTH_SFTP_PUBLIC_HOST", default="")
 
 # Server files (servers/files/, the SFTP gateway): see README "Files and SFTP".
 # OpenSSH's sftp-server on the panel's machine, from which the files image is built (nodes/client/files_image.py).

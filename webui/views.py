@@ -2,8 +2,10 @@
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -126,6 +128,28 @@ def _address(server: Server) -> str:
     return f"{host}:{primary.port}"
 
 
+def _sftp(request, server: Server) -> dict:
+    """Where and as whom the customer logs in to the SFTP gateway for this server."""
+    port = settings.SFTP_BIND.rsplit(":", 1)[-1]
+    host = settings.SFTP_PUBLIC_HOST
+    if not host:
+        host = split_domain_port(request.get_host())[0]
+    elif host.rsplit(":", 1)[-1].isdigit() and not host.endswith("]"):
+        host, port = host.rsplit(":", 1)
+    return {"host": host, "port": int(port), "username": f"{request.user.username}.{str(server.pk)[:8]}"}
+
+
+def _files_page_data(request, server: Server, may: dict) -> dict:
+    """What the Files tab needs besides the API: who may do what, the SFTP login and the limits."""
+    if not may["files"]:
+        return {}
+    return {
+        "sftp": _sftp(request, server),
+        "editorMaxBytes": settings.FILES_EDITOR_MAX_BYTES,
+        "uploadMaxBytes": settings.FILES_UPLOAD_MAX_BYTES,
+    }
+
+
 @signed_in
 @ensure_csrf_cookie
 def server_list(request):
@@ -169,6 +193,10 @@ def server_detail(request, server_id):
         read=can(user, "server.read", server),
         console=can(user, "server.console", server),
         logs=can(user, "server.logs.read", server),
+        # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
+        files=can(user, "file.read", server),
+        fileWrite=can(user, "file.write", server),
+        fileDelete=can(user, "file.delete", server),
     )
     page_data = {
         "serverId": str(server.pk),
@@ -179,6 +207,7 @@ def server_detail(request, server_id):
         "may": may,
         # The same table the API enforces, so a button is enabled exactly when the action would be accepted.
         "allowedFrom": {action: sorted(ALLOWED_FROM[action]) for action in POWER_ACTIONS},
+        "files": _files_page_data(request, server, may),
     }
     buttons = [
         {
