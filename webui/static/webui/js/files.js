@@ -62,7 +62,7 @@
 
   function formatTime(iso) {
     var when = new Date(iso);
-    return isNaN(when) ? "" : when.toLocaleString();
+    return isNaN(when) ? "" : when.toLocaleString([], { dateStyle: "short", timeStyle: "short" });
   }
 
   function symbolicMode(mode, isDirectory) {
@@ -428,6 +428,7 @@
 
   // --- start --------------------------------------------------------------------------------------------
 
+  document.getElementById("server-tabs").hidden = false; // the tabs work from here on
   var start = pathFromHash();
   if (start !== null) {
     showTab("files");

@@ -1,0 +1,245 @@
+"""The Files tab in a real browser (Debian's chromium, driven by Playwright) against the real panel, whose
+file operations run in the server's helper container on the local test engine: browse, edit with
+highlighting, upload (input and drag and drop), download, rename, delete, archives, the read-only view
+of a member without file.write, and hostile file names, at desktop and phone width."""
+
+import re
+
+import pytest
+from django.conf import global_settings
+from playwright.sync_api import expect
+
+from servers.files import service
+from servers.models import ServerMember
+from tests.fixtures import PASSWORD
+from tests.fixtures.browser import ROOT, sign_in
+
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+HOSTILE = "<img src=x onerror=window.__xss=1>.txt"
+SCREENSHOTS = ROOT / "bench/out"
+PROPERTIES = "# Minecraft server properties\nmotd=A Hearth server\nmax-players=20\n"
+
+
+def with_password(user, settings):
+    """A password the panel processes can check (the suite hashes with MD5 for speed)."""
+    settings.PASSWORD_HASHERS = global_settings.PASSWORD_HASHERS
+    user.set_password(PASSWORD)
+    user.save(update_fields=["password"])
+    return user
+
+
+@pytest.fixture
+def customer(customer, settings):
+    return with_password(customer, settings)
+
+
+@pytest.fixture
+def server(files_server, customer):
+    """A server with a config, a plugins folder and a file whose name is markup, on the local engine."""
+    server = files_server()
+    for path, content in [
+        ("/server.properties", PROPERTIES),
+        ("/plugins/Essentials/config.yml", "spawn:\n  x: 1\n"),
+        (f"/{HOSTILE}", "not markup\n"),
+    ]:
+        service.file_create(server=server, actor=customer, path=path, content=content)
+    service.file_create(server=server, actor=customer, path="/world", is_directory=True)
+    return server
+
+
+@pytest.fixture
+def reader(make_user, server, settings):
+    """A member who may read the files and nothing more."""
+    user = with_password(make_user(email="reader@example.com", username="reader"), settings)
+    ServerMember.objects.create(server=server, user=user, permissions=["server.read", "file.read"])
+    return user
+
+
+def open_files(context, panel, user, server):
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    sign_in(page, panel, user, path=f"/servers/{server.pk}")
+    expect(page).to_have_url(f"{panel.url}/servers/{server.pk}")
+    page.get_by_role("tab", name="Files").click()
+    expect(page).to_have_url(re.compile(r"#files=/$"))
+    expect(rows(page).first).to_be_visible()
+    return page, errors
+
+
+def rows(page):
+    return page.locator("#files-rows tr")
+
+
+def row(page, name):
+    return page.locator("#files-rows tr").filter(
+        has=page.locator(".file-name", has_text=re.compile(f"^{re.escape(name)}$"))
+    )
+
+
+def names(page) -> list[str]:
+    return page.locator("#files-rows .file-name").all_text_contents()
+
+
+def fits(page, width: int) -> None:
+    """Nothing sticks out sideways (the page does not scroll horizontally); names what does."""
+    wider = page.evaluate(
+        """(width) => [...document.querySelectorAll("body *")]
+            .filter((e) => e.getBoundingClientRect().right > width + 1 && e.getClientRects().length)
+            .map((e) => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)""",
+        width,
+    )
+    assert page.evaluate("document.documentElement.scrollWidth") <= width, wider[:10]
+
+
+def drop_files(page, files: dict[str, str]) -> None:
+    """Drag files from the desktop onto the listing: the events a real drop sends, with a DataTransfer."""
+    page.evaluate(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const [name, text] of Object.entries(files)) transfer.items.add(new File([text], name));
+            const card = document.getElementById("files-card");
+            for (const type of ["dragenter", "dragover", "drop"]) {
+                card.dispatchEvent(new DragEvent(type, {dataTransfer: transfer, bubbles: true, cancelable: true}));
+            }
+        }""",
+        files,
+    )
+
+
+def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
+    panel, customer, server, browser, tmp_path
+):
+    context = browser.new_context(viewport=DESKTOP)
+    page, errors = open_files(context, panel, customer, server)
+
+    # Folders first, then files; the name that is markup is text.
+    expect(page.locator("#files-rows .file-name")).to_have_text(
+        ["plugins", "world", HOSTILE, "server.properties"]
+    )
+    assert page.locator("#files-rows img").count() == 0
+    assert page.evaluate("window.__xss") is None
+    expect(page.locator("#sftp-username")).to_have_text(f"{customer.username}.{str(server.pk)[:8]}")
+
+    # Breadcrumbs down and back up.
+    page.get_by_role("link", name="plugins", exact=True).click()
+    page.get_by_role("link", name="Essentials", exact=True).click()
+    expect(page.locator("#files-crumbs")).to_have_text(re.compile(r"Files\s*/\s*plugins\s*/\s*Essentials"))
+    expect(page.locator("#files-rows .file-name")).to_have_text(["config.yml"])
+    page.locator("#files-crumbs").get_by_role("link", name="plugins").click()
+    expect(page.locator("#files-rows .file-name")).to_have_text(["Essentials"])
+    page.locator("#files-crumbs").get_by_role("link", name="Files").click()
+    expect(page.locator("#files-rows .file-name")).to_have_count(4)
+
+    # The editor: highlighted as properties, saved, and read back.
+    page.get_by_role("link", name="server.properties", exact=True).click()
+    editor = page.locator("#files-editor .CodeMirror")
+    expect(editor).to_be_visible()
+    expect(editor.locator(".cm-comment")).to_have_text("# Minecraft server properties")
+    expect(editor.locator(".cm-def").first).to_have_text("motd")
+    expect(page.locator("#editor-save")).to_be_disabled()
+    editor.locator(".CodeMirror-line").last.click()
+    page.keyboard.press("Control+End")
+    page.keyboard.type("pvp=false")
+    expect(page.locator("#editor-state")).to_have_text("Unsaved changes")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#editor-state")).to_have_text("Saved")
+    page.get_by_role("button", name="Close").click()
+    page.get_by_role("link", name="server.properties", exact=True).click()
+    expect(editor).to_contain_text("pvp=false")
+    page.get_by_role("button", name="Close").click()
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "ui-files-editor.png"))
+
+    # Download.
+    with page.expect_download() as download:
+        row(page, "server.properties").get_by_role("link", name="Download server.properties").click()
+    saved = tmp_path / "server.properties"
+    download.value.save_as(saved)
+    assert saved.read_text() == PROPERTIES + "pvp=false"
+
+    # Upload two files through the picker (each with its bar), then two by drag and drop.
+    page.locator("#files-upload-input").set_input_files(
+        [
+            {"name": "one.txt", "mimeType": "text/plain", "buffer": b"1" * 300_000},
+            {"name": "two.json", "mimeType": "application/json", "buffer": b'{"a": 1}'},
+        ]
+    )
+    tasks = page.locator("#files-tasks .files-task")
+    expect(tasks).to_have_count(2)
+    expect(tasks.locator("progress").first).to_have_attribute("max", "100")
+    expect(tasks.locator(".task-state")).to_have_text(["Uploaded", "Uploaded"])
+    expect(row(page, "one.txt").locator(".col-size")).to_have_text("293.0 KB")
+    drop_files(page, {"dropped-a.yml": "a: 1\n", "dropped-b.toml": "b = 2\n"})
+    expect(row(page, "dropped-a.yml")).to_be_visible()
+    expect(row(page, "dropped-b.toml")).to_be_visible()
+
+    # Rename.
+    row(page, "two.json").get_by_role("button", name="Rename two.json").click()
+    dialog = page.locator("#files-dialog")
+    dialog.get_by_label("New name").fill("renamed.json")
+    dialog.get_by_role("button", name="Rename").click()
+    expect(row(page, "renamed.json")).to_be_visible()
+    expect(row(page, "two.json")).to_have_count(0)
+
+    # Delete asks first: cancelled, nothing happens; confirmed, it is gone.
+    row(page, "renamed.json").get_by_role("button", name="Delete renamed.json").click()
+    expect(dialog).to_contain_text("Delete “renamed.json”?")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_be_hidden()
+    expect(row(page, "renamed.json")).to_be_visible()
+    row(page, "renamed.json").get_by_role("button", name="Delete renamed.json").click()
+    dialog.get_by_role("button", name="Delete").click()
+    expect(row(page, "renamed.json")).to_have_count(0)
+
+    # A refusal shows the API's own message: renaming onto a file that exists.
+    row(page, "one.txt").get_by_role("button", name="Rename one.txt").click()
+    dialog.get_by_label("New name").fill("server.properties")
+    dialog.get_by_role("button", name="Rename").click()
+    expect(page.locator("#notice")).to_contain_text("already exists at /server.properties")
+    expect(row(page, "one.txt")).to_be_visible()
+
+    # The same listing at phone width fits the screen, and the editor opens there too.
+    phone = context.new_page()
+    phone.set_viewport_size(PHONE)
+    phone.goto(f"{panel.url}/servers/{server.pk}#files=/")
+    expect(phone.locator("#files-rows .file-name").first).to_have_text("plugins")
+    fits(phone, PHONE["width"])
+    expect(row(phone, "server.properties").locator(".file-meta")).to_be_visible()
+    page.screenshot(path=str(SCREENSHOTS / "ui-files.png"), full_page=True)
+    phone.screenshot(path=str(SCREENSHOTS / "ui-files-phone.png"), full_page=True)
+    expect(
+        row(phone, "server.properties").get_by_role("button", name="Delete server.properties")
+    ).to_be_visible()
+    phone.get_by_role("link", name="server.properties", exact=True).click()
+    expect(phone.locator("#files-editor .CodeMirror")).to_contain_text("pvp=false")
+    fits(phone, PHONE["width"])
+    assert errors == [], errors
+
+
+def test_a_member_without_file_write_sees_the_files_read_only(panel, reader, server, browser):
+    for viewport in (DESKTOP, PHONE):
+        context = browser.new_context(viewport=viewport)
+        page, errors = open_files(context, panel, reader, server)
+        expect(page.locator("#files-read-only")).to_be_visible()
+        for control in ("#files-upload-input", "#files-new-file", "#files-new-folder", "#files-select-all"):
+            assert page.locator(control).count() == 0, control
+        assert page.locator("#files-rows button").count() == 0  # no rename, delete or extract
+        download = row(page, "server.properties").get_by_role("link", name="Download server.properties")
+        expect(download).to_be_visible()
+        expect(row(page, HOSTILE)).to_have_count(1)
+        assert page.locator("#files-rows img").count() == 0
+
+        page.get_by_role("link", name="server.properties", exact=True).click()
+        editor = page.locator("#files-editor .CodeMirror")
+        expect(editor.locator(".cm-def").first).to_have_text("motd")
+        expect(page.locator("#editor-state")).to_have_text("Read-only")
+        assert page.locator("#editor-save").count() == 0
+        editor.locator(".CodeMirror-line").last.click()
+        page.keyboard.type("changed=1")
+        expect(editor).not_to_contain_text("changed=1")
+        fits(page, viewport["width"])
+        assert errors == [], errors
+        context.close()
