@@ -141,9 +141,10 @@ def _sftp(request, server: Server) -> dict:
 
 def _files_page_data(request, server: Server, may: dict) -> dict:
     """What the Files tab needs besides the API: who may do what, the SFTP login and the limits."""
-    if not may["files"]:
+    if not may["read"]:
         return {}
     return {
+        "may": may,
         "sftp": _sftp(request, server),
         "editorMaxBytes": settings.FILES_EDITOR_MAX_BYTES,
         "uploadMaxBytes": settings.FILES_UPLOAD_MAX_BYTES,
@@ -193,11 +194,9 @@ def server_detail(request, server_id):
         read=can(user, "server.read", server),
         console=can(user, "server.console", server),
         logs=can(user, "server.logs.read", server),
-        # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
-        files=can(user, "file.read", server),
-        fileWrite=can(user, "file.write", server),
-        fileDelete=can(user, "file.delete", server),
     )
+    # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
+    files_may = {verb: can(user, f"file.{verb}", server) for verb in ("read", "write", "delete")}
     page_data = {
         "serverId": str(server.pk),
         "status": server.status,
@@ -207,7 +206,7 @@ def server_detail(request, server_id):
         "may": may,
         # The same table the API enforces, so a button is enabled exactly when the action would be accepted.
         "allowedFrom": {action: sorted(ALLOWED_FROM[action]) for action in POWER_ACTIONS},
-        "files": _files_page_data(request, server, may),
+        "files": _files_page_data(request, server, files_may),
     }
     buttons = [
         {
@@ -227,6 +226,7 @@ def server_detail(request, server_id):
             "reason": server.status_reason if server.status in FAILED_STATES else "",
             "address": _address(server),
             "may": may,
+            "files_may": files_may,
             "buttons": buttons,
             "page_data": page_data,
         },

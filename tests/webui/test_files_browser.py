@@ -13,6 +13,7 @@ from servers.files import service
 from servers.models import ServerMember
 from tests.fixtures import PASSWORD
 from tests.fixtures.browser import ROOT, sign_in
+from tests.webui.test_csp_browser import RECORD_VIOLATIONS
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -57,9 +58,14 @@ def reader(make_user, server, settings):
 
 
 def open_files(context, panel, user, server):
+    context.add_init_script(RECORD_VIOLATIONS)  # CodeMirror too must run under the page's CSP
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda m: m.type == "error" and "Content Security Policy" in m.text and errors.append(m.text),
+    )
     sign_in(page, panel, user, path=f"/servers/{server.pk}")
     expect(page).to_have_url(f"{panel.url}/servers/{server.pk}")
     page.get_by_role("tab", name="Files").click()
@@ -216,6 +222,7 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     phone.get_by_role("link", name="server.properties", exact=True).click()
     expect(phone.locator("#files-editor .CodeMirror")).to_contain_text("pvp=false")
     fits(phone, PHONE["width"])
+    assert page.evaluate("window.__csp") == [] and phone.evaluate("window.__csp") == []
     assert errors == [], errors
 
 
@@ -241,5 +248,6 @@ def test_a_member_without_file_write_sees_the_files_read_only(panel, reader, ser
         page.keyboard.type("changed=1")
         expect(editor).not_to_contain_text("changed=1")
         fits(page, viewport["width"])
+        assert page.evaluate("window.__csp") == []
         assert errors == [], errors
         context.close()

@@ -396,15 +396,15 @@
       return link;
     },
     function extractButton(entry, path) {
-      if (!may.fileWrite || entry.isDirectory || !files.isArchive(entry.name)) return null;
+      if (!may.write || entry.isDirectory || !files.isArchive(entry.name)) return null;
       return button("Extract", "Extract " + entry.name, function () { extract(entry, path); });
     },
     function renameButton(entry, path) {
-      if (!may.fileWrite) return null;
+      if (!may.write) return null;
       return button("Rename", "Rename " + entry.name, function () { rename(entry, path); });
     },
     function deleteButton(entry) {
-      if (!may.fileDelete) return null;
+      if (!may.delete) return null;
       return button("Delete", "Delete " + entry.name, function () { confirmDelete([entry.name]); }, "button-danger-quiet");
     },
   ];

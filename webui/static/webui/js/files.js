@@ -8,7 +8,7 @@
   if (!panel) return;
   var data = Hearth.pageData();
   var limits = data.files || {};
-  var may = data.may;
+  var may = limits.may; // {read, write, delete}: file.read, file.write, file.delete on this server
   var base = "/api/servers/" + data.serverId + "/files";
   var ARCHIVE = /\.(tar|tar\.gz|tgz|tar\.zst|tzst|zip)$/i;
   var MODES = [
@@ -301,7 +301,7 @@
 
   function showEditorState() {
     if (!editing) return;
-    editorState.textContent = !may.fileWrite ? "Read-only" : dirty() ? "Unsaved changes" : "Saved";
+    editorState.textContent = !may.write ? "Read-only" : dirty() ? "Unsaved changes" : "Saved";
     if (saveButton) saveButton.disabled = !dirty() || editing.saving;
   }
 
@@ -333,7 +333,7 @@
         indentUnit: 2,
         tabSize: 4,
         viewportMargin: 50,
-        readOnly: !may.fileWrite,
+        readOnly: !may.write,
         extraKeys: {
           "Ctrl-S": function () { save(); },
           "Cmd-S": function () { save(); },
@@ -360,7 +360,7 @@
   files.closeEditor = closeEditor;
 
   function save() {
-    if (!may.fileWrite || !editing || editing.saving) return;
+    if (!may.write || !editing || editing.saving) return;
     var target = editing;
     var generationSaved = editor.changeGeneration(true);
     target.saving = true;
