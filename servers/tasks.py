@@ -75,3 +75,17 @@ def metrics_prune_task() -> None:
     from servers.stats import metrics_prune
 
     metrics_prune()
+
+
+@shared_task(acks_late=True)
+def server_files_compress_task(job_id: str) -> None:
+    from servers.files.archives_jobs import archive_compress_execute
+
+    archive_compress_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def server_files_decompress_task(job_id: str) -> None:
+    from servers.files.archives_jobs import archive_decompress_execute
+
+    archive_decompress_execute(job_id=job_id)

@@ -33,3 +33,19 @@ urlpatterns += [
     path(f"{FILES}/copy", files_views.FileCopyView.as_view(), name="server-files-copy"),
     path(f"{FILES}/chmod", files_views.FileChmodView.as_view(), name="server-files-chmod"),
 ]
+
+# Files: archives (helper C).
+from servers.api import files_archive_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "servers/<uuid:server_id>/files/compress",
+        files_archive_views.FilesCompressView.as_view(),
+        name="server-files-compress",
+    ),
+    path(
+        "servers/<uuid:server_id>/files/decompress",
+        files_archive_views.FilesDecompressView.as_view(),
+        name="server-files-decompress",
+    ),
+]
