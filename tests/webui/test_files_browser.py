@@ -207,6 +207,26 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     expect(page.locator("#notice")).to_contain_text("already exists at /server.properties")
     expect(row(page, "one.txt")).to_be_visible()
 
+    # Archive two entries (the format picks the extension), then extract the archive elsewhere.
+    page.get_by_label("Select plugins").check()
+    page.get_by_label("Select server.properties").check()
+    expect(page.locator("#files-selected-count")).to_have_text("2 items selected")
+    page.get_by_role("button", name="Archive…").click()
+    dialog.get_by_label("Format").select_option("zip")
+    expect(dialog.get_by_label("Archive name")).to_have_value(re.compile(r"^archive-\d{8}-\d{4}\.zip$"))
+    dialog.get_by_label("Format").select_option("tar.gz")
+    dialog.get_by_label("Archive name").fill("backup.tar.gz")
+    dialog.get_by_role("button", name="Archive").click()
+    expect(page.locator("#files-tasks .files-task").last).to_contain_text("Finished")
+    expect(row(page, "backup.tar.gz")).to_be_visible()
+    row(page, "backup.tar.gz").get_by_role("button", name="Extract backup.tar.gz").click()
+    dialog.get_by_label("Into folder").fill("/restored")
+    dialog.get_by_role("button", name="Extract").click()
+    expect(page.locator("#files-tasks .files-task").last).to_contain_text("Finished")
+    page.get_by_role("link", name="restored", exact=True).click()
+    expect(page.locator("#files-rows .file-name")).to_have_text(["plugins", "server.properties"])
+    page.locator("#files-crumbs").get_by_role("link", name="Files").click()
+
     # The same listing at phone width fits the screen, and the editor opens there too.
     phone = context.new_page()
     phone.set_viewport_size(PHONE)

@@ -324,6 +324,13 @@
     if (!polling) polling = setTimeout(poll, 500);
   }
 
+  /* 200: the job ended while the API waited for it; 202: it goes on, and its progress is followed. */
+  function settle(res, answer, line) {
+    if (res.status === 202 && answer.jobId) return watch(answer.jobId, line);
+    line.finish(true, "Finished");
+    files.reload();
+  }
+
   document.addEventListener("hearth:message", function (event) {
     var message = event.detail || {};
     if (/job/.test(message.type || "") && (message.jobId || message.id)) jobUpdate(message);
@@ -350,10 +357,9 @@
         Hearth.api("POST", base + "/compress", body).then(function (res) {
           if (!res.ok) return line.finish(false, files.message(res, "The archive was not made."));
           var answer = res.body.data || res.body;
-          line.name.textContent = "Archiving into " + (answer.archivePath || res.body.archivePath || name);
-          watch(answer.jobId || res.body.jobId, line);
+          line.name.textContent = "Archiving into " + (answer.archivePath || name);
           files.selected.clear();
-          files.reload();
+          settle(res, answer, line);
         });
       }
     );
@@ -366,8 +372,7 @@
       var line = task("Extracting " + entry.name);
       Hearth.api("POST", base + "/decompress", { archivePath: path, targetPath: into }).then(function (res) {
         if (!res.ok) return line.finish(false, files.message(res, "The archive was not extracted."));
-        var answer = res.body.data || res.body;
-        watch(answer.jobId || res.body.jobId, line);
+        settle(res, res.body.data || res.body, line);
       });
     });
   }
