@@ -18,6 +18,7 @@ from tests.webui.test_csp_browser import RECORD_VIOLATIONS
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 HOSTILE = "<img src=x onerror=window.__xss=1>.txt"
+HOSTILE_DIR = '"><svg onload=window.__xss=2>'  # a folder: its name goes into breadcrumbs and the address
 SCREENSHOTS = ROOT / "bench/out"
 PROPERTIES = "# Minecraft server properties\nmotd=A Hearth server\nmax-players=20\n"
 
@@ -43,6 +44,7 @@ def server(files_server, customer):
         ("/server.properties", PROPERTIES),
         ("/plugins/Essentials/config.yml", "spawn:\n  x: 1\n"),
         (f"/{HOSTILE}", "not markup\n"),
+        (f"/{HOSTILE_DIR}/inside.txt", "in a hostile folder\n"),
     ]:
         service.file_create(server=server, actor=customer, path=path, content=content)
     service.file_create(server=server, actor=customer, path="/world", is_directory=True)
@@ -117,16 +119,20 @@ def drop_files(page, files: dict[str, str]) -> None:
 def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     panel, customer, server, browser, tmp_path
 ):
-    context = browser.new_context(viewport=DESKTOP)
+    context = browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     page, errors = open_files(context, panel, customer, server)
 
     # Folders first, then files; the name that is markup is text.
     expect(page.locator("#files-rows .file-name")).to_have_text(
-        ["plugins", "world", HOSTILE, "server.properties"]
+        [HOSTILE_DIR, "plugins", "world", HOSTILE, "server.properties"]
     )
     assert page.locator("#files-rows img").count() == 0
     assert page.evaluate("window.__xss") is None
-    expect(page.locator("#sftp-username")).to_have_text(f"{customer.username}.{str(server.pk)[:8]}")
+    username = f"{customer.username}.{str(server.pk)[:8]}"
+    expect(page.locator("#sftp-username")).to_have_text(username)
+    page.get_by_role("button", name="Copy").last.click()
+    expect(page.get_by_role("button", name="Copied")).to_be_visible()
+    assert page.evaluate("navigator.clipboard.readText()") == username
 
     # Breadcrumbs down and back up.
     page.get_by_role("link", name="plugins", exact=True).click()
@@ -136,7 +142,7 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     page.locator("#files-crumbs").get_by_role("link", name="plugins").click()
     expect(page.locator("#files-rows .file-name")).to_have_text(["Essentials"])
     page.locator("#files-crumbs").get_by_role("link", name="Files").click()
-    expect(page.locator("#files-rows .file-name")).to_have_count(4)
+    expect(page.locator("#files-rows .file-name")).to_have_count(5)
 
     # The editor: highlighted as properties, saved, and read back.
     page.get_by_role("link", name="server.properties", exact=True).click()
@@ -204,7 +210,7 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     row(page, "one.txt").get_by_role("button", name="Rename one.txt").click()
     dialog.get_by_label("New name").fill("server.properties")
     dialog.get_by_role("button", name="Rename").click()
-    expect(page.locator("#notice")).to_contain_text("already exists at /server.properties")
+    expect(page.locator("#files-notice")).to_contain_text("already exists at /server.properties")
     expect(row(page, "one.txt")).to_be_visible()
 
     # Archive two entries (the format picks the extension), then extract the archive elsewhere.
@@ -231,7 +237,7 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     phone = context.new_page()
     phone.set_viewport_size(PHONE)
     phone.goto(f"{panel.url}/servers/{server.pk}#files=/")
-    expect(phone.locator("#files-rows .file-name").first).to_have_text("plugins")
+    expect(phone.locator("#files-rows .file-name").first).to_have_text(HOSTILE_DIR)
     fits(phone, PHONE["width"])
     expect(row(phone, "server.properties").locator(".file-meta")).to_be_visible()
     page.screenshot(path=str(SCREENSHOTS / "ui-files.png"), full_page=True)
@@ -258,6 +264,16 @@ def test_a_member_without_file_write_sees_the_files_read_only(panel, reader, ser
         expect(download).to_be_visible()
         expect(row(page, HOSTILE)).to_have_count(1)
         assert page.locator("#files-rows img").count() == 0
+
+        # A folder whose name is markup: text in the listing, the breadcrumbs and the address.
+        page.get_by_role("link", name=HOSTILE_DIR, exact=True).click()
+        expect(page.locator("#files-rows .file-name")).to_have_text(["inside.txt"])
+        expect(page.locator("#files-crumbs .crumb-here")).to_have_text(HOSTILE_DIR)
+        assert page.locator("#panel-files svg, #panel-files img").count() == 0
+        assert page.evaluate("window.__xss") is None
+        page.reload()  # the folder is in the address, decoded back to the same name
+        expect(page.locator("#files-crumbs .crumb-here")).to_have_text(HOSTILE_DIR)
+        page.locator("#files-crumbs").get_by_role("link", name="Files").click()
 
         page.get_by_role("link", name="server.properties", exact=True).click()
         editor = page.locator("#files-editor .CodeMirror")

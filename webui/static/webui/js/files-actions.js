@@ -79,7 +79,7 @@
 
   function refused(res, fallback) {
     if (res.ok) return false;
-    Hearth.notify(files.message(res, fallback));
+    files.notify(files.message(res, fallback));
     return true;
   }
 

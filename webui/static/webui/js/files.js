@@ -49,6 +49,17 @@
     return (res.body && res.body.message) || fallback;
   };
 
+  var notice = document.getElementById("files-notice");
+  var noticeTimer = null;
+  /* The API's refusals, shown at the top of the Files tab (the page's own notice may be far above). */
+  files.notify = function (text) {
+    notice.textContent = text;
+    notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
+    if (notice.getBoundingClientRect().top < 0) notice.scrollIntoView({ block: "nearest" });
+  };
+
   files.formatBytes = function (bytes) {
     var units = ["B", "KB", "MB", "GB", "TB"];
     var value = Number(bytes) || 0;
@@ -189,7 +200,8 @@
       link.href = "#";
       link.addEventListener("click", function (event) {
         event.preventDefault();
-        files.edit(path, entry);
+        if (entry.isSymlink) openLink(path, entry);
+        else files.edit(path, entry);
       });
     }
     if (entry.isSymlink) cell.appendChild(el("span", "muted small link-note", " (link)"));
@@ -228,6 +240,14 @@
     return tr;
   }
 
+  /* A link may name a folder or a file (inside the helper, whatever it points to): try it as a folder. */
+  function openLink(path, entry) {
+    Hearth.api("GET", base + files.query(path)).then(function (res) {
+      if (res.ok) files.go(path);
+      else files.edit(path, entry);
+    });
+  }
+
   function render() {
     rows.textContent = "";
     var fragment = document.createDocumentFragment();
@@ -250,7 +270,7 @@
       if (mine !== generation) return;
       loading.hidden = true;
       if (!res.ok) {
-        Hearth.notify(files.message(res, "The folder could not be listed."));
+        files.notify(files.message(res, "The folder could not be listed."));
         if (res.status === 400 || res.status === 404) rows.textContent = "";
         return;
       }
@@ -307,13 +327,13 @@
 
   files.edit = function (path, entry) {
     if (entry && !entry.isSymlink && limits.editorMaxBytes && entry.size > limits.editorMaxBytes) {
-      Hearth.notify(
+      files.notify(
         "This file is over the editor's limit of " + files.formatBytes(limits.editorMaxBytes) + ": download it instead."
       );
       return;
     }
     Hearth.api("GET", base + "/content" + files.query(path)).then(function (res) {
-      if (!res.ok) return Hearth.notify(files.message(res, "The file could not be opened."));
+      if (!res.ok) return files.notify(files.message(res, "The file could not be opened."));
       var body = res.body.data;
       var content = typeof body === "string" ? body : (body && body.content) || "";
       openEditor(path, content);
@@ -371,7 +391,7 @@
         target.saving = false;
         if (editing !== target) return;
         if (!res.ok) {
-          Hearth.notify(files.message(res, "The file was not saved."));
+          files.notify(files.message(res, "The file was not saved."));
         } else {
           target.clean = generationSaved;
         }
@@ -416,7 +436,7 @@
       copied = false;
     }
     area.remove();
-    if (!copied) Hearth.notify("Copy it by hand: " + text);
+    if (!copied) files.notify("Copy it by hand: " + text);
     return copied;
   }
 
