@@ -157,13 +157,12 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     expect(page.locator("#editor-state")).to_have_text("Unsaved changes")
     page.get_by_role("button", name="Save").click()
     expect(page.locator("#editor-state")).to_have_text("Saved")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "ui-files-editor.png"))
     page.get_by_role("button", name="Close").click()
     page.get_by_role("link", name="server.properties", exact=True).click()
     expect(editor).to_contain_text("pvp=false")
     page.get_by_role("button", name="Close").click()
-
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "ui-files-editor.png"))
 
     # Download.
     with page.expect_download() as download:
@@ -247,6 +246,7 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     ).to_be_visible()
     phone.get_by_role("link", name="server.properties", exact=True).click()
     expect(phone.locator("#files-editor .CodeMirror")).to_contain_text("pvp=false")
+    phone.screenshot(path=str(SCREENSHOTS / "ui-files-editor-phone.png"))
     fits(phone, PHONE["width"])
     assert page.evaluate("window.__csp") == [] and phone.evaluate("window.__csp") == []
     assert errors == [], errors
