@@ -324,6 +324,7 @@ CELERY_BEAT_SCHEDULE = {
     "server-disk": {"task": "servers.tasks.servers_check_disk_task", "schedule": 300.0},
     "transfers-reap": {"task": "servers.tasks.transfers_reap_task", "schedule": 120.0},
     "metrics-prune": {"task": "servers.tasks.metrics_prune_task", "schedule": 3600.0},
+    "files-helpers-reap": {"task": "servers.tasks.files_helpers_reap_task", "schedule": 60.0},
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")

@@ -2,6 +2,7 @@
 its report; failures in a row mark it offline, one success online. One engine is one node."""
 
 import logging
+import os
 import time
 
 from django.conf import settings
@@ -141,8 +142,21 @@ def _probe(node: Node, *, prepare: bool) -> dict:
         container_count=info.get("Containers", 0),
         containers_running=info.get("ContainersRunning", 0),
         latency_ms=round((time.monotonic() - started) * 1000, 1),
+        problems=files_problems(),
     )
     return report
+
+
+def files_problems() -> list[str]:
+    """What the file features (file manager, SFTP) lack on the panel's machine, which builds the files
+    image every node's helpers run (nodes/client/files_image.py). Games still run: the node stays ok."""
+    source = settings.FILES_SFTP_SERVER
+    if os.path.isfile(source):
+        return []
+    return [
+        f"Files and SFTP cannot work: {source} is missing on the panel's machine. Install the package "
+        "openssh-sftp-server (apt-get install openssh-sftp-server) or set HEARTH_FILES_SFTP_SERVER."
+    ]
 
 
 def _record_transition(node: Node, *, online: bool, message: str) -> None:

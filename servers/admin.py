@@ -18,6 +18,7 @@ from accounts.admin_site import StaffInline, StaffModelAdmin
 from accounts.permissions import can
 from config.errors import DomainError, InvalidInput, refusal_text
 from servers import members
+from servers.admin_files import ServerFilesPage, remove_files_helpers
 from servers.admin_pages import ServerPages
 from servers.dashboard import dashboard_panel
 from servers.forms import (
@@ -105,7 +106,7 @@ def _holds(permission: str):
 
 
 @admin.register(Server)
-class ServerAdmin(ServerPages, StaffModelAdmin):
+class ServerAdmin(ServerFilesPage, ServerPages, StaffModelAdmin):
     form = ServerChangeForm
     change_form_template = "admin/servers/server/change_form.html"
     list_display = (
@@ -178,6 +179,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
         _server_action("Suspend", "server.suspend", server_suspend),
         _server_action("Unsuspend", "server.suspend", server_unsuspend),
         _server_action("Reinstall", "server.install", lambda **kw: server_install(reinstall=True, **kw)),
+        remove_files_helpers,
     ]
     has_server_start_permission = _holds("server.start")
     has_server_stop_permission = _holds("server.stop")
@@ -185,6 +187,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
     has_server_kill_permission = _holds("server.kill")
     has_server_suspend_permission = _holds("server.suspend")
     has_server_install_permission = _holds("server.install")
+    has_server_update_permission = _holds("server.update")
 
     @admin.display(description="Ports")
     def ports(self, server):
@@ -349,6 +352,11 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
                 name="servers_server_allocations",
             ),
             path(
+                "<uuid:server_id>/files/",
+                self.admin_site.admin_view(self.files_view),
+                name="servers_server_files",
+            ),
+            path(
                 "<uuid:server_id>/suspend/",
                 self.admin_site.admin_view(self.suspend_view),
                 name="servers_server_suspend",
@@ -361,6 +369,7 @@ class ServerAdmin(ServerPages, StaffModelAdmin):
             context["may_transfer"] = can(request.user, "server.transfer", obj)
             context["may_suspend"] = can(request.user, "server.suspend", obj)
             context["may_update"] = can(request.user, "server.update", obj)
+            context["may_read_files"] = can(request.user, "file.read", obj)
         return super().render_change_form(request, context, add, change, form_url, obj)
 
 

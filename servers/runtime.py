@@ -341,6 +341,7 @@ def destroy(client: NodeClient, server: Server) -> None:
         remove_container(client, server.container_id)
     remove_container(client, server.container_name)
     remove_container(client, f"hearth-install-{server.pk}")
+    client.remove_files_helper(server.pk)  # it mounts the directory: no session may write into it meanwhile
     path = server_dir(server)
     if not path.startswith(server.node.data_dir.rstrip("/") + "/servers/"):
         raise RuntimeError(f"Refusing to delete {path}: not under the node's servers directory")

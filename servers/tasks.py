@@ -1,5 +1,7 @@
 """Celery tasks: each loads its ids and calls one service, which claims the work and is safe to run twice."""
 
+import contextlib
+
 from celery import shared_task
 
 from config.tasks import first_delivery
@@ -89,3 +91,25 @@ def server_files_decompress_task(job_id: str) -> None:
     from servers.files.archives_jobs import archive_decompress_execute
 
     archive_decompress_execute(job_id=job_id)
+
+
+@shared_task(ignore_result=True)
+def files_helpers_reap_task() -> None:
+    """Beat: remove files helpers idle longer than FILES_HELPER_IDLE_SECONDS (and those of servers
+    suspended, deleted or having their files replaced)."""
+    from servers.files.helper import helpers_reap
+
+    helpers_reap()
+
+
+@shared_task(ignore_result=True)
+def files_helper_remove_task(server_id: str) -> None:
+    """Remove one server's files helper now (on suspension: no session may outlive it). A node that does
+    not answer leaves it to the beat's reaper, which removes a suspended server's helper on sight."""
+    from nodes.client import NodeUnavailable, client_for
+
+    server = Server.objects.select_related("node").filter(pk=server_id).first()
+    if server is None:
+        return
+    with contextlib.suppress(NodeUnavailable):
+        client_for(server.node).remove_files_helper(server.pk)

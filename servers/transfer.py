@@ -169,6 +169,8 @@ def _prepare(lease: Lease, plan: Plan) -> None:
     with lease.fenced() as (job, server):
         _require_moving(server, plan)
         lease.beat(progress=5, line=f"Archiving files on {plan.source.name}…")
+        # No files session may write while the source is archived.
+        client_for(plan.source).remove_files_helper(plan.server_id)
         target = client_for(plan.target)
         with doing("clearing earlier attempts", plan.target):
             target.clear_staging(plan.staging_prefix)

@@ -409,6 +409,24 @@ class Files:
         """The helper containers on this node (ContainerStates; the server's uuid in labels[HELPER_LABEL])."""
         return self.list_containers(labels=[HELPER_LABEL])
 
+    # ---- The helpers' lifecycle (servers/files/helper.py: reaping idle helpers, removing a server's) ----
+
+    def files_helper_busy(self, server_id) -> bool:
+        """Whether the server's helper has an exec running (an open files session or SFTP stream): the
+        engine lists only running execs in ExecIDs. False when there is no helper."""
+        name = FilesHelper(str(server_id), "", "", "").name
+        with self.guard("inspecting a files helper", container=name):
+            try:
+                attrs = self._api.inspect_container(name)
+            except docker.errors.NotFound:
+                return False
+        return bool(attrs.get("ExecIDs"))
+
+    def remove_files_helper(self, server_id) -> bool:
+        """Remove the server's helper, sessions and all (before its directory is deleted, replaced or
+        moved, or when it is suspended); False when there was none."""
+        return self.remove_container(FilesHelper(str(server_id), "", "", "").name)
+
 
 class SeekableReader:
     """A file open for reading in a FileSession (FileSession.open_reader): its refusals are

@@ -1,10 +1,28 @@
 """One server's helper container and the sessions to it (nodes/client/files.py says why a container)."""
 
 import contextlib
+import logging
+import time
+import uuid
 
-from nodes.client import FileSession, FilesHelper, FilesHelperDown, client_for
+from django.conf import settings
+from django.core.cache import cache
+
+from config.errors import Unavailable
+from nodes.client import FileSession, FilesHelper, FilesHelperDown, NodeUnavailable, client_for
+from nodes.client.files import HELPER_LABEL
+from nodes.client.files_image import FilesImageMissing
+from nodes.dockertime import epoch
+from nodes.models import Node
 from servers import runtime
 from servers.models import Server
+
+logger = logging.getLogger(__name__)
+S = Server.Status
+# A helper of a server in these states goes at once, open sessions and all (servers.files.access refuses
+# them anyway): a suspended server's files must not stay reachable through a session opened before.
+NO_HELPER = {S.SUSPENDED, S.INSTALLING, S.TRANSFERRING, S.RESTORING}
+USED_FOR = 7 * 24 * 3600  # how long the cache remembers a last use (beyond any idle setting)
 
 
 def helper_for(server: Server) -> FilesHelper:
@@ -23,11 +41,17 @@ def open_session(server: Server) -> FileSession:
     server's directory on the node, as before every container start). Close it when done."""
     client = client_for(server.node)
     helper = helper_for(server)
+    mark_used(server.pk)
     try:
         return client.files_session(helper)
     except FilesHelperDown:
         runtime.ensure_directory(client, server)
-        client.start_files_helper(helper)
+        try:
+            client.start_files_helper(helper)
+        except (
+            FilesImageMissing
+        ) as exc:  # the panel's machine lacks sftp-server (the health check says so too)
+            raise Unavailable(str(exc)) from exc
         return client.files_session(helper)
 
 
@@ -43,4 +67,67 @@ def session(server: Server):
 
 def remove_helper(server: Server) -> None:
     """Remove the server's helper (before its directory is deleted, moved or restored)."""
-    client_for(server.node).remove_container(helper_for(server).name)
+    client_for(server.node).remove_files_helper(server.pk)
+
+
+def mark_used(server_id) -> None:
+    """Record that the server's helper is in use now (the reaper spares it for FILES_HELPER_IDLE_SECONDS)."""
+    try:
+        cache.set(_used_key(server_id), time.time(), timeout=USED_FOR)
+    except (
+        Exception
+    ):  # the broker's Redis: a file operation beats a record of it (the reaper spares busy ones)
+        logger.warning("Cannot record the use of %s's files helper", server_id, exc_info=True)
+
+
+def last_used(server_id) -> float | None:
+    return cache.get(_used_key(server_id))
+
+
+def _used_key(server_id) -> str:
+    return f"files-helper-used:{server_id}"
+
+
+def helpers_reap(*, now: float | None = None) -> int:
+    """Remove, on every online node, the helpers idle longer than FILES_HELPER_IDLE_SECONDS (never one
+    with a session running), and those of servers suspended or having their files replaced (sessions
+    and all). A helper of a server this panel does not know is left alone (another panel's, sharing an
+    engine as the test runs do; the panel's own go with their server, runtime.destroy). Helpers removed;
+    a node that does not answer is skipped until the next run."""
+    now = time.time() if now is None else now
+    removed = 0
+    for node in Node.objects.filter(is_online=True):
+        try:
+            removed += _reap_node(client_for(node), now)
+        except NodeUnavailable as exc:
+            logger.info("Files helpers on %s not reaped: %s", node.name, exc)
+    return removed
+
+
+def _reap_node(client, now: float) -> int:
+    helpers = {state.labels.get(HELPER_LABEL, ""): state for state in client.files_helpers()}
+    known = Server.objects.filter(pk__in=[i for i in helpers if _is_uuid(i)], node=client.node)
+    removed = 0
+    for server_id, status in known.values_list("pk", "status"):
+        server_id = str(server_id)
+        if status in NO_HELPER:
+            removed += client.remove_files_helper(server_id)
+        elif _idle(server_id, helpers[server_id], now) and not client.files_helper_busy(server_id):
+            # A session opened between the check and the removal breaks once; its retry makes a new helper.
+            removed += client.remove_files_helper(server_id)
+    return removed
+
+
+def _idle(server_id: str, state, now: float) -> bool:
+    used = last_used(server_id)
+    if used is None:  # the cache forgot (flushed, or a helper older than USED_FOR): since it started
+        used = epoch(state.started_at) if state.started_at else 0.0
+    return now - used > settings.FILES_HELPER_IDLE_SECONDS
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -7,10 +7,10 @@ import contextlib
 import posixpath
 
 from accounts.audit import audit
-from config.errors import IllegalTransition, InvalidInput, NotFound
+from config.errors import InvalidInput, NotFound
 from servers.files import quota
 from servers.files.helper import session
-from servers.files.service import Place, refusals
+from servers.files.service import Place, exists, refusals
 from servers.models import Server
 
 
@@ -63,10 +63,6 @@ def file_copy(*, server: Server, actor, source, target, request=None) -> dict:
             raise
     audit("file.copy", actor=actor, request=request, resource=server, path=origin.path, to=destination.path)
     return {"from": origin.path, "to": destination.path, "copied": copied}
-
-
-def exists(place: Place) -> IllegalTransition:
-    return IllegalTransition(f"A file or directory already exists at {place.path}.", current_state="exists")
 
 
 class Copier:

@@ -67,11 +67,15 @@ def refusal(exc: FileRefused, mount: str):
     return InvalidInput(f"{path}: {exc.detail or 'the operation failed'}.")
 
 
+def exists(place: "Place") -> IllegalTransition:
+    return IllegalTransition(f"A file or directory already exists at {place.path}.", current_state="exists")
+
+
 def entry_answer(entry) -> dict:
     """One listing entry as the API shows it."""
     return {
         "name": entry.name,
-        "size": entry.size,
+        "size": 0 if entry.is_directory else entry.size,  # as the contract shows directories
         "is_directory": entry.is_directory,
         "is_symlink": entry.is_symlink,
         "modified": iso(entry.modified),
@@ -183,11 +187,18 @@ def file_create(*, server: Server, actor, path, content="", is_directory=False, 
     data = b"" if is_directory else encoded(content or "")
     with session(server) as files, refusals(place.mount):
         make_parents(files, place)
+        if files.exists(place.inside):
+            raise exists(place)
         if is_directory:
             files.mkdir(place.inside)
         else:
             budget = quota.budget(server, incoming=len(data))
-            files.write(place.inside, budget.metered([data]), exclusive=True)
+            try:
+                files.write(place.inside, budget.metered([data]), exclusive=True)
+            except FileRefused:
+                if files.exists(place.inside):  # made meanwhile: sftp-server's rename just says "Failure"
+                    raise exists(place) from None
+                raise
     audit(
         "file.create", actor=actor, request=request, resource=server, path=place.path, directory=is_directory
     )

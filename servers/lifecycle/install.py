@@ -59,6 +59,7 @@ def server_install_execute(*, server_id, job_id) -> None:
         jobs.job_progress(job_id, 10, step="image")
         runtime.ensure_image(client, server, server.docker_image)
         jobs.job_progress(job_id, 30, step="script")
+        client.remove_files_helper(server.pk)  # sessions opened before must not write while the script does
         install.run_install(client, server, on_output=lines.append)
         jobs.job_progress(job_id, 80, step="container")
         runtime.ensure_container(client, server)

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from accounts.audit import audit
 from accounts.models import User
+from config.tasks import queue
 from servers import console
 from servers.models import Server
 from servers.states import transition
@@ -15,6 +16,7 @@ S = Server.Status
 def server_suspend(*, server: Server, actor: User, reason: str = "", request=None) -> Server:
     """Suspend, and kill the container if it was running."""
     from servers.lifecycle.power import power_job_queue
+    from servers.tasks import files_helper_remove_task
 
     with transaction.atomic():
         previous = transition(
@@ -29,6 +31,7 @@ def server_suspend(*, server: Server, actor: User, reason: str = "", request=Non
         console.write_on_commit(server.pk, f"Server suspended{': ' + reason if reason else ''}.")
         if previous in (S.RUNNING, S.STARTING, S.STOPPING):
             power_job_queue(server, "kill", actor)
+        queue(files_helper_remove_task, server.pk)  # a files session opened before must not outlive it
     server.refresh_from_db()
     return server
 
