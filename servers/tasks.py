@@ -113,3 +113,10 @@ def files_helper_remove_task(server_id: str) -> None:
         return
     with contextlib.suppress(NodeUnavailable):
         client_for(server.node).remove_files_helper(server.pk)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def server_files_pull_task(server_id: str, job_id: str) -> None:
+    from servers.files.pull import server_files_pull_execute
+
+    server_files_pull_execute(server_id=server_id, job_id=job_id)

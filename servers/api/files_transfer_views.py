@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from config.api.responses import ok
 from config.errors import InvalidInput
 from servers.files.access import files_server
+from servers.files.pull import server_files_pull
 from servers.files.transfer import attachment, download_open, upload_files
 
 UPLOAD_BODY = {
@@ -93,3 +94,34 @@ class FileDownloadView(APIView):
         response["X-Content-Type-Options"] = "nosniff"
         response._resource_closers.append(download.close)  # also when the body is never iterated
         return response
+
+
+class PullSerializer(serializers.Serializer):
+    url = serializers.CharField(max_length=4096)
+    path = serializers.CharField(max_length=4096, default="/")
+    name = serializers.CharField(max_length=255, required=False, allow_blank=True)
+
+
+@extend_schema(tags=["files"])
+class FilePullView(APIView):
+    """Fetch a URL into a directory of the server: a job (kind pull) with progress; the URL must be
+    public (config/outbound.py), checked now and again at every connection and redirect."""
+
+    @extend_schema(
+        operation_id="servers_files_pull",
+        request=PullSerializer,
+        responses=inline_serializer(
+            "FilePullResponse",
+            {
+                "success": serializers.BooleanField(),
+                "jobId": serializers.UUIDField(),
+                "path": serializers.CharField(),
+            },
+        ),
+    )
+    def post(self, request, server_id):
+        server = files_server(request.user, server_id, "file.write")
+        body = PullSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        job = server_files_pull(server=server, actor=request.user, request=request, **body.validated_data)
+        return ok(job_id=str(job.pk), path=job.detail["path"])

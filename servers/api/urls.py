@@ -21,6 +21,11 @@ urlpatterns = [
         files_transfer_views.FileDownloadView.as_view(),
         name="server-files-download",
     ),
+    path(
+        "servers/<uuid:server_id>/files/pull",
+        files_transfer_views.FilePullView.as_view(),
+        name="server-files-pull",
+    ),
 ]
 
 # The file manager (servers/api/files_views.py).

@@ -180,10 +180,10 @@ def upload_files(*, server: Server, request, read, content_type: str, content_le
     """Write each `file` part of the body into the directory named by the `path` part (or the query's
     `path`; the form field must come before the files); the customer's paths written."""
     check_upload_size(content_length)
+    reader = MultipartReader(content_type, read)  # a body that is no form is refused before the node
     length = int(content_length or 0)
     budget = quota.budget(server, incoming=max(length - FRAMING, 0))
     meter = Meter(settings.FILES_UPLOAD_MAX_BYTES)
-    reader = MultipartReader(content_type, read)
     directory = request.query_params.get("path")
     written: list[str] = []
     mount = server.template.data_path
