@@ -27,7 +27,7 @@ from config.tasks import queue
 from nodes.client import FileRefused
 from servers import jobs
 from servers.files import paths as customer_paths
-from servers.files.archives_extract import detect
+from servers.files.archives_extract import OURS, detect
 from servers.files.archives_pack import format_for
 from servers.files.helper import helper_for, session
 from servers.models import Job, Server
@@ -50,6 +50,10 @@ def archive_compress(
     archive) and queue the job; (job, the archive's path)."""
     roots = _compress_roots(paths)
     name = customer_paths.name(archive_name, field="archiveName")
+    if name.startswith(OURS):
+        raise InvalidInput(
+            {"archiveName": f"archiveName may not start with {OURS}: Hearth keeps those names."}
+        )
     fmt = format_for(name, format)
     base = common_parent(roots)
     folder = customer_paths.clean(directory, field="directory") if directory else base

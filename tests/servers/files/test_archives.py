@@ -4,11 +4,14 @@ requests' refusals, and the API (waiting for the job, or answering 202 while it 
 import io
 import os
 import tarfile
+import tracemalloc
 
 import pytest
 
 from config.errors import IllegalTransition, InvalidInput, NotFound
+from servers import runtime
 from servers.files.archives import archive_compress, archive_decompress
+from servers.files.archives_jobs import archive_decompress_execute
 from servers.files.helper import helper_for, session
 from servers.models import Job, Server, ServerMember
 from servers.selectors import console_history
@@ -90,8 +93,10 @@ def test_each_format_is_extracted_told_by_its_content(files_server, customer, na
     put(server, f"/{name}", data)
 
     job = decompress(server, customer, f"/{name}", "/")
+    archive_decompress_execute(job_id=job.pk)  # a second delivery finds the job claimed: nothing twice
 
     assert job.status == Job.Status.SUCCEEDED, job.error
+    assert Job.objects.get(pk=job.pk).finished_at == job.finished_at
     expected = {"misnamed.bin": b"told by its content"}.get(name, name.split(".", 1)[1].encode())
     assert host_tree(server)["x/y.txt"] == expected
 
@@ -240,3 +245,41 @@ def test_who_may_compress_and_decompress(files_server, customer, stranger, make_
     assert missing.status_code == 404
     unknown = client_for(customer).post(url(server, "compress"), {**body, "format": "rar"}, format="json")
     assert unknown.status_code == 400 and "format" in unknown.json()["fields"]
+
+
+def test_an_unreachable_node_answers_503(files_server, customer, client_for):
+    server = files_server(2, "ssh")
+    server.node.docker_url = "ssh://hearth@127.0.0.1:1"  # nothing listens there
+    server.node.save(update_fields=["docker_url"])
+    api = client_for(customer)
+
+    for what, body in (
+        ("compress", {"paths": ["/x"], "archiveName": "x.zip"}),
+        ("decompress", {"archivePath": "/x.zip", "targetPath": "/"}),
+    ):
+        response = api.post(url(server, what), body, format="json")
+        assert response.status_code == 503 and "unreachable" in response.json()["message"]
+    assert not Job.objects.filter(server=server).exists()
+
+
+def test_neither_a_file_nor_an_archive_is_held_whole_in_memory(files_server, customer):
+    """40 MB through compress and decompress; the panel's Python allocations stay a fraction of it."""
+    server = files_server()
+    size, block = 40 * 1024 * 1024, os.urandom(1024 * 1024)
+    with session(server) as files:
+        files.write(f"{helper_for(server).mount}/big.bin", (block for _ in range(size // len(block))))
+
+    tracemalloc.start()
+    try:
+        packed, _ = compress(server, customer, ["/big.bin"], "big.zip")
+        _, compress_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        unpacked = decompress(server, customer, "/big.zip", "/out")
+        _, decompress_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert packed.status == unpacked.status == Job.Status.SUCCEEDED, (packed.error, unpacked.error)
+    assert os.path.getsize(os.path.join(runtime.server_dir(server), "out", "big.bin")) == size
+    assert compress_peak < 8 * 1024 * 1024, compress_peak
+    assert decompress_peak < 8 * 1024 * 1024, decompress_peak
