@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 # A larger window than paramiko's 2 MB keeps a fast client streaming instead of waiting for acks.
 WINDOW_SIZE = 16 * 1024 * 1024
-MAX_PACKET = 32 * 1024  # what OpenSSH's own server offers; clients send at most this per packet
+MAX_PACKET = 64 * 1024  # an SFTP WRITE of 32 KB (and its header) fits one SSH packet
 MAX_AUTH_FAILURES = 6  # per connection, as OpenSSH's MaxAuthTries
 
 
@@ -179,6 +179,8 @@ class SFTPGateway:
                 time.sleep(0.05)  # out of descriptors, say: never spin, never die
                 continue
             address = peer[0]
+            with contextlib.suppress(OSError):  # request and answer, one packet each: never wait for more
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if not self._admit(address):
                 logger.warning("sftp: too many unauthenticated connections; closed one from %s", address)
                 with contextlib.suppress(OSError):

@@ -10,6 +10,7 @@ import paramiko
 import pytest
 
 from accounts.apikeys import apikey_create, apikey_revoke
+from accounts.models import SSHKey
 from accounts.sshkeys import ssh_key_add
 from nodes.client import generate_keypair
 from servers.lifecycle.suspension import server_suspend
@@ -47,6 +48,7 @@ def test_every_login_form(gateway, files_server, customer):
     private, line = keypair()
     ssh_key_add(user=customer, name="laptop", public_key=line + " me@laptop")
     assert gateway.sftp(name, pkey=private).listdir("/") == []
+    assert SSHKey.objects.get(user=customer).last_used_at is not None
 
 
 def test_wrong_secrets_servers_and_people_are_refused(gateway, files_server, customer, stranger):
