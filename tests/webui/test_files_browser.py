@@ -37,6 +37,12 @@ def customer(customer, settings):
 
 
 @pytest.fixture
+def upload_cap(monkeypatch):
+    """The panel's processes (started after this) cap uploads at 1 MB: the page refuses bigger files."""
+    monkeypatch.setenv("HEARTH_FILES_UPLOAD_MAX_BYTES", str(1_000_000))
+
+
+@pytest.fixture
 def server(files_server, customer):
     """A server with a config, a plugins folder and a file whose name is markup, on the local engine."""
     server = files_server()
@@ -117,7 +123,7 @@ def drop_files(page, files: dict[str, str]) -> None:
 
 
 def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
-    panel, customer, server, browser, tmp_path
+    upload_cap, panel, customer, server, browser, tmp_path
 ):
     context = browser.new_context(viewport=DESKTOP, permissions=["clipboard-read", "clipboard-write"])
     page, errors = open_files(context, panel, customer, server)
@@ -183,6 +189,11 @@ def test_the_owner_browses_edits_uploads_downloads_renames_and_deletes(
     expect(tasks.locator("progress").first).to_have_attribute("max", "100")
     expect(tasks.locator(".task-state")).to_have_text(["Uploaded", "Uploaded"])
     expect(row(page, "one.txt").locator(".col-size")).to_have_text("293.0 KB")
+    page.locator("#files-upload-input").set_input_files(
+        [{"name": "huge.bin", "mimeType": "application/octet-stream", "buffer": b"0" * 1_000_001}]
+    )
+    expect(tasks.last).to_contain_text("Over the upload limit of 976.6 KB")
+    expect(row(page, "huge.bin")).to_have_count(0)
     drop_files(page, {"dropped-a.yml": "a: 1\n", "dropped-b.toml": "b = 2\n"})
     expect(row(page, "dropped-a.yml")).to_be_visible()
     expect(row(page, "dropped-b.toml")).to_be_visible()
