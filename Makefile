@@ -21,6 +21,7 @@ var/secret_key:
 	@mkdir -p var && umask 077 && $(PYTHON) -c "import secrets; print(secrets.token_urlsafe(50))" > $@
 
 run: venv var/secret_key
+	@scripts/ensure-sftp-server.sh
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) manage.py bootstrap

@@ -329,6 +329,9 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
+# The host customers put in their SFTP client, shown on the Files tab (`host` or `host:port`, when a proxy
+# forwards another port to SFTP_BIND). Empty: the host the browser reached the panel at, SFTP_BIND's port.
+SFTP_PUBLIC_HOST = env("HEARTH_SFTP_PUBLIC_HOST", default="")
 # The SFTP gateway (servers/sftp/, nodes/client/sftp_gateway.py): its host key is made once (ed25519, 0600).
 SFTP_HOST_KEY = env("HEARTH_SFTP_HOST_KEY", default=str(VAR_DIR / "sftp_host_key"))
 SFTP_LOGIN_TIMEOUT_SECONDS = env.float("HEARTH_SFTP_LOGIN_TIMEOUT", default=20.0)  # to authenticate

@@ -2,8 +2,10 @@
 
 from functools import wraps
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.paginator import Paginator
+from django.http.request import split_domain_port
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -126,6 +128,29 @@ def _address(server: Server) -> str:
     return f"{host}:{primary.port}"
 
 
+def _sftp(request, server: Server) -> dict:
+    """Where and as whom the customer logs in to the SFTP gateway for this server."""
+    port = settings.SFTP_BIND.rsplit(":", 1)[-1]
+    host = settings.SFTP_PUBLIC_HOST
+    if not host:
+        host = split_domain_port(request.get_host())[0]
+    elif host.rsplit(":", 1)[-1].isdigit() and not host.endswith("]"):
+        host, port = host.rsplit(":", 1)
+    return {"host": host, "port": int(port), "username": f"{request.user.username}.{str(server.pk)[:8]}"}
+
+
+def _files_page_data(request, server: Server, may: dict) -> dict:
+    """What the Files tab needs besides the API: who may do what, the SFTP login and the limits."""
+    if not may["read"]:
+        return {}
+    return {
+        "may": may,
+        "sftp": _sftp(request, server),
+        "editorMaxBytes": settings.FILES_EDITOR_MAX_BYTES,
+        "uploadMaxBytes": settings.FILES_UPLOAD_MAX_BYTES,
+    }
+
+
 @signed_in
 @ensure_csrf_cookie
 def server_list(request):
@@ -170,6 +195,8 @@ def server_detail(request, server_id):
         console=can(user, "server.console", server),
         logs=can(user, "server.logs.read", server),
     )
+    # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
+    files_may = {verb: can(user, f"file.{verb}", server) for verb in ("read", "write", "delete")}
     page_data = {
         "serverId": str(server.pk),
         "status": server.status,
@@ -179,6 +206,7 @@ def server_detail(request, server_id):
         "may": may,
         # The same table the API enforces, so a button is enabled exactly when the action would be accepted.
         "allowedFrom": {action: sorted(ALLOWED_FROM[action]) for action in POWER_ACTIONS},
+        "files": _files_page_data(request, server, files_may),
     }
     buttons = [
         {
@@ -198,6 +226,7 @@ def server_detail(request, server_id):
             "reason": server.status_reason if server.status in FAILED_STATES else "",
             "address": _address(server),
             "may": may,
+            "files_may": files_may,
             "buttons": buttons,
             "page_data": page_data,
         },

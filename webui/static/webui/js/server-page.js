@@ -203,6 +203,7 @@
 
   var live = new Hearth.Live(function (message) {
     if (message.serverId && message.serverId !== serverId) return;
+    document.dispatchEvent(new CustomEvent("hearth:message", { detail: message })); // files.js: jobs
     switch (message.type) {
       case "subscribed":
         // The last lines follow as server_log messages: start the pane afresh so none is shown twice.
