@@ -358,6 +358,8 @@ FILES_EXTRACT_MAX_RATIO = env.int("HEARTH_FILES_EXTRACT_MAX_RATIO", default=200)
 OUTBOUND_ALLOW = env.list("HEARTH_OUTBOUND_ALLOW", default=[])
 OUTBOUND_MAX_BYTES = env.int("HEARTH_OUTBOUND_MAX_BYTES", default=1024**3)
 OUTBOUND_TIMEOUT_SECONDS = env.float("HEARTH_OUTBOUND_TIMEOUT", default=300.0)
+# CA certificates outbound HTTPS trusts (a path; empty: the system's), for a private deployment's own CA.
+OUTBOUND_CA_BUNDLE = env("HEARTH_OUTBOUND_CA_BUNDLE", default="")
 
 # Nodes: every call to a node's engine or SSH daemon is bounded by these.
 NODE_TIMEOUT_SECONDS = env.float("HEARTH_NODE_TIMEOUT", default=15.0)
