@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, viewsets
 
+from accounts.api.security_views import NotApiKey
 from accounts.models import SSHKey
 from accounts.sshkeys import ssh_key_add, ssh_key_delete
 from config.api.responses import created, ok
@@ -21,7 +22,16 @@ class SSHKeySerializer(serializers.ModelSerializer):
 
 @extend_schema(tags=["ssh keys"])
 class SSHKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """An SSH key logs in to SFTP with the owner's full rights on their servers, unscoped: adding or
+    removing one takes a login (as the other account security changes do), never an API key, which
+    could otherwise mint itself a credential broader than itself that outlives its revocation."""
+
     serializer_class = SSHKeySerializer
+
+    def get_permissions(self):
+        if self.action in ("create", "destroy"):
+            return [NotApiKey()]
+        return super().get_permissions()
 
     def get_queryset(self):
         return SSHKey.objects.filter(user=self.request.user)

@@ -7,6 +7,7 @@ import subprocess
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from rest_framework.test import APIClient
 
 from accounts.models import AuditLog, SSHKey
 from nodes.client import generate_keypair
@@ -46,6 +47,23 @@ def test_add_list_and_delete_through_the_api(client_for, customer, stranger, tmp
     assert api.delete(f"/api/account/ssh-keys/{key['id']}").status_code == 200
     assert not SSHKey.objects.filter(user=customer).exists()
     assert set(AuditLog.objects.values_list("action", flat=True)) >= {"sshkey.add", "sshkey.delete"}
+
+
+def test_an_api_key_may_list_keys_but_never_add_or_remove_one(client_for, customer):
+    """An SSH key logs in to SFTP unscoped: a (narrow, leaked) API key minting one would outlive it."""
+    login = client_for(customer)
+    secret = login.post("/api/api-keys", {"name": "ci", "scopes": ["server.read"]}, format="json")
+    assert secret.status_code == 201, secret.content
+    _, line = generate_keypair()
+    mine = login.post("/api/account/ssh-keys", {"name": "laptop", "publicKey": line}, format="json")
+    key = APIClient()
+    key.credentials(HTTP_AUTHORIZATION=f"Bearer {secret.json()['data']['key']}")
+    assert key.get("/api/account/ssh-keys").status_code == 200
+    _, other = generate_keypair()
+    added = key.post("/api/account/ssh-keys", {"name": "attacker", "publicKey": other}, format="json")
+    assert added.status_code == 403 and "login token" in added.content.decode()
+    assert key.delete(f"/api/account/ssh-keys/{mine.json()['data']['id']}").status_code == 403
+    assert SSHKey.objects.filter(user=customer).count() == 1
 
 
 @pytest.mark.parametrize(
