@@ -433,6 +433,7 @@ class Files:
             "restart_policy": {"Name": "no"},
             "log_config": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
             "network_mode": "none",
+            "ipc_mode": "none",  # no /dev/shm: nothing writable but the server's directory
         }
         self.create_container(spec)
         self.start_container(helper.name)

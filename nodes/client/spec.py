@@ -23,6 +23,7 @@ def host_config(api: docker.APIClient, spec: dict) -> dict:
         log_config=spec["log_config"],
         read_only=spec.get("read_only", False),
         network_mode=spec["network_mode"],
+        ipc_mode=spec.get("ipc_mode"),
     )
 
 

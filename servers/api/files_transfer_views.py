@@ -11,7 +11,7 @@ from config.api.responses import ok
 from config.errors import InvalidInput
 from servers.files.access import files_server
 from servers.files.pull import server_files_pull
-from servers.files.transfer import attachment, download_open, upload_files
+from servers.files.transfer import attachment, download_open, release_database, upload_files
 
 UPLOAD_BODY = {
     "multipart/form-data": {
@@ -93,6 +93,7 @@ class FileDownloadView(APIView):
         response["Content-Disposition"] = attachment(path)
         response["X-Content-Type-Options"] = "nosniff"
         response._resource_closers.append(download.close)  # also when the body is never iterated
+        release_database()
         return response
 
 

@@ -3,10 +3,14 @@ gateway): the server is visible (else NotFound, 404), the user holds the permiss
 403), it is not suspended (Suspended, 423) and its files are not being replaced (IllegalTransition, 409)."""
 
 import uuid
+from datetime import timedelta
+
+from django.utils import timezone
 
 from accounts.permissions import can
 from config.errors import IllegalTransition, NotAllowed, NotFound, Suspended
-from servers.models import Server
+from servers import jobs
+from servers.models import Job, Server
 from servers.selectors import servers_visible_to
 
 S = Server.Status
@@ -25,6 +29,31 @@ def check_files_access(user, server: Server, permission: str) -> None:
             f"The server is {BUSY[server.status]}: try its files again once that is done.",
             current_state=server.status,
         )
+
+
+# Long file jobs (compress, decompress, pull) a server may have waiting or running at once: they share
+# the workers with everyone's installs and power actions. One older than STALE_AFTER no longer counts
+# (a worker killed under it; issue 20 recovers those).
+FILE_JOBS_PER_SERVER = 2
+STALE_AFTER = timedelta(hours=1)
+
+
+def file_job_create(*, server: Server, kind: str, actor, detail: dict) -> Job:
+    """A pending file job, or IllegalTransition (409) when the server has FILE_JOBS_PER_SERVER already.
+    Call inside a transaction: the server's row is locked so two requests cannot both take the last one."""
+    Server.objects.select_for_update().filter(pk=server.pk).first()
+    active = Job.objects.filter(
+        server=server,
+        kind__in=(Job.Kind.COMPRESS, Job.Kind.DECOMPRESS, Job.Kind.PULL),
+        status__in=(Job.Status.PENDING, Job.Status.RUNNING),
+        created_at__gte=timezone.now() - STALE_AFTER,
+    ).count()
+    if active >= FILE_JOBS_PER_SERVER:
+        raise IllegalTransition(
+            f"The server already has {active} archive or download jobs under way: wait for one to finish.",
+            current_state=server.status,
+        )
+    return jobs.job_create(server=server, kind=kind, actor=actor, detail=detail)
 
 
 def files_server(user, server_id, permission: str) -> Server:

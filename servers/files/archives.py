@@ -27,8 +27,8 @@ from accounts.audit import audit
 from config.errors import IllegalTransition, InvalidInput, NotFound
 from config.tasks import queue
 from nodes.client import FileRefused
-from servers import jobs
 from servers.files import paths as customer_paths
+from servers.files.access import file_job_create
 from servers.files.archives_extract import OURS, detect
 from servers.files.archives_pack import format_for
 from servers.files.helper import helper_for, session
@@ -74,7 +74,7 @@ def archive_compress(
     from servers.tasks import server_files_compress_task
 
     with transaction.atomic():
-        job = jobs.job_create(server=server, kind=Job.Kind.COMPRESS, actor=actor, detail=detail)
+        job = file_job_create(server=server, kind=Job.Kind.COMPRESS, actor=actor, detail=detail)
         audit("file.compress", actor=actor, request=request, resource=server, jobId=str(job.pk), **detail)
         queue(server_files_compress_task, job.pk)
     return job, archive_path
@@ -105,7 +105,7 @@ def archive_decompress(*, server: Server, actor, archive_path, target_path, requ
     from servers.tasks import server_files_decompress_task
 
     with transaction.atomic():
-        job = jobs.job_create(server=server, kind=Job.Kind.DECOMPRESS, actor=actor, detail=detail)
+        job = file_job_create(server=server, kind=Job.Kind.DECOMPRESS, actor=actor, detail=detail)
         audit("file.decompress", actor=actor, request=request, resource=server, jobId=str(job.pk), **detail)
         queue(server_files_decompress_task, job.pk)
     return job

@@ -8,7 +8,7 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 
-from config.errors import Unavailable
+from config.errors import IllegalTransition, NotFound, Suspended, Unavailable
 from nodes.client import FileSession, FilesHelper, FilesHelperDown, NodeUnavailable, client_for
 from nodes.client.files import HELPER_LABEL
 from nodes.client.files_image import FilesImageMissing
@@ -45,14 +45,27 @@ def open_session(server: Server) -> FileSession:
     try:
         return client.files_session(helper)
     except FilesHelperDown:
+        _refuse_busy(server)
         runtime.ensure_directory(client, server)
         try:
             client.start_files_helper(helper)
-        except (
-            FilesImageMissing
-        ) as exc:  # the panel's machine lacks sftp-server (the health check says so too)
+        except FilesImageMissing as exc:  # the panel lacks sftp-server (the health check says so too)
             raise Unavailable(str(exc)) from exc
         return client.files_session(helper)
+
+
+def _refuse_busy(server: Server) -> None:
+    """No new helper for a server suspended or having its files replaced, as it is now (a long job's
+    `server` was read minutes ago: a transfer may have archived the directory since)."""
+    status = Server.objects.filter(pk=server.pk).values_list("status", flat=True).first()
+    if status is None:
+        raise NotFound("Server not found.")
+    if status == S.SUSPENDED:
+        raise Suspended("Server is suspended: its files cannot be read or changed until staff unsuspend it.")
+    if status in NO_HELPER:
+        raise IllegalTransition(
+            f"The server is {status}: try its files again once that is done.", current_state=status
+        )
 
 
 @contextlib.contextmanager

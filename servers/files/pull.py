@@ -18,7 +18,7 @@ from config.tasks import queue
 from nodes.client import FileRefused
 from servers import console, jobs
 from servers.files import paths, quota
-from servers.files.access import check_files_access
+from servers.files.access import check_files_access, file_job_create
 from servers.files.helper import session
 from servers.files.transfer import refused
 from servers.models import Job, Server
@@ -44,7 +44,7 @@ def server_files_pull(*, server: Server, actor, request=None, url, path, name=No
     file_name = paths.name(name if name else name_from_url(url), field="name")
     target = posixpath.join(directory, file_name)
     with transaction.atomic():
-        job = jobs.job_create(
+        job = file_job_create(
             server=server, kind=Job.Kind.PULL, actor=actor, detail={"url": url, "path": target}
         )
         audit("file.pull", actor=actor, request=request, resource=server, url=url, path=target)
@@ -83,6 +83,8 @@ def _download(server: Server, job: Job, target: str) -> int:
         jobs.job_progress(job.pk, 0, step="downloading")
         jobs.job_log(job.pk, [f"Downloading {response.url} ({response.length or 'unknown'} bytes)."])
         try:
+            server.refresh_from_db()  # the download took a while: suspended or moved meanwhile?
+            check_files_access(job.actor, server, "file.write")
             with session(server) as files:
                 directory = paths.inside(mount, posixpath.dirname(target))
                 if not files.stat(directory).is_directory:

@@ -18,6 +18,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.utils.http import content_disposition_header
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -184,6 +185,14 @@ def check_upload_size(content_length) -> None:
         raise too_large(cap)
 
 
+def release_database() -> None:
+    """Give this thread's database connection back to the pool before a transfer that lasts as long
+    as the client wants: ten slow uploads or downloads would otherwise hold the whole pool (the next
+    query takes one again). Not inside a transaction, which needs its connection."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
 def upload_files(*, server: Server, request, read, content_type: str, content_length) -> list[str]:
     """Write each `file` part of the body into the directory named by the `path` part (or the query's
     `path`; the form field must come before the files); the customer's paths written."""
@@ -207,6 +216,7 @@ def upload_files(*, server: Server, request, read, content_type: str, content_le
                     if len(written) >= MAX_FILES:
                         raise InvalidInput({"file": f"An upload carries at most {MAX_FILES} files."})
                     target = _target(files, mount, directory, part)
+                    release_database()
                     size = files.write(
                         paths.inside(mount, target), budget.metered(meter.count(part.chunks()))
                     )

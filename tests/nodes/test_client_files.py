@@ -50,6 +50,9 @@ def test_a_link_to_the_hosts_files_resolves_inside_the_helper(files_server, engi
         assert b"root:" not in b"".join(files.read(f"{mount}/etc/passwd"))  # the image's one-line passwd
         with pytest.raises(FileRefused):
             files.write(f"{mount}/etc/planted", [b"x"])  # the image is read-only
+        files.symlink("/dev/shm", f"{mount}/shm")
+        with pytest.raises(FileRefused):
+            files.write(f"{mount}/shm/planted", [b"x"])  # no /dev/shm: nothing to fill past the disk limit
         assert files.remove_tree(f"{mount}/out") == 1
     assert secret.read_text() == "node secret\n"
 
