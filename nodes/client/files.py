@@ -395,3 +395,52 @@ class Files:
     def files_helpers(self) -> list:
         """The helper containers on this node (ContainerStates; the server's uuid in labels[HELPER_LABEL])."""
         return self.list_containers(labels=[HELPER_LABEL])
+
+    def files_bulk_stream(self, helper: FilesHelper, *, timeout: float | None = None) -> "BulkExecStream":
+        """files_stream, read in large pieces (BulkExecStream): for the SFTP gateway's proxy."""
+        return BulkExecStream(self.files_stream(helper, timeout=timeout))
+
+
+class BulkExecStream(ExecStream):
+    """An ExecStream whose `recv` reads the connection in large pieces and takes every whole frame
+    out of each (the SFTP gateway's answers). ExecStream reads an 8-byte header and then a frame's
+    body, two reads a frame: over SSH each read of a paramiko channel deletes from the front of its
+    buffer (an array), so small reads of a full window cost a copy of the window each."""
+
+    def __init__(self, stream: ExecStream):
+        self.__dict__.update(stream.__dict__)
+        self._link = raw_socket(self._attached)  # what ExecStream reads from, by a name of our own
+        self._raw = bytearray()  # read, not yet taken apart into frames
+
+    def recv(self, size: int) -> bytes:
+        while not self._buffer:
+            self._take_frames()
+            if self._buffer:
+                break
+            chunk = self._link.recv(1024 * 1024)
+            if not chunk:
+                return b""
+            self._raw += chunk
+        out = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return out
+
+    def _take_frames(self) -> None:
+        raw, at = self._raw, 0
+        while True:
+            if self._frame_left == 0:
+                if len(raw) - at < 8:
+                    break
+                self._frame_type, self._frame_left = raw[at], int.from_bytes(raw[at + 4 : at + 8], "big")
+                at += 8
+                continue
+            piece = raw[at : at + self._frame_left]
+            if not piece:
+                break
+            at += len(piece)
+            self._frame_left -= len(piece)
+            if self._frame_type == 1:
+                self._buffer += piece
+            else:
+                self.stderr = (self.stderr + piece)[-4096:]
+        del raw[:at]
