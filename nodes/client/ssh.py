@@ -1,5 +1,7 @@
 """docker-py's SSH transport with the panel's own key, timeouts and host-key policy (never ~/.ssh)."""
 
+import contextlib
+import socket
 from urllib.parse import urlparse
 
 import paramiko
@@ -16,7 +18,11 @@ CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "ae
 
 
 def _fast_transport(sock, **kwargs) -> paramiko.Transport:
-    """SSHClient's transport_factory: its Transport with our cipher order."""
+    """SSHClient's transport_factory: its Transport with our cipher order, on a socket that sends
+    at once (paramiko leaves Nagle on: a small request then waits for the node's delayed ack)."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     transport = paramiko.Transport(sock, **kwargs)
     options = transport.get_security_options()
     options.ciphers = [cipher for cipher in CIPHERS if cipher in options.ciphers]
