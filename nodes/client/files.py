@@ -405,7 +405,8 @@ class BulkExecStream(ExecStream):
     """An ExecStream whose `recv` reads the connection in large pieces and takes every whole frame
     out of each (the SFTP gateway's answers). ExecStream reads an 8-byte header and then a frame's
     body, two reads a frame: over SSH each read of a paramiko channel deletes from the front of its
-    buffer (an array), so small reads of a full window cost a copy of the window each."""
+    buffer (an array), so small reads of a full window cost a copy of the window each. For readers
+    that only call `recv` (recv_ready does not see what was read ahead)."""
 
     def __init__(self, stream: ExecStream):
         self.__dict__.update(stream.__dict__)
