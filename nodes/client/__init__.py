@@ -10,7 +10,9 @@ node without a key pins the one of its first authenticated connection, any other
 
 The surface, by module: containers.py (create from our spec, start, signal, wait, remove, inspect,
 list), container_io.py (stdin, output, events, stats, one file in or out), images.py, host.py (run a
-command, stream out or in, SFTP), host_files.py and host_dirs.py (named operations on the node's files). Private
+command, stream out or in, SFTP), host_files.py and host_dirs.py (named operations on the node's files), files.py with
+files_session.py, files_stream.py and files_image.py (a server's files, only ever through sftp-server in a
+helper container that mounts nothing else), sftp_gateway.py (the SFTP gateway's SSH side). Private
 attributes of docker-py are reached in sdk.py only.
 """
 
@@ -39,8 +41,9 @@ from nodes.client.errors import (  # noqa: F401 - the package's surface
     NodeUnavailable,
     NotARegularFile,
 )
-from nodes.client.files import FileEntry, FileRefused, Files, FileSession, FilesHelper, FilesHelperDown  # noqa: F401
+from nodes.client.files import Files, FilesHelper, FilesHelperDown  # noqa: F401
 from nodes.client.files_image import FilesImageMissing  # noqa: F401
+from nodes.client.files_session import FileEntry, FileRefused, FileSession  # noqa: F401
 from nodes.client.host import Host
 from nodes.client.host_dirs import HostDirectories
 from nodes.client.host_files import HostFiles

@@ -1,11 +1,32 @@
 """docker-py's SSH transport with the panel's own key, timeouts and host-key policy (never ~/.ssh)."""
 
+import contextlib
+import socket
 from urllib.parse import urlparse
 
 import paramiko
 from docker.transport.sshconn import SSHHTTPAdapter
 
 from nodes.client.keys import host_key_line, parse_host_key
+
+# AES-GCM first (cipher and MAC in one call to OpenSSL), CTR after for sshds without it: paramiko's
+# own order puts CTR (a separate HMAC per packet) first, a third slower for a file streamed to a
+# node (150 MB put through the SFTP gateway: 39 -> 47 MB/s).
+CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes192-ctr", "aes256-ctr")
+# paramiko's own window (2 MB) stays: a larger one made a file streamed from the node 4x slower, as a
+# channel's buffer is an array paramiko deletes reads from the front of (the more buffered, the slower).
+
+
+def _fast_transport(sock, **kwargs) -> paramiko.Transport:
+    """SSHClient's transport_factory: its Transport with our cipher order, on a socket that sends
+    at once (paramiko leaves Nagle on: a small request then waits for the node's delayed ack)."""
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    transport = paramiko.Transport(sock, **kwargs)
+    options = transport.get_security_options()
+    options.ciphers = [cipher for cipher in CIPHERS if cipher in options.ciphers]
+    return transport
 
 
 class _RecordHostKey(paramiko.MissingHostKeyPolicy):
@@ -41,6 +62,7 @@ class PinnedSSHAdapter(SSHHTTPAdapter):
             "timeout": self._connect_timeout,
             "banner_timeout": self._connect_timeout,
             "auth_timeout": self._connect_timeout,
+            "transport_factory": _fast_transport,
         }
         if self._pinned:
             self.require_host_key(self._pinned)

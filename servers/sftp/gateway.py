@@ -81,11 +81,11 @@ def _open_stream(session: GatewaySession):
     client = client_for(server.node)
     helper = helper_for(server)
     try:
-        return client.files_stream(helper), helper.mount
+        return client.files_bulk_stream(helper), helper.mount
     except FilesHelperDown:
         runtime.ensure_directory(client, server)
         client.start_files_helper(helper)
-        return client.files_stream(helper), helper.mount
+        return client.files_bulk_stream(helper), helper.mount
 
 
 def bind_address() -> tuple[str, int]:
