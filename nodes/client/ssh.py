@@ -17,6 +17,9 @@ CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "ae
 # channel's buffer is an array paramiko deletes reads from the front of (the more buffered, the slower).
 
 
+KEEPALIVE_SECONDS = 30
+
+
 def _fast_transport(sock, **kwargs) -> paramiko.Transport:
     """SSHClient's transport_factory: its Transport with our cipher order, on a socket that sends
     at once (paramiko leaves Nagle on: a small request then waits for the node's delayed ack)."""
@@ -26,6 +29,9 @@ def _fast_transport(sock, **kwargs) -> paramiko.Transport:
     transport = paramiko.Transport(sock, **kwargs)
     options = transport.get_security_options()
     options.ciphers = [cipher for cipher in CIPHERS if cipher in options.ciphers]
+    # A connection idle for long (no server on the node, nobody in its files) is dropped by firewalls,
+    # NAT and sshd's ClientAlive checks; the next use then failed once with "Socket is closed".
+    transport.set_keepalive(KEEPALIVE_SECONDS)
     return transport
 
 

@@ -29,6 +29,10 @@ OPEN_CHANGES = 0x02 | 0x04 | 0x08 | 0x10 | 0x20  # WRITE, APPEND, CREAT, TRUNC, 
 ATTR_PERMISSIONS = 0x04
 MAX_PACKET = 256 * 1024 + 1024  # sftp-server's own limit (SFTP_MAX_MSG_LENGTH) and a little
 RECV = 1024 * 1024
+# Requests whose answer the proxy reads (to record a change, or to show a path) travel under an id of
+# the proxy's own, this bit set: a client reusing an id cannot have another request's answer taken for
+# theirs (a failed READ's STATUS consuming a REMOVE's audit). Clients' ids never have it (they count up).
+OURS = 0x80000000
 
 # Requests on an open handle, with no path in them: the permission they need.
 BY_HANDLE = {CLOSE: READ, READ_: READ, FSTAT: READ, READDIR: READ, WRITE_: WRITE, FSETSTAT: WRITE}
@@ -40,10 +44,12 @@ REQUESTS = {
 }  # fmt: skip
 EXTENSIONS = {
     b"posix-rename@openssh.com": (WRITE, 2), b"hardlink@openssh.com": (WRITE, 2),
-    b"lsetstat@openssh.com": (WRITE, 1), b"fsync@openssh.com": (WRITE, 0), b"copy-data": (WRITE, 0),
+    b"lsetstat@openssh.com": (WRITE, 1), b"fsync@openssh.com": (WRITE, 0),
     b"statvfs@openssh.com": (READ, 1), b"fstatvfs@openssh.com": (READ, 0), b"limits@openssh.com": (READ, 0),
     b"expand-path@openssh.com": (READ, 1), b"users-groups-by-id@openssh.com": (READ, 0),
 }  # fmt: skip
+# copy-data is not offered: sftp-server copies between two handles itself, bytes the disk limit never
+# sees (and a length of 0 means "to the end": doubling a file each time).
 AUDITED = {REMOVE: "sftp.delete", RMDIR: "sftp.delete", MKDIR: "sftp.mkdir", RENAME: "sftp.rename"}
 NAMES_ANSWER = {REALPATH, READLINK}
 
@@ -99,8 +105,10 @@ class Proxy:
         self.paths = Paths(mount)
         self.over = over_limit(session.server) if session.server is not None else ""
         self._send_lock = threading.Lock()  # both directions answer the client
-        self._rename: set[int] = set()  # ids whose NAME answer names a path
-        self._audits: dict[int, tuple[str, str]] = {}  # ids whose success is a change to record
+        self._rename: set[int] = set()  # our ids whose NAME answer names a path
+        self._audits: dict[int, tuple[str, str]] = {}  # our ids whose success is a change to record
+        self._ids: dict[int, int] = {}  # our id -> the client's, for requests whose answer we read
+        self._next_id = 0
 
     def run(self) -> None:
         answers = threading.Thread(target=self._answers, name="sftp-answers", daemon=True)
@@ -143,6 +151,8 @@ class Proxy:
             if end > total:
                 break
             kind = buffer[at + 4]
+            if kind != INIT and size >= 5 and buffer[at + 5] & 0x80:
+                raise ProtocolError("a request id of the proxy's own range")
             permission = BY_HANDLE.get(kind)
             if permission is not None and self.session.allows(permission):
                 if kind != WRITE_ or self.session.spend(size):
@@ -187,8 +197,8 @@ class Proxy:
         if paths == 0:
             return None
         rewritten, names = self._rewrite(packet, 9, paths)
-        self._note(kind, request_id, names, packet)
-        return _packet(kind, bytes(packet[5:9]) + rewritten)
+        forwarded_id = self._note(kind, request_id, names, packet)
+        return _packet(kind, struct.pack(">I", forwarded_id) + rewritten)
 
     def _checked(self, request_id: int, permission: str) -> bytes | None:
         if self.session.allows(permission):
@@ -208,15 +218,27 @@ class Proxy:
             parts.append(_pack_string(self.paths.inside(path)))
         return b"".join(parts) + bytes(packet[at:]), names
 
-    def _note(self, kind: int, request_id: int, names: list[bytes], packet: bytes) -> None:
-        """Remember what the answer to this request needs: its paths shown, or its change audited."""
-        if kind in NAMES_ANSWER:
-            self._rename.add(request_id)
+    def _track(self, request_id: int) -> int:
+        """An id of our own for a request whose answer we will read (see OURS)."""
+        self._next_id = (self._next_id + 1) & 0x7FFFFFFF
+        ours = OURS | self._next_id
+        self._ids[ours] = request_id
+        return ours
+
+    def _note(self, kind: int, request_id: int, names: list[bytes], packet: bytes) -> int:
+        """Remember what the answer to this request needs (its paths shown, or its change audited);
+        the id to forward it under."""
         action = AUDITED.get(kind)
         if kind == SETSTAT:
             action = "sftp.chmod" if self._sets_mode(packet, 9) else "sftp.write"
+        if kind not in NAMES_ANSWER and not action:
+            return request_id
+        ours = self._track(request_id)
+        if kind in NAMES_ANSWER:
+            self._rename.add(ours)
         if action:
-            self._audits[request_id] = (action, " -> ".join(n.decode(errors="replace") for n in names))
+            self._audits[ours] = (action, " -> ".join(n.decode(errors="replace") for n in names))
+        return ours
 
     def _sets_mode(self, packet: bytes, at: int) -> bool:
         _, at = _string(packet, at)
@@ -232,8 +254,9 @@ class Proxy:
             return denied
         rewritten, names = self._rewrite(packet, 9, 1)
         if changes:
+            request_id = self._track(request_id)
             self._audits[request_id] = ("sftp.write", names[0].decode(errors="replace"))
-        return _packet(OPEN, bytes(packet[5:9]) + rewritten)
+        return _packet(OPEN, struct.pack(">I", request_id) + rewritten)
 
     def _symlink(self, packet: bytes, request_id: int) -> bytes:
         """SYMLINK as OpenSSH sends it: target, then the link's path. A relative target stays as it
@@ -242,8 +265,9 @@ class Proxy:
         link, at = _string(packet, at)
         target = self.paths.inside(target) if target.startswith(b"/") else target
         name = self.paths.outside(self.paths.inside(link)).decode(errors="replace")
-        self._audits[request_id] = ("sftp.write", name)
-        body = bytes(packet[5:9]) + _pack_string(target) + _pack_string(self.paths.inside(link))
+        ours = self._track(request_id)
+        self._audits[ours] = ("sftp.write", name)
+        body = struct.pack(">I", ours) + _pack_string(target) + _pack_string(self.paths.inside(link))
         return _packet(SYMLINK, body + bytes(packet[at:]))
 
     def _extended(self, packet: bytes, request_id: int) -> bytes | None:
@@ -264,13 +288,16 @@ class Proxy:
             path, rest = _string(packet, at)
             packet = _pack_string(path.lstrip(b"~")) + packet[rest:]
             at = 0
+            request_id = self._track(request_id)
             self._rename.add(request_id)
         rewritten, names = self._rewrite(packet, at, paths)
         if name in (b"posix-rename@openssh.com", b"hardlink@openssh.com"):
             action = "sftp.rename" if name.startswith(b"posix") else "sftp.write"
+            request_id = self._track(request_id)
             self._audits[request_id] = (action, " -> ".join(n.decode(errors="replace") for n in names))
         elif name == b"lsetstat@openssh.com":
             action = "sftp.chmod" if self._sets_mode(packet, at) else "sftp.write"
+            request_id = self._track(request_id)
             self._audits[request_id] = (action, names[0].decode(errors="replace"))
         body = struct.pack(">I", request_id) + _pack_string(name) + rewritten
         return _packet(EXTENDED, body)
@@ -296,7 +323,7 @@ class Proxy:
 
     def _answer_run(self, buffer: bytearray) -> tuple[int, list[bytes]]:
         out, at, run_start, total = [], 0, 0, len(buffer)
-        watching = self._rename or self._audits
+        watching = bool(self._ids)
         while total - at >= 9:
             end = at + 4 + int.from_bytes(buffer[at : at + 4], "big")
             if end > total:
@@ -317,17 +344,25 @@ class Proxy:
         if kind == VERSION:
             return None
         request_id = int.from_bytes(buffer[at + 5 : at + 9], "big")
+        client_id = self._ids.pop(request_id, None)
+        if client_id is None:
+            return None  # a request of the client's own id: nothing to read in its answer
         audited = self._audits.pop(request_id, None)
         if audited and (
             kind == HANDLE or (kind == STATUS and int.from_bytes(buffer[at + 9 : at + 13], "big") == FX_OK)
         ):
             self.session.record(*audited)
+        packet = bytes(buffer[at:end])
+        answer = packet[:5] + struct.pack(">I", client_id) + packet[9:]
         if request_id in self._rename:
             self._rename.discard(request_id)
-            packet = bytes(buffer[at:end])
             if kind == NAME and int.from_bytes(packet[9:13], "big") >= 1:
                 with contextlib.suppress(ProtocolError):
                     path, at = _string(packet, 13)
-                    body = bytes(packet[5:13]) + _pack_string(self.paths.outside(path)) + bytes(packet[at:])
-                    return _packet(NAME, body)
-        return None
+                    body = (
+                        struct.pack(">I", client_id)
+                        + bytes(packet[9:13])
+                        + _pack_string(self.paths.outside(path))
+                    )
+                    return _packet(NAME, body + bytes(packet[at:]))
+        return answer

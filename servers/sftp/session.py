@@ -40,6 +40,43 @@ class Ended(Exception):
     """The login no longer holds; the message says why."""
 
 
+class ServerDisk:
+    """What one server may still write, shared by all its sessions in this gateway process: two
+    sessions must not each get the whole of what is left. Measured on the node (du, as the API's
+    writes are) when first needed and again once nearly full, SFTP_DISK_RECHECK_SECONDS apart."""
+
+    def __init__(self):
+        self.left: int | None = None  # None: no limit
+        self.measured = 0.0
+        self.lock = threading.Lock()
+
+    def spend(self, size: int) -> bool:
+        with self.lock:
+            if self.left is None:
+                return True
+            if size > self.left:
+                return False
+            self.left -= size
+            return True
+
+    def nearly_full_for(self, seconds: float) -> bool:
+        return self.left is not None and self.left < 1 << 20 and time.monotonic() - self.measured > seconds
+
+
+_disks: dict[str, ServerDisk] = {}
+_disks_lock = threading.Lock()
+
+
+def server_disk(server: Server) -> ServerDisk:
+    """The server's shared ServerDisk, measured now unless it was within SFTP_DISK_RECHECK_SECONDS."""
+    with _disks_lock:
+        disk = _disks.setdefault(str(server.pk), ServerDisk())
+    with disk.lock:
+        if not disk.measured or time.monotonic() - disk.measured > settings.SFTP_DISK_RECHECK_SECONDS:
+            disk.left, disk.measured = quota.budget(server).left, time.monotonic()
+    return disk
+
+
 class GatewaySession:
     def __init__(self, login: Login, hangup: Callable[[], None]):
         self.login, self._hangup = login, hangup
@@ -49,8 +86,7 @@ class GatewaySession:
         self.ended = threading.Event()
         self.end_reason = ""
         self.failed_checks = 0
-        self.disk_left: int | None = None  # bytes the session may still write (None: no limit)
-        self.disk_measured = 0.0
+        self.disk: ServerDisk | None = None  # what the server may still write (None: not measured)
         self._changes: dict[str, list[str]] = {}
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -62,24 +98,14 @@ class GatewaySession:
         """Count `size` bytes about to be written against the disk limit; False once over it. Every
         WRITE counts (an overwrite too): past the limit, writes are refused until a re-measure
         (after deletions, SFTP_DISK_RECHECK_SECONDS apart) finds room."""
-        if self.disk_left is None:
-            return True
-        if size > self.disk_left:
-            return False
-        self.disk_left -= size
-        return True
+        return self.disk is None or self.disk.spend(size)
 
     def measure_disk(self) -> None:
-        """What is left under the disk limit, measured on the node (du, as the API's writes do)."""
-        self.disk_measured = time.monotonic()
-        self.disk_left = quota.budget(self.server).left
+        """What is left under the disk limit, shared with the server's other sessions in this process."""
+        self.disk = server_disk(self.server)
 
     def over_disk_limit_for(self, seconds: float) -> bool:
-        return (
-            self.disk_left is not None
-            and self.disk_left < 1 << 20
-            and time.monotonic() - self.disk_measured > seconds
-        )
+        return self.disk is not None and self.disk.nearly_full_for(seconds)
 
     def record(self, action: str, path: str) -> None:
         """A change the helper confirmed (sftp.write, sftp.delete, …): kept for the next audit row."""

@@ -2,6 +2,7 @@
 connects and says nothing, one that stops halfway through the key exchange, a flood of connections,
 broken SFTP framing after login. The gateway serves a real client afterwards every time."""
 
+import io
 import os
 import socket
 import struct
@@ -10,6 +11,9 @@ import time
 
 import pytest
 
+from accounts.models import AuditLog
+from servers import runtime
+from tests.polling import wait_for
 from tests.sftp.conftest import sftp_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,3 +118,39 @@ def test_broken_sftp_framing_after_login_ends_only_that_session(gateway, files_s
         time.sleep(0.1)
     assert not transport.is_active()
     still_serving(gateway, customer, server)
+
+
+def test_copy_data_is_refused_and_a_reused_id_cannot_hide_a_delete(gateway, files_server, customer):
+    """copy-data would write bytes the disk limit never sees; a failed READ's answer under the id of
+    a REMOVE (sent before the REMOVE's own answer) must not take the REMOVE's audit with it."""
+    server = files_server()
+    sftp = gateway.sftp(sftp_name(customer, server))
+    sftp.putfo(io.BytesIO(b"doomed"), "/doomed.txt")
+    sftp.close()
+    transport = gateway.transport(sftp_name(customer, server), password="correct-horse-battery")
+    channel = transport.open_session()
+    channel.invoke_subsystem("sftp")
+    channel.sendall(struct.pack(">IBI", 5, 1, 3))  # INIT
+    assert channel.recv(4096)[4] == 2
+    copy = struct.pack(">IBII", 1 + 4 + 4 + 9, 200, 5, 9) + b"copy-data"
+    channel.sendall(copy)
+    assert channel.recv(4096)[5:13] == struct.pack(">II", 5, 3)  # PERMISSION_DENIED for id 5
+    bogus_read = struct.pack(">IBI", 1 + 4 + 4 + 4 + 8 + 4, 5, 9) + struct.pack(">I", 4) + b"nope"
+    bogus_read += struct.pack(">QI", 0, 1024)
+    path = b"/doomed.txt"
+    remove = struct.pack(">IBI", 1 + 4 + 4 + len(path), 13, 9) + struct.pack(">I", len(path)) + path
+    channel.sendall(bogus_read + remove)
+    answers, packets = b"", []
+    while len(packets) < 2:
+        answers += channel.recv(4096)
+        while len(answers) >= 4 and len(answers) >= 4 + int.from_bytes(answers[:4], "big"):
+            size = 4 + int.from_bytes(answers[:4], "big")
+            packets.append(answers[:size])
+            answers = answers[size:]
+    failed, removed = ((p[4], p[5:9], int.from_bytes(p[9:13], "big")) for p in packets)
+    assert failed[:2] == removed[:2] == (101, struct.pack(">I", 9))  # two STATUS answers, both id 9
+    assert failed[2] != 0 and removed[2] == 0  # the READ failed, the REMOVE succeeded
+    transport.close()
+    assert not os.path.exists(os.path.join(runtime.server_dir(server), "doomed.txt"))
+    wait_for(lambda: AuditLog.objects.filter(action="sftp.delete").exists(), 10)
+    assert AuditLog.objects.get(action="sftp.delete").metadata["paths"] == ["/doomed.txt"]
