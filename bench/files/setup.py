@@ -1,0 +1,166 @@
+"""Setting the files benchmark up: its two nodes and the sshd in front of each, the panel's rows
+(through bench/adapter.py), the panel's processes (daphne, a Celery worker for the archive jobs, the
+SFTP gateway) and the client's keys."""
+
+import os
+import socket
+import subprocess
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from bench import adapter
+from bench.files.common import MB, Target
+from bench.files.measure import ProcessWatch
+from bench.harness import (
+    VENV_BIN,
+    Aborted,
+    api_session,
+    check_bench_services,
+    env,
+    free_port,
+    start_web_and_worker,
+    wait_until,
+    wait_web_and_worker,
+)
+from bench.rawsftp import ParamikoSftp, host_key, known_hosts_line
+
+PORTS = {"local": "30700-30704", "ssh": "30800-30804"}  # below the ephemeral range; unused by the tests
+
+
+def _target(key: str, n: int, docker_url: str) -> Target:
+    ssh = urlsplit(env(f"HEARTH_TEST_SSH{n}_URL"))
+    if ssh.hostname != "127.0.0.1":
+        raise Aborted(f"The sshd in front of engine {n} must be on 127.0.0.1.")
+    title = (
+        f"Local node — engine 1 over {docker_url}; raw baselines through the sshd on 127.0.0.1:{ssh.port}"
+        if key == "local"
+        else f"SSH node — engine 2 over {docker_url} (paramiko); raw baselines through the same sshd"
+    )
+    target = Target(
+        key=key,
+        title=title,
+        docker_url=docker_url,
+        engine_socket=env(f"HEARTH_TEST_DOCKER{n}_URL"),
+        data_dir=env(f"HEARTH_TEST_NODE{n}_DATA_DIR"),
+        sshd_port=ssh.port,
+        host_key=env(f"HEARTH_TEST_SSH{n}_HOSTKEY"),
+    )
+    target.node_user, target.pinned = ssh.username, host_key(target.host_key)
+    return target
+
+
+class Setup:
+    """The Bench's setup steps (a mixin of bench.files.run.Bench)."""
+
+    def check_environment(self) -> None:
+        check_bench_services()
+        everything = {
+            "local": lambda: _target("local", 1, env("HEARTH_TEST_DOCKER1_URL")),
+            "ssh": lambda: _target("ssh", 2, env("HEARTH_TEST_SSH2_URL")),
+        }
+        self.targets = [everything[key]() for key in self.args.nodes]
+        self.args.ssh_key = env("HEARTH_TEST_SSH_KEY")
+        self.args.known_hosts = env("HEARTH_TEST_SSH_KNOWN_HOSTS")
+        for t in self.targets:  # the raw baselines' directory, beside the servers' (same file system)
+            t.raw_dir = f"{t.data_dir.rstrip('/')}/servers/{uuid.uuid4()}"
+            self.leftovers.directory(t.raw_dir)
+
+    def seed(self) -> None:
+        """The administrator (who uses the API and the gateway), the nodes and one never-installed
+        server per node, with room for the data set; the client's key registered for SFTP."""
+        self.admin, self.password, template = adapter.seed_panel()
+        location = adapter.location_create("bench")
+        disk_mb = max(2048, 3 * (self.data.big_bytes + self.data.small_bytes) // MB + 512)
+        for t in self.targets:
+            ssh = t.docker_url.startswith("ssh://")
+            t.node = adapter.node_online(
+                ports=PORTS[t.key],
+                ssh_host_key=t.host_key if ssh else "",
+                name=f"bench-{t.key}",
+                location=location,
+                docker_url=t.docker_url,
+                hostname="127.0.0.1",
+                public_address="127.0.0.1",
+                data_dir=t.data_dir,
+                max_memory_mb=4096,
+                max_cpu_cores=2,
+                ssh_private_key=Path(self.args.ssh_key).read_text() if ssh else "",
+            )
+            t.server = adapter.server_create(
+                actor=self.admin,
+                template=template,
+                name=f"bench-files-{t.key}",
+                node=t.node,
+                allocated_memory_mb=256,
+                allocated_cpu_cores=1,
+                allocated_disk_mb=disk_mb,
+            )
+            self.leftovers.container(t.engine_socket, f"hearth-files-{t.server.pk}")
+            self.leftovers.directory(adapter.server_dir(t.server))
+        self.client_key = self.tmp / "client_ed25519"
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "hearth-bench", "-f", str(self.client_key)],
+            check=True,
+        )
+        try:
+            adapter.sftp_key_add(self.admin, "bench", (self.tmp / "client_ed25519.pub").read_text().strip())
+        except Aborted as exc:
+            self.notes.append(f"gateway-openssh cannot log in: {exc}")
+
+    def start_processes(self) -> None:
+        """daphne and the worker (allowed an upload the size of the big file), then the gateway on a
+        free port of 127.0.0.1; the watch follows daphne and the gateway."""
+        os.environ["HEARTH_FILES_UPLOAD_MAX_BYTES"] = str(self.data.big_bytes + 64 * MB)
+        self.base_url = start_web_and_worker(self.processes, self.args.worker_loglevel)
+        if self.uses_gateway:
+            self.gateway_port = free_port()
+            self.processes.start(
+                "sftp",
+                [str(VENV_BIN / "python"), "manage.py", "sftp"],
+                {"HEARTH_SFTP_BIND": f"127.0.0.1:{self.gateway_port}"},
+            )
+        wait_web_and_worker(self.processes, self.base_url)
+        if self.uses_gateway:
+            wait_until("the SFTP gateway's banner", self._gateway_up, 60)
+        watched = ("daphne", "sftp") if self.uses_gateway else ("daphne",)
+        self.watch = ProcessWatch({name: self.processes.pid(name) for name in watched})
+
+    @property
+    def uses_gateway(self) -> bool:
+        return any(m.startswith("gateway-") for m in self.args.methods)
+
+    def _gateway_up(self) -> bool:
+        self.processes.check()
+        try:
+            with socket.create_connection(("127.0.0.1", self.gateway_port), timeout=2) as sock:
+                return sock.recv(64).startswith(b"SSH-")
+        except OSError:
+            return False
+
+    def login(self) -> None:
+        """The API's JWT, and the gateway's host key (pinned for every later connection, OpenSSH's too)."""
+        self.http, _ = api_session(self.base_url, self.password)
+        if not self.uses_gateway:
+            return
+        t = self.targets[0]
+        with ParamikoSftp(self.gateway_port, self.gateway_username(t), password=self.password) as first:
+            self.gateway_key = first.server_key
+        self.gateway_known_hosts = self.tmp / "gateway_known_hosts"
+        self.gateway_known_hosts.write_text(known_hosts_line(self.gateway_port, self.gateway_key))
+
+    def gateway_username(self, t) -> str:
+        return adapter.sftp_username(self.admin, t.server)
+
+    def describe_versions(self) -> dict:
+        sftp = subprocess.run(["ssh", "-V"], capture_output=True, text=True, check=False)
+        import paramiko
+        import requests
+
+        return {
+            "openssh": (sftp.stderr or sftp.stdout).strip(),
+            "paramiko": paramiko.__version__,
+            "requests": requests.__version__,
+            "started": time.strftime("%H:%M:%S", time.gmtime()),
+        }
