@@ -175,3 +175,26 @@ class AuditLog(models.Model):
 
     def __str__(self):
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.username or 'system'} {self.action}"
+
+
+class SSHKey(models.Model):
+    """A public key its user logs in to the SFTP gateway with (servers/sftp/logins.py)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="ssh_keys")
+    name = models.CharField(max_length=100)
+    public_key = models.TextField(help_text="'type base64', normalized (no comment).")
+    fingerprint = models.CharField(max_length=64, help_text="SHA256:… as ssh-keygen -lf prints it.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at"]
+        verbose_name = "SSH key"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "fingerprint"], name="ssh_key_unique_per_user")
+        ]
+        indexes = [models.Index(fields=["fingerprint"])]
+
+    def __str__(self):
+        return f"{self.name} ({self.fingerprint})"

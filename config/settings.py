@@ -327,6 +327,15 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
+# The SFTP gateway (servers/sftp/, nodes/client/sftp_gateway.py): its host key is made once (ed25519, 0600).
+SFTP_HOST_KEY = env("HEARTH_SFTP_HOST_KEY", default=str(VAR_DIR / "sftp_host_key"))
+SFTP_LOGIN_TIMEOUT_SECONDS = env.float("HEARTH_SFTP_LOGIN_TIMEOUT", default=20.0)  # to authenticate
+SFTP_MAX_UNAUTHENTICATED = env.int("HEARTH_SFTP_MAX_UNAUTHENTICATED", default=64)  # at once
+SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS = env.int("HEARTH_SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS", default=16)
+SFTP_LOGIN_ATTEMPTS_PER_ADDRESS = env.int("HEARTH_SFTP_LOGIN_ATTEMPTS_PER_ADDRESS", default=30)
+SFTP_LOGIN_ATTEMPTS_PER_ACCOUNT = env.int("HEARTH_SFTP_LOGIN_ATTEMPTS_PER_ACCOUNT", default=10)
+SFTP_LOGIN_WINDOW_SECONDS = env.int("HEARTH_SFTP_LOGIN_WINDOW", default=15 * 60)
+SFTP_RECHECK_SECONDS = env.float("HEARTH_SFTP_RECHECK_SECONDS", default=2.0)  # revocation within ~2 s
 
 # Server files (servers/files/, the SFTP gateway): see README "Files and SFTP".
 # OpenSSH's sftp-server on the panel's machine, from which the files image is built (nodes/client/files_image.py).

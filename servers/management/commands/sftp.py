@@ -1,14 +1,22 @@
-from django.conf import settings
+import threading
+
 from django.core.management.base import BaseCommand
 
 from config.daemon import Daemon
+from servers.sftp.gateway import build_gateway
 
 
 class Command(BaseCommand):
-    help = (
-        "SFTP gateway for customers' server files (listens on HEARTH_SFTP_BIND once the files issue lands)."
-    )
+    help = "SFTP gateway for customers' server files (listens on HEARTH_SFTP_BIND, 0.0.0.0:2022)."
 
     def handle(self, *args, **options):
-        self.stdout.write(f"sftp: gateway will listen on {settings.SFTP_BIND}")
-        Daemon("sftp").run()
+        gateway, watcher = build_gateway()
+        self.stdout.write(f"sftp: gateway listening on port {gateway.port}")
+        serving = threading.Thread(target=gateway.serve, name="sftp-accept", daemon=True)
+        serving.start()
+        try:
+            Daemon("sftp").run()  # heartbeats (the health endpoint sees the gateway) until SIGTERM
+        finally:
+            gateway.stop()
+            watcher.stop()
+            serving.join(5)
