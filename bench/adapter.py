@@ -218,5 +218,20 @@ def sftp_username(user, server) -> str:
 
 
 def sftp_key_add(user, name: str, public_key: str) -> None:
-    """Register an SSH public key for `user`'s SFTP logins, through the panel's service."""
-    raise Aborted("The panel has no SFTP key service yet (the gateway's branch adds it).")
+    """Register an SSH public key for `user`'s SFTP logins, through the panel's service
+    (accounts.sshkeys); before that service is merged, the row as the gateway reads it."""
+    try:
+        from accounts.sshkeys import ssh_key_add
+    except ImportError:
+        ssh_key_add = None
+    if ssh_key_add is not None:
+        ssh_key_add(user=user, name=name, public_key=public_key)
+        return
+    try:
+        from accounts.models import SSHKey
+    except ImportError:
+        raise Aborted("The panel has no SSH keys for SFTP (the gateway's branch adds them).") from None
+    from nodes.client import fingerprint
+
+    normalized = " ".join(public_key.split()[:2])
+    SSHKey.objects.create(user=user, name=name, public_key=normalized, fingerprint=fingerprint(normalized))

@@ -8,6 +8,8 @@ session is the gateway's own cost."""
 import base64
 import contextlib
 import subprocess
+import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -81,11 +83,18 @@ def known_hosts_line(port: int, key: paramiko.PKey) -> str:
 
 class OpenSshSftp:
     """OpenSSH's `sftp -b -` (batch commands on stdin) with public-key login and a pinned host key;
-    the system's ssh configuration is not read (`-F /dev/null`). Each call is one process: its time
-    includes the connection and login (`connect_only` measures those alone)."""
+    the system's ssh configuration is not read (`-F /dev/null`). Each call is one process, timed from
+    its start (so the connection and login are in it: `connect_only` measures those alone) until the
+    answer to a `pwd` sent after the commands: `sftp -b` runs them in order and stops at the first
+    failure, so that answer means every command is done. The process's exit is then waited for
+    separately (`exit_seconds`; a server that never closes the channel leaves the client waiting)."""
 
-    def __init__(self, port: int, username: str, *, key_path: str, known_hosts: str, timeout: float):
-        self.timeout = timeout
+    MARK = "Remote working directory:"
+
+    def __init__(self, port: int, username: str, *, key_path: str, known_hosts: str, timeout: float,
+                 exit_timeout: float = 10.0):  # fmt: skip
+        self.timeout, self.exit_timeout = timeout, exit_timeout
+        self.last_seconds = self.exit_seconds = None
         self.argv = [
             "sftp", "-F", "/dev/null", "-q", "-b", "-", "-P", str(port), "-i", key_path,
             "-o", "IdentitiesOnly=yes", "-o", f"UserKnownHostsFile={known_hosts}",
@@ -94,19 +103,36 @@ class OpenSshSftp:
         ]  # fmt: skip
 
     def batch(self, *commands: str) -> None:
-        script = "".join(f"{command}\n" for command in commands)
-        result = subprocess.run(
-            self.argv, input=script, capture_output=True, text=True, timeout=self.timeout, check=False
-        )
-        if result.returncode:
-            raise RuntimeError(
-                f"sftp exited {result.returncode}: {(result.stderr or result.stdout).strip()[-400:]}"
+        script = "".join(f"{command}\n" for command in (*commands, "pwd"))
+        started = time.monotonic()
+        with tempfile.TemporaryFile() as errors:
+            proc = subprocess.Popen(
+                self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, text=True
             )
+            timer = threading.Timer(self.timeout, proc.kill)
+            timer.start()
+            try:
+                proc.stdin.write(script)
+                proc.stdin.close()
+                done = any(line.startswith(self.MARK) for line in proc.stdout)
+                self.last_seconds = time.monotonic() - started
+                try:
+                    proc.wait(self.exit_timeout)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                self.exit_seconds = time.monotonic() - started - self.last_seconds
+            finally:
+                timer.cancel()
+                proc.stdout.close()
+            if not done:
+                errors.seek(0)
+                message = errors.read().decode(errors="replace").strip()[-400:]
+                raise RuntimeError(f"sftp exited {proc.returncode} before its last command: {message}")
 
     def connect_only(self) -> float:
-        started = time.monotonic()
-        self.batch("pwd")
-        return time.monotonic() - started
+        self.batch()
+        return self.last_seconds
 
     def put_file(self, local: Path, remote: str) -> None:
         self.batch(f'put "{local}" "{remote}"')

@@ -163,6 +163,15 @@ def header(bench) -> list[str]:
     if a.note:
         lines.append(f"- **Note:** {a.note}")
     lines += [f"- **Note:** {note}" for note in bench.notes]
+    for method in ("raw-openssh", "gateway-openssh"):
+        runs = [r for r in bench.records if r.method == method and "exit_seconds" in r.detail]
+        hung = [r for r in runs if r.detail.get("exit_hung")]
+        if hung:
+            lines.append(
+                f"- **Note:** {method}: in {len(hung)} of {len(runs)} runs `sftp` had not exited "
+                f"{hung[0].detail['exit_seconds']:.0f} s after its last command was answered (the server "
+                "did not close the session) and was killed; its times stop at that last answer."
+            )
     failed = [r for r in bench.records if r.error]
     if failed:
         lines.append(

@@ -132,7 +132,9 @@ class Bench(Setup, Transfers):
                 def body(m=method):
                     client = self.sftp_client(t, m)
                     assert isinstance(client, OpenSshSftp)
-                    return 0, 0, {"seconds": client.connect_only()}
+                    detail = {"seconds": client.connect_only()}
+                    self.note_exit(client, detail)
+                    return 0, 0, detail
 
                 self.measure(t, method, "connect", round_no, body)
 

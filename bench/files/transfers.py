@@ -123,7 +123,18 @@ class Transfers:
         finally:
             with contextlib.suppress(Exception):
                 getattr(client, "close", lambda: None)()
-        return self.result(what, landing, {"seconds": seconds, "connect_seconds": connect})
+        detail = {"seconds": getattr(client, "last_seconds", None) or seconds, "connect_seconds": connect}
+        self.note_exit(client, detail)
+        return self.result(what, landing, detail)
+
+    def note_exit(self, client, detail: dict) -> None:
+        """An OpenSSH client that did not end by itself once its commands were done (its time stops
+        at the last answer; the wait is recorded and reported)."""
+        waited = getattr(client, "exit_seconds", None)
+        if waited is not None:
+            detail["exit_seconds"] = round(waited, 3)
+            if waited >= client.exit_timeout:
+                detail["exit_hung"] = True
 
     def api_body(self, t, method: str, what: str, root: str, landing):
         data, files = self.data, self.api_client(t)
