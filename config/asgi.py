@@ -11,10 +11,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from accounts.ws_auth import TokenAuthMiddleware  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
+from servers.files.upload_asgi import UploadRoute  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # The file upload route reads its body as it streams it to the node (Django would read it whole first).
+        "http": UploadRoute(django_asgi_app),
         # Origin is checked in TokenAuthMiddleware, for cookie-authenticated sockets only.
         "websocket": TokenAuthMiddleware(URLRouter(websocket_urlpatterns)),
     }

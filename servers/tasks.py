@@ -75,3 +75,10 @@ def metrics_prune_task() -> None:
     from servers.stats import metrics_prune
 
     metrics_prune()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def server_files_pull_task(server_id: str, job_id: str) -> None:
+    from servers.files.pull import server_files_pull_execute
+
+    server_files_pull_execute(server_id=server_id, job_id=job_id)
