@@ -82,3 +82,17 @@ def server_files_pull_task(server_id: str, job_id: str) -> None:
     from servers.files.pull import server_files_pull_execute
 
     server_files_pull_execute(server_id=server_id, job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def server_files_compress_task(job_id: str) -> None:
+    from servers.files.archives_jobs import archive_compress_execute
+
+    archive_compress_execute(job_id=job_id)
+
+
+@shared_task(acks_late=True)
+def server_files_decompress_task(job_id: str) -> None:
+    from servers.files.archives_jobs import archive_decompress_execute
+
+    archive_decompress_execute(job_id=job_id)

@@ -318,6 +318,19 @@ class FileSession:
         with self._refusals(path):
             self._sftp.symlink(target, path)
 
+    # ---- helper C (archives): a seekable reader for zip, and rename over an existing file ----
+
+    def open_reader(self, path: str) -> "SeekableReader":
+        """`path` opened for reading as a seekable binary file (read, seek, tell, close), for formats
+        read out of order (zip's central directory is at the end). Close it when done."""
+        with self._refusals(path):
+            return SeekableReader(path, self._sftp.open(path, "rb"), refusals=self._refusals)
+
+    def replace(self, source: str, target: str) -> None:
+        """Move `source` to `target`, replacing a file there (POSIX rename: atomic)."""
+        with self._refusals(source):
+            self._sftp.posix_rename(source, target)
+
 
 class Files:
     """The files half of NodeClient (mixed into it; `self.guard`, `self._api`, `has_image` from the others)."""
@@ -395,3 +408,30 @@ class Files:
     def files_helpers(self) -> list:
         """The helper containers on this node (ContainerStates; the server's uuid in labels[HELPER_LABEL])."""
         return self.list_containers(labels=[HELPER_LABEL])
+
+
+class SeekableReader:
+    """A file open for reading in a FileSession (FileSession.open_reader): its refusals are
+    FileRefused and a broken stream NodeUnavailable, as for the session's other operations."""
+
+    def __init__(self, path: str, handle, *, refusals):
+        self._path, self._handle, self._refusals = path, handle, refusals  # refusals: the session's
+
+    def read(self, size: int) -> bytes:  # always a size: never the whole file at once
+        with self._refusals(self._path):
+            return self._handle.read(size)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        with self._refusals(self._path):
+            self._handle.seek(offset, whence)
+            return self._handle.tell()
+
+    def tell(self) -> int:
+        return self._handle.tell()
+
+    def seekable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._handle.close()

@@ -27,3 +27,19 @@ urlpatterns = [
         name="server-files-pull",
     ),
 ]
+
+# Files: archives (helper C).
+from servers.api import files_archive_views  # noqa: E402
+
+urlpatterns += [
+    path(
+        "servers/<uuid:server_id>/files/compress",
+        files_archive_views.FilesCompressView.as_view(),
+        name="server-files-compress",
+    ),
+    path(
+        "servers/<uuid:server_id>/files/decompress",
+        files_archive_views.FilesDecompressView.as_view(),
+        name="server-files-decompress",
+    ),
+]
