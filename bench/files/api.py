@@ -85,20 +85,10 @@ class FilesApi:
                     written += len(chunk)
         return written
 
-    def mkdir(self, path: str) -> None:
-        response = self.http.post(
-            f"{self.url}/create", json={"path": path, "isDirectory": True}, timeout=self.timeout
-        )
-        self._check(response, f"creating {path}")
-
-    def delete(self, path: str) -> None:
-        self._check(
-            self.http.delete(f"{self.url}?path={quote(path)}", timeout=self.timeout), f"deleting {path}"
-        )
-
     def wait_job(self, job_id) -> None:
         """Until the job (compress, decompress) has finished, polled in the panel's database every 20 ms
-        (the browser hears of it over the WebSocket; the poll costs well under a millisecond)."""
+        (the browser hears of it over the WebSocket; the poll costs well under a millisecond). The
+        endpoints themselves wait up to 10 s and answer 200 once done: then this returns at once."""
         deadline = time.monotonic() + self.timeout
         while time.monotonic() < deadline:
             status, error = adapter.job_outcome(job_id)
@@ -115,7 +105,7 @@ class FilesApi:
             json={"archivePath": archive, "targetPath": target},
             timeout=self.timeout,
         )
-        self.wait_job(self._check(response, f"decompress {archive}").json()["data"]["jobId"])
+        self.wait_job(_answer(self._check(response, f"decompress {archive}"))["jobId"])
 
     def compress(self, paths: list[str], name: str) -> str:
         """The archive's path once it is written (the job waited for when the answer names one)."""
@@ -124,16 +114,21 @@ class FilesApi:
             json={"paths": paths, "archiveName": name, "format": "tar.gz"},
             timeout=self.timeout,
         )
-        answer = self._check(response, f"compress {paths}").json()["data"]
-        if answer.get("jobId"):
-            self.wait_job(answer["jobId"])
+        answer = _answer(self._check(response, f"compress {paths}"))
+        self.wait_job(answer["jobId"])  # 200: done already; 202: still running
         return answer["archivePath"]
 
 
-def small_up_archive(api: FilesApi, data, directory: str, scratch: Path) -> dict:
+def _answer(response) -> dict:
+    """The answer's fields (at the top level beside "success", or in "data")."""
+    body = response.json()
+    return {**body, **(body.get("data") or {})}
+
+
+def small_up_archive(api: FilesApi, data, directory: str, scratch: Path, remove) -> dict:
     """The customer's way with many files: tar.gz them, upload the archive, have the panel unpack it
     (into `directory`'s parent: the archive holds `small/…`). The clock stops once the files are in
-    place; the archive is removed after. Returns the stages and "seconds"."""
+    place; the archive is then removed (`remove`, untimed). Returns the stages and "seconds"."""
     marks = {"t0": time.monotonic()}
     archive = scratch / "small.tar.gz"
     dataset.pack(data.small, archive)
@@ -145,11 +140,11 @@ def small_up_archive(api: FilesApi, data, directory: str, scratch: Path) -> dict
     api.decompress(remote, parent)
     marks["unpacked"] = time.monotonic()
     archive.unlink()
-    api.delete(remote)
+    remove(remote)
     return _stages(marks)
 
 
-def small_down_archive(api: FilesApi, directory: str, landing: Path) -> tuple[dict, Path]:
+def small_down_archive(api: FilesApi, directory: str, landing: Path, remove) -> tuple[dict, Path]:
     """A compress job, the archive downloaded and unpacked on the client (into `landing`). The clock
     stops once the files are on the client; the archive is removed after. Returns the stages and
     "seconds", and where the files landed (the archive may or may not hold the directory's name)."""
@@ -162,7 +157,7 @@ def small_down_archive(api: FilesApi, directory: str, landing: Path) -> tuple[di
     dataset.unpack(local, landing)
     marks["unpacked"] = time.monotonic()
     local.unlink()
-    api.delete(archive)
+    remove(archive)
     inner = landing / directory.rsplit("/", 1)[-1]
     return _stages(marks), inner if inner.is_dir() else landing
 

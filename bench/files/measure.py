@@ -1,6 +1,6 @@
 """The panel's processes during one transfer, from /proc: the peak resident memory (VmHWM, reset to the
 current RSS before each transfer by writing 5 to /proc/<pid>/clear_refs) and the CPU time, of every
-process in each watched process group (daphne is one process; a gateway that forks is counted whole)."""
+process in each watched process group (daphne is one process; a server or gateway that forks is counted whole)."""
 
 import contextlib
 import os

@@ -11,7 +11,7 @@ WHATS = ("big-up", "big-down", "small-up", "small-down")
 LABELS = {
     "raw-openssh": "raw: OpenSSH `sftp -b` → node's sshd",
     "raw-paramiko": "raw: paramiko SFTP → node's sshd",
-    "api": "API (daphne)",
+    "api": "API",
     "api-archive": "API, small files as a tar.gz (decompress / compress job)",
     "gateway-paramiko": "gateway: paramiko SFTP",
     "gateway-openssh": "gateway: OpenSSH `sftp -b`",
@@ -62,7 +62,7 @@ def _cpu(done, name):
 
 def _process(method: str) -> str | None:
     """The panel's process a method goes through (the raw baselines go through none)."""
-    return "daphne" if method.startswith("api") else "sftp" if method.startswith("gateway") else None
+    return "web" if method.startswith("api") else "sftp" if method.startswith("gateway") else None
 
 
 def _row(bench, t, method, what) -> str | None:
@@ -83,10 +83,11 @@ def _row(bench, t, method, what) -> str | None:
         label += f" — {len(records) - len(done)} failed"
     name = _process(method)
     peak, cpu = (fmt(_peak(done, name)), fmt(_cpu(done, name), 2)) if name else ("-", "-")
+    shown = {"web": f"web ({bench.web_server})", "sftp": "gateway"}.get(name, "-")
     return (
         f"| {LABELS[method]} | {label} | {len(done)} | {fmt(seconds, 2)} "
         f"| {fmt(rates if what.startswith('big') else mbs)} | {fmt(rates, 0) if what.startswith('small') else '-'} "
-        f"| {name or '-'} | {peak} | {cpu} | {fmt(statistics.median(connects), 3) if connects else '-'} |"
+        f"| {shown} | {peak} | {cpu} | {fmt(statistics.median(connects), 3) if connects else '-'} |"
     )
 
 
@@ -158,7 +159,10 @@ def header(bench) -> list[str]:
     if idle:
         lines.append(
             "- **Idle RSS** before the transfers: "
-            + ", ".join(f"{name} {kb / 1024:,.1f} MB" for name, kb in idle.items())
+            + ", ".join(
+                f"{ {'web': f'web ({bench.web_server})', 'sftp': 'gateway'}.get(name, name) } {kb / 1024:,.1f} MB"
+                for name, kb in idle.items()
+            )
         )
     if a.note:
         lines.append(f"- **Note:** {a.note}")
@@ -185,8 +189,9 @@ def header(bench) -> list[str]:
         "checked against the source, an upload's size on the node, untimed). MB = 2^20 bytes. The "
         "paramiko methods' time leaves out the connection and login (their own column); an OpenSSH "
         "`sftp -b` run is one process, its time includes them (the *connect + login only* row is that "
-        "cost alone). Peak RSS is VmHWM, reset before each transfer, of daphne and of the gateway's "
-        "processes; CPU is their user+system time during the transfer. The API's uploads run with "
+        "cost alone). Peak RSS is VmHWM, reset before each transfer, of the web process and of the "
+        "gateway's processes; CPU is their user+system time during the transfer. Each API method (api, api-archive) starts on a "
+        "freshly started web process. The API's uploads run with "
         f"`HEARTH_FILES_UPLOAD_MAX_BYTES` = {bench.data.big_bytes + 64 * MB:,} (the default, 100 MB, "
         "would refuse the big file).",
         "",

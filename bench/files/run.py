@@ -5,20 +5,20 @@ gateway — against raw SFTP straight to the node, in the same run.
     make bench-files ARGS="--quick --no-results"   # 50 MB and 1,000 files: a development run
 
 For the local node (engine 1 over unix://) and the SSH node (engine 2 over ssh://127.0.0.1:2202) it
-runs the real panel (daphne, a Celery worker for the archive jobs, `manage.py sftp`) on its own
+runs the real panel (the Procfile's web server, daphne today; a Celery worker for the archive jobs; `manage.py sftp`) on its own
 database, with one never-installed server per node, and times on each node, for each method, the big
 file up and down and the directory of small files up and down:
 
 * raw-openssh / raw-paramiko: OpenSSH's `sftp -b` and a paramiko SFTP session straight to the sshd in
   front of the node (127.0.0.1:2201 / 2202, the test key), as the node's user, into a directory beside
   the servers' (same file system);
-* api: POST …/files/upload (multipart, streamed from disk) and GET …/files/download through daphne;
+* api: POST …/files/upload (multipart, streamed from disk) and GET …/files/download through the web server;
   the small files as multipart requests of `--api-batch` files each, and downloaded one GET per
   file over `--api-get-sample` files; api-archive: the small files as a tar.gz uploaded and unpacked by
   a decompress job, and back as a compress job, the archive downloaded and unpacked on the client;
 * gateway-paramiko / gateway-openssh: the same two clients through the panel's SFTP gateway.
 
-The peak RSS (VmHWM) of daphne and the gateway is taken during every transfer. Results are printed,
+The peak RSS (VmHWM) of the web process and the gateway is taken during every transfer. Results are printed,
 appended to bench/RESULTS.md and kept in full in bench/out/files-<time>/. See bench/README.md.
 """
 
@@ -83,6 +83,7 @@ class Bench(Setup, Transfers):
         self.data = None
         self.watch = None
         self.idle_rss_kb: dict = {}
+        self.web_server = ""
         self.duration = 0.0
         self.load_before = self.load_after = []
         self.tests_before = self.tests_after = 0
@@ -184,6 +185,12 @@ def parse_args():
         help="where the client's files are (a tmpfs keeps the client's disk out of the figures)",
     )
     parser.add_argument("--note", default="", help="a note for the results (e.g. the machine's load)")
+    parser.add_argument(
+        "--web",
+        choices=["procfile", "daphne", "uvicorn"],
+        default="procfile",
+        help="the web server: the Procfile's `web` line (daphne today), or one named",
+    )
     parser.add_argument("--worker-loglevel", default="WARNING")
     parser.add_argument("--no-results", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args()

@@ -1,8 +1,9 @@
 """Setting the files benchmark up: its two nodes and the sshd in front of each, the panel's rows
-(through bench/adapter.py), the panel's processes (daphne, a Celery worker for the archive jobs, the
+(through bench/adapter.py), the panel's processes (the web server, a Celery worker for the archive jobs, the
 SFTP gateway) and the client's keys."""
 
 import os
+import shlex
 import subprocess
 import time
 import uuid
@@ -13,15 +14,16 @@ from bench import adapter
 from bench.files.common import MB, Target
 from bench.files.measure import ProcessWatch
 from bench.harness import (
+    ROOT,
     VENV_BIN,
     Aborted,
     api_session,
     check_bench_services,
     env,
     free_port,
-    start_web_and_worker,
     wait_until,
     wait_web_and_worker,
+    worker_argv,
 )
 from bench.rawsftp import ParamikoSftp, host_key, known_hosts_line
 
@@ -48,6 +50,25 @@ def _target(key: str, n: int, docker_url: str) -> Target:
     )
     target.node_user, target.pinned = ssh.username, host_key(target.host_key)
     return target
+
+
+def web_argv(kind: str, port: int) -> list[str]:
+    """The web process: the Procfile's `web` line (what `make run` serves with) on 127.0.0.1:`port`,
+    or daphne or uvicorn named explicitly (`--web`)."""
+    if kind == "daphne":
+        return [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
+    if kind == "uvicorn":
+        return [
+            str(VENV_BIN / "uvicorn"),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "config.asgi:application",
+        ]
+    line = next(x for x in (ROOT / "Procfile").read_text().splitlines() if x.startswith("web:"))
+    command = line.split(":", 1)[1].replace("$HEARTH_HOST", "127.0.0.1").replace("$HEARTH_PORT", str(port))
+    return shlex.split(command)
 
 
 class Setup:
@@ -109,10 +130,15 @@ class Setup:
             self.notes.append(f"gateway-openssh cannot log in: {exc}")
 
     def start_processes(self) -> None:
-        """daphne and the worker (allowed an upload the size of the big file), then the gateway on a
-        free port of 127.0.0.1; the watch follows daphne and the gateway."""
+        """The web process (allowed an upload the size of the big file) and the worker, then the
+        gateway on a free port of 127.0.0.1; the watch follows the web process and the gateway."""
         os.environ["HEARTH_FILES_UPLOAD_MAX_BYTES"] = str(self.data.big_bytes + 64 * MB)
-        self.base_url = start_web_and_worker(self.processes, self.args.worker_loglevel)
+        port = free_port()
+        argv = web_argv(self.args.web, port)
+        self.web_server = Path(argv[0]).name
+        self.processes.start("web", argv)
+        self.processes.start("worker", worker_argv(self.args.worker_loglevel))
+        self.base_url = f"http://127.0.0.1:{port}"
         if self.uses_gateway:
             self.gateway_port = free_port()
             self.processes.start(
@@ -122,9 +148,17 @@ class Setup:
             )
         wait_web_and_worker(self.processes, self.base_url)
         if self.uses_gateway:
-            wait_until("the SFTP gateway's banner", self._gateway_up, 60)
-        watched = ("daphne", "sftp") if self.uses_gateway else ("daphne",)
+            wait_until("the SFTP gateway's heartbeat", self._gateway_up, 60)
+        watched = ("web", "sftp") if self.uses_gateway else ("web",)
         self.watch = ProcessWatch({name: self.processes.pid(name) for name in watched})
+
+    def fresh_web(self) -> None:
+        """A newly started web process (untimed) for each API method: what one method leaves in it
+        (memory, a pool it exhausted) is not charged to the next."""
+        port = int(self.base_url.rsplit(":", 1)[1])
+        self.processes.restart("web", web_argv(self.args.web, port))
+        wait_web_and_worker(self.processes, self.base_url)
+        self.watch.groups["web"] = self.processes.pid("web")
 
     @property
     def uses_gateway(self) -> bool:

@@ -89,6 +89,8 @@ class Transfers:
         """The method's transfers on node `t`, then the benchmark's directory emptied (untimed)."""
         root = self.remote_root(t, method)
         self.prepare_remote(t, method)
+        if method.startswith("api"):
+            self.fresh_web()
         ok = {}
         for what in WHATS[method]:
             if what.endswith("down") and not ok.get(what.replace("down", "up")):
@@ -139,18 +141,21 @@ class Transfers:
     def api_body(self, t, method: str, what: str, root: str, landing):
         data, files = self.data, self.api_client(t)
         detail = {}
+
+        def remove(path: str) -> None:  # an archive, untimed: on the node's host, as the node's user
+            adapter.node_remove_tree(t.node, f"{adapter.server_dir(t.server)}{path}")
+
         started = time.monotonic()
         if what == "big-up":
             files.upload(root, [data.big])
         elif what == "big-down":
             files.download(f"{root}/big.bin", landing / "big.bin")
         elif what == "small-up" and method == "api":
-            sources = sorted(data.small.iterdir())
-            files.mkdir(f"{root}/small")
+            sources = sorted(data.small.iterdir())  # into /bench/small, made by prepare_remote
             files.upload_batches(f"{root}/small", sources, self.args.api_batch)
             detail["requests"] = -(-len(sources) // self.args.api_batch)
         elif what == "small-up":
-            detail = files_api.small_up_archive(files, data, f"{root}/small", data.root)
+            detail = files_api.small_up_archive(files, data, f"{root}/small", data.root, remove)
         elif method == "api":
             names = sorted(data.sizes)[: self.args.api_get_sample]
             for name in names:
@@ -163,7 +168,7 @@ class Transfers:
                 raise RuntimeError(error)
             return sample_bytes, len(names), detail
         else:
-            detail, landing = files_api.small_down_archive(files, f"{root}/small", landing)
+            detail, landing = files_api.small_down_archive(files, f"{root}/small", landing, remove)
         detail.setdefault("seconds", time.monotonic() - started)
         return self.result(what, landing, detail)
 
@@ -212,6 +217,8 @@ class Transfers:
                 sftp.sftp.mkdir(f"{t.raw_dir}/{REMOTE}")
         else:
             adapter.files_mkdir(t.server, f"/{REMOTE}")
+            if method == "api":  # the upload writes into an existing directory
+                adapter.files_mkdir(t.server, f"/{REMOTE}/small")
 
     def clear_remote(self, t, method: str) -> None:
         adapter.node_remove_tree(t.node, self.host_root(t, method))
