@@ -35,6 +35,7 @@ from nodes.client.sdk import raw_socket
 
 HELPER_LABEL = "hearth.files"  # value: the server's uuid (never hearth.server: the monitor's label)
 CHUNK = 256 * 1024
+READ_WINDOW = 4 * 1024 * 1024  # read_windowed: bytes asked for ahead of the reader, at most
 _SFTP_ARGV = [SFTP_SERVER, "-e", "-l", "ERROR", "-u", "022"]
 
 
@@ -330,6 +331,37 @@ class FileSession:
         """Move `source` to `target`, replacing a file there (POSIX rename: atomic)."""
         with self._refusals(source):
             self._sftp.posix_rename(source, target)
+
+    # ---- added for streamed downloads (servers/files/transfer.py) ----
+
+    def read_windowed(self, path: str, *, chunk_size: int = CHUNK, window: int = READ_WINDOW):
+        """The file's bytes in chunks, read ahead at most `window` bytes: `read` prefetches the whole
+        file, and paramiko's prefetch, when the reader catches up with its request thread (a busy CPU),
+        ends early and keeps every later answer in memory (measured: a 300 MB download held whole). So
+        each window is its own handle (its answers go with it); the file must keep its size and mtime
+        from one window to the next (else FileRefused: it changed during the download)."""
+        first = self.stat(path)
+        position = 0
+        while position < first.size:
+            end = min(position + window, first.size)
+            with self._refusals(path):
+                handle = self._sftp.open(path, "rb")
+            try:
+                with self._refusals(path):
+                    now = handle.stat()
+                    if (now.st_size, float(now.st_mtime or 0)) != (first.size, first.modified):
+                        raise FileRefused(FileRefused.FAILED, path, "the file changed during the download")
+                    handle.seek(position)
+                    handle.prefetch(end)
+                    while position < end:
+                        chunk = handle.read(min(chunk_size, end - position))
+                        if not chunk:
+                            raise FileRefused(FileRefused.FAILED, path, "the file shrank during the download")
+                        position += len(chunk)
+                        yield chunk
+            finally:
+                with contextlib.suppress(Exception):
+                    handle.close()
 
 
 class Files:

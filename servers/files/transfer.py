@@ -273,7 +273,7 @@ class Download:
 
         left = self.size
         try:
-            for chunk in self.files.read(self.path):
+            for chunk in self.files.read_windowed(self.path):
                 if self._stop.is_set():
                     return
                 chunk = chunk[:left]
