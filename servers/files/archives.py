@@ -14,7 +14,9 @@ entry is written are they moved into place: a missing target is that one rename;
 one the entries are moved one by one after checking, before moving anything, that none would land
 on a symlink or on something of another kind (a directory where the archive has a file). Files of
 the same name are replaced, directories merged. A failure removes our directory and every parent
-the job made. See servers/files/archives_extract.py for the rules on entries and the limits.
+the job made. (The one window left: the node lost while entries are being moved into an existing
+target leaves those already moved, each of them complete.) See servers/files/archives_extract.py
+for the rules on entries and the limits.
 """
 
 import posixpath
@@ -27,7 +29,7 @@ from config.tasks import queue
 from nodes.client import FileRefused
 from servers import jobs
 from servers.files import paths as customer_paths
-from servers.files.archives_extract import detect
+from servers.files.archives_extract import OURS, detect
 from servers.files.archives_pack import format_for
 from servers.files.helper import helper_for, session
 from servers.models import Job, Server
@@ -50,6 +52,10 @@ def archive_compress(
     archive) and queue the job; (job, the archive's path)."""
     roots = _compress_roots(paths)
     name = customer_paths.name(archive_name, field="archiveName")
+    if name.startswith(OURS):
+        raise InvalidInput(
+            {"archiveName": f"archiveName may not start with {OURS}: Hearth keeps those names."}
+        )
     fmt = format_for(name, format)
     base = common_parent(roots)
     folder = customer_paths.clean(directory, field="directory") if directory else base

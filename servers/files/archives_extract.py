@@ -238,6 +238,12 @@ def entry_name(name: str) -> str | None:
         raise InvalidInput(
             f"The archive's entry {name!r} contains a backslash or a NUL byte: nothing was extracted."
         )
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # tarfile keeps undecodable bytes as surrogates
+        raise InvalidInput(
+            f"The archive's entry {name!r} is not a UTF-8 name: nothing was extracted."
+        ) from None
     parts = [part for part in name.split("/") if part not in ("", ".")]
     if ".." in parts:
         raise InvalidInput(
@@ -305,7 +311,8 @@ class Extraction:
         parent = posixpath.dirname(name)
         if parent:
             self._directory(parent, member.name)
-        reader = member.open()
+        with _damaged("tar or zip"):
+            reader = member.open()
         # A duplicate name: the later entry replaces the earlier one, as tar and unzip do.
         self.files.write(
             posixpath.join(self.root, name), self._chunks(reader), mode=(member.mode & 0o777) | 0o600
@@ -320,8 +327,16 @@ class Extraction:
 
     def _spend(self, size: int) -> None:
         self.written += size
-        if self.written > self.limits.max_bytes or self.written > self.limits.max_ratio * self.archive_size:
-            raise InvalidInput(ratio_message(self.limits))
+        if self.written > self.limits.max_bytes:
+            raise InvalidInput(
+                f"The archive expands to more than {self.limits.max_bytes // MB} MB "
+                "(FILES_EXTRACT_MAX_BYTES): nothing was extracted."
+            )
+        if self.written > self.limits.max_ratio * self.archive_size:
+            raise InvalidInput(
+                f"The archive expands to more than {self.limits.max_ratio} times its size "
+                "(FILES_EXTRACT_MAX_RATIO): it looks like a decompression bomb, so nothing was extracted."
+            )
         self.budget.spend(size)
         if self.on_written:
             self.on_written(size)

@@ -76,20 +76,23 @@ def _run(job: Job, work, *, verb: str) -> None:
     except (DomainError, FileRefused, NodeUnavailable) as exc:
         error = as_error(exc, mount) if isinstance(exc, FileRefused) else exc
         reason = getattr(error, "message", None) or str(error)
-        Job.objects.filter(pk=job.pk).update(
-            detail={**job.detail, "errorStatus": getattr(error, "status", 503)}
-        )
-        jobs.job_failed(job.pk, reason)
-        console.write(job.server_id, f"{verb} failed: {reason}")
-        return
+        return _failed(job, reason, getattr(error, "status", 503), verb)
     except Exception as exc:
         logger.exception("%s job %s failed", verb, job.pk)
-        jobs.job_failed(job.pk, f"{verb} failed: {exc.__class__.__name__}")
-        console.write(job.server_id, f"{verb} failed.")
-        return
+        return _failed(
+            job, f"{verb} failed unexpectedly ({exc.__class__.__name__}); it was logged.", 500, verb
+        )
     jobs.job_log(job.pk, lines)
     jobs.job_succeeded(job.pk)
     console.write(job.server_id, f"{verb}: done.")
+
+
+def _failed(job: Job, reason: str, status: int, verb: str) -> None:
+    """End the job failed; its HTTP status is kept for the endpoint that waits for it."""
+    detail = Job.objects.filter(pk=job.pk).values_list("detail", flat=True).first() or {}
+    Job.objects.filter(pk=job.pk).update(detail={**detail, "errorStatus": status})
+    jobs.job_failed(job.pk, reason)
+    console.write(job.server_id, f"{verb} failed: {reason}")
 
 
 # ---- compress ----------------------------------------------------------------------------------------
@@ -111,10 +114,10 @@ def _compress(job: Job) -> list[str]:
             reading, roots, fmt=detail["format"], max_entries=limits.max_entries
         )
         progress = Progress(job, sum(s.entry.size for s in sources if s.entry.is_regular), "Compressing")
+        budget = quota.budget(server)
         packer = archives_pack.Packer(reading, sources, detail["format"])
         pipe = Pipe()
         thread = archives_pack.start(packer, pipe)
-        budget = quota.budget(server)
         try:
             writing.write(
                 inside(mount, detail["archivePath"]),

@@ -52,9 +52,13 @@ def host_tree(server) -> dict[str, object]:
     return found
 
 
-def servers_dir_listing(server) -> list[str]:
-    """What is beside the server's directory on the host (an escape would land there)."""
-    return sorted(os.listdir(os.path.dirname(runtime.server_dir(server))))
+def escaped(server, token: str) -> list[str]:
+    """Where on the host a name containing `token` turned up outside the server's directory: beside it,
+    in the node's data dir, /etc, /tmp or / (an escaping entry would land there). Names are unique to a
+    test, since other test runs share the nodes' directories."""
+    servers = os.path.dirname(runtime.server_dir(server))
+    places = [servers, os.path.dirname(servers), "/etc", "/tmp", "/"]
+    return [f"{place}/{name}" for place in places for name in os.listdir(place) if token in name]
 
 
 def digest(path: str) -> str:
@@ -145,7 +149,7 @@ def tar_gz_of_zeros(name: str, size: int) -> bytes:
 
 
 @functools.cache
-def tar_zst_of_zeros(name: str, size: int) -> bytes:
+def tar_zst_of_zeros(name: str, size: int, kind: bytes = tarfile.REGTYPE) -> bytes:
     raw = io.BytesIO()
     compressor = zstandard.ZstdCompressor(level=1)
     with (
@@ -153,6 +157,6 @@ def tar_zst_of_zeros(name: str, size: int) -> bytes:
         tarfile.open(fileobj=compressed, mode="w|") as tar,
     ):
         info = tarfile.TarInfo(name)
-        info.size = size
+        info.size, info.type = size, kind
         tar.addfile(info, Zeros(size))
     return raw.getvalue()
