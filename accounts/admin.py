@@ -10,7 +10,8 @@ from accounts.admin_site import ReadOnlyAdmin, StaffInline, StaffModelAdmin
 from accounts.apikeys import apikey_revoke
 from accounts.audit import audit
 from accounts.forms import HearthUserChangeForm, HearthUserCreationForm, RoleForm
-from accounts.models import ApiKey, AuditLog, LoginSession, Role, TwoFactorDevice, User
+from accounts.models import ApiKey, AuditLog, LoginSession, Role, SSHKey, TwoFactorDevice, User
+from accounts.sshkeys import ssh_key_delete
 from config.errors import DomainError, refusal_text
 
 
@@ -323,3 +324,23 @@ class TwoFactorDeviceAdmin(StaffModelAdmin):
     def delete_model(self, request, obj):
         audit("auth.2fa_reset", request=request, resource=obj.user, via="admin")
         super().delete_model(request, obj)
+
+
+@admin.register(SSHKey)
+class SSHKeyAdmin(StaffModelAdmin):
+    """Users' SFTP public keys: staff may look and remove (a removed key's sessions end), never add."""
+
+    list_display = ("name", "user", "fingerprint", "created_at", "last_used_at")
+    list_select_related = ("user",)
+    search_fields = ("name", "fingerprint", "user__email", "user__username")
+    readonly_fields = ("user", "name", "public_key", "fingerprint", "created_at", "last_used_at")
+
+    def has_add_permission(self, request):
+        return False  # a key is its owner's to add
+
+    def delete_model(self, request, obj):
+        ssh_key_delete(key=obj, actor=request.user, request=request)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset:
+            ssh_key_delete(key=key, actor=request.user, request=request)

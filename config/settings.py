@@ -336,6 +336,7 @@ SFTP_LOGIN_ATTEMPTS_PER_ADDRESS = env.int("HEARTH_SFTP_LOGIN_ATTEMPTS_PER_ADDRES
 SFTP_LOGIN_ATTEMPTS_PER_ACCOUNT = env.int("HEARTH_SFTP_LOGIN_ATTEMPTS_PER_ACCOUNT", default=10)
 SFTP_LOGIN_WINDOW_SECONDS = env.int("HEARTH_SFTP_LOGIN_WINDOW", default=15 * 60)
 SFTP_RECHECK_SECONDS = env.float("HEARTH_SFTP_RECHECK_SECONDS", default=2.0)  # revocation within ~2 s
+SFTP_DISK_RECHECK_SECONDS = env.float("HEARTH_SFTP_DISK_RECHECK_SECONDS", default=10.0)  # when at the limit
 
 # Server files (servers/files/, the SFTP gateway): see README "Files and SFTP".
 # OpenSSH's sftp-server on the panel's machine, from which the files image is built (nodes/client/files_image.py).

@@ -386,3 +386,25 @@ CALLS: dict[tuple[str, str], Call] = {
     ),
     ("POST", "/api/auth/2fa/recovery-codes"): Call(two_factor_on, lambda ctx: {"code": ctx["code"]}),
 }
+
+
+def own_ssh_key(users) -> dict:
+    from accounts.sshkeys import ssh_key_add
+    from nodes.client import generate_keypair
+
+    return {"id": ssh_key_add(user=users["caller"], name="laptop", public_key=generate_keypair()[1]).pk}
+
+
+def new_ssh_key_body(ctx) -> dict:
+    from nodes.client import generate_keypair
+
+    return {"name": "laptop", "publicKey": generate_keypair()[1]}
+
+
+CALLS.update(
+    {
+        ("POST", "/api/account/ssh-keys"): Call(body=new_ssh_key_body),
+        ("GET", "/api/account/ssh-keys/{id}"): Call(own_ssh_key),
+        ("DELETE", "/api/account/ssh-keys/{id}"): Call(own_ssh_key),
+    }
+)

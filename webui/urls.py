@@ -9,4 +9,5 @@ urlpatterns = [
     path("logout", views.logout_view, name="logout"),
     path("", views.server_list, name="server-list"),
     path("servers/<uuid:server_id>", views.server_detail, name="server-detail"),
+    path("account/ssh-keys", views.ssh_keys, name="ssh-keys"),
 ]

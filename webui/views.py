@@ -202,3 +202,51 @@ def server_detail(request, server_id):
             "page_data": page_data,
         },
     )
+
+
+@signed_in
+@csrf_protect
+@never_cache
+def ssh_keys(request):
+    """The account's SSH keys for the SFTP gateway: add one, remove one (accounts.sshkeys)."""
+    from accounts.models import SSHKey
+    from accounts.sshkeys import ssh_key_add, ssh_key_delete
+
+    context = {"error": "", "name": "", "public_key": ""}
+    if request.method == "POST":
+        try:
+            if key_id := request.POST.get("delete"):
+                key = (
+                    SSHKey.objects.filter(user=request.user, pk=key_id).first() if _is_uuid(key_id) else None
+                )
+                if key is not None:
+                    ssh_key_delete(key=key, actor=request.user, request=request)
+            else:
+                name = request.POST.get("name", "").strip()[:100] or "key"
+                ssh_key_add(
+                    user=request.user,
+                    name=name,
+                    public_key=request.POST.get("public_key", ""),
+                    request=request,
+                )
+            return redirect("webui:ssh-keys")
+        except DomainError as exc:
+            context.update(
+                error=_message(exc),
+                name=request.POST.get("name", ""),
+                public_key=request.POST.get("public_key", ""),
+            )
+    from servers.sftp.gateway import bind_address
+
+    context.update(keys=SSHKey.objects.filter(user=request.user), sftp_port=bind_address()[1])
+    return _page(request, "webui/ssh_keys.html", context, status=400 if context["error"] else 200)
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,12 +1,13 @@
 from django.urls import include, path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api import admin_views, keys, views
+from accounts.api import admin_views, keys, ssh_keys, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("roles", admin_views.RoleViewSet, basename="role")
 router.register("admin/users", admin_views.AdminUserViewSet, basename="admin-user")
 router.register("api-keys", keys.ApiKeyViewSet, basename="api-key")
+router.register("account/ssh-keys", ssh_keys.SSHKeyViewSet, basename="ssh-key")
 
 urlpatterns = [
     path("auth/register", views.RegisterView.as_view(), name="auth-register"),

@@ -25,7 +25,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from nodes.client.keys import fingerprint, host_key_line
+from nodes.client.keys import host_key_line
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +33,8 @@ logger = logging.getLogger(__name__)
 CIPHERS = ("aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "aes128-ctr", "aes256-ctr")
 # A larger window than paramiko's 2 MB keeps a fast client streaming instead of waiting for acks.
 WINDOW_SIZE = 16 * 1024 * 1024
-MAX_PACKET = 32 * 1024  # what OpenSSH's own server offers; clients send at most this per packet
+MAX_PACKET = 64 * 1024  # an SFTP WRITE of 32 KB (and its header) fits one SSH packet
 MAX_AUTH_FAILURES = 6  # per connection, as OpenSSH's MaxAuthTries
-RSA_MIN_BITS = 2048
-KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa")
 
 
 class GatewayAuthority(Protocol):
@@ -70,25 +68,6 @@ def load_host_key(path: str) -> paramiko.PKey:
     raise ValueError(f"{path} is not an OpenSSH ed25519, RSA or ECDSA private key.")
 
 
-def public_key_facts(line: str) -> tuple[str, str]:
-    """A user's public key line as ("type base64", "SHA256:…"); ValueError saying what is wrong."""
-    parts = line.strip().split()
-    if len(parts) < 2:
-        raise ValueError("Paste one OpenSSH public key line, e.g. 'ssh-ed25519 AAAA… you@laptop'.")
-    if parts[0] not in KEY_TYPES:
-        raise ValueError(f"Key type {parts[0]!r} is not accepted; use ssh-ed25519, ecdsa-sha2-* or ssh-rsa.")
-    try:
-        import base64
-
-        key = paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1], validate=True))
-    except Exception as exc:  # base64 and paramiko each raise their own kind
-        raise ValueError("This is not a valid OpenSSH public key (the base64 part does not decode).") from exc
-    if key.get_name() == "ssh-rsa" and key.get_bits() < RSA_MIN_BITS:
-        raise ValueError(f"RSA keys must have at least {RSA_MIN_BITS} bits; this one has {key.get_bits()}.")
-    normalized = host_key_line(key)
-    return normalized, fingerprint(normalized)
-
-
 class _Interface(paramiko.ServerInterface):
     """One connection's answers: auth through the authority, one session channel, only `sftp`."""
 
@@ -103,6 +82,8 @@ class _Interface(paramiko.ServerInterface):
         return "publickey,password"
 
     def _result(self, login) -> int:
+        if self.transport.is_authenticated():
+            return paramiko.AUTH_FAILED  # one login per connection: a later one never replaces it
         if login is None:
             self.failures += 1
             if self.failures >= MAX_AUTH_FAILURES:
@@ -157,6 +138,13 @@ class _Interface(paramiko.ServerInterface):
         return False
 
 
+def _hang_up(sock: socket.socket, transport: paramiko.Transport) -> None:
+    """End the connection now, from any thread (shutdown wakes whoever is blocked on the socket)."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    transport.close()
+
+
 class SFTPGateway:
     """Listens on (host, port) and serves each connection in its own thread. `serve()` blocks until
     `stop()`; `port` is the bound port (0 in `bind` picks a free one)."""
@@ -193,6 +181,8 @@ class SFTPGateway:
                 time.sleep(0.05)  # out of descriptors, say: never spin, never die
                 continue
             address = peer[0]
+            with contextlib.suppress(OSError):  # request and answer, one packet each: never wait for more
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if not self._admit(address):
                 logger.warning("sftp: too many unauthenticated connections; closed one from %s", address)
                 with contextlib.suppress(OSError):
@@ -228,7 +218,6 @@ class SFTPGateway:
         pending = True
         transport = None
         try:
-            sock.settimeout(self.timeout)
             transport = self._transport(sock)
             interface = _Interface(self.authority, address, transport)
             transport.start_server(event=threading.Event(), server=interface)
@@ -237,8 +226,7 @@ class SFTPGateway:
                 return
             self._release(address)
             pending = False
-            sock.settimeout(None)
-            self.authority.serve(interface.login, channel, transport.close)
+            self.authority.serve(interface.login, channel, lambda: _hang_up(sock, transport))
             with contextlib.suppress(Exception):
                 channel.send_exit_status(0)
         except Exception:

@@ -52,6 +52,7 @@ class Authority:
         try:
             try:
                 session.recheck()
+                session.measure_disk()
                 stream, mount = _open_stream(session)
             finally:
                 connection.close()

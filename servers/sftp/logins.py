@@ -21,16 +21,17 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework_simplejwt.exceptions import TokenError
 from rest_framework_simplejwt.tokens import AccessToken
 
-from accounts.apikeys import KEY_MARK, apikey_authenticate
+from accounts.apikeys import KEY_MARK, LAST_USED_RESOLUTION, apikey_authenticate
 from accounts.authentication import two_factor_missing, user_for_access_token
 from accounts.models import SSHKey, User
+from accounts.sshkeys import fingerprint
 from config.api.throttling import charge, refund
 from config.errors import DomainError
-from nodes.client import fingerprint
 from servers.files.access import check_files_access
 from servers.models import Server
 from servers.selectors import servers_visible_to
@@ -122,7 +123,13 @@ def login_publickey(username: str, key_line: str, address: str) -> Login | None:
     )
     if key is None or not key.user.is_active:
         return None
-    return _grant(key.user, name, PUBLIC_KEY, key.pk, address)
+    login = _grant(key.user, name, PUBLIC_KEY, key.pk, address)
+    if login is not None:
+        now = timezone.now()
+        SSHKey.objects.filter(pk=key.pk).exclude(last_used_at__gt=now - LAST_USED_RESOLUTION).update(
+            last_used_at=now
+        )
+    return login
 
 
 def _by_secret(name: _Name, secret: str, address: str) -> Login | None:

@@ -18,12 +18,13 @@ import posixpath
 import struct
 import threading
 
+from servers.files.quota import over_limit
 from servers.sftp.session import DELETE, READ, WRITE
 
 INIT, VERSION, OPEN, CLOSE, READ_, WRITE_, LSTAT, FSTAT, SETSTAT, FSETSTAT = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
 OPENDIR, READDIR, REMOVE, MKDIR, RMDIR, REALPATH, STAT, RENAME, READLINK, SYMLINK = range(11, 21)
 STATUS, HANDLE, NAME, EXTENDED = 101, 102, 104, 200
-FX_OK, FX_PERMISSION_DENIED = 0, 3
+FX_OK, FX_FAILURE, FX_PERMISSION_DENIED = 0, 4, 3
 OPEN_CHANGES = 0x02 | 0x04 | 0x08 | 0x10 | 0x20  # WRITE, APPEND, CREAT, TRUNC, EXCL
 ATTR_PERMISSIONS = 0x04
 MAX_PACKET = 256 * 1024 + 1024  # sftp-server's own limit (SFTP_MAX_MSG_LENGTH) and a little
@@ -96,6 +97,7 @@ class Proxy:
     def __init__(self, client, helper, session, mount: str):
         self.client, self.helper, self.session = client, helper, session
         self.paths = Paths(mount)
+        self.over = over_limit(session.server) if session.server is not None else ""
         self._send_lock = threading.Lock()  # both directions answer the client
         self._rename: set[int] = set()  # ids whose NAME answer names a path
         self._audits: dict[int, tuple[str, str]] = {}  # ids whose success is a change to record
@@ -140,9 +142,15 @@ class Proxy:
             end = at + 4 + size
             if end > total:
                 break
-            permission = BY_HANDLE.get(buffer[at + 4])
+            kind = buffer[at + 4]
+            permission = BY_HANDLE.get(kind)
             if permission is not None and self.session.allows(permission):
-                at = end  # the bulk (READ, WRITE…): no path in it, forwarded in the run
+                if kind != WRITE_ or self.session.spend(size):
+                    at = end  # the bulk (READ, WRITE…): no path in it, forwarded in the run
+                    continue
+                out.append(bytes(buffer[run_start:at]))
+                self._to_client(status(int.from_bytes(buffer[at + 5 : at + 9], "big"), FX_FAILURE, self.over))
+                at = run_start = end
                 continue
             replacement = self._request(bytes(buffer[at:end]))
             if replacement is not None:
@@ -167,7 +175,8 @@ class Proxy:
         if kind == OPEN:
             return self._open(packet, request_id)
         if kind == SYMLINK:
-            return self._checked(request_id, WRITE) or self._symlink(packet, request_id)
+            denied = self._checked(request_id, WRITE)
+            return denied if denied is not None else self._symlink(packet, request_id)
         if kind == EXTENDED:
             return self._extended(packet, request_id)
         if rule is None:
@@ -239,6 +248,11 @@ class Proxy:
 
     def _extended(self, packet: bytes, request_id: int) -> bytes | None:
         name, at = _string(packet, 9)
+        if name == b"home-directory":  # everyone's home is the server's root
+            self._to_client(
+                _packet(NAME, struct.pack(">II", request_id, 1) + _pack_string(b"/") * 2 + b"\0" * 4)
+            )
+            return b""
         rule = EXTENSIONS.get(name)
         if rule is None:
             return self._deny(request_id, f"The extension {name.decode(errors='replace')} is not supported.")

@@ -12,6 +12,7 @@ another node or is being transferred, reinstalled or restored.
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -23,6 +24,7 @@ from accounts.audit import audit
 from accounts.models import ApiKey, LoginSession, SSHKey, User
 from accounts.permissions import can
 from config.errors import DomainError
+from servers.files import quota
 from servers.files.access import check_files_access
 from servers.models import Server
 from servers.sftp.logins import API_KEY, JWT, PUBLIC_KEY, Login
@@ -47,12 +49,37 @@ class GatewaySession:
         self.ended = threading.Event()
         self.end_reason = ""
         self.failed_checks = 0
+        self.disk_left: int | None = None  # bytes the session may still write (None: no limit)
+        self.disk_measured = 0.0
         self._changes: dict[str, list[str]] = {}
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
 
     def allows(self, permission: str) -> bool:
         return not self.ended.is_set() and self.allowed.get(permission, False)
+
+    def spend(self, size: int) -> bool:
+        """Count `size` bytes about to be written against the disk limit; False once over it. Every
+        WRITE counts (an overwrite too): past the limit, writes are refused until a re-measure
+        (after deletions, SFTP_DISK_RECHECK_SECONDS apart) finds room."""
+        if self.disk_left is None:
+            return True
+        if size > self.disk_left:
+            return False
+        self.disk_left -= size
+        return True
+
+    def measure_disk(self) -> None:
+        """What is left under the disk limit, measured on the node (du, as the API's writes do)."""
+        self.disk_measured = time.monotonic()
+        self.disk_left = quota.budget(self.server).left
+
+    def over_disk_limit_for(self, seconds: float) -> bool:
+        return (
+            self.disk_left is not None
+            and self.disk_left < 1 << 20
+            and time.monotonic() - self.disk_measured > seconds
+        )
 
     def record(self, action: str, path: str) -> None:
         """A change the helper confirmed (sftp.write, sftp.delete, …): kept for the next audit row."""
@@ -157,9 +184,18 @@ class Watcher:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop re-checking, and write what the open sessions changed (the process is ending)."""
         self.stopping.set()
         if self._thread is not None:
             self._thread.join(10)
+        with self._lock:
+            sessions = list(self.sessions)
+        for session in sessions:
+            try:
+                session.flush()
+            except Exception:
+                logger.exception("sftp: cannot write a session's audit rows")
+        connection.close()
 
     def add(self, session: GatewaySession) -> None:
         with self._lock:
@@ -191,6 +227,11 @@ class Watcher:
             connection.close()  # a broken connection is reopened on the next round
             if session.failed_checks >= FAILED_CHECKS_TOLERATED:
                 session.end("its access could not be re-checked")
+        try:
+            if not session.ended.is_set() and session.over_disk_limit_for(settings.SFTP_DISK_RECHECK_SECONDS):
+                session.measure_disk()
+        except Exception:
+            logger.exception("sftp: cannot measure a server's disk use")
         try:
             session.flush()
         except Exception:

@@ -58,3 +58,20 @@ def gateway(transactional_db, settings, tmp_path):
 
 def sftp_name(user, server) -> str:
     return f"{user.username}.{str(server.pk)[:8]}"
+
+
+def another_server(server, owner):
+    """A second server on `server`'s node (files_server makes one node per engine and test)."""
+    from servers.models import Server
+
+    return Server.objects.create(
+        name="another",
+        owner=owner,
+        node=server.node,
+        template=server.template,
+        docker_image=server.docker_image,
+        status=Server.Status.STOPPED,
+        allocated_memory_mb=256,
+        allocated_cpu_cores=1,
+        allocated_disk_mb=512,
+    )

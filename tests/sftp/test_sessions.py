@@ -9,6 +9,7 @@ import pytest
 
 from accounts.models import AuditLog
 from servers import runtime
+from servers.models import Server
 from tests.fixtures import PASSWORD
 from tests.polling import wait_for
 from tests.sftp.conftest import sftp_name
@@ -89,3 +90,27 @@ def test_only_the_sftp_subsystem(gateway, files_server, customer):
     transport.open_session()
     with pytest.raises(paramiko.ChannelException):  # one session per connection
         transport.open_session()
+
+
+def test_writes_stop_at_the_disk_limit(gateway, files_server, customer, settings):
+    settings.SFTP_DISK_RECHECK_SECONDS = 60
+    server = files_server()
+    Server.objects.filter(pk=server.pk).update(allocated_disk_mb=1)
+    sftp = gateway.sftp(sftp_name(customer, server))
+    with pytest.raises(OSError, match=r"disk limit of 1 MB|size mismatch"):  # pipelined: seen at the end
+        sftp.putfo(io.BytesIO(os.urandom(3 * 1024 * 1024)), "/big.bin")
+    written = os.path.getsize(os.path.join(runtime.server_dir(server), "big.bin"))
+    assert written <= 1024 * 1024  # SFTP writes in place: what fit stays, nothing past the limit
+    with sftp.open("/more.txt", "w", bufsize=0) as handle, pytest.raises(OSError, match="disk limit of 1 MB"):
+        handle.write(b"m" * 32768)  # what is left is less than one full write
+    sftp.remove("/big.bin")
+    settings.SFTP_DISK_RECHECK_SECONDS = 0.5  # the next re-measure finds the room the delete made
+    wait_for(lambda: _fits(sftp), 10, "room again once the file was deleted")
+
+
+def _fits(sftp) -> bool:
+    try:
+        sftp.putfo(io.BytesIO(b"fits"), "/small.txt")
+    except OSError:
+        return False
+    return True
