@@ -92,7 +92,7 @@ class OpenSshSftp:
     MARK = "Remote working directory:"
 
     def __init__(self, port: int, username: str, *, key_path: str, known_hosts: str, timeout: float,
-                 exit_timeout: float = 10.0):  # fmt: skip
+                 exit_timeout: float = 3.0):  # fmt: skip
         self.timeout, self.exit_timeout = timeout, exit_timeout
         self.last_seconds = self.exit_seconds = None
         self.argv = [
