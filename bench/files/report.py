@@ -13,6 +13,7 @@ LABELS = {
     "raw-paramiko": "raw: paramiko SFTP → node's sshd",
     "api": "API",
     "api-archive": "API, small files as a tar.gz (decompress / compress job)",
+    "api-uvicorn": "API under uvicorn (comparison)",
     "gateway-paramiko": "gateway: paramiko SFTP",
     "gateway-openssh": "gateway: OpenSSH `sftp -b`",
 }
@@ -25,6 +26,7 @@ RATIOS = [
     ("api", "raw-openssh", "the API against raw", {"big-up": API_TARGET, "big-down": API_TARGET}),
     ("api", "raw-paramiko", "the API against direct paramiko", {}),
     ("api-archive", "raw-openssh", "the archive path against raw", {}),
+    ("api-uvicorn", "raw-openssh", "the API under uvicorn against raw", {}),
 ]  # fmt: skip
 
 
@@ -83,7 +85,8 @@ def _row(bench, t, method, what) -> str | None:
         label += f" — {len(records) - len(done)} failed"
     name = _process(method)
     peak, cpu = (fmt(_peak(done, name)), fmt(_cpu(done, name), 2)) if name else ("-", "-")
-    shown = {"web": f"web ({bench.web_server})", "sftp": "gateway"}.get(name, "-")
+    web = bench.web_servers.get(method, bench.web_server)
+    shown = {"web": f"web ({web})", "sftp": "gateway"}.get(name, "-")
     return (
         f"| {LABELS[method]} | {label} | {len(done)} | {fmt(seconds, 2)} "
         f"| {fmt(rates if what.startswith('big') else mbs)} | {fmt(rates, 0) if what.startswith('small') else '-'} "
@@ -190,8 +193,8 @@ def header(bench) -> list[str]:
         "paramiko methods' time leaves out the connection and login (their own column); an OpenSSH "
         "`sftp -b` run is one process, its time includes them (the *connect + login only* row is that "
         "cost alone). Peak RSS is VmHWM, reset before each transfer, of the web process and of the "
-        "gateway's processes; CPU is their user+system time during the transfer. Each API method (api, api-archive) starts on a "
-        "freshly started web process. The API's uploads run with "
+        "gateway's processes; CPU is their user+system time during the transfer. Each API method starts on a freshly "
+        "started web process: the Procfile's `web` server, except api-uvicorn (uvicorn, for comparison). The API's uploads run with "
         f"`HEARTH_FILES_UPLOAD_MAX_BYTES` = {bench.data.big_bytes + 64 * MB:,} (the default, 100 MB, "
         "would refuse the big file).",
         "",

@@ -16,6 +16,7 @@ file up and down and the directory of small files up and down:
   the small files as multipart requests of `--api-batch` files each, and downloaded one GET per
   file over `--api-get-sample` files; api-archive: the small files as a tar.gz uploaded and unpacked by
   a decompress job, and back as a compress job, the archive downloaded and unpacked on the client;
+  api-uvicorn: the api's transfers with the web process run by uvicorn, for comparison;
 * gateway-paramiko / gateway-openssh: the same two clients through the panel's SFTP gateway.
 
 The peak RSS (VmHWM) of the web process and the gateway is taken during every transfer. Results are printed,
@@ -84,6 +85,7 @@ class Bench(Setup, Transfers):
         self.watch = None
         self.idle_rss_kb: dict = {}
         self.web_server = ""
+        self.web_servers: dict[str, str] = {}  # API method → the web server it ran on
         self.duration = 0.0
         self.load_before = self.load_after = []
         self.tests_before = self.tests_after = 0
@@ -177,7 +179,7 @@ def parse_args():
     parser.add_argument("--nodes", nargs="+", choices=["local", "ssh"], default=["local", "ssh"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--api-batch", type=int, default=1000, help="small files per multipart upload")
-    parser.add_argument("--api-get-sample", type=int, default=500, help="small files downloaded one GET each")
+    parser.add_argument("--api-get-sample", type=int, default=200, help="small files downloaded one GET each")
     parser.add_argument("--timeout", type=float, default=900.0, help="limit for each transfer, seconds")
     parser.add_argument(
         "--tmp",

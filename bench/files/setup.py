@@ -152,13 +152,15 @@ class Setup:
         watched = ("web", "sftp") if self.uses_gateway else ("web",)
         self.watch = ProcessWatch({name: self.processes.pid(name) for name in watched})
 
-    def fresh_web(self) -> None:
-        """A newly started web process (untimed) for each API method: what one method leaves in it
-        (memory, a pool it exhausted) is not charged to the next."""
+    def fresh_web(self, kind: str, method: str) -> None:
+        """A newly started web process (untimed, `--web` kind or uvicorn) for each API method: what
+        one method leaves in it (memory, a pool it exhausted) is not charged to the next."""
         port = int(self.base_url.rsplit(":", 1)[1])
-        self.processes.restart("web", web_argv(self.args.web, port))
+        argv = web_argv(kind, port)
+        self.processes.restart("web", argv)
         wait_web_and_worker(self.processes, self.base_url)
         self.watch.groups["web"] = self.processes.pid("web")
+        self.web_servers[method] = Path(argv[0]).name
 
     @property
     def uses_gateway(self) -> bool:

@@ -13,9 +13,13 @@ from bench.files.common import REMOTE, Transfer
 from bench.rawsftp import OpenSshSftp, ParamikoSftp
 
 SFTP_METHODS = ("raw-openssh", "raw-paramiko", "gateway-paramiko", "gateway-openssh")
-METHODS = ("raw-openssh", "raw-paramiko", "api", "api-archive", "gateway-paramiko", "gateway-openssh")
+METHODS = (
+    "raw-openssh", "raw-paramiko", "api", "api-archive", "api-uvicorn", "gateway-paramiko", "gateway-openssh",
+)  # fmt: skip
 # api-archive moves only the small files (its big file would be the api's); the api's small-file
-# download is one GET per file, over a sample (`--api-get-sample`).
+# download is one GET per file, over a sample (`--api-get-sample`). api-uvicorn: the api's transfers
+# with the web process run by uvicorn instead of the Procfile's server, for comparison.
+PLAIN_API = ("api", "api-uvicorn")
 WHATS = {m: ("big-up", "big-down", "small-up", "small-down") for m in METHODS}
 WHATS["api-archive"] = ("small-up", "small-down")
 
@@ -90,7 +94,7 @@ class Transfers:
         root = self.remote_root(t, method)
         self.prepare_remote(t, method)
         if method.startswith("api"):
-            self.fresh_web()
+            self.fresh_web("uvicorn" if method == "api-uvicorn" else self.args.web, method)
         ok = {}
         for what in WHATS[method]:
             if what.endswith("down") and not ok.get(what.replace("down", "up")):
@@ -150,13 +154,13 @@ class Transfers:
             files.upload(root, [data.big])
         elif what == "big-down":
             files.download(f"{root}/big.bin", landing / "big.bin")
-        elif what == "small-up" and method == "api":
+        elif what == "small-up" and method in PLAIN_API:
             sources = sorted(data.small.iterdir())  # into /bench/small, made by prepare_remote
             files.upload_batches(f"{root}/small", sources, self.args.api_batch)
             detail["requests"] = -(-len(sources) // self.args.api_batch)
         elif what == "small-up":
             detail = files_api.small_up_archive(files, data, f"{root}/small", data.root, remove)
-        elif method == "api":
+        elif method in PLAIN_API:
             names = sorted(data.sizes)[: self.args.api_get_sample]
             for name in names:
                 files.download(f"{root}/small/{name}", landing / name)
@@ -217,7 +221,7 @@ class Transfers:
                 sftp.sftp.mkdir(f"{t.raw_dir}/{REMOTE}")
         else:
             adapter.files_mkdir(t.server, f"/{REMOTE}")
-            if method == "api":  # the upload writes into an existing directory
+            if method in PLAIN_API:  # the upload writes into an existing directory
                 adapter.files_mkdir(t.server, f"/{REMOTE}/small")
 
     def clear_remote(self, t, method: str) -> None:
