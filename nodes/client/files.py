@@ -109,14 +109,14 @@ class ExecStream:
 
     def __init__(self, attached, *, timeout: float | None):
         self._attached = attached
-        self._sock = raw_socket(attached)
-        self._sock.settimeout(timeout)
+        self._socket = raw_socket(attached)
+        self._socket.settimeout(timeout)
         self._buffer = bytearray()
         self._frame_left, self._frame_type = 0, 1
         self.stderr = b""
 
     def send(self, data) -> int:
-        self._sock.sendall(data)
+        self._socket.sendall(data)
         return len(data)
 
     def recv(self, size: int) -> bytes:
@@ -128,7 +128,7 @@ class ExecStream:
                     return b""
                 self._frame_type, self._frame_left = header[0], int.from_bytes(header[4:8], "big")
                 continue
-            chunk = self._sock.recv(min(self._frame_left, CHUNK))
+            chunk = self._socket.recv(min(self._frame_left, CHUNK))
             if not chunk:
                 return b""
             self._frame_left -= len(chunk)
@@ -143,7 +143,7 @@ class ExecStream:
     def _read_exactly(self, size: int) -> bytes | None:
         data = b""
         while len(data) < size:
-            chunk = self._sock.recv(size - len(data))
+            chunk = self._socket.recv(size - len(data))
             if not chunk:
                 return None
             data += chunk
@@ -153,15 +153,15 @@ class ExecStream:
         """Is there stdout (or a frame of it) to read without waiting? (paramiko's pipelined writes ask.)"""
         if self._buffer:
             return True
-        if hasattr(self._sock, "recv_ready"):  # a paramiko channel
-            return self._sock.recv_ready()
-        return bool(select.select([self._sock], [], [], 0)[0])
+        if hasattr(self._socket, "recv_ready"):  # a paramiko channel
+            return self._socket.recv_ready()
+        return bool(select.select([self._socket], [], [], 0)[0])
 
     def get_name(self) -> str:  # paramiko's SFTP logs name their channel
         return "files"
 
     def close(self) -> None:
-        for closing in (self._sock, self._attached):
+        for closing in (self._socket, self._attached):
             with contextlib.suppress(Exception):
                 closing.close()
 
