@@ -185,7 +185,9 @@ class CheckedHTTPSConnection(_CheckedConnection, HTTPSConnection):
 def _pool(scheme: str, host: str, port: int, timeout: float):
     common = {"maxsize": 1, "retries": False, "timeout": urllib3.Timeout(connect=timeout, read=timeout)}
     if scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(host, port, cert_reqs="CERT_REQUIRED", **common)
+        # The system's CAs, or a private deployment's bundle (settings.OUTBOUND_CA_BUNDLE, a path).
+        ca_certs = getattr(settings, "OUTBOUND_CA_BUNDLE", None) or None
+        pool = urllib3.HTTPSConnectionPool(host, port, cert_reqs="CERT_REQUIRED", ca_certs=ca_certs, **common)
         pool.ConnectionCls = CheckedHTTPSConnection
     else:
         pool = urllib3.HTTPConnectionPool(host, port, **common)

@@ -32,6 +32,7 @@ from servers.models import Server
 READ_SIZE = 256 * 1024  # bytes read from the request body at a time
 FRAMING = 64 * 1024  # what a multipart body adds to its files' bytes, at most, for the up-front checks
 MAX_FIELD = 8192  # a form field other than a file (the target path)
+MAX_FILES = 100  # file parts in one upload (each is a write on the node and an audit row)
 QUEUE_CHUNKS = 8  # download read-ahead: chunks of 256 KB waiting for the client, at most
 
 
@@ -72,7 +73,10 @@ class Part:
             value += chunk
             if len(value) > limit:
                 raise InvalidInput({self.name: f"{self.name} is longer than {limit} bytes."})
-        return value.decode("utf-8", errors="strict")
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInput({self.name: f"{self.name} is not UTF-8 text."}) from None
 
     def drain(self) -> None:
         if not self._done:
@@ -83,11 +87,12 @@ class Part:
 class MultipartReader:
     """The parts of a multipart/form-data body, read from `read(n)` as they are consumed."""
 
-    def __init__(self, content_type: str, read):
+    def __init__(self, content_type: str, read, *, limit: int):
         kind, options = parse_options_header(content_type or "")
         if kind != b"multipart/form-data" or not options.get(b"boundary"):
             raise InvalidInput("Send the files as multipart/form-data (a 'file' part per file, and 'path').")
         self._read, self._queue, self._ended = read, deque(), False
+        self._limit, self._total = limit, 0  # every byte of the body, fields and framing too
         self._header, self._headers = [b"", b""], {}
         self._parser = MultipartParser(
             options[b"boundary"],
@@ -123,6 +128,9 @@ class MultipartReader:
             chunk = self._read(READ_SIZE)
             if not chunk:
                 raise InvalidInput("The upload ended before its last part: it was cut off.")
+            self._total += len(chunk)
+            if self._total > self._limit + FRAMING:
+                raise too_large(self._limit)
             try:
                 self._parser.write(chunk)
             except MultipartParseError as exc:
@@ -180,10 +188,11 @@ def upload_files(*, server: Server, request, read, content_type: str, content_le
     """Write each `file` part of the body into the directory named by the `path` part (or the query's
     `path`; the form field must come before the files); the customer's paths written."""
     check_upload_size(content_length)
-    reader = MultipartReader(content_type, read)  # a body that is no form is refused before the node
+    cap = settings.FILES_UPLOAD_MAX_BYTES
+    reader = MultipartReader(content_type, read, limit=cap)  # no form: refused before the node is asked
     length = int(content_length or 0)
     budget = quota.budget(server, incoming=max(length - FRAMING, 0))
-    meter = Meter(settings.FILES_UPLOAD_MAX_BYTES)
+    meter = Meter(cap)
     directory = request.query_params.get("path")
     written: list[str] = []
     mount = server.template.data_path
@@ -195,6 +204,8 @@ def upload_files(*, server: Server, request, read, content_type: str, content_le
                         raise InvalidInput({"path": "Send the path field before the files."})
                     directory = part.text()
                 elif part.name == "file":
+                    if len(written) >= MAX_FILES:
+                        raise InvalidInput({"file": f"An upload carries at most {MAX_FILES} files."})
                     target = _target(files, mount, directory, part)
                     size = files.write(
                         paths.inside(mount, target), budget.metered(meter.count(part.chunks()))

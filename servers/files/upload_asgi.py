@@ -28,8 +28,9 @@ from django.core import signals
 from django.core.handlers.asgi import ASGIRequest, get_script_prefix
 from django.core.handlers.base import BaseHandler
 from django.core.handlers.exception import response_for_exception
-from django.http import UnreadablePostError
 from django.urls import set_script_prefix
+
+from config.errors import InvalidInput
 
 UPLOAD_PATH = re.compile(r"/api/servers/[^/]+/files/upload")
 PIPE_CHUNKS = 16  # body messages (8-64 KB each) waiting for the node, at most
@@ -37,10 +38,19 @@ BODY_WAIT_SECONDS = 60  # a client that sends nothing for this long has abandone
 _END, _GONE = object(), object()
 
 
+class CutOff(InvalidInput):
+    """The body stopped before its end. Not an OSError (as Django's UnreadablePostError is): the files
+    session would take that for its own failure."""
+
+    def __init__(self, why: str):
+        super().__init__(f"The upload was cut off: {why}. Nothing of the file being sent was kept.")
+
+
 def is_upload(scope) -> bool:
-    return (
-        scope["type"] == "http" and scope["method"] == "POST" and bool(UPLOAD_PATH.fullmatch(scope["path"]))
-    )
+    if scope["type"] != "http" or scope["method"] != "POST":
+        return False
+    path = scope["path"].removeprefix(scope.get("root_path", "") or "")  # served under a prefix too
+    return bool(UPLOAD_PATH.fullmatch(path))
 
 
 class BodyPipe:
@@ -70,7 +80,7 @@ class BodyPipe:
             return waiting.result(timeout=BODY_WAIT_SECONDS)
         except FutureTimeout:
             waiting.cancel()
-            raise UnreadablePostError(f"The client sent nothing for {BODY_WAIT_SECONDS} seconds.") from None
+            raise CutOff(f"the client sent nothing for {BODY_WAIT_SECONDS} seconds") from None
 
     def read(self, size: int = -1) -> bytes:
         """Up to `size` bytes (all that is left for -1); b"" at the end of the body."""
@@ -81,7 +91,7 @@ class BodyPipe:
             if item is _END:
                 self._ended = True
             elif item is _GONE:
-                raise UnreadablePostError("The client went away before the upload was complete.")
+                raise CutOff("the client went away before the end")
             else:
                 self._buffer = item
         out, self._buffer = self._buffer[:size], self._buffer[size:]

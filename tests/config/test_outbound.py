@@ -300,3 +300,77 @@ def test_credentials_do_not_follow_a_redirect_to_another_host(site, settings):
     first.routes["/"] = redirect(second.url + "/")
     assert fetch(first.url + "/", headers={"Authorization": "Bearer secret"}) == b"ok"
     assert seen == {"authorization": None}
+
+
+def _certificates(tmp_path):
+    """A CA and a certificate it signed for the name files.test (not for 127.0.0.1)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    def name(text):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, text)])
+
+    now = datetime.datetime.now(datetime.UTC)
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("test CA"))
+        .issuer_name(name("test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name("files.test"))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(2)
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("files.test")]), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    pem = serialization.Encoding.PEM
+    (tmp_path / "ca.pem").write_bytes(ca.public_bytes(pem))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(pem))
+    (tmp_path / "key.pem").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return tmp_path / "ca.pem"
+
+
+def test_tls_is_verified_for_the_name_while_connecting_to_the_checked_address(
+    site, settings, monkeypatch, tmp_path
+):
+    """The connection goes to the address the name resolved to (127.0.0.1 here, allowed), yet TLS
+    sends the name (SNI) and checks the certificate against it; an untrusted CA or the bare address
+    (not in the certificate) fails."""
+    import ssl
+
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    ca = _certificates(tmp_path)
+    local = site()
+    local.routes["/"] = answer(b"over tls")
+    seen = []
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    context.sni_callback = lambda sock, server_name, ctx: seen.append(server_name)
+    local.server.socket = context.wrap_socket(local.server.socket, server_side=True)
+    port = local.server.server_address[1]
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+
+    with pytest.raises(OutboundFailed, match="certificate verify failed"):
+        fetch(f"https://files.test:{port}/")  # the system's CAs do not know the test CA
+    settings.OUTBOUND_CA_BUNDLE = str(ca)
+    assert fetch(f"https://files.test:{port}/") == b"over tls"
+    assert "files.test" in seen
+    with pytest.raises(OutboundFailed, match="certificate"):
+        fetch(f"https://127.0.0.1:{port}/")

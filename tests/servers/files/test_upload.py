@@ -163,3 +163,17 @@ def test_it_needs_credentials_and_a_form(files_server, customer):
     assert "multipart/form-data" in not_a_form.json()["message"]
     no_file = upload(server, customer, [("path", "/")])
     assert no_file.status == 400
+
+
+def test_too_many_files_or_a_huge_field_are_refused(files_server, customer, settings):
+    settings.FILES_UPLOAD_MAX_BYTES = 1 * MB
+    server = files_server()
+    many = upload(server, customer, [("file", (f"f{i}.txt", b"x")) for i in range(101)])
+    assert many.status == 400
+    assert "at most 100 files" in many.json()["message"]
+    junk = upload(server, customer, [("junk", "x" * (2 * MB)), ("file", ("a.txt", b"x"))], length=False)
+    assert junk.status == 413  # every byte of the body counts, not only the files'
+    bad_path = upload(server, customer, [("path", b"\xff\xfe"), ("file", ("a.txt", b"x"))])
+    assert bad_path.status == 400
+    assert "UTF-8" in bad_path.json()["message"]
+    assert names_in(server) - {f"f{i}.txt" for i in range(100)} == set()

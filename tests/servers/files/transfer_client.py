@@ -33,20 +33,32 @@ def bearer(user) -> list:
     return [(b"authorization", f"Bearer {tokens_for(user)['token']}".encode())]
 
 
-def asgi(method: str, path: str, *, query: str = "", headers=(), chunks=(), leave_after: int | None = None):
+def asgi(
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    headers=(),
+    chunks=(),
+    leave_after: int | None = None,
+    leave_midway: bool = False,
+):
     """Send a request to config.asgi.application; the body in `chunks`. `leave_after`: the client
-    disconnects after reading that many body bytes of the answer."""
+    disconnects after reading that many body bytes of the answer; `leave_midway`: after sending the
+    chunks, as if more were coming."""
     # As Django's test client does: the request signals must not close the test's open transaction.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
     try:
-        return async_to_sync(_asgi)(method, path, query, list(headers), list(chunks), leave_after)
+        return async_to_sync(_asgi)(
+            method, path, query, list(headers), list(chunks), leave_after, leave_midway
+        )
     finally:
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
 
-async def _asgi(method, path, query, headers, chunks, leave_after):
+async def _asgi(method, path, query, headers, chunks, leave_after, leave_midway=False):
     from config.asgi import application
 
     scope = {
@@ -65,10 +77,13 @@ async def _asgi(method, path, query, headers, chunks, leave_after):
     }
     inbox: asyncio.Queue = asyncio.Queue()
     for index, chunk in enumerate(chunks):
-        inbox.put_nowait({"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1})
+        more = leave_midway or index < len(chunks) - 1
+        inbox.put_nowait({"type": "http.request", "body": chunk, "more_body": more})
     if not chunks:
         inbox.put_nowait({"type": "http.request", "body": b"", "more_body": False})
     left = asyncio.Event()
+    if leave_midway:
+        left.set()
 
     async def receive():
         if inbox.empty():
