@@ -133,19 +133,23 @@ def login_publickey(username: str, key_line: str, address: str) -> Login | None:
 
 
 def _by_secret(name: _Name, secret: str, address: str) -> Login | None:
+    """An API key or a JWT when the secret looks like one, else (or when it is none after all: a
+    password may look like either) the account's password."""
     if secret.startswith(KEY_MARK):
         try:
             user, key = apikey_authenticate(secret, ip=address)
         except exceptions.AuthenticationFailed:
-            return None
-        return _grant(user, name, API_KEY, key.pk, address) if _same(user, name) else None
-    if secret.count(".") == 2:
+            pass
+        else:
+            return _grant(user, name, API_KEY, key.pk, address) if _same(user, name) else None
+    elif secret.count(".") == 2:
         try:
             token = AccessToken(secret)
             user = user_for_access_token(token)
         except (TokenError, exceptions.AuthenticationFailed):
-            return None
-        return _grant(user, name, JWT, token.get("sid"), address) if _same(user, name) else None
+            pass
+        else:
+            return _grant(user, name, JWT, token.get("sid"), address) if _same(user, name) else None
     if name.account is None:
         return None
     user = User.objects.filter(username__iexact=name.account).first()

@@ -126,3 +126,11 @@ def test_two_factor_accounts_log_in_with_their_password_unless_setup_is_owed(
     roles["Customer"].requires_two_factor = True
     roles["Customer"].save()
     assert refused(gateway, sftp_name(customer, server))  # owes the setup its role requires
+
+
+def test_a_password_that_looks_like_a_token_or_a_key_still_works(gateway, files_server, customer):
+    server = files_server()
+    for password in ("looks.like.ajwt", "hth_looks_like_a_key"):
+        customer.set_password(password)
+        customer.save()
+        assert gateway.sftp(sftp_name(customer, server), password=password).listdir("/") == []
