@@ -178,7 +178,12 @@ def parse_args():
     parser.add_argument("--rounds", type=int, default=1, help="every transfer this many times (1-10)")
     parser.add_argument("--nodes", nargs="+", choices=["local", "ssh"], default=["local", "ssh"])
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--api-batch", type=int, default=1000, help="small files per multipart upload")
+    parser.add_argument(
+        "--api-batch",
+        type=int,
+        default=100,
+        help="small files per multipart upload (the panel takes 100 at most)",
+    )
     parser.add_argument("--api-get-sample", type=int, default=200, help="small files downloaded one GET each")
     parser.add_argument("--timeout", type=float, default=900.0, help="limit for each transfer, seconds")
     parser.add_argument(
