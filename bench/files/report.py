@@ -122,10 +122,13 @@ def ratio_lines(bench, t, verdicts: list[str]) -> list[str]:
             cell = "-" if ratio is None else f"{ratio:.0%}"
             if what in targets:
                 met = ratio is not None and ratio >= targets[what]
-                cell += f" (target ≥ {targets[what]:.0%}: {'met' if met else '**NOT met**'})"
+                verdict = (
+                    "not measured (a transfer failed)" if ratio is None else "met" if met else "**NOT met**"
+                )
+                cell += f" (target ≥ {targets[what]:.0%}: {verdict})"
                 verdicts.append(
                     f"- {t.key} {what}, {meaning} ({top} / {bottom}): "
-                    f"{cell.split(' (')[0]} — {'met' if met else '**NOT met**'} (≥ {targets[what]:.0%})"
+                    f"{cell.split(' (')[0]} — {verdict} (≥ {targets[what]:.0%})"
                 )
             cells.append(cell)
         lines.append(f"| {top} / {bottom} ({meaning}) | " + " | ".join(cells) + " |")

@@ -98,6 +98,7 @@ class Bench(Setup, Transfers):
             sockets=[t.engine_socket for t in self.targets],
             raw_label="hearth.bench.files",  # no raw containers: only what the leftovers file names
         )
+        self.record_raw_dirs()
         print(f"Logs and raw data: {self.logdir.relative_to(ROOT)}/", flush=True)
         migrate_and_setup_django(self.logdir)
         self.machine = machine_info([t.engine_socket for t in self.targets], **self.describe_versions())

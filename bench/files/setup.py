@@ -85,6 +85,10 @@ class Setup:
         self.args.known_hosts = env("HEARTH_TEST_SSH_KNOWN_HOSTS")
         for t in self.targets:  # the raw baselines' directory, beside the servers' (same file system)
             t.raw_dir = f"{t.data_dir.rstrip('/')}/servers/{uuid.uuid4()}"
+
+    def record_raw_dirs(self) -> None:
+        """Written to the leftovers file only once a killed run's file has been read (clean_previous)."""
+        for t in self.targets:
             self.leftovers.directory(t.raw_dir)
 
     def seed(self) -> None:
