@@ -229,8 +229,14 @@ def main() -> int:
         bench.cleanup()
         raw = bench.logdir / "transfers.json"
         records = [{**dataclasses.asdict(r), "mb_per_s": r.mb_per_s} for r in bench.records]
+        made = {
+            t.key: {"server": str(t.server.pk) if t.server else None, "raw_dir": t.raw_dir}
+            for t in bench.targets
+        }
         raw.write_text(
-            json.dumps({"args": vars(args), "machine": bench.machine, "records": records}, indent=1)
+            json.dumps(
+                {"args": vars(args), "machine": bench.machine, "made": made, "records": records}, indent=1
+            )
         )
     if status:
         return status
