@@ -6,6 +6,7 @@ module is what follows it. (The raw baselines use docker-py directly: bench/rawd
 Everything imports lazily: Django is set up by the runner (harness.migrate_and_setup_django) after
 these functions are imported."""
 
+import contextlib
 import uuid
 
 from bench.harness import BENCH_EMAIL, Aborted, env
@@ -164,3 +165,73 @@ def realtime_publish():
     from config import realtime
 
     return realtime.publish
+
+
+# --- files (bench/files) -------------------------------------------------------------------------
+
+
+def node_output(node, argv: list[str], *, check: bool = True) -> str:
+    """A command's stdout on the node's host, as the node's user."""
+    from nodes.client import client_for
+
+    return client_for(node).run(argv, check=check)
+
+
+def node_remove_tree(node, path: str) -> None:
+    """Remove a directory of the benchmark's under the node's servers directory (the panel's own
+    host-side removal, which never crosses into another file system)."""
+    from nodes.client import client_for
+
+    if not path.startswith(node.data_dir.rstrip("/") + "/servers/"):
+        raise Aborted(f"Refusing to delete {path}: not under the node's servers directory")
+    client_for(node).remove_tree(path)
+
+
+def files_mkdir(server, path: str) -> None:
+    """A directory in the server's files, through the panel's files session (servers.files)."""
+    from nodes.client import FileRefused
+    from servers.files import paths
+    from servers.files.helper import session
+
+    with session(server) as files, contextlib.suppress(FileRefused):  # made before: fine
+        files.mkdir(paths.inside(server.template.data_path, paths.clean(path)))
+
+
+def files_helper_remove(server) -> None:
+    """The server's files helper container, removed as the panel removes it."""
+    from servers.files.helper import remove_helper
+
+    remove_helper(server)
+
+
+def job_outcome(job_id) -> tuple[str, str]:
+    """A job's status and error, read from the panel's database."""
+    from servers.models import Job
+
+    status, error = Job.objects.filter(pk=job_id).values_list("status", "error").first() or ("missing", "")
+    return status, error
+
+
+def sftp_username(user, server) -> str:
+    """The gateway's login for `user` on `server`: `<username>.<first 8 of the server's uuid>`."""
+    return f"{user.username}.{str(server.pk)[:8]}"
+
+
+def sftp_key_add(user, name: str, public_key: str) -> None:
+    """Register an SSH public key for `user`'s SFTP logins, through the panel's service
+    (accounts.sshkeys); before that service is merged, the row as the gateway reads it."""
+    try:
+        from accounts.sshkeys import ssh_key_add
+    except ImportError:
+        ssh_key_add = None
+    if ssh_key_add is not None:
+        ssh_key_add(user=user, name=name, public_key=public_key)
+        return
+    try:
+        from accounts.models import SSHKey
+    except ImportError:
+        raise Aborted("The panel has no SSH keys for SFTP (the gateway's branch adds them).") from None
+    from nodes.client import fingerprint
+
+    normalized = " ".join(public_key.split()[:2])
+    SSHKey.objects.create(user=user, name=name, public_key=normalized, fingerprint=fingerprint(normalized))
