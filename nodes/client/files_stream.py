@@ -3,6 +3,7 @@ SFTP gateway's proxy) read and write: the engine's multiplexed frames taken apar
 
 import contextlib
 import select
+import socket
 
 from nodes.client.sdk import raw_socket
 
@@ -68,6 +69,10 @@ class ExecStream:
         return "files"
 
     def close(self) -> None:
+        """Shut the connection down first: closing a socket does not wake a thread blocked reading
+        it (the gateway's answer thread), shutting it down does."""
+        with contextlib.suppress(Exception):
+            self._socket.shutdown(socket.SHUT_RDWR)
         for closing in (self._socket, self._attached):
             with contextlib.suppress(Exception):
                 closing.close()
