@@ -39,11 +39,21 @@ def helper_for(server: Server) -> FilesHelper:
 def open_session(server: Server) -> FileSession:
     """A FileSession on the server's files, starting its helper when there is none (after checking the
     server's directory on the node, as before every container start). Close it when done."""
+    return _through_helper(server, lambda client, helper: client.files_session(helper))
+
+
+def open_stream(server: Server):
+    """A raw SFTP stream to a fresh sftp-server in the server's helper, read in bulk (the SFTP
+    gateway's), the helper started as for open_session. Close it when done."""
+    return _through_helper(server, lambda client, helper: client.files_bulk_stream(helper))
+
+
+def _through_helper(server: Server, opening):
     client = client_for(server.node)
     helper = helper_for(server)
     mark_used(server.pk)
     try:
-        return client.files_session(helper)
+        return opening(client, helper)
     except FilesHelperDown:
         _refuse_busy(server)
         runtime.ensure_directory(client, server)
@@ -51,7 +61,7 @@ def open_session(server: Server) -> FileSession:
             client.start_files_helper(helper)
         except FilesImageMissing as exc:  # the panel lacks sftp-server (the health check says so too)
             raise Unavailable(str(exc)) from exc
-        return client.files_session(helper)
+        return opening(client, helper)
 
 
 def _refuse_busy(server: Server) -> None:

@@ -8,10 +8,9 @@ import logging
 from django.conf import settings
 from django.db import connection
 
-from nodes.client import FilesHelperDown, FilesImageMissing, NodeUnavailable, client_for
+from config.errors import DomainError
 from nodes.client.sftp_gateway import SFTPGateway, load_host_key
-from servers import runtime
-from servers.files.helper import helper_for
+from servers.files.helper import helper_for, open_stream
 from servers.sftp import logins
 from servers.sftp.proxy import Proxy
 from servers.sftp.session import Ended, GatewaySession, Watcher
@@ -53,10 +52,10 @@ class Authority:
             try:
                 session.recheck()
                 session.measure_disk()
-                stream, mount = _open_stream(session)
+                stream, mount = open_stream(session.server), helper_for(session.server).mount
             finally:
                 connection.close()
-        except (Ended, NodeUnavailable, FilesImageMissing) as exc:
+        except (Ended, DomainError) as exc:  # the node unreachable, the panel without sftp-server…
             logger.info("sftp: cannot start the session of %s: %s", login.user_id, exc)
             return
         self.watcher.add(session)
@@ -72,20 +71,6 @@ class Authority:
                 logger.exception("sftp: cannot write a session's last audit rows")
             finally:
                 connection.close()
-
-
-def _open_stream(session: GatewaySession):
-    """A raw SFTP stream to a fresh sftp-server in the server's helper (started when missing, after
-    checking the server's directory, as servers/files/helper.open_session does)."""
-    server = session.server
-    client = client_for(server.node)
-    helper = helper_for(server)
-    try:
-        return client.files_bulk_stream(helper), helper.mount
-    except FilesHelperDown:
-        runtime.ensure_directory(client, server)
-        client.start_files_helper(helper)
-        return client.files_bulk_stream(helper), helper.mount
 
 
 def bind_address() -> tuple[str, int]:

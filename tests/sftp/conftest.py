@@ -10,6 +10,7 @@ import pytest
 
 from servers.sftp.gateway import build_gateway
 from tests.fixtures import PASSWORD
+from tests.fixtures.servers import server_beside
 
 
 @pytest.fixture(autouse=True)
@@ -62,16 +63,4 @@ def sftp_name(user, server) -> str:
 
 def another_server(server, owner):
     """A second server on `server`'s node (files_server makes one node per engine and test)."""
-    from servers.models import Server
-
-    return Server.objects.create(
-        name="another",
-        owner=owner,
-        node=server.node,
-        template=server.template,
-        docker_image=server.docker_image,
-        status=Server.Status.STOPPED,
-        allocated_memory_mb=256,
-        allocated_cpu_cores=1,
-        allocated_disk_mb=512,
-    )
+    return server_beside(server, owner=owner, name="another")

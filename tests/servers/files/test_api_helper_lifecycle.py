@@ -12,6 +12,7 @@ from servers import runtime
 from servers.files.helper import helper_for, helpers_reap, session
 from servers.lifecycle.suspension import server_suspend
 from servers.models import Server
+from tests.fixtures.servers import server_beside
 
 ENGINES = [(1, "unix"), (2, "ssh")]
 
@@ -77,17 +78,7 @@ def test_helpers_of_servers_suspended_or_installing_are_reaped_at_once(files_ser
 
 def beside(server: Server) -> Server:
     """Another server on the same node."""
-    return Server.objects.create(
-        name="beside",
-        owner=server.owner,
-        node=server.node,
-        template=server.template,
-        docker_image=server.docker_image,
-        status=Server.Status.STOPPED,
-        allocated_memory_mb=256,
-        allocated_cpu_cores=1,
-        allocated_disk_mb=512,
-    )
+    return server_beside(server)
 
 
 def test_the_health_check_names_the_missing_sftp_server_and_file_operations_say_why(

@@ -9,6 +9,7 @@ import pytest
 
 from servers import runtime
 from servers.models import Server
+from tests.fixtures.servers import server_beside
 
 ENGINES = [(1, "unix"), (2, "ssh")]
 
@@ -38,17 +39,7 @@ def snapshot(top: str) -> dict:
 
 def beside(server: Server) -> Server:
     """Another customer's server on the same node."""
-    return Server.objects.create(
-        name="neighbour",
-        owner=server.owner,
-        node=server.node,
-        template=server.template,
-        docker_image=server.docker_image,
-        status=Server.Status.STOPPED,
-        allocated_memory_mb=256,
-        allocated_cpu_cores=1,
-        allocated_disk_mb=512,
-    )
+    return server_beside(server, name="neighbour")
 
 
 def as_the_game(server: Server) -> None:
