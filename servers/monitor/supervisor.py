@@ -31,8 +31,10 @@ class Monitor:
         for node_id in wanted:
             watcher = self.watchers.get(node_id)
             if watcher is None or not watcher.is_alive():
-                self.watchers[node_id] = NodeWatcher(node_id, threading.Event())
-                self.watchers[node_id].start()
+                watcher = self.watchers[node_id] = NodeWatcher(node_id, threading.Event())
+                watcher.start()
+                if self.stopping.is_set():  # stop() came while this tick ran: it may not have seen this one
+                    self._retire(watcher)
 
     def _identify_engines(self) -> None:
         """Online rows from before engines were recorded are checked once before being watched: the
@@ -50,10 +52,10 @@ class Monitor:
 
     def stop(self, wait: float = 0) -> None:
         """Stop every watcher; with `wait`, also wait up to that many seconds for their threads to end."""
-        self.stopping.set()
-        for watcher in self.watchers.values():
+        self.stopping.set()  # before the watchers are listed: a tick adding one later retires it itself
+        for watcher in list(self.watchers.values()):
             self._retire(watcher)
         deadline = time.monotonic() + wait
-        for watcher in self.watchers.values():
+        for watcher in list(self.watchers.values()):
             for thread in [watcher, *watcher.followers.values(), *watcher.threads]:
                 thread.join(max(0.0, deadline - time.monotonic()))
