@@ -354,6 +354,24 @@ FILES_HELPER_IDLE_SECONDS = env.int("HEARTH_FILES_HELPER_IDLE", default=600)
 FILES_EXTRACT_MAX_BYTES = env.int("HEARTH_FILES_EXTRACT_MAX_BYTES", default=10 * 1024**3)
 FILES_EXTRACT_MAX_ENTRIES = env.int("HEARTH_FILES_EXTRACT_MAX_ENTRIES", default=100_000)
 FILES_EXTRACT_MAX_RATIO = env.int("HEARTH_FILES_EXTRACT_MAX_RATIO", default=200)
+# Backups (backups/, README "Backups"): where new backups go (local: on the server's node; s3: the bucket
+# below), how many a server keeps when staff set none, and the age past which beat prunes unlocked ones.
+BACKUP_STORAGE = env("HEARTH_BACKUP_STORAGE", default="local")
+BACKUP_DEFAULT_LIMIT = env.int("HEARTH_BACKUP_DEFAULT_LIMIT", default=3)
+BACKUP_MAX_AGE_DAYS = env.int("HEARTH_BACKUP_MAX_AGE_DAYS", default=0)  # 0: no age limit
+BACKUP_COMPRESSION = env("HEARTH_BACKUP_COMPRESSION", default="zstd")  # or gzip
+BACKUP_SAVE_TIMEOUT_SECONDS = env.float("HEARTH_BACKUP_SAVE_TIMEOUT", default=60.0)  # for the done line
+BACKUP_DOWNLOAD_LINK_SECONDS = env.int("HEARTH_BACKUP_DOWNLOAD_LINK_SECONDS", default=300)
+# Any S3-compatible store (AWS, MinIO, Wasabi, R2…): the endpoint is empty for AWS itself.
+BACKUP_S3 = {
+    "endpoint_url": env("HEARTH_BACKUP_S3_ENDPOINT", default="") or None,
+    "region_name": env("HEARTH_BACKUP_S3_REGION", default="us-east-1"),
+    "bucket": env("HEARTH_BACKUP_S3_BUCKET", default=""),
+    "prefix": env("HEARTH_BACKUP_S3_PREFIX", default="hearth/"),
+    "access_key": env("HEARTH_BACKUP_S3_ACCESS_KEY", default=""),
+    "secret_key": env("HEARTH_BACKUP_S3_SECRET_KEY", default=""),
+    "part_mb": env.int("HEARTH_BACKUP_S3_PART_MB", default=64),  # multipart part size
+}
 # Outbound HTTP (config/outbound.py): destinations allowed although private/loopback (CIDRs, comma-separated).
 OUTBOUND_ALLOW = env.list("HEARTH_OUTBOUND_ALLOW", default=[])
 OUTBOUND_MAX_BYTES = env.int("HEARTH_OUTBOUND_MAX_BYTES", default=1024**3)

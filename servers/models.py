@@ -160,6 +160,8 @@ class Job(models.Model):
         COMPRESS = "compress"  # servers.files: an archive of the customer's files
         DECOMPRESS = "decompress"
         PULL = "pull"  # a file fetched from a URL
+        BACKUP = "backup"  # backups: an archive of the server's files made
+        RESTORE = "restore"  # backups: a server's files replaced by a backup's
 
     class Status(models.TextChoices):
         PENDING = "pending"

@@ -53,6 +53,13 @@ class Template(models.Model):
     ready_pattern = models.CharField(max_length=500, blank=True, help_text="Console output meaning 'ready'.")
     ready_pattern_is_regex = models.BooleanField(default=False)
     data_path = models.CharField(max_length=255, default="/home/container")
+    # Console commands around a backup of a running server (e.g. `save-off` + `save-all`, then `save-on`),
+    # one per line, and the line that says the save is done (waited for before the archive is made).
+    backup_before_commands = models.TextField(blank=True, max_length=limits.COMMAND_CHARS)
+    backup_done_pattern = models.CharField(
+        max_length=500, blank=True, help_text="Console output meaning the save before a backup is done."
+    )
+    backup_after_commands = models.TextField(blank=True, max_length=limits.COMMAND_CHARS)
     install_image = models.CharField(max_length=255, blank=True)
     install_entrypoint = models.CharField(max_length=100, default="bash")
     install_script = models.TextField(
