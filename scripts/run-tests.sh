@@ -18,8 +18,15 @@ case "${DATABASE_URL:-}" in
   postgres*) ;;
   *) echo "The suite runs on PostgreSQL; DATABASE_URL is '${DATABASE_URL:-}'." >&2; exit 1 ;;
 esac
+# The whole suite runs on two workers (pytest-xdist), each on its own share of the environment (its own
+# database, Redis database and bucket: tests/worker_env.py); a run of chosen tests runs in one process.
+workers=()
+if [ "$#" = 0 ]; then
+  export HEARTH_TEST_WORKER_ENVS=${HEARTH_TEST_WORKER_ENVS:-$envfile-a}
+  workers=(-n "${HEARTH_TEST_WORKERS:-2}" --dist loadfile)
+fi
 status=0
-.venv/bin/python -m pytest "$@" || status=$?
+.venv/bin/python -m pytest -p tests.worker_env "${workers[@]}" "$@" || status=$?
 if [ "$status" = 5 ]; then
   echo "pytest collected no tests: that is a failure." >&2
 fi
