@@ -82,7 +82,7 @@ def save_commands(server: Server, lease):
     if server.status != Server.Status.RUNNING or not (before or after or pattern):
         yield
         return
-    since = time.time() - 0.05  # a line stamped in the same instant as the command still counts
+    since = time.time()  # taken before the first command: the save it asks for is stamped after it
     try:
         lease.beat(
             progress=3, line=f"Saving the game before the backup: {', '.join(before) or '(no command)'}"

@@ -13,7 +13,7 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -230,7 +230,6 @@ def backups_reap(*, now: datetime | None = None) -> int:
         except LeaseLost:
             continue
         reaped += 1
-    close_old_connections()
     return reaped
 
 

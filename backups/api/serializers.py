@@ -7,7 +7,7 @@ from servers.api.serializers import StrictSerializer
 
 
 class CreatorSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.UUIDField()
     username = serializers.CharField()
 
 
