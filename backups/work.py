@@ -13,14 +13,13 @@ import threading
 import time
 from datetime import datetime, timedelta
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backups import storage
 from backups.console_wait import save_commands
 from backups.models import Backup
-from nodes.client import client_for
 from servers import console, jobs
 from servers.models import Job, Server
 from servers.states import set_status
@@ -31,7 +30,8 @@ B = Backup.Status
 S = Server.Status
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=3)  # many heartbeats missed: the worker is gone
-REPORT_EVERY_SECONDS = 1.0  # progress lines on the console, at most this often
+REPORT_EVERY_SECONDS = 1.0
+TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made  # progress lines on the console, at most this often
 
 
 class Heartbeat:
@@ -88,13 +88,12 @@ def backup_execute(*, backup_id) -> None:
     lease = claim(backup.job_id)
     if lease is None:
         return  # another delivery, or the reaper, has it
-    if not Backup.objects.filter(pk=backup.pk, status=B.PENDING).update(status=B.IN_PROGRESS):
-        jobs.job_failed(backup.job_id, "The backup was no longer pending.")
-        return
-    backup.status = B.IN_PROGRESS
     server = backup.server
     try:
         with Heartbeat(lease):
+            if not _take_turn(backup, lease):
+                jobs.job_failed(backup.job_id, "The backup was no longer pending.")
+                return
             lease.beat(progress=1, line=f"Backup {backup.name}: started.")
             with save_commands(server, lease):
                 lease.beat(progress=10)
@@ -107,6 +106,24 @@ def backup_execute(*, backup_id) -> None:
         if not isinstance(exc, storage_errors()):
             logger.exception("Backup %s failed", backup.pk)
         _backup_failed(lease, backup, reason)
+
+
+def _take_turn(backup: Backup, lease: Lease) -> bool:
+    """Wait while another backup of the same server is being made (they share its backup directory,
+    whose leftover temporaries a run clears first), then move this one to in_progress; False when it
+    is no longer pending. The check and the move hold the server's row lock, so two cannot both go."""
+    while True:
+        with transaction.atomic():
+            Server.objects.select_for_update().filter(pk=backup.server_id).first()
+            others = Backup.objects.filter(server_id=backup.server_id, status=B.IN_PROGRESS).exclude(
+                pk=backup.pk
+            )
+            if not others.exists():
+                moved = Backup.objects.filter(pk=backup.pk, status=B.PENDING).update(status=B.IN_PROGRESS)
+                backup.status = B.IN_PROGRESS if moved else backup.status
+                return bool(moved)
+        lease.beat()  # still ours (LeaseLost if the reaper took it), and alive while it waits
+        time.sleep(TURN_POLL_SECONDS)
 
 
 def _backup_completed(lease: Lease, backup: Backup) -> None:
@@ -179,7 +196,6 @@ def backup_restore_execute(*, job_id) -> None:
             raise LookupError("The server or the backup was deleted.")
         with Heartbeat(lease):
             lease.beat(progress=1, line=f"Restoring backup {backup.name}…")
-            client_for(server.node).remove_files_helper(server.pk)  # it mounts the directory replaced
             storage.restore(backup, server, progress=_reporter(lease, first=5, span=90))
         with lease.fenced() as (job, _server):
             set_status(server.pk, S.STOPPED, expect={S.RESTORING}, status_reason="")

@@ -6,10 +6,15 @@ import pytest
 from accounts.models import AuditLog
 from backups.models import Backup
 from servers.models import Job, Server, ServerMember
-from tests.backups.conftest import a_server, completed
+from tests.fixtures.backups import a_server, completed
 
 pytestmark = pytest.mark.django_db
 S = Server.Status
+
+
+@pytest.fixture
+def server(offline_server):
+    return offline_server
 
 
 def url(server, backup=None, action=""):

@@ -19,11 +19,16 @@ from servers import console
 from servers.lifecycle.delete import server_delete
 from servers.models import Job, Server
 from servers.transfer_lease import LeaseLost, claim
-from tests.backups.conftest import completed
+from tests.fixtures.backups import completed
 
 pytestmark = pytest.mark.django_db
 B = Backup.Status
 S = Server.Status
+
+
+@pytest.fixture
+def server(offline_server):
+    return offline_server
 
 
 def test_a_backup_the_node_cannot_make_ends_failed_with_the_reason(server):
@@ -114,3 +119,18 @@ def test_the_save_commands_wait_for_the_done_line_written_after_them(server):
 def test_a_save_that_never_reports_done_fails_the_backup_with_a_clear_message(server):
     with pytest.raises(Unavailable, match=r"did not report its save done .* within 0.3 s"):
         wait_for_line(server.pk, "never printed", since=time.time(), timeout=0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_backup_of_the_same_server_waits_for_the_first(server, monkeypatch):
+    """They share the server's backup directory, whose leftover temporaries a run clears first."""
+    monkeypatch.setattr(work, "TURN_POLL_SECONDS", 0.1)
+    first = completed(server, "first", status=B.IN_PROGRESS)
+    second = backup_create(server=server, actor=server.owner)
+    worker = threading.Thread(target=work.backup_execute, kwargs={"backup_id": second.pk})
+    worker.start()
+    time.sleep(0.5)
+    assert Backup.objects.get(pk=second.pk).status == B.PENDING  # waiting its turn
+    Backup.objects.filter(pk=first.pk).update(status=B.COMPLETED)
+    worker.join(30)
+    assert Backup.objects.get(pk=second.pk).status == B.FAILED  # it went (and the node was not there)

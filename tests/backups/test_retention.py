@@ -12,10 +12,15 @@ from backups.models import Backup
 from backups.services import backup_create, backups_prune
 from config.errors import InvalidInput
 from servers.models import Server
-from tests.backups.conftest import completed
+from tests.fixtures.backups import completed
 from tests.fixtures.races import status_of, while_row_locked
 
 B = Backup.Status
+
+
+@pytest.fixture
+def server(offline_server):
+    return offline_server
 
 
 def aged(backup: Backup, days: float) -> Backup:
