@@ -115,9 +115,12 @@ def _take_turn(backup: Backup, lease: Lease) -> bool:
     while True:
         with transaction.atomic():
             Server.objects.select_for_update().filter(pk=backup.server_id).first()
-            others = Backup.objects.filter(server_id=backup.server_id, status=B.IN_PROGRESS).exclude(
-                pk=backup.pk
-            )
+            others = Backup.objects.filter(
+                server_id=backup.server_id,
+                status=B.IN_PROGRESS,  # and alive: one whose worker died waits for the reaper, not us
+                job__status=Job.Status.RUNNING,
+                job__heartbeat_at__gte=timezone.now() - STALE_AFTER,
+            ).exclude(pk=backup.pk)
             if not others.exists():
                 moved = Backup.objects.filter(pk=backup.pk, status=B.PENDING).update(status=B.IN_PROGRESS)
                 backup.status = B.IN_PROGRESS if moved else backup.status

@@ -314,7 +314,8 @@ def on_an_unreachable_node(ctx: dict) -> dict:
 
 
 def with_backup(status: str):
-    """A backup of the server in `status` (a failed one has no archive anywhere to remove)."""
+    """A backup of the server in `status`: a completed one on the server's (unreachable) node, a failed
+    one with no archive anywhere to remove (S3, no object), so deleting it needs no node."""
 
     def setup(ctx: dict) -> dict:
         from backups.models import Backup
@@ -325,6 +326,7 @@ def with_backup(status: str):
             server=server,
             name="matrix",
             status=status,
+            storage=Backup.Storage.LOCAL if completed else Backup.Storage.S3,  # S3 without an object
             node=server.node if completed else None,
             location=f"{ctx['n']}.tar.zst" if completed else "",
             size_bytes=10 if completed else 0,

@@ -6,7 +6,7 @@ import pytest
 from accounts.models import AuditLog
 from backups.models import Backup
 from servers.models import Job, Server, ServerMember
-from tests.fixtures.backups import a_server, completed
+from tests.fixtures.backups import a_server, completed, unarchived
 
 pytestmark = pytest.mark.django_db
 S = Server.Status
@@ -150,7 +150,7 @@ def test_restoring_needs_a_stopped_server_and_a_completed_backup(client_for, cus
 
 
 def test_a_locked_backup_cannot_be_deleted_until_unlocked(client_for, customer, server):
-    backup = completed(server)
+    backup = unarchived(server)
     client = client_for(customer)
     locked = client.post(url(server, backup, "lock"))
     assert locked.status_code == 200 and locked.json()["data"]["locked"] is True
@@ -171,8 +171,10 @@ def test_a_backup_being_made_cannot_be_deleted_or_downloaded(client_for, custome
     assert client.get(url(server, backup, "download")).status_code == 409
 
 
-def test_a_download_from_a_node_that_cannot_be_reached_is_a_503(client_for, customer, server):
+def test_a_node_that_cannot_be_reached_is_a_503_and_the_backup_stays(client_for, customer, server):
     backup = completed(server)
-    response = client_for(customer).get(url(server, backup, "download"))
-    assert response.status_code == 503, response.content
-    assert response.json()["statusCode"] == 503
+    for method, path in [("get", url(server, backup, "download")), ("delete", url(server, backup))]:
+        response = getattr(client_for(customer), method)(path)
+        assert response.status_code == 503, response.content
+        assert response.json()["statusCode"] == 503
+    assert Backup.objects.filter(pk=backup.pk).exists()

@@ -15,7 +15,7 @@ from backups.console_wait import save_commands, wait_for_line
 from backups.models import Backup
 from backups.services import backup_create, backup_restore
 from config.errors import IllegalTransition, Unavailable
-from servers import console
+from servers import console, jobs
 from servers.lifecycle.delete import server_delete
 from servers.models import Job, Server
 from servers.transfer_lease import LeaseLost, claim
@@ -125,12 +125,19 @@ def test_a_save_that_never_reports_done_fails_the_backup_with_a_clear_message(se
 def test_a_second_backup_of_the_same_server_waits_for_the_first(server, monkeypatch):
     """They share the server's backup directory, whose leftover temporaries a run clears first."""
     monkeypatch.setattr(work, "TURN_POLL_SECONDS", 0.1)
-    first = completed(server, "first", status=B.IN_PROGRESS)
-    second = backup_create(server=server, actor=server.owner)
+    running = jobs.job_create(
+        server=server, kind=Job.Kind.BACKUP, status=Job.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    first = completed(server, "first", status=B.IN_PROGRESS, job=running)
+    # Made as backup_create makes it, but not queued: the test runs the worker itself.
+    second = completed(
+        server, "second", status=B.PENDING, job=jobs.job_create(server=server, kind=Job.Kind.BACKUP)
+    )
     worker = threading.Thread(target=work.backup_execute, kwargs={"backup_id": second.pk})
     worker.start()
     time.sleep(0.5)
     assert Backup.objects.get(pk=second.pk).status == B.PENDING  # waiting its turn
-    Backup.objects.filter(pk=first.pk).update(status=B.COMPLETED)
+    Job.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now() - work.STALE_AFTER)  # died
     worker.join(30)
     assert Backup.objects.get(pk=second.pk).status == B.FAILED  # it went (and the node was not there)
+    assert Backup.objects.get(pk=first.pk).status == B.IN_PROGRESS  # the reaper's, not the second's

@@ -12,7 +12,7 @@ from backups.models import Backup
 from backups.services import backup_create, backups_prune
 from config.errors import InvalidInput
 from servers.models import Server
-from tests.fixtures.backups import completed
+from tests.fixtures.backups import completed, unarchived
 from tests.fixtures.races import status_of, while_row_locked
 
 B = Backup.Status
@@ -65,15 +65,17 @@ def test_failed_backups_do_not_count_and_a_limit_of_zero_allows_none(server):
 
 @pytest.mark.django_db
 def test_beat_prunes_unlocked_backups_older_than_the_maximum_age(server, settings):
-    old = aged(completed(server, "old"), 10)
-    old_failed = aged(completed(server, "old-failed", status=B.FAILED), 10)
-    old_locked = aged(completed(server, "old-locked", locked=True), 10)
-    recent = aged(completed(server, "recent"), 1)
+    old = aged(unarchived(server, "old"), 10)
+    old_failed = aged(unarchived(server, "old-failed", status=B.FAILED), 10)
+    old_locked = aged(unarchived(server, "old-locked", locked=True), 10)
+    recent = aged(unarchived(server, "recent"), 1)
+    unreachable = aged(completed(server, "on-a-node-that-is-down"), 10)
     settings.BACKUP_MAX_AGE_DAYS = 0
     assert backups_prune() == 0  # no maximum age: everything is kept
     settings.BACKUP_MAX_AGE_DAYS = 7
     assert backups_prune() == 2
-    assert set(Backup.objects.values_list("pk", flat=True)) == {old_locked.pk, recent.pk}
+    # The one whose node is down stays, for the next run.
+    assert set(Backup.objects.values_list("pk", flat=True)) == {old_locked.pk, recent.pk, unreachable.pk}
     assert not Backup.objects.filter(pk__in=[old.pk, old_failed.pk]).exists()
 
 
