@@ -92,6 +92,13 @@ def test_a_server_being_backed_up_cannot_be_deleted(server):
         backup_create(server=server, actor=server.owner)
 
 
+def game_lines(server) -> list[str]:
+    """The game's console lines kept in the history, oldest first."""
+    from backups.console_wait import game_lines_since
+
+    return [line.strip() for line in game_lines_since(server.pk, 0)]
+
+
 class _Beats:
     def __init__(self):
         self.lines = []
