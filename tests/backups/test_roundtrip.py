@@ -2,17 +2,26 @@
 backup engine (nodes/client/backups.py, backups/storage.py): made, downloaded (its bytes match the
 recorded checksum), restored over changed files (every file as it was, the new one gone) and deleted;
 and a running game saved first with its template's commands, the after command sent once the archive
-is made. Tasks run eagerly here (tests/backups/conftest.py)."""
+is made; a worker process killed mid-backup. Tasks run eagerly here (tests/backups/conftest.py)."""
 
 import hashlib
+import os
+import subprocess
+import sys
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from backups import work
 from backups.models import Backup
+from nodes.client import client_for as client_for_node
+from servers import jobs, runtime
 from servers.files import service
 from servers.models import Job, Server
 from templates_app.models import Template
 from tests.backups.test_jobs import game_lines
+from tests.fixtures.browser import ROOT, database_env
 from tests.fixtures.servers import wait_status
 from tests.polling import wait_for
 
@@ -94,3 +103,51 @@ def test_a_running_game_is_saved_before_its_backup_and_told_after(
     lines = game_lines(server)
     assert lines.index("[Server] saved-all") < lines.index("[Server] save-on")
     assert api.post(f"/api/servers/{server.pk}/kill").status_code == 200
+
+
+def test_a_worker_killed_mid_backup_leaves_a_failed_backup_and_no_archive(files_server, client_for, customer):
+    """A real worker process, killed while the archive is being written: the reaper fails the backup
+    (never completed-looking), deleting it removes whatever its archive became, and the next backup
+    of the server leaves only its own archive."""
+    server = files_server()
+    root = runtime.ensure_directory(client_for_node(server.node), server)
+    big = os.path.join(root, "big.bin")
+    with open(big, "wb") as handle:  # a few seconds of tar, zstd and sha256
+        for _ in range(20):
+            handle.write(os.urandom(10 * 1024 * 1024))
+    uid, gid = (int(part) for part in runtime.container_user(server).split(":"))
+    os.chown(big, uid, gid)
+    backup_dir = os.path.join(server.node.data_dir, "backups", str(server.pk))
+    job = jobs.job_create(server=server, kind=Job.Kind.BACKUP, actor=customer)
+    backup = Backup.objects.create(server=server, name="killed", job=job, created_by=customer)
+    code = f"from backups.work import backup_execute; backup_execute(backup_id='{backup.pk}')"
+    worker = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "-c", code], cwd=ROOT, env=database_env()
+    )
+    try:
+        wait_for(lambda: any(n.startswith(".tmp-") for n in _listing(backup_dir)), 60, "a temporary archive")
+        backup.refresh_from_db()
+        assert backup.status == Backup.Status.IN_PROGRESS
+    finally:
+        worker.kill()
+        worker.wait(10)
+
+    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1)) == 1
+    backup.refresh_from_db()
+    assert backup.status == Backup.Status.FAILED and "worker stopped responding" in backup.error
+    assert not backup.checksum and backup.completed_at
+    # The backup container the dead worker started may still finish its archive: wait for it to end.
+    wait_for(lambda: not any(n.startswith(".tmp-") for n in _listing(backup_dir)), 60, "the container to end")
+    api = client_for(customer)
+    assert api.delete(f"/api/servers/{server.pk}/backups/{backup.pk}").status_code == 200
+    assert not [n for n in _listing(backup_dir) if str(backup.pk) in n]
+
+    os.remove(big)
+    made = api.post(f"/api/servers/{server.pk}/backups", {"name": "next"}, format="json")
+    following = Backup.objects.get(pk=made.json()["backupId"])
+    assert following.status == Backup.Status.COMPLETED, following.error
+    assert _listing(backup_dir) == [following.location]
+
+
+def _listing(directory: str) -> list[str]:
+    return sorted(os.listdir(directory)) if os.path.isdir(directory) else []
