@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from servers.files import service
 from tests.fixtures.browser import SLOW, sign_in
+from tests.webui.test_csp_browser import RECORD_VIOLATIONS
 from tests.webui.test_files_browser import DESKTOP, with_password
 
 HOSTILE = '<img src=x onerror="window.__xss=1">'
@@ -34,7 +35,9 @@ def api(page, method: str, path: str, body=None):
 
 def test_the_owner_backs_up_downloads_locks_restores_and_deletes(panel, customer, server, browser, tmp_path):
     content = f"/api/servers/{server.pk}/files/content?path=/server.properties"
-    page = browser.new_context(viewport=DESKTOP).new_page()
+    context = browser.new_context(viewport=DESKTOP)
+    context.add_init_script(RECORD_VIOLATIONS)  # the tab runs under the page's Content-Security-Policy
+    page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     sign_in(page, panel, customer, path=f"/servers/{server.pk}")
@@ -76,3 +79,4 @@ def test_the_owner_backs_up_downloads_locks_restores_and_deletes(panel, customer
     dialog.get_by_role("button", name="Delete").click()
     expect(page.locator("#backups-empty")).to_be_visible()
     assert not errors, errors
+    assert page.evaluate("window.__csp") == []
