@@ -30,8 +30,7 @@ B = Backup.Status
 S = Server.Status
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=3)  # many heartbeats missed: the worker is gone
-REPORT_EVERY_SECONDS = 1.0
-TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made  # progress lines on the console, at most this often
+TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made
 
 
 class Heartbeat:
@@ -63,14 +62,10 @@ class Heartbeat:
 
 def _reporter(lease: Lease, *, first: int, span: int):
     """The `progress(percent, line)` callable given to storage: the job's progress scaled into
-    first..first+span, a console line at most every REPORT_EVERY_SECONDS, and LeaseLost when reaped."""
-    last = [0.0]
+    first..first+span, the line on the console, and LeaseLost when the reaper has taken the job.
+    Storage reports at its steps and every few hundred MB, so nothing needs throttling here."""
 
     def progress(percent: int, line: str = "") -> None:
-        now = time.monotonic()
-        if now - last[0] < REPORT_EVERY_SECONDS and percent < 100:
-            return
-        last[0] = now
         lease.beat(progress=min(99, first + span * max(0, min(100, percent)) // 100), line=line or None)
 
     return progress
