@@ -4,3 +4,10 @@ from django.apps import AppConfig
 class BackupsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "backups"
+
+    def ready(self) -> None:
+        from backups import services
+        from servers.lifecycle import delete
+
+        delete.delete_requested.connect(services.refuse_server_delete, dispatch_uid="backups-refuse-delete")
+        delete.files_removed.connect(services.discard_server_backups, dispatch_uid="backups-discard-all")

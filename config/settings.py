@@ -326,6 +326,8 @@ CELERY_BEAT_SCHEDULE = {
     "transfers-reap": {"task": "servers.tasks.transfers_reap_task", "schedule": 120.0},
     "metrics-prune": {"task": "servers.tasks.metrics_prune_task", "schedule": 3600.0},
     "files-helpers-reap": {"task": "servers.tasks.files_helpers_reap_task", "schedule": 60.0},
+    "backups-reap": {"task": "backups.tasks.backups_reap_task", "schedule": 60.0},
+    "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
 }
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")

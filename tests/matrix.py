@@ -313,7 +313,40 @@ def on_an_unreachable_node(ctx: dict) -> dict:
     return ctx
 
 
+def with_backup(status: str):
+    """A backup of the server in `status`: a completed one on the server's (unreachable) node, a failed
+    one with no archive anywhere to remove (S3, no object), so deleting it needs no node."""
+
+    def setup(ctx: dict) -> dict:
+        from backups.models import Backup
+
+        server = Server.objects.get(pk=ctx["id"])
+        completed = status == "completed"
+        backup = Backup.objects.create(
+            server=server,
+            name="matrix",
+            status=status,
+            storage=Backup.Storage.LOCAL if completed else Backup.Storage.S3,  # S3 without an object
+            node=server.node if completed else None,
+            location=f"{ctx['n']}.tar.zst" if completed else "",
+            size_bytes=10 if completed else 0,
+            checksum="sha256:" + "0" * 64 if completed else "",
+        )
+        return {**ctx, "backup_id": backup.pk}
+
+    return setup
+
+
+BACKUP = "/api/servers/{server_id}/backups/{backup_id}"
 CALLS: dict[tuple[str, str], Call] = {
+    # backups
+    ("GET", BACKUP): Call(with_backup("completed")),
+    ("DELETE", BACKUP): Call(with_backup("failed")),
+    ("POST", f"{BACKUP}/restore"): Call(with_backup("completed")),
+    ("GET", f"{BACKUP}/download"): Call(with_backup("completed")),
+    ("POST", f"{BACKUP}/lock"): Call(with_backup("completed")),
+    ("POST", f"{BACKUP}/unlock"): Call(with_backup("completed")),
+    ("POST", "/api/servers/{server_id}/backups"): Call(body={"name": "matrix"}),
     # servers
     ("POST", "/api/servers"): Call(a_node_and_template, server_body),
     ("PUT", "/api/servers/{id}"): Call(body={"name": "renamed"}),

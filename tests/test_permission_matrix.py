@@ -76,6 +76,16 @@ SERVER_OPERATIONS = {
     ("POST",   "/api/servers/{server_id}/files/upload"):        ("file.write",       401, 404, 403, 400, 400, 400, 423),
     ("GET",    "/api/servers/{server_id}/files/download"):      ("file.read",        401, 404, 403, 400, 400, 400, 423),
     ("POST",   "/api/servers/{server_id}/files/pull"):          ("file.write",       401, 404, 403, 400, 400, 400, 423),
+    # Backups: reading the list is allowed while suspended; the download's 503 is the matrix's unreachable
+    # node (every check passed); lock and unlock need backup.delete (a lock decides deletion).
+    ("GET",    "/api/servers/{server_id}/backups"):             ("backup.read",      401, 404, 403, 200, 200, 200, 200),
+    ("POST",   "/api/servers/{server_id}/backups"):             ("backup.create",    401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/servers/{server_id}/backups/{backup_id}"): ("backup.read",      401, 404, 403, 200, 200, 200, 200),
+    ("DELETE", "/api/servers/{server_id}/backups/{backup_id}"): ("backup.delete",    401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{server_id}/backups/{backup_id}/restore"):  ("backup.restore",  401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/servers/{server_id}/backups/{backup_id}/download"): ("backup.download", 401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/backups/{backup_id}/lock"):     ("backup.delete",   401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{server_id}/backups/{backup_id}/unlock"):   ("backup.delete",   401, 404, 403, 200, 200, 200, 423),
 }
 
 # Operations not on one server: None as permission means any signed-in user.

@@ -1,4 +1,4 @@
-/* The server page's Files tab: the tabs, browsing with breadcrumbs, the editor and the SFTP login.
+/* The server page's Files tab: browsing with breadcrumbs, the editor and the SFTP login.
    Changes (upload, rename, delete, archives) are in files-actions.js. Every name is put in the page with
    textContent, never as markup: file names are chosen by whoever controls the server's files. */
 "use strict";
@@ -87,34 +87,14 @@
     return out;
   }
 
-  // --- tabs -----------------------------------------------------------------------------------------
+  // --- the tab (tabs.js) -----------------------------------------------------------------------------
 
-  var tabs = { console: document.getElementById("tab-console"), files: document.getElementById("tab-files") };
-  var panels = { console: document.getElementById("panel-console"), files: panel };
-
-  function showTab(name, focus) {
-    Object.keys(tabs).forEach(function (key) {
-      var on = key === name;
-      tabs[key].setAttribute("aria-selected", on ? "true" : "false");
-      tabs[key].tabIndex = on ? 0 : -1;
-      panels[key].hidden = !on;
-    });
-    if (focus) tabs[name].focus();
-    if (name === "console") window.dispatchEvent(new Event("resize")); // the charts redraw at their size
-  }
-
-  Object.keys(tabs).forEach(function (key) {
-    tabs[key].addEventListener("click", function () {
-      if (key === "files") location.hash = hashFor(files.path);
-      else history.replaceState(null, "", location.pathname + location.search);
-      showTab(key);
-    });
-    tabs[key].addEventListener("keydown", function (event) {
-      if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
-      var other = key === "files" ? "console" : "files";
-      tabs[other].click();
-      tabs[other].focus();
-    });
+  Hearth.tabs.add("files", {
+    hash: function () { return hashFor(files.path); },
+    show: function (value) {
+      var path = pathFromHash(value);
+      if (path !== files.path || !files.loaded) files.open(path);
+    },
   });
 
   // The folder is in the address (#files=/plugins), so reloading or going back keeps the place.
@@ -122,22 +102,13 @@
     return "#files=" + encodeURIComponent(path).replace(/%2F/g, "/");
   }
 
-  function pathFromHash() {
-    if (location.hash.indexOf("#files") !== 0) return null;
-    var raw = location.hash.slice("#files=".length);
+  function pathFromHash(raw) {
     try {
-      return decodeURIComponent(raw) || "/";
+      return decodeURIComponent(raw || "") || "/";
     } catch (err) {
       return "/";
     }
   }
-
-  window.addEventListener("hashchange", function () {
-    var path = pathFromHash();
-    if (path === null) return showTab("console");
-    showTab("files");
-    if (path !== files.path || !files.loaded) files.open(path);
-  });
 
   // --- the listing --------------------------------------------------------------------------------
 
@@ -448,10 +419,4 @@
 
   // --- start --------------------------------------------------------------------------------------------
 
-  document.getElementById("server-tabs").hidden = false; // the tabs work from here on
-  var start = pathFromHash();
-  if (start !== null) {
-    showTab("files");
-    files.open(start);
-  }
 })(window.Hearth);

@@ -1,0 +1,272 @@
+"""The backup and restore jobs' work, and the reaper of those whose worker died.
+
+Each job is claimed once with a lease token (servers/transfer_lease.py): a redelivered task finds it
+claimed and returns; the worker renews the lease while it works (a thread, every HEARTBEAT_SECONDS, and
+each progress report); the reaper takes over a job quiet for STALE_AFTER and settles it — the backup
+`failed` with the reason and its archive (or the temporary file of one) removed, a restoring server
+stopped again. Every final step runs fenced (the job's row locked, the lease re-checked), so a worker
+that comes back late cannot mark a reaped backup completed.
+"""
+
+import logging
+import threading
+import time
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from backups import storage
+from backups.console_wait import save_commands
+from backups.models import Backup
+from servers import console, jobs
+from servers.models import Job, Server
+from servers.states import set_status
+from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
+
+logger = logging.getLogger(__name__)
+B = Backup.Status
+S = Server.Status
+HEARTBEAT_SECONDS = 15.0
+STALE_AFTER = timedelta(minutes=3)  # many heartbeats missed: the worker is gone
+TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made
+
+
+class Heartbeat:
+    """Renews the lease from a thread while the work blocks in one long call (a big file in the tar)."""
+
+    def __init__(self, lease: Lease):
+        self.lease, self._stop = lease, threading.Event()
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name=f"backup-heartbeat-{lease.job_id}"
+        )
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(HEARTBEAT_SECONDS):
+                jobs.job_progress(self.lease.job_id, owner=self.lease.token)
+        except Exception:  # a heartbeat lost is a late reaper at worst
+            logger.warning("Backup heartbeat of job %s failed", self.lease.job_id, exc_info=True)
+        finally:
+            connection.close()
+
+
+def _reporter(lease: Lease, *, first: int, span: int):
+    """The `progress(percent, line)` callable given to storage: the job's progress scaled into
+    first..first+span, the line on the console, and LeaseLost when the reaper has taken the job.
+    Storage reports at its steps and every few hundred MB, so nothing needs throttling here."""
+
+    def progress(percent: int, line: str = "") -> None:
+        lease.beat(progress=min(99, first + span * max(0, min(100, percent)) // 100), line=line or None)
+
+    return progress
+
+
+# ---- backup ----------------------------------------------------------------------------------------
+
+
+def backup_execute(*, backup_id) -> None:
+    """Make the archive of a pending backup; completed with its size and checksum, or failed with the
+    reason and no archive left. Safe to deliver twice."""
+    backup = Backup.objects.select_related("server__node", "server__template").filter(pk=backup_id).first()
+    if backup is None or backup.job_id is None:
+        return
+    lease = claim(backup.job_id)
+    if lease is None:
+        return  # another delivery, or the reaper, has it
+    server = backup.server
+    try:
+        with Heartbeat(lease):
+            if not _take_turn(backup, lease):
+                jobs.job_failed(backup.job_id, "The backup was no longer pending.")
+                return
+            lease.beat(progress=1, line=f"Backup {backup.name}: started.")
+            with save_commands(server, lease):
+                lease.beat(progress=10)
+                storage.store(backup, server, progress=_reporter(lease, first=10, span=85))
+            _backup_completed(lease, backup)
+    except LeaseLost:
+        return  # the reaper settled it (and removed what was made)
+    except Exception as exc:
+        reason = _reason(exc)
+        if not isinstance(exc, storage_errors()):
+            logger.exception("Backup %s failed", backup.pk)
+        _backup_failed(lease, backup, reason)
+
+
+def _take_turn(backup: Backup, lease: Lease) -> bool:
+    """Wait while another backup of the same server is being made (they share its backup directory,
+    whose leftover temporaries a run clears first), then move this one to in_progress; False when it
+    is no longer pending. The check and the move hold the server's row lock, so two cannot both go."""
+    while True:
+        with transaction.atomic():
+            Server.objects.select_for_update().filter(pk=backup.server_id).first()
+            others = Backup.objects.filter(
+                server_id=backup.server_id,
+                status=B.IN_PROGRESS,  # and alive: one whose worker died waits for the reaper, not us
+                job__status=Job.Status.RUNNING,
+                job__heartbeat_at__gte=timezone.now() - STALE_AFTER,
+            ).exclude(pk=backup.pk)
+            if not others.exists():
+                moved = Backup.objects.filter(pk=backup.pk, status=B.PENDING).update(status=B.IN_PROGRESS)
+                backup.status = B.IN_PROGRESS if moved else backup.status
+                return bool(moved)
+        lease.beat()  # still ours (LeaseLost if the reaper took it), and alive while it waits
+        time.sleep(TURN_POLL_SECONDS)
+
+
+def _backup_completed(lease: Lease, backup: Backup) -> None:
+    with lease.fenced() as (job, _server):
+        backup.status, backup.completed_at, backup.error = B.COMPLETED, timezone.now(), ""
+        backup.save(
+            update_fields=[
+                "status",
+                "completed_at",
+                "error",
+                "size_bytes",
+                "checksum",
+                "location",
+                "node",
+                "updated_at",
+            ]
+        )
+        jobs.job_log(job.pk, [f"Archive {backup.location}: {backup.size_bytes} bytes, {backup.checksum}."])
+        jobs.job_succeeded(job.pk)
+    console.write(backup.server_id, f"Backup {backup.name}: completed ({backup.size_mb} MB).")
+
+
+def _backup_failed(lease: Lease, backup: Backup, reason: str) -> None:
+    try:
+        with lease.fenced() as (job, _server):
+            _mark_failed(backup, reason)
+            jobs.job_failed(job.pk, reason)
+    except LeaseLost:
+        return
+    console.write(backup.server_id, f"Backup {backup.name} failed: {reason}")
+
+
+def _mark_failed(backup: Backup, reason: str) -> None:
+    Backup.objects.filter(pk=backup.pk, status__in=(B.PENDING, B.IN_PROGRESS)).update(
+        status=B.FAILED, error=reason[:2000], completed_at=timezone.now(), updated_at=timezone.now()
+    )
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """Errors that are an answer (the node, the store, the game), not a bug: logged without a trace."""
+    from config.errors import DomainError
+    from nodes.client import NodeUnavailable
+
+    found = [DomainError, NodeUnavailable]
+    for name in ("BackupFailed", "BackupCorrupt"):
+        error = getattr(storage, name, None)
+        if isinstance(error, type):
+            found.append(error)
+    return tuple(found)
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(exc, "message", None) or getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
+
+
+# ---- restore ---------------------------------------------------------------------------------------
+
+
+def backup_restore_execute(*, job_id) -> None:
+    """Replace the server's files with the backup's; the server stopped again either way (a failed
+    restore leaves the original files as they were, and says why)."""
+    lease = claim(job_id)
+    if lease is None:
+        return
+    job = Job.objects.select_related("server__node", "server__template").get(pk=job_id)
+    backup = Backup.objects.filter(pk=job.detail.get("backupId")).first()
+    server = job.server
+    try:
+        if server is None or backup is None:
+            raise LookupError("The server or the backup was deleted.")
+        with Heartbeat(lease):
+            lease.beat(progress=1, line=f"Restoring backup {backup.name}…")
+            storage.restore(backup, server, progress=_reporter(lease, first=5, span=90))
+        with lease.fenced() as (job, _server):
+            set_status(server.pk, S.STOPPED, expect={S.RESTORING}, status_reason="")
+            jobs.job_succeeded(job.pk)
+        console.write(server.pk, f"Backup {backup.name} restored.")
+    except LeaseLost:
+        return
+    except Exception as exc:
+        reason = _reason(exc)
+        if not isinstance(exc, (*storage_errors(), LookupError)):
+            logger.exception("Restore job %s failed", job_id)
+        _restore_failed(lease, reason)
+
+
+def _restore_failed(lease: Lease, reason: str) -> None:
+    try:
+        with lease.fenced() as (job, server):
+            if server is not None:
+                set_status(
+                    server.pk, S.STOPPED, expect={S.RESTORING}, status_reason=f"Restore failed: {reason}"
+                )
+            jobs.job_failed(job.pk, reason)
+    except LeaseLost:
+        return
+    if server is not None:
+        console.write(server.pk, f"Restore failed: {reason}. The server's files were left as they were.")
+
+
+# ---- the reaper -------------------------------------------------------------------------------------
+
+
+def backups_reap(*, now: datetime | None = None) -> int:
+    """Beat: settle backup and restore jobs whose worker has been quiet for STALE_AFTER (as of `now`)."""
+    cutoff = (now or timezone.now()) - STALE_AFTER
+    quiet = (
+        Job.objects.filter(kind__in=(Job.Kind.BACKUP, Job.Kind.RESTORE), status__in=LIVE)
+        .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
+        .filter(last_sign__lt=cutoff)
+        .values_list("pk", flat=True)
+    )
+    reaped = 0
+    for job_id in list(quiet):
+        lease = take_over(job_id, cutoff=cutoff)
+        if lease is None:
+            continue
+        try:
+            _reap(lease)
+        except LeaseLost:
+            continue
+        reaped += 1
+    return reaped
+
+
+def _reap(lease: Lease) -> None:
+    reason = "The worker stopped responding (it was killed or lost) before the job finished."
+    left: Backup | None = None
+    with lease.fenced() as (job, server):
+        if job.kind == Job.Kind.BACKUP:
+            left = Backup.objects.filter(job=job).select_related("server", "node").first()
+            if left is not None:
+                _mark_failed(left, reason)
+        elif server is not None:
+            set_status(server.pk, S.STOPPED, expect={S.RESTORING}, status_reason=f"Restore failed: {reason}")
+        jobs.job_failed(job.pk, reason)
+    if left is not None:
+        _discard_quietly(left)  # the temporary (or complete but unrecorded) archive
+        console.write(left.server_id, f"Backup {left.name} failed: {reason}")
+    elif server is not None:
+        console.write(server.pk, f"Restore failed: {reason}")
+
+
+def _discard_quietly(backup: Backup) -> None:
+    try:
+        storage.discard(backup)
+    except Exception:
+        logger.warning("Could not remove what the dead backup %s left", backup.pk, exc_info=True)

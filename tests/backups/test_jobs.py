@@ -1,0 +1,150 @@
+"""The backup and restore jobs without a reachable node: a failure ends the backup `failed` with the
+reason; a worker killed mid-job is settled by the reaper (and its late return changes nothing); a
+second delivery does nothing; the game's save commands wait for the done line; a server being backed
+up cannot be deleted."""
+
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from backups import work
+from backups.console_wait import save_commands, wait_for_line
+from backups.models import Backup
+from backups.services import backup_create, backup_restore
+from config.errors import IllegalTransition, Unavailable
+from servers import console, jobs
+from servers.lifecycle.delete import server_delete
+from servers.models import Job, Server
+from servers.transfer_lease import LeaseLost, claim
+from tests.fixtures.backups import completed
+
+pytestmark = pytest.mark.django_db
+B = Backup.Status
+S = Server.Status
+
+
+@pytest.fixture
+def server(offline_server):
+    return offline_server
+
+
+def test_a_backup_the_node_cannot_make_ends_failed_with_the_reason(server):
+    backup = backup_create(server=server, actor=server.owner)
+    work.backup_execute(backup_id=backup.pk)
+    backup.refresh_from_db()
+    assert backup.status == B.FAILED and backup.error and backup.completed_at
+    assert not backup.location or backup.size_bytes == 0
+    job = Job.objects.get(pk=backup.job_id)
+    assert job.status == Job.Status.FAILED and job.error == backup.error
+    work.backup_execute(backup_id=backup.pk)  # a second delivery finds the job claimed
+    assert Backup.objects.get(pk=backup.pk).error == backup.error
+
+
+def test_a_failed_restore_stops_the_server_again_and_says_why(server):
+    job = backup_restore(backup=completed(server), actor=server.owner)
+    work.backup_restore_execute(job_id=job.pk)
+    server.refresh_from_db()
+    assert server.status == S.STOPPED and server.status_reason.startswith("Restore failed: ")
+    assert Job.objects.get(pk=job.pk).status == Job.Status.FAILED
+
+
+def test_a_worker_killed_mid_backup_leaves_a_failed_backup_and_its_late_return_changes_nothing(server):
+    backup = backup_create(server=server, actor=server.owner)
+    lease = claim(backup.job_id)  # the worker that then dies
+    Backup.objects.filter(pk=backup.pk).update(status=B.IN_PROGRESS)
+    assert work.backups_reap() == 0  # its heartbeat is fresh: alive
+    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1)) == 1
+    backup.refresh_from_db()
+    assert backup.status == B.FAILED and "worker stopped responding" in backup.error
+    assert Job.objects.get(pk=backup.job_id).status == Job.Status.FAILED
+    with pytest.raises(LeaseLost):  # the worker was only slow: it may not complete the backup now
+        work._backup_completed(lease, backup)
+    assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+
+
+def test_a_backup_whose_task_never_ran_is_failed_by_the_reaper(server):
+    backup = backup_create(server=server, actor=None, scheduled=True)
+    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1)) == 1
+    assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+    work.backup_execute(backup_id=backup.pk)  # its late delivery finds the job taken
+    assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+
+
+def test_a_restore_whose_worker_died_stops_the_server_again(server):
+    job = backup_restore(backup=completed(server), actor=server.owner)
+    claim(job.pk)
+    work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1))
+    server.refresh_from_db()
+    assert server.status == S.STOPPED and "worker stopped responding" in server.status_reason
+
+
+def test_a_server_being_backed_up_cannot_be_deleted(server):
+    backup = backup_create(server=server, actor=server.owner)
+    with pytest.raises(IllegalTransition, match="backup of this server is being made"):
+        server_delete(server=server, actor=server.owner)
+    assert Server.objects.get(pk=server.pk).status == S.STOPPED
+    Backup.objects.filter(pk=backup.pk).update(status=B.COMPLETED)
+    server_delete(server=server, actor=server.owner)
+    with pytest.raises(IllegalTransition, match="being deleted"):
+        backup_create(server=server, actor=server.owner)
+
+
+def game_lines(server) -> list[str]:
+    """The game's console lines kept in the history, oldest first."""
+    from backups.console_wait import game_lines_since
+
+    return [line.strip() for line in game_lines_since(server.pk, 0)]
+
+
+class _Beats:
+    def __init__(self):
+        self.lines = []
+
+    def beat(self, *, progress=None, line=None):
+        self.lines.append(line)
+
+
+def test_the_save_commands_wait_for_the_done_line_written_after_them(server):
+    server.template.backup_before_commands = ""
+    server.template.backup_done_pattern = r"Saved the (game|world)"
+    Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
+    console.write_lines(server.pk, "stdout", ["Saved the game"])  # before: an older save does not count
+    later = threading.Timer(
+        0.5, lambda: console.write_lines(server.pk, "stdout", ["[Server] Saved the world"])
+    )
+    started = time.monotonic()
+    later.start()
+    with save_commands(server, _Beats()):
+        waited = time.monotonic() - started
+    later.join()
+    assert 0.4 < waited < 5
+
+
+def test_a_save_that_never_reports_done_fails_the_backup_with_a_clear_message(server):
+    with pytest.raises(Unavailable, match=r"did not report its save done .* within 0.3 s"):
+        wait_for_line(server.pk, "never printed", since=time.time(), timeout=0.3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_second_backup_of_the_same_server_waits_for_the_first(server, monkeypatch):
+    """They share the server's backup directory, whose leftover temporaries a run clears first."""
+    monkeypatch.setattr(work, "TURN_POLL_SECONDS", 0.1)
+    running = jobs.job_create(
+        server=server, kind=Job.Kind.BACKUP, status=Job.Status.RUNNING, heartbeat_at=timezone.now()
+    )
+    first = completed(server, "first", status=B.IN_PROGRESS, job=running)
+    # Made as backup_create makes it, but not queued: the test runs the worker itself.
+    second = completed(
+        server, "second", status=B.PENDING, job=jobs.job_create(server=server, kind=Job.Kind.BACKUP)
+    )
+    worker = threading.Thread(target=work.backup_execute, kwargs={"backup_id": second.pk})
+    worker.start()
+    time.sleep(0.5)
+    assert Backup.objects.get(pk=second.pk).status == B.PENDING  # waiting its turn
+    Job.objects.filter(pk=running.pk).update(heartbeat_at=timezone.now() - work.STALE_AFTER)  # died
+    worker.join(30)
+    assert Backup.objects.get(pk=second.pk).status == B.FAILED  # it went (and the node was not there)
+    assert Backup.objects.get(pk=first.pk).status == B.IN_PROGRESS  # the reaper's, not the second's

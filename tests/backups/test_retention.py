@@ -1,0 +1,102 @@
+"""Retention: the per-server limit (manual refused, scheduled pruning the oldest unlocked), locks that
+are never pruned, the maximum age pruned by beat, and the limit under 50 simultaneous creates."""
+
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from accounts.models import AuditLog
+from backups.models import Backup
+from backups.services import backup_create, backups_prune
+from config.errors import InvalidInput
+from servers.models import Server
+from tests.fixtures.backups import completed, unarchived
+from tests.fixtures.races import status_of, while_row_locked
+
+B = Backup.Status
+
+
+@pytest.fixture
+def server(offline_server):
+    return offline_server
+
+
+def aged(backup: Backup, days: float) -> Backup:
+    Backup.objects.filter(pk=backup.pk).update(created_at=timezone.now() - timedelta(days=days))
+    return backup
+
+
+@pytest.mark.django_db
+def test_a_scheduled_backup_over_the_limit_removes_the_oldest_unlocked_one(server):
+    oldest_locked = aged(completed(server, "locked", locked=True), 3)
+    oldest_unlocked = aged(completed(server, "old"), 2)
+    Server.objects.filter(pk=server.pk).update(backup_limit=2)
+    made = backup_create(server=server, actor=None, scheduled=True)
+    assert set(Backup.objects.values_list("name", flat=True)) == {"locked", made.name}
+    assert not Backup.objects.filter(pk=oldest_unlocked.pk).exists()
+    assert Backup.objects.get(pk=oldest_locked.pk).locked
+    assert made.scheduled and made.created_by is None
+    audit = AuditLog.objects.get(action="backup.create")
+    assert audit.user is None and audit.metadata["by"] == "schedule"
+    assert AuditLog.objects.filter(action="backup.prune", metadata__backupId=str(oldest_unlocked.pk)).exists()
+
+
+@pytest.mark.django_db
+def test_a_scheduled_backup_is_refused_when_every_other_one_is_locked_or_being_made(server):
+    completed(server, "locked", locked=True)
+    completed(server, "making", status=B.IN_PROGRESS)
+    with pytest.raises(InvalidInput, match="locked or still being made"):
+        backup_create(server=server, actor=None, scheduled=True)
+    assert Backup.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_failed_backups_do_not_count_and_a_limit_of_zero_allows_none(server):
+    completed(server, "failed", status=B.FAILED)
+    completed(server, "kept")
+    assert backup_create(server=server, actor=server.owner).status == B.PENDING  # 2 counted of 2
+    Server.objects.filter(pk=server.pk).update(backup_limit=0)
+    server.refresh_from_db()
+    with pytest.raises(InvalidInput, match="may keep no backups"):
+        backup_create(server=server, actor=None, scheduled=True)
+
+
+@pytest.mark.django_db
+def test_beat_prunes_unlocked_backups_older_than_the_maximum_age(server, settings):
+    old = aged(unarchived(server, "old"), 10)
+    old_failed = aged(unarchived(server, "old-failed", status=B.FAILED), 10)
+    old_locked = aged(unarchived(server, "old-locked", locked=True), 10)
+    recent = aged(unarchived(server, "recent"), 1)
+    unreachable = aged(completed(server, "on-a-node-that-is-down"), 10)
+    settings.BACKUP_MAX_AGE_DAYS = 0
+    assert backups_prune() == 0  # no maximum age: everything is kept
+    settings.BACKUP_MAX_AGE_DAYS = 7
+    assert backups_prune() == 2
+    # The one whose node is down stays, for the next run.
+    assert set(Backup.objects.values_list("pk", flat=True)) == {old_locked.pk, recent.pk, unreachable.pk}
+    assert not Backup.objects.filter(pk__in=[old.pk, old_failed.pk]).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_simultaneous_creates_with_a_limit_of_two_make_exactly_two(server):
+    from config.celery import app
+
+    pool = connection.pool
+    sizes = (pool.min_size, pool.max_size)
+    pool.resize(sizes[0], 60)  # a connection per contender, all parked on the server's row at once
+    try:
+        outcomes = while_row_locked(
+            Server.objects.filter(pk=server.pk),
+            [lambda: backup_create(server=server, actor=server.owner) for _ in range(50)],
+            timeout=60,
+        )
+    finally:
+        pool.resize(*sizes)
+        app.control.purge()  # the two jobs' messages: no worker runs here
+    made = [o for o in outcomes if isinstance(o, Backup)]
+    refused = [o for o in outcomes if not isinstance(o, Backup)]
+    assert len(made) == 2, refused[:3]
+    assert {status_of(o) for o in refused} == {400}
+    assert Backup.objects.filter(server=server).count() == 2
