@@ -2,6 +2,7 @@
 how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's."""
 
 import time
+from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection
@@ -36,6 +37,17 @@ def _ping_redis():
         raise ConnectionError("Redis did not echo")
 
 
+def _scheduler() -> dict:
+    """When beat's loop last ran (schedules.beat records it each second): a stuck beat shows its age."""
+    last = heartbeat.last_tick("beat")
+    if last is None:
+        return {"lastTickAt": None, "secondsSinceTick": None}
+    return {
+        "lastTickAt": datetime.fromtimestamp(last, UTC).isoformat(),
+        "secondsSinceTick": round(time.time() - last, 1),
+    }
+
+
 class AdminHealthView(APIView):
     permission_classes = [Requires("admin.read")]
 
@@ -48,6 +60,13 @@ class AdminHealthView(APIView):
                 "redis": serializers.CharField(),
                 "nodes": serializers.DictField(child=serializers.IntegerField()),
                 "services": serializers.DictField(child=serializers.CharField()),
+                "scheduler": inline_serializer(
+                    "AdminHealthScheduler",
+                    {
+                        "lastTickAt": serializers.DateTimeField(allow_null=True),
+                        "secondsSinceTick": serializers.FloatField(allow_null=True),
+                    },
+                ),
                 "uptime": serializers.IntegerField(),
             },
         ),
@@ -84,6 +103,9 @@ class AdminHealthView(APIView):
                     "worker": services["worker"],
                     "monitor": services["monitor"],
                 },
+                "scheduler": _scheduler()
+                if redis == "connected"
+                else {"lastTickAt": None, "secondsSinceTick": None},
                 "uptime": int(time.time() - STARTED_AT),
             }
         )
