@@ -114,7 +114,9 @@ def test_next_run_at_is_exact_in_the_tasks_time_zone_across_dst():
     spring = cron.next_runs("0 9 * * *", "Europe/Berlin", count=2, after=datetime(2026, 3, 28, 6, tzinfo=UTC))
     assert [r.astimezone(UTC).hour for r in spring] == [8, 7]  # 09:00 CET, then 09:00 CEST
     assert (spring[1].astimezone(UTC) - spring[0]).total_seconds() == 23 * 3600
-    autumn = cron.next_runs("0 9 * * *", "Europe/Berlin", count=2, after=datetime(2026, 10, 24, 6, tzinfo=UTC))
+    autumn = cron.next_runs(
+        "0 9 * * *", "Europe/Berlin", count=2, after=datetime(2026, 10, 24, 6, tzinfo=UTC)
+    )
     assert [r.astimezone(UTC).hour for r in autumn] == [7, 8]  # 09:00 CEST, then 09:00 CET
     assert (autumn[1].astimezone(UTC) - autumn[0]).total_seconds() == 25 * 3600
     slot = cron.latest_slot("*/15 * * * *", "UTC", at=datetime(2026, 1, 1, 10, 15, 0, 400_000, tzinfo=UTC))
