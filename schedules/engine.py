@@ -45,8 +45,8 @@ def task_fire(*, task_id, fired_at: float | None = None, beat_started_at: float 
     late = (fired - slot).total_seconds() > settings.SCHEDULE_CATCH_UP_GRACE_SECONDS
     beat_was_down = beat_started_at is None or _at(beat_started_at) > slot
     if late and beat_was_down:
-        return slot_missed(task, slot)
-    run_begin(task=task, trigger=Run.Trigger.SCHEDULED, slot=slot)
+        return slot_missed(task, slot, fired=fired)
+    run_begin(task=task, trigger=Run.Trigger.SCHEDULED, slot=slot, fired=fired)
 
 
 def tasks_catch_up(*, beat_started_at: float) -> int:
@@ -63,7 +63,7 @@ def tasks_catch_up(*, beat_started_at: float) -> int:
     return handled
 
 
-def slot_missed(task: Task, slot: datetime) -> Run | None:
+def slot_missed(task: Task, slot: datetime, *, fired: datetime | None = None) -> Run | None:
     """Slots up to `slot` were missed: one catch-up run, or one skipped run saying how many were lost."""
     since = task.last_slot_at or task.created_at
     missed = max(1, cron.slots_between(task.schedule, task.timezone, after=since, until=slot))
@@ -73,18 +73,27 @@ def slot_missed(task: Task, slot: datetime) -> Run | None:
             task=task,
             trigger=Run.Trigger.CATCH_UP,
             slot=slot,
+            fired=fired,
             note=f"Makes up for {runs} missed while beat was down.",
         )
     return run_begin(
         task=task,
         trigger=Run.Trigger.CATCH_UP,
         slot=slot,
+        fired=fired,
         skip=f"{runs} missed while the scheduler was down; the catch-up policy is skip.",
     )
 
 
 def run_begin(
-    *, task: Task, trigger: str, slot: datetime | None = None, actor=None, skip: str = "", note: str = ""
+    *,
+    task: Task,
+    trigger: str,
+    slot: datetime | None = None,
+    fired: datetime | None = None,
+    actor=None,
+    skip: str = "",
+    note: str = "",
 ) -> Run | None:
     """Record a run of `task` and start its chain; None when the slot was already dealt with."""
     try:
@@ -100,6 +109,7 @@ def run_begin(
                 task=task,
                 trigger=trigger,
                 scheduled_for=slot,
+                fired_at=fired,
                 actor=actor,
                 status=R.SKIPPED if skip else R.RUNNING,
                 reason=skip or note,

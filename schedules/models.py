@@ -97,6 +97,7 @@ class Run(models.Model):
     trigger = models.CharField(max_length=16, choices=Trigger.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
     scheduled_for = models.DateTimeField(null=True, blank=True)  # the cron slot; none for a manual run
+    fired_at = models.DateTimeField(null=True, blank=True)  # when beat sent it (scheduled and catch-up runs)
     reason = models.TextField(blank=True)  # why it was skipped or failed
     steps = models.JSONField(default=list, blank=True)
     actor = models.ForeignKey(

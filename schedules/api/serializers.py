@@ -130,6 +130,7 @@ class RunSerializer(serializers.ModelSerializer):
             "trigger",
             "status",
             "scheduled_for",
+            "fired_at",
             "started_at",
             "finished_at",
             "reason",
