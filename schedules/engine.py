@@ -23,6 +23,7 @@ A = Step.Action
 S = Server.Status
 R = Run.Status
 WATCH_SECONDS = 1.0  # how often a step waiting on its job looks again
+PRUNE_EVERY = 20  # runs beyond SCHEDULE_RUNS_KEPT are removed every this many runs of a task
 
 
 def _at(timestamp: float | None) -> datetime | None:
@@ -98,7 +99,11 @@ def run_begin(
     """Record a run of `task` and start its chain; None when the slot was already dealt with."""
     try:
         with transaction.atomic():
-            task = Task.objects.select_for_update().select_related("server").get(pk=task.pk)
+            task = (
+                Task.objects.select_for_update(of=("self",))
+                .select_related("server__node", "server__template")
+                .get(pk=task.pk)
+            )
             if slot is not None:
                 if task.last_slot_at is not None and slot <= task.last_slot_at:
                     return None  # a redelivery, or the sweep and beat both reached this slot
@@ -119,11 +124,18 @@ def run_begin(
             if not skip:
                 task.last_run_at, task.run_count = now, task.run_count + 1
             task.save(update_fields=["last_slot_at", "last_run_at", "run_count"])
-            _prune_runs(task)
+            if task.run_count % PRUNE_EVERY == 0:
+                _prune_runs(task)
+            if run.status == R.RUNNING and (not run.steps or run.steps[0]["delaySeconds"] == 0):
+                # The first step in this very transaction and message: the fastest start after the slot.
+                if run.steps:
+                    _start_step(run, 0, task.server)
+                else:
+                    _end_run(run)
+            elif run.status == R.RUNNING:
+                _queue_step(run, 0)
     except IntegrityError:
         return None  # the unique slot constraint: someone else recorded it first
-    if run.status == R.RUNNING:
-        _next_step(run, 0)
     return run
 
 
@@ -171,16 +183,12 @@ def _remove_orphan(task_id) -> None:
 # ---- walking the chain ----------------------------------------------------------------------------------
 
 
-def _next_step(run: Run, index: int) -> None:
-    """Run step `index` now (the first, undelayed, in this very message: the fastest start) or queue it
-    with its delay as a countdown."""
+def _queue_step(run: Run, index: int) -> None:
+    """Step `index` in its own message, its delay as the countdown: no worker waits meanwhile."""
     from schedules.tasks import step_run_task
 
     delay = run.steps[index]["delaySeconds"]
-    if delay == 0 and index == 0:
-        step_run(run_id=run.pk, index=index)
-    else:
-        transaction.on_commit(lambda: step_run_task.apply_async((str(run.pk), index), countdown=delay))
+    transaction.on_commit(lambda: step_run_task.apply_async((str(run.pk), index), countdown=delay))
 
 
 def _locked_run(run_id) -> Run | None:
@@ -193,24 +201,29 @@ def step_run(*, run_id, index: int) -> None:
         run = _locked_run(run_id)
         if run is None or run.steps[index]["status"] != "pending":
             return  # a second delivery, or the run ended
-        step = run.steps[index]
-        step.update(status="running", startedAt=timezone.now().isoformat())
         server = Server.objects.select_related("node", "template").filter(pk=run.task.server_id).first()
-        job_id, output, error = None, "", ""
-        try:
-            with transaction.atomic():  # a refusal rolls back whatever the service had written
-                job_id, output = _act(server, step)
-        except DomainError as exc:
-            error = exc.message
-        except Exception as exc:  # the chain must end recorded, whatever a service raised
-            logger.exception("Step %s of run %s failed", index, run_id)
-            error = str(exc) or exc.__class__.__name__
-        step.update(output=output, jobId=str(job_id) if job_id else None)
-        if job_id is None:
-            _finish_step(run, index, error=error)
-        else:
-            run.save(update_fields=["steps"])
-            _watch(run.pk, index, countdown=WATCH_SECONDS)
+        _start_step(run, index, server)
+
+
+def _start_step(run: Run, index: int, server: Server | None) -> None:
+    """Mark step `index` started and ask its service (inside the caller's transaction, the run locked)."""
+    step = run.steps[index]
+    step.update(status="running", startedAt=timezone.now().isoformat())
+    job_id, output, error = None, "", ""
+    try:
+        with transaction.atomic():  # a refusal rolls back whatever the service had written
+            job_id, output = _act(server, step)
+    except DomainError as exc:
+        error = exc.message
+    except Exception as exc:  # the chain must end recorded, whatever a service raised
+        logger.exception("Step %s of run %s failed", index, run.pk)
+        error = str(exc) or exc.__class__.__name__
+    step.update(output=output, jobId=str(job_id) if job_id else None)
+    if job_id is None:
+        _finish_step(run, index, error=error)
+    else:
+        run.save(update_fields=["steps"])
+        _watch(run.pk, index, countdown=WATCH_SECONDS)
 
 
 def step_watch(*, run_id, index: int) -> None:
@@ -245,9 +258,13 @@ def _finish_step(run: Run, index: int, *, error: str) -> None:
     following = index + 1 < len(run.steps)
     if following and (not error or step["continueOnFailure"]):
         run.save(update_fields=["steps"])
-        return _next_step(run, index + 1)
+        return _queue_step(run, index + 1)
     for later in run.steps[index + 1 :]:
         later["status"] = "skipped"
+    _end_run(run)
+
+
+def _end_run(run: Run) -> None:
     failed = [n + 1 for n, s in enumerate(run.steps) if s["status"] == "failed"]
     run.status = R.FAILED if failed else R.SUCCEEDED
     if failed:
