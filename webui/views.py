@@ -197,6 +197,10 @@ def server_detail(request, server_id):
     )
     # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
     files_may = {verb: can(user, f"file.{verb}", server) for verb in ("read", "write", "delete")}
+    # The Schedules tab (schedules.js): each control shown only with its task permission.
+    tasks_may = {
+        verb: can(user, f"task.{verb}", server) for verb in ("read", "create", "update", "delete", "execute")
+    }
     page_data = {
         "serverId": str(server.pk),
         "status": server.status,
@@ -207,6 +211,7 @@ def server_detail(request, server_id):
         # The same table the API enforces, so a button is enabled exactly when the action would be accepted.
         "allowedFrom": {action: sorted(ALLOWED_FROM[action]) for action in POWER_ACTIONS},
         "files": _files_page_data(request, server, files_may),
+        "tasks": {"may": tasks_may},
     }
     buttons = [
         {
@@ -227,6 +232,7 @@ def server_detail(request, server_id):
             "address": _address(server),
             "may": may,
             "files_may": files_may,
+            "tasks_may": tasks_may,
             "buttons": buttons,
             "page_data": page_data,
         },
