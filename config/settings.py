@@ -171,9 +171,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-# django-celery-beat's DatabaseScheduler with the tick heartbeat and catch-up of schedules/beat.py. Beat
-# sleeps until the next entry is due, so a task fires on time whatever this is; the interval bounds how
-# long a created or changed task waits to be seen (one query a loop).
+# schedules/beat.py: DatabaseScheduler + tick + catch-up; the interval bounds when a changed task is seen.
 CELERY_BEAT_SCHEDULER = "schedules.beat:Scheduler"
 CELERY_BEAT_MAX_LOOP_INTERVAL = 1.0
 CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")
@@ -332,9 +330,8 @@ CELERY_BEAT_SCHEDULE = {
     "files-helpers-reap": {"task": "servers.tasks.files_helpers_reap_task", "schedule": 60.0},
 }
 
-# Schedules (schedules/): tasks a server may have; runs kept per task; how late beat may fire a slot it
-# was down for and still run it as scheduled (later, the task's catch-up policy decides); how long a step
-# waits for its job (a backup, a stop) before it counts as failed.
+# Schedules: tasks per server, runs kept per task, how late a slot beat was down for may still run as
+# scheduled (then the catch-up policy decides), how long a step waits for its job.
 SCHEDULE_TASKS_PER_SERVER = env.int("HEARTH_SCHEDULE_TASKS_PER_SERVER", default=25)
 SCHEDULE_RUNS_KEPT = env.int("HEARTH_SCHEDULE_RUNS_KEPT", default=100)
 SCHEDULE_CATCH_UP_GRACE_SECONDS = env.float("HEARTH_SCHEDULE_CATCH_UP_GRACE_SECONDS", default=60.0)
