@@ -16,6 +16,8 @@ from django.utils import timezone
 from config.errors import DomainError
 from schedules import cron
 from schedules.models import Run, Step, Task
+from servers.lifecycle import power  # at import, not first use: a worker child's first firing is on time
+from servers.lifecycle.command import server_command
 from servers.models import Job, Server
 
 logger = logging.getLogger(__name__)
@@ -275,9 +277,6 @@ def _end_run(run: Run) -> None:
 
 def _act(server: Server | None, step: dict) -> tuple[object, str]:
     """Ask the service for the step's action as the schedule (no actor): (the job to await or None, output)."""
-    from servers.lifecycle import power
-    from servers.lifecycle.command import server_command
-
     if server is None:
         raise DomainError("The server was deleted.")
     action = step["action"]
