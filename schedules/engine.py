@@ -13,9 +13,11 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.errors import DomainError
+from accounts.permissions import can
+from config.errors import DomainError, NotAllowed
 from schedules import cron
 from schedules.models import Run, Step, Task
+from schedules.services import STEP_PERMISSIONS
 from servers.lifecycle import power  # at import, not first use: a worker child's first firing is on time
 from servers.lifecycle.command import server_command
 from servers.models import Job, Server
@@ -103,7 +105,7 @@ def run_begin(
         with transaction.atomic():
             task = (
                 Task.objects.select_for_update(of=("self",))
-                .select_related("server__node", "server__template")
+                .select_related("server__node", "server__template", "created_by")
                 .get(pk=task.pk)
             )
             if slot is not None:
@@ -194,7 +196,12 @@ def _queue_step(run: Run, index: int) -> None:
 
 
 def _locked_run(run_id) -> Run | None:
-    return Run.objects.select_for_update().select_related("task").filter(pk=run_id, status=R.RUNNING).first()
+    return (
+        Run.objects.select_for_update(of=("self",))
+        .select_related("task__created_by")
+        .filter(pk=run_id, status=R.RUNNING)
+        .first()
+    )
 
 
 def step_run(*, run_id, index: int) -> None:
@@ -214,7 +221,7 @@ def _start_step(run: Run, index: int, server: Server | None) -> None:
     job_id, output, error = None, "", ""
     try:
         with transaction.atomic():  # a refusal rolls back whatever the service had written
-            job_id, output = _act(server, step)
+            job_id, output = _act(server, step, run.task.created_by)
     except DomainError as exc:
         error = exc.message
     except Exception as exc:  # the chain must end recorded, whatever a service raised
@@ -275,11 +282,14 @@ def _end_run(run: Run) -> None:
     run.save(update_fields=["steps", "status", "reason", "finished_at"])
 
 
-def _act(server: Server | None, step: dict) -> tuple[object, str]:
+def _act(server: Server | None, step: dict, run_as) -> tuple[object, str]:
     """Ask the service for the step's action as the schedule (no actor): (the job to await or None, output)."""
     if server is None:
         raise DomainError("The server was deleted.")
     action = step["action"]
+    needed = STEP_PERMISSIONS[action]
+    if run_as is not None and not can(run_as, needed, server):
+        raise NotAllowed(f"{run_as.username}, whose chain this is, no longer holds {needed} on this server.")
     if action in (A.START, A.STOP, A.RESTART, A.KILL):
         job = getattr(power, f"server_{action}")(server=server, actor=None)
         return job.pk, f"{action.capitalize()} requested."

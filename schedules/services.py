@@ -11,7 +11,8 @@ from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
 
 from accounts.audit import audit
-from config.errors import InvalidInput
+from accounts.permissions import can
+from config.errors import InvalidInput, NotAllowed
 from schedules import cron
 from schedules.models import Step, Task
 
@@ -21,6 +22,28 @@ MAX_STEP_DELAY_SECONDS = 3600  # a longer wait is better a second task: countdow
 # visibility timeout (one hour) are redelivered
 MAX_COMMAND_LENGTH = 4096
 A = Step.Action
+
+
+# What a step does on the server needs the same permission as doing it by hand: task.create alone must
+# not let a member stop, command or back up a server they may not.
+STEP_PERMISSIONS = {
+    A.START: "server.start",
+    A.STOP: "server.stop",
+    A.RESTART: "server.restart",
+    A.KILL: "server.kill",
+    A.COMMAND: "server.console",
+    A.BACKUP: "backup.create",
+}
+
+
+def require_step_permissions(user, server, steps: list[dict]) -> None:
+    """NotAllowed (403) unless `user` may do every step's action on `server` themselves."""
+    if user is None:
+        return  # the panel itself (tests, the benchmark)
+    for step in steps:
+        needed = STEP_PERMISSIONS[step["action"]]
+        if not can(user, needed, server):
+            raise NotAllowed(f"A {step['action']} step needs the {needed} permission on this server.")
 
 
 def periodic_task_name(task: Task) -> str:
@@ -144,6 +167,7 @@ def task_create(*, server, actor, steps: list, request=None, **fields) -> Task:
         if required not in fields:
             raise InvalidInput({required: f"{required} is required."})
     steps = clean_steps(steps)
+    require_step_permissions(actor, server, steps)
     with transaction.atomic():
         if (
             Task.objects.select_for_update().filter(server=server).count()
@@ -158,9 +182,13 @@ def task_create(*, server, actor, steps: list, request=None, **fields) -> Task:
 
 
 def task_update(*, task: Task, actor, request=None, steps: list | None = None, **fields) -> Task:
-    """Change any of the task's fields and, given `steps`, its whole chain; beat's row follows."""
+    """Change any of the task's fields and, given `steps`, its whole chain; beat's row follows. The
+    chain then runs with the permissions of whoever gave it (created_by)."""
     fields = _clean_fields(fields)
     steps = clean_steps(steps) if steps is not None else None
+    if steps is not None:
+        require_step_permissions(actor, task.server, steps)
+        fields["created_by"] = actor
     with transaction.atomic():
         task = (
             Task.objects.select_for_update(of=("self",))
@@ -178,7 +206,7 @@ def task_update(*, task: Task, actor, request=None, steps: list | None = None, *
         if steps is not None:
             _write_steps(task, steps)
         _sync_periodic_task(task, reschedule=reschedule)
-        changed = sorted(fields) + (["steps"] if steps is not None else [])
+        changed = sorted(set(fields) - {"created_by"}) + (["steps"] if steps is not None else [])
         audit(
             "task.update",
             actor=actor,

@@ -1,8 +1,25 @@
 """Thin Celery tasks: load ids, call schedules.engine."""
 
+import logging
+
 from celery import shared_task
+from celery.signals import worker_process_init
 
 from schedules import engine
+
+logger = logging.getLogger(__name__)
+
+
+@worker_process_init.connect
+def _connect_early(**kwargs) -> None:
+    """A worker child opens its database connection as it starts, not during its first firing (which
+    bench/schedule measured 0.2-0.4 s late against 0.06-0.15 s for the next ones)."""
+    from django.db import connection
+
+    try:
+        connection.ensure_connection()
+    except Exception:  # the database may be down at start: the first task will say so
+        logger.warning("A worker child could not connect to the database yet", exc_info=True)
 
 
 @shared_task(bind=True, ignore_result=True)

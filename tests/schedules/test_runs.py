@@ -134,3 +134,24 @@ def test_a_backup_step_asks_for_a_scheduled_backup(row_server):
 
     backup = Backup.objects.get(server=task.server)
     assert backup.scheduled and backup.created_by is None and step["status"] in ("failed", "succeeded")
+
+
+def test_a_chain_runs_with_its_authors_permissions_as_they_are_now(row_server, make_user):
+    from servers.models import ServerMember
+
+    server = row_server(status=S.RUNNING)
+    member = make_user()
+    grant = ServerMember.objects.create(
+        server=server, user=member, permissions=["task.create", "server.console"]
+    )
+    task = services.task_create(
+        server=server,
+        actor=member,
+        name="m",
+        schedule="0 3 * * *",
+        steps=[{"action": "command", "payload": {"command": "say"}}],
+    )
+    grant.permissions = ["task.create"]
+    grant.save()
+    run = execute(task)
+    assert run.status == Run.Status.FAILED and "no longer holds server.console" in run.steps[0]["error"]

@@ -208,3 +208,24 @@ def test_other_users_tasks_are_404_a_member_without_the_permission_403_and_suspe
     assert owner.put(f"/api/tasks/{task['id']}", {"enabled": False}, format="json").status_code == 423
     assert owner.post(f"/api/tasks/{task['id']}/execute").status_code == 423
     assert owner.delete(f"/api/tasks/{task['id']}").status_code == 423
+
+
+def test_a_step_needs_the_permission_its_action_needs_by_hand(client_for, make_user, row_server):
+    server = row_server()
+    member = make_user()
+    ServerMember.objects.create(
+        server=server, user=member, permissions=["task.create", "task.update", "server.restart"]
+    )
+    api = client_for(member)
+    body = {"serverId": str(server.pk), "name": "n", "schedule": "0 3 * * *"}
+    refused = api.post(
+        "/api/tasks", {**body, "steps": [{"action": "restart"}, {"action": "stop"}]}, format="json"
+    )
+    assert refused.status_code == 403 and "needs the server.stop permission" in refused.json()["message"]
+    made = api.post("/api/tasks", {**body, "action": "restart"}, format="json")
+    assert made.status_code == 201
+    task = made.json()["data"]["id"]
+    again = api.put(
+        f"/api/tasks/{task}", {"action": "command", "payload": {"command": "op me"}}, format="json"
+    )
+    assert again.status_code == 403 and "server.console" in again.json()["message"]
