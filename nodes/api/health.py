@@ -16,6 +16,8 @@ from config.api.responses import ok
 from nodes.models import Node
 
 STARTED_AT = time.time()
+# Beat's loop records a tick every second (schedules.beat); this long without one, it is stuck.
+BEAT_STUCK_AFTER_SECONDS = 30
 
 
 def _probe(check) -> str:
@@ -79,6 +81,9 @@ class AdminHealthView(APIView):
         services = (
             heartbeat.status() if redis == "connected" else dict.fromkeys(heartbeat.SERVICES, "unknown")
         )
+        scheduler = _scheduler() if redis == "connected" else {"lastTickAt": None, "secondsSinceTick": None}
+        if services["beat"] == "running" and (scheduler["secondsSinceTick"] or 0) > BEAT_STUCK_AFTER_SECONDS:
+            services["beat"] = "down"  # alive a minute ago, but its loop has stopped turning
         nodes = {"total": 0, "online": 0, "offline": 0}
         if database == "connected":
             nodes["total"] = Node.objects.count()
@@ -103,9 +108,7 @@ class AdminHealthView(APIView):
                     "worker": services["worker"],
                     "monitor": services["monitor"],
                 },
-                "scheduler": _scheduler()
-                if redis == "connected"
-                else {"lastTickAt": None, "secondsSinceTick": None},
+                "scheduler": scheduler,
                 "uptime": int(time.time() - STARTED_AT),
             }
         )

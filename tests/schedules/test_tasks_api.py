@@ -229,3 +229,18 @@ def test_a_step_needs_the_permission_its_action_needs_by_hand(client_for, make_u
         f"/api/tasks/{task}", {"action": "command", "payload": {"command": "op me"}}, format="json"
     )
     assert again.status_code == 403 and "server.console" in again.json()["message"]
+
+
+def test_the_health_endpoint_shows_beats_last_tick_and_a_stuck_beat_as_down(client_for, admin):
+    import time
+
+    from config import heartbeat
+
+    staff = client_for(admin)
+    heartbeat.tick("beat", time.time() - 2)
+    fresh = staff.get("/api/admin/health").json()["data"]
+    assert fresh["services"]["taskScheduler"] == "running" and 1 < fresh["scheduler"]["secondsSinceTick"] < 10
+    heartbeat.tick("beat", time.time() - 45)  # its heartbeat key lives on (90 s), its loop does not
+    stuck = staff.get("/api/admin/health").json()["data"]
+    assert stuck["services"]["taskScheduler"] == "down" and stuck["status"] != "healthy"
+    assert stuck["scheduler"]["secondsSinceTick"] >= 45
