@@ -25,7 +25,10 @@ class Scheduler(DatabaseScheduler):
         super().setup_schedule()
         from schedules.tasks import tasks_catch_up_task
 
-        tasks_catch_up_task.apply_async((self.started_at,))
+        try:
+            tasks_catch_up_task.apply_async((self.started_at,))
+        except Exception:  # the broker is not up yet: beat still runs, and fires overdue entries itself
+            logger.warning("Cannot queue the catch-up of missed runs", exc_info=True)
 
     def tick(self, *args, **kwargs):
         now = time.time()
