@@ -105,7 +105,7 @@ def run_begin(
         with transaction.atomic():
             task = (
                 Task.objects.select_for_update(of=("self",))
-                .select_related("server__node", "server__template", "created_by")
+                .select_related("server", "created_by")  # the services queue tasks: no node or template here
                 .get(pk=task.pk)
             )
             if slot is not None:
@@ -210,7 +210,7 @@ def step_run(*, run_id, index: int) -> None:
         run = _locked_run(run_id)
         if run is None or run.steps[index]["status"] != "pending":
             return  # a second delivery, or the run ended
-        server = Server.objects.select_related("node", "template").filter(pk=run.task.server_id).first()
+        server = Server.objects.filter(pk=run.task.server_id).first()
         _start_step(run, index, server)
 
 
