@@ -235,3 +235,45 @@ def sftp_key_add(user, name: str, public_key: str) -> None:
 
     normalized = " ".join(public_key.split()[:2])
     SSHKey.objects.create(user=user, name=name, public_key=normalized, fingerprint=fingerprint(normalized))
+
+
+# --- schedules (bench/schedule) -------------------------------------------------------------------
+
+
+def server_start(server, actor) -> None:
+    """Start the server through the panel's power service (the worker does it, the monitor sees it up)."""
+    from servers.lifecycle.power import server_start
+
+    server_start(server=server, actor=actor)
+
+
+def task_create(server, actor, *, name: str, schedule: str, steps: list[dict]):
+    """A scheduled task through the panel's service (its beat rows are written with it)."""
+    from schedules.services import task_create
+
+    return task_create(server=server, actor=actor, name=name, schedule=schedule, steps=steps)
+
+
+def scheduled_runs(task_ids) -> list[dict]:
+    """The runs beat set off for these tasks: slot, beat's send time and the first step's start."""
+    from schedules.models import Run
+
+    runs = Run.objects.filter(task_id__in=list(task_ids)).exclude(trigger=Run.Trigger.MANUAL)
+    return [
+        {
+            "task": str(run.task_id),
+            "trigger": run.trigger,
+            "status": run.status,
+            "scheduled_for": run.scheduled_for,
+            "fired_at": run.fired_at,
+            "first_step": run.steps[0] if run.steps else None,
+            "reason": run.reason,
+        }
+        for run in runs
+    ]
+
+
+def beat_last_tick() -> float | None:
+    from config import heartbeat
+
+    return heartbeat.last_tick("beat")

@@ -171,7 +171,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# schedules/beat.py: DatabaseScheduler + tick + catch-up; the interval bounds when a changed task is seen.
+CELERY_BEAT_SCHEDULER = "schedules.beat:Scheduler"
+CELERY_BEAT_MAX_LOOP_INTERVAL = 1.0
 CELERY_TIMEZONE = env("TIME_ZONE", default="UTC")
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -329,6 +331,13 @@ CELERY_BEAT_SCHEDULE = {
     "backups-reap": {"task": "backups.tasks.backups_reap_task", "schedule": 60.0},
     "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
 }
+
+# Schedules: tasks per server, runs kept per task, how late a slot beat was down for may still run as
+# scheduled (then the catch-up policy decides), how long a step waits for its job.
+SCHEDULE_TASKS_PER_SERVER = env.int("HEARTH_SCHEDULE_TASKS_PER_SERVER", default=25)
+SCHEDULE_RUNS_KEPT = env.int("HEARTH_SCHEDULE_RUNS_KEPT", default=100)
+SCHEDULE_CATCH_UP_GRACE_SECONDS = env.float("HEARTH_SCHEDULE_CATCH_UP_GRACE_SECONDS", default=60.0)
+SCHEDULE_STEP_TIMEOUT_SECONDS = env.int("HEARTH_SCHEDULE_STEP_TIMEOUT_SECONDS", default=3600)
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
 # The host customers put in their SFTP client, shown on the Files tab (`host` or `host:port`, when a proxy

@@ -28,7 +28,8 @@ class Call:
     setup: Callable[[dict], dict] | None = None  # receives the users (and, for servers, the row's context)
     body: dict | Callable[[dict], dict] | None = None  # may use what setup returned
     state: str = S.STOPPED  # a server operation's server starts in this state
-    query: str = ""  # appended to the path, e.g. "?path=/a"
+    query: str | Callable[[dict], str] = ""  # appended to the path, e.g. "?path=/a"; may use setup's values
+    on_server: bool = False  # a server's operation though its path does not start with /api/servers/{id}
 
 
 # ---- rows the calls act on -------------------------------------------------------------------------------
@@ -479,5 +480,44 @@ CALLS.update(
         ("POST", "/api/account/ssh-keys"): Call(body=new_ssh_key_body),
         ("GET", "/api/account/ssh-keys/{id}"): Call(own_ssh_key),
         ("DELETE", "/api/account/ssh-keys/{id}"): Call(own_ssh_key),
+    }
+)
+
+
+# ---- scheduled tasks (schedules/): on a server, though their paths are /api/tasks… -------------------------
+
+
+def a_task(ctx: dict) -> dict:
+    from schedules.services import task_create
+
+    server = Server.objects.get(pk=ctx["id"])
+    task = task_create(
+        server=server, actor=None, name="matrix", schedule="0 3 * * *", steps=[{"action": "restart"}]
+    )
+    return {**ctx, "task_id": task.pk}
+
+
+def restart_granted(ctx: dict) -> dict:
+    """The member holding task.create may also restart: a restart step needs what a restart by hand does."""
+    for member in ServerMember.objects.filter(server_id=ctx["id"], permissions=["task.create"]):
+        member.permissions = ["task.create", "server.restart"]
+        member.save()
+    return ctx
+
+
+def task_body(ctx) -> dict:
+    return {"serverId": str(ctx["id"]), "name": "nightly", "action": "restart", "schedule": "0 3 * * *"}
+
+
+CALLS.update(
+    {
+        ("GET", "/api/tasks"): Call(query=lambda ctx: f"?serverId={ctx['id']}", on_server=True),
+        ("POST", "/api/tasks"): Call(restart_granted, task_body, on_server=True),
+        ("GET", "/api/tasks/{task_id}"): Call(a_task),
+        ("PUT", "/api/tasks/{task_id}"): Call(a_task, {"enabled": False}),
+        ("DELETE", "/api/tasks/{task_id}"): Call(a_task),
+        ("POST", "/api/tasks/{task_id}/execute"): Call(a_task),
+        ("GET", "/api/tasks/{task_id}/runs"): Call(a_task),
+        ("GET", "/api/tasks/preview"): Call(query="?schedule=0+3+*+*+*"),
     }
 )

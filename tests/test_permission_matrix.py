@@ -86,6 +86,15 @@ SERVER_OPERATIONS = {
     ("GET",    "/api/servers/{server_id}/backups/{backup_id}/download"): ("backup.download", 401, 404, 403, 503, 503, 503, 423),
     ("POST",   "/api/servers/{server_id}/backups/{backup_id}/lock"):     ("backup.delete",   401, 404, 403, 200, 200, 200, 423),
     ("POST",   "/api/servers/{server_id}/backups/{backup_id}/unlock"):   ("backup.delete",   401, 404, 403, 200, 200, 200, 423),
+    # Scheduled tasks: a server's, though under /api/tasks (the list filtered by serverId). Reading them
+    # is not blocked by a suspension; changing or running them is.
+    ("GET",    "/api/tasks"):                                   ("task.read",        401, 404, 403, 200, 200, 200, 200),
+    ("POST",   "/api/tasks"):                                   ("task.create",      401, 404, 403, 201, 201, 201, 423),
+    ("GET",    "/api/tasks/{task_id}"):                         ("task.read",        401, 404, 403, 200, 200, 200, 200),
+    ("PUT",    "/api/tasks/{task_id}"):                         ("task.update",      401, 404, 403, 200, 200, 200, 423),
+    ("DELETE", "/api/tasks/{task_id}"):                         ("task.delete",      401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/tasks/{task_id}/execute"):                 ("task.execute",     401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/tasks/{task_id}/runs"):                    ("task.read",        401, 404, 403, 200, 200, 200, 200),
 }
 
 # Operations not on one server: None as permission means any signed-in user.
@@ -146,6 +155,7 @@ GLOBAL_OPERATIONS = {
     ("GET",    "/api/account/ssh-keys/{id}"):                  (None,               401, 200, 200, 200),
     ("DELETE", "/api/account/ssh-keys/{id}"):                  (None,               401, 200, 200, 200),
     ("GET",    "/api/auth/me"):                                (None,               401, 200, 200, 200),
+    ("GET",    "/api/tasks/preview"):                          (None,               401, 200, 200, 200),
     ("POST",   "/api/auth/logout"):                            (None,               401, 200, 200, 200),
     ("POST",   "/api/auth/password"):                          (None,               401, 200, 200, 200),
     ("POST",   "/api/auth/2fa/setup"):                         (None,               401, 200, 200, 200),
@@ -183,7 +193,10 @@ def call(api, operation, caller, users: dict, *, permission=None, state=None):
     spec = CALLS.get(operation, Call())
     someone = caller or users["owner"]
     ctx = {"n": next(_counter), "email": someone.email, "password": PASSWORD}
-    if path.startswith(("/api/servers/{id}", "/api/servers/{server_id}")):
+    if (
+        path.startswith(("/api/servers/{id}", "/api/servers/{server_id}", "/api/tasks/{task_id}"))
+        or spec.on_server
+    ):
         ctx.update(a_server(users, permission=permission, state=state or spec.state))
         ctx["server_id"] = ctx["id"]  # the files routes' name for it
         if spec.setup:
@@ -194,7 +207,10 @@ def call(api, operation, caller, users: dict, *, permission=None, state=None):
     if caller is not None:
         api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens_for(caller)['token']}")
     return api.generic(
-        method, path.format(**ctx) + spec.query, data=json.dumps(body or {}), content_type="application/json"
+        method,
+        path.format(**ctx) + (spec.query(ctx) if callable(spec.query) else spec.query),
+        data=json.dumps(body or {}),
+        content_type="application/json",
     )
 
 

@@ -197,9 +197,12 @@ def server_detail(request, server_id):
     )
     # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
     files_may = {verb: can(user, f"file.{verb}", server) for verb in ("read", "write", "delete")}
-    # The Backups tab: each control only for the permission its endpoint asks for.
+    # The Backups and Schedules tabs: each control only for the permission its endpoint asks for.
     backups_may = {
         verb: can(user, f"backup.{verb}", server) for verb in ("read", "create", "restore", "delete", "download")
+    }
+    tasks_may = {
+        verb: can(user, f"task.{verb}", server) for verb in ("read", "create", "update", "delete", "execute")
     }
     page_data = {
         "serverId": str(server.pk),
@@ -212,6 +215,7 @@ def server_detail(request, server_id):
         "allowedFrom": {action: sorted(ALLOWED_FROM[action]) for action in POWER_ACTIONS},
         "files": _files_page_data(request, server, files_may),
         "backups": {"may": backups_may, "serverName": server.name} if backups_may["read"] else {},
+        "tasks": {"may": tasks_may},
     }
     buttons = [
         {
@@ -233,6 +237,7 @@ def server_detail(request, server_id):
             "may": may,
             "files_may": files_may,
             "backups_may": backups_may,
+            "tasks_may": tasks_may,
             "buttons": buttons,
             "page_data": page_data,
         },

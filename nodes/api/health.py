@@ -2,6 +2,7 @@
 how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's."""
 
 import time
+from datetime import UTC, datetime
 
 from django.core.cache import cache
 from django.db import connection
@@ -15,6 +16,8 @@ from config.api.responses import ok
 from nodes.models import Node
 
 STARTED_AT = time.time()
+# Beat's loop records a tick every second (schedules.beat); this long without one, it is stuck.
+BEAT_STUCK_AFTER_SECONDS = 30
 
 
 def _probe(check) -> str:
@@ -36,6 +39,17 @@ def _ping_redis():
         raise ConnectionError("Redis did not echo")
 
 
+def _scheduler() -> dict:
+    """When beat's loop last ran (schedules.beat records it each second): a stuck beat shows its age."""
+    last = heartbeat.last_tick("beat")
+    if last is None:
+        return {"lastTickAt": None, "secondsSinceTick": None}
+    return {
+        "lastTickAt": datetime.fromtimestamp(last, UTC).isoformat(),
+        "secondsSinceTick": round(time.time() - last, 1),
+    }
+
+
 class AdminHealthView(APIView):
     permission_classes = [Requires("admin.read")]
 
@@ -48,6 +62,13 @@ class AdminHealthView(APIView):
                 "redis": serializers.CharField(),
                 "nodes": serializers.DictField(child=serializers.IntegerField()),
                 "services": serializers.DictField(child=serializers.CharField()),
+                "scheduler": inline_serializer(
+                    "AdminHealthScheduler",
+                    {
+                        "lastTickAt": serializers.DateTimeField(allow_null=True),
+                        "secondsSinceTick": serializers.FloatField(allow_null=True),
+                    },
+                ),
                 "uptime": serializers.IntegerField(),
             },
         ),
@@ -60,6 +81,9 @@ class AdminHealthView(APIView):
         services = (
             heartbeat.status() if redis == "connected" else dict.fromkeys(heartbeat.SERVICES, "unknown")
         )
+        scheduler = _scheduler() if redis == "connected" else {"lastTickAt": None, "secondsSinceTick": None}
+        if services["beat"] == "running" and (scheduler["secondsSinceTick"] or 0) > BEAT_STUCK_AFTER_SECONDS:
+            services["beat"] = "down"  # alive a minute ago, but its loop has stopped turning
         nodes = {"total": 0, "online": 0, "offline": 0}
         if database == "connected":
             nodes["total"] = Node.objects.count()
@@ -84,6 +108,7 @@ class AdminHealthView(APIView):
                     "worker": services["worker"],
                     "monitor": services["monitor"],
                 },
+                "scheduler": scheduler,
                 "uptime": int(time.time() - STARTED_AT),
             }
         )

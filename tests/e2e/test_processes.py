@@ -53,7 +53,7 @@ def test_all_five_processes_start_work_and_stop(start, tmp_path):
         "config",
         "beat",
         "-S",
-        "django_celery_beat.schedulers:DatabaseScheduler",
+        "schedules.beat:Scheduler",
         "--pidfile=",
         "--loglevel",
         "INFO",
