@@ -12,7 +12,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('nodes', '0007_node_trust'),
-        ('servers', '0006_alter_job_kind'),
+        ('servers', '0006_job_backup_kinds'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
