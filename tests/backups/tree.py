@@ -8,6 +8,16 @@ from nodes.client import BackupTarget, client_for
 from servers import runtime
 
 
+def remove_backup_dirs() -> None:
+    """The backup directories of this test's servers (their server directories stay, as elsewhere)."""
+    import shutil
+
+    from servers.models import Server
+
+    for server in Server.objects.select_related("node"):
+        shutil.rmtree(os.path.join(server.node.data_dir, "backups", str(server.pk)), ignore_errors=True)
+
+
 def target_of(server) -> BackupTarget:
     from backups.storage import target_for
 

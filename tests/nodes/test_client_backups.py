@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from nodes.client import BackupCorrupt, BackupFailed, client_for
-from tests.backups.tree import checksums, mixed_files, plant, target_of
+from tests.backups.tree import checksums, mixed_files, plant, remove_backup_dirs, target_of
 
 ENGINES = [(1, "unix", "zstd"), (2, "ssh", "gzip")]
 
@@ -18,6 +18,7 @@ ENGINES = [(1, "unix", "zstd"), (2, "ssh", "gzip")]
 @pytest.fixture(autouse=True)
 def _cleanup(_no_leftover_containers):
     yield
+    remove_backup_dirs()
 
 
 def _sha256(path: str) -> str:
