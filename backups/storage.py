@@ -135,13 +135,15 @@ def _verified(sha256: str, backup: Backup) -> None:
 
 
 def discard(backup: Backup) -> None:
-    """Remove the backup's archive wherever it is; one already gone (or never made) is fine."""
-    if not backup.location:
-        return
+    """Remove the backup's archive wherever it is; one already gone (or never made) is fine. A failed
+    local backup has no location, yet a worker killed in its last second may have left the complete
+    archive under its name: that name goes too."""
     if backup.storage == Backup.Storage.S3:
-        s3.delete(backup.location)
-    elif backup.node is not None:
-        client_for(backup.node).backup_remove(target_for(backup.server, backup.node), backup.location)
+        if backup.location:  # an upload that never completed left no object (S3 aborts it)
+            s3.delete(backup.location)
+        return
+    node = backup.node or backup.server.node
+    client_for(node).backup_remove(target_for(backup.server, node), backup.location or archive_name(backup))
 
 
 def download(backup: Backup) -> Download:

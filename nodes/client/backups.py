@@ -33,6 +33,11 @@ BACKUP_LABEL = "hearth.backup"  # value: the server's uuid
 ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 COMPRESSIONS = ("zstd", "gzip")
 _READ_TIMEOUT = 6 * 3600.0  # one read of a script's output: tar may be silent for as long as it works
+# A container's life at most: its idle main process ends then, and the operation in it with it, so a
+# worker killed midway leaves nothing running for long (the next operation removes what stopped).
+_LIFETIME_SECONDS = 12 * 3600
+# A temporary archive untouched this long is a killed run's (a live one is written to all the time).
+_STALE_MINUTES = 30
 
 
 @dataclass(frozen=True)
@@ -212,7 +217,20 @@ class Backups:
 
     def backup_clean_temporary(self, target: BackupTarget) -> None:
         """Remove the temporary archives that killed runs left (never a complete one)."""
-        self.run(["find", target.backup_dir, "-maxdepth", "1", "-name", ".tmp-*", "-delete"], check=False)
+        self.run(
+            [
+                "find",
+                target.backup_dir,
+                "-maxdepth",
+                "1",
+                "-name",
+                ".tmp-*",
+                "-mmin",
+                f"+{_STALE_MINUTES}",
+                "-delete",
+            ],
+            check=False,
+        )
 
     # ---- The containers ----
 
@@ -233,6 +251,12 @@ class Backups:
         finally:
             self._remove_quietly(container)
 
+    def _remove_stopped_backup_containers(self, server_id: str) -> None:
+        """What a killed worker left: its container stops at the end of its lifetime."""
+        for state in self.list_containers(labels=[f"{BACKUP_LABEL}={server_id}"]):
+            if not state.running:
+                self._remove_quietly(state.name or state.id)
+
     def _remove_quietly(self, container: str) -> None:
         with contextlib.suppress(Exception):
             self.remove_container(container)
@@ -248,11 +272,12 @@ class Backups:
             self._check_backup_dir(target)
             volumes[target.backup_dir] = {"bind": "/backups", "mode": backups}
         tag = self._tools_image()
+        self._remove_stopped_backup_containers(target.server_id)
         name = f"hearth-backup-{target.server_id}-{uuid.uuid4().hex[:8]}"
         spec = {
             "image": tag,
             "name": name,
-            "command": ["sleep", "infinity"],
+            "command": ["sleep", str(_LIFETIME_SECONDS)],
             "entrypoint": [],
             "environment": {"PATH": PATH, "LC_ALL": "C"},
             "working_dir": "/",
