@@ -235,3 +235,52 @@ def sftp_key_add(user, name: str, public_key: str) -> None:
 
     normalized = " ".join(public_key.split()[:2])
     SSHKey.objects.create(user=user, name=name, public_key=normalized, fingerprint=fingerprint(normalized))
+
+
+# --- backups (bench/backup) ----------------------------------------------------------------------
+
+
+def backup_store(server, compression: str):
+    """A backup of the server made as the backup job makes it (backups.storage.store, node-local);
+    the Backup row, completed."""
+    from backups import storage
+    from backups.models import Backup
+
+    backup = Backup.objects.create(server=server, name="bench", compression=compression)
+    storage.store(backup, server, progress=lambda *_: None)
+    backup.status = Backup.Status.COMPLETED
+    backup.save()
+    return backup
+
+
+def backup_restore(backup, server) -> None:
+    """The restore job's work (backups.storage.restore): checksum, staging, swap."""
+    from backups import storage
+
+    storage.restore(backup, server, progress=lambda *_: None)
+
+
+def backup_discard(backup) -> None:
+    from backups import storage
+
+    storage.discard(backup)
+
+
+def backup_dir(server) -> str:
+    """The server's backup directory on its node."""
+    from backups import storage
+
+    return storage.target_for(server).backup_dir
+
+
+def backup_remove_all(server) -> None:
+    from backups import storage
+    from nodes.client import client_for
+
+    client_for(server.node).backup_remove_all(storage.target_for(server))
+
+
+def container_user(server) -> str:
+    from servers import runtime
+
+    return runtime.container_user(server)

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # The files image (nodes/client/files_image.py) is built from the panel's own OpenSSH sftp-server, and
-# the tools image of backups (nodes/client/tools_image.py) from its own tar, gzip and zstd: install
-# Debian's openssh-sftp-server and zstd when we may (root) and they are missing, as ensure-python.sh
+# the tools image of backups (nodes/client/tools_image.py) from its own tar, gzip, zstd and openssl:
+# install Debian's openssh-sftp-server, zstd and openssl when we may (root) and they are missing, as ensure-python.sh
 # does for venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 may_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; }
-if ! command -v zstd >/dev/null; then
+if ! command -v zstd >/dev/null || ! command -v openssl >/dev/null; then
   if may_apt; then
-    echo "Installing zstd with apt (backups are made with it on the nodes)..."
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd >/dev/null
+    echo "Installing zstd and openssl with apt (backups are made and checksummed with them on the nodes)..."
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd openssl >/dev/null
   else
-    echo "zstd is missing: backups need it. Run 'sudo apt install zstd'." >&2
+    echo "zstd or openssl is missing: backups need both. Run 'sudo apt install zstd openssl'." >&2
     exit 1
   fi
 fi

@@ -69,7 +69,7 @@ MOTO_SERVER=$REPO/.venv/bin/moto_server
 
 APT_PACKAGES=(docker.io openssh-server openssh-client postgresql redis-server
     redis-tools mariadb-server mariadb-client busybox-static iproute2 iptables
-    procps util-linux zstd)
+    procps util-linux zstd openssl)
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 export LC_ALL=C.UTF-8 LANG=C.UTF-8

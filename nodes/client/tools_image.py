@@ -1,4 +1,4 @@
-"""The tools image: bash, GNU tar, zstd, gzip, sha256sum and a few coreutils, with the libraries they
+"""The tools image: bash, GNU tar, zstd, gzip, openssl (sha256) and a few coreutils, with the libraries they
 load, nothing else. Backups and restores (nodes/client/backups.py) run in short-lived containers of it.
 
 Like the files image (files_image.py says why), it is built from the panel's own binaries and imported
@@ -25,7 +25,8 @@ _PROGRAMS = (
     ("/usr/bin/tar", "tar"),
     ("/usr/bin/zstd", "zstd"),
     ("/usr/bin/gzip", "gzip"),
-    ("/usr/bin/sha256sum", "sha256sum"),
+    ("/usr/bin/openssl", "openssl"),
+    ("/usr/bin/nproc", "nproc"),
     ("/usr/bin/cat", "cat"),
     ("/usr/bin/mv", "mv"),
     ("/usr/bin/rm", "rm"),
@@ -50,7 +51,7 @@ def _binaries() -> tuple[tuple[str, bytes], ...]:
         if source is None:
             raise ToolsImageMissing(
                 f"{program} is missing on the panel's machine: install it (Debian: apt-get install "
-                f"{'zstd' if program == 'zstd' else 'coreutils tar gzip bash'}) to make backups."
+                f"{program if program in ('zstd', 'openssl') else 'coreutils tar gzip bash'}) to make backups."
             )
         files[inside] = source
         listing = subprocess.run(["ldd", source], capture_output=True, text=True, check=False).stdout
@@ -59,6 +60,7 @@ def _binaries() -> tuple[tuple[str, bytes], ...]:
     return tuple((inside, _read(real)) for inside, real in sorted(files.items()))
 
 
+@functools.cache
 def tools_tag() -> str:
     digest = hashlib.sha256()
     for path, content in _binaries():
