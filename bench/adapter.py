@@ -116,11 +116,11 @@ def server_destroy(server) -> None:
     runtime.destroy(client_for(server.node), server)
 
 
-def node_run(node, argv: list[str]) -> None:
+def node_run(node, argv: list[str], *, timeout: float | None = None) -> None:
     """Run a command on the node, as the node's user (over SSH for an ssh:// node)."""
     from nodes.client import client_for
 
-    client_for(node).run(argv)
+    client_for(node).run(argv, timeout=timeout)
 
 
 def node_sdk_api(node):

@@ -34,7 +34,6 @@ _PROGRAMS = (
     ("/usr/bin/rmdir", "rmdir"),
     ("/usr/bin/sleep", "sleep"),
     ("/usr/bin/stat", "stat"),
-    ("/usr/bin/tee", "tee"),
 )
 PATH = "/usr/bin:/bin"
 
