@@ -242,7 +242,7 @@ def report(bench: Bench) -> str:
         f"1-16 KB, the rest in {a.large} large files; each file half random, half text; {a.rounds} round(s); page cache warm",
         "",
         "Seconds of wall clock (median of the rounds); MB/s = the data set's MB / seconds (MB = 2^20 bytes). "
-        "Panel = backups.storage.store / restore (the contained tools container, sha256 while writing, "
+        "Panel = backups.storage.store / restore (the contained tools container, the sha256 read right behind tar, "
         "checked before restoring, staging and swap); raw = tar on the node's host as the node's user. "
         "Every step starts after a sync (untimed).",
         "",

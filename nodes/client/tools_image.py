@@ -34,6 +34,7 @@ _PROGRAMS = (
     ("/usr/bin/rmdir", "rmdir"),
     ("/usr/bin/sleep", "sleep"),
     ("/usr/bin/stat", "stat"),
+    ("/usr/bin/tail", "tail"),
 )
 PATH = "/usr/bin:/bin"
 
