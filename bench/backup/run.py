@@ -201,15 +201,14 @@ class Bench:
             adapter.node_run(node, [*UNRAW[compression], archive, "-C", into], timeout=LIMIT)
 
         self.timed(t, f"raw {compression}", "restore", round_no, restore)
-        adapter.node_remove_tree(node, into)
-        adapter.node_run(node, ["rm", "-f", archive])
+        adapter.node_run(node, ["rm", "-rf", "--one-file-system", "--", into, archive], timeout=LIMIT)
 
     def cleanup(self) -> None:
         for t in self.targets:
             with contextlib.suppress(Exception):
                 adapter.backup_remove_all(t["server"])
             with contextlib.suppress(Exception):
-                adapter.node_remove_tree(t["node"], t["raw"])
+                adapter.node_run(t["node"], ["rm", "-rf", "--one-file-system", "--", t["raw"]], timeout=LIMIT)
             with contextlib.suppress(Exception):
                 shutil.rmtree(adapter.server_dir(t["server"]))
             with contextlib.suppress(Exception):
