@@ -32,6 +32,8 @@ def test_a_backup_restores_every_file_and_leaves_out_the_ignored(files_server, e
     files = mixed_files()
     files.update({"logs/latest.log": "noise\n", "cache/x.tmp": "tmp\n", "keep.tmp": "kept? no\n"})
     files[".hearthignore"] = "# comments and blanks are skipped\n\n/logs/\n*.tmp\n!keep.tmp\n"
+    files[".pteroignore"] = "egg-cache\r\n"  # an egg's ignore file from Pterodactyl, CRLF and all
+    files["egg-cache/blob"] = "left out"
     root = plant(server, files, links={"link-to-etc": "/etc", "relative": "server.properties"})
     client, target = client_for(server.node), target_of(server)
     made = client.backup_write(target, "b1.tar", compression=compression, excludes=["names/-dash.txt"])
@@ -41,7 +43,8 @@ def test_a_backup_restores_every_file_and_leaves_out_the_ignored(files_server, e
     expected = {
         path: value
         for path, value in checksums(root).items()
-        if not path.startswith(("logs", "cache/x.tmp")) and path not in ("keep.tmp", "names/-dash.txt")
+        if not path.startswith(("logs", "cache/x.tmp", "egg-cache"))
+        and path not in ("keep.tmp", "names/-dash.txt")
     }
 
     os.remove(os.path.join(root, "server.properties"))  # the game changes things after the backup
