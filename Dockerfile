@@ -4,9 +4,10 @@ FROM python:3.11-slim-bookworm
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HEARTH_VAR_DIR=/var/lib/hearth HEARTH_STATIC_ROOT=/app/static-root
 
-# openssh-sftp-server: the files image is built from it (nodes/client/files_image.py).
+# openssh-sftp-server: the files image is built from it (nodes/client/files_image.py); zstd and openssl (with
+# the base image's bash, tar and gzip): the tools image of backups (nodes/client/tools_image.py).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openssh-client openssh-sftp-server \
+ && apt-get install -y --no-install-recommends openssh-client openssh-sftp-server zstd openssl \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/hearth --create-home hearth
 

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TESTENV_FILE ?= /var/lib/hearth-testenv/env
 
-.PHONY: run test testenv venv lint format migrate bench bench-lifecycle bench-console bench-files bench-schedule clean
+.PHONY: run test testenv venv lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule clean
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/ensure-python.sh $(PYTHON) $(VENV)
@@ -35,7 +35,7 @@ test: venv testenv
 
 # Benchmarks (bench/README.md): each runs the real panel against the test environment and appends its
 # results to bench/RESULTS.md. Extra arguments go in ARGS, e.g. make bench-lifecycle ARGS="--rounds 5".
-bench: bench-lifecycle bench-console bench-files bench-schedule
+bench: bench-lifecycle bench-console bench-files bench-backup bench-schedule
 
 bench-lifecycle: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-lifecycle$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/lifecycle/run.py $(ARGS)
@@ -45,6 +45,9 @@ bench-console: venv testenv
 
 bench-files: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-files$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/files/run.py $(ARGS)
+
+bench-backup: venv testenv
+	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-backup$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/backup/run.py $(ARGS)
 
 bench-schedule: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-schedule$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/schedule/run.py $(ARGS)

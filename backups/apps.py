@@ -6,7 +6,10 @@ class BackupsConfig(AppConfig):
     name = "backups"
 
     def ready(self) -> None:
-        from backups import services
+        from backups import (
+            services,
+            transfer,  # noqa: F401 - connects the receiver that moves local backups
+        )
         from servers.lifecycle import delete
 
         delete.delete_requested.connect(services.refuse_server_delete, dispatch_uid="backups-refuse-delete")

@@ -116,11 +116,11 @@ def server_destroy(server) -> None:
     runtime.destroy(client_for(server.node), server)
 
 
-def node_run(node, argv: list[str]) -> None:
+def node_run(node, argv: list[str], *, timeout: float | None = None) -> None:
     """Run a command on the node, as the node's user (over SSH for an ssh:// node)."""
     from nodes.client import client_for
 
-    client_for(node).run(argv)
+    client_for(node).run(argv, timeout=timeout)
 
 
 def node_sdk_api(node):
@@ -277,3 +277,52 @@ def beat_last_tick() -> float | None:
     from config import heartbeat
 
     return heartbeat.last_tick("beat")
+
+
+# --- backups (bench/backup) ----------------------------------------------------------------------
+
+
+def backup_store(server, compression: str):
+    """A backup of the server made as the backup job makes it (backups.storage.store, node-local);
+    the Backup row, completed."""
+    from backups import storage
+    from backups.models import Backup
+
+    backup = Backup.objects.create(server=server, name="bench", compression=compression)
+    storage.store(backup, server, progress=lambda *_: None)
+    backup.status = Backup.Status.COMPLETED
+    backup.save()
+    return backup
+
+
+def backup_restore(backup, server) -> None:
+    """The restore job's work (backups.storage.restore): checksum, staging, swap."""
+    from backups import storage
+
+    storage.restore(backup, server, progress=lambda *_: None)
+
+
+def backup_discard(backup) -> None:
+    from backups import storage
+
+    storage.discard(backup)
+
+
+def backup_dir(server) -> str:
+    """The server's backup directory on its node."""
+    from backups import storage
+
+    return storage.target_for(server).backup_dir
+
+
+def backup_remove_all(server) -> None:
+    from backups import storage
+    from nodes.client import client_for
+
+    client_for(server.node).backup_remove_all(storage.target_for(server))
+
+
+def container_user(server) -> str:
+    from servers import runtime
+
+    return runtime.container_user(server)

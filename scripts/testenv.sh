@@ -27,6 +27,9 @@
 #   postgres  127.0.0.1:5432, role hearth/hearth (CREATEDB), database hearth
 #   redis     127.0.0.1:6379
 #   mariadb   127.0.0.1:3306, user hearth_admin/hearth with ALL ... WITH GRANT OPTION
+#   s3        127.0.0.1:9100, moto's standalone S3-compatible server (moto_server from
+#             the repo's .venv, in memory: the tests make their buckets), keys
+#             hearth/hearth-secret; bucket hearth-test (env), hearth-test-<x> (env-<x>)
 #   image     hearth/testgame:latest on both engines, from
 #             tests/images/testgame/testgame.sh and Debian's busybox-static
 set -euo pipefail
@@ -60,10 +63,13 @@ MARIADB_DATA=$STATE/mariadb
 MARIADB_SOCK=/run/mysqld/mysqld.sock
 MARIADB_PIDFILE=/run/mysqld/hearth-testenv-mariadb.pid
 REDIS_PIDFILE=$RUNDIR/redis.pid
+S3_PORT=9100
+S3_PIDFILE=$RUNDIR/moto.pid
+MOTO_SERVER=$REPO/.venv/bin/moto_server
 
 APT_PACKAGES=(docker.io openssh-server openssh-client postgresql redis-server
     redis-tools mariadb-server mariadb-client busybox-static iproute2 iptables
-    procps util-linux)
+    procps util-linux zstd openssl)
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
@@ -676,6 +682,58 @@ redis_up() {
     log "redis: started on 127.0.0.1:6379"
 }
 
+# --- s3 (moto) ------------------------------------------------------------------------
+
+s3_ok() {
+    timeout 5 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$1"' _ "$S3_PORT" 2>/dev/null
+}
+
+s3_up() {
+    s3_ok && return 0
+    [ -x "$MOTO_SERVER" ] || die "s3: $MOTO_SERVER is missing (pip install -e '.[dev]' installs moto[server])"
+    spawn "$LOGS/moto.log" "$MOTO_SERVER" -H 127.0.0.1 -p "$S3_PORT"
+    local i
+    for ((i = 0; i < 100; i++)); do
+        s3_ok && break
+        sleep 0.1
+    done
+    s3_ok || die_log "moto_server did not start" "$LOGS/moto.log"
+    pgrep -f "moto_server -H 127.0.0.1 -p $S3_PORT" | head -n1 >"$S3_PIDFILE" || true
+    log "s3: moto_server started on 127.0.0.1:$S3_PORT"
+}
+
+s3_stop() {
+    local pid
+    if pid=$(live_pid "$S3_PIDFILE" moto_server); then
+        kill_wait "$pid" 10
+        log "s3: stopped"
+    fi
+}
+
+# The S3 values of one env file: each file its own bucket (its tests may empty it).
+s3_env() {
+    cat <<EOF
+export HEARTH_BACKUP_S3_ENDPOINT='http://127.0.0.1:$S3_PORT'
+export HEARTH_BACKUP_S3_BUCKET='$1'
+export HEARTH_BACKUP_S3_ACCESS_KEY='hearth'
+export HEARTH_BACKUP_S3_SECRET_KEY='hearth-secret'
+export HEARTH_BACKUP_S3_REGION='us-east-1'
+EOF
+}
+
+# The per-session env files (env-a…, made from env by hand): their S3 lines replaced, the rest kept.
+write_s3_env_copies() {
+    local file letter tmp
+    for file in "$ENV_FILE"-?; do
+        [ -f "$file" ] || continue
+        letter=${file##*-}
+        tmp=$file.new
+        { grep -v '^export HEARTH_BACKUP_S3_' "$file" || true; s3_env "hearth-test-$letter"; } >"$tmp"
+        chmod 644 "$tmp"
+        mv "$tmp" "$file"
+    done
+}
+
 # --- mariadb ------------------------------------------------------------------------
 
 mariadb_ok() {
@@ -769,8 +827,10 @@ export HEARTH_TEST_IMAGE='$IMAGE'
 export HEARTH_TEST_DOCKER1_BRIDGE='$ENGINE1_BRIDGE'
 export HEARTH_TEST_DOCKER2_BRIDGE='$ENGINE2_BRIDGE'
 EOF
+    s3_env hearth-test >>"$tmp"
     chmod 644 "$tmp"
     mv "$tmp" "$ENV_FILE"
+    write_s3_env_copies
 }
 
 # --- commands -----------------------------------------------------------------------
@@ -807,6 +867,7 @@ cmd_up() {
     pg_up
     redis_up
     mariadb_up
+    s3_up
     write_env
     [ -z "$ROOTFS_TAR" ] || rm -rf "$STATE/build"
     log "ready in $(elapsed)s; env file: $ENV_FILE"
@@ -846,6 +907,7 @@ cmd_status() {
     if pg_ok; then log "postgres: running (127.0.0.1:5432)"; else log "postgres: stopped"; bad=1; fi
     if redis_ok; then log "redis: running (127.0.0.1:6379)"; else log "redis: stopped"; bad=1; fi
     if mariadb_ok; then log "mariadb: running (127.0.0.1:3306)"; else log "mariadb: stopped"; bad=1; fi
+    if s3_ok; then log "s3: running (127.0.0.1:$S3_PORT)"; else log "s3: stopped"; bad=1; fi
     if [ -f "$ENV_FILE" ]; then log "env file: $ENV_FILE"; else log "env file: missing"; bad=1; fi
     return "$bad"
 }
@@ -861,6 +923,7 @@ cmd_down() {
         log "redis: stopped"
     fi
     mariadb_stop
+    s3_stop
     for ver in $(ls /usr/lib/postgresql 2>/dev/null); do
         if pg_lsclusters -h 2>/dev/null | awk -v v="$ver" '$1 == v && $2 == "main" && $4 == "online" {f = 1} END {exit !f}'; then
             pg_ctlcluster "$ver" main stop </dev/null >>"$LOGS/postgres.log" 2>&1 9>&- || true

@@ -44,6 +44,9 @@ UNPACK_EXIT_SECONDS = STALE_AFTER.total_seconds() / 2
 
 # Sent with job_id and step at each step of a transfer; the tests run the reaper from here.
 step_reached = Signal()
+# Sent with server, source and target (Nodes) once a server is on its target, before the source's copy
+# is removed; receivers must not raise (backups/transfer.py moves the server's local backups).
+server_moved = Signal()
 
 
 def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job:
@@ -316,6 +319,7 @@ def _ordered(queryset, ids: list[str]) -> list[Allocation]:
 def _complete(job: Job, plan: Plan) -> None:
     """(Fenced, server on the target.) Remove the source's copy; the target's was checked before the switch."""
     server = Server.objects.select_related("template").get(pk=plan.server_id)
+    _move_backups(server, plan)
     try:
         if plan.source is None:
             raise RuntimeError("its node was deleted")
@@ -329,6 +333,13 @@ def _complete(job: Job, plan: Plan) -> None:
     set_status(server.pk, S.STOPPED, expect={S.TRANSFERRING}, status_reason="")
     jobs.job_succeeded(job.pk)
     console.write(server.pk, f"Transfer to {plan.target.name} complete.")
+
+
+def _move_backups(server: Server, plan: Plan) -> None:
+    """Whatever else lives on the old node for this server follows it now (its node-local backups:
+    backups/transfer.py listens), before the old copy goes."""
+    if plan.source is not None:
+        server_moved.send(sender=Server, server=server, source=plan.source, target=plan.target)
 
 
 def _settle(lease: Lease, plan: Plan, reason: str) -> None:

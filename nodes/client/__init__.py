@@ -10,12 +10,21 @@ node without a key pins the one of its first authenticated connection, any other
 
 The surface, by module: containers.py (create from our spec, start, signal, wait, remove, inspect,
 list), container_io.py (stdin, output, events, stats, one file in or out), images.py, host.py (run a
-command, stream out or in, SFTP), host_files.py and host_dirs.py (named operations on the node's files), files.py with
+command, stream out or in, SFTP), host_files.py and host_dirs.py (named operations on the node's files), backups.py with backups_scripts.py and
+tools_image.py (backups made and restored in contained containers), files.py with
 files_session.py, files_stream.py and files_image.py (a server's files, only ever through sftp-server in a
 helper container that mounts nothing else), sftp_gateway.py (the SFTP gateway's SSH side). Private
 attributes of docker-py are reached in sdk.py only.
 """
 
+from nodes.client.backups import (  # noqa: F401 - the package's surface
+    ArchiveMade,
+    ArchiveStream,
+    BackupCorrupt,
+    BackupFailed,
+    Backups,
+    BackupTarget,
+)
 from nodes.client.base import ClientBase
 from nodes.client.connections import (  # noqa: F401 - the package's surface
     DOCKER_API_VERSION,
@@ -58,7 +67,9 @@ from nodes.client.streams import Stream  # noqa: F401
 from nodes.client.types import ContainerEvent, ContainerState, ContainerStats  # noqa: F401
 
 
-class NodeClient(Files, ContainerIO, Containers, Images, HostDirectories, HostFiles, Host, ClientBase):
+class NodeClient(
+    Backups, Files, ContainerIO, Containers, Images, HostDirectories, HostFiles, Host, ClientBase
+):
     """Docker, shell and SFTP access to one node. Get one with `client_for(node)`."""
 
 

@@ -68,6 +68,13 @@ class ExecStream:
     def get_name(self) -> str:  # paramiko's SFTP logs name their channel
         return "files"
 
+    def close_stdin(self) -> None:
+        """End the process's stdin (EOF), keeping its stdout to read: the engine passes a half-close on."""
+        if hasattr(self._socket, "shutdown_write"):  # a paramiko channel
+            self._socket.shutdown_write()
+        else:
+            self._socket.shutdown(socket.SHUT_WR)
+
     def close(self) -> None:
         """Shut the connection down first: closing a socket does not wake a thread blocked reading
         it (the gateway's answer thread), shutting it down does."""

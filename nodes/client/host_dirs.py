@@ -18,7 +18,7 @@ for path in "$@"; do
   [ -L "$path" ] && refuse "$path is a symbolic link"
   if [ ! -e "$path" ]; then
     if [ "$path" = "$dir" ]; then mkdir -m 750 -- "$path"; else mkdir -- "$path"; fi || exit 1
-    if [ -n "$owner" ] && [ "$path" = "$data/servers" ]; then
+    if [ -n "$owner" ] && { [ "$path" = "$data/servers" ] || [ "$path" = "$data/backups" ]; }; then
       chown -h -- "$(stat -c %u:%g -- "$data")" "$path" || exit 1
     fi
   fi
@@ -43,5 +43,5 @@ class HostDirectories:
         """Make `path` (mode 750) if missing and check it and every directory of `chain` (from `/` down
         to it); NodeCommandFailed with code REFUSED and the reason on stderr when one is not safe.
         `owner` ("uid:gid", or "" to leave the login user's) gets `path`, and `<data_dir>/servers` the
-        data dir's owner when this makes it."""
+        data dir's owner when this makes it (`<data_dir>/backups` likewise)."""
         self.run(["sh", "-c", _PREPARE, "prepare", owner, data_dir, path, *chain])

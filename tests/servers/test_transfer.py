@@ -48,6 +48,18 @@ def installed(client_for, customer, game_node, game_template, monitor):
     return make
 
 
+def _local_backup(server: Server):
+    from backups import storage
+    from backups.models import Backup
+
+    server = Server.objects.select_related("node", "template").get(pk=server.pk)
+    backup = Backup.objects.create(server=server, name="before the move")
+    storage.store(backup, server, progress=lambda *_: None)
+    backup.status = Backup.Status.COMPLETED
+    backup.save()
+    return backup
+
+
 def give_to_owner(root: Path) -> None:
     """Files the test wrote as root belong, like the game's own, to the node user."""
     owner = root.stat()
@@ -59,6 +71,7 @@ def give_to_owner(root: Path) -> None:
 def test_a_transfer_moves_every_file_intact(client_for, admin, installed, via):
     server, source, target, root = installed(via)
     before = checksums(root)
+    backup = _local_backup(server) if via == "ssh" else None
     response = client_for(admin).post(
         f"/api/servers/{server.pk}/transfer", {"targetNodeId": str(target.pk)}, format="json"
     )
@@ -76,6 +89,12 @@ def test_a_transfer_moves_every_file_intact(client_for, admin, installed, via):
     assert not root.exists()
     assert set(Allocation.objects.filter(server=server).values_list("node_id", flat=True)) == {target.pk}
     assert Job.objects.get(kind="transfer").status == "succeeded"
+    if backup is not None:  # its local backups came along, checked against their sha256
+        backup.refresh_from_db()
+        assert backup.node_id == target.pk
+        archive = Path(target.data_dir) / "backups" / str(server.pk) / backup.location
+        assert f"sha256:{hashlib.sha256(archive.read_bytes()).hexdigest()}" == backup.checksum
+        assert not (Path(source.data_dir) / "backups" / str(server.pk) / backup.location).exists()
 
     api = client_for(admin)
     api.post(f"/api/servers/{server.pk}/start")
