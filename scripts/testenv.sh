@@ -7,7 +7,7 @@
 #                            start-sshd N|stop-sshd N]
 #
 #   up (default)    install what is missing, start everything, build the test
-#                   image on both engines, write /var/lib/hearth-testenv/env
+#                   image on both engines, write /var/lib/hearth-testenv/env (and its shares env-a…env-f)
 #   status          print each service's state (exit 1 if something is down)
 #   down            stop everything this script starts
 #   start-engine N  start Docker engine N (1 or 2) if it is not running
@@ -38,6 +38,7 @@ STATE=/var/lib/hearth-testenv
 RUNDIR=/run/hearth-testenv
 LOGS=$STATE/logs
 ENV_FILE=$STATE/env
+SHARES="a b c d e f" # env-a…env-f: see write_env_shares
 SSH_DIR=$STATE/ssh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GAME_SRC=$REPO/tests/images/testgame/testgame.sh
@@ -656,9 +657,12 @@ END
 $$;
 SQL
         die_log "postgres: could not create role hearth" "$LOGS/postgres.log"
-    if [ "$(as_user postgres psql -p 5432 -XtAc "SELECT 1 FROM pg_database WHERE datname = 'hearth'")" != 1 ]; then
-        as_user postgres createdb -p 5432 -O hearth hearth
-    fi
+    local db
+    for db in hearth $(for letter in $SHARES; do echo "hearth_$letter"; done); do
+        if [ "$(as_user postgres psql -p 5432 -XtAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" != 1 ]; then
+            as_user postgres createdb -p 5432 -O hearth "$db"
+        fi
+    done
     pg_ok || die "postgres: cannot log in as hearth on 127.0.0.1:5432 (check pg_hba.conf)"
 }
 
@@ -721,16 +725,22 @@ export HEARTH_BACKUP_S3_REGION='us-east-1'
 EOF
 }
 
-# The per-session env files (env-a…, made from env by hand): their S3 lines replaced, the rest kept.
-write_s3_env_copies() {
-    local file letter tmp
-    for file in "$ENV_FILE"-?; do
-        [ -f "$file" ] || continue
-        letter=${file##*-}
-        tmp=$file.new
-        { grep -v '^export HEARTH_BACKUP_S3_' "$file" || true; s3_env "hearth-test-$letter"; } >"$tmp"
+# The shares of the environment (env-a…env-f): the suite's second xdist worker (tests/worker_env.py) and
+# parallel runs each get their own database, Redis database, cache prefix and bucket; the rest is shared.
+write_env_shares() {
+    local letter index=0 tmp
+    for letter in $SHARES; do
+        index=$((index + 1))
+        tmp=$ENV_FILE-$letter.new
+        {
+            grep -v '^export \(DATABASE_URL\|REDIS_URL\|HEARTH_CACHE_PREFIX\|HEARTH_BACKUP_S3_BUCKET\)=' "$ENV_FILE"
+            echo "export DATABASE_URL='postgres://hearth:hearth@127.0.0.1:5432/hearth_$letter'"
+            echo "export REDIS_URL='redis://127.0.0.1:6379/$index'"
+            echo "export HEARTH_CACHE_PREFIX='hearth$letter'"
+            echo "export HEARTH_BACKUP_S3_BUCKET='hearth-test-$letter'"
+        } >"$tmp"
         chmod 644 "$tmp"
-        mv "$tmp" "$file"
+        mv "$tmp" "$ENV_FILE-$letter"
     done
 }
 
@@ -830,7 +840,7 @@ EOF
     s3_env hearth-test >>"$tmp"
     chmod 644 "$tmp"
     mv "$tmp" "$ENV_FILE"
-    write_s3_env_copies
+    write_env_shares
 }
 
 # --- commands -----------------------------------------------------------------------
