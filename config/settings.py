@@ -149,10 +149,8 @@ CACHES = {
     }
 }
 
-# Redis Pub/Sub: a group message is published once and each web process hands it to its own sockets.
-# The list-based layer (channels_redis.core) pops every delivery separately from one list per process
-# and drops what finds that list full: with 2 sockets on each of 50 busy servers it lost 1-9 % of the
-# console lines at p99 250 ms-2.4 s, where this layer lost none at p99 21 ms (bench/console).
+# Redis Pub/Sub: a group message is published once, each web process hands it to its sockets. The list
+# layer (channels_redis.core) lost 1-9 % of console lines at 50 busy servers; this one none (bench/console).
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -332,8 +330,8 @@ CELERY_BEAT_SCHEDULE = {
     "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
 }
 
-# Schedules: tasks per server, runs kept per task, how late a slot beat was down for may still run as
-# scheduled (then the catch-up policy decides), how long a step waits for its job.
+# Schedules: tasks per server, runs kept per task, how late a missed slot still runs as scheduled (later,
+# the catch-up policy decides), how long a step waits for its job.
 SCHEDULE_TASKS_PER_SERVER = env.int("HEARTH_SCHEDULE_TASKS_PER_SERVER", default=25)
 SCHEDULE_RUNS_KEPT = env.int("HEARTH_SCHEDULE_RUNS_KEPT", default=100)
 SCHEDULE_CATCH_UP_GRACE_SECONDS = env.float("HEARTH_SCHEDULE_CATCH_UP_GRACE_SECONDS", default=60.0)
@@ -365,8 +363,8 @@ FILES_HELPER_IDLE_SECONDS = env.int("HEARTH_FILES_HELPER_IDLE", default=600)
 FILES_EXTRACT_MAX_BYTES = env.int("HEARTH_FILES_EXTRACT_MAX_BYTES", default=10 * 1024**3)
 FILES_EXTRACT_MAX_ENTRIES = env.int("HEARTH_FILES_EXTRACT_MAX_ENTRIES", default=100_000)
 FILES_EXTRACT_MAX_RATIO = env.int("HEARTH_FILES_EXTRACT_MAX_RATIO", default=200)
-# Backups (backups/, README "Backups"): where new backups go (local: on the server's node; s3: the bucket
-# below), how many a server keeps when staff set none, and the age past which beat prunes unlocked ones.
+# Backups (README "Backups"): where new ones go (local: the server's node; s3: the bucket below), how many
+# a server keeps when staff set none, and the age past which beat prunes unlocked ones.
 BACKUP_STORAGE = env("HEARTH_BACKUP_STORAGE", default="local")
 BACKUP_DEFAULT_LIMIT = env.int("HEARTH_BACKUP_DEFAULT_LIMIT", default=3)
 BACKUP_MAX_AGE_DAYS = env.int("HEARTH_BACKUP_MAX_AGE_DAYS", default=0)  # 0: no age limit
@@ -440,9 +438,8 @@ CONSOLE_MAX_LINE_CHARS = env.int("HEARTH_CONSOLE_MAX_LINE_CHARS", default=4096)
 STATS_INTERVAL_SECONDS = env.float("HEARTH_STATS_INTERVAL", default=5.0)
 METRICS_RETENTION_DAYS = env.int("HEARTH_METRICS_RETENTION_DAYS", default=7)
 
-# Client addresses: forwarding headers (X-Forwarded-For, X-Forwarded-Proto) are believed only from
-# these proxies (CIDRs, comma-separated); everyone else's address is their connection's own.
-# See config/addresses.py and README "Trusted proxies and client addresses".
+# Client addresses: forwarding headers (X-Forwarded-For, -Proto) are believed only from these proxies
+# (CIDRs, comma-separated): see config/addresses.py and README "Trusted proxies and client addresses".
 TRUSTED_PROXIES = env.list("HEARTH_TRUSTED_PROXIES", default=[])
 _parse_trusted_proxies(TRUSTED_PROXIES)  # a typo here stops the panel instead of trusting nobody quietly
 

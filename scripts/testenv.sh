@@ -666,6 +666,22 @@ SQL
     pg_ok || die "postgres: cannot log in as hearth on 127.0.0.1:5432 (check pg_hba.conf)"
 }
 
+# The suite's two workers each run a web process, a Celery worker and the monitor beside their tests, as
+# parallel runs on the shares do: more connections than PostgreSQL's default 100.
+PG_MAX_CONNECTIONS=400
+
+pg_tune() {
+    local ver current
+    current=$(as_user postgres psql -p 5432 -XtAc 'SHOW max_connections')
+    [ "$current" -ge "$PG_MAX_CONNECTIONS" ] && return 0
+    ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
+    as_user postgres psql -p 5432 -Xq -c "ALTER SYSTEM SET max_connections = $PG_MAX_CONNECTIONS" >>"$LOGS/postgres.log" 2>&1 ||
+        die_log "postgres: could not raise max_connections" "$LOGS/postgres.log"
+    pg_ctlcluster "$ver" main restart >>"$LOGS/postgres.log" 2>&1 || die_log "postgres: restart failed" "$LOGS/postgres.log"
+    pg_ok || die "postgres: not back after raising max_connections"
+    log "postgres: max_connections $current -> $PG_MAX_CONNECTIONS"
+}
+
 # --- redis --------------------------------------------------------------------------
 
 redis_ok() {
@@ -875,6 +891,7 @@ cmd_up() {
     sshd_up 1
     sshd_up 2
     pg_up
+    pg_tune
     redis_up
     mariadb_up
     s3_up

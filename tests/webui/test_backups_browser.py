@@ -45,7 +45,7 @@ def test_the_owner_backs_up_downloads_locks_restores_and_deletes(panel, customer
     expect(page).to_have_url(re.compile(r"#backups$"))
     expect(page.locator("#backups-empty")).to_be_visible()
 
-    page.get_by_label("Name").fill(HOSTILE)
+    page.locator("#backup-name").fill(HOSTILE)
     page.get_by_label("Leave out").fill("logs/, *.tmp")
     page.get_by_role("button", name="Create backup").click()
     row = page.locator("#backups-rows tr").filter(has_text=HOSTILE)
