@@ -23,13 +23,16 @@ from backups.models import Backup
 from servers import console, jobs
 from servers.models import Job, Server
 from servers.states import set_status
-from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
+from servers.transfer_lease import Lease, LeaseLost, claim, take_over
 
 logger = logging.getLogger(__name__)
 B = Backup.Status
 S = Server.Status
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=3)  # many heartbeats missed: the worker is gone
+# A job no worker has claimed yet may only be waiting in a busy queue; Redis redelivers an unacked task
+# after its visibility timeout (1 h), so one still unclaimed well past that was lost for good.
+PENDING_STALE_AFTER = timedelta(hours=2)
 TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made
 
 
@@ -226,16 +229,25 @@ def _restore_failed(lease: Lease, reason: str) -> None:
 
 
 def backups_reap(*, now: datetime | None = None) -> int:
-    """Beat: settle backup and restore jobs whose worker has been quiet for STALE_AFTER (as of `now`)."""
-    cutoff = (now or timezone.now()) - STALE_AFTER
-    quiet = (
-        Job.objects.filter(kind__in=(Job.Kind.BACKUP, Job.Kind.RESTORE), status__in=LIVE)
+    """Beat: settle backup and restore jobs whose worker has been quiet for STALE_AFTER, and those no
+    worker claimed within PENDING_STALE_AFTER (as of `now`)."""
+    now = now or timezone.now()
+    live = Job.objects.filter(kind__in=(Job.Kind.BACKUP, Job.Kind.RESTORE))
+    running_cutoff, pending_cutoff = now - STALE_AFTER, now - PENDING_STALE_AFTER
+    quiet = [
+        (job_id, running_cutoff)
+        for job_id in live.filter(status=Job.Status.RUNNING)
         .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
-        .filter(last_sign__lt=cutoff)
+        .filter(last_sign__lt=running_cutoff)
         .values_list("pk", flat=True)
-    )
+    ] + [
+        (job_id, pending_cutoff)
+        for job_id in live.filter(status=Job.Status.PENDING, created_at__lt=pending_cutoff).values_list(
+            "pk", flat=True
+        )
+    ]
     reaped = 0
-    for job_id in list(quiet):
+    for job_id, cutoff in quiet:
         lease = take_over(job_id, cutoff=cutoff)
         if lease is None:
             continue
