@@ -56,11 +56,18 @@ class Heartbeat:
     def _run(self) -> None:
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
-                jobs.job_progress(self.lease.job_id, owner=self.lease.token)
-        except Exception:  # a heartbeat lost is a late reaper at worst
-            logger.warning("Backup heartbeat of job %s failed", self.lease.job_id, exc_info=True)
+                self._beat_once()
         finally:
             connection.close()
+
+    def _beat_once(self) -> None:
+        """One renewal; an error (the database restarting, a dropped connection) is logged and the next
+        beat tries again: a thread that stopped here would let the reaper fail a healthy backup."""
+        try:
+            jobs.job_progress(self.lease.job_id, owner=self.lease.token)
+        except Exception:
+            logger.warning("Backup heartbeat of job %s failed", self.lease.job_id, exc_info=True)
+            connection.close()  # a broken connection is reopened by the next query
 
 
 def _reporter(lease: Lease, *, first: int, span: int):

@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from backups import work
@@ -74,6 +75,24 @@ def test_a_backup_whose_task_never_ran_is_failed_by_the_reaper(server):
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
     work.backup_execute(backup_id=backup.pk)  # its late delivery finds the job taken
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+
+
+def test_a_heartbeat_that_meets_a_database_error_keeps_beating(server, monkeypatch):
+    backup = backup_create(server=server, actor=server.owner)
+    lease = claim(backup.job_id)
+    calls = []
+
+    def flaky(job_id, progress=None, *, owner):
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise OperationalError("the database restarted")
+        return 1
+
+    monkeypatch.setattr(work.jobs, "job_progress", flaky)
+    monkeypatch.setattr(work, "HEARTBEAT_SECONDS", 0.05)
+    with work.Heartbeat(lease):
+        time.sleep(0.5)
+    assert len(calls) >= 3  # the error did not end the renewals
 
 
 def test_a_restore_whose_worker_died_stops_the_server_again(server):
