@@ -94,6 +94,7 @@ def backup_execute(*, backup_id) -> None:
     if lease is None:
         return  # another delivery, or the reaper, has it
     server = backup.server
+    stored = False
     try:
         with Heartbeat(lease):
             if not _take_turn(backup, lease):
@@ -103,10 +104,17 @@ def backup_execute(*, backup_id) -> None:
             with save_commands(server, lease):
                 lease.beat(progress=10)
                 storage.store(backup, server, progress=_reporter(lease, first=10, span=85))
+                stored = True
             _backup_completed(lease, backup)
     except LeaseLost:
-        return  # the reaper settled it (and removed what was made)
+        # The reaper settled it and removed what its row knew of; an archive finished after that is
+        # known only to this object (its location was never saved): remove it, or nothing ever will.
+        if stored:
+            _discard_quietly(backup)
+        return
     except Exception as exc:
+        if stored:
+            _discard_quietly(backup)  # made, but never recorded as completed: no archive of a failed one
         reason = _reason(exc)
         if not isinstance(exc, storage_errors()):
             logger.exception("Backup %s failed", backup.pk)

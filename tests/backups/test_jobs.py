@@ -77,6 +77,21 @@ def test_a_backup_whose_task_never_ran_is_failed_by_the_reaper(server):
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
 
 
+def test_a_worker_whose_lease_was_lost_after_its_archive_was_made_removes_that_archive(server, monkeypatch):
+    backup = backup_create(server=server, actor=server.owner)
+    discarded = []
+
+    def store_while_the_reaper_takes_over(made, _server, *, progress):
+        made.location, made.node, made.size_bytes = "late.tar.zst", server.node, 10
+        work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1))
+
+    monkeypatch.setattr(work.storage, "store", store_while_the_reaper_takes_over)
+    monkeypatch.setattr(work.storage, "discard", lambda b: discarded.append(b.location))
+    work.backup_execute(backup_id=backup.pk)
+    assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+    assert "late.tar.zst" in discarded  # known only to the late worker: it removes it
+
+
 def test_a_heartbeat_that_meets_a_database_error_keeps_beating(server, monkeypatch):
     backup = backup_create(server=server, actor=server.owner)
     lease = claim(backup.job_id)
