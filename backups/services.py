@@ -367,6 +367,21 @@ def refuse_server_delete(sender, *, server: Server, **kwargs) -> None:
         )
 
 
+def refuse_files_changing(sender, *, server: Server, action: str, **kwargs) -> None:
+    """(servers' files_changing.) An install or transfer rewrites or moves the directory a backup being
+    made reads, or a restore writes."""
+    if Backup.objects.filter(server=server, status__in=LIVE).exists():
+        raise IllegalTransition(
+            f"A backup of this server is being made: {action} the server once it has finished.",
+            current_state=server.status,
+        )
+    if Job.objects.filter(server=server, kind=Job.Kind.RESTORE, status__in=LIVE_JOBS).exists():
+        raise IllegalTransition(
+            f"A backup is being restored to this server: {action} the server once it has finished.",
+            current_state=server.status,
+        )
+
+
 def discard_server_backups(sender, *, server: Server, **kwargs) -> None:
     """(servers' files_removed.) Remove every archive of the server's backups, wherever it is; the
     rows go with the server's. One that cannot be removed is logged, and does not keep the server."""

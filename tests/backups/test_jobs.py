@@ -129,6 +129,35 @@ def test_a_server_being_backed_up_cannot_be_deleted(server):
         backup_create(server=server, actor=server.owner)
 
 
+def test_no_reinstall_or_transfer_while_a_backup_or_restore_of_the_server_runs(server):
+    from nodes.models import Node
+    from servers.lifecycle.install import server_install
+    from servers.transfer import server_transfer
+
+    target = Node.objects.create(
+        name="bk-target",
+        location=server.node.location,
+        hostname="t",
+        public_address="203.0.113.2",
+        max_memory_mb=100_000,
+        max_cpu_cores=64,
+        is_online=True,
+    )
+    backup = backup_create(server=server, actor=server.owner)
+    with pytest.raises(IllegalTransition, match="backup of this server is being made: reinstall"):
+        server_install(server=server, actor=server.owner, reinstall=True)
+    with pytest.raises(IllegalTransition, match="backup of this server is being made: transfer"):
+        server_transfer(server=server, actor=server.owner, target=target)
+    assert Server.objects.get(pk=server.pk).status == S.STOPPED
+    Backup.objects.filter(pk=backup.pk).update(status=B.COMPLETED)
+    restoring = jobs.job_create(server=server, kind=Job.Kind.RESTORE, status=Job.Status.RUNNING)
+    with pytest.raises(IllegalTransition, match="being restored to this server: install"):
+        server_install(server=server, actor=server.owner)
+    Job.objects.filter(pk=restoring.pk).update(status=Job.Status.SUCCEEDED)
+    server_install(server=server, actor=server.owner, reinstall=True)  # nothing in the way now
+    assert Server.objects.get(pk=server.pk).status == S.INSTALLING
+
+
 def game_lines(server) -> list[str]:
     """The game's console lines kept in the history, oldest first."""
     from backups.console_wait import game_lines_since
