@@ -63,7 +63,7 @@ def backup_create(
     with transaction.atomic():
         current = Server.objects.select_for_update().get(pk=server.pk)  # the limit's lock
         _refuse_busy(current, "back up")
-        pruned = _make_room(current, scheduled=scheduled)
+        replaces = _make_room(current, scheduled=scheduled)
         job = jobs.job_create(server=current, kind=Job.Kind.BACKUP, actor=actor, heartbeat_at=timezone.now())
         backup = Backup.objects.create(
             server=current,
@@ -75,7 +75,11 @@ def backup_create(
             created_by=actor,
             job=job,
         )
-        job.detail = {"backupId": str(backup.pk), "backupName": name}
+        job.detail = {
+            "backupId": str(backup.pk),
+            "backupName": name,
+            **({"replaces": replaces} if replaces else {}),
+        }
         job.save(update_fields=["detail"])
         audit(
             "backup.create",
@@ -87,12 +91,8 @@ def backup_create(
             storage=storage_kind,
             scheduled=scheduled,
             **({"by": "schedule"} if actor is None else {}),
+            **({"replaces": replaces} if replaces else {}),
         )
-        for old in pruned:
-            audit(
-                "backup.prune", actor=None, resource=current, backupId=str(old.pk), name=old.name, why="limit"
-            )
-            _discard_later(old)
         queue(backup_create_task, backup.pk)
     return backup
 
@@ -151,10 +151,13 @@ def _refuse_busy(server: Server, what: str) -> None:
         )
 
 
-def _make_room(server: Server, *, scheduled: bool) -> list[Backup]:
+def _make_room(server: Server, *, scheduled: bool) -> list[str]:
     """(Server row locked.) Nothing when under the limit; a manual backup over it is refused; a
-    scheduled one removes the oldest completed unlocked backups (rows now, archives once committed)."""
-    counted = Backup.objects.filter(server=server, status__in=COUNTED)
+    scheduled one is given the oldest completed unlocked backups it will replace (their ids): they are
+    deleted only once it completes (prune_replaced), so a scheduled backup that fails costs nothing.
+    Those already promised to another backup being made count as gone, so the limit stays exact."""
+    promised = _promised(server)
+    counted = Backup.objects.filter(server=server, status__in=COUNTED).exclude(pk__in=promised)
     count, limit = counted.count(), server.backup_limit
     if count < limit:
         return []
@@ -166,14 +169,45 @@ def _make_room(server: Server, *, scheduled: bool) -> list[Backup]:
             "delete one (unlock it first if it is locked) before making another."
         )
     excess = count - limit + 1
-    oldest = list(counted.filter(status=B.COMPLETED, locked=False).order_by("created_at")[:excess])
+    oldest = list(
+        counted.filter(status=B.COMPLETED, locked=False)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:excess]
+    )
     if len(oldest) < excess:
         raise InvalidInput(
             f"This server's backup limit ({limit}) is reached and its other backups are locked or still "
             "being made: none could be removed to make room."
         )
-    Backup.objects.filter(pk__in=[b.pk for b in oldest]).delete()
-    return oldest
+    return [str(pk) for pk in oldest]
+
+
+def _promised(server: Server) -> set[str]:
+    """Ids of the backups that scheduled backups still being made will replace."""
+    details = Job.objects.filter(server=server, kind=Job.Kind.BACKUP, status__in=LIVE_JOBS).values_list(
+        "detail", flat=True
+    )
+    return {pk for detail in details for pk in (detail or {}).get("replaces", ())}
+
+
+def prune_replaced(backup: Backup, job: Job) -> None:
+    """(In the completing backup's fenced step: its job and server rows locked.) Delete the backups it
+    was made to replace — rows now, archives once committed. Each is locked and re-checked first: one
+    locked, restored or deleted since stays as it is (a lock always wins over pruning)."""
+    ids = (job.detail or {}).get("replaces") or []
+    if not ids:
+        return
+    candidates = Backup.objects.select_for_update().filter(
+        pk__in=ids, server_id=backup.server_id, status=B.COMPLETED, locked=False
+    )
+    for old in list(candidates.select_related("server")):
+        if _being_restored(old):
+            continue
+        Backup.objects.filter(pk=old.pk).delete()
+        audit(
+            "backup.prune", actor=None, resource=old.server, backupId=str(old.pk), name=old.name, why="limit"
+        )
+        _discard_later(old)
 
 
 def _discard_later(backup: Backup) -> None:

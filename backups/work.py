@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from backups import storage
+from backups import services, storage
 from backups.console_wait import save_commands
 from backups.models import Backup
 from servers import console, jobs
@@ -157,6 +157,7 @@ def _backup_completed(lease: Lease, backup: Backup) -> None:
                 "updated_at",
             ]
         )
+        services.prune_replaced(backup, job)  # only now: a failed backup never costs the last good one
         jobs.job_log(job.pk, [f"Archive {backup.location}: {backup.size_bytes} bytes, {backup.checksum}."])
         jobs.job_succeeded(job.pk)
     console.write(backup.server_id, f"Backup {backup.name}: completed ({backup.size_mb} MB).")
