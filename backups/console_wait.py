@@ -92,8 +92,17 @@ def save_commands(server: Server, lease):
             wait_for_line(server.pk, pattern, since=since, timeout=settings.BACKUP_SAVE_TIMEOUT_SECONDS)
         yield
     finally:
-        if after:
-            try:
-                _type(server, after)
-            except Exception as exc:  # the archive's outcome stands; say what the game did not get
-                console.write(server.pk, f"Could not send the after-backup commands: {exc}")
+        send_after_commands(server)
+
+
+def send_after_commands(server: Server) -> None:
+    """The template's after commands (`save-on`), typed on the console of a running server; a failure is
+    said on the console, never raised (the archive's outcome stands). The reaper calls this too: a
+    worker killed between the before and the after commands would leave the game with saving off."""
+    after = command_lines(server.template.backup_after_commands)
+    if not after:
+        return
+    try:
+        _type(server, after)
+    except Exception as exc:
+        console.write(server.pk, f"Could not send the after-backup commands: {exc}")

@@ -18,7 +18,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backups import services, storage
-from backups.console_wait import save_commands
+from backups.console_wait import save_commands, send_after_commands
 from backups.models import Backup
 from servers import console, jobs
 from servers.models import Job, Server
@@ -278,16 +278,20 @@ def backups_reap(*, now: datetime | None = None) -> int:
 def _reap(lease: Lease) -> None:
     reason = "The worker stopped responding (it was killed or lost) before the job finished."
     left: Backup | None = None
+    was_saving = False
     with lease.fenced() as (job, server):
         if job.kind == Job.Kind.BACKUP:
-            left = Backup.objects.filter(job=job).select_related("server", "node").first()
+            left = Backup.objects.filter(job=job).select_related("server__template", "node").first()
             if left is not None:
+                was_saving = left.status == B.IN_PROGRESS  # it may have typed the before commands
                 _mark_failed(left, reason)
         elif server is not None:
             set_status(server.pk, S.STOPPED, expect={S.RESTORING}, status_reason=f"Restore failed: {reason}")
         jobs.job_failed(job.pk, reason)
     if left is not None:
         _discard_quietly(left)  # the temporary (or complete but unrecorded) archive
+        if was_saving and left.server.status == S.RUNNING:
+            send_after_commands(left.server)  # a game the dead worker left with saving off
         console.write(left.server_id, f"Backup {left.name} failed: {reason}")
     elif server is not None:
         console.write(server.pk, f"Restore failed: {reason}")

@@ -66,6 +66,27 @@ def test_a_worker_killed_mid_backup_leaves_a_failed_backup_and_its_late_return_c
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
 
 
+def test_the_reaper_of_a_running_games_backup_sends_the_after_commands(server):
+    """The dead worker may have typed save-off: the reaper turns saving back on (here the node is
+    unreachable, so what it tried is said on the console)."""
+    server.template.backup_after_commands = "save-on"
+    server.template.save(update_fields=["backup_after_commands"])
+    Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
+    backup = backup_create(server=server, actor=server.owner)
+    claim(backup.job_id)
+    Backup.objects.filter(pk=backup.pk).update(status=B.IN_PROGRESS)
+    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1)) == 1
+    history = [line for _stream, line in console_lines(server)]
+    assert any("Could not send the after-backup commands" in line for line in history), history
+
+
+def console_lines(server):
+    import json
+
+    raw = console.connection().lrange(console.history_key(server.pk), 0, -1)
+    return [(e.get("stream"), e.get("data", "")) for e in map(json.loads, raw)]
+
+
 def test_a_backup_whose_task_never_ran_is_failed_by_the_reaper(server):
     backup = backup_create(server=server, actor=None, scheduled=True)
     # Waiting in a busy queue is not dead: only one unclaimed past the broker's redelivery is.
