@@ -6,10 +6,12 @@ many requests arrive at once, and a restore cannot begin while a backup of the s
 until it is deleted; a failed one holds no archive and does not count.
 """
 
+import contextlib
 import logging
 import re
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,8 +20,10 @@ from accounts.audit import audit
 from backups import storage
 from backups.access import check_backup_access
 from backups.models import Backup
+from backups.s3 import S3NotConfigured
 from config.errors import IllegalTransition, InvalidInput, NotFound, Unavailable
 from config.tasks import queue
+from nodes.client import BackupCorrupt, BackupFailed
 from servers import jobs
 from servers.models import Job, Server
 from servers.states import refuse, transition
@@ -295,7 +299,8 @@ def backup_delete(*, backup: Backup, actor, request=None) -> None:
             raise IllegalTransition(
                 "The backup is being restored: delete it once that is done.", current_state="restoring"
             )
-        storage.discard(current)
+        with storage_answers("The backup's archive could not be removed"):
+            storage.discard(current)
         current.delete()
         audit(
             "backup.delete",
@@ -305,6 +310,20 @@ def backup_delete(*, backup: Backup, actor, request=None) -> None:
             backupId=str(backup.pk),
             name=backup.name,
         )
+
+
+@contextlib.contextmanager
+def storage_answers(doing: str):
+    """What the archive's storage says (the node's backup tools, the S3 store) as the user's answer: a
+    damaged or missing archive 409, a store or node that fails or cannot be reached 503, with why."""
+    try:
+        yield
+    except BackupCorrupt as exc:
+        raise IllegalTransition(f"{doing}: {exc.reason}", current_state="corrupt") from exc
+    except BackupFailed as exc:
+        raise Unavailable(f"{doing}: {exc.reason}") from exc
+    except (BotoCoreError, ClientError, S3NotConfigured) as exc:
+        raise Unavailable(f"{doing}: the S3 store answered {exc}") from exc
 
 
 def _being_restored(backup: Backup) -> bool:
@@ -348,7 +367,8 @@ def backup_download(*, backup: Backup, actor, request=None):
             f"Only a completed backup can be downloaded; this one is {backup.status}.",
             current_state=backup.status,
         )
-    download = storage.download(backup)
+    with storage_answers("The backup cannot be downloaded"):
+        download = storage.download(backup)
     audit(
         "backup.download",
         actor=actor,

@@ -20,6 +20,8 @@ from django.utils import timezone
 from backups import services, storage
 from backups.console_wait import save_commands, send_after_commands
 from backups.models import Backup
+from config.errors import DomainError
+from nodes.client import BackupFailed, NodeUnavailable
 from servers import console, jobs
 from servers.models import Job, Server
 from servers.states import set_status
@@ -33,6 +35,8 @@ STALE_AFTER = timedelta(minutes=3)  # many heartbeats missed: the worker is gone
 # A job no worker has claimed yet may only be waiting in a busy queue; Redis redelivers an unacked task
 # after its visibility timeout (1 h), so one still unclaimed well past that was lost for good.
 PENDING_STALE_AFTER = timedelta(hours=2)
+# Errors that are an answer (the node, the store, the game), not a bug: logged without a trace.
+ANSWERS = (DomainError, NodeUnavailable, BackupFailed)  # BackupCorrupt is a BackupFailed
 TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made
 
 
@@ -116,7 +120,7 @@ def backup_execute(*, backup_id) -> None:
         if stored:
             _discard_quietly(backup)  # made, but never recorded as completed: no archive of a failed one
         reason = _reason(exc)
-        if not isinstance(exc, storage_errors()):
+        if not isinstance(exc, ANSWERS):
             logger.exception("Backup %s failed", backup.pk)
         _backup_failed(lease, backup, reason)
 
@@ -179,19 +183,6 @@ def _mark_failed(backup: Backup, reason: str) -> None:
     )
 
 
-def storage_errors() -> tuple[type[Exception], ...]:
-    """Errors that are an answer (the node, the store, the game), not a bug: logged without a trace."""
-    from config.errors import DomainError
-    from nodes.client import NodeUnavailable
-
-    found = [DomainError, NodeUnavailable]
-    for name in ("BackupFailed", "BackupCorrupt"):
-        error = getattr(storage, name, None)
-        if isinstance(error, type):
-            found.append(error)
-    return tuple(found)
-
-
 def _reason(exc: Exception) -> str:
     return getattr(exc, "message", None) or getattr(exc, "reason", None) or str(exc) or exc.__class__.__name__
 
@@ -222,7 +213,7 @@ def backup_restore_execute(*, job_id) -> None:
         return
     except Exception as exc:
         reason = _reason(exc)
-        if not isinstance(exc, (*storage_errors(), LookupError)):
+        if not isinstance(exc, (*ANSWERS, LookupError)):
             logger.exception("Restore job %s failed", job_id)
         _restore_failed(lease, reason)
 
