@@ -25,6 +25,7 @@ from config.errors import IllegalTransition, InvalidInput, NotFound, Unavailable
 from config.tasks import queue
 from nodes.client import BackupCorrupt, BackupFailed
 from servers import jobs
+from servers.files.access import BUSY, file_jobs_under_way
 from servers.models import Job, Server
 from servers.states import refuse, transition
 
@@ -34,8 +35,6 @@ S = Server.Status
 COUNTED = (B.PENDING, B.IN_PROGRESS, B.COMPLETED)  # what the limit counts
 LIVE = (B.PENDING, B.IN_PROGRESS)
 LIVE_JOBS = (Job.Status.PENDING, Job.Status.RUNNING)
-# While these run, the server's directory is someone else's: nothing consistent to archive.
-BUSY = {S.INSTALLING: "installing", S.TRANSFERRING: "being transferred", S.RESTORING: "being restored"}
 NAME_CHARS = 100
 IGNORE_PATTERNS = 100  # patterns per backup
 IGNORE_CHARS = 255  # characters per pattern
@@ -253,6 +252,11 @@ def backup_restore(*, backup: Backup, actor, request=None) -> Job:
         if Backup.objects.filter(server=server, status__in=LIVE).exists():
             raise IllegalTransition(
                 "A backup of this server is being made: restore once it has finished.",
+                current_state=server.status,
+            )
+        if file_jobs_under_way(server).exists():
+            raise IllegalTransition(
+                "An archive or download job is writing this server's files: restore once it has finished.",
                 current_state=server.status,
             )
         job = jobs.job_create(

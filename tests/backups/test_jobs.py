@@ -179,6 +179,16 @@ def test_no_reinstall_or_transfer_while_a_backup_or_restore_of_the_server_runs(s
     assert Server.objects.get(pk=server.pk).status == S.INSTALLING
 
 
+def test_no_restore_while_an_archive_or_download_job_writes_the_files(server):
+    backup = completed(server)
+    decompressing = jobs.job_create(server=server, kind=Job.Kind.DECOMPRESS, status=Job.Status.RUNNING)
+    with pytest.raises(IllegalTransition, match="archive or download job is writing"):
+        backup_restore(backup=backup, actor=server.owner)
+    assert Server.objects.get(pk=server.pk).status == S.STOPPED
+    Job.objects.filter(pk=decompressing.pk).update(status=Job.Status.SUCCEEDED)
+    assert backup_restore(backup=backup, actor=server.owner).kind == Job.Kind.RESTORE
+
+
 def game_lines(server) -> list[str]:
     """The game's console lines kept in the history, oldest first."""
     from backups.console_wait import game_lines_since
