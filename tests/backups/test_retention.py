@@ -135,3 +135,22 @@ def test_fifty_simultaneous_creates_with_a_limit_of_two_make_exactly_two(server)
     assert len(made) == 2, refused[:3]
     assert {status_of(o) for o in refused} == {400}
     assert Backup.objects.filter(server=server).count() == 2
+
+
+@pytest.mark.django_db
+def test_an_archive_removed_later_is_retried_while_its_node_is_down(server, monkeypatch):
+    from backups import storage, tasks
+    from nodes.client import NodeUnavailable
+
+    calls = []
+
+    def down_twice(backup):
+        calls.append(backup.location)
+        if len(calls) <= 2:
+            raise NodeUnavailable("matrix-node", "down for a moment")
+
+    monkeypatch.setattr(storage, "discard", down_twice)
+    fields = {"server_id": str(server.pk), "node_id": "", "storage": "s3", "compression": "zstd"}
+    tasks.backup_discard_task.apply(kwargs={"backup_id": str(server.pk), "location": "k", **fields})
+    assert calls == ["k", "k", "k"]
+    assert tasks.backup_discard_task.max_retries == tasks.DISCARD_RETRIES  # bounded
