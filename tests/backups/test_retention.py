@@ -154,3 +154,13 @@ def test_an_archive_removed_later_is_retried_while_its_node_is_down(server, monk
     tasks.backup_discard_task.apply(kwargs={"backup_id": str(server.pk), "location": "k", **fields})
     assert calls == ["k", "k", "k"]
     assert tasks.backup_discard_task.max_retries == tasks.DISCARD_RETRIES  # bounded
+
+
+@pytest.mark.django_db
+def test_a_server_created_without_a_limit_of_its_own_gets_the_settings_default(server, settings):
+    settings.BACKUP_DEFAULT_LIMIT = 7
+    fields = {f: getattr(server, f) for f in ("owner", "node", "template", "docker_image")}
+    made = Server.objects.create(
+        name="no-plan", allocated_memory_mb=128, allocated_cpu_cores=1, allocated_disk_mb=128, **fields
+    )
+    assert made.backup_limit == 7
