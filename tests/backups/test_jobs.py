@@ -207,6 +207,7 @@ class _Beats:
 def test_the_save_commands_wait_for_the_done_line_written_after_them(server):
     server.template.backup_before_commands = ""
     server.template.backup_done_pattern = r"Saved the (game|world)"
+    server.template.backup_done_pattern_is_regex = True
     Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
     console.write_lines(server.pk, "stdout", ["Saved the game"])  # before: an older save does not count
     later = threading.Timer(
