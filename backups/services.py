@@ -441,12 +441,21 @@ def refuse_files_changing(sender, *, server: Server, action: str, **kwargs) -> N
 
 
 def discard_server_backups(sender, *, server: Server, **kwargs) -> None:
-    """(servers' files_removed.) Remove every archive of the server's backups, wherever it is; the
-    rows go with the server's. One that cannot be removed is logged, and does not keep the server."""
-    for backup in Backup.objects.filter(server=server).select_related("node"):
-        try:
-            storage.discard(backup)
-        except Exception:
-            logger.warning(
-                "Could not remove backup %s of deleted server %s", backup.pk, server.pk, exc_info=True
-            )
+    """(servers' files_removed.) Remove every archive of the server's backups, wherever it is: each
+    node's backup directory of the server at once (leftover temporaries too), each S3 object. The rows
+    go with the server's. One that cannot be removed is logged, and does not keep the server."""
+    backups = list(Backup.objects.filter(server=server).select_related("node"))
+    nodes = {server.node_id: server.node}
+    nodes.update({b.node_id: b.node for b in backups if b.storage == Backup.Storage.LOCAL and b.node_id})
+    for node in nodes.values():
+        _quietly(storage.discard_node_dir, server, node, what=f"the backups on {node.name}", server=server)
+    for backup in backups:
+        if backup.storage == Backup.Storage.S3:
+            _quietly(storage.discard, backup, what=f"backup {backup.pk}", server=server)
+
+
+def _quietly(call, *args, what: str, server: Server) -> None:
+    try:
+        call(*args)
+    except Exception:
+        logger.warning("Could not remove %s of deleted server %s", what, server.pk, exc_info=True)
