@@ -5,7 +5,6 @@ keeps in Redis (servers/console.py), so no second attach to the game is needed."
 
 import contextlib
 import json
-import re
 import time
 
 import redis
@@ -15,6 +14,7 @@ from config.errors import Unavailable
 from nodes.client import client_for
 from servers import console, runtime
 from servers.models import Server
+from templates_app.ready import matcher
 
 POLL_SECONDS = 0.2
 SCAN_LINES = 500  # newest history entries read per poll: more than a save prints between two polls
@@ -22,14 +22,6 @@ SCAN_LINES = 500  # newest history entries read per poll: more than a save print
 
 def command_lines(text: str) -> list[str]:
     return [line.strip() for line in (text or "").splitlines() if line.strip()]
-
-
-def matcher(pattern: str):
-    """A regular expression (re.search), or the text itself when it is not a valid one."""
-    try:
-        return re.compile(pattern).search
-    except re.error:
-        return lambda line: pattern in line
 
 
 def game_lines_since(server_id, since: float) -> list[str]:
@@ -46,9 +38,11 @@ def game_lines_since(server_id, since: float) -> list[str]:
     return lines
 
 
-def wait_for_line(server_id, pattern: str, *, since: float, timeout: float) -> str:
-    """The first game line matching `pattern` since `since`; Unavailable after `timeout` seconds."""
-    found = matcher(pattern)
+def wait_for_line(server_id, pattern: str, *, since: float, timeout: float, is_regex: bool = False) -> str:
+    """The first game line matching `pattern` (text the line contains or, with `is_regex`, an RE2
+    expression: the ready pattern's convention, templates_app/ready.py) since `since`; Unavailable
+    after `timeout` seconds."""
+    found = matcher(pattern, is_regex)
     deadline = time.monotonic() + timeout
     while True:
         for line in game_lines_since(server_id, since):
@@ -89,11 +83,26 @@ def save_commands(server: Server, lease):
         )
         _type(server, before)
         if pattern:
-            wait_for_line(server.pk, pattern, since=since, timeout=settings.BACKUP_SAVE_TIMEOUT_SECONDS)
+            wait_for_line(
+                server.pk,
+                pattern,
+                since=since,
+                timeout=settings.BACKUP_SAVE_TIMEOUT_SECONDS,
+                is_regex=template.backup_done_pattern_is_regex,
+            )
         yield
     finally:
-        if after:
-            try:
-                _type(server, after)
-            except Exception as exc:  # the archive's outcome stands; say what the game did not get
-                console.write(server.pk, f"Could not send the after-backup commands: {exc}")
+        send_after_commands(server)
+
+
+def send_after_commands(server: Server) -> None:
+    """The template's after commands (`save-on`), typed on the console of a running server; a failure is
+    said on the console, never raised (the archive's outcome stands). The reaper calls this too: a
+    worker killed between the before and the after commands would leave the game with saving off."""
+    after = command_lines(server.template.backup_after_commands)
+    if not after:
+        return
+    try:
+        _type(server, after)
+    except Exception as exc:
+        console.write(server.pk, f"Could not send the after-backup commands: {exc}")

@@ -6,10 +6,12 @@ many requests arrive at once, and a restore cannot begin while a backup of the s
 until it is deleted; a failed one holds no archive and does not count.
 """
 
+import contextlib
 import logging
 import re
 from datetime import timedelta
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -18,9 +20,12 @@ from accounts.audit import audit
 from backups import storage
 from backups.access import check_backup_access
 from backups.models import Backup
+from backups.s3 import S3NotConfigured
 from config.errors import IllegalTransition, InvalidInput, NotFound, Unavailable
 from config.tasks import queue
+from nodes.client import BackupCorrupt, BackupFailed
 from servers import jobs
+from servers.files.access import BUSY, file_jobs_under_way
 from servers.models import Job, Server
 from servers.states import refuse, transition
 
@@ -30,8 +35,6 @@ S = Server.Status
 COUNTED = (B.PENDING, B.IN_PROGRESS, B.COMPLETED)  # what the limit counts
 LIVE = (B.PENDING, B.IN_PROGRESS)
 LIVE_JOBS = (Job.Status.PENDING, Job.Status.RUNNING)
-# While these run, the server's directory is someone else's: nothing consistent to archive.
-BUSY = {S.INSTALLING: "installing", S.TRANSFERRING: "being transferred", S.RESTORING: "being restored"}
 NAME_CHARS = 100
 IGNORE_PATTERNS = 100  # patterns per backup
 IGNORE_CHARS = 255  # characters per pattern
@@ -63,7 +66,7 @@ def backup_create(
     with transaction.atomic():
         current = Server.objects.select_for_update().get(pk=server.pk)  # the limit's lock
         _refuse_busy(current, "back up")
-        pruned = _make_room(current, scheduled=scheduled)
+        replaces = _make_room(current, scheduled=scheduled)
         job = jobs.job_create(server=current, kind=Job.Kind.BACKUP, actor=actor, heartbeat_at=timezone.now())
         backup = Backup.objects.create(
             server=current,
@@ -75,7 +78,11 @@ def backup_create(
             created_by=actor,
             job=job,
         )
-        job.detail = {"backupId": str(backup.pk), "backupName": name}
+        job.detail = {
+            "backupId": str(backup.pk),
+            "backupName": name,
+            **({"replaces": replaces} if replaces else {}),
+        }
         job.save(update_fields=["detail"])
         audit(
             "backup.create",
@@ -87,12 +94,8 @@ def backup_create(
             storage=storage_kind,
             scheduled=scheduled,
             **({"by": "schedule"} if actor is None else {}),
+            **({"replaces": replaces} if replaces else {}),
         )
-        for old in pruned:
-            audit(
-                "backup.prune", actor=None, resource=current, backupId=str(old.pk), name=old.name, why="limit"
-            )
-            _discard_later(old)
         queue(backup_create_task, backup.pk)
     return backup
 
@@ -151,10 +154,13 @@ def _refuse_busy(server: Server, what: str) -> None:
         )
 
 
-def _make_room(server: Server, *, scheduled: bool) -> list[Backup]:
+def _make_room(server: Server, *, scheduled: bool) -> list[str]:
     """(Server row locked.) Nothing when under the limit; a manual backup over it is refused; a
-    scheduled one removes the oldest completed unlocked backups (rows now, archives once committed)."""
-    counted = Backup.objects.filter(server=server, status__in=COUNTED)
+    scheduled one is given the oldest completed unlocked backups it will replace (their ids): they are
+    deleted only once it completes (prune_replaced), so a scheduled backup that fails costs nothing.
+    Those already promised to another backup being made count as gone, so the limit stays exact."""
+    promised = _promised(server)
+    counted = Backup.objects.filter(server=server, status__in=COUNTED).exclude(pk__in=promised)
     count, limit = counted.count(), server.backup_limit
     if count < limit:
         return []
@@ -166,14 +172,45 @@ def _make_room(server: Server, *, scheduled: bool) -> list[Backup]:
             "delete one (unlock it first if it is locked) before making another."
         )
     excess = count - limit + 1
-    oldest = list(counted.filter(status=B.COMPLETED, locked=False).order_by("created_at")[:excess])
+    oldest = list(
+        counted.filter(status=B.COMPLETED, locked=False)
+        .order_by("created_at")
+        .values_list("pk", flat=True)[:excess]
+    )
     if len(oldest) < excess:
         raise InvalidInput(
             f"This server's backup limit ({limit}) is reached and its other backups are locked or still "
             "being made: none could be removed to make room."
         )
-    Backup.objects.filter(pk__in=[b.pk for b in oldest]).delete()
-    return oldest
+    return [str(pk) for pk in oldest]
+
+
+def _promised(server: Server) -> set[str]:
+    """Ids of the backups that scheduled backups still being made will replace."""
+    details = Job.objects.filter(server=server, kind=Job.Kind.BACKUP, status__in=LIVE_JOBS).values_list(
+        "detail", flat=True
+    )
+    return {pk for detail in details for pk in (detail or {}).get("replaces", ())}
+
+
+def prune_replaced(backup: Backup, job: Job) -> None:
+    """(In the completing backup's fenced step: its job and server rows locked.) Delete the backups it
+    was made to replace — rows now, archives once committed. Each is locked and re-checked first: one
+    locked, restored or deleted since stays as it is (a lock always wins over pruning)."""
+    ids = (job.detail or {}).get("replaces") or []
+    if not ids:
+        return
+    candidates = Backup.objects.select_for_update().filter(
+        pk__in=ids, server_id=backup.server_id, status=B.COMPLETED, locked=False
+    )
+    for old in list(candidates.select_related("server")):
+        if _being_restored(old):
+            continue
+        Backup.objects.filter(pk=old.pk).delete()
+        audit(
+            "backup.prune", actor=None, resource=old.server, backupId=str(old.pk), name=old.name, why="limit"
+        )
+        _discard_later(old)
 
 
 def _discard_later(backup: Backup) -> None:
@@ -215,6 +252,11 @@ def backup_restore(*, backup: Backup, actor, request=None) -> Job:
         if Backup.objects.filter(server=server, status__in=LIVE).exists():
             raise IllegalTransition(
                 "A backup of this server is being made: restore once it has finished.",
+                current_state=server.status,
+            )
+        if file_jobs_under_way(server).exists():
+            raise IllegalTransition(
+                "An archive or download job is writing this server's files: restore once it has finished.",
                 current_state=server.status,
             )
         job = jobs.job_create(
@@ -261,7 +303,8 @@ def backup_delete(*, backup: Backup, actor, request=None) -> None:
             raise IllegalTransition(
                 "The backup is being restored: delete it once that is done.", current_state="restoring"
             )
-        storage.discard(current)
+        with storage_answers("The backup's archive could not be removed"):
+            storage.discard(current)
         current.delete()
         audit(
             "backup.delete",
@@ -271,6 +314,20 @@ def backup_delete(*, backup: Backup, actor, request=None) -> None:
             backupId=str(backup.pk),
             name=backup.name,
         )
+
+
+@contextlib.contextmanager
+def storage_answers(doing: str):
+    """What the archive's storage says (the node's backup tools, the S3 store) as the user's answer: a
+    damaged or missing archive 409, a store or node that fails or cannot be reached 503, with why."""
+    try:
+        yield
+    except BackupCorrupt as exc:
+        raise IllegalTransition(f"{doing}: {exc.reason}", current_state="corrupt") from exc
+    except BackupFailed as exc:
+        raise Unavailable(f"{doing}: {exc.reason}") from exc
+    except (BotoCoreError, ClientError, S3NotConfigured) as exc:
+        raise Unavailable(f"{doing}: the S3 store answered {exc}") from exc
 
 
 def _being_restored(backup: Backup) -> bool:
@@ -314,7 +371,8 @@ def backup_download(*, backup: Backup, actor, request=None):
             f"Only a completed backup can be downloaded; this one is {backup.status}.",
             current_state=backup.status,
         )
-    download = storage.download(backup)
+    with storage_answers("The backup cannot be downloaded"):
+        download = storage.download(backup)
     audit(
         "backup.download",
         actor=actor,
@@ -356,24 +414,3 @@ def backups_prune(*, now=None) -> int:
             )
         pruned += 1
     return pruned
-
-
-def refuse_server_delete(sender, *, server: Server, **kwargs) -> None:
-    """(servers' delete_requested.) A backup being made reads the directory a delete removes."""
-    if Backup.objects.filter(server=server, status__in=LIVE).exists():
-        raise IllegalTransition(
-            "A backup of this server is being made: delete the server once it has finished.",
-            current_state=server.status,
-        )
-
-
-def discard_server_backups(sender, *, server: Server, **kwargs) -> None:
-    """(servers' files_removed.) Remove every archive of the server's backups, wherever it is; the
-    rows go with the server's. One that cannot be removed is logged, and does not keep the server."""
-    for backup in Backup.objects.filter(server=server).select_related("node"):
-        try:
-            storage.discard(backup)
-        except Exception:
-            logger.warning(
-                "Could not remove backup %s of deleted server %s", backup.pk, server.pk, exc_info=True
-            )

@@ -146,6 +146,11 @@ def discard(backup: Backup) -> None:
     client_for(node).backup_remove(target_for(backup.server, node), backup.location or archive_name(backup))
 
 
+def discard_node_dir(server: Server, node) -> None:
+    """Remove the server's whole backup directory on `node`, every archive in it (its server is gone)."""
+    client_for(node).backup_remove_all(target_for(server, node))
+
+
 def download(backup: Backup) -> Download:
     server = backup.server
     extension = EXTENSIONS[backup.compression]

@@ -1,6 +1,14 @@
 """Celery tasks of backups: each loads its ids and calls one service, which claims the work."""
 
+from botocore.exceptions import BotoCoreError
 from celery import shared_task
+
+from config.errors import Unavailable
+from nodes.client import BackupFailed
+
+# An archive removed after its row is gone has no other chance: a node or store down for a while is
+# tried again, ever later (about 1 s, 2 s, 4 s… capped at 10 min, some 40 min in all), then logged.
+DISCARD_RETRIES = 8
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -17,9 +25,18 @@ def backup_restore_task(job_id: str) -> None:
     backup_restore_execute(job_id=job_id)
 
 
-@shared_task(acks_late=True, ignore_result=True)
+@shared_task(
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=(Unavailable, BackupFailed, BotoCoreError),
+    retry_backoff=True,
+    retry_backoff_max=600,
+    retry_jitter=True,
+    max_retries=DISCARD_RETRIES,
+)
 def backup_discard_task(**fields) -> None:
-    """Remove the archive of a backup whose row is already gone (pruned to make room); idempotent."""
+    """Remove the archive of a backup whose row is already gone (pruned to make room); idempotent, so
+    retried while the node or the store cannot be reached."""
     from backups import storage
     from backups.models import Backup
 

@@ -17,19 +17,26 @@ from django.db import connection, transaction
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from backups import storage
-from backups.console_wait import save_commands
+from backups import services, storage
+from backups.console_wait import save_commands, send_after_commands
 from backups.models import Backup
+from config.errors import DomainError
+from nodes.client import BackupFailed, NodeUnavailable
 from servers import console, jobs
 from servers.models import Job, Server
 from servers.states import set_status
-from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
+from servers.transfer_lease import Lease, LeaseLost, claim, take_over
 
 logger = logging.getLogger(__name__)
 B = Backup.Status
 S = Server.Status
 HEARTBEAT_SECONDS = 15.0
 STALE_AFTER = timedelta(minutes=3)  # many heartbeats missed: the worker is gone
+# A job no worker has claimed yet may only be waiting in a busy queue; Redis redelivers an unacked task
+# after its visibility timeout (1 h), so one still unclaimed well past that was lost for good.
+PENDING_STALE_AFTER = timedelta(hours=2)
+# Errors that are an answer (the node, the store, the game), not a bug: logged without a trace.
+ANSWERS = (DomainError, NodeUnavailable, BackupFailed)  # BackupCorrupt is a BackupFailed
 TURN_POLL_SECONDS = 2.0  # while another backup of the same server is being made
 
 
@@ -53,11 +60,18 @@ class Heartbeat:
     def _run(self) -> None:
         try:
             while not self._stop.wait(HEARTBEAT_SECONDS):
-                jobs.job_progress(self.lease.job_id, owner=self.lease.token)
-        except Exception:  # a heartbeat lost is a late reaper at worst
-            logger.warning("Backup heartbeat of job %s failed", self.lease.job_id, exc_info=True)
+                self._beat_once()
         finally:
             connection.close()
+
+    def _beat_once(self) -> None:
+        """One renewal; an error (the database restarting, a dropped connection) is logged and the next
+        beat tries again: a thread that stopped here would let the reaper fail a healthy backup."""
+        try:
+            jobs.job_progress(self.lease.job_id, owner=self.lease.token)
+        except Exception:
+            logger.warning("Backup heartbeat of job %s failed", self.lease.job_id, exc_info=True)
+            connection.close()  # a broken connection is reopened by the next query
 
 
 def _reporter(lease: Lease, *, first: int, span: int):
@@ -84,6 +98,7 @@ def backup_execute(*, backup_id) -> None:
     if lease is None:
         return  # another delivery, or the reaper, has it
     server = backup.server
+    stored = False
     try:
         with Heartbeat(lease):
             if not _take_turn(backup, lease):
@@ -93,12 +108,19 @@ def backup_execute(*, backup_id) -> None:
             with save_commands(server, lease):
                 lease.beat(progress=10)
                 storage.store(backup, server, progress=_reporter(lease, first=10, span=85))
+                stored = True
             _backup_completed(lease, backup)
     except LeaseLost:
-        return  # the reaper settled it (and removed what was made)
+        # The reaper settled it and removed what its row knew of; an archive finished after that is
+        # known only to this object (its location was never saved): remove it, or nothing ever will.
+        if stored:
+            _discard_quietly(backup)
+        return
     except Exception as exc:
+        if stored:
+            _discard_quietly(backup)  # made, but never recorded as completed: no archive of a failed one
         reason = _reason(exc)
-        if not isinstance(exc, storage_errors()):
+        if not isinstance(exc, ANSWERS):
             logger.exception("Backup %s failed", backup.pk)
         _backup_failed(lease, backup, reason)
 
@@ -139,6 +161,7 @@ def _backup_completed(lease: Lease, backup: Backup) -> None:
                 "updated_at",
             ]
         )
+        services.prune_replaced(backup, job)  # only now: a failed backup never costs the last good one
         jobs.job_log(job.pk, [f"Archive {backup.location}: {backup.size_bytes} bytes, {backup.checksum}."])
         jobs.job_succeeded(job.pk)
     console.write(backup.server_id, f"Backup {backup.name}: completed ({backup.size_mb} MB).")
@@ -158,19 +181,6 @@ def _mark_failed(backup: Backup, reason: str) -> None:
     Backup.objects.filter(pk=backup.pk, status__in=(B.PENDING, B.IN_PROGRESS)).update(
         status=B.FAILED, error=reason[:2000], completed_at=timezone.now(), updated_at=timezone.now()
     )
-
-
-def storage_errors() -> tuple[type[Exception], ...]:
-    """Errors that are an answer (the node, the store, the game), not a bug: logged without a trace."""
-    from config.errors import DomainError
-    from nodes.client import NodeUnavailable
-
-    found = [DomainError, NodeUnavailable]
-    for name in ("BackupFailed", "BackupCorrupt"):
-        error = getattr(storage, name, None)
-        if isinstance(error, type):
-            found.append(error)
-    return tuple(found)
 
 
 def _reason(exc: Exception) -> str:
@@ -203,7 +213,7 @@ def backup_restore_execute(*, job_id) -> None:
         return
     except Exception as exc:
         reason = _reason(exc)
-        if not isinstance(exc, (*storage_errors(), LookupError)):
+        if not isinstance(exc, (*ANSWERS, LookupError)):
             logger.exception("Restore job %s failed", job_id)
         _restore_failed(lease, reason)
 
@@ -226,16 +236,25 @@ def _restore_failed(lease: Lease, reason: str) -> None:
 
 
 def backups_reap(*, now: datetime | None = None) -> int:
-    """Beat: settle backup and restore jobs whose worker has been quiet for STALE_AFTER (as of `now`)."""
-    cutoff = (now or timezone.now()) - STALE_AFTER
-    quiet = (
-        Job.objects.filter(kind__in=(Job.Kind.BACKUP, Job.Kind.RESTORE), status__in=LIVE)
+    """Beat: settle backup and restore jobs whose worker has been quiet for STALE_AFTER, and those no
+    worker claimed within PENDING_STALE_AFTER (as of `now`)."""
+    now = now or timezone.now()
+    live = Job.objects.filter(kind__in=(Job.Kind.BACKUP, Job.Kind.RESTORE))
+    running_cutoff, pending_cutoff = now - STALE_AFTER, now - PENDING_STALE_AFTER
+    quiet = [
+        (job_id, running_cutoff)
+        for job_id in live.filter(status=Job.Status.RUNNING)
         .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
-        .filter(last_sign__lt=cutoff)
+        .filter(last_sign__lt=running_cutoff)
         .values_list("pk", flat=True)
-    )
+    ] + [
+        (job_id, pending_cutoff)
+        for job_id in live.filter(status=Job.Status.PENDING, created_at__lt=pending_cutoff).values_list(
+            "pk", flat=True
+        )
+    ]
     reaped = 0
-    for job_id in list(quiet):
+    for job_id, cutoff in quiet:
         lease = take_over(job_id, cutoff=cutoff)
         if lease is None:
             continue
@@ -250,16 +269,20 @@ def backups_reap(*, now: datetime | None = None) -> int:
 def _reap(lease: Lease) -> None:
     reason = "The worker stopped responding (it was killed or lost) before the job finished."
     left: Backup | None = None
+    was_saving = False
     with lease.fenced() as (job, server):
         if job.kind == Job.Kind.BACKUP:
-            left = Backup.objects.filter(job=job).select_related("server", "node").first()
+            left = Backup.objects.filter(job=job).select_related("server__template", "node").first()
             if left is not None:
+                was_saving = left.status == B.IN_PROGRESS  # it may have typed the before commands
                 _mark_failed(left, reason)
         elif server is not None:
             set_status(server.pk, S.STOPPED, expect={S.RESTORING}, status_reason=f"Restore failed: {reason}")
         jobs.job_failed(job.pk, reason)
     if left is not None:
         _discard_quietly(left)  # the temporary (or complete but unrecorded) archive
+        if was_saving and left.server.status == S.RUNNING:
+            send_after_commands(left.server)  # a game the dead worker left with saving off
         console.write(left.server_id, f"Backup {left.name} failed: {reason}")
     elif server is not None:
         console.write(server.pk, f"Restore failed: {reason}")

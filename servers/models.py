@@ -17,6 +17,11 @@ class ServerQuerySet(models.QuerySet):
         return servers_visible_to(user, self)
 
 
+def default_backup_limit() -> int:
+    """A server created without a limit of its own (by staff, or without a plan) keeps the setting's."""
+    return settings.BACKUP_DEFAULT_LIMIT
+
+
 class Server(models.Model):
     """A game server: one container on one node, with its files under <data_dir>/servers/<uuid>/."""
 
@@ -66,7 +71,10 @@ class Server(models.Model):
     )
     environment = models.JSONField(default=dict, blank=True, help_text="The server's variable values.")
 
-    backup_limit = models.PositiveIntegerField(default=3)
+    backup_limit = models.PositiveIntegerField(
+        default=default_backup_limit,
+        help_text="Backups kept at most (HEARTH_BACKUP_DEFAULT_LIMIT unless set).",
+    )
     database_limit = models.PositiveIntegerField(default=1)
     allocation_limit = models.PositiveIntegerField(default=3)
 

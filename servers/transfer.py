@@ -29,6 +29,7 @@ from nodes.models import Allocation, Node
 from servers import console, jobs, placement, runtime
 from servers.models import Job, Server
 from servers.resources import may_set_resources
+from servers.signals import files_changing
 from servers.states import set_status, transition
 from servers.transfer_archive import MB, ArchiveRefused, ArchiveTooLarge, TreeWalk, differences
 from servers.transfer_lease import LIVE, Lease, LeaseLost, claim, take_over
@@ -83,6 +84,8 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
             raise InvalidInput(
                 {"target_node_id": [f"Target node offline or insufficient resources: {detail}."]}
             )
+        transition(server, action="transfer", to=None)  # checks the state, and locks the row
+        files_changing.send(sender=Server, server=server, action="transfer")
         transition(server, action="transfer", to=S.TRANSFERRING, status_reason="")
         reserved = _reserve(server, node)
         job = jobs.job_create(

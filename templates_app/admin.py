@@ -102,6 +102,17 @@ class TemplateAdmin(StaffModelAdmin):
         ),
         ("Configuration", {"fields": ("ports", "environment", "required_variables", "config_files")}),
         ("Installation", {"fields": ("install_image", "install_entrypoint", "install_script")}),
+        (
+            "Backups of a running server",
+            {
+                "fields": (
+                    "backup_before_commands",
+                    "backup_done_pattern",
+                    "backup_done_pattern_is_regex",
+                    "backup_after_commands",
+                )
+            },
+        ),
         ("Dates", {"fields": ("created_at", "updated_at")}),
     )
 

@@ -59,6 +59,7 @@ class Template(models.Model):
     backup_done_pattern = models.CharField(
         max_length=500, blank=True, help_text="Console output meaning the save before a backup is done."
     )
+    backup_done_pattern_is_regex = models.BooleanField(default=False)  # as ready_pattern_is_regex
     backup_after_commands = models.TextField(blank=True, max_length=limits.COMMAND_CHARS)
     install_image = models.CharField(max_length=255, blank=True)
     install_entrypoint = models.CharField(max_length=100, default="bash")
@@ -112,6 +113,12 @@ class Template(models.Model):
             validators.validate_ready_pattern,
             self.ready_pattern,
             self.ready_pattern_is_regex,
+        )
+        check(
+            "backup_done_pattern",
+            validators.validate_backup_done_pattern,
+            self.backup_done_pattern,
+            self.backup_done_pattern_is_regex,
         )
         if "\x00" in (self.start_command or ""):
             errors.setdefault("start_command", []).append("The start command cannot contain NUL characters.")

@@ -206,9 +206,14 @@ def validate_config_files(rules) -> None:
         raise ValidationError(problems)
 
 
-def validate_ready_pattern(pattern: str, is_regex: bool) -> None:
+def validate_ready_pattern(pattern: str, is_regex: bool, *, called: str = "ready pattern") -> None:
     try:
         ready.validate(pattern or "", is_regex)
     except ready.BadReadyPattern as exc:
         what = "a valid regular expression" if is_regex else "usable"
-        raise ValidationError(f"The ready pattern is not {what}: {exc}.") from exc
+        raise ValidationError(f"The {called} is not {what}: {exc}.") from exc
+
+
+def validate_backup_done_pattern(pattern: str, is_regex: bool) -> None:
+    """The line that says a save before a backup is done: matched as the ready pattern is."""
+    validate_ready_pattern(pattern, is_regex, called="backup done pattern")

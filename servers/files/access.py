@@ -42,18 +42,23 @@ def file_job_create(*, server: Server, kind: str, actor, detail: dict) -> Job:
     """A pending file job, or IllegalTransition (409) when the server has FILE_JOBS_PER_SERVER already.
     Call inside a transaction: the server's row is locked so two requests cannot both take the last one."""
     Server.objects.select_for_update().filter(pk=server.pk).first()
-    active = Job.objects.filter(
-        server=server,
-        kind__in=(Job.Kind.COMPRESS, Job.Kind.DECOMPRESS, Job.Kind.PULL),
-        status__in=(Job.Status.PENDING, Job.Status.RUNNING),
-        created_at__gte=timezone.now() - STALE_AFTER,
-    ).count()
+    active = file_jobs_under_way(server).count()
     if active >= FILE_JOBS_PER_SERVER:
         raise IllegalTransition(
             f"The server already has {active} archive or download jobs under way: wait for one to finish.",
             current_state=server.status,
         )
     return jobs.job_create(server=server, kind=kind, actor=actor, detail=detail)
+
+
+def file_jobs_under_way(server: Server):
+    """The server's compress, decompress and pull jobs waiting or running (and not stale)."""
+    return Job.objects.filter(
+        server=server,
+        kind__in=(Job.Kind.COMPRESS, Job.Kind.DECOMPRESS, Job.Kind.PULL),
+        status__in=(Job.Status.PENDING, Job.Status.RUNNING),
+        created_at__gte=timezone.now() - STALE_AFTER,
+    )
 
 
 def files_server(user, server_id, permission: str) -> Server:

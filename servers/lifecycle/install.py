@@ -13,6 +13,7 @@ from nodes.client import client_for
 from servers import console, install, jobs, runtime
 from servers.models import Job, Server
 from servers.resources import check_image
+from servers.signals import files_changing
 from servers.states import set_status, transition
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def server_install(
         check_image(actor, server.template, docker_image)
         switch = {"docker_image": docker_image}
     with transaction.atomic():
+        transition(server, action="install", to=None)  # checks the state, and locks the row
+        files_changing.send(sender=Server, server=server, action="reinstall" if reinstall else "install")
         transition(server, action="install", to=S.INSTALLING, status_reason="", **switch)
         job = jobs.job_create(server=server, kind=Job.Kind.INSTALL, actor=actor)
         audit(

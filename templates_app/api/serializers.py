@@ -87,6 +87,10 @@ class TemplateSerializer(serializers.ModelSerializer):
             "install_script",
             "config_file_rules",
             "read_only_root",
+            "backup_before_commands",
+            "backup_done_pattern",
+            "backup_done_pattern_is_regex",
+            "backup_after_commands",
             "source",
             "updated_at",
         ]

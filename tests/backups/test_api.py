@@ -178,3 +178,20 @@ def test_a_node_that_cannot_be_reached_is_a_503_and_the_backup_stays(client_for,
         assert response.status_code == 503, response.content
         assert response.json()["statusCode"] == 503
     assert Backup.objects.filter(pk=backup.pk).exists()
+
+
+def test_a_store_that_fails_or_cannot_be_reached_is_a_503_with_the_reason(
+    client_for, customer, server, settings
+):
+    backup = completed(server, "on-s3", storage=Backup.Storage.S3, node=None, location="x/y.tar.zst")
+    client = client_for(customer)
+    settings.BACKUP_S3 = {**settings.BACKUP_S3, "bucket": ""}  # the store's setup gone since
+    for method, path in [("get", url(server, backup, "download")), ("delete", url(server, backup))]:
+        response = getattr(client, method)(path)
+        assert response.status_code == 503, response.content
+        assert "HEARTH_BACKUP_S3_BUCKET" in response.json()["message"]
+    # The store itself unreachable (a closed port): botocore's error, as a 503 too.
+    settings.BACKUP_S3 = {**settings.BACKUP_S3, "bucket": "b", "endpoint_url": "http://127.0.0.1:9"}
+    response = client.delete(url(server, backup))
+    assert response.status_code == 503 and "S3 store" in response.json()["message"], response.content
+    assert Backup.objects.filter(pk=backup.pk).exists()

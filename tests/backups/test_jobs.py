@@ -8,6 +8,7 @@ import time
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.utils import timezone
 
 from backups import work
@@ -65,12 +66,69 @@ def test_a_worker_killed_mid_backup_leaves_a_failed_backup_and_its_late_return_c
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
 
 
+def test_the_reaper_of_a_running_games_backup_sends_the_after_commands(server):
+    """The dead worker may have typed save-off: the reaper turns saving back on (here the node is
+    unreachable, so what it tried is said on the console)."""
+    server.template.backup_after_commands = "save-on"
+    server.template.save(update_fields=["backup_after_commands"])
+    Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
+    backup = backup_create(server=server, actor=server.owner)
+    claim(backup.job_id)
+    Backup.objects.filter(pk=backup.pk).update(status=B.IN_PROGRESS)
+    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1)) == 1
+    history = [line for _stream, line in console_lines(server)]
+    assert any("Could not send the after-backup commands" in line for line in history), history
+
+
+def console_lines(server):
+    import json
+
+    raw = console.connection().lrange(console.history_key(server.pk), 0, -1)
+    return [(e.get("stream"), e.get("data", "")) for e in map(json.loads, raw)]
+
+
 def test_a_backup_whose_task_never_ran_is_failed_by_the_reaper(server):
     backup = backup_create(server=server, actor=None, scheduled=True)
-    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1)) == 1
+    # Waiting in a busy queue is not dead: only one unclaimed past the broker's redelivery is.
+    assert work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(minutes=30)) == 0
+    assert Backup.objects.get(pk=backup.pk).status == B.PENDING
+    assert work.backups_reap(now=timezone.now() + work.PENDING_STALE_AFTER + timedelta(seconds=1)) == 1
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
     work.backup_execute(backup_id=backup.pk)  # its late delivery finds the job taken
     assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+
+
+def test_a_worker_whose_lease_was_lost_after_its_archive_was_made_removes_that_archive(server, monkeypatch):
+    backup = backup_create(server=server, actor=server.owner)
+    discarded = []
+
+    def store_while_the_reaper_takes_over(made, _server, *, progress):
+        made.location, made.node, made.size_bytes = "late.tar.zst", server.node, 10
+        work.backups_reap(now=timezone.now() + work.STALE_AFTER + timedelta(seconds=1))
+
+    monkeypatch.setattr(work.storage, "store", store_while_the_reaper_takes_over)
+    monkeypatch.setattr(work.storage, "discard", lambda b: discarded.append(b.location))
+    work.backup_execute(backup_id=backup.pk)
+    assert Backup.objects.get(pk=backup.pk).status == B.FAILED
+    assert "late.tar.zst" in discarded  # known only to the late worker: it removes it
+
+
+def test_a_heartbeat_that_meets_a_database_error_keeps_beating(server, monkeypatch):
+    backup = backup_create(server=server, actor=server.owner)
+    lease = claim(backup.job_id)
+    calls = []
+
+    def flaky(job_id, progress=None, *, owner):
+        calls.append(job_id)
+        if len(calls) == 1:
+            raise OperationalError("the database restarted")
+        return 1
+
+    monkeypatch.setattr(work.jobs, "job_progress", flaky)
+    monkeypatch.setattr(work, "HEARTBEAT_SECONDS", 0.05)
+    with work.Heartbeat(lease):
+        time.sleep(0.5)
+    assert len(calls) >= 3  # the error did not end the renewals
 
 
 def test_a_restore_whose_worker_died_stops_the_server_again(server):
@@ -92,6 +150,45 @@ def test_a_server_being_backed_up_cannot_be_deleted(server):
         backup_create(server=server, actor=server.owner)
 
 
+def test_no_reinstall_or_transfer_while_a_backup_or_restore_of_the_server_runs(server):
+    from nodes.models import Node
+    from servers.lifecycle.install import server_install
+    from servers.transfer import server_transfer
+
+    target = Node.objects.create(
+        name="bk-target",
+        location=server.node.location,
+        hostname="t",
+        public_address="203.0.113.2",
+        max_memory_mb=100_000,
+        max_cpu_cores=64,
+        is_online=True,
+    )
+    backup = backup_create(server=server, actor=server.owner)
+    with pytest.raises(IllegalTransition, match="backup of this server is being made: reinstall"):
+        server_install(server=server, actor=server.owner, reinstall=True)
+    with pytest.raises(IllegalTransition, match="backup of this server is being made: transfer"):
+        server_transfer(server=server, actor=server.owner, target=target)
+    assert Server.objects.get(pk=server.pk).status == S.STOPPED
+    Backup.objects.filter(pk=backup.pk).update(status=B.COMPLETED)
+    restoring = jobs.job_create(server=server, kind=Job.Kind.RESTORE, status=Job.Status.RUNNING)
+    with pytest.raises(IllegalTransition, match="being restored to this server: install"):
+        server_install(server=server, actor=server.owner)
+    Job.objects.filter(pk=restoring.pk).update(status=Job.Status.SUCCEEDED)
+    server_install(server=server, actor=server.owner, reinstall=True)  # nothing in the way now
+    assert Server.objects.get(pk=server.pk).status == S.INSTALLING
+
+
+def test_no_restore_while_an_archive_or_download_job_writes_the_files(server):
+    backup = completed(server)
+    decompressing = jobs.job_create(server=server, kind=Job.Kind.DECOMPRESS, status=Job.Status.RUNNING)
+    with pytest.raises(IllegalTransition, match="archive or download job is writing"):
+        backup_restore(backup=backup, actor=server.owner)
+    assert Server.objects.get(pk=server.pk).status == S.STOPPED
+    Job.objects.filter(pk=decompressing.pk).update(status=Job.Status.SUCCEEDED)
+    assert backup_restore(backup=backup, actor=server.owner).kind == Job.Kind.RESTORE
+
+
 def game_lines(server) -> list[str]:
     """The game's console lines kept in the history, oldest first."""
     from backups.console_wait import game_lines_since
@@ -110,6 +207,7 @@ class _Beats:
 def test_the_save_commands_wait_for_the_done_line_written_after_them(server):
     server.template.backup_before_commands = ""
     server.template.backup_done_pattern = r"Saved the (game|world)"
+    server.template.backup_done_pattern_is_regex = True
     Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
     console.write_lines(server.pk, "stdout", ["Saved the game"])  # before: an older save does not count
     later = threading.Timer(

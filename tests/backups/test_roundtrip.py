@@ -87,6 +87,7 @@ def test_a_running_game_is_saved_before_its_backup_and_told_after(
     Template.objects.filter(pk=server.template_id).update(
         backup_before_commands="say save-off\nsay saved-all",
         backup_done_pattern=r"\[Server\] saved-all",
+        backup_done_pattern_is_regex=True,
         backup_after_commands="say save-on",
     )
     api = client_for(customer)

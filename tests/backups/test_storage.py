@@ -8,7 +8,7 @@ import os
 import pytest
 import requests
 
-from backups import s3, storage
+from backups import receivers, s3, storage
 from backups.models import Backup
 from nodes.client import BackupCorrupt, BackupFailed
 from tests.backups.tree import checksums, mixed_files, plant
@@ -107,3 +107,7 @@ def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(files_ser
 
     storage.discard(backup)
     assert os.listdir(storage.target_for(server).backup_dir) == []
+
+    # The server deleted: its backup directory goes whole, on every node that holds one.
+    receivers.discard_server_backups(None, server=server)
+    assert not os.path.exists(storage.target_for(server).backup_dir)

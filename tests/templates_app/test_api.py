@@ -53,6 +53,10 @@ def test_the_contract_example_creates_a_template(staff):
         "installScript",
         "configFileRules",
         "readOnlyRoot",
+        "backupBeforeCommands",
+        "backupDonePattern",
+        "backupDonePatternIsRegex",
+        "backupAfterCommands",
         "source",
         "updatedAt",
     }
@@ -88,6 +92,10 @@ def test_hearth_fields_and_variables_round_trip_in_camel_case(staff):
         "installEntrypoint": "ash",
         "installScript": "#!/bin/ash\necho hi\n",
         "readOnlyRoot": True,
+        "backupBeforeCommands": "save-off\nsave-all",
+        "backupDonePattern": r"Saved the (game|world)",
+        "backupDonePatternIsRegex": True,
+        "backupAfterCommands": "save-on",
         "variables": [
             {
                 "envVariable": "MAX_PLAYERS",
@@ -184,6 +192,11 @@ def test_unknown_ids_are_404(staff):
             {"readyPattern": "Done (", "readyPatternIsRegex": True},
             "readyPattern",
             "not a valid regular expression",
+        ),
+        (
+            {"backupDonePattern": "Saved (", "backupDonePatternIsRegex": True},
+            "backupDonePattern",
+            "backup done pattern is not a valid regular expression",
         ),
         (
             {"configFileRules": [{"path": "../x", "parser": "ini", "replace": {"a": "b"}}]},
