@@ -199,7 +199,8 @@ def server_detail(request, server_id):
     files_may = {verb: can(user, f"file.{verb}", server) for verb in ("read", "write", "delete")}
     # The Backups and Schedules tabs: each control only for the permission its endpoint asks for.
     backups_may = {
-        verb: can(user, f"backup.{verb}", server) for verb in ("read", "create", "restore", "delete", "download")
+        verb: can(user, f"backup.{verb}", server)
+        for verb in ("read", "create", "restore", "delete", "download")
     }
     tasks_may = {
         verb: can(user, f"task.{verb}", server) for verb in ("read", "create", "update", "delete", "execute")
