@@ -14,6 +14,7 @@ from backups import s3
 from backups.models import Backup
 from nodes.client import ArchiveStream, BackupCorrupt, BackupFailed, BackupTarget, client_for
 from nodes.datadirs import normalized
+from nodes.models import Node
 from servers import runtime
 from servers.models import Server
 
@@ -45,6 +46,28 @@ def target_for(server: Server, node=None) -> BackupTarget:
         mount=server.template.data_path,
         owner=runtime.container_user(placed),
     )
+
+
+def stop_operations(server: Server) -> int:
+    """End every backup or restore of the server still running (a killed worker's: its container goes
+    on working without it, up to its 12 h lifetime) on its node, and on any node a local backup of it
+    is on (a restore reads it from there); how many containers went. The reaper calls this before it
+    settles the job, so nothing writes an archive or swaps files once the job is marked failed. The
+    server's own node unreachable raises (the engine's error): the job is not to be settled yet."""
+    removed = client_for(server.node).backup_stop_all(str(server.pk))
+    others = (
+        Backup.objects.filter(server=server, storage=Backup.Storage.LOCAL)
+        .exclude(node=None)
+        .exclude(node_id=server.node_id)
+        .values_list("node", flat=True)
+        .distinct()
+    )
+    for node in Node.objects.filter(pk__in=list(others)):
+        try:
+            removed += client_for(node).backup_stop_all(str(server.pk))
+        except Exception as exc:  # only ever reads there; its container ends with its lifetime
+            logger.warning("Backup containers of %s on %s stay: %s", server.pk, node.name, exc)
+    return removed
 
 
 def archive_name(backup: Backup) -> str:

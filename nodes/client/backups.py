@@ -70,6 +70,11 @@ class BackupCorrupt(BackupFailed):
     """The archive is not the one recorded (its sha256 differs) or is gone: nothing was touched."""
 
 
+class BackupBusy(BackupFailed):
+    """Another backup or restore of the same server is still running on its node (a worker killed
+    midway leaves its container working: `backup_stop_all` ends it)."""
+
+
 def _check_name(name: str) -> str:
     if not ARCHIVE_NAME.match(name):
         raise BackupFailed(f"Refusing the archive name {name!r}: letters, digits, '.', '_' and '-' only.")
@@ -232,6 +237,15 @@ class Backups:
             check=False,
         )
 
+    def backup_stop_all(self, server_id: str) -> int:
+        """Force-remove every backup container of the server, running ones too (what a killed worker
+        left working: its exec does not end with the worker's connection). How many there were."""
+        removed = 0
+        for state in self.list_containers(labels=[f"{BACKUP_LABEL}={server_id}"]):
+            with contextlib.suppress(Exception):
+                removed += bool(self.remove_container(state.name or state.id))
+        return removed
+
     # ---- The containers ----
 
     def _streaming(self, target, script, argv, *, data, backups, doing) -> ArchiveStream:
@@ -251,11 +265,16 @@ class Backups:
         finally:
             self._remove_quietly(container)
 
-    def _remove_stopped_backup_containers(self, server_id: str) -> None:
-        """What a killed worker left: its container stops at the end of its lifetime."""
+    def _refuse_if_busy(self, server_id: str) -> None:
+        """Remove what stopped (a killed worker's container, at the end of its lifetime); refuse while
+        another operation's container runs: two restores swapping the same files would mix them."""
         for state in self.list_containers(labels=[f"{BACKUP_LABEL}={server_id}"]):
-            if not state.running:
-                self._remove_quietly(state.name or state.id)
+            if state.running:
+                raise BackupBusy(
+                    "Another backup or restore of this server is still running on its node; try again "
+                    "when it has finished."
+                )
+            self._remove_quietly(state.name or state.id)
 
     def _remove_quietly(self, container: str) -> None:
         with contextlib.suppress(Exception):
@@ -272,7 +291,7 @@ class Backups:
             self._check_backup_dir(target)
             volumes[target.backup_dir] = {"bind": "/backups", "mode": backups}
         tag = self._tools_image()
-        self._remove_stopped_backup_containers(target.server_id)
+        self._refuse_if_busy(target.server_id)
         name = f"hearth-backup-{target.server_id}-{uuid.uuid4().hex[:8]}"
         spec = {
             "image": tag,

@@ -154,3 +154,20 @@ def test_a_streamed_archive_is_received_whole_and_read_back(files_server, engine
     client.backup_remove(target, "copy.tar.zst")
     client.backup_remove(target, "copy.tar.zst")  # a missing one is fine
     assert os.listdir(target.backup_dir) == []
+
+
+def test_a_running_operation_refuses_another_until_stopped(files_server):
+    """A killed worker's container goes on working: a second operation refuses, stop_operations ends it."""
+    from backups.storage import stop_operations
+    from nodes.client.backups import BackupBusy
+
+    server = files_server()
+    plant(server, {"a.txt": "a"})
+    client, target = client_for(server.node), target_of(server)
+    left = client._start_backup_container(target, data="ro", backups="rw")  # as a dead worker's
+    with pytest.raises(BackupBusy, match="still running"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert stop_operations(server) == 1
+    assert client.container_state(left) is None
+    client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert stop_operations(server) == 0
