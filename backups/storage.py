@@ -8,6 +8,7 @@ import logging
 import posixpath
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils.text import slugify
 
 from backups import s3
@@ -187,8 +188,9 @@ def download(backup: Backup) -> Download:
 
 def move_local_backups(server: Server, source_node, target_node) -> int:
     """Copy the server's local archives from `source_node` to `target_node` (a transfer), each checked
-    against its recorded sha256 before its row points at the target and the source's copy goes. The
-    number moved; BackupFailed naming those that could not be (they stay where they were)."""
+    against its recorded sha256 before its row points at the target; the source's copy goes only once
+    that row is committed (a rollback or a dead worker leaves the row on the source, whose copy stays).
+    The number moved; BackupFailed naming those that could not be (they stay where they were)."""
     moved, failed = 0, []
     backups = Backup.objects.filter(
         server=server, storage=Backup.Storage.LOCAL, node=source_node, status=Backup.Status.COMPLETED
@@ -200,14 +202,20 @@ def move_local_backups(server: Server, source_node, target_node) -> int:
         except Exception as exc:
             logger.warning("Backup %s could not be moved to %s: %s", backup.pk, target_node.name, exc)
             failed.append(f"{backup.name}: {exc}")
-    if not failed and not Backup.objects.filter(server=server, node=source_node).exists():
-        try:
-            client_for(source_node).backup_remove_all(target_for(server, source_node))
-        except Exception as exc:  # an empty directory left behind is only litter
-            logger.warning("The backup directory of %s on %s stays: %s", server.pk, source_node.name, exc)
+    if not failed:
+        transaction.on_commit(lambda: _remove_empty_directory(server, source_node))
     if failed:
         raise BackupFailed(f"{len(failed)} backup(s) stayed on {source_node.name}: " + "; ".join(failed))
     return moved
+
+
+def _remove_empty_directory(server: Server, node) -> None:
+    if Backup.objects.filter(server=server, node=node).exists():
+        return
+    try:
+        client_for(node).backup_remove_all(target_for(server, node))
+    except Exception as exc:  # an empty directory left behind is only litter
+        logger.warning("The backup directory of %s on %s stays: %s", server.pk, node.name, exc)
 
 
 def _move_one(backup: Backup, server: Server, source_node, target_node) -> None:
@@ -221,9 +229,15 @@ def _move_one(backup: Backup, server: Server, source_node, target_node) -> None:
     if made.sha256 != _sha256(backup):
         destination.backup_remove(destination_target, backup.location)
         raise BackupCorrupt(f"the copy's sha256 is {made.sha256}, not the {_sha256(backup)} recorded")
-    Backup.objects.filter(pk=backup.pk).update(node=target_node)
+    with transaction.atomic():
+        Backup.objects.filter(pk=backup.pk).update(node=target_node)
     backup.node = target_node
-    try:
-        source.backup_remove(source_target, backup.location)
-    except Exception as exc:  # the copy on the target is the backup now; the old one is only litter
-        logger.warning("The old copy of backup %s on %s stays: %s", backup.pk, source_node.name, exc)
+    name = backup.location
+
+    def remove_old_copy() -> None:  # only once the row pointing at the target is committed
+        try:
+            source.backup_remove(source_target, name)
+        except Exception as exc:  # the copy on the target is the backup now; the old one is only litter
+            logger.warning("The old copy of backup %s on %s stays: %s", backup.pk, source_node.name, exc)
+
+    transaction.on_commit(remove_old_copy)

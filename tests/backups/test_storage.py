@@ -83,7 +83,9 @@ def test_a_failed_s3_backup_leaves_no_object(files_server, s3_bucket, settings):
     assert [u for u in uploads if str(server.pk) in u["Key"]] == []
 
 
-def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(files_server, game_node):
+def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(
+    files_server, game_node, django_capture_on_commit_callbacks
+):
     server = files_server()
     root = plant(server, mixed_files())
     expected = checksums(root)
@@ -97,7 +99,12 @@ def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(files_ser
     assert f"sha256:{hashlib.sha256(data).hexdigest()}" == backup.checksum
 
     source, target = server.node, game_node(2, "ssh")
-    assert storage.move_local_backups(server, source, target) == 1
+    with django_capture_on_commit_callbacks() as removals:
+        assert storage.move_local_backups(server, source, target) == 1
+    source_copy = os.path.join(storage.target_for(server).backup_dir, backup.location)
+    assert os.path.exists(source_copy)  # until the row pointing at the target is committed
+    for removal in removals:
+        removal()
     backup.refresh_from_db()
     assert backup.node == target
     assert not os.path.exists(os.path.join(storage.target_for(server).backup_dir, backup.location))
