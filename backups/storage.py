@@ -46,6 +46,7 @@ def target_for(server: Server, node=None) -> BackupTarget:
         backup_dir=posixpath.join(normalized(placed.node.data_dir), "backups", str(server.pk)),
         mount=server.template.data_path,
         owner=runtime.container_user(placed),
+        disk_limit_mb=server.allocated_disk_mb or 0,
     )
 
 
@@ -133,7 +134,13 @@ def restore(backup: Backup, server: Server, *, progress) -> None:
         progress(10, "Bringing the archive from S3 to the node.")
         name = f"restore-{archive_name(backup)}"
         try:
-            made = client.backup_receive(target, name, s3.chunks_of(backup.location))
+            made = client.backup_receive(
+                target,
+                name,
+                s3.chunks_of(backup.location),
+                max_bytes=backup.size_bytes or 0,
+                sha256=_sha256(backup),
+            )
         except BackupFailed:
             raise
         except Exception as exc:
@@ -223,7 +230,13 @@ def _move_one(backup: Backup, server: Server, source_node, target_node) -> None:
     source_target, destination_target = target_for(server, source_node), target_for(server, target_node)
     stream = source.backup_read(source_target, backup.location)
     try:
-        made = destination.backup_receive(destination_target, backup.location, stream)
+        made = destination.backup_receive(
+            destination_target,
+            backup.location,
+            stream,
+            max_bytes=backup.size_bytes or 0,
+            sha256=_sha256(backup),
+        )
     finally:
         stream.close()
     if made.sha256 != _sha256(backup):

@@ -50,6 +50,7 @@ class BackupTarget:
     backup_dir: str
     mount: str
     owner: str
+    disk_limit_mb: int = 0  # what a restore's files may take at most (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -182,13 +183,25 @@ class Backups:
             target, scripts.READ, argv, data=None, backups="ro", doing="reading the backup"
         )
 
-    def backup_receive(self, target: BackupTarget, name: str, chunks) -> ArchiveMade:
-        """Write `chunks` as the archive `name` (under a temporary name until the last one is in)."""
-        argv = [_temporary(_check_name(name)), name]
+    def backup_receive(
+        self, target: BackupTarget, name: str, chunks, *, max_bytes: int = 0, sha256: str = ""
+    ) -> ArchiveMade:
+        """Write `chunks` as the archive `name` (under a temporary name until the last one is in).
+        With `max_bytes` and `sha256` (the recorded ones), BackupCorrupt when more arrive (the rest is
+        not read) or the sha256 differs: the archive never gets its name then."""
+        if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BackupCorrupt(f"The backup has no valid checksum recorded ({sha256!r}).")
+        argv = [_temporary(_check_name(name)), name, str(max(0, int(max_bytes))), sha256 or "-"]
         with self._backup_container(target, data=None, backups="rw") as container:
             run = self._script(container, target, scripts.RECEIVE, argv, stdin=True)
+            sent = 0
             with self.guard("sending a backup", container=container):
                 for chunk in chunks:
+                    if max_bytes and sent + len(chunk) > max_bytes:
+                        # One byte over is enough for the script to refuse it (and remove its file).
+                        run.stream.send(chunk[: max_bytes + 1 - sent])
+                        break
+                    sent += len(chunk)
                     run.stream.send(chunk)
                 run.stream.close_stdin()
             return _made(run.output(), run, "receiving the backup")
@@ -204,6 +217,7 @@ class Backups:
             sha256,
             target.mount,
             uuid.uuid4().hex[:12],
+            str(max(0, int(target.disk_limit_mb)) * 1024 * 1024),
         ]
         with self._backup_container(target, data="rw", backups="ro") as container:
             run = self._script(container, target, scripts.RESTORE, argv)

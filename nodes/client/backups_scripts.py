@@ -39,9 +39,12 @@ add_excludes() {
     done < "$file"
   done
 }
+# --sparse: a file with holes (an 8 GB `truncate`) is stored as its data, not as gigabytes of zeros
+# read and, at a restore, written. The panel's own staging names (.hearth-*) are never archived.
 create() {  # $1 the directory, $2 the compressor, $3 the archive to write ("-": stdout)
-  tar --create --file="$3" --directory="$1" --use-compress-program="$2" \
-    --warning=no-file-changed --warning=no-file-removed --warning=no-file-shrank "${excludes[@]}" .
+  tar --create --sparse --file="$3" --directory="$1" --use-compress-program="$2" \
+    --warning=no-file-changed --warning=no-file-removed --warning=no-file-shrank \
+    --exclude='./.hearth-*' "${excludes[@]}" .
 }
 tar_ok() { [ "$1" = 0 ] || [ "$1" = 1 ]; }
 # OpenSSL's sha256 uses the CPU's SHA instructions: coreutils' sha256sum ran at a fifth of its speed.
@@ -98,14 +101,25 @@ READ = r"""
 exec cat -- "/backups/$1"
 """
 
-# $1 temporary name, $2 final name: stdin becomes the archive. Prints the sha256 and the size.
+# $1 temporary name, $2 final name, $3 the most bytes it may have (0: any), $4 the sha256 it must
+# have ("-": any): stdin becomes the archive, renamed to its final name only when both hold (a replaced
+# S3 object of a terabyte stops at the recorded size). Prints the sha256 and the size.
 RECEIVE = (
     _PROLOGUE
     + r"""
-tmp=/backups/$1 final=/backups/$2
+tmp=/backups/$1 final=/backups/$2 most=$3 expected=$4
 trap 'rm -f -- "$tmp"' EXIT
-cat > "$tmp" || { echo "writing the archive failed (no space?)" >&2; exit 1; }
-sha256 < "$tmp" || exit 1
+if [ "$most" -gt 0 ]; then
+  head -c "$((most + 1))" > "$tmp" || { echo "writing the archive failed (no space?)" >&2; exit 1; }
+  size=$(stat -c %s -- "$tmp") || exit 1
+  [ "$size" -le "$most" ] || { echo "it is larger than the $most bytes recorded" >&2; exit 10; }
+else
+  cat > "$tmp" || { echo "writing the archive failed (no space?)" >&2; exit 1; }
+fi
+sum=$(sha256 < "$tmp") || exit 1
+echo "$sum"
+[ "$expected" = - ] || [ "$sum" = "$expected" ] ||
+  { echo "its sha256 is $sum, not the $expected recorded" >&2; exit 10; }
 mv -f -- "$tmp" "$final" || exit 1
 trap - EXIT
 stat -c %s -- "$final"
@@ -113,25 +127,39 @@ stat -c %s -- "$final"
 )
 
 # $1 compression, $2 the archive's name, $3 its expected sha256, $4 the server's mount, $5 a tag for
-# the staging names. Checks the archive, extracts it into a staging directory inside the server's, and
-# only then swaps the server's entries for the staging's; any failure puts the originals back.
+# the staging names, $6 the most bytes its files may take (the server's disk limit; 0: any). Checks the
+# archive, extracts it into a staging directory inside the server's, and only then swaps the server's
+# entries for the staging's; any failure puts the originals back. The archive is opened once: what is
+# hashed is what is extracted (/proc/self/fd/3 opens the same file again, from its start).
 # GNU tar, not root, keeps no owners, strips leading /, skips members with .., and makes a symlink
 # that is absolute or has .. only once everything else is extracted (so nothing is written through
 # one); the container sees nothing of the node anyway but these two directories, the archive read-only.
+# The tar stream is cut after the limit (every byte of a member's data is a byte on the disk; a sparse
+# member's holes are none), so a bomb fills the staging directory to the limit at most, then fails.
 RESTORE = (
     _PROLOGUE
     + r"""
 program=$(compressor "$1") || exit 2
-archive=/backups/$2 expected=$3 mount=$4 tag=$5
-[ -f "$archive" ] || { echo "the archive is missing" >&2; exit 11; }
-sum=$(sha256 < "$archive") || { echo "the archive could not be read" >&2; exit 1; }
+archive=/backups/$2 expected=$3 mount=$4 tag=$5 most=$6
+[ -f "$archive" ] && exec 3< "$archive" || { echo "the archive is missing" >&2; exit 11; }
+sum=$(sha256 < /proc/self/fd/3) || { echo "the archive could not be read" >&2; exit 1; }
 [ "$sum" = "$expected" ] || { echo "its sha256 is $sum, not the $expected recorded" >&2; exit 10; }
 staging=$mount/.hearth-restore-$tag old=$mount/.hearth-replaced-$tag
 mkdir -- "$staging" || exit 1
-if ! tar --extract --file="$archive" --directory="$staging" --use-compress-program="$program" \
-    --no-same-owner --no-overwrite-dir; then
+at_most() { if [ "$most" -gt 0 ]; then head -c "$((most + 1))"; else cat; fi; }
+# tar stops reading at the archive's end; the rest is drained so that only the cut makes the
+# decompressor fail (its exit says the archive held more than the limit).
+$program -d -c < /proc/self/fd/3 | at_most |
+  { tar --extract --file=- --directory="$staging" --no-same-owner --no-overwrite-dir; code=$?;
+    cat > /dev/null; exit "$code"; }
+codes=("${PIPESTATUS[@]}")
+if [ "${codes[0]}" != 0 ] || [ "${codes[2]}" != 0 ]; then
   rm -rf -- "$staging"
-  echo "the archive could not be extracted" >&2
+  if [ "${codes[0]}" != 0 ] && [ "$most" -gt 0 ]; then
+    echo "its files take more than the server's disk limit of $((most / 1048576)) MB" >&2
+  else
+    echo "the archive could not be extracted" >&2
+  fi
   exit 1
 fi
 mkdir -- "$old" || { rm -rf -- "$staging"; exit 1; }

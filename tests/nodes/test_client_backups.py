@@ -148,7 +148,14 @@ def test_a_streamed_archive_is_received_whole_and_read_back(files_server, engine
         digest.update(chunk)
         size += len(chunk)
         chunks.append(chunk)
-    made = client.backup_receive(target, "copy.tar.zst", iter(chunks))
+    with pytest.raises(BackupCorrupt, match="larger than"):  # a replaced, bigger object stops there
+        client.backup_receive(target, "copy.tar.zst", iter(chunks), max_bytes=size - 1)
+    with pytest.raises(BackupCorrupt, match="sha256"):
+        client.backup_receive(target, "copy.tar.zst", iter(chunks), sha256="0" * 64)
+    assert os.listdir(target.backup_dir) == []  # neither got its name, nor left a temporary
+    made = client.backup_receive(
+        target, "copy.tar.zst", iter(chunks), max_bytes=size, sha256=digest.hexdigest()
+    )
     assert (made.sha256, made.size_bytes) == (digest.hexdigest(), size)
     assert b"".join(client.backup_read(target, "copy.tar.zst")) == b"".join(chunks)
     client.backup_remove(target, "copy.tar.zst")
@@ -171,3 +178,36 @@ def test_a_running_operation_refuses_another_until_stopped(files_server):
     assert client.container_state(left) is None
     client.backup_write(target, "b.tar.zst", compression="zstd")
     assert stop_operations(server) == 0
+
+
+def test_a_restore_over_the_disk_limit_is_refused_and_holes_stay_holes(files_server):
+    """A file of zeros compresses to nothing yet restores to its size: refused past the server's disk
+    limit, the originals kept. A sparse file is archived as its data and restored with its holes. The
+    panel's own staging names are never archived."""
+    import dataclasses
+
+    server = files_server()
+    root = plant(
+        server, {"zeros.bin": bytes(80 * 1024 * 1024), ".hearth-upload-x/junk": "the panel's temporary"}
+    )
+    with open(os.path.join(root, "sparse.img"), "wb") as handle:
+        handle.truncate(2 * 1024**3)
+        handle.write(b"data at the start")
+    os.chown(os.path.join(root, "sparse.img"), *(os.stat(root)[4:6]))
+    client, target = client_for(server.node), target_of(server)
+    made = client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert made.size_bytes < 1024 * 1024
+    os.remove(os.path.join(root, "zeros.bin"))
+    plant(server, {"current.txt": "kept"})
+    before = checksums(root)
+    tight = dataclasses.replace(target, disk_limit_mb=64)
+    with pytest.raises(BackupFailed, match="disk limit of 64 MB"):
+        client.backup_restore(tight, "b.tar.zst", compression="zstd", sha256=made.sha256)
+    assert checksums(root) == before
+
+    roomy = dataclasses.replace(target, disk_limit_mb=1024)
+    client.backup_restore(roomy, "b.tar.zst", compression="zstd", sha256=made.sha256)
+    sparse = os.stat(os.path.join(root, "sparse.img"))
+    assert sparse.st_size == 2 * 1024**3 and sparse.st_blocks * 512 < 1024 * 1024
+    assert os.path.getsize(os.path.join(root, "zeros.bin")) == 80 * 1024 * 1024
+    assert not [name for name in os.listdir(root) if name.startswith(".hearth-")]
