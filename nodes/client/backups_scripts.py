@@ -23,21 +23,40 @@ compressor() {
 }
 # The ignore files of the server (Hearth's, and Pterodactyl's for its eggs): one pattern a line, #
 # comments; a leading or trailing / is dropped (tar's patterns match any trailing part of a path).
-# Negations (!) are not supported by tar and are skipped.
+# Negations (!) are not supported by tar and are skipped. The game writes these files: each must be a
+# regular file (not a link, a fifo or a device), is opened once and checked through that descriptor,
+# and only its first 64 KiB and MAX_PATTERNS patterns count (a bigger one is refused, not cut short).
+MAX_PATTERNS=1000
 excludes=()
 add_excludes() {
   local mount=$1; shift
-  local pattern line file
+  local pattern file
   for pattern in "$@"; do excludes+=("--exclude=$pattern"); done
   for file in "$mount/.hearthignore" "$mount/.pteroignore"; do
-    [ -f "$file" ] || continue
-    while IFS= read -r line || [ -n "$line" ]; do
-      line=${line%$'\r'}
-      case $line in ''|'#'*|'!'*) continue ;; esac
-      line=${line#/}; line=${line%/}
-      [ -n "$line" ] && excludes+=("--exclude=$line")
-    done < "$file"
+    [ -e "$file" ] || [ -L "$file" ] || continue
+    read_ignore_file "$file" || exit 1
   done
+}
+is_regular() { case $1 in 'regular file'|'regular empty file') return 0 ;; esac; return 1; }
+read_ignore_file() {
+  local file=$1 name=${1##*/} line count=0
+  is_regular "$(stat -c %F -- "$file")" || { echo "$name is not a regular file (a link?)" >&2; return 1; }
+  exec 4< "$file" || { echo "$name could not be opened" >&2; return 1; }
+  is_regular "$(stat -L -c %F /proc/self/fd/4)" || { echo "$name is not a regular file" >&2; return 1; }
+  [ "$(stat -L -c %s /proc/self/fd/4)" -le 65536 ] || { echo "$name is over 64 KiB" >&2; return 1; }
+  shopt -s lastpipe  # the loop below runs in this shell, so what it adds stays
+  head -c 65536 <&4 | while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%$'\r'}
+    case $line in ''|'#'*|'!'*) continue ;; esac
+    line=${line#/}; line=${line%/}
+    [ -n "$line" ] || continue
+    count=$((count + 1))
+    [ "$count" -le "$MAX_PATTERNS" ] || { echo "$name has over $MAX_PATTERNS patterns" >&2; return 1; }
+    excludes+=("--exclude=$line")
+  done
+  local code=$?
+  exec 4<&-
+  return "$code"
 }
 # --sparse: a file with holes (an 8 GB `truncate`) is stored as its data, not as gigabytes of zeros
 # read and, at a restore, written. The panel's own staging names (.hearth-*) are never archived.

@@ -188,10 +188,10 @@ def test_a_restore_over_the_disk_limit_is_refused_and_holes_stay_holes(files_ser
 
     server = files_server()
     root = plant(
-        server, {"zeros.bin": bytes(80 * 1024 * 1024), ".hearth-upload-x/junk": "the panel's temporary"}
+        server, {"zeros.bin": bytes(4 * 1024 * 1024), ".hearth-upload-x/junk": "the panel's temporary"}
     )
     with open(os.path.join(root, "sparse.img"), "wb") as handle:
-        handle.truncate(2 * 1024**3)
+        handle.truncate(128 * 1024 * 1024)
         handle.write(b"data at the start")
     os.chown(os.path.join(root, "sparse.img"), *(os.stat(root)[4:6]))
     client, target = client_for(server.node), target_of(server)
@@ -200,14 +200,30 @@ def test_a_restore_over_the_disk_limit_is_refused_and_holes_stay_holes(files_ser
     os.remove(os.path.join(root, "zeros.bin"))
     plant(server, {"current.txt": "kept"})
     before = checksums(root)
-    tight = dataclasses.replace(target, disk_limit_mb=64)
-    with pytest.raises(BackupFailed, match="disk limit of 64 MB"):
+    tight = dataclasses.replace(target, disk_limit_mb=1)
+    with pytest.raises(BackupFailed, match="disk limit of 1 MB"):
         client.backup_restore(tight, "b.tar.zst", compression="zstd", sha256=made.sha256)
     assert checksums(root) == before
 
-    roomy = dataclasses.replace(target, disk_limit_mb=1024)
+    roomy = dataclasses.replace(target, disk_limit_mb=64)
     client.backup_restore(roomy, "b.tar.zst", compression="zstd", sha256=made.sha256)
     sparse = os.stat(os.path.join(root, "sparse.img"))
-    assert sparse.st_size == 2 * 1024**3 and sparse.st_blocks * 512 < 1024 * 1024
-    assert os.path.getsize(os.path.join(root, "zeros.bin")) == 80 * 1024 * 1024
+    assert sparse.st_size == 128 * 1024 * 1024 and sparse.st_blocks * 512 < 1024 * 1024
+    assert os.path.getsize(os.path.join(root, "zeros.bin")) == 4 * 1024 * 1024
     assert not [name for name in os.listdir(root) if name.startswith(".hearth-")]
+
+
+def test_an_ignore_file_that_is_a_link_or_too_big_is_refused(files_server):
+    server = files_server()
+    root = plant(server, {"a.txt": "a"}, links={".hearthignore": "/dev/zero"})
+    client, target = client_for(server.node), target_of(server)
+    with pytest.raises(BackupFailed, match="not a regular file"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    os.remove(os.path.join(root, ".hearthignore"))
+    plant(server, {".hearthignore": "".join(f"p{i}\n" for i in range(1001))})
+    with pytest.raises(BackupFailed, match="over 1000 patterns"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    plant(server, {".hearthignore": "x" * 70000})
+    with pytest.raises(BackupFailed, match="over 64 KiB"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert os.listdir(target.backup_dir) == []
