@@ -54,9 +54,13 @@ def stop_operations(server: Server) -> int:
     """End every backup or restore of the server still running (a killed worker's: its container goes
     on working without it, up to its 12 h lifetime) on its node, and on any node a local backup of it
     is on (a restore reads it from there); how many containers went. The reaper calls this before it
-    settles the job, so nothing writes an archive or swaps files once the job is marked failed. The
-    server's own node unreachable raises (the engine's error): the job is not to be settled yet."""
-    removed = client_for(server.node).backup_stop_all(str(server.pk))
+    settles the job, so nothing writes an archive or swaps files once the job is marked failed; then
+    a restore it interrupted mid-swap is undone (the originals it had set aside put back), so the
+    server never starts on half its files. The server's own node unreachable raises (the engine's
+    error), as does a swap that cannot be undone (BackupFailed): the job is not to be settled yet."""
+    client = client_for(server.node)
+    removed = client.backup_stop_all(str(server.pk))
+    client.backup_recover(target_for(server))
     others = (
         Backup.objects.filter(server=server, storage=Backup.Storage.LOCAL)
         .exclude(node=None)

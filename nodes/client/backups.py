@@ -252,6 +252,15 @@ class Backups:
             check=False,
         )
 
+    def backup_recover(self, target: BackupTarget) -> None:
+        """Undo what a restore killed midway left in the server's directory (its originals set aside
+        go back, the archive's half-placed entries go); nothing to do is fine. Run it only when no
+        operation of the server is running (after backup_stop_all)."""
+        with self._backup_container(target, data="rw", backups=None) as container:
+            run = self._script(container, target, scripts.RECOVER, [target.mount])
+            run.output()
+            run.finish("putting back an interrupted restore's files")
+
     def backup_stop_all(self, server_id: str) -> int:
         """Force-remove every backup container of the server, running ones too (what a killed worker
         left working: its exec does not end with the worker's connection). How many there were."""

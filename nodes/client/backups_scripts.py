@@ -66,6 +66,56 @@ create() {  # $1 the directory, $2 the compressor, $3 the archive to write ("-":
     --exclude='./.hearth-*' "${excludes[@]}" .
 }
 tar_ok() { [ "$1" = 0 ] || [ "$1" = 1 ]; }
+# A directory moves to another parent only with write permission on itself (its ".." changes), and the
+# container has no CAP_DAC_OVERRIDE: a read-only one gets u+w for the move, then its mode back. Nothing
+# is ever moved onto an existing name (mv would put a directory inside it).
+move() {  # $1 an entry, $2 the directory it goes into
+  local entry=$1 into=$2/${1##*/} mode=
+  [ -e "$into" ] || [ -L "$into" ] && { echo "${into##*/} is already in ${2##*/}" >&2; return 1; }
+  if [ -d "$entry" ] && [ ! -L "$entry" ] && [ ! -w "$entry" ]; then
+    mode=$(stat -c %a -- "$entry") && chmod u+w -- "$entry" || return 1
+  fi
+  mv -T -- "$entry" "$into" || { [ -z "$mode" ] || chmod "$mode" -- "$entry"; return 1; }
+  [ -z "$mode" ] || chmod "$mode" -- "$into"
+}
+rm_tree() {  # rm needs write permission on every directory it empties (chmod -R follows no link)
+  [ -e "$1" ] || return 0
+  chmod -R u+w -- "$1" 2>/dev/null
+  rm -rf -- "$1"
+}
+# What a restore killed midway left in the server's directory, undone: its staging directory
+# (.hearth-restore-TAG), the originals it set aside (.hearth-replaced-TAG) and, once those were all
+# aside, the mark .hearth-placing-TAG (what is in the directory then came from the archive).
+# Originals are never deleted here: they go back; a finished swap's are .hearth-discard-TAG already.
+recover() {  # $1 the server's mount
+  local mount=$1 old tag staging entry
+  for old in "$mount"/.hearth-replaced-*; do
+    tag=${old##*/.hearth-replaced-} staging=$mount/.hearth-restore-${old##*/.hearth-replaced-}
+    if [ -e "$mount/.hearth-placing-$tag" ]; then  # it was placing the archive's entries: they go
+      [ -d "$staging" ] || mkdir -- "$staging" || return 1
+      for entry in "$mount"/*; do
+        case ${entry##*/} in .hearth-*) continue ;; esac
+        move "$entry" "$staging" || return 1
+      done
+    fi
+    for entry in "$old"/*; do move "$entry" "$mount" || return 1; done
+    rm_tree "$old" || return 1
+    rm -f -- "$mount/.hearth-placing-$tag"
+    echo "put back the files an interrupted restore had set aside (.hearth-replaced-$tag)" >&2
+  done
+  for entry in "$mount"/.hearth-restore-* "$mount"/.hearth-discard-* "$mount"/.hearth-placing-*; do
+    rm_tree "$entry" || return 1
+  done
+}
+# A backup reads the directory as it is: half swapped, it would miss the originals set aside.
+refuse_half_swapped() {  # $1 the server's mount
+  local old
+  for old in "$1"/.hearth-replaced-*; do
+    echo "an interrupted restore left the server's files half swapped (${old##*/}): restore a" \
+      "backup again (it first puts the set-aside files back)" >&2
+    exit 1
+  done
+}
 # OpenSSL's sha256 uses the CPU's SHA instructions: coreutils' sha256sum ran at a fifth of its speed.
 sha256() { openssl dgst -sha256 -r | { read -r sum _ && echo "$sum"; }; }
 """
@@ -79,6 +129,7 @@ WRITE = (
 program=$(compressor "$1") || exit 2
 tmp=/backups/$2 final=/backups/$3 mount=$4
 shift 4
+refuse_half_swapped "$mount"
 add_excludes "$mount" "$@"
 trap 'rm -f -- "$tmp"' EXIT
 # tar writes the file; the hash reads it right behind, from the page cache, until tar has ended (tail
@@ -107,6 +158,7 @@ STREAM = (
 program=$(compressor "$1") || exit 2
 mount=$2
 shift 2
+refuse_half_swapped "$mount"
 add_excludes "$mount" "$@"
 create "$mount" "$program" -
 code=$?
@@ -163,6 +215,7 @@ archive=/backups/$2 expected=$3 mount=$4 tag=$5 most=$6
 [ -f "$archive" ] && exec 3< "$archive" || { echo "the archive is missing" >&2; exit 11; }
 sum=$(sha256 < /proc/self/fd/3) || { echo "the archive could not be read" >&2; exit 1; }
 [ "$sum" = "$expected" ] || { echo "its sha256 is $sum, not the $expected recorded" >&2; exit 10; }
+recover "$mount" || { echo "an interrupted restore's leftovers could not be put back" >&2; exit 1; }
 staging=$mount/.hearth-restore-$tag old=$mount/.hearth-replaced-$tag
 mkdir -- "$staging" || exit 1
 at_most() { if [ "$most" -gt 0 ]; then head -c "$((most + 1))"; else cat; fi; }
@@ -173,7 +226,7 @@ $program -d -c < /proc/self/fd/3 | at_most |
     cat > /dev/null; exit "$code"; }
 codes=("${PIPESTATUS[@]}")
 if [ "${codes[0]}" != 0 ] || [ "${codes[2]}" != 0 ]; then
-  rm -rf -- "$staging"
+  rm_tree "$staging"
   if [ "${codes[0]}" != 0 ] && [ "$most" -gt 0 ]; then
     echo "its files take more than the server's disk limit of $((most / 1048576)) MB" >&2
   else
@@ -181,27 +234,32 @@ if [ "${codes[0]}" != 0 ] || [ "${codes[2]}" != 0 ]; then
   fi
   exit 1
 fi
-mkdir -- "$old" || { rm -rf -- "$staging"; exit 1; }
-placed=()
-rollback() {
-  local name entry
-  for name in "${placed[@]}"; do mv -- "$mount/$name" "$staging/"; done
-  for entry in "$old"/*; do mv -- "$entry" "$mount/"; done
-  rmdir -- "$old"
-  rm -rf -- "$staging"
-  echo "$1" >&2
-  exit 1
-}
+mkdir -- "$old" || { rm_tree "$staging"; exit 1; }
+failed() { recover "$mount" || echo "and the files set aside could not all be put back" >&2; echo "$1" >&2; exit 1; }
+# Aside: every entry of the server's (not the panel's own) into $old.
 for entry in "$mount"/*; do
-  [ "$entry" = "$staging" ] || [ "$entry" = "$old" ] && continue
-  mv -- "$entry" "$old/" || rollback "could not move ${entry##*/} aside"
+  case ${entry##*/} in .hearth-*) continue ;; esac
+  move "$entry" "$old" || failed "could not move ${entry##*/} aside"
 done
+# From here on, what is in the server's directory came from the archive (recover tells by this mark).
+: > "$mount/.hearth-placing-$tag" || failed "could not mark the swap"
 for entry in "$staging"/*; do
-  mv -- "$entry" "$mount/" || rollback "could not move ${entry##*/} into place"
-  placed+=("${entry##*/}")
+  case ${entry##*/} in .hearth-*) continue ;; esac  # never one of the panel's names from an archive
+  move "$entry" "$mount" || failed "could not move ${entry##*/} into place"
 done
-rmdir -- "$staging"
-rm -rf -- "$old" || echo "some replaced files could not be removed (${old##*/})" >&2
+# Done: the replaced files are only litter now (renamed first, so an interruption cannot undo it).
+mv -T -- "$old" "$mount/.hearth-discard-$tag" || failed "could not finish the swap"
+rm -f -- "$mount/.hearth-placing-$tag"
+rm_tree "$staging"
+rm_tree "$mount/.hearth-discard-$tag" || echo "some replaced files could not be removed (.hearth-discard-$tag)" >&2
 exit 0
+"""
+)
+
+# $1 the server's mount: undo what a restore killed midway left (the reaper, once its container is gone).
+RECOVER = (
+    _PROLOGUE
+    + r"""
+recover "$1" || { echo "an interrupted restore's leftovers could not all be put back" >&2; exit 1; }
 """
 )

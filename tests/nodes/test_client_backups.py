@@ -210,7 +210,7 @@ def test_a_restore_over_the_disk_limit_is_refused_and_holes_stay_holes(files_ser
     sparse = os.stat(os.path.join(root, "sparse.img"))
     assert sparse.st_size == 128 * 1024 * 1024 and sparse.st_blocks * 512 < 1024 * 1024
     assert os.path.getsize(os.path.join(root, "zeros.bin")) == 4 * 1024 * 1024
-    assert not [name for name in os.listdir(root) if name.startswith(".hearth-")]
+    assert [name for name in os.listdir(root) if name.startswith(".hearth-")] == [".hearth-upload-x"]
 
 
 def test_an_ignore_file_that_is_a_link_or_too_big_is_refused(files_server):
@@ -227,3 +227,38 @@ def test_an_ignore_file_that_is_a_link_or_too_big_is_refused(files_server):
     with pytest.raises(BackupFailed, match="over 64 KiB"):
         client.backup_write(target, "b.tar.zst", compression="zstd")
     assert os.listdir(target.backup_dir) == []
+
+
+def test_read_only_directories_restore_and_an_interrupted_swap_is_put_back(files_server):
+    """A directory the game made read-only moves both ways; the leftovers of a restore killed midway
+    (originals set aside, the archive's entries half placed) are put back, never deleted."""
+    from backups.storage import stop_operations
+
+    server = files_server()
+    root = plant(server, {"ro/inside.txt": "in a read-only directory", "a.txt": "a"})
+    os.chmod(os.path.join(root, "ro"), 0o555)  # noqa: S103 - read-only for its owner
+    client, target = client_for(server.node), target_of(server)
+    made = client.backup_write(target, "b.tar.zst", compression="zstd")
+    expected = checksums(root)
+    plant(server, {"later.txt": "made later"})
+    client.backup_restore(target, "b.tar.zst", compression="zstd", sha256=made.sha256)
+    assert checksums(root) == expected
+    assert os.stat(os.path.join(root, "ro")).st_mode & 0o777 == 0o555
+    assert not [name for name in os.listdir(root) if name.startswith(".hearth-")]
+
+    # Killed while setting the originals aside: a backup refuses, the recovery puts them back.
+    os.mkdir(os.path.join(root, ".hearth-replaced-t1"))
+    os.rename(os.path.join(root, "ro"), os.path.join(root, ".hearth-replaced-t1", "ro"))
+    plant(server, {".hearth-restore-t1/ro/inside.txt": "the archive's"})
+    with pytest.raises(BackupFailed, match="half swapped"):
+        client.backup_write(target, "c.tar.zst", compression="zstd")
+    client.backup_recover(target)
+    assert checksums(root) == expected
+
+    # Killed while placing the archive's entries: they go, the originals come back.
+    os.mkdir(os.path.join(root, ".hearth-replaced-t2"))
+    for name in ("a.txt", "ro"):
+        os.rename(os.path.join(root, name), os.path.join(root, ".hearth-replaced-t2", name))
+    plant(server, {".hearth-placing-t2": "", "a.txt": "from the archive", ".hearth-restore-t2/b": "b"})
+    assert stop_operations(server) == 0
+    assert checksums(root) == expected
