@@ -100,7 +100,7 @@ def store(backup: Backup, server: Server, *, progress) -> None:
         except BackupFailed:
             raise
         except Exception as exc:
-            raise BackupFailed(f"uploading to S3 failed: {exc}") from exc
+            raise _s3_failed("uploading the archive to S3", backup, exc) from exc
         finally:
             stream.close()
         backup.location, backup.node = key, None
@@ -112,6 +112,13 @@ def store(backup: Backup, server: Server, *, progress) -> None:
         backup.location, backup.node = name, server.node
     backup.size_bytes, backup.checksum = size, f"sha256:{sha256}"
     progress(95, f"Archive complete: {size / MB:.1f} MB, sha256 {sha256[:12]}….")
+
+
+def _s3_failed(doing: str, backup: Backup, exc: Exception) -> BackupFailed:
+    """A reason the customer may read: botocore's text names the store's internal endpoint and
+    bucket, so it goes to the log only."""
+    logger.warning("Backup %s: %s failed: %r", backup.pk, doing, exc)
+    return BackupFailed(f"{doing} failed (the storage did not answer as expected); see the panel's log.")
 
 
 def _reporting(progress):
@@ -148,7 +155,7 @@ def restore(backup: Backup, server: Server, *, progress) -> None:
         except BackupFailed:
             raise
         except Exception as exc:
-            raise BackupFailed(f"reading the archive from S3 failed: {exc}") from exc
+            raise _s3_failed("reading the archive from S3", backup, exc) from exc
         try:
             _verified(made.sha256, backup)
             progress(50, "Checksum verified; extracting.")
@@ -174,8 +181,9 @@ def discard(backup: Backup) -> None:
     local backup has no location, yet a worker killed in its last second may have left the complete
     archive under its name: that name goes too."""
     if backup.storage == Backup.Storage.S3:
-        if backup.location:  # an upload that never completed left no object (S3 aborts it)
-            s3.delete(backup.location)
+        # A failed upload left no object (S3 aborts it), but a worker killed between the upload's end
+        # and the row's save left one under the key it was given: that key goes too.
+        s3.delete(backup.location or s3.key_for(backup.server_id, archive_name(backup)))
         return
     node = backup.node or backup.server.node
     client_for(node).backup_remove(target_for(backup.server, node), backup.location or archive_name(backup))
