@@ -235,20 +235,14 @@ class Backups:
         self._check_backup_dir(target)
         self.run(["rm", "-rf", "--", target.backup_dir])
 
-    def backup_clean_temporary(self, target: BackupTarget) -> None:
-        """Remove the temporary archives that killed runs left (never a complete one)."""
+    def backup_clean_temporary(
+        self, target: BackupTarget, *, older_than_minutes: int = _STALE_MINUTES
+    ) -> None:
+        """Remove the temporary archives that killed runs left (never a complete one); 0 removes them
+        all (once backup_stop_all has ended every operation of the server)."""
+        age = ["-mmin", f"+{int(older_than_minutes)}"] if older_than_minutes > 0 else []
         self.run(
-            [
-                "find",
-                target.backup_dir,
-                "-maxdepth",
-                "1",
-                "-name",
-                ".tmp-*",
-                "-mmin",
-                f"+{_STALE_MINUTES}",
-                "-delete",
-            ],
+            ["find", target.backup_dir, "-maxdepth", "1", "-name", ".tmp-*", *age, "-delete"],
             check=False,
         )
 
@@ -290,15 +284,25 @@ class Backups:
             self._remove_quietly(container)
 
     def _refuse_if_busy(self, server_id: str) -> None:
-        """Remove what stopped (a killed worker's container, at the end of its lifetime); refuse while
-        another operation's container runs: two restores swapping the same files would mix them."""
+        """Refuse while another operation's script runs in one of the server's backup containers (a
+        killed worker's goes on working: two restores swapping the same files would mix them); remove
+        the idle ones (a container outlives its script when its removal failed or its worker died)."""
         for state in self.list_containers(labels=[f"{BACKUP_LABEL}={server_id}"]):
-            if state.running:
+            name = state.name or state.id
+            if state.running and self._script_running(name):
                 raise BackupBusy(
                     "Another backup or restore of this server is still running on its node; try again "
                     "when it has finished."
                 )
-            self._remove_quietly(state.name or state.id)
+            self._remove_quietly(name)
+
+    def _script_running(self, container: str) -> bool:
+        with self.guard("inspecting a backup container", container=container):
+            try:
+                exec_ids = self._api.inspect_container(container).get("ExecIDs") or []
+                return any(self._api.exec_inspect(exec_id).get("Running") for exec_id in exec_ids)
+            except docker.errors.NotFound:
+                return False
 
     def _remove_quietly(self, container: str) -> None:
         with contextlib.suppress(Exception):

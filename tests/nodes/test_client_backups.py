@@ -164,7 +164,8 @@ def test_a_streamed_archive_is_received_whole_and_read_back(files_server, engine
 
 
 def test_a_running_operation_refuses_another_until_stopped(files_server):
-    """A killed worker's container goes on working: a second operation refuses, stop_operations ends it."""
+    """A killed worker's script goes on in its container: a second operation refuses, stop_operations
+    ends it (and removes the temporary archive it was writing); an idle container is only removed."""
     from backups.storage import stop_operations
     from nodes.client.backups import BackupBusy
 
@@ -172,11 +173,16 @@ def test_a_running_operation_refuses_another_until_stopped(files_server):
     plant(server, {"a.txt": "a"})
     client, target = client_for(server.node), target_of(server)
     left = client._start_backup_container(target, data="ro", backups="rw")  # as a dead worker's
+    client._script(left, target, "sleep 60", [])
+    with open(os.path.join(target.backup_dir, ".tmp-0123456789ab-b.tar.zst"), "wb") as handle:
+        handle.write(b"half an archive")
     with pytest.raises(BackupBusy, match="still running"):
         client.backup_write(target, "b.tar.zst", compression="zstd")
     assert stop_operations(server) == 1
-    assert client.container_state(left) is None
+    assert client.container_state(left) is None and os.listdir(target.backup_dir) == []
+    idle = client._start_backup_container(target, data="ro", backups="rw")  # its removal had failed
     client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert client.container_state(idle) is None
     assert stop_operations(server) == 0
 
 
