@@ -8,12 +8,14 @@ import logging
 import posixpath
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils.text import slugify
 
 from backups import s3
 from backups.models import Backup
 from nodes.client import ArchiveStream, BackupCorrupt, BackupFailed, BackupTarget, client_for
 from nodes.datadirs import normalized
+from nodes.models import Node
 from servers import runtime
 from servers.models import Server
 
@@ -44,7 +46,35 @@ def target_for(server: Server, node=None) -> BackupTarget:
         backup_dir=posixpath.join(normalized(placed.node.data_dir), "backups", str(server.pk)),
         mount=server.template.data_path,
         owner=runtime.container_user(placed),
+        disk_limit_mb=server.allocated_disk_mb or 0,
     )
+
+
+def stop_operations(server: Server) -> int:
+    """End every backup or restore of the server still running (a killed worker's: its container goes
+    on working without it, up to its 12 h lifetime) on its node, and on any node a local backup of it
+    is on (a restore reads it from there); how many containers went. The reaper calls this before it
+    settles the job, so nothing writes an archive or swaps files once the job is marked failed; then
+    the temporary archives they were writing go, and a restore it interrupted mid-swap is undone (the originals it had set aside put back), so the
+    server never starts on half its files. The server's own node unreachable raises (the engine's
+    error), as does a swap that cannot be undone (BackupFailed): the job is not to be settled yet."""
+    client, target = client_for(server.node), target_for(server)
+    removed = client.backup_stop_all(str(server.pk))
+    client.backup_clean_temporary(target, older_than_minutes=0)  # what they were writing
+    client.backup_recover(target)
+    others = (
+        Backup.objects.filter(server=server, storage=Backup.Storage.LOCAL)
+        .exclude(node=None)
+        .exclude(node_id=server.node_id)
+        .values_list("node", flat=True)
+        .distinct()
+    )
+    for node in Node.objects.filter(pk__in=list(others)):
+        try:
+            removed += client_for(node).backup_stop_all(str(server.pk))
+        except Exception as exc:  # only ever reads there; its container ends with its lifetime
+            logger.warning("Backup containers of %s on %s stay: %s", server.pk, node.name, exc)
+    return removed
 
 
 def archive_name(backup: Backup) -> str:
@@ -71,7 +101,7 @@ def store(backup: Backup, server: Server, *, progress) -> None:
         except BackupFailed:
             raise
         except Exception as exc:
-            raise BackupFailed(f"uploading to S3 failed: {exc}") from exc
+            raise _s3_failed("uploading the archive to S3", backup, exc) from exc
         finally:
             stream.close()
         backup.location, backup.node = key, None
@@ -83,6 +113,13 @@ def store(backup: Backup, server: Server, *, progress) -> None:
         backup.location, backup.node = name, server.node
     backup.size_bytes, backup.checksum = size, f"sha256:{sha256}"
     progress(95, f"Archive complete: {size / MB:.1f} MB, sha256 {sha256[:12]}….")
+
+
+def _s3_failed(doing: str, backup: Backup, exc: Exception) -> BackupFailed:
+    """A reason the customer may read: botocore's text names the store's internal endpoint and
+    bucket, so it goes to the log only."""
+    logger.warning("Backup %s: %s failed: %r", backup.pk, doing, exc)
+    return BackupFailed(f"{doing} failed (the storage did not answer as expected); see the panel's log.")
 
 
 def _reporting(progress):
@@ -109,11 +146,17 @@ def restore(backup: Backup, server: Server, *, progress) -> None:
         progress(10, "Bringing the archive from S3 to the node.")
         name = f"restore-{archive_name(backup)}"
         try:
-            made = client.backup_receive(target, name, s3.chunks_of(backup.location))
+            made = client.backup_receive(
+                target,
+                name,
+                s3.chunks_of(backup.location),
+                max_bytes=backup.size_bytes or 0,
+                sha256=_sha256(backup),
+            )
         except BackupFailed:
             raise
         except Exception as exc:
-            raise BackupFailed(f"reading the archive from S3 failed: {exc}") from exc
+            raise _s3_failed("reading the archive from S3", backup, exc) from exc
         try:
             _verified(made.sha256, backup)
             progress(50, "Checksum verified; extracting.")
@@ -139,8 +182,9 @@ def discard(backup: Backup) -> None:
     local backup has no location, yet a worker killed in its last second may have left the complete
     archive under its name: that name goes too."""
     if backup.storage == Backup.Storage.S3:
-        if backup.location:  # an upload that never completed left no object (S3 aborts it)
-            s3.delete(backup.location)
+        # A failed upload left no object (S3 aborts it), but a worker killed between the upload's end
+        # and the row's save left one under the key it was given: that key goes too.
+        s3.delete(backup.location or s3.key_for(backup.server_id, archive_name(backup)))
         return
     node = backup.node or backup.server.node
     client_for(node).backup_remove(target_for(backup.server, node), backup.location or archive_name(backup))
@@ -169,8 +213,9 @@ def download(backup: Backup) -> Download:
 
 def move_local_backups(server: Server, source_node, target_node) -> int:
     """Copy the server's local archives from `source_node` to `target_node` (a transfer), each checked
-    against its recorded sha256 before its row points at the target and the source's copy goes. The
-    number moved; BackupFailed naming those that could not be (they stay where they were)."""
+    against its recorded sha256 before its row points at the target; the source's copy goes only once
+    that row is committed (a rollback or a dead worker leaves the row on the source, whose copy stays).
+    The number moved; BackupFailed naming those that could not be (they stay where they were)."""
     moved, failed = 0, []
     backups = Backup.objects.filter(
         server=server, storage=Backup.Storage.LOCAL, node=source_node, status=Backup.Status.COMPLETED
@@ -182,14 +227,20 @@ def move_local_backups(server: Server, source_node, target_node) -> int:
         except Exception as exc:
             logger.warning("Backup %s could not be moved to %s: %s", backup.pk, target_node.name, exc)
             failed.append(f"{backup.name}: {exc}")
-    if not failed and not Backup.objects.filter(server=server, node=source_node).exists():
-        try:
-            client_for(source_node).backup_remove_all(target_for(server, source_node))
-        except Exception as exc:  # an empty directory left behind is only litter
-            logger.warning("The backup directory of %s on %s stays: %s", server.pk, source_node.name, exc)
+    if not failed:
+        transaction.on_commit(lambda: _remove_empty_directory(server, source_node))
     if failed:
         raise BackupFailed(f"{len(failed)} backup(s) stayed on {source_node.name}: " + "; ".join(failed))
     return moved
+
+
+def _remove_empty_directory(server: Server, node) -> None:
+    if Backup.objects.filter(server=server, node=node).exists():
+        return
+    try:
+        client_for(node).backup_remove_all(target_for(server, node))
+    except Exception as exc:  # an empty directory left behind is only litter
+        logger.warning("The backup directory of %s on %s stays: %s", server.pk, node.name, exc)
 
 
 def _move_one(backup: Backup, server: Server, source_node, target_node) -> None:
@@ -197,15 +248,27 @@ def _move_one(backup: Backup, server: Server, source_node, target_node) -> None:
     source_target, destination_target = target_for(server, source_node), target_for(server, target_node)
     stream = source.backup_read(source_target, backup.location)
     try:
-        made = destination.backup_receive(destination_target, backup.location, stream)
+        made = destination.backup_receive(
+            destination_target,
+            backup.location,
+            stream,
+            max_bytes=backup.size_bytes or 0,
+            sha256=_sha256(backup),
+        )
     finally:
         stream.close()
     if made.sha256 != _sha256(backup):
         destination.backup_remove(destination_target, backup.location)
         raise BackupCorrupt(f"the copy's sha256 is {made.sha256}, not the {_sha256(backup)} recorded")
-    Backup.objects.filter(pk=backup.pk).update(node=target_node)
+    with transaction.atomic():
+        Backup.objects.filter(pk=backup.pk).update(node=target_node)
     backup.node = target_node
-    try:
-        source.backup_remove(source_target, backup.location)
-    except Exception as exc:  # the copy on the target is the backup now; the old one is only litter
-        logger.warning("The old copy of backup %s on %s stays: %s", backup.pk, source_node.name, exc)
+    name = backup.location
+
+    def remove_old_copy() -> None:  # only once the row pointing at the target is committed
+        try:
+            source.backup_remove(source_target, name)
+        except Exception as exc:  # the copy on the target is the backup now; the old one is only litter
+            logger.warning("The old copy of backup %s on %s stays: %s", backup.pk, source_node.name, exc)
+
+    transaction.on_commit(remove_old_copy)

@@ -45,8 +45,9 @@ UNPACK_EXIT_SECONDS = STALE_AFTER.total_seconds() / 2
 
 # Sent with job_id and step at each step of a transfer; the tests run the reaper from here.
 step_reached = Signal()
-# Sent with server, source and target (Nodes) once a server is on its target, before the source's copy
-# is removed; receivers must not raise (backups/transfer.py moves the server's local backups).
+# Sent with server, source and target (Nodes) once a server is on its target and the transfer is
+# committed (outside any transaction); receivers must not raise (backups/transfer.py moves the server's
+# local backups, each row committed before its source copy goes).
 server_moved = Signal()
 
 
@@ -288,6 +289,7 @@ def _finish(lease: Lease, plan: Plan) -> None:
             raise TransferAborted("the server is not on the target after the switch")
         _step(lease, "finishing")
         _complete(job, plan)
+    _move_backups(plan)  # committed: the server is on the target for good
 
 
 def _switch(server: Server, job: Job, target: Node) -> None:
@@ -322,7 +324,6 @@ def _ordered(queryset, ids: list[str]) -> list[Allocation]:
 def _complete(job: Job, plan: Plan) -> None:
     """(Fenced, server on the target.) Remove the source's copy; the target's was checked before the switch."""
     server = Server.objects.select_related("template").get(pk=plan.server_id)
-    _move_backups(server, plan)
     try:
         if plan.source is None:
             raise RuntimeError("its node was deleted")
@@ -338,20 +339,27 @@ def _complete(job: Job, plan: Plan) -> None:
     console.write(server.pk, f"Transfer to {plan.target.name} complete.")
 
 
-def _move_backups(server: Server, plan: Plan) -> None:
+def _move_backups(plan: Plan) -> None:
     """Whatever else lives on the old node for this server follows it now (its node-local backups:
-    backups/transfer.py listens), before the old copy goes."""
-    if plan.source is not None:
+    backups/transfer.py listens). Called once the switch is committed, outside the fenced
+    transaction: a receiver's own writes commit as it goes and it deletes a source copy only after,
+    so a rollback or a dead worker never loses what it moved (what it did not move stays where its
+    rows still point)."""
+    server = Server.objects.select_related("node", "template").filter(pk=plan.server_id).first()
+    if plan.source is not None and server is not None and server.node_id == plan.target.pk:
         server_moved.send(sender=Server, server=server, source=plan.source, target=plan.target)
 
 
 def _settle(lease: Lease, plan: Plan, reason: str) -> None:
     """End a job that cannot go on, as its owner: complete it if the switch happened, else undo it."""
     with lease.fenced() as (job, server):
-        if server is not None and plan.target is not None and server.node_id == plan.target.pk:
+        switched = server is not None and plan.target is not None and server.node_id == plan.target.pk
+        if switched:
             _complete(job, plan)
         else:
             _undo(job, server, plan, reason)
+    if switched:
+        _move_backups(plan)
 
 
 def _undo(job: Job, server: Server | None, plan: Plan, reason: str) -> None:

@@ -36,6 +36,7 @@ _READ_TIMEOUT = 6 * 3600.0  # one read of a script's output: tar may be silent f
 # A container's life at most: its idle main process ends then, and the operation in it with it, so a
 # worker killed midway leaves nothing running for long (the next operation removes what stopped).
 _LIFETIME_SECONDS = 12 * 3600
+_MEMORY = "2g"
 # A temporary archive untouched this long is a killed run's (a live one is written to all the time).
 _STALE_MINUTES = 30
 
@@ -50,6 +51,7 @@ class BackupTarget:
     backup_dir: str
     mount: str
     owner: str
+    disk_limit_mb: int = 0  # what a restore's files may take at most (0: no limit)
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,11 @@ class BackupFailed(Exception):
 
 class BackupCorrupt(BackupFailed):
     """The archive is not the one recorded (its sha256 differs) or is gone: nothing was touched."""
+
+
+class BackupBusy(BackupFailed):
+    """Another backup or restore of the same server is still running on its node (a worker killed
+    midway leaves its container working: `backup_stop_all` ends it)."""
 
 
 def _check_name(name: str) -> str:
@@ -177,13 +184,25 @@ class Backups:
             target, scripts.READ, argv, data=None, backups="ro", doing="reading the backup"
         )
 
-    def backup_receive(self, target: BackupTarget, name: str, chunks) -> ArchiveMade:
-        """Write `chunks` as the archive `name` (under a temporary name until the last one is in)."""
-        argv = [_temporary(_check_name(name)), name]
+    def backup_receive(
+        self, target: BackupTarget, name: str, chunks, *, max_bytes: int = 0, sha256: str = ""
+    ) -> ArchiveMade:
+        """Write `chunks` as the archive `name` (under a temporary name until the last one is in).
+        With `max_bytes` and `sha256` (the recorded ones), BackupCorrupt when more arrive (the rest is
+        not read) or the sha256 differs: the archive never gets its name then."""
+        if sha256 and not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise BackupCorrupt(f"The backup has no valid checksum recorded ({sha256!r}).")
+        argv = [_temporary(_check_name(name)), name, str(max(0, int(max_bytes))), sha256 or "-"]
         with self._backup_container(target, data=None, backups="rw") as container:
             run = self._script(container, target, scripts.RECEIVE, argv, stdin=True)
+            sent = 0
             with self.guard("sending a backup", container=container):
                 for chunk in chunks:
+                    if max_bytes and sent + len(chunk) > max_bytes:
+                        # One byte over is enough for the script to refuse it (and remove its file).
+                        run.stream.send(chunk[: max_bytes + 1 - sent])
+                        break
+                    sent += len(chunk)
                     run.stream.send(chunk)
                 run.stream.close_stdin()
             return _made(run.output(), run, "receiving the backup")
@@ -199,6 +218,7 @@ class Backups:
             sha256,
             target.mount,
             uuid.uuid4().hex[:12],
+            str(max(0, int(target.disk_limit_mb)) * 1024 * 1024),
         ]
         with self._backup_container(target, data="rw", backups="ro") as container:
             run = self._script(container, target, scripts.RESTORE, argv)
@@ -215,22 +235,34 @@ class Backups:
         self._check_backup_dir(target)
         self.run(["rm", "-rf", "--", target.backup_dir])
 
-    def backup_clean_temporary(self, target: BackupTarget) -> None:
-        """Remove the temporary archives that killed runs left (never a complete one)."""
+    def backup_clean_temporary(
+        self, target: BackupTarget, *, older_than_minutes: int = _STALE_MINUTES
+    ) -> None:
+        """Remove the temporary archives that killed runs left (never a complete one); 0 removes them
+        all (once backup_stop_all has ended every operation of the server)."""
+        age = ["-mmin", f"+{int(older_than_minutes)}"] if older_than_minutes > 0 else []
         self.run(
-            [
-                "find",
-                target.backup_dir,
-                "-maxdepth",
-                "1",
-                "-name",
-                ".tmp-*",
-                "-mmin",
-                f"+{_STALE_MINUTES}",
-                "-delete",
-            ],
+            ["find", target.backup_dir, "-maxdepth", "1", "-name", ".tmp-*", *age, "-delete"],
             check=False,
         )
+
+    def backup_recover(self, target: BackupTarget) -> None:
+        """Undo what a restore killed midway left in the server's directory (its originals set aside
+        go back, the archive's half-placed entries go); nothing to do is fine. Run it only when no
+        operation of the server is running (after backup_stop_all)."""
+        with self._backup_container(target, data="rw", backups=None) as container:
+            run = self._script(container, target, scripts.RECOVER, [target.mount])
+            run.output()
+            run.finish("putting back an interrupted restore's files")
+
+    def backup_stop_all(self, server_id: str) -> int:
+        """Force-remove every backup container of the server, running ones too (what a killed worker
+        left working: its exec does not end with the worker's connection). How many there were."""
+        removed = 0
+        for state in self.list_containers(labels=[f"{BACKUP_LABEL}={server_id}"]):
+            with contextlib.suppress(Exception):
+                removed += bool(self.remove_container(state.name or state.id))
+        return removed
 
     # ---- The containers ----
 
@@ -251,11 +283,26 @@ class Backups:
         finally:
             self._remove_quietly(container)
 
-    def _remove_stopped_backup_containers(self, server_id: str) -> None:
-        """What a killed worker left: its container stops at the end of its lifetime."""
+    def _refuse_if_busy(self, server_id: str) -> None:
+        """Refuse while another operation's script runs in one of the server's backup containers (a
+        killed worker's goes on working: two restores swapping the same files would mix them); remove
+        the idle ones (a container outlives its script when its removal failed or its worker died)."""
         for state in self.list_containers(labels=[f"{BACKUP_LABEL}={server_id}"]):
-            if not state.running:
-                self._remove_quietly(state.name or state.id)
+            name = state.name or state.id
+            if state.running and self._script_running(name):
+                raise BackupBusy(
+                    "Another backup or restore of this server is still running on its node; try again "
+                    "when it has finished."
+                )
+            self._remove_quietly(name)
+
+    def _script_running(self, container: str) -> bool:
+        with self.guard("inspecting a backup container", container=container):
+            try:
+                exec_ids = self._api.inspect_container(container).get("ExecIDs") or []
+                return any(self._api.exec_inspect(exec_id).get("Running") for exec_id in exec_ids)
+            except docker.errors.NotFound:
+                return False
 
     def _remove_quietly(self, container: str) -> None:
         with contextlib.suppress(Exception):
@@ -272,7 +319,7 @@ class Backups:
             self._check_backup_dir(target)
             volumes[target.backup_dir] = {"bind": "/backups", "mode": backups}
         tag = self._tools_image()
-        self._remove_stopped_backup_containers(target.server_id)
+        self._refuse_if_busy(target.server_id)
         name = f"hearth-backup-{target.server_id}-{uuid.uuid4().hex[:8]}"
         spec = {
             "image": tag,
@@ -284,11 +331,12 @@ class Backups:
             "user": target.owner,
             "labels": {BACKUP_LABEL: target.server_id, "hearth.role": "backup"},
             "volumes": volumes,
-            # No memory limit: the page cache of what tar reads and writes is charged to the container,
-            # and under a 1 GB limit a 1 GB restore waited on reclaim (a third slower, bench/backup).
-            # Its programs are ours and bounded (zstd refuses windows over 128 MB unless told).
-            "mem_limit": None,
-            "memswap_limit": None,
+            # The page cache of what tar reads and writes is charged to the container: under a 1 GB
+            # limit a 1 GB restore waited on reclaim (a third slower, bench/backup). 2 GB bounds what
+            # a runaway (a hostile archive's, an ignore file's) can take, well above what ours use
+            # (zstd refuses windows over 128 MB unless told; the cache is reclaimed, not refused).
+            "mem_limit": _MEMORY,
+            "memswap_limit": _MEMORY,
             "nano_cpus": None,
             "pids_limit": 256,  # zstd -T0 starts a thread per core
             "blkio_weight": None,
@@ -312,7 +360,10 @@ class Backups:
     def _script(self, container: str, target: BackupTarget, script: str, argv, *, stdin=False) -> _Run:
         with self.guard("running a backup script", container=container):
             exec_id = self._api.exec_create(
-                container, ["bash", "-c", script, "backup", *argv], stdin=stdin, user=target.owner
+                container,
+                ["nice", "-n", "10", "bash", "-c", script, "backup", *argv],  # the game comes first
+                stdin=stdin,
+                user=target.owner,
             )["Id"]
             attached = self._api.exec_start(exec_id, socket=True, demux=False)
         return _Run(self, container, ExecStream(attached, timeout=_READ_TIMEOUT), exec_id)

@@ -82,8 +82,24 @@ def test_a_failed_s3_backup_leaves_no_object(files_server, s3_bucket, settings):
     uploads = s3.client().list_multipart_uploads(Bucket=s3_bucket).get("Uploads", [])
     assert [u for u in uploads if str(server.pk) in u["Key"]] == []
 
+    # A worker killed after the upload but before the row's save: discard finds the key it had.
+    key = s3.key_for(server.pk, storage.archive_name(backup))
+    s3.client().put_object(Bucket=s3_bucket, Key=key, Body=b"complete but unrecorded")
+    storage.discard(backup)
+    assert not s3.exists(key)
 
-def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(files_server, game_node):
+    # The store's own error text (its internal endpoint) never reaches the customer's backup.error.
+    endpoint = settings.BACKUP_S3["endpoint_url"]
+    settings.BACKUP_S3 = {**settings.BACKUP_S3, "endpoint_url": "http://127.0.0.1:9"}
+    os.chmod(os.path.join(root, "z"), 0o755)  # noqa: S103 - readable again: tar would succeed
+    with pytest.raises(BackupFailed, match="see the panel's log") as failed:
+        storage.store(backup, server, progress=lambda *_: None)
+    assert "127.0.0.1" not in failed.value.reason and endpoint not in failed.value.reason
+
+
+def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(
+    files_server, game_node, django_capture_on_commit_callbacks
+):
     server = files_server()
     root = plant(server, mixed_files())
     expected = checksums(root)
@@ -97,7 +113,12 @@ def test_a_local_backup_is_downloaded_discarded_and_follows_a_transfer(files_ser
     assert f"sha256:{hashlib.sha256(data).hexdigest()}" == backup.checksum
 
     source, target = server.node, game_node(2, "ssh")
-    assert storage.move_local_backups(server, source, target) == 1
+    with django_capture_on_commit_callbacks() as removals:
+        assert storage.move_local_backups(server, source, target) == 1
+    source_copy = os.path.join(storage.target_for(server).backup_dir, backup.location)
+    assert os.path.exists(source_copy)  # until the row pointing at the target is committed
+    for removal in removals:
+        removal()
     backup.refresh_from_db()
     assert backup.node == target
     assert not os.path.exists(os.path.join(storage.target_for(server).backup_dir, backup.location))

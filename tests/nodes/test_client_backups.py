@@ -148,9 +148,123 @@ def test_a_streamed_archive_is_received_whole_and_read_back(files_server, engine
         digest.update(chunk)
         size += len(chunk)
         chunks.append(chunk)
-    made = client.backup_receive(target, "copy.tar.zst", iter(chunks))
+    with pytest.raises(BackupCorrupt, match="larger than"):  # a replaced, bigger object stops there
+        client.backup_receive(target, "copy.tar.zst", iter(chunks), max_bytes=size - 1)
+    with pytest.raises(BackupCorrupt, match="sha256"):
+        client.backup_receive(target, "copy.tar.zst", iter(chunks), sha256="0" * 64)
+    assert os.listdir(target.backup_dir) == []  # neither got its name, nor left a temporary
+    made = client.backup_receive(
+        target, "copy.tar.zst", iter(chunks), max_bytes=size, sha256=digest.hexdigest()
+    )
     assert (made.sha256, made.size_bytes) == (digest.hexdigest(), size)
     assert b"".join(client.backup_read(target, "copy.tar.zst")) == b"".join(chunks)
     client.backup_remove(target, "copy.tar.zst")
     client.backup_remove(target, "copy.tar.zst")  # a missing one is fine
     assert os.listdir(target.backup_dir) == []
+
+
+def test_a_running_operation_refuses_another_until_stopped(files_server):
+    """A killed worker's script goes on in its container: a second operation refuses, stop_operations
+    ends it (and removes the temporary archive it was writing); an idle container is only removed."""
+    from backups.storage import stop_operations
+    from nodes.client.backups import BackupBusy
+
+    server = files_server()
+    plant(server, {"a.txt": "a"})
+    client, target = client_for(server.node), target_of(server)
+    left = client._start_backup_container(target, data="ro", backups="rw")  # as a dead worker's
+    client._script(left, target, "sleep 60", [])
+    with open(os.path.join(target.backup_dir, ".tmp-0123456789ab-b.tar.zst"), "wb") as handle:
+        handle.write(b"half an archive")
+    with pytest.raises(BackupBusy, match="still running"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert stop_operations(server) == 1
+    assert client.container_state(left) is None and os.listdir(target.backup_dir) == []
+    idle = client._start_backup_container(target, data="ro", backups="rw")  # its removal had failed
+    client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert client.container_state(idle) is None
+    assert stop_operations(server) == 0
+
+
+def test_a_restore_over_the_disk_limit_is_refused_and_holes_stay_holes(files_server):
+    """A file of zeros compresses to nothing yet restores to its size: refused past the server's disk
+    limit, the originals kept. A sparse file is archived as its data and restored with its holes. The
+    panel's own staging names are never archived."""
+    import dataclasses
+
+    server = files_server()
+    root = plant(
+        server, {"zeros.bin": bytes(4 * 1024 * 1024), ".hearth-upload-x/junk": "the panel's temporary"}
+    )
+    with open(os.path.join(root, "sparse.img"), "wb") as handle:
+        handle.truncate(128 * 1024 * 1024)
+        handle.write(b"data at the start")
+    os.chown(os.path.join(root, "sparse.img"), *(os.stat(root)[4:6]))
+    client, target = client_for(server.node), target_of(server)
+    made = client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert made.size_bytes < 1024 * 1024
+    os.remove(os.path.join(root, "zeros.bin"))
+    plant(server, {"current.txt": "kept"})
+    before = checksums(root)
+    tight = dataclasses.replace(target, disk_limit_mb=1)
+    with pytest.raises(BackupFailed, match="disk limit of 1 MB"):
+        client.backup_restore(tight, "b.tar.zst", compression="zstd", sha256=made.sha256)
+    assert checksums(root) == before
+
+    roomy = dataclasses.replace(target, disk_limit_mb=64)
+    client.backup_restore(roomy, "b.tar.zst", compression="zstd", sha256=made.sha256)
+    sparse = os.stat(os.path.join(root, "sparse.img"))
+    assert sparse.st_size == 128 * 1024 * 1024 and sparse.st_blocks * 512 < 1024 * 1024
+    assert os.path.getsize(os.path.join(root, "zeros.bin")) == 4 * 1024 * 1024
+    assert [name for name in os.listdir(root) if name.startswith(".hearth-")] == [".hearth-upload-x"]
+
+
+def test_an_ignore_file_that_is_a_link_or_too_big_is_refused(files_server):
+    server = files_server()
+    root = plant(server, {"a.txt": "a"}, links={".hearthignore": "/dev/zero"})
+    client, target = client_for(server.node), target_of(server)
+    with pytest.raises(BackupFailed, match="not a regular file"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    os.remove(os.path.join(root, ".hearthignore"))
+    plant(server, {".hearthignore": "".join(f"p{i}\n" for i in range(1001))})
+    with pytest.raises(BackupFailed, match="over 1000 patterns"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    plant(server, {".hearthignore": "x" * 70000})
+    with pytest.raises(BackupFailed, match="over 64 KiB"):
+        client.backup_write(target, "b.tar.zst", compression="zstd")
+    assert os.listdir(target.backup_dir) == []
+
+
+def test_read_only_directories_restore_and_an_interrupted_swap_is_put_back(files_server):
+    """A directory the game made read-only moves both ways; the leftovers of a restore killed midway
+    (originals set aside, the archive's entries half placed) are put back, never deleted."""
+    from backups.storage import stop_operations
+
+    server = files_server()
+    root = plant(server, {"ro/inside.txt": "in a read-only directory", "a.txt": "a"})
+    os.chmod(os.path.join(root, "ro"), 0o555)  # noqa: S103 - read-only for its owner
+    client, target = client_for(server.node), target_of(server)
+    made = client.backup_write(target, "b.tar.zst", compression="zstd")
+    expected = checksums(root)
+    plant(server, {"later.txt": "made later"})
+    client.backup_restore(target, "b.tar.zst", compression="zstd", sha256=made.sha256)
+    assert checksums(root) == expected
+    assert os.stat(os.path.join(root, "ro")).st_mode & 0o777 == 0o555
+    assert not [name for name in os.listdir(root) if name.startswith(".hearth-")]
+
+    # Killed while setting the originals aside: a backup refuses, the recovery puts them back.
+    os.mkdir(os.path.join(root, ".hearth-replaced-t1"))
+    os.rename(os.path.join(root, "ro"), os.path.join(root, ".hearth-replaced-t1", "ro"))
+    plant(server, {".hearth-restore-t1/ro/inside.txt": "the archive's"})
+    with pytest.raises(BackupFailed, match="half swapped"):
+        client.backup_write(target, "c.tar.zst", compression="zstd")
+    client.backup_recover(target)
+    assert checksums(root) == expected
+
+    # Killed while placing the archive's entries: they go, the originals come back.
+    os.mkdir(os.path.join(root, ".hearth-replaced-t2"))
+    for name in ("a.txt", "ro"):
+        os.rename(os.path.join(root, name), os.path.join(root, ".hearth-replaced-t2", name))
+    plant(server, {".hearth-placing-t2": "", "a.txt": "from the archive", ".hearth-restore-t2/b": "b"})
+    assert stop_operations(server) == 0
+    assert checksums(root) == expected

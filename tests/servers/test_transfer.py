@@ -89,9 +89,12 @@ def test_a_transfer_moves_every_file_intact(client_for, admin, installed, via):
     assert not root.exists()
     assert set(Allocation.objects.filter(server=server).values_list("node_id", flat=True)) == {target.pk}
     assert Job.objects.get(kind="transfer").status == "succeeded"
-    if backup is not None:  # its local backups came along, checked against their sha256
+    if backup is not None:  # its local backups came along (once committed), checked against their sha256
+        from backups.models import Backup
+        from tests.polling import wait_for
+
+        wait_for(lambda: Backup.objects.filter(pk=backup.pk, node=target).exists(), 30, "the backup to move")
         backup.refresh_from_db()
-        assert backup.node_id == target.pk
         archive = Path(target.data_dir) / "backups" / str(server.pk) / backup.location
         assert f"sha256:{hashlib.sha256(archive.read_bytes()).hexdigest()}" == backup.checksum
         assert not (Path(source.data_dir) / "backups" / str(server.pk) / backup.location).exists()
