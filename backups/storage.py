@@ -55,9 +55,10 @@ def stop_operations(server: Server) -> int:
     on working without it, up to its 12 h lifetime) on its node, and on any node a local backup of it
     is on (a restore reads it from there); how many containers went. The reaper calls this before it
     settles the job, so nothing writes an archive or swaps files once the job is marked failed; then
-    the temporary archives they were writing go, and a restore it interrupted mid-swap is undone (the originals it had set aside put back), so the
-    server never starts on half its files. The server's own node unreachable raises (the engine's
-    error), as does a swap that cannot be undone (BackupFailed): the job is not to be settled yet."""
+    the temporary archives they were writing go, and a restore interrupted mid-swap is undone (the
+    originals it had set aside put back), so the server never starts on half its files. The server's
+    own node unreachable raises (the engine's error), as does a swap that cannot be undone
+    (BackupFailed): the job is not to be settled yet."""
     client, target = client_for(server.node), target_for(server)
     removed = client.backup_stop_all(str(server.pk))
     client.backup_clean_temporary(target, older_than_minutes=0)  # what they were writing

@@ -22,6 +22,7 @@ from backups.console_wait import save_commands, send_after_commands
 from backups.models import Backup
 from config.errors import DomainError
 from nodes.client import BackupFailed, NodeUnavailable
+from nodes.client.backups import OPERATION_LIFETIME_SECONDS
 from servers import console, jobs
 from servers.models import Job, Server
 from servers.states import set_status
@@ -242,21 +243,21 @@ def backups_reap(*, now: datetime | None = None) -> int:
     live = Job.objects.filter(kind__in=(Job.Kind.BACKUP, Job.Kind.RESTORE))
     running_cutoff, pending_cutoff = now - STALE_AFTER, now - PENDING_STALE_AFTER
     quiet = [
-        (job_id, running_cutoff)
+        (job_id, running_cutoff, True)
         for job_id in live.filter(status=Job.Status.RUNNING)
         .annotate(last_sign=Coalesce("heartbeat_at", "started_at", "created_at"))
         .filter(last_sign__lt=running_cutoff)
         .values_list("pk", flat=True)
     ] + [
-        (job_id, pending_cutoff)
+        (job_id, pending_cutoff, False)  # never claimed: nothing of it ever ran on a node
         for job_id in live.filter(status=Job.Status.PENDING, created_at__lt=pending_cutoff).values_list(
             "pk", flat=True
         )
     ]
     reaped = 0
-    for job_id, cutoff in quiet:
+    for job_id, cutoff, ran in quiet:
         lease = take_over(job_id, cutoff=cutoff)
-        if lease is None:
+        if lease is None or (ran and not _stopped(lease, now)):
             continue
         try:
             _reap(lease)
@@ -264,6 +265,28 @@ def backups_reap(*, now: datetime | None = None) -> int:
             continue
         reaped += 1
     return reaped
+
+
+def _stopped(lease: Lease, now: datetime) -> bool:
+    """End what the dead worker left running on the node (its container goes on without it) and undo a
+    restore it interrupted mid-swap, before the job is settled: until then nothing may start the server
+    or touch its files. When the node cannot be reached the job waits, owned by the reaper, until the
+    operation's container has ended by itself (OPERATION_LIFETIME_SECONDS after the job began)."""
+    job = Job.objects.filter(pk=lease.job_id).select_related("server__node", "server__template").first()
+    if job is None or job.server is None:
+        return True
+    try:
+        storage.stop_operations(job.server)
+    except Exception as exc:
+        outlived = now - (job.started_at or job.created_at) > timedelta(seconds=OPERATION_LIFETIME_SECONDS)
+        logger.warning(
+            "The dead job %s's operations could not be ended (%s)%s",
+            job.pk,
+            exc,
+            "; their container has ended by now" if outlived else "; trying again later",
+        )
+        return outlived
+    return True
 
 
 def _reap(lease: Lease) -> None:

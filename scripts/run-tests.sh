@@ -19,14 +19,20 @@ case "${DATABASE_URL:-}" in
   *) echo "The suite runs on PostgreSQL; DATABASE_URL is '${DATABASE_URL:-}'." >&2; exit 1 ;;
 esac
 # The whole suite runs on two workers (pytest-xdist), each on its own share of the environment (its own
-# database, Redis database and bucket: tests/worker_env.py); a run of chosen tests runs in one process.
-workers=()
+# database, Redis database and bucket: tests/worker_env.py), then, alone, the few tests that stop an
+# engine or an sshd (marked stops_services) that the other worker's tests use. Chosen tests run in one
+# process.
+status=0
 if [ "$#" = 0 ]; then
   export HEARTH_TEST_WORKER_ENVS=${HEARTH_TEST_WORKER_ENVS:-$envfile-a}
-  workers=(-n "${HEARTH_TEST_WORKERS:-2}" --dist loadfile)
+  .venv/bin/python -m pytest -p tests.worker_env -n "${HEARTH_TEST_WORKERS:-2}" --dist loadfile \
+    -m "not stops_services" || status=$?
+  if [ "$status" = 0 ] || [ "$status" = 1 ]; then
+    .venv/bin/python -m pytest -p tests.worker_env -m stops_services -p no:cacheprovider || status=$((status | $?))
+  fi
+else
+  .venv/bin/python -m pytest -p tests.worker_env "$@" || status=$?
 fi
-status=0
-.venv/bin/python -m pytest -p tests.worker_env "${workers[@]}" "$@" || status=$?
 if [ "$status" = 5 ]; then
   echo "pytest collected no tests: that is a failure." >&2
 fi

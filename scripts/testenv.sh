@@ -677,7 +677,7 @@ pg_tune() {
     ver=$(ls /usr/lib/postgresql | sort -V | tail -n1)
     as_user postgres psql -p 5432 -Xq -c "ALTER SYSTEM SET max_connections = $PG_MAX_CONNECTIONS" >>"$LOGS/postgres.log" 2>&1 ||
         die_log "postgres: could not raise max_connections" "$LOGS/postgres.log"
-    pg_ctlcluster "$ver" main restart >>"$LOGS/postgres.log" 2>&1 || die_log "postgres: restart failed" "$LOGS/postgres.log"
+    pg_ctlcluster "$ver" main restart </dev/null >>"$LOGS/postgres.log" 2>&1 9>&- || die_log "postgres: restart failed" "$LOGS/postgres.log"
     pg_ok || die "postgres: not back after raising max_connections"
     log "postgres: max_connections $current -> $PG_MAX_CONNECTIONS"
 }

@@ -24,3 +24,7 @@ def pytest_configure(config):
     config.addinivalue_line(
         "markers", "real_worker: the module's tasks run on a real Celery worker thread, not eagerly"
     )
+    config.addinivalue_line(
+        "markers",
+        "stops_services: stops an engine or an sshd of the test environment (never run beside others)",
+    )

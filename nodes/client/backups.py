@@ -35,7 +35,7 @@ COMPRESSIONS = ("zstd", "gzip")
 _READ_TIMEOUT = 6 * 3600.0  # one read of a script's output: tar may be silent for as long as it works
 # A container's life at most: its idle main process ends then, and the operation in it with it, so a
 # worker killed midway leaves nothing running for long (the next operation removes what stopped).
-_LIFETIME_SECONDS = 12 * 3600
+OPERATION_LIFETIME_SECONDS = 12 * 3600
 _MEMORY = "2g"
 # A temporary archive untouched this long is a killed run's (a live one is written to all the time).
 _STALE_MINUTES = 30
@@ -324,7 +324,7 @@ class Backups:
         spec = {
             "image": tag,
             "name": name,
-            "command": ["sleep", str(_LIFETIME_SECONDS)],
+            "command": ["sleep", str(OPERATION_LIFETIME_SECONDS)],
             "entrypoint": [],
             "environment": {"PATH": PATH, "LC_ALL": "C"},
             "working_dir": "/",

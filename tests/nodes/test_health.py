@@ -6,7 +6,8 @@ from nodes.health import node_check_health
 from nodes.models import NodeEvent
 from tests.nodes.conftest import testenv
 
-pytestmark = pytest.mark.django_db
+# These stop and start engine 2 and its sshd: scripts/run-tests.sh runs them alone, after the rest.
+pytestmark = [pytest.mark.django_db, pytest.mark.stops_services]
 
 
 @pytest.fixture

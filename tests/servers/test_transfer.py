@@ -104,6 +104,7 @@ def test_a_transfer_moves_every_file_intact(client_for, admin, installed, via):
     wait_status(server, S.RUNNING)
 
 
+@pytest.mark.stops_services  # stops sshd 2: run alone, after the rest (scripts/run-tests.sh)
 def test_a_target_lost_midway_leaves_the_source_intact(client_for, admin, installed):
     server, source, target, root = installed()
     (root / "big.bin").write_bytes(os.urandom(150 * 1024 * 1024))
