@@ -102,6 +102,16 @@ def write_results(text: str) -> None:
     RESULTS.write_text(f"{current}\n\n{text}")
 
 
+def publish(text: str, *, append: bool, raw: Path | None = None) -> None:
+    """Print a run's report and, unless told not to (a development run), append it to RESULTS.md."""
+    print()
+    print(text)
+    if append:
+        write_results(text)
+        kept = f"; everything measured is in {raw.relative_to(ROOT)}" if raw else ""
+        print(f"Appended to {RESULTS.relative_to(ROOT)}{kept}.")
+
+
 class Leftovers:
     """What a run started or created, written as it happens, so the next run cleans up after a crash
     (a process is only signalled when /proc still shows the exact command line we started)."""

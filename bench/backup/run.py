@@ -39,7 +39,7 @@ os.chdir(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench import adapter  # noqa: E402
-from bench.harness import OUT, RESULTS, Aborted, env, machine_info, migrate_and_setup_django, write_results  # noqa: E402
+from bench.harness import OUT, Aborted, env, machine_info, migrate_and_setup_django, publish  # noqa: E402
 
 MB = 1024 * 1024
 PORTS = {"local": "30900-30901", "ssh": "30910-30911"}
@@ -326,12 +326,7 @@ def main() -> int:
         )
     if status:
         return status
-    text = report(bench)
-    print()
-    print(text)
-    if not args.no_results:
-        write_results(text)
-        print(f"Appended to {RESULTS.relative_to(ROOT)}.")
+    publish(report(bench), append=not args.no_results)
     return 0
 
 

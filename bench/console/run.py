@@ -57,14 +57,13 @@ from bench.console.report import dump, report  # noqa: E402
 from bench.console.setup import Setup  # noqa: E402
 from bench.harness import (  # noqa: E402
     OUT,
-    RESULTS,
     Aborted,
     Leftovers,
     Processes,
     env,
     machine_info,
     migrate_and_setup_django,
-    write_results,
+    publish,
 )
 
 
@@ -240,12 +239,7 @@ def main() -> int:
         raw = dump(bench)
     if status:
         return status
-    text = report(bench)
-    print()
-    print(text)
-    if not args.no_results:
-        write_results(text)
-        print(f"Appended to {RESULTS.relative_to(ROOT)}; everything measured is in {raw.relative_to(ROOT)}.")
+    publish(report(bench), append=not args.no_results, raw=raw)
     return 0
 
 

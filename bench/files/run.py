@@ -48,14 +48,13 @@ from bench.files.setup import Setup  # noqa: E402
 from bench.files.transfers import METHODS, Transfers  # noqa: E402
 from bench.harness import (  # noqa: E402
     OUT,
-    RESULTS,
     Aborted,
     Leftovers,
     Processes,
     env,
     machine_info,
     migrate_and_setup_django,
-    write_results,
+    publish,
 )
 from bench.rawsftp import OpenSshSftp  # noqa: E402
 
@@ -233,12 +232,7 @@ def main() -> int:
         )
     if status:
         return status
-    text = report(bench)
-    print()
-    print(text)
-    if not args.no_results:
-        write_results(text)
-        print(f"Appended to {RESULTS.relative_to(ROOT)}; every transfer is in {raw.relative_to(ROOT)}.")
+    publish(report(bench), append=not args.no_results, raw=raw)
     return 0
 
 

@@ -37,14 +37,13 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from bench import adapter  # noqa: E402 - once ROOT is on the path
 from bench.harness import (  # noqa: E402
     OUT,
-    RESULTS,
     Aborted,
     Leftovers,
     Processes,
     env,
     machine_info,
     migrate_and_setup_django,
-    write_results,
+    publish,
 )
 from bench.lifecycle.common import BENCH_LABEL, LEFTOVERS, Target, test_runs  # noqa: E402
 from bench.lifecycle.observe import StatusPoller  # noqa: E402
@@ -203,12 +202,7 @@ def main() -> int:
         )
     if status:
         return status
-    text = report(bench)
-    print()
-    print(text)
-    if not args.no_results:
-        write_results(text)
-        print(f"Appended to {RESULTS.relative_to(ROOT)}; every round is in {raw.relative_to(ROOT)}.")
+    publish(report(bench), append=not args.no_results, raw=raw)
     return 0
 
 

@@ -30,7 +30,6 @@ sys.path.insert(0, str(ROOT))
 from bench import adapter  # noqa: E402 - once ROOT is on the path
 from bench.harness import (  # noqa: E402
     OUT,
-    RESULTS,
     VENV_BIN,
     Aborted,
     Leftovers,
@@ -40,9 +39,9 @@ from bench.harness import (  # noqa: E402
     machine_info,
     migrate_and_setup_django,
     port_is_free,
+    publish,
     summary,
     wait_until,
-    write_results,
 )
 
 LEFTOVERS = OUT / ".schedule-leftovers.json"
@@ -262,12 +261,7 @@ def main() -> int:
         )
     if status:
         return status
-    text = report(bench)
-    print()
-    print(text)
-    if not args.no_results:
-        write_results(text)
-        print(f"Appended to {RESULTS.relative_to(ROOT)}.")
+    publish(report(bench), append=not args.no_results)
     return 0
 
 
