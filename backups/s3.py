@@ -97,8 +97,12 @@ def chunks_of(key: str, *, chunk_size: int = 4 * MB):
 
 
 def delete(key: str) -> None:
-    """Remove the object (S3 answers success for a missing one too)."""
-    client().delete_object(Bucket=bucket(), Key=key)
+    """Remove the object. S3 answers success for a missing one; a missing bucket holds none either."""
+    try:
+        client().delete_object(Bucket=bucket(), Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchBucket":
+            raise
 
 
 def exists(key: str) -> bool:
