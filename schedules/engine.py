@@ -13,11 +13,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.permissions import can
 from config.errors import DomainError, NotAllowed
 from schedules import cron
 from schedules.models import Run, Step, Task
-from schedules.services import STEP_PERMISSIONS
+from schedules.services import missing_permission
 from servers.lifecycle import power  # at import, not first use: a worker child's first firing is on time
 from servers.lifecycle.command import server_command
 from servers.models import Job, Server
@@ -61,7 +60,11 @@ def tasks_catch_up(*, beat_started_at: float) -> int:
     started = _at(beat_started_at)
     handled = 0
     for task in Task.objects.filter(enabled=True):
-        slot = cron.latest_slot(task.schedule, task.timezone, at=started)
+        try:
+            slot = cron.latest_slot(task.schedule, task.timezone, at=started)
+        except Exception:  # one task's schedule never keeps the others from their catch-up
+            logger.warning("No latest slot for task %s (%r)", task.pk, task.schedule, exc_info=True)
+            continue
         fresh = task.last_slot_at is None or slot > task.last_slot_at
         if fresh and (started - slot).total_seconds() > settings.SCHEDULE_CATCH_UP_GRACE_SECONDS:
             handled += slot_missed(task, slot) is not None
@@ -287,8 +290,7 @@ def _act(server: Server | None, step: dict, run_as) -> tuple[object, str]:
     if server is None:
         raise DomainError("The server was deleted.")
     action = step["action"]
-    needed = STEP_PERMISSIONS[action]
-    if run_as is not None and not can(run_as, needed, server):
+    if run_as is not None and (needed := missing_permission(run_as, server, action)):
         raise NotAllowed(f"{run_as.username}, whose chain this is, no longer holds {needed} on this server.")
     if action in (A.START, A.STOP, A.RESTART, A.KILL):
         job = getattr(power, f"server_{action}")(server=server, actor=None)

@@ -15,6 +15,7 @@ from accounts.permissions import can
 from config.errors import InvalidInput, NotAllowed
 from schedules import cron
 from schedules.models import Step, Task
+from servers.models import Server
 
 FIRE_TASK = "schedules.tasks.task_fire_task"
 MAX_STEPS = 20
@@ -27,13 +28,18 @@ A = Step.Action
 # What a step does on the server needs the same permission as doing it by hand: task.create alone must
 # not let a member stop, command or back up a server they may not.
 STEP_PERMISSIONS = {
-    A.START: "server.start",
-    A.STOP: "server.stop",
-    A.RESTART: "server.restart",
-    A.KILL: "server.kill",
-    A.COMMAND: "server.console",
-    A.BACKUP: "backup.create",
+    A.START: ("server.start",),
+    A.STOP: ("server.stop",),
+    A.RESTART: ("server.restart",),
+    A.KILL: ("server.kill",),
+    A.COMMAND: ("server.console",),
+    A.BACKUP: ("backup.create", "backup.delete"),  # a scheduled backup rotates out the oldest one
 }
+
+
+def missing_permission(user, server, action: str) -> str | None:
+    """The first permission a step of `action` needs that `user` lacks on `server`, or None."""
+    return next((needed for needed in STEP_PERMISSIONS[action] if not can(user, needed, server)), None)
 
 
 def require_step_permissions(user, server, steps: list[dict]) -> None:
@@ -41,8 +47,7 @@ def require_step_permissions(user, server, steps: list[dict]) -> None:
     if user is None:
         return  # the panel itself (tests, the benchmark)
     for step in steps:
-        needed = STEP_PERMISSIONS[step["action"]]
-        if not can(user, needed, server):
+        if needed := missing_permission(user, server, step["action"]):
             raise NotAllowed(f"A {step['action']} step needs the {needed} permission on this server.")
 
 
@@ -169,10 +174,8 @@ def task_create(*, server, actor, steps: list, request=None, **fields) -> Task:
     steps = clean_steps(steps)
     require_step_permissions(actor, server, steps)
     with transaction.atomic():
-        if (
-            Task.objects.select_for_update().filter(server=server).count()
-            >= settings.SCHEDULE_TASKS_PER_SERVER
-        ):
+        Server.objects.select_for_update().filter(pk=server.pk).first()  # creates of one server take turns
+        if Task.objects.filter(server=server).count() >= settings.SCHEDULE_TASKS_PER_SERVER:
             raise InvalidInput(f"A server has at most {settings.SCHEDULE_TASKS_PER_SERVER} tasks.")
         task = Task.objects.create(server=server, created_by=actor, last_slot_at=timezone.now(), **fields)
         _write_steps(task, steps)

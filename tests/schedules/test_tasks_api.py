@@ -143,6 +143,7 @@ def test_the_preview_lists_five_run_times_and_explains_a_bad_expression(client_f
         ({"schedule": "0 3 * * * *"}, "five fields"),
         ({"schedule": "0 25 * * *"}, "not a valid cron expression"),
         ({"schedule": "0 3 1 * mon"}, "not both"),
+        ({"schedule": "0 0 30 2 *"}, "never occurs"),  # a date that never comes
         ({"timezone": "Mars/Olympus"}, "Unknown time zone"),
         ({"action": "explode"}, "not a valid choice"),
         ({"action": "command", "payload": {}}, "needs payload.command"),
@@ -229,6 +230,10 @@ def test_a_step_needs_the_permission_its_action_needs_by_hand(client_for, make_u
         f"/api/tasks/{task}", {"action": "command", "payload": {"command": "op me"}}, format="json"
     )
     assert again.status_code == 403 and "server.console" in again.json()["message"]
+    ServerMember.objects.filter(user=member).update(permissions=["task.update", "backup.create"])
+    rotating = api.put(f"/api/tasks/{task}", {"action": "backup", "payload": {}}, format="json")
+    # A scheduled backup removes the oldest one over the limit: it needs backup.delete too.
+    assert rotating.status_code == 403 and "backup.delete" in rotating.json()["message"]
 
 
 def test_the_health_endpoint_shows_beats_last_tick_and_a_stuck_beat_as_down(client_for, admin):
