@@ -186,11 +186,17 @@ def task_create(*, server, actor, steps: list, request=None, **fields) -> Task:
 
 def task_update(*, task: Task, actor, request=None, steps: list | None = None, **fields) -> Task:
     """Change any of the task's fields and, given `steps`, its whole chain; beat's row follows. The
-    chain then runs with the permissions of whoever gave it (created_by)."""
+    chain then runs with the permissions of whoever changed it last (created_by), who must hold what
+    its steps need: task.update alone cannot re-enable or reschedule someone else's stop or kill."""
     fields = _clean_fields(fields)
     steps = clean_steps(steps) if steps is not None else None
-    if steps is not None:
-        require_step_permissions(actor, task.server, steps)
+    chain = (
+        steps
+        if steps is not None
+        else [{"action": action} for action in task.steps.values_list("action", flat=True)]
+    )
+    require_step_permissions(actor, task.server, chain)
+    if actor is not None:
         fields["created_by"] = actor
     with transaction.atomic():
         task = (
@@ -233,6 +239,17 @@ def task_delete(*, task: Task, actor, request=None) -> None:
             name=task.name,
         )
         task.delete()  # schedules.signals removes the beat rows, as when the server's deletion cascades
+
+
+def tasks_disable_authored_by(user) -> int:
+    """A deleted account's chains stop: they ran with its permissions, which go with it (left enabled
+    they would run unchecked). The server's owner may enable them again, as their own."""
+    tasks = Task.objects.select_related("periodic_task__crontab").filter(created_by=user, enabled=True)
+    for task in tasks:
+        task.enabled = False
+        task.save(update_fields=["enabled"])
+        _sync_periodic_task(task, reschedule=False)
+    return len(tasks)
 
 
 def periodic_task_remove(periodic: PeriodicTask | None) -> None:

@@ -497,12 +497,17 @@ def a_task(ctx: dict) -> dict:
     return {**ctx, "task_id": task.pk}
 
 
-def restart_granted(ctx: dict) -> dict:
-    """The member holding task.create may also restart: a restart step needs what a restart by hand does."""
-    for member in ServerMember.objects.filter(server_id=ctx["id"], permissions=["task.create"]):
-        member.permissions = ["task.create", "server.restart"]
+def restart_granted(ctx: dict, permission: str = "task.create") -> dict:
+    """The member holding `permission` may also restart: a restart step needs what a restart by hand
+    does, and whoever creates or changes a chain must hold what its steps need."""
+    for member in ServerMember.objects.filter(server_id=ctx["id"], permissions=[permission]):
+        member.permissions = [permission, "server.restart"]
         member.save()
     return ctx
+
+
+def a_task_to_change(ctx: dict) -> dict:
+    return restart_granted(a_task(ctx), "task.update")
 
 
 def task_body(ctx) -> dict:
@@ -514,7 +519,7 @@ CALLS.update(
         ("GET", "/api/tasks"): Call(query=lambda ctx: f"?serverId={ctx['id']}", on_server=True),
         ("POST", "/api/tasks"): Call(restart_granted, task_body, on_server=True),
         ("GET", "/api/tasks/{task_id}"): Call(a_task),
-        ("PUT", "/api/tasks/{task_id}"): Call(a_task, {"enabled": False}),
+        ("PUT", "/api/tasks/{task_id}"): Call(a_task_to_change, {"enabled": False}),
         ("DELETE", "/api/tasks/{task_id}"): Call(a_task),
         ("POST", "/api/tasks/{task_id}/execute"): Call(a_task),
         ("GET", "/api/tasks/{task_id}/runs"): Call(a_task),

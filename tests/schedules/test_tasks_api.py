@@ -234,6 +234,24 @@ def test_a_step_needs_the_permission_its_action_needs_by_hand(client_for, make_u
     rotating = api.put(f"/api/tasks/{task}", {"action": "backup", "payload": {}}, format="json")
     # A scheduled backup removes the oldest one over the limit: it needs backup.delete too.
     assert rotating.status_code == 403 and "backup.delete" in rotating.json()["message"]
+    # Without new steps, a change still makes the chain run as its changer: who must hold what it needs.
+    ServerMember.objects.filter(user=member).update(permissions=["task.update"])
+    toggled = api.put(f"/api/tasks/{task}", {"enabled": False}, format="json")
+    assert toggled.status_code == 403 and "server.restart" in toggled.json()["message"]
+
+
+def test_a_deleted_users_chains_are_disabled(client_for, make_user, row_server):
+    from schedules.models import Task
+
+    server = row_server()
+    member = make_user()
+    ServerMember.objects.create(server=server, user=member, permissions=["task.create", "server.restart"])
+    body = {"serverId": str(server.pk), "name": "n", "schedule": "0 3 * * *", "action": "restart"}
+    made = client_for(member).post("/api/tasks", body, format="json")
+    assert made.status_code == 201
+    member.delete()  # its chain would run unchecked: it ran with the member's permissions
+    task = Task.objects.select_related("periodic_task").get(pk=made.json()["data"]["id"])
+    assert not task.enabled and not task.periodic_task.enabled and task.created_by is None
 
 
 def test_the_health_endpoint_shows_beats_last_tick_and_a_stuck_beat_as_down(client_for, admin):
