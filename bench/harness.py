@@ -12,6 +12,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -110,6 +111,25 @@ def publish(text: str, *, append: bool, raw: Path | None = None) -> None:
         write_results(text)
         kept = f"; everything measured is in {raw.relative_to(ROOT)}" if raw else ""
         print(f"Appended to {RESULTS.relative_to(ROOT)}{kept}.")
+
+
+def run_bench(bench, *, raw: Path, measured, report, append: bool) -> int:
+    """Run `bench`, always clean up after it and keep `measured()` in `raw`; then publish its report.
+    The exit status: 0, or 1 when the run was aborted."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
+    status = 0
+    try:
+        bench.run()
+    except (Aborted, KeyboardInterrupt) as exc:
+        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
+        status = 1
+    finally:
+        print("Cleaning up…", flush=True)
+        bench.cleanup()
+        raw.write_text(json.dumps(measured(), default=str, indent=1))
+    if not status:
+        publish(report(bench), append=append, raw=raw)
+    return status
 
 
 class Leftovers:

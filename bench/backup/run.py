@@ -22,10 +22,8 @@ raw tar's throughput (panel zstd against `tar --zstd`, panel gzip against `tar -
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
-import signal
 import statistics
 import sys
 import time
@@ -39,7 +37,7 @@ os.chdir(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench import adapter  # noqa: E402
-from bench.harness import OUT, Aborted, env, machine_info, migrate_and_setup_django, publish  # noqa: E402
+from bench.harness import OUT, env, machine_info, migrate_and_setup_django, run_bench  # noqa: E402
 
 MB = 1024 * 1024
 PORTS = {"local": "30900-30901", "ssh": "30910-30911"}
@@ -309,25 +307,15 @@ def parse_args():
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
     env("DATABASE_URL")
     bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except (Aborted, KeyboardInterrupt) as exc:
-        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
-        status = 1
-    finally:
-        print("Cleaning up…", flush=True)
-        bench.cleanup()
-        (bench.logdir / "records.json").write_text(
-            json.dumps({"args": vars(args), "records": bench.records}, indent=1)
-        )
-    if status:
-        return status
-    publish(report(bench), append=not args.no_results)
-    return 0
+    return run_bench(
+        bench,
+        raw=bench.logdir / "records.json",
+        measured=lambda: {"args": vars(args), "records": bench.records},
+        report=report,
+        append=not args.no_results,
+    )
 
 
 if __name__ == "__main__":

@@ -15,10 +15,8 @@ firings (a slot without a run) are counted. Results are printed and appended to 
 
 import argparse
 import contextlib
-import json
 import os
 import shlex
-import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -39,7 +37,7 @@ from bench.harness import (  # noqa: E402
     machine_info,
     migrate_and_setup_django,
     port_is_free,
-    publish,
+    run_bench,
     summary,
     wait_until,
 )
@@ -245,24 +243,14 @@ def parse_args():
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
     bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except (Aborted, KeyboardInterrupt) as exc:
-        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
-        status = 1
-    finally:
-        print("Cleaning up…", flush=True)
-        bench.cleanup()
-        (bench.logdir / "runs.json").write_text(
-            json.dumps({"args": vars(args), "runs": bench.runs}, default=str, indent=1)
-        )
-    if status:
-        return status
-    publish(report(bench), append=not args.no_results)
-    return 0
+    return run_bench(
+        bench,
+        raw=bench.logdir / "runs.json",
+        measured=lambda: {"args": vars(args), "runs": bench.runs},
+        report=report,
+        append=not args.no_results,
+    )
 
 
 if __name__ == "__main__":
