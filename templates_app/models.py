@@ -32,7 +32,13 @@ class Template(models.Model):
         "(always: for tags that move, such as :latest; the node's copy is used if the registry fails).",
     )
     start_command = models.TextField(
-        max_length=limits.COMMAND_CHARS, help_text="Run by sh -c in the data path; {{VAR}} values are quoted."
+        max_length=limits.COMMAND_CHARS,
+        help_text="Run by bash (sh when the image has no bash) in the data path; {{VAR}} values stay data.",
+    )
+    use_image_entrypoint = models.BooleanField(
+        default=False,
+        help_text="Run the image's own entrypoint, which runs the start command from $STARTUP (Pterodactyl's "
+        "yolks do); off: the start command replaces the image's command.",
     )
     stop_command = models.CharField(
         max_length=200, blank=True, help_text="A console command such as `stop` (or use a stop signal)."
@@ -66,6 +72,14 @@ class Template(models.Model):
     install_script = models.TextField(
         blank=True, max_length=limits.SCRIPT_CHARS, help_text="Runs with the server's files at /mnt/server."
     )
+    # Egg metadata kept as the egg wrote it: features ("eula", "java_version", "pid_limit"…) the panel
+    # acts on, tags, and the files customers may not open (gitignore patterns, as Wings reads them).
+    features = models.JSONField(default=list, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    file_denylist = models.JSONField(default=list, blank=True)
+    # What an imported egg wrote for fields Hearth normalises (`config.stop`, `config.startup.done`…),
+    # exported again as long as the template's own fields still mean the same.
+    egg_as_written = models.JSONField(default=dict, blank=True, editable=False)
     read_only_root = models.BooleanField(
         default=False, help_text="The container's root filesystem may be read-only."
     )
@@ -153,7 +167,7 @@ class TemplateVariable(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     template = models.ForeignKey(Template, on_delete=models.CASCADE, related_name="variables")
-    env_variable = models.CharField(max_length=64, validators=[validators.validate_env_name])
+    env_variable = models.CharField(max_length=191, validators=[validators.validate_env_name])
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True, max_length=limits.DESCRIPTION_CHARS)
     default_value = models.TextField(blank=True, max_length=limits.VALUE_CHARS)
