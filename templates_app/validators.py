@@ -176,7 +176,27 @@ def validate_signal(name: str) -> None:
 
 
 def validate_config_files(rules) -> None:
-    """[{"path": "server.properties", "parser": "properties", "replace": {"key": "value"}}, ...]."""
+    """Check a template's config-file rules; raise ValidationError listing every problem.
+
+    The shape (B imports eggs into exactly this; configfiles.py applies it before each start)::
+
+        [{"path": "server.properties", "parser": "properties",
+          "replace": {"server-port": "{{SERVER_PORT}}",
+                      "online-mode": {"true": "false", "yes": "no"}}}, ...]
+
+    - `path`: a file inside the server's directory, relative, no `..`; one rule per path.
+    - `parser`: one of `properties`, `yaml`, `json`, `ini`, `file`, `xml`.
+    - `replace`: a non-empty mapping of key to value. A key is the parser's address of a
+      setting (`settings.port` in yaml/json/xml, `section.key` in ini, a line prefix in
+      `file`). For parser `file` the empty key `""` means every line (Wings matches an empty
+      prefix on every line); other parsers need a non-empty key.
+    - A value is either a string, rendered with `{{VAR}}` from the server's environment and
+      written unconditionally, or a non-empty mapping `{"<current value>": "<replacement>"}`
+      of strings: the setting is replaced only when its current value in the file equals one
+      of the mapping's keys, with that key's replacement (Pterodactyl's `find: {key:
+      {ifvalue: replacewith}}`, which the panel hands to Wings as `if_value`). Keys are
+      compared literally against the value the file held before the rule ran.
+    """
     if not isinstance(rules, list):
         raise ValidationError("Config file rules must be a list of {path, parser, replace}.")
     problems = []
