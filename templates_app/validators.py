@@ -215,15 +215,47 @@ def validate_config_files(rules) -> None:
             problems.append(f"{where}: {path} already has a rule; put all its keys in one.")
         else:
             paths.add(path.strip("/"))
-        if rule.get("parser") not in PARSERS:
+        parser = rule.get("parser")
+        if parser not in PARSERS:
             problems.append(f"{where}: parser must be one of: {', '.join(PARSERS)}.")
         replace = rule.get("replace")
         if not isinstance(replace, dict) or not replace:
             problems.append(f"{where}: replace must be a non-empty object of key: value.")
-        elif not all(isinstance(k, str) and k and isinstance(v, str) for k, v in replace.items()):
-            problems.append(f"{where}: every key and value in the replacements must be a string.")
+        else:
+            problems += [f"{where}: {p}" for p in dict.fromkeys(_replacement_problems(parser, replace))]
     if problems:
         raise ValidationError(problems)
+
+
+_XML_STEP_RE = re.compile(r"^(\*|[A-Za-z_][\w\-:]*)$")
+
+
+def _replacement_problems(parser, replace: dict) -> list[str]:
+    problems = []
+    for key, value in replace.items():
+        if not isinstance(key, str):
+            problems.append("every key in the replacements must be a string.")
+            continue
+        if not key and parser != "file":
+            problems.append("a key may be empty only for the file parser (where it means every line).")
+        if parser == "xml" and key:
+            steps = key.split(".")
+            if not all(_XML_STEP_RE.match(step) for step in steps) or steps[0] == "*":
+                problems.append(
+                    f"'{key}' is not an xml key: element names from the root separated by dots "
+                    "(root.child.leaf), `*` for every child element, the root named."
+                )
+        if isinstance(value, dict):
+            if not value or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                problems.append(
+                    f"'{key}': a conditional replacement must be a non-empty object of "
+                    '"current value": "replacement", both strings.'
+                )
+        elif not isinstance(value, str):
+            problems.append(
+                f'\'{key}\': a value must be a string, or an object of "current value": "replacement".'
+            )
+    return problems
 
 
 def validate_ready_pattern(pattern: str, is_regex: bool, *, called: str = "ready pattern") -> None:
