@@ -9,10 +9,10 @@ realpath): a symlink the customer planted, to the file or to a directory above i
 refusal. A directory that is moved, deleted or copied is checked with everything in it: moving
 `config/` away would free the `config/secret.cfg` inside. Names are case-sensitive, as the files are.
 
-What this cannot see (said in the README): a hard link made by the game itself to a protected file
-(a second name for the same bytes: SFTP v3 shows no link count nor inode), and a symlink swapped by a
-running program between the check and the open; the panel checks once more after opening a file for
-reading (servers/sftp/proxy.py, read), which narrows the window without closing it."""
+What this cannot see (said in the README): a hard link the game itself made to a protected file (a
+second name for the same bytes: SFTP v3 shows neither link counts nor inodes), and a link swapped by
+a running program in the instant between the check and the operation (sftp-server has no openat:
+the check and the open are two requests)."""
 
 import posixpath
 
