@@ -258,6 +258,25 @@ def _replacement_problems(parser, replace: dict) -> list[str]:
     return problems
 
 
+def validate_file_denylist(patterns) -> None:
+    """A list of gitignore-style patterns (servers/files/denylist.py), as an egg's `file_denylist`."""
+    import pathspec  # here: only saving a template needs it
+
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValidationError("The file denylist must be a list of patterns such as server.jar or config/.")
+    problems = []
+    for pattern in patterns:
+        if "\x00" in pattern or "\n" in pattern or len(pattern) > 4096:
+            problems.append(f"{pattern[:40]!r} is not a pattern: one line, no NUL, at most 4096 characters.")
+            continue
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except ValueError as exc:  # pathspec's pattern errors are ValueErrors
+            problems.append(f"{pattern!r} is not a gitignore pattern: {exc}.")
+    if problems:
+        raise ValidationError(problems)
+
+
 def validate_ready_pattern(pattern: str, is_regex: bool, *, called: str = "ready pattern") -> None:
     try:
         ready.validate(pattern or "", is_regex)

@@ -26,6 +26,7 @@ from servers.files import paths
 class Denylist:
     def __init__(self, patterns):
         lines = [p for p in patterns or [] if isinstance(p, str) and p.strip()]
+        lines = [p for p in lines if _valid(p)]  # git skips a line that is no pattern ("!"); so do we
         self.spec = pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
     def __bool__(self) -> bool:
@@ -37,6 +38,14 @@ class Denylist:
         if not self.spec or not relative:
             return False
         return self.spec.match_file(relative) or (directory and self.spec.match_file(relative + "/"))
+
+
+def _valid(pattern: str) -> bool:
+    try:
+        pathspec.GitIgnoreSpec.from_lines([pattern])
+    except ValueError:
+        return False
+    return True
 
 
 def for_server(server) -> Denylist:
@@ -191,6 +200,12 @@ class GuardedFiles:
 
 def check_readable(files, inside: str) -> None:
     """Refuse now (NotAllowed) to read `inside`, for reads that start later (a streamed download)."""
+    if isinstance(files, GuardedFiles):
+        files.check.path(inside, directory=False)
+
+
+def check_writable(files, inside: str) -> None:
+    """Refuse now (NotAllowed) to write `inside`, for writes that happen later (a pull's job)."""
     if isinstance(files, GuardedFiles):
         files.check.path(inside, directory=False)
 

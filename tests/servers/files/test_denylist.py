@@ -8,10 +8,12 @@ import os
 import tarfile
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from servers import runtime
 from servers.files.denylist import Denylist
 from servers.files.helper import helper_for, session
+from templates_app.validators import validate_file_denylist
 from tests.servers.files.test_archives_support import compress, decompress, tar_bytes
 from tests.servers.files.test_upload import upload
 
@@ -65,12 +67,26 @@ def test_patterns_are_read_as_gitignore_reads_them():
     assert denylist.denies("/plugins/a.jar") and not denylist.denies("/plugins/allowed.jar")
     assert denylist.denies("/root-only.txt") and not denylist.denies("/sub/root-only.txt")
     assert not denylist.denies("/SECRET.CFG")  # another file: names are case-sensitive, as on disk
-    assert not denylist.denies("/") and not Denylist([]) and not Denylist(["", "  "])
+    assert not denylist.denies("/") and not Denylist([]) and not Denylist(["", "  ", "!"])
+
+
+@pytest.mark.parametrize(
+    ("patterns", "message"),
+    [
+        ("server.jar", "must be a list of patterns"),
+        (["ok", 3], "must be a list of patterns"),
+        (["a\nb"], "is not a pattern: one line"),
+        (["!"], "is not a gitignore pattern"),
+    ],
+)
+def test_a_bad_denylist_is_refused_at_save(patterns, message):
+    with pytest.raises(ValidationError, match=message):
+        validate_file_denylist(patterns)
 
 
 @pytest.mark.django_db
 def test_customers_cannot_reach_protected_files_through_the_api(
-    files_server, client_for, customer, signed_in, admin
+    files_server, client_for, customer, signed_in, admin, settings
 ):
     server = files_server()
     planted(server)
@@ -161,6 +177,13 @@ def test_customers_cannot_reach_protected_files_through_the_api(
     assert read_host(server, "/secret.cfg") == b"s1" and read_host(server, "/ok.txt") == b"ok"
     assert not os.path.exists(host(server, "/config/x.yml")) and not os.path.exists(host(server, "/p/b.jar"))
     assert any(PROTECTED in note for note in job.detail["skipped"])
+
+    # A download from a URL onto a protected name is refused before anything is fetched.
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    answer = api.post(
+        url(server, "/pull"), {"url": "http://127.0.0.1:9/a.jar", "path": "/cfgdir"}, format="json"
+    )
+    refused(answer)
 
     # Staff's admin view is not bound.
     listing = signed_in(admin).get(f"/admin/servers/server/{server.pk}/files/?path=/config")
