@@ -238,7 +238,7 @@ def apply_config_files(client: NodeClient, server: Server, container: ContainerS
         except configfiles.BadConfigFile as exc:  # the customer's file: the game starts, as it is
             console.write(server.pk, f"Skipped config file {relative}: {exc}.")
             continue
-        if updated != original:
+        if updated != original and (original is not None or updated):  # no empty file made for nothing
             client.put_file(container.id, path, updated.encode(), owner=container_user(server))
 
 
