@@ -219,7 +219,7 @@ def apply_config_files(client: NodeClient, server: Server, container: ContainerS
             console.write(server.pk, f"Skipped config file {rule['path']}: outside the server directory.")
             continue
         path = posixpath.join(data_path, relative)
-        replacements = {key: render(str(value), env) for key, value in rule.get("replace", {}).items()}
+        replacements = configfiles.rendered(rule.get("replace", {}), lambda text: render(text, env))
         try:
             data = client.read_container_file(container.id, path, limit=limit)
         except NotARegularFile:
@@ -233,8 +233,12 @@ def apply_config_files(client: NodeClient, server: Server, container: ContainerS
             )
             continue
         original = data.decode(errors="replace") if data is not None else None
-        updated = configfiles.rewrite(rule.get("parser", "properties"), original or "", replacements)
-        if updated != original:
+        try:
+            updated = configfiles.rewrite(rule.get("parser", "properties"), original or "", replacements)
+        except configfiles.BadConfigFile as exc:  # the customer's file: the game starts, as it is
+            console.write(server.pk, f"Skipped config file {relative}: {exc}.")
+            continue
+        if updated != original and (original is not None or updated):  # no empty file made for nothing
             client.put_file(container.id, path, updated.encode(), owner=container_user(server))
 
 

@@ -4,7 +4,14 @@ Parsers (Pterodactyl's names): `properties` (key=value, comments and order kept,
 appended), `yaml` and `json` (dotted keys such as `settings.port` into nested mappings, `*`
 for every key at a level, `[0]` for a list item; comments in YAML are not kept), `ini`
 (`section.key`, a key without a dot lives before the first section; missing keys are added)
-and `file` (every line starting with the key is replaced by the value, nothing is added).
+`file` (every line starting with the key is replaced by the value, nothing is added; the key
+`""` matches every line, as an empty prefix does in Wings) and `xml` (configfiles_xml.py).
+
+A value is a string, written whatever the file held, or a mapping `{"<current>": "<new>"}`
+(Pterodactyl's conditional replacement, Wings' `if_value`): the setting is rewritten only when
+its current value equals one of the mapping's keys, and a missing setting is never added. The
+current value is the setting's text (a properties or ini value, the rest of a `file` line
+after the key, an xml element's text; in yaml and json `true`/`false`, a number as written).
 
 Values are data: line breaks cannot start a new key (properties escapes them as `\\n`, ini
 and file turn them into spaces) and YAML/JSON values are serialised, never pasted. In YAML and
@@ -14,25 +21,49 @@ Pterodactyl's Wings does.
 
 import json
 import re
+from collections.abc import Callable
 
 import yaml
 
-PARSERS = ("properties", "yaml", "json", "ini", "file")
+from templates_app.configfiles_values import BadConfigFile, Value, choose
+from templates_app.configfiles_xml import rewrite_xml
+
+PARSERS = ("properties", "yaml", "json", "ini", "file", "xml")
 _INT_RE = re.compile(r"^-?(0|[1-9][0-9]{0,17})$")
+__all__ = ["PARSERS", "BadConfigFile", "read_properties", "rendered", "rewrite"]
 
 
-def rewrite(parser: str, original_text: str, replacements: dict[str, str]) -> str:
-    """Apply `replacements` (already rendered values) to a file's text."""
+def rendered(replace: dict, render: Callable[[str], str]) -> dict[str, Value]:
+    """A rule's `replace` with every value to write rendered ({{VAR}}); a conditional mapping's keys
+    (the values looked for in the file) stay as written."""
+    out: dict[str, Value] = {}
+    for key, value in (replace or {}).items():
+        if isinstance(value, dict):
+            out[key] = {str(current): render(str(new)) for current, new in value.items()}
+        else:
+            out[key] = render(str(value))
+    return out
+
+
+def rewrite(parser: str, original_text: str, replacements: dict[str, Value]) -> str:
+    """Apply `replacements` (already rendered values) to a file's text; BadConfigFile when the text
+    cannot be read as `parser` says (the file is left as it is)."""
     handlers = {
         "properties": rewrite_properties,
         "yaml": rewrite_yaml,
         "json": rewrite_json,
         "ini": rewrite_ini,
         "file": rewrite_file,
+        "xml": rewrite_xml,
     }
     if parser not in handlers:
         raise ValueError(f"Unknown parser '{parser}'")
-    return handlers[parser](original_text or "", replacements)
+    try:
+        return handlers[parser](original_text or "", replacements)
+    except (ValueError, yaml.YAMLError) as exc:  # json's and yaml's errors; ours are ValueErrors too
+        if isinstance(exc, BadConfigFile):
+            raise
+        raise BadConfigFile(f"not valid {parser}: {exc}") from exc
 
 
 def _split(text: str) -> list[str]:
@@ -116,8 +147,18 @@ def read_properties(text: str) -> dict[str, str]:
     return out
 
 
-def rewrite_properties(text: str, replacements: dict[str, str]) -> str:
+_UNESCAPES = {"n": "\n", "r": "\r", "t": "\t", "f": "\f"}
+
+
+def _unescaped(raw: str) -> str:
+    """A raw properties value as the program reading it sees it (enough to compare it)."""
+    value = re.sub(r"\\u([0-9a-fA-F]{4})", lambda m: chr(int(m.group(1), 16)), raw.rstrip())
+    return re.sub(r"\\(.)", lambda m: _UNESCAPES.get(m.group(1), m.group(1)), value)
+
+
+def rewrite_properties(text: str, replacements: dict[str, Value]) -> str:
     lines, newline = _lines(text)
+    current = {key: _unescaped(raw) for key, raw in read_properties(text).items()}
     out: list[str] = []
     done: set[str] = set()
     skipping = False
@@ -126,14 +167,17 @@ def rewrite_properties(text: str, replacements: dict[str, str]) -> str:
             skipping = _continues(line)
             continue
         key = _property_key(line)
-        if key is not None and key in replacements:
-            out.append(f"{_escape_property_key(key)}={_escape_property_value(replacements[key])}")
+        new = choose(replacements[key], current.get(key)) if key in replacements else None
+        if new is not None:
+            out.append(f"{_escape_property_key(key)}={_escape_property_value(new)}")
             done.add(key)
             skipping = _continues(line)
             continue
         out.append(line)
+        if key is not None:
+            done.add(key)  # a conditional that did not apply: the key is there, never appended
     for key, value in replacements.items():
-        if key not in done:
+        if key not in done and isinstance(value, str):
             out.append(f"{_escape_property_key(key)}={_escape_property_value(value)}")
     return _join(out, newline, text)
 
@@ -185,19 +229,51 @@ def _set(node, parts: list, value):
     return node
 
 
-def _apply(data, replacements: dict[str, str]):
+def _set_if(node, parts: list, mapping: dict[str, str]):
+    """Replace the value at `parts` only where it exists and its text is one of `mapping`'s keys;
+    nothing is created. Returns the node."""
+    if not parts:
+        new = choose(mapping, _text(node))
+        return node if new is None else _typed(new)
+    head, rest = parts[0], parts[1:]
+    if head == "*":
+        keys = list(node) if isinstance(node, dict) else range(len(node)) if isinstance(node, list) else []
+        for key in keys:
+            node[key] = _set_if(node[key], rest, mapping)
+    elif (isinstance(head, int) and isinstance(node, list) and head < len(node)) or (
+        isinstance(head, str) and isinstance(node, dict) and head in node
+    ):
+        node[head] = _set_if(node[head], rest, mapping)
+    return node
+
+
+def _text(value) -> str | None:
+    """A yaml/json scalar as the text a conditional compares (None: a mapping or list, never equal)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float | str):
+        return str(value)
+    return None
+
+
+def _apply(data, replacements: dict[str, Value]):
     for key, value in replacements.items():
-        data = _set(data, _path(key), _typed(str(value)))
+        if isinstance(value, dict):
+            data = _set_if(data, _path(key), value)
+        else:
+            data = _set(data, _path(key), _typed(str(value)))
     return data
 
 
-def rewrite_yaml(text: str, replacements: dict[str, str]) -> str:
+def rewrite_yaml(text: str, replacements: dict[str, Value]) -> str:
     data = yaml.safe_load(text) if text.strip() else {}
     data = _apply(data if data is not None else {}, replacements)
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
-def rewrite_json(text: str, replacements: dict[str, str]) -> str:
+def rewrite_json(text: str, replacements: dict[str, Value]) -> str:
     data = json.loads(text) if text.strip() else {}
     data = _apply(data, replacements)
     indent = re.search(r"\n([ \t]+)\S", text)
@@ -218,11 +294,15 @@ _SECTION_RE = re.compile(r"^\s*\[([^\]]*)\]\s*$")
 _INI_KEY_RE = re.compile(r"^(\s*)([^=:;#\s][^=:]*?)(\s*)([=:])(\s*)(.*)$")
 
 
-def rewrite_ini(text: str, replacements: dict[str, str]) -> str:
+def rewrite_ini(text: str, replacements: dict[str, Value]) -> str:
     wanted: dict[tuple[str, str], str] = {}
+    conditional: dict[tuple[str, str], dict[str, str]] = {}
     for key, value in replacements.items():
         section, _, name = key.partition(".") if "." in key else ("", "", key)
-        wanted[(section, name)] = _single_line(value)
+        if isinstance(value, dict):
+            conditional[(section, name)] = value
+        else:
+            wanted[(section, name)] = _single_line(value)
     lines, newline = _lines(text)
     out: list[str] = []
     done: set[tuple[str, str]] = set()
@@ -249,6 +329,11 @@ def rewrite_ini(text: str, replacements: dict[str, str]) -> str:
             out.append(f"{lead}{key}{before}{sep}{after}{wanted[(section, key)]}")
             done.add((section, key))
             continue
+        new = choose(conditional.get((section, match.group(2))), match.group(6).strip()) if match else None
+        if new is not None:
+            lead, key, before, sep, after, _ = match.groups()
+            out.append(f"{lead}{key}{before}{sep}{after}{_single_line(new)}")
+            continue
         out.append(line)
     add_missing(section)
     for sec in dict.fromkeys(sec for sec, _ in wanted):
@@ -263,13 +348,16 @@ def rewrite_ini(text: str, replacements: dict[str, str]) -> str:
 # --- file ----------------------------------------------------------------------------------------
 
 
-def rewrite_file(text: str, replacements: dict[str, str]) -> str:
+def rewrite_file(text: str, replacements: dict[str, Value]) -> str:
+    """Each line is replaced whole by the first rule whose key starts it (and, for a conditional,
+    whose mapping has the rest of the line); the key `""` starts every line."""
     lines, newline = _lines(text)
     out = []
     for line in lines:
         for prefix, value in replacements.items():
-            if line.startswith(prefix):
-                line = _single_line(value)
+            new = choose(value, line[len(prefix) :]) if line.startswith(prefix) else None
+            if new is not None:
+                line = _single_line(new)
                 break
         out.append(line)
     return _join(out, newline, text)

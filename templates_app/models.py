@@ -118,6 +118,7 @@ class Template(models.Model):
         check("environment", validators.validate_environment, self.environment)
         check("required_variables", validators.validate_required_variables, self.required_variables)
         check("config_files", validators.validate_config_files, self.config_files)
+        check("file_denylist", validators.validate_file_denylist, self.file_denylist)
         check("stop_signal", validators.validate_signal, self.stop_signal)
         check("data_path", validators.validate_data_path, self.data_path)
         check("install_image", validators.validate_image, self.install_image)

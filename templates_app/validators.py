@@ -176,7 +176,27 @@ def validate_signal(name: str) -> None:
 
 
 def validate_config_files(rules) -> None:
-    """[{"path": "server.properties", "parser": "properties", "replace": {"key": "value"}}, ...]."""
+    """Check a template's config-file rules; raise ValidationError listing every problem.
+
+    The shape (B imports eggs into exactly this; configfiles.py applies it before each start)::
+
+        [{"path": "server.properties", "parser": "properties",
+          "replace": {"server-port": "{{SERVER_PORT}}",
+                      "online-mode": {"true": "false", "yes": "no"}}}, ...]
+
+    - `path`: a file inside the server's directory, relative, no `..`; one rule per path.
+    - `parser`: one of `properties`, `yaml`, `json`, `ini`, `file`, `xml`.
+    - `replace`: a non-empty mapping of key to value. A key is the parser's address of a
+      setting (`settings.port` in yaml/json/xml, `section.key` in ini, a line prefix in
+      `file`). For parser `file` the empty key `""` means every line (Wings matches an empty
+      prefix on every line); other parsers need a non-empty key.
+    - A value is either a string, rendered with `{{VAR}}` from the server's environment and
+      written unconditionally, or a non-empty mapping `{"<current value>": "<replacement>"}`
+      of strings: the setting is replaced only when its current value in the file equals one
+      of the mapping's keys, with that key's replacement (Pterodactyl's `find: {key:
+      {ifvalue: replacewith}}`, which the panel hands to Wings as `if_value`). Keys are
+      compared literally against the value the file held before the rule ran.
+    """
     if not isinstance(rules, list):
         raise ValidationError("Config file rules must be a list of {path, parser, replace}.")
     problems = []
@@ -195,13 +215,64 @@ def validate_config_files(rules) -> None:
             problems.append(f"{where}: {path} already has a rule; put all its keys in one.")
         else:
             paths.add(path.strip("/"))
-        if rule.get("parser") not in PARSERS:
+        parser = rule.get("parser")
+        if parser not in PARSERS:
             problems.append(f"{where}: parser must be one of: {', '.join(PARSERS)}.")
         replace = rule.get("replace")
         if not isinstance(replace, dict) or not replace:
             problems.append(f"{where}: replace must be a non-empty object of key: value.")
-        elif not all(isinstance(k, str) and k and isinstance(v, str) for k, v in replace.items()):
-            problems.append(f"{where}: every key and value in the replacements must be a string.")
+        else:
+            problems += [f"{where}: {p}" for p in dict.fromkeys(_replacement_problems(parser, replace))]
+    if problems:
+        raise ValidationError(problems)
+
+
+_XML_STEP_RE = re.compile(r"^(\*|[A-Za-z_][\w\-:]*)$")
+
+
+def _replacement_problems(parser, replace: dict) -> list[str]:
+    problems = []
+    for key, value in replace.items():
+        if not isinstance(key, str):
+            problems.append("every key in the replacements must be a string.")
+            continue
+        if not key and parser != "file":
+            problems.append("a key may be empty only for the file parser (where it means every line).")
+        if parser == "xml" and key:
+            steps = key.split(".")
+            if not all(_XML_STEP_RE.match(step) for step in steps) or steps[0] == "*":
+                problems.append(
+                    f"'{key}' is not an xml key: element names from the root separated by dots "
+                    "(root.child.leaf), `*` for every child element, the root named."
+                )
+        if isinstance(value, dict):
+            if not value or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+                problems.append(
+                    f"'{key}': a conditional replacement must be a non-empty object of "
+                    '"current value": "replacement", both strings.'
+                )
+        elif not isinstance(value, str):
+            problems.append(
+                f'\'{key}\': a value must be a string, or an object of "current value": "replacement".'
+            )
+    return problems
+
+
+def validate_file_denylist(patterns) -> None:
+    """A list of gitignore-style patterns (servers/files/denylist.py), as an egg's `file_denylist`."""
+    import pathspec  # here: only saving a template needs it
+
+    if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+        raise ValidationError("The file denylist must be a list of patterns such as server.jar or config/.")
+    problems = []
+    for pattern in patterns:
+        if "\x00" in pattern or "\n" in pattern or len(pattern) > 4096:
+            problems.append(f"{pattern[:40]!r} is not a pattern: one line, no NUL, at most 4096 characters.")
+            continue
+        try:
+            pathspec.GitIgnoreSpec.from_lines([pattern])
+        except ValueError as exc:  # pathspec's pattern errors are ValueErrors
+            problems.append(f"{pattern!r} is not a gitignore pattern: {exc}.")
     if problems:
         raise ValidationError(problems)
 

@@ -205,6 +205,12 @@ class FileSession:
         with self._refusals(path):
             self._sftp.chmod(path, mode)
 
+    def realpath(self, path: str) -> str:
+        """`path` with every symlink resolved by sftp-server (so inside the helper); MISSING when a
+        directory on the way does not exist (a missing last name is kept as it is)."""
+        with self._refusals(path):
+            return self._sftp.normalize(path)
+
     def readlink(self, path: str) -> str:
         with self._refusals(path):
             return self._sftp.readlink(path)

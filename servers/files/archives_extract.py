@@ -264,6 +264,7 @@ class Extraction:
     limits: Limits
     archive_size: int
     on_written: object = None  # told each chunk's size
+    denied: object = None  # (name, is a directory) -> bool: the template's denylist protects it
     written: int = 0
     entries: int = 0
     skipped: list = field(default_factory=list)
@@ -280,6 +281,8 @@ class Extraction:
                 continue
             if name.split("/")[0].startswith(OURS):
                 self.skipped.append(f"{member.name} (a name Hearth keeps for its temporary files)")
+            elif self.denied and self.denied(name, member.kind == "dir"):
+                self.skipped.append(f"{member.name} (protected by the server's template: not extracted)")
             elif member.kind == "dir":
                 self._directory(name, member.name)
             elif member.kind == "file":

@@ -20,6 +20,7 @@ from servers.files.access import check_files_access
 from servers.files.archives import as_error, check_target, name_in_archive
 from servers.files.archives_extract import Extraction, Limits, tar_members, zip_members
 from servers.files.archives_stream import Pipe
+from servers.files.denylist import protects
 from servers.files.helper import helper_for, session
 from servers.files.paths import inside, outside
 from servers.models import Job
@@ -160,7 +161,15 @@ def _decompress(job: Job) -> list[str]:
         budget = quota.budget(server)
         staging, made = _staging(writing, target, job)
         try:
-            extraction = Extraction(writing, staging, budget, limits, size)
+            landing = protects(writing)  # entries that would land on protected paths are left out
+            extraction = Extraction(
+                writing,
+                staging,
+                budget,
+                limits,
+                size,
+                denied=lambda name, d: landing(posixpath.join(target, name), d),
+            )
             if detail["format"] == "zip":
                 members = zip_members(reading, archive, limits, size, progress.add)
             else:

@@ -25,6 +25,7 @@ from config.errors import InvalidInput
 from nodes.client import FileEntry, FileRefused
 from servers.files.archives_extract import OURS
 from servers.files.archives_stream import CHUNK, Cancelled, ChunkReader, Pipe
+from servers.files.denylist import protects
 
 WRITE_FORMATS = ("tar.gz", "zip")
 ZIP_EPOCH = 315532800  # 1980-01-01: zip cannot say earlier
@@ -61,10 +62,14 @@ def walk(
     was skipped. Never follows a symlink."""
     sources: list[Source] = []
     notes: list[str] = []
+    denied = protects(files)
     pending = [(path, name, files.lstat(path)) for path, name in reversed(roots)]
     while pending:
         path, name, entry = pending.pop()
         if entry.name.startswith(OURS):
+            continue
+        if name and denied(path, entry.is_directory):
+            notes.append(f"{name} (protected by the server's template: not archived)")
             continue
         if not name:  # the server's root: its children are the archive's top level
             children = sorted(files.list(path), key=lambda child: child.name, reverse=True)

@@ -15,6 +15,7 @@ from nodes.client.files_image import FilesImageMissing
 from nodes.dockertime import epoch
 from nodes.models import Node
 from servers import runtime
+from servers.files.denylist import guarded
 from servers.models import Server
 
 logger = logging.getLogger(__name__)
@@ -36,10 +37,12 @@ def helper_for(server: Server) -> FilesHelper:
     )
 
 
-def open_session(server: Server) -> FileSession:
+def open_session(server: Server, *, denylist: bool = True) -> FileSession:
     """A FileSession on the server's files, starting its helper when there is none (after checking the
-    server's directory on the node, as before every container start). Close it when done."""
-    return _through_helper(server, lambda client, helper: client.files_session(helper))
+    server's directory on the node, as before every container start). Close it when done. Bound by
+    the template's file denylist (servers/files/denylist.py) unless `denylist` is False (staff)."""
+    files = _through_helper(server, lambda client, helper: client.files_session(helper))
+    return guarded(files, server, server.template.data_path) if denylist else files
 
 
 def open_stream(server: Server):
@@ -79,9 +82,9 @@ def _refuse_busy(server: Server) -> None:
 
 
 @contextlib.contextmanager
-def session(server: Server):
+def session(server: Server, *, denylist: bool = True):
     """`with session(server) as files:` — open_session, closed afterwards."""
-    files = open_session(server)
+    files = open_session(server, denylist=denylist)
     try:
         yield files
     finally:

@@ -9,6 +9,7 @@ import posixpath
 from accounts.audit import audit
 from config.errors import InvalidInput, NotFound
 from servers.files import quota
+from servers.files.denylist import check_copy
 from servers.files.helper import session
 from servers.files.service import Place, exists, refusals
 from servers.models import Server
@@ -51,6 +52,7 @@ def file_copy(*, server: Server, actor, source, target, request=None) -> dict:
     with session(server) as files, refusals(origin.mount):
         files.lstat(origin.inside)
         _require_parent(files, destination)
+        check_copy(files, origin.inside, destination.inside)
         if files.exists(destination.inside):
             raise exists(destination)
         copier = Copier(files, quota.budget(server))

@@ -19,7 +19,9 @@ from nodes.client import FileRefused
 from servers import console, jobs
 from servers.files import paths, quota
 from servers.files.access import check_files_access, file_job_create
+from servers.files.denylist import check_writable, for_server
 from servers.files.helper import session
+from servers.files.service import refusals
 from servers.files.transfer import refused
 from servers.models import Job, Server
 
@@ -43,6 +45,9 @@ def server_files_pull(*, server: Server, actor, request=None, url, path, name=No
     outbound.check_url(url)
     file_name = paths.name(name if name else name_from_url(url), field="name")
     target = posixpath.join(directory, file_name)
+    if for_server(server):  # refused now (403), not by the job once the bytes have come
+        with session(server) as files, refusals(server.template.data_path):
+            check_writable(files, paths.inside(server.template.data_path, target))
     with transaction.atomic():
         job = file_job_create(
             server=server, kind=Job.Kind.PULL, actor=actor, detail={"url": url, "path": target}

@@ -95,11 +95,12 @@ def mode_text(mode: int) -> str:
 # ---- reading ---------------------------------------------------------------------------------------------
 
 
-def files_list(*, server: Server, path) -> list[dict]:
+def files_list(*, server: Server, path, denylist: bool = True) -> list[dict]:
     """The directory's entries: directories first, then by name. A symlink to a directory is listed
-    through (inside the helper, so only ever within the server's files)."""
+    through (inside the helper, so only ever within the server's files). `denylist` False: staff's
+    view, not bound by the template's file denylist."""
     place = Place(server, path)
-    with session(server) as files, refusals(place.mount):
+    with session(server, denylist=denylist) as files, refusals(place.mount):
         if not files.stat(place.inside).is_directory:
             raise InvalidInput({"path": f"{place.path} is not a directory."})
         entries = files.list(place.inside)

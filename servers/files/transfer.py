@@ -27,6 +27,7 @@ from accounts.audit import audit
 from config.errors import IllegalTransition, InvalidInput, NotAllowed, NotFound, TooLarge
 from nodes.client import FileRefused
 from servers.files import paths, quota
+from servers.files.denylist import check_readable
 from servers.files.helper import open_session, session
 from servers.models import Server
 
@@ -322,6 +323,7 @@ def download_open(server: Server, path: str) -> Download:
             raise InvalidInput({"path": f"{path} is a directory: compress it, then download the archive."})
         if not entry.is_regular:
             raise InvalidInput({"path": f"{path} is not a regular file (a symbolic link or a device)."})
+        check_readable(files, paths.inside(mount, path))  # before the answer's status is sent
         return Download(files, paths.inside(mount, path), entry.size)
     except BaseException:
         files.close()

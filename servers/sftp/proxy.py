@@ -19,6 +19,7 @@ import struct
 import threading
 
 from servers.files.quota import over_limit
+from servers.sftp.protection import Protection
 from servers.sftp.session import DELETE, READ, WRITE
 
 INIT, VERSION, OPEN, CLOSE, READ_, WRITE_, LSTAT, FSTAT, SETSTAT, FSETSTAT = 1, 2, 3, 4, 5, 6, 7, 8, 9, 10
@@ -103,6 +104,7 @@ class Proxy:
     def __init__(self, client, helper, session, mount: str):
         self.client, self.helper, self.session = client, helper, session
         self.paths = Paths(mount)
+        self.protection = Protection(session, mount)  # the template's file denylist
         self.over = over_limit(session.server) if session.server is not None else ""
         self._send_lock = threading.Lock()  # both directions answer the client
         self._rename: set[int] = set()  # our ids whose NAME answer names a path
@@ -119,6 +121,7 @@ class Proxy:
             self.session.end(f"the session broke: {exc}")
         finally:
             self.helper.close()
+            self.protection.close()
             answers.join(5)
 
     def _to_client(self, data) -> None:
@@ -196,6 +199,9 @@ class Proxy:
             return self._deny(request_id, f"You do not have permission to do this (requires {permission}).")
         if paths == 0:
             return None
+        refused = self._protected(kind, request_id, packet, 9, paths)
+        if refused is not None:
+            return refused
         rewritten, names = self._rewrite(packet, 9, paths)
         forwarded_id = self._note(kind, request_id, names, packet)
         return _packet(kind, struct.pack(">I", forwarded_id) + rewritten)
@@ -208,6 +214,15 @@ class Proxy:
     def _deny(self, request_id: int, message: str) -> bytes:
         self._to_client(status(request_id, FX_PERMISSION_DENIED, message))
         return b""
+
+    def _protected(self, request, request_id: int, packet: bytes, at: int, count: int) -> bytes | None:
+        """Answered here (refused) when the request's paths are protected by the template's denylist."""
+        inside = []
+        for _ in range(count):
+            path, at = _string(packet, at)
+            inside.append(self.paths.inside(path))
+        message = self.protection.refusal(request, inside)
+        return None if message is None else self._deny(request_id, message)
 
     def _rewrite(self, packet: bytes, at: int, count: int) -> tuple[bytes, list[bytes]]:
         """The packet's body from `at` with its first `count` strings as the helper's paths."""
@@ -250,6 +265,8 @@ class Proxy:
             raise ProtocolError("OPEN without flags")
         changes = int.from_bytes(packet[at : at + 4], "big") & OPEN_CHANGES
         denied = self._checked(request_id, WRITE if changes else READ)
+        if denied is None:
+            denied = self._protected(OPEN, request_id, packet, 9, 1)
         if denied is not None:
             return denied
         rewritten, names = self._rewrite(packet, 9, 1)
@@ -262,6 +279,9 @@ class Proxy:
         """SYMLINK as OpenSSH sends it: target, then the link's path. A relative target stays as it
         is (it means the same inside); an absolute one is put under the mount, like every path."""
         target, at = _string(packet, 9)
+        denied = self._protected(SYMLINK, request_id, packet, at, 1)  # the link's own path
+        if denied is not None:
+            return denied
         link, at = _string(packet, at)
         target = self.paths.inside(target) if target.startswith(b"/") else target
         name = self.paths.outside(self.paths.inside(link)).decode(errors="replace")
@@ -282,6 +302,8 @@ class Proxy:
             return self._deny(request_id, f"The extension {name.decode(errors='replace')} is not supported.")
         permission, paths = rule
         denied = self._checked(request_id, permission)
+        if denied is None and paths:
+            denied = self._protected(name, request_id, packet, at, paths)
         if denied is not None or paths == 0:
             return denied
         if name == b"expand-path@openssh.com":  # `~` is the server's root too

@@ -204,7 +204,7 @@ def test_unknown_ids_are_404(staff):
             "'..'",
         ),
         (
-            {"configFileRules": [{"path": "a.xml", "parser": "xml", "replace": {"a": "b"}}]},
+            {"configFileRules": [{"path": "a.toml", "parser": "toml", "replace": {"a": "b"}}]},
             "configFileRules",
             "parser",
         ),

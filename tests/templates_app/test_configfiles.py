@@ -5,10 +5,12 @@ import string
 
 import pytest
 import yaml
+from defusedxml import ElementTree as ET
 from hypothesis import given
 from hypothesis import strategies as st
 
-from templates_app.configfiles import read_properties, rewrite
+from templates_app.configfiles import BadConfigFile, read_properties, rendered, rewrite
+from tests.templates_app.test_api import CONTRACT_BODY
 
 PROPERTIES = """#Minecraft server properties
 #Sat Nov 22 04:11:00 UTC 2026
@@ -156,7 +158,187 @@ class TestFile:
     def test_nothing_is_added_and_line_breaks_are_flattened(self):
         assert rewrite("file", "a=1\n", {"b": "b=2", "a": "a=2\nrm -rf /"}) == "a=2 rm -rf /\n"
 
+    def test_the_empty_key_replaces_every_line(self):
+        # As Wings: an empty prefix starts every line (an egg's "find": {"": "{{MOTD}}"}).
+        assert rewrite("file", "old motd\nsecond line\n", {"": "Welcome"}) == "Welcome\nWelcome\n"
+        assert rewrite("file", "", {"": "Welcome"}) == ""  # nothing is added
+        assert rewrite("file", "keep\nport 1\n", {"port ": "port 2", "": "x"}) == "x\nport 2\n"
+
 
 def test_unknown_parsers_are_refused():
-    with pytest.raises(ValueError, match="xml"):
-        rewrite("xml", "", {})
+    with pytest.raises(ValueError, match="toml"):
+        rewrite("toml", "", {})
+
+
+class TestConditional:
+    """Pterodactyl's `find: {key: {ifvalue: replacewith}}`: rewritten only from a listed current value."""
+
+    def test_properties(self):
+        text = "online-mode=true\nmotd=Hi\\:there\npvp=false\n"
+        out = rewrite(
+            "properties",
+            text,
+            {
+                "online-mode": {"true": "false"},
+                "motd": {"Hi:there": "Bye"},
+                "pvp": {"true": "x"},
+                "new": {"": "y"},
+            },
+        )
+        assert out == "online-mode=false\nmotd=Bye\npvp=false\n"  # pvp unchanged, `new` never added
+
+    def test_yaml_and_json_compare_the_value_as_written(self):
+        text = "settings:\n  bungeecord: false\n  port: 25565\n  name: lobby\nlist: [a, b]\n"
+        out = yaml.safe_load(
+            rewrite(
+                "yaml",
+                text,
+                {
+                    "settings.bungeecord": {"false": "true"},
+                    "settings.port": {"25565": "25570"},
+                    "settings.name": {"other": "x"},
+                    "settings.absent": {"": "x"},
+                    "list": {"a": "b"},
+                },
+            )
+        )
+        assert out == {
+            "settings": {"bungeecord": True, "port": 25570, "name": "lobby"},
+            "list": ["a", "b"],
+        }
+        data = json.loads(
+            rewrite(
+                "json",
+                '{"servers": {"a": {"ip": "10.0.0.1"}, "b": {"ip": "1.2.3.4"}}}',
+                {"servers.*.ip": {"10.0.0.1": "{{IP}}"}},
+            )
+        )
+        assert data == {"servers": {"a": {"ip": "{{IP}}"}, "b": {"ip": "1.2.3.4"}}}
+
+    def test_ini_and_file(self):
+        out = rewrite(
+            "ini",
+            "[net]\nport = 1\nhost=a\n",
+            {"net.port": {"1": "2"}, "net.host": {"b": "c"}, "net.x": {"": "1"}},
+        )
+        assert out == "[net]\nport = 2\nhost=a\n"
+        out = rewrite("file", "motd=Old\nmotd=Keep\n", {"motd=": {"Old": "motd=New\nrm -rf /"}})
+        assert out == "motd=New rm -rf /\nmotd=Keep\n"
+        # The empty key with a mapping: whole lines swapped for others.
+        assert rewrite("file", "a\nb\n", {"": {"b": "c"}}) == "a\nc\n"
+
+    def test_rendering_leaves_the_looked_for_values_as_written(self):
+        replace = {"a": "{{X}}", "b": {"{{X}}": "{{X}}!"}}
+        assert rendered(replace, lambda text: text.replace("{{X}}", "1")) == {"a": "1", "b": {"{{X}}": "1!"}}
+
+
+XML = """<?xml version="1.0" encoding="utf-8"?>
+<ServerSettings>
+  <!-- the port the game listens on -->
+  <Port>7777</Port>
+  <Mods>
+    <Mod>a</Mod>
+    <Mod>b</Mod>
+  </Mods>
+</ServerSettings>
+"""
+
+
+class TestXml:
+    """Wings' keys: dotted from the root, `*` for every child, missing elements created, [attr='v']."""
+
+    def test_keys_set_text_create_elements_and_keep_comments(self):
+        out = rewrite(
+            "xml",
+            XML,
+            {
+                "ServerSettings.Port": "7800",
+                "ServerSettings.Mods.*": "c",
+                "ServerSettings.Net.Bind": "[value='10.0.0.1']",
+                "ServerSettings.Name": "<evil/>&amp;",
+                "Other.Port": "1",  # another root: nothing found, nothing made
+            },
+        )
+        root = ET.fromstring(out.split("\n", 1)[1])
+        assert out.startswith('<?xml version="1.0" encoding="utf-8"?>\n')
+        assert "<!-- the port the game listens on -->" in out
+        assert root.findtext("Port") == "7800"
+        assert [m.text for m in root.find("Mods")] == ["c", "c"]
+        assert root.find("Net/Bind").get("value") == "10.0.0.1"
+        assert root.findtext("Name") == "<evil/>&amp;" and root.find("Name/evil") is None
+        assert root.find("Other") is None
+
+    def test_an_empty_file_gets_a_root_and_conditionals_apply_to_the_text(self):
+        out = rewrite("xml", "", {"Config.port": "1"})
+        assert out == '<?xml version="1.0" encoding="utf-8"?>\n<Config>\n  <port>1</port>\n</Config>\n'
+        out = rewrite(
+            "xml", XML, {"ServerSettings.Port": {"7777": "7778"}, "ServerSettings.Mods.Mod": {"b": "z"}}
+        )
+        root = ET.fromstring(out.split("\n", 1)[1])
+        assert root.findtext("Port") == "7778" and [m.text for m in root.find("Mods")] == ["a", "z"]
+        assert rewrite("xml", XML, {"ServerSettings.Missing": {"": "1"}}).count("Missing") == 0
+
+    @pytest.mark.parametrize(
+        ("text", "message"),
+        [
+            (  # the billion laughs: entities are refused, never expanded
+                '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;">'
+                '<!ENTITY c "&b;&b;&b;&b;&b;">]><r>&c;</r>',
+                "not valid xml",
+            ),
+            (  # an external entity would read a file of the panel's
+                '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>&x;</r>',
+                "not valid xml",
+            ),
+            ("<r>" * 50_000 + "</r>" * 50_000, "nested deeper than"),
+            ("<r><a></r>", "not valid xml"),
+        ],
+    )
+    def test_hostile_files_are_refused_not_read(self, text, message):
+        with pytest.raises(BadConfigFile, match=message):
+            rewrite("xml", text, {"r.x": "1"})
+
+
+def test_broken_json_and_yaml_are_bad_config_files():
+    with pytest.raises(BadConfigFile, match="not valid json"):
+        rewrite("json", "{", {"a": "1"})
+    with pytest.raises(BadConfigFile, match="not valid yaml"):
+        rewrite("yaml", "a: [", {"a": "1"})
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ({"parser": "properties", "replace": {"": "x"}}, "empty only for the file parser"),
+        ({"parser": "properties", "replace": {"a": {}}}, "conditional replacement must be a non-empty"),
+        ({"parser": "yaml", "replace": {"a": {"x": 1}}}, "conditional replacement must be a non-empty"),
+        ({"parser": "ini", "replace": {"a": ["x"]}}, "a value must be a string, or an object"),
+        ({"parser": "xml", "replace": {"*.a": "x"}}, "is not an xml key"),
+        ({"parser": "xml", "replace": {"r.a b": "x"}}, "is not an xml key"),
+        ({"parser": "xml", "replace": {"r..a": "x"}}, "is not an xml key"),
+    ],
+)
+@pytest.mark.django_db
+def test_bad_rule_shapes_are_refused_at_save(staff, rule, message):
+    body = {**CONTRACT_BODY, "name": "Bad", "configFileRules": [{"path": "c.cfg", **rule}]}
+    response = staff.post("/api/templates", body, format="json")
+    assert response.status_code == 400, response.content
+    assert message in " ".join(response.json()["fields"]["configFileRules"])
+
+
+@pytest.mark.django_db
+def test_good_rule_shapes_are_saved_as_written(staff):
+    rules = [
+        {"path": "motd.txt", "parser": "file", "replace": {"": "{{MOTD}}"}},
+        {
+            "path": "a.xml",
+            "parser": "xml",
+            "replace": {"Root.Port": "{{SERVER_PORT}}", "Root.*.x": {"1": "2"}},
+        },
+        {"path": "server.properties", "parser": "properties", "replace": {"online-mode": {"true": "false"}}},
+    ]
+    response = staff.post(
+        "/api/templates", {**CONTRACT_BODY, "name": "Good", "configFileRules": rules}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["data"]["configFileRules"] == rules
