@@ -194,7 +194,11 @@ def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> di
     """The egg for a template's fields (EXPORTED_FIELDS) and variables (VARIABLE_EXPORTED), no database."""
     if form not in FORMATS:
         raise ValueError(f"Unknown egg format {form!r}: {', '.join(FORMATS)}")
-    defaults = {f.name: f.get_default() for f in Template._meta.concrete_fields if f.name in EXPORTED_FIELDS}
+    defaults = {  # through JSON: a choice's default is its enum member
+        f.name: json.loads(json.dumps(f.get_default()))
+        for f in Template._meta.concrete_fields
+        if f.name in EXPORTED_FIELDS
+    }
     fields = {**defaults, **fields}
     written = fields["egg_as_written"] = fields["egg_as_written"] or {}
     egg_variables, synthesized = _variables(fields, variables, form)
