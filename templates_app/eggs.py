@@ -160,11 +160,16 @@ def _ready(config: dict, warnings: list[str]) -> tuple[str, bool]:
     return pattern, is_regex
 
 
+def _description(egg: dict) -> str:
+    return text(egg.get("description")).strip()
+
+
 def _as_written(egg: dict, config: dict, rules: dict, warnings: list[str]) -> dict:
     """What the egg wrote for what Hearth normalises or does not use, for the export to write back."""
     startup = decoded(config.get("startup"), "config.startup", [])
     written = {
         "author": egg.get("author"),
+        "description": egg.get("description") if text(egg.get("description")) != _description(egg) else None,
         "update_url": (egg.get("meta") or {}).get("update_url"),
         "stop": config.get("stop"),
         "done": startup.get("done"),
@@ -234,7 +239,7 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
     install = (egg.get("scripts") or {}).get("installation") or {}
     fields = {
         "name": name,
-        "description": text(egg.get("description")).strip(),
+        "description": _description(egg),
         "docker_image": next(iter(images.values())),
         "docker_images": images,
         "start_command": start_command,

@@ -185,6 +185,13 @@ def _startup(fields: dict, form: str) -> dict:
     return {"startup_commands": {"Default": fields["start_command"]}}
 
 
+def _description(description: str, as_written) -> str:
+    """The description with the spaces around it the egg wrote (Hearth strips them)."""
+    if isinstance(as_written, str) and as_written.replace("\r\n", "\n").strip() == description:
+        return as_written
+    return description
+
+
 def _other_commands(fields: dict, form: str) -> dict:
     commands = fields["egg_as_written"].get("startup_commands")
     return {"startup_commands": commands} if form == PTERODACTYL and commands else {}
@@ -208,7 +215,7 @@ def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> di
         "exported_at": timezone.now().isoformat(timespec="seconds"),
         "name": fields["name"],
         "author": written.get("author") or "hearth@localhost",
-        "description": fields["description"],
+        "description": _description(fields["description"], written.get("description")),
         "tags": list(fields["tags"]),  # Pelican's; Pterodactyl ignores the key
         "features": list(fields["features"]) or None,
         "docker_images": _images(fields),
