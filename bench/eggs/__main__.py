@@ -121,7 +121,7 @@ def report(results: list[dict], source: Path, revision: str, seconds: float) -> 
         ]
         lines += [
             f"| {k} | {c} |"
-            for k, c in kinds(p for r in unsaved for p in dict.fromkeys(r["save_problems"])).most_common(12)
+            for k, c in Counter(k for r in unsaved for k in set(kinds(r["save_problems"]))).most_common(12)
         ]
         lines += ["", "Eggs: " + ", ".join(f"`{Path(r['name']).name}`" for r in unsaved), ""]
     lines += [

@@ -179,7 +179,8 @@ def kinds(texts) -> Counter:
     import re
 
     def shape(text: str) -> str:
-        text = re.sub(r"'[^']*'|\{\{[^}]*\}\}|\"[^\"]*\"", "…", text)
+        text = text.split(": a customer can edit")[0]  # the start-command analysis names the variable after
+        text = re.sub(r"\$\w+|'[^']*'|\{\{[^}]*\}\}|\"[^\"]*\"", "…", text)
         text = re.sub(r"^(Variable|config\.files) \S+", r"\1 …", text)
         return re.sub(r"\d+", "N", text)[:140]
 
