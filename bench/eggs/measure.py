@@ -145,7 +145,10 @@ def egg_field(egg: dict, field: str, form: str):
 
 def measure(name: str, data: bytes) -> dict:
     """Everything measured for one egg (JSON-serialisable)."""
-    original = yaml.safe_load(data)
+    try:  # JSON first: YAML reads a JSON surrogate pair (an escaped emoji) as two characters
+        original = json.loads(data)
+    except ValueError:
+        original = yaml.safe_load(data)
     try:
         fields, variables, warnings = egg_parse(data, filename=name)
     except InvalidInput as exc:
