@@ -169,6 +169,7 @@ def _as_written(egg: dict, config: dict, rules: dict, warnings: list[str]) -> di
     startup = decoded(config.get("startup"), "config.startup", [])
     written = {
         "author": egg.get("author"),
+        "uuid": egg.get("uuid") if isinstance(egg.get("uuid"), str) else None,  # Pelican updates by it
         "description": egg.get("description") if text(egg.get("description")) != _description(egg) else None,
         "update_url": (egg.get("meta") or {}).get("update_url"),
         "stop": config.get("stop"),

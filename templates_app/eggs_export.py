@@ -215,6 +215,7 @@ def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> di
         "exported_at": timezone.now().isoformat(timespec="seconds"),
         "name": fields["name"],
         "author": written.get("author") or "hearth@localhost",
+        **({"uuid": written["uuid"]} if written.get("uuid") else {}),
         "description": _description(fields["description"], written.get("description")),
         "tags": list(fields["tags"]),  # Pelican's; Pterodactyl ignores the key
         "features": list(fields["features"]) or None,

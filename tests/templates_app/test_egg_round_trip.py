@@ -89,6 +89,7 @@ class TestWithoutTheDatabase:
         fields, variables, _ = egg_parse(path.read_bytes(), filename=path.name)
         egg = egg_from(fields, variables, form)
         assert egg["features"] == (original.get("features") or None)
+        assert (egg.get("uuid"), egg["author"]) == (original.get("uuid"), original["author"])
         assert egg["tags"] == (original.get("tags") or [])
         assert egg["file_denylist"] == [v for v in original.get("file_denylist") or [] if v]
         for key in ("stop", "files", "logs"):
