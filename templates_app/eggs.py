@@ -1,7 +1,11 @@
 """Import and export of Pterodactyl/Pelican eggs (PTDL_v1, PTDL_v2 JSON; Pelican PLCN_v* JSON or YAML).
 
-Everything an egg holds is either mapped or reported as a warning, never dropped silently.
-`egg_export` (in eggs_export.py) writes PTDL_v2 JSON that imports back into the same template.
+Everything Pterodactyl or Pelican accepts is imported; what Hearth cannot represent is reported as a
+warning, never dropped silently. The config section is translated in eggs_config.py, the variables
+in eggs_variables.py (rules: laravel.py). Imported eggs run the image's entrypoint
+(`use_image_entrypoint`); `features`, `tags` and `file_denylist` are kept as written, and what the
+egg wrote for fields Hearth normalises goes to `egg_as_written`. `egg_export` (eggs_export.py) writes
+PTDL_v2 or PLCN_v3 that imports back into the same template.
 """
 
 import json
@@ -164,7 +168,7 @@ def _description(egg: dict) -> str:
     return text(egg.get("description")).strip()
 
 
-def _as_written(egg: dict, config: dict, rules: dict, warnings: list[str]) -> dict:
+def _as_written(egg: dict, config: dict, rules: dict) -> dict:
     """What the egg wrote for what Hearth normalises or does not use, for the export to write back."""
     startup = decoded(config.get("startup"), "config.startup", [])
     written = {
@@ -260,7 +264,7 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
         "features": _string_list(egg, "features", warnings),
         "tags": _string_list(egg, "tags", warnings),
         "file_denylist": _string_list(egg, "file_denylist", warnings),
-        "egg_as_written": _as_written(egg, config, rules, warnings),
+        "egg_as_written": _as_written(egg, config, rules),
         "read_only_root": False,
         "source": f"egg:{version}",
     }
