@@ -1,7 +1,11 @@
 """Import and export of Pterodactyl/Pelican eggs (PTDL_v1, PTDL_v2 JSON; Pelican PLCN_v* JSON or YAML).
 
-Everything an egg holds is either mapped or reported as a warning, never dropped silently.
-`egg_export` (in eggs_export.py) writes PTDL_v2 JSON that imports back into the same template.
+Everything Pterodactyl or Pelican accepts is imported; what Hearth cannot represent is reported as a
+warning, never dropped silently. The config section is translated in eggs_config.py, the variables
+in eggs_variables.py (rules: laravel.py). Imported eggs run the image's entrypoint
+(`use_image_entrypoint`); `features`, `tags` and `file_denylist` are kept as written, and what the
+egg wrote for fields Hearth normalises goes to `egg_as_written`. `egg_export` (eggs_export.py) writes
+PTDL_v2 or PLCN_v3 that imports back into the same template.
 """
 
 import json
@@ -11,15 +15,20 @@ import yaml
 from django.db import transaction
 
 from config.errors import InvalidInput
-from templates_app import ready
-from templates_app.configfiles import PARSERS
-from templates_app.eggs_export import HEARTH_FIELDS, egg_export
-from templates_app.laravel import rules_from_laravel
+from templates_app.eggs_config import (
+    BadDone,
+    config_files_from_egg,
+    decoded,
+    ready_from_egg,
+    stop_from_egg,
+    text,
+)
+from templates_app.eggs_export import HEARTH_FIELDS, egg_export, egg_from
+from templates_app.eggs_variables import trusted_code_warnings, variables_from_egg
 from templates_app.models import Template
-from templates_app.validators import SIGNALS
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
 
-__all__ = ["egg_export", "egg_import", "egg_parse"]
+__all__ = ["egg_export", "egg_from", "egg_import", "egg_parse"]
 
 MAX_EGG_BYTES = 2 * 1024 * 1024
 VERSION_RE = re.compile(r"^(PTDL_v[12]|PLCN_v[0-9]+)$")
@@ -45,23 +54,6 @@ TOP_LEVEL = frozenset(
         "tags",
         "update_url",
         "hearth",
-    ]
-)
-VARIABLE_KEYS = frozenset(
-    [
-        "name",
-        "description",
-        "env_variable",
-        "default_value",
-        "user_viewable",
-        "user_editable",
-        "rules",
-        "field_type",
-        "sort",
-        "id",
-        "egg_id",
-        "created_at",
-        "updated_at",
     ]
 )
 
@@ -98,55 +90,6 @@ def _load(data: bytes | str | dict, filename: str | None) -> dict:
     return parsed
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value).replace("\r\n", "\n")
-
-
-def _truthy(value) -> bool:
-    return value in (True, 1, "1", "true", "True", "yes")
-
-
-def _decoded(value, where: str, warnings: list[str]) -> dict:
-    """config.files/startup/logs: a JSON string inside the egg (Pterodactyl) or a mapping (Pelican)."""
-    if value in (None, ""):
-        return {}
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            warnings.append(f"{where} is not valid JSON and was ignored")
-            return {}
-    if not isinstance(value, dict):
-        warnings.append(f"{where} is not an object and was ignored")
-        return {}
-    return value
-
-
-def _canonical(text: str, where: str, names: set[str], warnings: list[str]) -> str:
-    """Pterodactyl placeholders to ours; ones that name nothing we have are kept and reported."""
-
-    def replace(match):
-        raw = match.group(1)
-        name = canonical_name(raw)
-        if name is None:
-            warnings.append(
-                f"{where}: placeholder {{{{{raw}}}}} refers to panel or node configuration, which "
-                "Hearth never exposes; it renders as an empty string"
-            )
-            return match.group(0)
-        if name not in names and name not in BUILTINS:
-            warnings.append(
-                f"{where}: {{{{{raw}}}}} is not a variable of this egg and renders as an empty string"
-            )
-        return "{{" + name + "}}"
-
-    return PLACEHOLDER_RE.sub(replace, text)
-
-
 def _images(egg: dict, warnings: list[str]) -> dict[str, str]:
     images = egg.get("docker_images")
     if isinstance(images, list):
@@ -171,117 +114,12 @@ def _startup(egg: dict, warnings: list[str]) -> str:
         startup = commands[labels[0]]
         if len(labels) > 1:
             warnings.append(
-                f"startup_commands: only the first ('{labels[0]}') is used; ignored: {', '.join(labels[1:])}"
+                f"startup_commands: only the first ('{labels[0]}') is run; the export writes back the others: "
+                f"{', '.join(labels[1:])}"
             )
     if not isinstance(startup, str) or not startup.strip():
         raise _invalid("The egg has no startup command.")
     return startup.replace("\r\n", "\n")
-
-
-def _stop(stop, warnings: list[str]) -> tuple[str, str]:
-    """(stop_command, stop_signal) from config.stop: `^C` is SIGINT, `^X` the signal X."""
-    stop = _text(stop).strip()
-    if not stop:
-        warnings.append("config.stop is empty; Hearth stops the server with SIGTERM")
-        return "", "SIGTERM"
-    if not stop.startswith("^"):
-        return stop, ""
-    rest = stop[1:].upper()
-    if rest == "C":
-        return "", "SIGINT"
-    name = rest if rest.startswith("SIG") else f"SIG{rest}"
-    if name in SIGNALS:
-        return "", name
-    warnings.append(f"config.stop '{stop}' is not a signal Hearth knows; SIGTERM is used instead")
-    return "", "SIGTERM"
-
-
-def _ready(startup: dict, warnings: list[str]) -> tuple[str, bool]:
-    done = startup.get("done")
-    if startup.get("userInteraction"):
-        warnings.append("config.startup.userInteraction is not supported and was ignored")
-    for key in sorted(set(startup) - {"done", "userInteraction"}):
-        warnings.append(f"config.startup.{key} is not supported and was ignored")
-    if isinstance(done, list) and len([d for d in done if d not in (None, "") and str(d)]) > 1:
-        warnings.append(
-            f"config.startup.done has {len(done)} strings; Hearth waits for any of them "
-            "(stored as one regular expression)"
-        )
-    if not isinstance(done, list):
-        done = _text(done)
-    pattern, is_regex = ready.from_egg(done)
-    try:
-        ready.validate(pattern, is_regex)
-    except ready.BadReadyPattern as exc:
-        raise _invalid(f"config.startup.done is not a valid regular expression: {exc}.") from exc
-    return pattern, is_regex
-
-
-def _config_files(files: dict, names: set[str], warnings: list[str]) -> list[dict]:
-    rules = []
-    for path, spec in files.items():
-        where = f"config.files {path}"
-        if not isinstance(spec, dict):
-            warnings.append(f"{where} is not an object and was ignored")
-            continue
-        parser = {"yml": "yaml"}.get(spec.get("parser"), spec.get("parser"))
-        if parser not in PARSERS:
-            warnings.append(
-                f"{where}: the '{spec.get('parser')}' parser is not supported; the file is not rewritten"
-            )
-            continue
-        replace = {}
-        for key, value in (spec.get("find") or {}).items():
-            if isinstance(value, dict | list):
-                warnings.append(
-                    f"{where}: '{key}' uses a conditional replacement, which is not supported; ignored"
-                )
-                continue
-            text = json.dumps(value) if isinstance(value, bool | int | float) else _text(value)
-            replace[str(key)] = _canonical(text, where, names, warnings)
-        if replace:
-            rules.append({"path": str(path), "parser": parser, "replace": replace})
-    return rules
-
-
-def _variables(egg: dict, warnings: list[str], skip: set[str]) -> list[dict]:
-    raw = egg.get("variables") or []
-    if not isinstance(raw, list):
-        raise _invalid("variables must be a list.")
-    ordered = sorted(enumerate(raw), key=lambda pair: (_order(pair[1], pair[0]), pair[0]))
-    out = []
-    for _, var in ordered:
-        if not isinstance(var, dict):
-            raise _invalid("Every variable must be an object.")
-        env = _text(var.get("env_variable")).strip()
-        if env in skip:
-            continue
-        if env in BUILTINS:
-            warnings.append(f"Variable {env} is set by the panel; the egg's variable was ignored")
-            continue
-        for key in sorted(set(var) - VARIABLE_KEYS):
-            warnings.append(f"Variable {env}: key '{key}' is not supported and was ignored")
-        if var.get("field_type") not in (None, "text"):
-            warnings.append(f"Variable {env}: field_type '{var['field_type']}' is shown as text")
-        rules, rule_warnings = rules_from_laravel(var.get("rules"), env)
-        warnings.extend(rule_warnings)
-        out.append(
-            {
-                "env_variable": env,
-                "name": _text(var.get("name")).strip()[:100] or env,
-                "description": _text(var.get("description")),
-                "default_value": _text(var.get("default_value")),
-                "user_viewable": _truthy(var.get("user_viewable", True)),
-                "user_editable": _truthy(var.get("user_editable", True)),
-                "rules": rules,
-            }
-        )
-    return out
-
-
-def _order(var, index: int) -> int:
-    sort = var.get("sort") if isinstance(var, dict) else None
-    return sort if isinstance(sort, int) and not isinstance(sort, bool) else index
 
 
 def egg_parse(data, *, filename: str | None = None) -> tuple[dict, list[dict], list[str]]:
@@ -293,14 +131,82 @@ def egg_parse(data, *, filename: str | None = None) -> tuple[dict, list[dict], l
         raise _invalid(f"The egg is malformed: a section does not have the expected shape ({exc}).") from exc
 
 
-def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
+def _version(egg: dict) -> str:
     meta = egg.get("meta")
     version = meta.get("version") if isinstance(meta, dict) else None
     if not version:
         raise _invalid("This is not a Pterodactyl or Pelican egg: meta.version is missing.")
     if not VERSION_RE.match(str(version)):
         raise _invalid(f"Unknown egg version '{version}': expected PTDL_v1, PTDL_v2 or PLCN_v1…v3.")
-    name = _text(egg.get("name")).strip()
+    return str(version)
+
+
+def _string_list(egg: dict, key: str, warnings: list[str]) -> list[str]:
+    """features, tags, file_denylist: lists of strings, kept as written (empty entries dropped, as
+    Pterodactyl drops them from a denylist)."""
+    value = egg.get(key)
+    if value in (None, "", {}):
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
+        warnings.append(f"{key} is not a list of strings and was ignored")
+        return []
+    return [str(v) for v in value if str(v).strip()]
+
+
+def _ready(config: dict, warnings: list[str]) -> tuple[str, bool]:
+    try:
+        pattern, is_regex, ready_warnings = ready_from_egg(
+            decoded(config.get("startup"), "config.startup", warnings)
+        )
+    except BadDone as exc:
+        raise _invalid(f"config.startup.done is not a valid regular expression: {exc}.") from exc
+    warnings.extend(ready_warnings)
+    return pattern, is_regex
+
+
+def _description(egg: dict) -> str:
+    return text(egg.get("description")).strip()
+
+
+def _as_written(egg: dict, config: dict, rules: dict) -> dict:
+    """What the egg wrote for what Hearth normalises or does not use, for the export to write back."""
+    startup = decoded(config.get("startup"), "config.startup", [])
+    written = {
+        "author": egg.get("author"),
+        "uuid": egg.get("uuid") if isinstance(egg.get("uuid"), str) else None,  # Pelican updates by it
+        "description": egg.get("description") if text(egg.get("description")) != _description(egg) else None,
+        "update_url": (egg.get("meta") or {}).get("update_url"),
+        "stop": config.get("stop"),
+        "done": startup.get("done"),
+        "startup_extra": {k: v for k, v in startup.items() if k != "done"},
+        "files": decoded(config.get("files"), "config.files", []),
+        "logs": decoded(config.get("logs"), "config.logs", []),
+        "startup_commands": _startup_commands(egg),
+        "rules": rules,
+    }
+    return {key: value for key, value in written.items() if value not in (None, "", {}, [])}
+
+
+def _startup_commands(egg: dict) -> dict | None:
+    """Pelican's other start commands (Hearth runs the first); a PTDL export keeps them in `hearth`."""
+    commands = egg.get("startup_commands")
+    if not isinstance(commands, dict):
+        hearth = egg.get("hearth") if isinstance(egg.get("hearth"), dict) else {}
+        commands = hearth.get("startup_commands")
+    return commands if isinstance(commands, dict) and len(commands) > 1 else None
+
+
+def _unknown_placeholders(start_command: str, names: set[str]) -> list[str]:
+    return [
+        f"startup: {{{{{raw}}}}} is not a variable of this egg and renders as an empty string"
+        for raw in PLACEHOLDER_RE.findall(start_command)
+        if (name := canonical_name(raw)) and name not in names and name not in BUILTINS
+    ]
+
+
+def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
+    version = _version(egg)
+    name = text(egg.get("name")).strip()
     if not name:
         raise _invalid("The egg has no name.")
     warnings: list[str] = [f"Unknown key '{key}' was ignored" for key in egg if key not in TOP_LEVEL]
@@ -313,43 +219,36 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
         raise _invalid("config must be an object.")
     for key in sorted(set(config) - {"files", "startup", "logs", "stop"}):
         warnings.append(f"config.{key} is not supported and was ignored")
-    if _decoded(config.get("logs"), "config.logs", warnings):
-        warnings.append("config.logs is not used (Hearth reads the console directly) and was ignored")
-    ready_pattern, is_regex = _ready(_decoded(config.get("startup"), "config.startup", warnings), warnings)
-    stop_command, stop_signal = _stop(config.get("stop"), warnings)
+    if decoded(config.get("logs"), "config.logs", warnings):
+        warnings.append(
+            "config.logs is not used (Hearth reads the console directly); the export writes it back"
+        )
+    ready_pattern, is_regex = _ready(config, warnings)
+    stop_command, stop_signal, stop_warnings = stop_from_egg(config.get("stop"))
+    warnings.extend(stop_warnings)
 
     synthesized = hearth.get("synthesized_variables")
-    variables = _variables(egg, warnings, skip=set(synthesized) if isinstance(synthesized, list) else set())
+    variables, rules = variables_from_egg(
+        egg, warnings, skip=set(synthesized) if isinstance(synthesized, list) else set()
+    )
     names = {v["env_variable"] for v in variables}
     for extra in (hearth.get("required_variables"), hearth.get("environment")):
         if isinstance(extra, list | dict):
             names |= {str(n) for n in extra}
-    config_files = _config_files(_decoded(config.get("files"), "config.files", warnings), names, warnings)
-    for raw in PLACEHOLDER_RE.findall(start_command):
-        if (canonical := canonical_name(raw)) and canonical not in names and canonical not in BUILTINS:
-            warnings.append(
-                f"startup: {{{{{raw}}}}} is not a variable of this egg and renders as an empty string"
-            )
-
-    features = egg.get("features")
-    if features:
-        listed = ", ".join(map(str, features)) if isinstance(features, list | dict) else str(features)
-        warnings.append(f"features ({listed}) are Pterodactyl panel features Hearth does not have; ignored")
-    if egg.get("file_denylist"):
-        warnings.append(
-            f"file_denylist ({len(egg['file_denylist'])} entries) is not supported and was ignored"
-        )
-    if egg.get("tags"):
-        warnings.append("tags are not used by Hearth and were ignored")
+    config_files = config_files_from_egg(
+        decoded(config.get("files"), "config.files", warnings), names, warnings
+    )
+    warnings.extend(_unknown_placeholders(start_command, names))
+    warnings.extend(trusted_code_warnings(start_command, variables))
 
     install = (egg.get("scripts") or {}).get("installation") or {}
-    script = _text(install.get("script"))
     fields = {
         "name": name,
-        "description": _text(egg.get("description")).strip(),
+        "description": _description(egg),
         "docker_image": next(iter(images.values())),
         "docker_images": images,
         "start_command": start_command,
+        "use_image_entrypoint": True,
         "stop_command": stop_command,
         "stop_signal": stop_signal,
         "ports": [],
@@ -359,13 +258,19 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
         "ready_pattern": ready_pattern,
         "ready_pattern_is_regex": is_regex,
         "data_path": "/home/container",
-        "install_image": _text(install.get("container")).strip(),
-        "install_entrypoint": _text(install.get("entrypoint")).strip() or "bash",
-        "install_script": script,
+        "install_image": text(install.get("container")).strip(),
+        "install_entrypoint": text(install.get("entrypoint")).strip() or "bash",
+        "install_script": text(install.get("script")),
+        "features": _string_list(egg, "features", warnings),
+        "tags": _string_list(egg, "tags", warnings),
+        "file_denylist": _string_list(egg, "file_denylist", warnings),
+        "egg_as_written": _as_written(egg, config, rules),
         "read_only_root": False,
         "source": f"egg:{version}",
     }
     fields.update({key: hearth[key] for key in HEARTH_FIELDS if key in hearth})
+    if not isinstance(fields["egg_as_written"], dict):
+        fields["egg_as_written"] = {}
     exact_rules = hearth.get("variable_rules")
     for variable in variables if isinstance(exact_rules, dict) else []:
         if isinstance(exact_rules.get(variable["env_variable"]), dict):

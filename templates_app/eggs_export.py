@@ -1,24 +1,32 @@
-"""Export of a template as a PTDL_v2 egg, which Pterodactyl, Pelican and Hearth itself can import.
+"""Export of a template as an egg: Pterodactyl's PTDL_v2 (the default) or Pelican's PLCN_v3.
 
-What eggs cannot express (ports, environment, exact rules…) travels in an extra top-level `hearth`
-object that Pterodactyl and Pelican ignore, so an export imports back into the same template.
-Config-file placeholders are written in the forms Wings understands (`{{server.build.default.port}}`,
-`{{server.build.env.NAME}}`); the importer maps them back.
+Both import into Pterodactyl or Pelican (their importers' rules: tests/templates_app/egg_rules.py)
+and back into Hearth as the same template. What an imported egg wrote for fields Hearth normalises
+(`^C`, a list of ready strings, `regex:`, conditional and xml config files, Laravel rules, logs…) is
+kept in `Template.egg_as_written` and written back as long as it still means what the template
+holds. What eggs cannot express (ports, environment, exact rules…) travels in an extra top-level
+`hearth` object that Pterodactyl and Pelican ignore. Config-file placeholders are written in the
+forms each panel understands; the importer maps them back.
 """
 
 import json
 
 from django.utils import timezone
 
-from templates_app import ready
-from templates_app.laravel import rules_to_laravel
+from templates_app.eggs_config import config_files_to_egg, done_to_egg, stop_to_egg
+from templates_app.laravel import rules_from_laravel, rules_to_laravel, split_rules
 from templates_app.models import Template
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
 
+PTERODACTYL = "PTDL_v2"
+PELICAN = "PLCN_v3"
+FORMATS = (PTERODACTYL, PELICAN)
 # Template fields eggs cannot express; exports carry them in the `hearth` object.
 HEARTH_FIELDS = (
     "docker_image",
     "docker_images",
+    "pull_policy",
+    "use_image_entrypoint",
     "ports",
     "environment",
     "required_variables",
@@ -26,99 +34,208 @@ HEARTH_FIELDS = (
     "ready_pattern_is_regex",
     "data_path",
     "read_only_root",
+    "backup_before_commands",
+    "backup_done_pattern",
+    "backup_done_pattern_is_regex",
+    "backup_after_commands",
+    "egg_as_written",
 )
-EXPORT_PLACEHOLDERS = {
-    "SERVER_PORT": "server.build.default.port",
-    "SERVER_IP": "server.build.default.ip",
-    "SERVER_MEMORY": "server.build.memory",
-    "SERVER_UUID": "server.uuid",
+EXPORTED_FIELDS = (
+    *HEARTH_FIELDS,
+    "name",
+    "description",
+    "start_command",
+    "stop_command",
+    "stop_signal",
+    "config_files",
+    "install_image",
+    "install_entrypoint",
+    "install_script",
+    "features",
+    "tags",
+    "file_denylist",
+)
+VARIABLE_EXPORTED = (
+    "env_variable",
+    "name",
+    "description",
+    "default_value",
+    "user_viewable",
+    "user_editable",
+    "rules",
+)
+PLACEHOLDER_FORMS = {
+    PTERODACTYL: {
+        "SERVER_PORT": "server.build.default.port",
+        "SERVER_IP": "server.build.default.ip",
+        "SERVER_MEMORY": "server.build.memory",
+        "SERVER_UUID": "server.uuid",
+        "": "server.build.env.",
+    },
+    PELICAN: {  # what Pelican's importer upgrades the Pterodactyl forms to
+        "SERVER_PORT": "server.allocations.default.port",
+        "SERVER_IP": "server.allocations.default.ip",
+        "SERVER_MEMORY": "server.build.memory_limit",
+        "SERVER_UUID": "server.uuid",
+        "": "server.environment.",
+    },
 }
 
 
-def _export_placeholders(text: str) -> str:
-    def replace(match):
-        name = canonical_name(match.group(1))
-        if name is None:
-            return match.group(0)
-        return "{{" + EXPORT_PLACEHOLDERS.get(name, f"server.build.env.{name}") + "}}"
+def _placeholders(form: str):
+    forms = PLACEHOLDER_FORMS[form]
 
-    return PLACEHOLDER_RE.sub(replace, text)
+    def export(text: str) -> str:
+        def replace(match):
+            name = canonical_name(match.group(1))
+            if name is None:
+                return match.group(0)
+            return "{{" + forms.get(name, forms[""] + name) + "}}"
+
+        return PLACEHOLDER_RE.sub(replace, text)
+
+    return export
 
 
-def egg_export(template: Template) -> dict:
-    """The template as a PTDL_v2 egg (with the `hearth` extension) that imports back unchanged."""
-    variables = list(template.variables.all())
-    have = {v.env_variable for v in variables}
-    synthesized = [n for n in template.required_variables if n not in have and n not in BUILTINS]
-    # The first image is an egg's default; PostgreSQL's jsonb does not keep key order, so put it first here.
-    images = {
-        label: image for label, image in template.docker_images.items() if image == template.docker_image
-    }
-    images = (images or {template.docker_image: template.docker_image}) | template.docker_images
-    files = {
-        rule["path"]: {
-            "parser": rule["parser"],
-            "find": {k: _export_placeholders(v) for k, v in rule["replace"].items()},
+def egg_export(template: Template, form: str = PTERODACTYL) -> dict:
+    """The template as an egg (with the `hearth` extension) that imports back unchanged."""
+    fields = {key: getattr(template, key) for key in EXPORTED_FIELDS}
+    variables = [{key: getattr(v, key) for key in VARIABLE_EXPORTED} for v in template.variables.all()]
+    return egg_from(fields, variables, form)
+
+
+def _images(fields: dict) -> dict:
+    # The first image is an egg's default; PostgreSQL's jsonb does not keep key order, so put it first.
+    default = fields["docker_image"]
+    images = {label: image for label, image in fields["docker_images"].items() if image == default}
+    return (images or {default: default}) | fields["docker_images"]
+
+
+def _rules(variable: dict, written: dict) -> str:
+    """The rules as the egg wrote them when they still mean the template's, else ours in Laravel's form."""
+    as_written = written.get(variable["env_variable"])
+    if (
+        isinstance(as_written, str)
+        and as_written.strip()
+        and rules_from_laravel(as_written, variable["env_variable"])[0] == variable["rules"]
+    ):
+        return as_written
+    return rules_to_laravel(variable["rules"])
+
+
+def _variables(fields: dict, variables: list[dict], form: str) -> tuple[list[dict], list[str]]:
+    have = {v["env_variable"] for v in variables}
+    synthesized = [n for n in fields["required_variables"] if n not in have and n not in BUILTINS]
+    written = fields["egg_as_written"].get("rules") or {}
+    rows = [{**v, "rules": _rules(v, written)} for v in variables]
+    rows += [
+        {
+            "env_variable": n,
+            "name": n,
+            "description": "",
+            "default_value": "",
+            "user_viewable": True,
+            "user_editable": True,
+            "rules": "required|string",
         }
-        for rule in template.config_files
+        for n in synthesized
+    ]
+    return [_egg_variable(row, index, form) for index, row in enumerate(rows)], synthesized
+
+
+def _egg_variable(row: dict, index: int, form: str) -> dict:
+    out = {
+        "name": row["name"],
+        "description": row["description"],
+        "env_variable": row["env_variable"],
+        "default_value": row["default_value"],
+        "user_viewable": row["user_viewable"],
+        "user_editable": row["user_editable"],
+        "rules": row["rules"],
     }
-    stop = template.stop_command or ("^C" if template.stop_signal == "SIGINT" else f"^{template.stop_signal}")
-    egg_variables = [
-        _egg_variable(
-            v.env_variable,
-            v.name,
-            v.description,
-            v.default_value,
-            v.user_viewable,
-            v.user_editable,
-            rules_to_laravel(v.rules),
-        )
-        for v in variables
-    ] + [_egg_variable(n, n, "", "", True, True, "required|string") for n in synthesized]
+    if form == PELICAN:
+        return out | {"rules": split_rules(row["rules"]), "sort": index + 1}
+    return out | {"field_type": "text"}
+
+
+def _config(fields: dict, form: str) -> dict:
+    written = fields["egg_as_written"]
+    startup = {
+        **(written.get("startup_extra") or {}),
+        "done": done_to_egg(fields["ready_pattern"], fields["ready_pattern_is_regex"], written.get("done")),
+    }
+    config = {
+        "files": config_files_to_egg(fields["config_files"], written.get("files"), _placeholders(form)),
+        "startup": startup,
+        "logs": written.get("logs") or {},
+        "stop": stop_to_egg(fields["stop_command"], fields["stop_signal"], written.get("stop")),
+    }
+    if form == PELICAN:
+        return config
+    # Pterodactyl validates these three as JSON strings; `{}` stays an object (PHP's [] is a list).
+    return {key: json.dumps(value, indent=4) if key != "stop" else value for key, value in config.items()}
+
+
+def _startup(fields: dict, form: str) -> dict:
+    if form == PTERODACTYL:
+        return {"startup": fields["start_command"]}
+    commands = fields["egg_as_written"].get("startup_commands")
+    if isinstance(commands, dict) and commands and next(iter(commands.values())) == fields["start_command"]:
+        return {"startup_commands": commands}
+    return {"startup_commands": {"Default": fields["start_command"]}}
+
+
+def _description(description: str, as_written) -> str:
+    """The description with the spaces around it the egg wrote (Hearth strips them)."""
+    if isinstance(as_written, str) and as_written.replace("\r\n", "\n").strip() == description:
+        return as_written
+    return description
+
+
+def _other_commands(fields: dict, form: str) -> dict:
+    commands = fields["egg_as_written"].get("startup_commands")
+    return {"startup_commands": commands} if form == PTERODACTYL and commands else {}
+
+
+def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> dict:
+    """The egg for a template's fields (EXPORTED_FIELDS) and variables (VARIABLE_EXPORTED), no database."""
+    if form not in FORMATS:
+        raise ValueError(f"Unknown egg format {form!r}: {', '.join(FORMATS)}")
+    defaults = {  # through JSON: a choice's default is its enum member
+        f.name: json.loads(json.dumps(f.get_default()))
+        for f in Template._meta.concrete_fields
+        if f.name in EXPORTED_FIELDS
+    }
+    fields = {**defaults, **fields}
+    written = fields["egg_as_written"] = fields["egg_as_written"] or {}
+    egg_variables, synthesized = _variables(fields, variables, form)
     return {
         "_comment": "DO NOT EDIT: FILE GENERATED AUTOMATICALLY BY HEARTH",
-        "meta": {"version": "PTDL_v2", "update_url": None},
+        "meta": {"version": form, "update_url": written.get("update_url")},
         "exported_at": timezone.now().isoformat(timespec="seconds"),
-        "name": template.name,
-        "author": "hearth@localhost",
-        "description": template.description,
-        "features": None,
-        "docker_images": images,
-        "file_denylist": [],
-        "startup": template.start_command,
-        "config": {
-            "files": json.dumps(files, indent=4),
-            "startup": json.dumps(
-                {"done": ready.to_egg(template.ready_pattern, template.ready_pattern_is_regex)}, indent=4
-            ),
-            "logs": "{}",
-            "stop": stop,
-        },
+        "name": fields["name"],
+        "author": written.get("author") or "hearth@localhost",
+        **({"uuid": written["uuid"]} if written.get("uuid") else {}),
+        "description": _description(fields["description"], written.get("description")),
+        "tags": list(fields["tags"]),  # Pelican's; Pterodactyl ignores the key
+        "features": list(fields["features"]) or None,
+        "docker_images": _images(fields),
+        "file_denylist": list(fields["file_denylist"]),
+        **_startup(fields, form),
+        "config": _config(fields, form),
         "scripts": {
             "installation": {
-                "script": template.install_script,
-                "container": template.install_image,
-                "entrypoint": template.install_entrypoint,
+                "script": fields["install_script"],
+                "container": fields["install_image"],
+                "entrypoint": fields["install_entrypoint"],
             }
         },
         "variables": egg_variables,
         "hearth": {
             "version": 1,
-            **{key: getattr(template, key) for key in HEARTH_FIELDS},
+            **{key: fields[key] for key in HEARTH_FIELDS},
+            **_other_commands(fields, form),
             "synthesized_variables": synthesized,
-            "variable_rules": {v.env_variable: v.rules for v in variables},
+            "variable_rules": {v["env_variable"]: v["rules"] for v in variables},
         },
-    }
-
-
-def _egg_variable(env, name, description, default, viewable, editable, rules) -> dict:
-    return {
-        "name": name,
-        "description": description,
-        "env_variable": env,
-        "default_value": default,
-        "user_viewable": viewable,
-        "user_editable": editable,
-        "rules": rules,
-        "field_type": "text",
     }

@@ -1,10 +1,14 @@
 """Pterodactyl/Pelican variable rules (Laravel validation strings) to and from Hearth's rules dict.
 
-Mapped: required, nullable, sometimes, string, integer, numeric, boolean, in:a,b, regex:/…/flags,
-min:, max:, between:a,b (lengths for strings, ranges for numbers), size:, digits:, digits_between:,
-alpha, alpha_num, alpha_dash, url. Anything else is reported and ignored.
+Mapped: required, nullable, sometimes, present, string, integer, numeric, boolean, in:a,b,
+not_in:a,b, regex:/…/flags, min:, max:, between:a,b, gt:, gte:, lt:, lte: (lengths for strings,
+ranges for numbers), size:, digits:, digits_between:, starts_with:, ends_with:, alpha, alpha_num,
+alpha_dash, url. Several patterns are combined into one (each a look-ahead). What Hearth's rules
+cannot check exactly (gt:/lt: on decimals, a rule comparing with another field…) is warned, and
+anything else is reported and ignored. Bounds stay exact integers (never through a float).
 """
 
+import math
 import re
 
 from templates_app.validators import empty_rules
@@ -31,8 +35,9 @@ _CLOSERS = {"(": ")", "{": "}", "[": "]", "<": ">"}
 
 
 def split_rules(rules) -> list[str]:
-    """Laravel's `a|b|regex:/x|y/` string (or a Pelican list) into single rules, regexes kept whole."""
-    if rules is None:
+    """Laravel's `a|b|regex:/x|y/` string (or a Pelican list) into single rules, regexes kept whole.
+    `{}` (an empty PHP array written as JSON) is no rules."""
+    if rules is None or rules == {}:
         return []
     if isinstance(rules, list):
         return [str(r).strip() for r in rules if str(r).strip()]
@@ -88,74 +93,144 @@ def php_regex_to_python(expression: str) -> tuple[str | None, str | None]:
 
 
 def _number(text: str):
+    """An exact int for whole numbers (however large), a float otherwise, None if not a number."""
+    text = text.strip()
+    if re.fullmatch(r"[+-]?[0-9]+", text):
+        return int(text)
     try:
         value = float(text)
     except ValueError:
         return None
-    return int(value) if value.is_integer() else value
+    return value if value == value and value not in (float("inf"), float("-inf")) else None
+
+
+def _values(argument: str) -> list[str]:
+    return [c.strip().strip('"').strip("'") for c in argument.split(",")]
+
+
+def _alternatives(values: list[str]) -> str:
+    return "(?:" + "|".join(re.escape(v) for v in values) + ")"
+
+
+def _scoped(pattern: str) -> str:
+    """`(?i)body` → `(?i:body)`: global flags become a group's, so the pattern can sit inside another."""
+    match = re.match(r"\(\?([imsx]+)\)", pattern)
+    return f"(?{match.group(1)}:{pattern[match.end() :]})" if match else pattern
+
+
+def combine_patterns(first: str, second: str) -> str | None:
+    """One pattern that `re.search`es true when both do (each a look-ahead from the start), or None."""
+    combined = rf"^(?=[\s\S]*?{_scoped(first)})(?=[\s\S]*?{_scoped(second)})"
+    try:
+        re.compile(combined)
+    except re.error:
+        return None
+    return combined
+
+
+class _Rules:
+    """Our rules dict being filled from one variable's Laravel rules, with the warnings it collects."""
+
+    def __init__(self, variable: str, kind: str):
+        self.out, self.warnings, self.variable = empty_rules(), [], variable
+        self.out["type"] = kind
+        self.numeric = kind in ("integer", "number")
+
+    def warn(self, text: str):
+        self.warnings.append(f"Variable {self.variable}: {text}")
+
+    def bound(self, low, high):
+        lo_key, hi_key = ("min", "max") if self.numeric else ("min_length", "max_length")
+        if low is not None:
+            self.out[lo_key] = low if self.numeric else int(low)
+        if high is not None:
+            self.out[hi_key] = high if self.numeric else int(high)
+
+    def strict_bound(self, name: str, value, rule: str):
+        """gt:/gte:/lt:/lte: — exact for integers and lengths, gt:/lt: approximate for decimals."""
+        above = name.startswith("gt")
+        if self.out["type"] != "number":  # a whole number: a length, or an integer value
+            value = {
+                "gt": math.floor(value) + 1,
+                "gte": math.ceil(value),
+                "lt": math.ceil(value) - 1,
+                "lte": math.floor(value),
+            }[name]
+        elif name in ("gt", "lt"):
+            self.warn(f"rule '{rule}' is checked as {'at least' if above else 'at most'} {value}")
+        if not self.numeric and value < 0:
+            self.warn(f"rule '{rule}' allows no value at all and was ignored")
+            return
+        self.bound(value if above else None, None if above else value)
+
+    def pattern(self, pattern: str, rule: str):
+        if self.out["regex"] is None:
+            self.out["regex"] = pattern
+        elif (combined := combine_patterns(self.out["regex"], pattern)) is not None:
+            self.out["regex"] = combined
+        else:
+            self.warn(f"rule '{rule}' is a second pattern that cannot be combined with the first; ignored")
+
+
+def _kind(names: list[str]) -> str:
+    if "boolean" in names or "bool" in names:
+        return "boolean"
+    if "integer" in names or "int" in names:
+        return "integer"
+    return "number" if "numeric" in names else "string"
+
+
+NO_OPS = ("nullable", "sometimes", "present", "string", "boolean", "bool", "integer", "int", "numeric")
 
 
 def rules_from_laravel(rules, variable: str) -> tuple[dict, list[str]]:
     """Our rules dict for a Laravel rule string or list, plus warnings for what was not mapped."""
-    out, warnings = empty_rules(), []
     parts = split_rules(rules)
     names = [p.split(":", 1)[0].strip().lower() for p in parts]
-    if "boolean" in names or "bool" in names:
-        out["type"] = "boolean"
-    elif "integer" in names or "int" in names:
-        out["type"] = "integer"
-    elif "numeric" in names:
-        out["type"] = "number"
-    numeric = out["type"] in ("integer", "number")
-
-    def bound(low, high):
-        lo_key, hi_key = ("min", "max") if numeric else ("min_length", "max_length")
-        if low is not None:
-            out[lo_key] = low if numeric else int(low)
-        if high is not None:
-            out[hi_key] = high if numeric else int(high)
-
-    def set_regex(pattern: str, rule: str):
-        if out["regex"] is None:
-            out["regex"] = pattern
-        else:
-            warnings.append(f"Variable {variable}: rule '{rule}' is a second pattern and was ignored")
-
+    state = _Rules(variable, _kind(names))
     for part, name in zip(parts, names, strict=True):
-        argument = part.split(":", 1)[1] if ":" in part else ""
-        if name == "required":
-            out["required"] = True
-        elif name in ("nullable", "sometimes", "string", "boolean", "bool", "integer", "int", "numeric"):
-            pass
-        elif name == "in":
-            out["choices"] = [c.strip().strip('"').strip("'") for c in argument.split(",")]
-        elif name == "regex":
-            pattern, reason = php_regex_to_python(argument)
-            if pattern is None:
-                warnings.append(
-                    f"Variable {variable}: regex '{argument}' cannot be used ({reason}) and was ignored"
-                )
-            else:
-                set_regex(pattern, part)
-        elif name in ("min", "max", "size") and _number(argument) is not None:
-            value = _number(argument)
-            bound(value if name in ("min", "size") else None, value if name in ("max", "size") else None)
-        elif (
-            name == "between"
-            and len(bounds := [_number(a) for a in argument.split(",")]) == 2
-            and None not in bounds
-        ):
-            bound(*bounds)
-        elif name == "digits" and argument.strip().isdigit():
-            set_regex(rf"^[0-9]{{{int(argument)}}}$", part)
-        elif name == "digits_between" and re.fullmatch(r"\s*\d+\s*,\s*\d+\s*", argument):
-            low, high = (int(a) for a in argument.split(","))
-            set_regex(rf"^[0-9]{{{low},{high}}}$", part)
-        elif name in _PATTERNS:
-            set_regex(_PATTERNS[name], part)
+        _apply(state, part, name, part.split(":", 1)[1] if ":" in part else "")
+    return state.out, state.warnings
+
+
+def _apply(state: _Rules, part: str, name: str, argument: str) -> None:
+    if name == "required":
+        state.out["required"] = True
+    elif name in NO_OPS:  # `present`: every variable always has a value in Hearth
+        pass
+    elif name == "in":
+        state.out["choices"] = _values(argument)
+    elif name == "not_in":
+        state.pattern(rf"^(?!{_alternatives(_values(argument))}$)", part)
+    elif name == "regex":
+        pattern, reason = php_regex_to_python(argument)
+        if pattern is None:
+            state.warn(f"regex '{argument}' cannot be used ({reason}) and was ignored")
         else:
-            warnings.append(f"Variable {variable}: rule '{part}' is not supported and was ignored")
-    return out, warnings
+            state.pattern(pattern, part)
+    elif name in ("min", "max", "size") and _number(argument) is not None:
+        value = _number(argument)
+        state.bound(value if name in ("min", "size") else None, value if name in ("max", "size") else None)
+    elif name in ("gt", "gte", "lt", "lte") and _number(argument) is not None:
+        state.strict_bound(name, _number(argument), part)
+    elif (
+        name == "between"
+        and len(bounds := [_number(a) for a in argument.split(",")]) == 2
+        and None not in bounds
+    ):
+        state.bound(*bounds)
+    elif name == "digits" and argument.strip().isdigit():
+        state.pattern(rf"^[0-9]{{{int(argument)}}}$", part)
+    elif name == "digits_between" and re.fullmatch(r"\s*\d+\s*,\s*\d+\s*", argument):
+        low, high = (int(a) for a in argument.split(","))
+        state.pattern(rf"^[0-9]{{{low},{high}}}$", part)
+    elif name in ("starts_with", "ends_with") and argument:
+        alternatives = _alternatives(_values(argument))
+        state.pattern(f"^{alternatives}" if name == "starts_with" else f"{alternatives}$", part)
+    elif name in _PATTERNS:
+        state.pattern(_PATTERNS[name], part)
+    else:
+        state.warn(f"rule '{part}' is not supported and was ignored")
 
 
 def rules_to_laravel(rules: dict) -> str:

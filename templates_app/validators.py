@@ -80,12 +80,19 @@ def normalize_rules(rules) -> dict:
     return out
 
 
+# Set by the container's start-up (the yolks' entrypoint reads STARTUP), as Pterodactyl reserves them.
+PANEL_SET_NAMES = ("STARTUP",)
+
+
 def validate_env_name(name: str) -> None:
+    """Pterodactyl's `^\\w{1,191}$` (case kept: `{{name}}` is `name`), not starting with a digit so the
+    shell can reference it; the panel's own names are refused."""
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise ValidationError(
-            f"'{name}' is not a valid variable name: use capitals, digits and underscores (^[A-Z_][A-Z0-9_]*$)."
+            f"'{name}' is not a valid variable name: use letters, digits and underscores, at most 191, "
+            "not starting with a digit (^[A-Za-z_][A-Za-z0-9_]*$)."
         )
-    if name in BUILTINS:
+    if name in BUILTINS or name in PANEL_SET_NAMES:
         raise ValidationError(f"{name} is set by the panel and cannot be a template variable.")
 
 

@@ -34,7 +34,9 @@ from collections.abc import Iterable, Mapping
 from config.errors import InvalidInput
 
 BUILTINS = ("SERVER_MEMORY", "SERVER_PORT", "SERVER_IP", "SERVER_UUID", "TZ")
-NAME_RE = re.compile(r"^[A-Z_][A-Z0-9_]*$")
+# Pterodactyl's rule is `^\w{1,191}$` (ASCII word characters); a name must also be one the shell can
+# reference (`"${name}"`), so it does not start with a digit. Case is kept: `{{name}}` is `name`.
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,190}$")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
 PLAIN_VALUE_RE = re.compile(r"^[A-Za-z0-9._\-+:/@%,=]*$")
 MAX_VALUE_LENGTH = 8192

@@ -114,17 +114,21 @@ class TemplateViewSet(viewsets.ModelViewSet):
         return created(self._out(template), warnings=warnings)
 
     @extend_schema(
-        summary="Export as a PTDL_v2 egg",
-        description="The raw egg JSON as a file download (not wrapped in the success envelope).",
-        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A PTDL_v2 egg")},
+        summary="Export as an egg",
+        description="The raw egg JSON as a file download (not wrapped in the success envelope): "
+        "Pterodactyl's PTDL_v2, or Pelican's PLCN_v3 with `?egg_format=PLCN_v3`.",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="A PTDL_v2 or PLCN_v3 egg")},
     )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None):
-        from templates_app.eggs import egg_export
+        from templates_app.eggs_export import FORMATS, PTERODACTYL, egg_export
 
+        form = request.query_params.get("egg_format", PTERODACTYL)
+        if form not in FORMATS:
+            raise serializers.ValidationError({"egg_format": [f"Use one of: {', '.join(FORMATS)}."]})
         template = self.get_object()
         response = HttpResponse(
-            json.dumps(egg_export(template), indent=4, ensure_ascii=False) + "\n",
+            json.dumps(egg_export(template, form), indent=4, ensure_ascii=False) + "\n",
             content_type="application/json",
         )
         name = slugify(template.name) or "template"

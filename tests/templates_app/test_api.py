@@ -185,7 +185,7 @@ def test_unknown_ids_are_404(staff):
         ({"stopSignal": "SIGBOGUS", "stopCommand": ""}, "stopSignal", "Unknown signal"),
         ({"environment": {"bad-name": "x"}}, "environment", "not a valid environment variable name"),
         ({"environment": {"SERVER_PORT": "1"}}, "environment", "set by the panel"),
-        ({"requiredVariables": ["lower"]}, "requiredVariables", "Not valid variable names"),
+        ({"requiredVariables": ["9lives"]}, "requiredVariables", "Not valid variable names"),
         ({"dataPath": "/home/../etc"}, "dataPath", "without '..'"),
         ({"dataPath": "/proc/self"}, "dataPath", "system directory"),
         (
@@ -225,7 +225,7 @@ def test_invalid_templates_are_refused(staff, change, field, message):
 @pytest.mark.parametrize(
     ("var", "message"),
     [
-        ({"envVariable": "lower_case", "name": "x"}, "not a valid variable name"),
+        ({"envVariable": "lower-case", "name": "x"}, "not a valid variable name"),
         ({"envVariable": "SERVER_MEMORY", "name": "x"}, "set by the panel"),
         ({"envVariable": "X", "name": "x", "rules": {"regex": "("}}, "regex does not compile"),
         (
