@@ -9,6 +9,7 @@ Pterodactyl's panel does: lower-cased, anywhere in the line) and offers what fix
 The patterns live here, once, and reach the page in its page data."""
 
 from accounts.audit import audit
+from accounts.permissions import can
 from config.errors import IllegalTransition
 from servers.files import service as files
 from servers.files.access import check_files_access
@@ -72,3 +73,24 @@ def server_accept_eula(*, server: Server, actor, request=None) -> Job:
     audit("server.eula_accepted", actor=actor, request=request, resource=server, path=EULA_FILE)
     # A restart from stopped or crashed is a start (servers.lifecycle.power); from running, a restart.
     return server_restart(server=server, actor=actor, request=request)
+
+
+def page_data(user, server: Server) -> dict:
+    """What the server page's feature offers need (webui/static/webui/js/features.js): every pattern
+    (the page learns which features the template has from the server detail), the images a customer
+    may switch to, and which offers this user may act on, as the API will decide."""
+    template = server.template
+    images = [{"label": label, "image": image} for label, image in (template.docker_images or {}).items()]
+    if template.docker_image not in {entry["image"] for entry in images}:
+        images.insert(0, {"label": "Default", "image": template.docker_image})
+    start = can(user, "server.start", server)
+    return {
+        "patterns": CONSOLE_PATTERNS,
+        "images": images,
+        "dockerImage": server.docker_image,
+        "may": {
+            "eula": start and can(user, "file.write", server),
+            "image": start and can(user, "server.update", server),
+            "resources": can(user, "server.resources", server),
+        },
+    }
