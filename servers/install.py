@@ -43,6 +43,13 @@ def _install_identity(template, user: str) -> dict:
     return {"user": user}
 
 
+def _install_entrypoint(template) -> list | None:
+    """Wings replaces only the command: an egg's install image keeps its ENTRYPOINT (the yolks' tini,
+    say), None here. Hearth's own templates, and the game's image standing in for a missing install
+    image (its entrypoint may run the game), have it cleared."""
+    return None if template.use_image_entrypoint and template.install_image else []
+
+
 def install_command(entry: str, user: str) -> str:
     """Wings' command (`<entrypoint> /mnt/install/install.sh`), then the files handed to the game's
     user: the links themselves and never what they point to (`-h`: some chowns follow links under -R)."""
@@ -89,7 +96,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
             "image": image,
             "name": name,
             "command": ["/bin/sh", "-c", wrapper],
-            "entrypoint": [],
+            "entrypoint": _install_entrypoint(template),
             "environment": env,
             "working_dir": "/mnt/server",
             "labels": {LABEL: str(server.pk), "hearth.role": "install"},

@@ -78,3 +78,45 @@ def test_a_script_longer_than_any_editor_allows_is_refused(db, settings):
 def test_the_script_keeps_every_byte_but_windows_line_ends():
     template = Template(install_entrypoint="bash", install_script="echo 'é $(x)'\r\n\techo `y`\r\n")
     assert install_script(template) == "echo 'é $(x)'\n\techo `y`\n".encode()
+
+
+@pytest.fixture
+def image_with_an_entrypoint():
+    """The test image with an ENTRYPOINT that says it ran and then runs its arguments (as tini does),
+    made for this test on engine 1 and removed after."""
+    import uuid
+
+    import docker
+
+    from tests.fixtures import require_env
+
+    engine = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
+    base = engine.containers.create(require_env("HEARTH_TEST_IMAGE"), ["true"], labels={"hearth.test": "ep"})
+    tag = f"hearth/testgame-ep:{uuid.uuid4().hex[:10]}"
+    try:
+        base.commit(
+            *tag.split(":"),
+            changes=['ENTRYPOINT ["/bin/sh", "-c", "echo entrypoint-ran; exec \\"$@\\"", "entrypoint"]'],
+        )
+    finally:
+        base.remove(force=True)
+    yield tag
+    engine.images.remove(tag, force=True)
+    engine.close()
+
+
+@pytest.mark.parametrize("use_image_entrypoint", [True, False])
+def test_an_eggs_install_image_keeps_its_entrypoint_as_wings_leaves_it(
+    client_for, customer, game_node, game_template, monitor, image_with_an_entrypoint, use_image_entrypoint
+):
+    game_template.install_image = image_with_an_entrypoint
+    game_template.use_image_entrypoint = use_image_entrypoint
+    game_template.install_script = 'echo "script ran as $0"\n'
+    game_template.save()
+    server = wait_status(
+        create(client_for(customer), game_node(), game_template, install=True), S.STOPPED, S.INSTALL_FAILED
+    )
+    assert server.status == S.STOPPED, server.status_reason
+    text = output(server)
+    assert f"script ran as {SCRIPT_PATH}" in text
+    assert ("entrypoint-ran" in text) is use_image_entrypoint
