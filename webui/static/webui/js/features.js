@@ -162,6 +162,7 @@
     if (message.type === "server_state_update") {
       status = message.state;
       if (status === "running" && shown && !settled) dismiss(); // the line was not the end of it
+      consider();
     }
   });
 
