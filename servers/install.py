@@ -81,10 +81,10 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     if not template.install_script.strip():
         console.write(server.pk, "The template has no install script; nothing to run.")
         return
+    script = install_script(template)  # refused before any pull
     image = template.install_image or server.docker_image
     # The game's own image was ensured (and refreshed, by policy) by the install task just before.
     ensure_image(client, server, image, refresh=None if image != server.docker_image else False)
-    script = install_script(template)
     env = environment(server)
     wrapper = install_command(template.install_entrypoint or "sh", user)
     name = f"hearth-install-{server.pk}"

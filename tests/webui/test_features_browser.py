@@ -63,7 +63,12 @@ def test_the_eula_line_offers_an_accept_that_writes_the_file_and_starts_the_serv
     expect(offer).to_be_hidden()
 
     page.get_by_role("button", name="Start", exact=True).click()
-    expect(page.locator("#console")).to_contain_text("You need to agree to the EULA", timeout=SLOW)
+    try:
+        expect(page.locator("#console")).to_contain_text("You need to agree to the EULA", timeout=SLOW)
+    except AssertionError as exc:  # the start runs in the worker: say what it did
+        raise AssertionError(
+            f"{exc}\n{panel.log('worker')[-6000:]}\n{panel.log('monitor')[-3000:]}"
+        ) from None
     expect(offer).to_be_visible()
     expect(offer).to_contain_text("Accept the Minecraft® EULA")
     expect(badge).not_to_have_text("Starting", timeout=SLOW)  # the game exited
