@@ -1,4 +1,8 @@
-"""The install: the template's script in a throw-away container with the server's files at /mnt/server."""
+"""The install, as Wings runs it: the template's script copied into a throw-away container at
+/mnt/install/install.sh (a file in the container, not a second bind mount: nothing of the node's but the
+server's own directory is mounted), the server's files at /mnt/server, the template's install image and
+`<entrypoint> /mnt/install/install.sh` with the server's environment. Afterwards Hearth hands the files
+to the game's user, and a deadline bounds the whole."""
 
 import logging
 import shlex
@@ -6,7 +10,9 @@ import threading
 import time
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
+from config.limits import SCRIPT_CHARS
 from nodes.client import NodeClient
 from servers import console
 from servers.models import Server
@@ -20,8 +26,11 @@ from servers.runtime import (
     remove_container,
     resource_limits,
 )
+from templates_app.validators import validate_entrypoint
 
 logger = logging.getLogger(__name__)
+
+SCRIPT_PATH = "/mnt/install/install.sh"
 
 INSTALL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL"]
 
@@ -34,13 +43,34 @@ def _install_identity(template, user: str) -> dict:
     return {"user": user}
 
 
+def _install_entrypoint(template) -> list | None:
+    """Wings replaces only the command: an egg's install image keeps its ENTRYPOINT (the yolks' tini,
+    say), None here. Hearth's own templates, and the game's image standing in for a missing install
+    image (its entrypoint may run the game), have it cleared."""
+    return None if template.use_image_entrypoint and template.install_image else []
+
+
 def install_command(entry: str, user: str) -> str:
-    """The script is data in an environment variable; afterwards the files are handed to the game's
-    user, the links themselves and never what they point to (`-h`: some chowns follow links under -R)."""
+    """Wings' command (`<entrypoint> /mnt/install/install.sh`), then the files handed to the game's
+    user: the links themselves and never what they point to (`-h`: some chowns follow links under -R)."""
     return (
-        f'{shlex.quote(entry)} -c "$HEARTH_INSTALL_SCRIPT"; code=$?; '
+        f"{shlex.quote(entry)} {SCRIPT_PATH}; code=$?; "
         f"chown -R -h {shlex.quote(user)} /mnt/server; exit $code"
     )
+
+
+def install_script(template) -> bytes:
+    """The script as Wings writes it (CRLF made LF), refused when no editor could have saved it: a row
+    written around the validation must not run an entrypoint that is not a program name, nor a script
+    of any length."""
+    try:
+        validate_entrypoint(template.install_entrypoint or "sh")
+    except ValidationError as exc:
+        raise InstallFailed(f"The template's install entrypoint is refused: {exc.messages[0]}") from exc
+    script = template.install_script.replace("\r\n", "\n")
+    if len(script) > SCRIPT_CHARS:
+        raise InstallFailed(f"The install script is longer than {SCRIPT_CHARS} characters.")
+    return script.encode()
 
 
 def run_install(client: NodeClient, server: Server, on_output=None) -> None:
@@ -51,12 +81,12 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     if not template.install_script.strip():
         console.write(server.pk, "The template has no install script; nothing to run.")
         return
+    script = install_script(template)  # refused before any pull
     image = template.install_image or server.docker_image
     # The game's own image was ensured (and refreshed, by policy) by the install task just before.
     ensure_image(client, server, image, refresh=None if image != server.docker_image else False)
     env = environment(server)
-    entry = template.install_entrypoint or "sh"
-    wrapper = install_command(entry, user)
+    wrapper = install_command(template.install_entrypoint or "sh", user)
     name = f"hearth-install-{server.pk}"
     remove_container(client, name)
     limits = {**resource_limits(server), "init": False, **_install_identity(template, user)}
@@ -66,8 +96,8 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
             "image": image,
             "name": name,
             "command": ["/bin/sh", "-c", wrapper],
-            "entrypoint": [],
-            "environment": {**env, "HEARTH_INSTALL_SCRIPT": template.install_script.replace("\r\n", "\n")},
+            "entrypoint": _install_entrypoint(template),
+            "environment": env,
             "working_dir": "/mnt/server",
             "labels": {LABEL: str(server.pk), "hearth.role": "install"},
             "volumes": {path: {"bind": "/mnt/server", "mode": "rw"}},
@@ -77,6 +107,7 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
         }
     )
     try:
+        client.copy_into(container, SCRIPT_PATH, script)  # before the start, as Wings' file is there
         ensure_directory(client, server)  # again: the pull may have taken minutes since the first check
         client.start_container(container)
         code, tail = _watch_install(client, server, container, on_output)

@@ -51,6 +51,41 @@ class TemplateVariableInline(StaffInline, admin.TabularInline):
     extra = 0
 
 
+class LinesField(forms.CharField):
+    """A list of strings edited one per line (blank lines dropped); the model validates the entries."""
+
+    widget = forms.Textarea(attrs={"rows": 3, "cols": 60})
+
+    def prepare_value(self, value):
+        return "\n".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value):
+        return [line.strip() for line in (value or "").splitlines() if line.strip()]
+
+    def has_changed(self, initial, data):
+        return (initial or []) != self.to_python(data)
+
+
+class TemplateForm(forms.ModelForm):
+    features = LinesField(
+        required=False,
+        help_text="One a line, as the egg's features. Hearth acts on eula (a one-click accept when the "
+        "console asks for the EULA), java_version (offers the template's other images when the console "
+        "shows a Java version error) and pid_limit (explains a process-limit error); others are kept.",
+    )
+    tags = LinesField(required=False, help_text="One a line; kept and exported with the egg.")
+    file_denylist = LinesField(
+        required=False,
+        label="File denylist",
+        help_text="Files customers may not open, one gitignore-style pattern a line (*.jar, "
+        "/config/secret.yml, !keep.jar), as Wings reads them.",
+    )
+
+    class Meta:
+        model = Template
+        fields = ("features", "tags", "file_denylist")  # the admin adds its fieldsets' fields
+
+
 class EggUploadForm(forms.Form):
     file = forms.FileField(
         label="Egg file", help_text="Pterodactyl PTDL_v1/PTDL_v2 JSON or Pelican JSON/YAML."
@@ -77,6 +112,7 @@ def _variables(formset) -> list[dict]:
 
 @admin.register(Template)
 class TemplateAdmin(StaffModelAdmin):
+    form = TemplateForm
     list_display = ("name", "docker_image", "variable_count", "source", "updated_at")
     list_filter = ("source",)
     search_fields = ("name", "description", "docker_image")
@@ -102,6 +138,13 @@ class TemplateAdmin(StaffModelAdmin):
         ),
         ("Configuration", {"fields": ("ports", "environment", "required_variables", "config_files")}),
         ("Installation", {"fields": ("install_image", "install_entrypoint", "install_script")}),
+        (
+            "Egg compatibility",
+            {
+                "fields": ("use_image_entrypoint", "features", "tags", "file_denylist"),
+                "description": "As a Pterodactyl egg has them; an imported egg fills them in.",
+            },
+        ),
         (
             "Backups of a running server",
             {

@@ -4,7 +4,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from config import limits
-from templates_app import validators
+from templates_app import egg_metadata, validators
 
 
 class Template(models.Model):
@@ -123,6 +123,9 @@ class Template(models.Model):
         check("data_path", validators.validate_data_path, self.data_path)
         check("install_image", validators.validate_image, self.install_image)
         check("install_entrypoint", validators.validate_entrypoint, self.install_entrypoint)
+        check("features", egg_metadata.validate_features, self.features)
+        check("tags", egg_metadata.validate_tags, self.tags)
+        check("file_denylist", egg_metadata.validate_file_denylist, self.file_denylist)
         check(
             "ready_pattern",
             validators.validate_ready_pattern,

@@ -24,7 +24,11 @@ VARIABLE_FIELDS = (
     "user_editable",
     "rules",
 )
-API_NAMES = {"config_files": "config_file_rules", NON_FIELD_ERRORS: "non_field_errors"}
+API_NAMES = {
+    "config_files": "config_file_rules",
+    "features": "egg_features",
+    NON_FIELD_ERRORS: "non_field_errors",
+}
 
 
 def _errors(exc: DjangoValidationError) -> dict[str, list[str]]:

@@ -314,6 +314,25 @@ def on_an_unreachable_node(ctx: dict) -> dict:
     return ctx
 
 
+def with_eula_to_accept(ctx: dict) -> dict:
+    """The EULA accept: a template with the eula feature, the member "with" may also start, and the
+    server on the unreachable node (its file write is the first thing that reaches the node)."""
+    template = Template.objects.get_or_create(
+        name="matrix-eula",
+        defaults={
+            "docker_image": "hearth/testgame:latest",
+            "start_command": "testgame",
+            "stop_command": "stop",
+            "features": ["eula"],
+        },
+    )[0]
+    Server.objects.filter(pk=ctx["id"]).update(template=template)
+    for member in ServerMember.objects.filter(server_id=ctx["id"], permissions=["file.write"]):
+        member.permissions = ["file.write", "server.start"]
+        member.save()
+    return on_an_unreachable_node(ctx)
+
+
 def with_backup(status: str):
     """A backup of the server in `status`: a completed one on the server's (unreachable) node, a failed
     one with no archive anywhere to remove (S3, no object), so deleting it needs no node."""
@@ -358,6 +377,7 @@ CALLS: dict[tuple[str, str], Call] = {
     ("POST", "/api/servers/{id}/command"): Call(body={"command": "list"}, state=RUNNING),
     ("POST", "/api/servers/{id}/unsuspend"): Call(state=S.SUSPENDED),
     ("PATCH", "/api/servers/{id}/restart-policy"): Call(body={"restartPolicy": "never"}),
+    ("POST", "/api/servers/{id}/eula"): Call(with_eula_to_accept),
     ("POST", "/api/servers/{id}/allocations"): Call(
         body=lambda ctx: {"containerPort": 25599, "hostPort": ctx["free_port"]}
     ),

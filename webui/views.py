@@ -20,6 +20,7 @@ from accounts.permissions import can
 from config.addresses import client_address
 from config.api.throttling import charge, too_many_attempts
 from config.errors import DomainError, InvalidInput
+from servers import features as server_features
 from servers.models import Server
 from servers.states import ALLOWED_FROM
 from webui.forms import LoginForm, TwoFactorForm
@@ -217,6 +218,7 @@ def server_detail(request, server_id):
         "files": _files_page_data(request, server, files_may),
         "backups": {"may": backups_may, "serverName": server.name} if backups_may["read"] else {},
         "tasks": {"may": tasks_may},
+        "features": server_features.page_data(user, server) if may["logs"] else None,
     }
     buttons = [
         {

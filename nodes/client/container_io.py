@@ -86,6 +86,19 @@ class ContainerIO:
         with self.guard(f"writing {path}", container=container):
             self._api.put_archive(container, posixpath.dirname(path), buffer.getvalue())
 
+    def copy_into(self, container: str, path: str, data: bytes, *, mode: int = 0o644) -> None:
+        """Copy a file into a created (not yet started) container, making its directories: the archive
+        is unpacked at the container's root, so `path` may name directories the image lacks (the engine
+        makes them, root's, 0755). Through the engine, as put_file: a link in the image resolves inside
+        the container. Root owns the file; `mode` says who else may read it."""
+        buffer = io.BytesIO()
+        with tarfile.open(fileobj=buffer, mode="w") as archive:
+            info = tarfile.TarInfo(posixpath.normpath(path).lstrip("/"))
+            info.size, info.mode, info.mtime = len(data), mode, int(time.time())
+            archive.addfile(info, io.BytesIO(data))
+        with self.guard(f"copying {path} in", container=container):
+            self._api.put_archive(container, "/", buffer.getvalue())
+
     def read_container_file(self, container: str, path: str, *, limit: int) -> bytes | None:
         """The bytes of a regular file in a container's filesystem (a stopped container too), or None
         when it is missing. Its apparent size is asked first (HEAD, no body) and a file over `limit`

@@ -102,6 +102,8 @@ class ServerDetailSerializer(ServerSerializer):
             "id": str(server.template_id),
             "name": server.template.name,
             "docker_image": server.template.docker_image,
+            # The egg's features (eula, java_version…): the web UI offers their fixes on console lines.
+            "features": list(server.template.features or []),
         }
 
     def get_allocations(self, server) -> list[dict]:

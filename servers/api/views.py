@@ -11,6 +11,7 @@ from config.api.responses import created, ok
 from nodes.models import Location, Node
 from servers import members, ports, resources
 from servers.api import serializers as s
+from servers.features import server_accept_eula
 from servers.filters import ServerFilter
 from servers.lifecycle.command import server_command
 from servers.lifecycle.create import server_create
@@ -153,6 +154,15 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def kill(self, request, pk=None):
         job = server_kill(server=self._server("server.kill"), actor=request.user, request=request)
         return ok(message="Server killed", jobId=str(job.pk))
+
+    @extend_schema(**NO_BODY)
+    @action(detail=True, methods=["post"])
+    def eula(self, request, pk=None):
+        """Accept the game's EULA (templates with the eula feature): eula=true in eula.txt, then a start.
+        Needs server.start and file.write: it does both, and holding one must not grant the other."""
+        server = self._server("server.start")
+        job = server_accept_eula(server=server, actor=request.user, request=request)
+        return ok(message="EULA accepted; the server is starting", jobId=str(job.pk))
 
     @extend_schema(request=s.CommandSerializer)
     @action(detail=True, methods=["post"])

@@ -54,12 +54,25 @@ class TemplateVariableSerializer(serializers.Serializer):
         return value
 
 
+def _entry() -> serializers.CharField:
+    """One entry of a list the model validates (templates_app.egg_metadata), so every caller refuses alike."""
+    return serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
 class TemplateSerializer(serializers.ModelSerializer):
     """The contract's template plus Hearth's fields. Customers see viewable variables and no install script."""
 
     variables = TemplateVariableSerializer(many=True, required=False)
     config_file_rules = serializers.JSONField(source="config_files", required=False)
     features = serializers.SerializerMethodField()
+    # The egg's own `features` (eula, java_version…): `features` is the contract's config-file summary.
+    egg_features = serializers.ListField(
+        source="features", child=_entry(), required=False, help_text="eula, java_version, pid_limit…"
+    )
+    tags = serializers.ListField(child=_entry(), required=False)
+    file_denylist = serializers.ListField(
+        child=_entry(), required=False, help_text="gitignore-style patterns of files customers may not open."
+    )
 
     class Meta:
         model = Template
@@ -75,6 +88,10 @@ class TemplateSerializer(serializers.ModelSerializer):
             "required_variables",
             "features",
             "created_at",
+            "use_image_entrypoint",
+            "egg_features",
+            "tags",
+            "file_denylist",
             "docker_images",
             "pull_policy",
             "stop_signal",

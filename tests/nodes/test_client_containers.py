@@ -126,6 +126,15 @@ def test_a_file_goes_into_a_container_and_comes_back(make_node, made, engine, vi
 
 
 @pytest.mark.parametrize(("engine", "via"), ENGINES)
+def test_a_file_copied_into_a_created_container_gets_the_directories_it_needs(make_node, made, engine, via):
+    """As the install script goes in: before the start, into directories the image lacks."""
+    client = client_for(make_node(engine=engine, via=via))
+    container_id, _, _ = create(client, made)
+    client.copy_into(container_id, "/mnt/install/install.sh", b"echo hi\n")
+    assert client.read_container_file(container_id, "/mnt/install/install.sh", limit=100) == b"echo hi\n"
+
+
+@pytest.mark.parametrize(("engine", "via"), ENGINES)
 def test_a_missing_container_is_our_container_not_found(make_node, engine, via):
     client = client_for(make_node(engine=engine, via=via))
     missing = f"hearth-client-none-{uuid.uuid4().hex[:10]}"
@@ -135,6 +144,7 @@ def test_a_missing_container_is_our_container_not_found(make_node, engine, via):
         lambda: client.stats(missing),
         lambda: client.attach_stdin(missing),
         lambda: client.put_file(missing, "/tmp/x", b"x", owner="0:0"),
+        lambda: client.copy_into(missing, "/tmp/x", b"x"),
     ):
         with pytest.raises(ContainerNotFound) as caught:
             call()

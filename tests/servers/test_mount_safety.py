@@ -196,9 +196,14 @@ def test_the_install_chown_changes_links_never_what_they_point_to():
     try:
         out = engine.containers.run(
             require_env("HEARTH_TEST_IMAGE"),
-            ["/bin/sh", "-c", f"({install_command('sh', '1000:1000')}); {check}"],
+            [
+                "/bin/sh",
+                "-c",
+                'mkdir -p /mnt/install && printf %s "$SCRIPT" > /mnt/install/install.sh; '
+                f"({install_command('sh', '1000:1000')}); {check}",
+            ],
             entrypoint=[],
-            environment={"HEARTH_INSTALL_SCRIPT": script},
+            environment={"SCRIPT": script},
             user="0",
             remove=True,
         ).decode()

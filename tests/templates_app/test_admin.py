@@ -227,3 +227,47 @@ def test_a_variable_declared_twice_is_refused_and_nothing_changes(signed_in, adm
     template.refresh_from_db()
     assert template.stop_command == "stop" and template.variables.count() == 1
     assert not AuditLog.objects.filter(action="template.update").exists()
+
+
+def test_the_egg_fields_are_edited_one_a_line_in_their_own_fieldset(signed_in, admin, make_template):
+    template = make_template(name="Egg fields")
+    client = signed_in(admin)
+    url = f"/admin/templates_app/template/{template.pk}/change/"
+    page = client.get(url).content.decode()
+    assert "Egg compatibility" in page and "one-click accept" in page and "gitignore-style" in page
+    data = posted_back(
+        client,
+        url,
+        use_image_entrypoint="on",
+        features="eula\n\njava_version\n",
+        tags="minecraft\r\nPaper & Spigot",
+        file_denylist="*.jar\n!server.jar",
+    )
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    template.refresh_from_db()
+    assert template.use_image_entrypoint is True
+    assert template.features == ["eula", "java_version"]
+    assert template.tags == ["minecraft", "Paper & Spigot"]
+    assert template.file_denylist == ["*.jar", "!server.jar"]
+    assert "eula\njava_version" in client.get(url).content.decode()
+    update = AuditLog.objects.get(action="template.update", user=admin)
+    assert {"features", "tags", "file_denylist"} <= set(update.metadata["changes"])
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("features", "eula now", "not a feature name"),
+        ("tags", "x" * 101, "longer than 100"),
+        ("file_denylist", "!", "not a pattern of files"),
+    ],
+)
+def test_bad_egg_fields_are_refused_on_the_form(signed_in, admin, make_template, field, value, message):
+    template = make_template(name="Bad egg fields")
+    client = signed_in(admin)
+    url = f"/admin/templates_app/template/{template.pk}/change/"
+    response = client.post(url, posted_back(client, url, **{field: value}))
+    assert response.status_code == 200 and message in response.content.decode()
+    template.refresh_from_db()
+    assert getattr(template, field) == []

@@ -57,6 +57,10 @@ def test_the_contract_example_creates_a_template(staff):
         "backupDonePattern",
         "backupDonePatternIsRegex",
         "backupAfterCommands",
+        "useImageEntrypoint",
+        "eggFeatures",
+        "tags",
+        "fileDenylist",
         "source",
         "updatedAt",
     }
@@ -96,6 +100,10 @@ def test_hearth_fields_and_variables_round_trip_in_camel_case(staff):
         "backupDonePattern": r"Saved the (game|world)",
         "backupDonePatternIsRegex": True,
         "backupAfterCommands": "save-on",
+        "useImageEntrypoint": True,
+        "eggFeatures": ["eula", "java_version"],
+        "tags": ["minecraft", "Paper & Spigot"],
+        "fileDenylist": ["*.jar", "!server.jar", "/config/secret.yml"],
         "variables": [
             {
                 "envVariable": "MAX_PLAYERS",
@@ -112,6 +120,8 @@ def test_hearth_fields_and_variables_round_trip_in_camel_case(staff):
     assert data["dockerImages"] == body["dockerImages"]
     assert data["configFileRules"] == body["configFileRules"]
     assert data["features"] == {"configFiles": ["server.properties", "config/paper.yml"]}
+    for key in ("useImageEntrypoint", "eggFeatures", "tags", "fileDenylist"):
+        assert data[key] == body[key], key
     assert [v["envVariable"] for v in data["variables"]] == ["MAX_PLAYERS", "MOTD"]
     assert data["variables"][0]["rules"] == {
         "required": True,
@@ -210,6 +220,14 @@ def test_unknown_ids_are_404(staff):
         ),
         ({"dockerImage": "not an image"}, "dockerImage", "not a valid image"),
         ({"installScript": "echo hi"}, "installImage", "needs an install image"),
+        ({"eggFeatures": ["eula now"]}, "eggFeatures", "not a feature name"),
+        ({"eggFeatures": "eula"}, "eggFeatures", "list"),
+        ({"eggFeatures": ["x" * 65]}, "eggFeatures", "longer than 64"),
+        ({"tags": [""]}, "tags", "non-empty string"),
+        ({"tags": ["t"] * 51}, "tags", "at most 50"),
+        ({"fileDenylist": ["a.jar\nb.jar"]}, "fileDenylist", "line break"),
+        ({"fileDenylist": ["!"]}, "fileDenylist", "not a pattern of files"),
+        ({"fileDenylist": ["*" * 256]}, "fileDenylist", "longer than 255"),
     ],
 )
 def test_invalid_templates_are_refused(staff, change, field, message):
