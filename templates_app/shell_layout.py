@@ -176,7 +176,8 @@ class _Layout:
         self.pipelines: list[list[tuple[int, int]]] = []
         self.for_words: list[tuple[int, int, str]] = []  # (start, end, loop variable)
         try:
-            self._read(bashlex.parse(rendered) if rendered.strip() else [])
+            parseable = _without_bash_tests(rendered)
+            self._read(bashlex.parse(parseable) if parseable.strip() else [])
         except Exception as exc:  # bashlex raises many kinds; what it cannot read takes the strict path
             self.commands, self.pipelines, self.for_words = [], [], []
             self.error = str(exc) or type(exc).__name__
@@ -282,6 +283,52 @@ class _Layout:
         return names
 
 
+TEST_START_RE = re.compile(r"(?:^|(?<=[\s;&|(!]))\[\[(?=\s)")
+TEST_END_RE = re.compile(r"\s\]\](?=$|[\s;&|)])")
+TEST_OPERATORS = {"&&": "-a", "||": "-o", "=~": "= ", "==": "= ", "<": "=", ">": "="}
+TEST_OPERATOR_RE = re.compile(r"&&|\|\||=~|==|[<>()|&;]")
+
+
+def _without_bash_tests(text: str) -> str:
+    """`[[ … ]]`, which bashlex cannot parse, as `[ … ]` of the same length (operators swapped for
+    `[`'s, quoted text kept): the layout then sees one command and its operands at their positions."""
+    out, position = [], 0
+    for start in TEST_START_RE.finditer(text):
+        if start.start() < position:
+            continue
+        end = _test_end(text, start.end())
+        if end is None:
+            break
+        inner = _unquoted_sub(text[start.end() : end])
+        out += [text[position : start.start()], "[ ", inner, "  ]"]
+        position = end + 3
+    return "".join(out) + text[position:]
+
+
+def _test_end(text: str, i: int) -> int | None:
+    quote = ""
+    while i < len(text):
+        char = text[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            i += 1
+        elif (found := TEST_END_RE.match(text, i)) is not None:
+            return found.start()
+        i += 1
+    return None
+
+
+def _unquoted_sub(inner: str) -> str:
+    parts = re.split(r"('[^']*'|\"(?:[^\"\\]|\\.)*\")", inner)
+    return "".join(
+        part if index % 2 else TEST_OPERATOR_RE.sub(lambda m: TEST_OPERATORS.get(m.group(), " "), part)
+        for index, part in enumerate(parts)
+    )
+
+
 # Where a new command starts in text bashlex cannot read (`$((` is arithmetic, not a command).
 COMMAND_SEPARATOR_RE = re.compile(
     r"[;&|\n`{!]|(?<![$(])\(|\$\((?!\()|\b(?:then|do|else|elif|if|while|until)\b"
@@ -318,9 +365,12 @@ def _mentions_interpreter(text: str) -> bool:
     return any(_interpreter_kind(token) or token in BUILTIN_CODE - {"."} for token in TOKEN_RE.findall(text))
 
 
-def analyse(text: str, env: Mapping[str, str], customer: Iterable[str]) -> tuple[str, list[Finding]]:
-    """The rendered command, and where each customer value lands in it (DATA, PLAIN or CODE)."""
-    rendered, spots = _with_references(text, env)
+def analyse(
+    text: str, env: Mapping[str, str], customer: Iterable[str]
+) -> tuple[str, list[Finding], dict[str, str]]:
+    """The rendered command, where each customer value lands in it (DATA, PLAIN or CODE), and the
+    per-word variables of the values that split."""
+    rendered, spots, words = _with_references(text, env)
     customer = set(customer)
     layout = _Layout(rendered)
     ours = {spot.position for spot in spots}
@@ -345,4 +395,4 @@ def analyse(text: str, env: Mapping[str, str], customer: Iterable[str]) -> tuple
             tainted |= new
             origin.update(dict.fromkeys(new, source))
             pending += _direct_references(rendered, new, ours)
-    return rendered, sorted(findings.values(), key=lambda f: (f.name, f.reason))
+    return rendered, sorted(findings.values(), key=lambda f: (f.name, f.reason)), words

@@ -5,6 +5,10 @@ import re
 from dataclasses import dataclass
 
 DATA, PLAIN, CODE = 0, 1, 2
+# The panel's own names in the container: the start command (HEARTH_STARTUP) and the words of values
+# that split (HEARTH_W_<NAME>_<n>). Never a template's or a customer's.
+PANEL_PREFIX = "HEARTH_"
+WORD_PREFIX = "HEARTH_W_"
 
 # fmt: off
 SHELLS = frozenset((
