@@ -26,6 +26,7 @@ from templates_app.shell_words import (
     RUNNERS,
     SHELL_CODE_FLAG,
     SHELLS,
+    STREAM_FILTERS,
     TOKEN_RE,
     VERSION_SUFFIX,
     Finding,
@@ -86,6 +87,21 @@ class _Command:
         if program < len(self.words) and self.words[program].value in BUILTIN_CODE - NAME_BUILTINS:
             return True
         return any(w.literal and _interpreter_kind(w.value) for w in self.words)
+
+    def reads_stream_as_code(self) -> bool:
+        """Could what flows into this command (a pipe, a process substitution) run as code? Not when it
+        is a stream filter (sed, awk) running the template's own script: the stream is its data, and
+        what that script does with it is the template author's (a customer's value as the script is
+        CODE where it stands)."""
+        if not self.has_interpreter():
+            return False
+        program = self.program_index()
+        if program >= len(self.words) or not self.words[program].literal:
+            return True
+        others = [
+            w for i, w in enumerate(self.words) if i != program and w.literal and _interpreter_kind(w.value)
+        ]
+        return _program(self.words[program].value) not in STREAM_FILTERS or bool(others)
 
     def program_index(self) -> int:
         """Index of the word naming the program that runs, after runners such as exec, env, nohup."""
@@ -251,7 +267,10 @@ class _Layout:
                     return CODE, "is piped into an interpreter"
         if any(self._interpreter_within(start, end) for start, end in command.process_substitutions):
             return CODE, "is passed to an interpreter through a process substitution"
-        writes = any(kind in OUTPUT_REDIRECTS for _, _, kind in command.redirects) or (
+        writes = any(
+            kind in OUTPUT_REDIRECTS and not FD_OR_SUBSTITUTION_RE.search(self.source[start:end])
+            for start, end, kind in command.redirects
+        ) or (
             command.words and command.words[0].literal and _program(command.words[0].value) in ("tee", "dd")
         )
         if writes and self.interpreter_anywhere:
@@ -259,7 +278,7 @@ class _Layout:
         return DATA, ""
 
     def _interpreter_within(self, start: int, end: int) -> bool:
-        return any(start <= c.start and c.end <= end and c.has_interpreter() for c in self.commands)
+        return any(start <= c.start and c.end <= end and c.reads_stream_as_code() for c in self.commands)
 
     def _unparsed(self, position: int) -> tuple[int, str]:
         if _mentions_interpreter(self.source):
@@ -283,6 +302,8 @@ class _Layout:
         return names
 
 
+# `2>&1`, `>&-`, `> >(sed …)`: a redirection that writes no file a later command could run
+FD_OR_SUBSTITUTION_RE = re.compile(r"(&\s*[0-9]*-?|>\s*>\(.*)$", re.S)
 TEST_START_RE = re.compile(r"(?:^|(?<=[\s;&|(!]))\[\[(?=\s)")
 TEST_END_RE = re.compile(r"\s\]\](?=$|[\s;&|)])")
 TEST_OPERATORS = {"&&": "-a", "||": "-o", "=~": "= ", "==": "= ", "<": "=", ">": "="}

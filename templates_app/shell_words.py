@@ -49,6 +49,8 @@ ALWAYS_CODE = frozenset((
     "xterm", "git", "tar", "rsync", "zip", "expect",
 ))
 # fmt: on
+# Of those, the filters whose input stream is data to the script they are given.
+STREAM_FILTERS = frozenset(("sed", "gsed", "awk", "gawk", "mawk", "nawk"))
 # They set a name from each argument: `declare 'a[$(id)]'` runs `id` in bash; `NAME=value` is data.
 DECLARES = frozenset(("declare", "typeset", "local", "export", "readonly"))
 # `[ -v "$X" ]` and `printf -v "$X"` evaluate an array subscript in X.
