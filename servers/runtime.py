@@ -150,7 +150,11 @@ def shell_for(client: NodeClient, server: Server) -> str:
     key = f"runtime:shell:{server.node_id}:{image_id}"
     shell = cache.get(key)
     if shell is None:
-        shell = "/bin/bash" if client.image_has_file(image_id, "/bin/bash") else "/bin/sh"
+        try:
+            shell = "/bin/bash" if client.image_has_file(image_id, "/bin/bash") else "/bin/sh"
+        except EngineRefused as exc:  # the engine would not create the probe: sh, asked again next start
+            logger.warning("Node %s: could not look for bash in %s: %s", server.node.name, image_id, exc)
+            return "/bin/sh"
         cache.set(key, shell, timeout=None)
     return shell
 
