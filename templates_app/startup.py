@@ -6,7 +6,8 @@ inside '…' (the quote is closed and reopened). Where the placeholder stands un
 into words as the shell would split it (on spaces, tabs and newlines), and each word is a quoted
 reference to a variable of its own: `"${HEARTH_W_NAME_1}" "${HEARTH_W_NAME_2}"` (a one-word value:
 `"${NAME}"`; no word: nothing). Where the shell does not split (an assignment, a redirection's target,
-`[[ … ]]`), the value stays one word. The shell expands a reference once and never parses what it holds:
+`[[ … ]]`), the value stays one word, and so it does between escaped quotes, `\"{{NAME}}\"`, which eggs
+write for images that parse the command twice (Rust's). The shell expands a reference once and never parses what it holds:
 no command substitution, no `;`, `|`, `&` or redirection, no glob, whatever the value. The rendered text
 depends on the template, the names and the values' word counts only, never on a value's characters.
 Placeholders that name nothing (`{{config.docker.interface}}`) or a name without a value become empty.
@@ -16,7 +17,10 @@ Launching. The container's STARTUP holds a launcher, `<shell> -c 'eval${IFS}"$HE
 HEARTH_STARTUP the rendered command. Every way an image's entrypoint evaluates STARTUP (yolks:
 `eval echo` then `exec env ${PARSED}`; older: `eval ${MODIFIED_STARTUP}`; `eval "$STARTUP"`;
 `bash -c "$STARTUP"`) turns the launcher into `<shell> -c eval${IFS}"$HEARTH_STARTUP"`: three words,
-no glob character; the shell then runs the rendered command exactly once (see `launcher`).
+no glob character; the shell then runs the rendered command exactly once (see `launcher`), with `exec`
+before it when it is one program (`launched`), so stop signals reach the game. An entrypoint that parses
+the result once more (Rust's wrapper.js hands it to `sh -c`) gets `eval` alone, and the game does not
+start: such images need their egg run directly (use_image_entrypoint off).
 
 Nested interpreters. A reference is data to the shell that expands it, but the program receiving the
 word may parse it again: `sh -c "…"`, `bash -lc`, `eval`, `trap`, `ssh host "…"`, `su -c`, `python -c`,
@@ -32,6 +36,9 @@ value lands is classified:
   plain values (letters, digits and `._-+:/@%,=`) are accepted there. In a command bashlex cannot
   parse, a value is CODE when the text runs an interpreter anywhere or the value may stand where a
   command's program goes, PLAIN otherwise.
+
+Output piped into sed or awk running the template's own script is that filter's data (the script is
+staff's); `2>&1` and `> >(…)` write no file a later command could run.
 
 Names the template itself assigns from a customer value (`A="${X}"`, `for A in "${X}"`) are followed:
 `$A` is then a customer value too. Variables the customer cannot edit (and the panel's built-ins) are
