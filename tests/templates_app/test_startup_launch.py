@@ -9,8 +9,10 @@ import subprocess
 
 import pytest
 
+from servers.runtime import start_environment
 from templates_app.models import Template, TemplateVariable
 from templates_app.startup import launched, launcher, render_startup, startup_problems
+from tests.fixtures.templates import variable
 from tests.hostile import SHELL_HOSTILE
 
 HOSTILE = "-a  -b\t$(touch pwned) `touch pwned` ; touch pwned | & > pwned * ~ $'\\x3b' \\\n'\"x"
@@ -199,4 +201,19 @@ def test_the_panels_names_are_not_a_templates(text, variables, name):
     problems = startup_problems(*_template(text, *variables))
     assert any(
         problem.startswith(f"{name}: names beginning with HEARTH_ are the panel's") for problem in problems
+    )
+
+
+@pytest.mark.parametrize("entrypoint", [True, False])
+def test_the_container_gets_the_launcher_in_both_modes(make_template, entrypoint):
+    template = make_template(
+        [variable("X")], start_command="./srv {{X}}", use_image_entrypoint=entrypoint, environment={}
+    )
+    env, command = start_environment(template, {"X": "a $(b)"}, "/bin/bash")
+    assert env["STARTUP"] == launcher("/bin/bash")
+    assert env["HEARTH_STARTUP"] == 'exec ./srv "${HEARTH_W_X_1}" "${HEARTH_W_X_2}"'
+    assert (env["HEARTH_W_X_1"], env["HEARTH_W_X_2"], env["X"]) == ("a", "$(b)", "a $(b)")
+    # on: the image's ENTRYPOINT and CMD, as Wings creates it; off: bash runs the command directly
+    assert command == (
+        None if entrypoint else ["/bin/bash", "-c", './srv "${HEARTH_W_X_1}" "${HEARTH_W_X_2}"']
     )
