@@ -29,7 +29,7 @@ from servers.models import Server
 from templates_app import configfiles
 from templates_app.models import Template
 from templates_app.registries import registry_problem
-from templates_app.startup import Rendered, customer_names, launched, launcher
+from templates_app.startup import LAUNCH_FILE, LAUNCH_SCRIPT, Rendered, customer_names, launched, launcher
 from templates_app.variables import render, render_for_shell, resolve_environment
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,10 @@ def start_environment(template, env: dict[str, str], shell: str) -> tuple[dict[s
     $STARTUP runs the rendered command, values as data); with `use_image_entrypoint` the image's
     ENTRYPOINT and CMD run it, as Wings creates the container; else `shell -c` runs it directly."""
     rendered = startup_command(template, env)
-    panel = {"HEARTH_STARTUP": launched(rendered.text), "STARTUP": launcher(shell)}
+    panel = {
+        "HEARTH_STARTUP": launched(rendered.text),
+        "STARTUP": launcher(shell, file=not template.read_only_root),
+    }
     env = {**env, **rendered.words, **panel}
     if template.use_image_entrypoint or not template.start_command.strip():
         return env, None
@@ -278,6 +281,8 @@ def start(client: NodeClient, server: Server) -> None:
     ensure_directory(client, server)  # before the engine touches the mount (config files, then the start)
     container = ensure_container(client, server)
     apply_config_files(client, server, container)
+    if not server.template.read_only_root:  # the launcher STARTUP names (templates_app.startup)
+        client.put_file(container.id, LAUNCH_FILE, LAUNCH_SCRIPT, owner="0:0")
     client.start_container(container.id)
 
 

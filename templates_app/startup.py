@@ -13,14 +13,14 @@ depends on the template, the names and the values' word counts only, never on a 
 Placeholders that name nothing (`{{config.docker.interface}}`) or a name without a value become empty.
 Names beginning with HEARTH_ are the panel's: a template may neither declare nor reference them.
 
-Launching. The container's STARTUP holds a launcher, `<shell> -c 'eval${IFS}"$HEARTH_STARTUP"'`, and
-HEARTH_STARTUP the rendered command. Every way an image's entrypoint evaluates STARTUP (yolks:
-`eval echo` then `exec env ${PARSED}`; older: `eval ${MODIFIED_STARTUP}`; `eval "$STARTUP"`;
-`bash -c "$STARTUP"`) turns the launcher into `<shell> -c eval${IFS}"$HEARTH_STARTUP"`: three words,
-no glob character; the shell then runs the rendered command exactly once (see `launcher`), with `exec`
-before it when it is one program (`launched`), so stop signals reach the game. An entrypoint that parses
-the result once more (Rust's wrapper.js hands it to `sh -c`) gets `eval` alone, and the game does not
-start: such images need their egg run directly (use_image_entrypoint off).
+Launching. The container's STARTUP holds a launcher, `<shell> /.hearth-launch` (a file of one line,
+`eval "$HEARTH_STARTUP"`, written into the container before it starts), and HEARTH_STARTUP the rendered
+command. However an image's entrypoint evaluates STARTUP (yolks: `eval echo` then `exec env ${PARSED}`;
+older: `eval ${MODIFIED_STARTUP}`; `eval "$STARTUP"`; `bash -c "$STARTUP"`; Rust's wrapper, which
+parses it twice), the launcher stays two plain words, and the shell runs the rendered command exactly
+once, with `exec` before it when it is one program (`launched`), so stop signals reach the game. A
+read-only root file system takes no file: there the launcher is `<shell> -c 'eval${IFS}"$HEARTH_STARTUP"'`,
+which survives one evaluation, not two (see `launcher`).
 
 Nested interpreters. A reference is data to the shell that expands it, but the program receiving the
 word may parse it again: `sh -c "…"`, `bash -lc`, `eval`, `trap`, `ssh host "…"`, `su -c`, `python -c`,
@@ -88,12 +88,22 @@ class Rendered(str):
         return str.__str__(self)
 
 
-def launcher(shell: str) -> str:
+# The launcher's file, written into the container before every start (servers.runtime.start).
+LAUNCH_FILE = "/.hearth-launch"
+LAUNCH_SCRIPT = b'# Hearth runs the start command: it is in HEARTH_STARTUP, each value a reference.\neval "$HEARTH_STARTUP"\n'
+
+
+def launcher(shell: str, *, file: bool = True) -> str:
     """STARTUP for an image's entrypoint: runs HEARTH_STARTUP with `shell`, whichever way it evaluates.
 
-    After one evaluation (quote removal, then field splitting: no glob character is left) the words
-    are `shell`, `-c`, `eval${IFS}"$HEARTH_STARTUP"`; that shell splits the unquoted `${IFS}` away and
-    runs `eval` on the whole rendered command, as one word."""
+    `shell LAUNCH_FILE` holds no quote, `$`, blank or glob character: any number of evaluations,
+    splittings and globbings leave it as it is (Rust's wrapper parses it twice). Where the file cannot
+    be written (a read-only root file system), `shell -c 'eval${IFS}"$HEARTH_STARTUP"'`: after one
+    evaluation (quote removal, then field splitting) its words are `shell`, `-c`,
+    `eval${IFS}"$HEARTH_STARTUP"`, and that shell splits the unquoted `${IFS}` away and runs `eval` on
+    the rendered command, as one word; an entrypoint that parses it once more leaves `eval` alone."""
+    if file:
+        return f"{shell} {LAUNCH_FILE}"
     return f"{shell} -c 'eval${{IFS}}\"$HEARTH_STARTUP\"'"
 
 

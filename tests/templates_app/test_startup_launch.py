@@ -11,7 +11,14 @@ import pytest
 
 from servers.runtime import start_environment
 from templates_app.models import Template, TemplateVariable
-from templates_app.startup import launched, launcher, render_startup, startup_problems
+from templates_app.startup import (
+    LAUNCH_FILE,
+    LAUNCH_SCRIPT,
+    launched,
+    launcher,
+    render_startup,
+    startup_problems,
+)
 from tests.fixtures.templates import variable
 from tests.hostile import SHELL_HOSTILE
 
@@ -29,17 +36,27 @@ STYLES = {
     "parkervcp: eval echo, then run": (
         f"MODIFIED_STARTUP=$(eval echo $(echo ${{STARTUP}} | {SED}))\n${{MODIFIED_STARTUP}}"
     ),
+    # Rust's: eval echo, then wrapper.js hands the result to child_process.exec, which is `sh -c`
+    "rust: eval echo, then sh -c": (
+        f'MODIFIED_STARTUP=`eval echo $(echo ${{STARTUP}} | {SED})`\nexec sh -c "${{MODIFIED_STARTUP}}"'
+    ),
 }
+TWICE = "rust: eval echo, then sh -c"
 
 
 def words(value: str) -> list[str]:
     return [word for word in IFS.split(value) if word]
 
 
-def container_env(text: str, env: dict, shell: str) -> dict:
-    """The environment servers.runtime gives the game container in entrypoint mode."""
+def container_env(text: str, env: dict, shell: str, launch_file=None) -> dict:
+    """The environment servers.runtime gives the game container in entrypoint mode; `launch_file`: where
+    this test wrote LAUNCH_SCRIPT (the container has it at LAUNCH_FILE), None for the eval launcher."""
     rendered = render_startup(text, env)
-    return {**env, **rendered.words, "HEARTH_STARTUP": launched(rendered), "STARTUP": launcher(shell)}
+    startup = launcher(shell, file=launch_file is not None)
+    if launch_file is not None:
+        launch_file.write_bytes(LAUNCH_SCRIPT)
+        startup = startup.replace(LAUNCH_FILE, str(launch_file))
+    return {**env, **rendered.words, "HEARTH_STARTUP": launched(rendered), "STARTUP": startup}
 
 
 def run(script: str, cwd, env: dict, shell: str = "bash") -> subprocess.CompletedProcess:
@@ -51,29 +68,40 @@ def run(script: str, cwd, env: dict, shell: str = "bash") -> subprocess.Complete
 
 # Yolks' entrypoints are bash; alpine's are ash, others dash (whose echo has no -e: that style is bash's).
 ENTRYPOINTS = [
-    pytest.param(style, shell, id=f"{name} in {shell}")
+    pytest.param(name, shell, launch, id=f"{name} in {shell}, {launch} launcher")
     for name, style in STYLES.items()
     for shell in ("bash", "sh")
-    if shell == "bash" or "echo -e" not in style
+    for launch in ("file", "eval")
+    if (shell == "bash" or "echo -e" not in style) and (launch == "file" or name != TWICE)
 ]
+TEXT = "printf '[%s]\\n' {{X}} \"{{Y}}\" '{{Y}}' --port={{SERVER_PORT}} pre{{X}}post"
 
 
 @pytest.mark.parametrize("launch_shell", ["/bin/bash", "/bin/sh"])
-@pytest.mark.parametrize(("style", "entrypoint_shell"), ENTRYPOINTS)
-def test_every_entrypoint_style_runs_exactly_the_command(tmp_path, style, entrypoint_shell, launch_shell):
+@pytest.mark.parametrize(("style", "entrypoint_shell", "launch"), ENTRYPOINTS)
+def test_every_entrypoint_style_runs_exactly_the_command(
+    tmp_path, style, entrypoint_shell, launch, launch_shell
+):
     env = {"X": HOSTILE, "Y": HOSTILE, "SERVER_PORT": "25565"}
-    text = "printf '[%s]\\n' {{X}} \"{{Y}}\" '{{Y}}' --port={{SERVER_PORT}} pre{{X}}post"
-    result = run(style, tmp_path, container_env(text, env, launch_shell), entrypoint_shell)
+    cwd, launch_file = tmp_path / "cwd", (tmp_path / "launch" if launch == "file" else None)
+    cwd.mkdir()
+    result = run(STYLES[style], cwd, container_env(TEXT, env, launch_shell, launch_file), entrypoint_shell)
     assert result.returncode == 0, result.stderr
     split = words(HOSTILE)
     expected = [*split, HOSTILE, HOSTILE, "--port=25565", "pre" + split[0], *split[1:-1], split[-1] + "post"]
     assert result.stdout == "".join(f"[{word}]\n" for word in expected)
-    assert list(tmp_path.iterdir()) == []
+    assert list(cwd.iterdir()) == []
+
+
+def test_the_eval_launcher_parsed_twice_runs_nothing(tmp_path):
+    """Where no file can be written (read-only root), an entrypoint that parses twice gets `eval` alone."""
+    result = run(STYLES[TWICE], tmp_path, container_env(TEXT, {"X": HOSTILE, "Y": "y"}, "/bin/bash"))
+    assert (result.returncode, result.stdout, list(tmp_path.iterdir())) == (0, "", [])
 
 
 def test_the_program_replaces_the_shell(tmp_path):
     """One program and its arguments is exec'ed, as `sh -c` would: stop signals reach the game."""
-    env = container_env("sh -c 'echo $$'", {}, "/bin/bash")
+    env = container_env("sh -c 'echo $$'", {}, "/bin/bash", tmp_path / "launch")
     result = run(f"echo $$\n{STYLES['yolks today: eval echo, then exec env']}", tmp_path, env)
     entrypoint, program = result.stdout.split()
     assert entrypoint == program, result.stdout  # the entrypoint's own pid: nothing forked on the way
@@ -217,3 +245,12 @@ def test_the_container_gets_the_launcher_in_both_modes(make_template, entrypoint
     assert command == (
         None if entrypoint else ["/bin/bash", "-c", './srv "${HEARTH_W_X_1}" "${HEARTH_W_X_2}"']
     )
+
+
+def test_a_read_only_root_gets_the_eval_launcher(make_template):
+    """No file can be written there: STARTUP carries the launcher itself (one evaluation, not two)."""
+    template = make_template(
+        [variable("X")], start_command="./srv {{X}}", read_only_root=True, environment={}
+    )
+    env, _ = start_environment(template, {"X": "a"}, "/bin/sh")
+    assert env["STARTUP"] == launcher("/bin/sh", file=False) == "/bin/sh -c 'eval${IFS}\"$HEARTH_STARTUP\"'"

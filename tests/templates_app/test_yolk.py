@@ -98,7 +98,7 @@ def test_an_egg_on_a_yolk_runs_as_written_and_no_value_becomes_code(
     logs = container.logs().decode()
     port = server.primary_allocation.container_port or server.primary_allocation.port
     assert expected_lines() + f"[--port={port}]\n[--location={server.node.location.name}]\n" in logs, logs
-    assert 'container@pterodactyl~ /bin/bash -c eval${IFS}"$HEARTH_STARTUP"' in logs  # the yolk's own line
+    assert "container@pterodactyl~ /bin/bash /.hearth-launch\n" in logs  # the yolk's own line
 
     config = container.attrs["Config"]
     env = dict(item.split("=", 1) for item in config["Env"])
