@@ -32,6 +32,9 @@
 #             hearth/hearth-secret; bucket hearth-test (env), hearth-test-<x> (env-<x>)
 #   image     hearth/testgame:latest on both engines, from
 #             tests/images/testgame/testgame.sh and Debian's busybox-static
+#   image     hearth/testyolk:latest on both engines: the test game's files plus
+#             Debian's bash-static as /bin/bash and tests/images/testyolk (an
+#             entrypoint like Pterodactyl's yolks, printargs)
 set -euo pipefail
 
 STATE=/var/lib/hearth-testenv
@@ -45,6 +48,11 @@ GAME_SRC=$REPO/tests/images/testgame/testgame.sh
 IMAGE=hearth/testgame:latest
 # Bump when the image recipe in build_rootfs changes (forces a rebuild).
 IMAGE_RECIPE=1
+YOLK_SRC=$REPO/tests/images/testyolk
+YOLK_IMAGE=hearth/testyolk:latest
+# Bump when the recipe in build_yolk_rootfs changes.
+YOLK_RECIPE=1
+YOLK_TAR=
 
 ENGINE1_SOCK=/var/run/docker.sock
 ENGINE1_PIDFILE=/var/run/docker.pid
@@ -70,7 +78,7 @@ MOTO_SERVER=$REPO/.venv/bin/moto_server
 
 APT_PACKAGES=(docker.io openssh-server openssh-client postgresql redis-server
     redis-tools mariadb-server mariadb-client busybox-static iproute2 iptables
-    procps util-linux zstd openssl)
+    procps util-linux zstd openssl bash-static)
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:$PATH
 export LC_ALL=C.UTF-8 LANG=C.UTF-8
@@ -451,6 +459,55 @@ ensure_image() {
     image_console_check "$n"
     eval "ENGINE_FRESH_$n=1"
     log "engine $n: built $IMAGE (sha ${sha:0:12})"
+}
+
+# --- test yolk image ------------------------------------------------------------------
+
+yolk_sha() {
+    { cat "$GAME_SRC" "$YOLK_SRC/entrypoint.sh" "$YOLK_SRC/printargs.sh"; sha256sum /bin/bash-static
+        echo "recipe=$YOLK_RECIPE"; } | sha256sum | cut -c1-64
+}
+
+# The test game's root file system, plus a static bash and the yolk's entrypoint and printargs.
+build_yolk_rootfs() {
+    [ -n "$YOLK_TAR" ] && return 0
+    build_rootfs
+    local rootfs=$STATE/build/yolk
+    rm -rf "$rootfs"
+    mkdir -p "$rootfs"
+    tar -C "$rootfs" -xf "$ROOTFS_TAR"
+    rm -f "$rootfs/bin/bash"
+    install -m 755 /bin/bash-static "$rootfs/bin/bash"
+    install -m 755 "$YOLK_SRC/entrypoint.sh" "$rootfs/entrypoint.sh"
+    install -m 755 "$YOLK_SRC/printargs.sh" "$rootfs/usr/local/bin/printargs"
+    tar -C "$rootfs" --numeric-owner -cf "$STATE/build/yolk.tar" .
+    YOLK_TAR=$STATE/build/yolk.tar
+}
+
+ensure_yolk_image() {
+    local n=$1 sha old out
+    sha=$(yolk_sha)
+    [ "$(dk "$n" image inspect -f '{{index .Config.Labels "hearth.testyolk.sha"}}' "$YOLK_IMAGE" 2>/dev/null || true)" = "$sha" ] &&
+        return 0
+    build_yolk_rootfs
+    old=$(dk "$n" image inspect -f '{{.Id}}' "$YOLK_IMAGE" 2>/dev/null || true)
+    dk "$n" import \
+        --change 'CMD ["/bin/bash", "/entrypoint.sh"]' \
+        --change 'WORKDIR /home/container' \
+        --change 'ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/bin:/usr/sbin:/bin:/sbin' \
+        --change 'ENV HOME=/home/container USER=container' \
+        --change "LABEL hearth.testyolk.sha=$sha" \
+        --message "hearth test yolk" \
+        "$YOLK_TAR" "$YOLK_IMAGE" >/dev/null
+    if [ -n "$old" ]; then
+        dk "$n" image rm "$old" >/dev/null 2>&1 || true
+    fi
+    out=$(printf 'stop\n' | timeout 60 docker -H "unix://$(engine_sock "$n")" run -i --rm \
+        --label hearth.testenv.check=1 -e 'STARTUP=printargs {{A}} "b c"' -e A=a "$YOLK_IMAGE" 2>&1) ||
+        die "engine $n: test yolk check failed: $out"
+    grep -qxF '[a]' <<<"$out" && grep -qxF '[b]' <<<"$out" && grep -qxF '[INFO] Stopping server' <<<"$out" ||
+        die "engine $n: unexpected test yolk output: $out"
+    log "engine $n: built $YOLK_IMAGE (sha ${sha:0:12})"
 }
 
 # Real port publishing check: run the game detached with -p and read its banner.
@@ -850,6 +907,7 @@ export HEARTH_TEST_SSH2_HOSTKEY='$hk2'
 export HEARTH_TEST_NODE1_DATA_DIR='$NODE1_DATA_DIR'
 export HEARTH_TEST_NODE2_DATA_DIR='$NODE2_DATA_DIR'
 export HEARTH_TEST_IMAGE='$IMAGE'
+export HEARTH_TEST_YOLK_IMAGE='$YOLK_IMAGE'
 export HEARTH_TEST_DOCKER1_BRIDGE='$ENGINE1_BRIDGE'
 export HEARTH_TEST_DOCKER2_BRIDGE='$ENGINE2_BRIDGE'
 EOF
@@ -872,6 +930,7 @@ engine_ready() {
         ensure_engine2_forwarding
     fi
     ensure_image "$n"
+    ensure_yolk_image "$n"
     if [ "$(eval echo "\$ENGINE_FRESH_$n")" = 1 ]; then
         port_check "$n"
     fi

@@ -12,6 +12,7 @@ import posixpath
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 
 from nodes.client import (
     ContainerNotFound,
@@ -28,7 +29,7 @@ from servers.models import Server
 from templates_app import configfiles
 from templates_app.models import Template
 from templates_app.registries import registry_problem
-from templates_app.startup import customer_names
+from templates_app.startup import LAUNCH_FILE, LAUNCH_SCRIPT, Rendered, customer_names, launched, launcher
 from templates_app.variables import render, render_for_shell, resolve_environment
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def environment(server: Server) -> dict[str, str]:
         "SERVER_IP": primary.ip if primary else "0.0.0.0",  # noqa: S104 - the container's view
         "SERVER_UUID": str(server.pk),
         "TZ": settings.TIME_ZONE,
+        "P_SERVER_UUID": str(server.pk),
+        "P_SERVER_LOCATION": server.node.location.name,
+        "P_SERVER_ALLOCATION_LIMIT": str(server.allocation_limit),
     }
     return resolve_environment(server.template, server.environment, builtins)
 
@@ -134,28 +138,56 @@ def resource_limits(server: Server) -> dict:
     }
 
 
-def startup_command(template, env: dict[str, str]) -> str:
-    """The start command for `sh -c`, each variable a reference to the environment (templates_app.startup)."""
+def startup_command(template, env: dict[str, str]) -> Rendered:
+    """The start command for the shell, each variable a reference to the environment (templates_app.startup)."""
     return render_for_shell(template.start_command, env, customer=customer_names(template))
 
 
-def container_spec(server: Server) -> dict:
+def shell_for(client: NodeClient, server: Server) -> str:
+    """/bin/bash when the server's image has it, else /bin/sh: asked once per node and image id (a
+    created, never started container), then remembered."""
+    image_id = client.image_id(server.docker_image)
+    key = f"runtime:shell:{server.node_id}:{image_id}"
+    shell = cache.get(key)
+    if shell is None:
+        try:
+            shell = "/bin/bash" if client.image_has_file(image_id, "/bin/bash") else "/bin/sh"
+        except EngineRefused as exc:  # the engine would not create the probe: sh, asked again next start
+            logger.warning("Node %s: could not look for bash in %s: %s", server.node.name, image_id, exc)
+            return "/bin/sh"
+        cache.set(key, shell, timeout=None)
+    return shell
+
+
+def start_environment(template, env: dict[str, str], shell: str) -> tuple[dict[str, str], list[str] | None]:
+    """The game's environment and command: STARTUP always holds the launcher (an entrypoint that runs
+    $STARTUP runs the rendered command, values as data); with `use_image_entrypoint` the image's
+    ENTRYPOINT and CMD run it, as Wings creates the container; else `shell -c` runs it directly."""
+    rendered = startup_command(template, env)
+    panel = {
+        "HEARTH_STARTUP": launched(rendered.text),
+        "STARTUP": launcher(shell, file=not template.read_only_root),
+    }
+    env = {**env, **rendered.words, **panel}
+    if template.use_image_entrypoint or not template.start_command.strip():
+        return env, None
+    return env, [shell, "-c", rendered.text]
+
+
+def container_spec(server: Server, *, shell: str = "/bin/sh") -> dict:
     """Everything the game container is created with; its hash tells when it must be recreated."""
     template = server.template
-    env = environment(server)
+    env, command = start_environment(template, environment(server), shell)
     ports, bindings = [], {}
     for allocation in server.allocations.all():
         inner = allocation.container_port or allocation.port
         for protocol in ("tcp", "udp"):
             ports.append(f"{inner}/{protocol}")
             bindings[f"{inner}/{protocol}"] = (allocation.ip, allocation.port)
-    startup = startup_command(template, env)
     spec = {
         "image": server.docker_image,
         "name": server.container_name,
-        # Images whose entrypoint runs $STARTUP (Pterodactyl's yolks) get the same safe text: values
-        # stay in the environment and are never part of the command.
-        "environment": {**env, "STARTUP": startup},
+        "environment": env,
         "working_dir": template.data_path,
         "user": container_user(server),
         "stdin_open": True,
@@ -172,8 +204,8 @@ def container_spec(server: Server) -> dict:
         "network_mode": check_network_mode(server.network_mode),  # a row edited past the checks
         **resource_limits(server),
     }
-    if template.start_command.strip():
-        spec["command"] = ["/bin/sh", "-c", startup]
+    if command:
+        spec["command"] = command
     digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
     spec["labels"]["hearth.config"] = digest
     return spec
@@ -188,14 +220,14 @@ def ensure_container(client: NodeClient, server: Server) -> ContainerState:
 
     Reused only when it is the one the panel created (its id recorded on the server): a container that
     merely has the server's name, or its config label, is the node's word, and is replaced."""
-    spec = container_spec(server)
+    ensure_image(client, server, server.docker_image, refresh=False)  # a node that lost (pruned) the image
+    spec = container_spec(server, shell=shell_for(client, server))
     current = client.container_state(server.container_name)
     if current is not None:
         ours = bool(server.container_id) and current.id == server.container_id
         if ours and current.labels.get("hearth.config") == spec["labels"]["hearth.config"]:
             return current
         client.remove_container(current.id)
-    ensure_image(client, server, spec["image"], refresh=False)  # a node that lost (pruned) the image
     container_id = client.create_container(spec)
     server.container_id = container_id  # recorded before it starts: the monitor trusts only this id
     Server.objects.filter(pk=server.pk).update(container_id=container_id)
@@ -253,6 +285,8 @@ def start(client: NodeClient, server: Server) -> None:
     ensure_directory(client, server)  # before the engine touches the mount (config files, then the start)
     container = ensure_container(client, server)
     apply_config_files(client, server, container)
+    if not server.template.read_only_root:  # the launcher STARTUP names (templates_app.startup)
+        client.put_file(container.id, LAUNCH_FILE, LAUNCH_SCRIPT, owner="0:0")
     client.start_container(container.id)
 
 

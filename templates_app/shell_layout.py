@@ -26,6 +26,7 @@ from templates_app.shell_words import (
     RUNNERS,
     SHELL_CODE_FLAG,
     SHELLS,
+    STREAM_FILTERS,
     TOKEN_RE,
     VERSION_SUFFIX,
     Finding,
@@ -86,6 +87,21 @@ class _Command:
         if program < len(self.words) and self.words[program].value in BUILTIN_CODE - NAME_BUILTINS:
             return True
         return any(w.literal and _interpreter_kind(w.value) for w in self.words)
+
+    def reads_stream_as_code(self) -> bool:
+        """Could what flows into this command (a pipe, a process substitution) run as code? Not when it
+        is a stream filter (sed, awk) running the template's own script: the stream is its data, and
+        what that script does with it is the template author's (a customer's value as the script is
+        CODE where it stands)."""
+        if not self.has_interpreter():
+            return False
+        program = self.program_index()
+        if program >= len(self.words) or not self.words[program].literal:
+            return True
+        others = [
+            w for i, w in enumerate(self.words) if i != program and w.literal and _interpreter_kind(w.value)
+        ]
+        return _program(self.words[program].value) not in STREAM_FILTERS or bool(others)
 
     def program_index(self) -> int:
         """Index of the word naming the program that runs, after runners such as exec, env, nohup."""
@@ -176,7 +192,8 @@ class _Layout:
         self.pipelines: list[list[tuple[int, int]]] = []
         self.for_words: list[tuple[int, int, str]] = []  # (start, end, loop variable)
         try:
-            self._read(bashlex.parse(rendered) if rendered.strip() else [])
+            parseable = _without_bash_tests(rendered)
+            self._read(bashlex.parse(parseable) if parseable.strip() else [])
         except Exception as exc:  # bashlex raises many kinds; what it cannot read takes the strict path
             self.commands, self.pipelines, self.for_words = [], [], []
             self.error = str(exc) or type(exc).__name__
@@ -250,7 +267,10 @@ class _Layout:
                     return CODE, "is piped into an interpreter"
         if any(self._interpreter_within(start, end) for start, end in command.process_substitutions):
             return CODE, "is passed to an interpreter through a process substitution"
-        writes = any(kind in OUTPUT_REDIRECTS for _, _, kind in command.redirects) or (
+        writes = any(
+            kind in OUTPUT_REDIRECTS and not FD_OR_SUBSTITUTION_RE.search(self.source[start:end])
+            for start, end, kind in command.redirects
+        ) or (
             command.words and command.words[0].literal and _program(command.words[0].value) in ("tee", "dd")
         )
         if writes and self.interpreter_anywhere:
@@ -258,7 +278,7 @@ class _Layout:
         return DATA, ""
 
     def _interpreter_within(self, start: int, end: int) -> bool:
-        return any(start <= c.start and c.end <= end and c.has_interpreter() for c in self.commands)
+        return any(start <= c.start and c.end <= end and c.reads_stream_as_code() for c in self.commands)
 
     def _unparsed(self, position: int) -> tuple[int, str]:
         if _mentions_interpreter(self.source):
@@ -280,6 +300,54 @@ class _Layout:
                     names.append(match.group(1))
         names += [name for start, end, name in self.for_words if start <= position < end]
         return names
+
+
+# `2>&1`, `>&-`, `> >(sed …)`: a redirection that writes no file a later command could run
+FD_OR_SUBSTITUTION_RE = re.compile(r"(&\s*[0-9]*-?|>\s*>\(.*)$", re.S)
+TEST_START_RE = re.compile(r"(?:^|(?<=[\s;&|(!]))\[\[(?=\s)")
+TEST_END_RE = re.compile(r"\s\]\](?=$|[\s;&|)])")
+TEST_OPERATORS = {"&&": "-a", "||": "-o", "=~": "= ", "==": "= ", "<": "=", ">": "="}
+TEST_OPERATOR_RE = re.compile(r"&&|\|\||=~|==|[<>()|&;]")
+
+
+def _without_bash_tests(text: str) -> str:
+    """`[[ … ]]`, which bashlex cannot parse, as `[ … ]` of the same length (operators swapped for
+    `[`'s, quoted text kept): the layout then sees one command and its operands at their positions."""
+    out, position = [], 0
+    for start in TEST_START_RE.finditer(text):
+        if start.start() < position:
+            continue
+        end = _test_end(text, start.end())
+        if end is None:
+            break
+        inner = _unquoted_sub(text[start.end() : end])
+        out += [text[position : start.start()], "[ ", inner, "  ]"]
+        position = end + 3
+    return "".join(out) + text[position:]
+
+
+def _test_end(text: str, i: int) -> int | None:
+    quote = ""
+    while i < len(text):
+        char = text[i]
+        if quote:
+            quote = "" if char == quote else quote
+        elif char in "'\"":
+            quote = char
+        elif char == "\\":
+            i += 1
+        elif (found := TEST_END_RE.match(text, i)) is not None:
+            return found.start()
+        i += 1
+    return None
+
+
+def _unquoted_sub(inner: str) -> str:
+    parts = re.split(r"('[^']*'|\"(?:[^\"\\]|\\.)*\")", inner)
+    return "".join(
+        part if index % 2 else TEST_OPERATOR_RE.sub(lambda m: TEST_OPERATORS.get(m.group(), " "), part)
+        for index, part in enumerate(parts)
+    )
 
 
 # Where a new command starts in text bashlex cannot read (`$((` is arithmetic, not a command).
@@ -318,9 +386,12 @@ def _mentions_interpreter(text: str) -> bool:
     return any(_interpreter_kind(token) or token in BUILTIN_CODE - {"."} for token in TOKEN_RE.findall(text))
 
 
-def analyse(text: str, env: Mapping[str, str], customer: Iterable[str]) -> tuple[str, list[Finding]]:
-    """The rendered command, and where each customer value lands in it (DATA, PLAIN or CODE)."""
-    rendered, spots = _with_references(text, env)
+def analyse(
+    text: str, env: Mapping[str, str], customer: Iterable[str]
+) -> tuple[str, list[Finding], dict[str, str]]:
+    """The rendered command, where each customer value lands in it (DATA, PLAIN or CODE), and the
+    per-word variables of the values that split."""
+    rendered, spots, words = _with_references(text, env)
     customer = set(customer)
     layout = _Layout(rendered)
     ours = {spot.position for spot in spots}
@@ -345,4 +416,4 @@ def analyse(text: str, env: Mapping[str, str], customer: Iterable[str]) -> tuple
             tainted |= new
             origin.update(dict.fromkeys(new, source))
             pending += _direct_references(rendered, new, ours)
-    return rendered, sorted(findings.values(), key=lambda f: (f.name, f.reason))
+    return rendered, sorted(findings.values(), key=lambda f: (f.name, f.reason)), words

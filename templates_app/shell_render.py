@@ -5,8 +5,47 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from templates_app.shell_words import DATA, PLAIN, POSITIONAL_RE, REFERENCE_RE
+from templates_app.shell_words import ASSIGNMENT_RE, DATA, PLAIN, POSITIONAL_RE, REFERENCE_RE, WORD_PREFIX
 from templates_app.variables import PLACEHOLDER_RE, canonical_name
+
+REDIRECT_RE = re.compile(r"^[0-9]*(<<<|<<-?|<>|<&|>&|>>|>\||&>>|&>|<|>)")
+KEYWORDS = frozenset(("if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time"))
+DECLARATIONS = frozenset(("export", "declare", "typeset", "local", "readonly"))
+
+
+class _Words:
+    """The words of the simple command being read, enough to tell where the shell splits a value."""
+
+    def __init__(self):
+        self.words: list[str] = []
+        self.word = ""
+        self.tests = 0  # inside `[[ … ]]`
+
+    def separate(self, char: str) -> None:
+        word, self.word = self.word, ""
+        if word == "[[":
+            self.tests += 1
+        elif word == "]]" and self.tests:
+            self.tests -= 1
+        elif word in KEYWORDS and not self.words:
+            pass  # `then ./srv {{X}}`: the command starts after the keyword
+        elif word:
+            self.words.append(word)
+        if char not in " \t" and not self.tests:  # ; & | newline ( ): a new command
+            self.words = []
+
+    def splits(self) -> bool:
+        if (
+            self.tests
+            or REDIRECT_RE.match(self.word)
+            or (self.words and REDIRECT_RE.fullmatch(self.words[-1]))
+        ):
+            return False
+        if ASSIGNMENT_RE.match(self.word):
+            before = [w for w in self.words if not REDIRECT_RE.match(w)]
+            if all(ASSIGNMENT_RE.match(w) for w in before) or before[0] in DECLARATIONS:
+                return False
+        return True
 
 
 class _ShellScanner:
@@ -19,6 +58,7 @@ class _ShellScanner:
         self.uncertain = False
         self.previous = "\n"
         self.bare_dollar = False  # the text so far ends with an unquoted, unescaped `$`
+        self.commands = [_Words()]  # one per command context: the top level, each `(…)` and `$(…)`
 
     @property
     def state(self) -> str:
@@ -35,9 +75,14 @@ class _ShellScanner:
     def feed(self, text: str) -> None:
         i = 0
         while i < len(text):
-            char, rest = text[i], text[i:]
+            char, rest, start = text[i], text[i:], i
             i += 1
             self.bare_dollar = False
+            depth, at_command = len(self.stack), self.at_command
+            if at_command and char in " \t\n;&|()" and not self.escaped and not self.comment:
+                self.commands[-1].separate(char)
+            elif not self.comment:
+                self.commands[-1].word += text[start : start + 1]
             if self.escaped:
                 self.escaped = False
             elif self.comment:
@@ -51,10 +96,12 @@ class _ShellScanner:
                 self.uncertain = True
             elif rest.startswith("<<<"):  # a here-string is one ordinary word
                 i += 2
+                self.commands[-1].word += "<<"
             elif rest.startswith("${"):
                 simple = re.match(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", rest)
                 if simple:
                     i += simple.end() - 1
+                    self.commands[-1].word += simple.group()[1:]
                 else:
                     self.uncertain = True
             elif rest.startswith("$("):
@@ -78,6 +125,25 @@ class _ShellScanner:
             elif char == "$":
                 self.bare_dollar = True
             self.previous = char
+            self._follow_contexts(depth, at_command)
+
+    @property
+    def at_command(self) -> bool:
+        """Outside quotes, where words are split (the top level, a subshell, a command substitution)."""
+        return self.state in ("", "(", "$(")
+
+    def _follow_contexts(self, depth: int, was_at_command: bool) -> None:
+        if len(self.stack) > depth and self.state in ("(", "$("):
+            self.commands.append(_Words())
+        elif len(self.stack) < depth and was_at_command and len(self.commands) > 1:
+            self.commands.pop()
+
+    def splits(self) -> bool:
+        """Would the shell split an unquoted expansion at this point into words? Not in an assignment, a
+        redirection's target, `[[ … ]]`, or where the quoting cannot be followed."""
+        if self.comment or self.uncertain or not self.at_command:
+            return False
+        return self.commands[-1].splits()
 
     def reference(self, name: str | None) -> str:
         """The text that stands for NAME's value here (an empty word when there is no value)."""
@@ -101,10 +167,37 @@ class _Spot:
     written: str = ""  # how the template wrote a reference of its own ($A, $1…)
 
 
-def _with_references(text: str, env: Mapping[str, str]) -> tuple[str, list[_Spot]]:
+IFS_RE = re.compile(r"[ \t\n]+")  # the shell's default IFS: space, tab, newline
+
+
+def word_name(name: str, index: int) -> str:
+    """The environment variable holding the index-th word (from 1) of NAME's value."""
+    return f"{WORD_PREFIX}{name}_{index}"
+
+
+def _split_reference(scanner: _ShellScanner, name: str, value: str, words: dict[str, str]) -> str:
+    """NAME's value standing unquoted, as the shell splits it: one quoted reference per word, to a
+    variable holding that word (a plain one-word value keeps its own name). Only the word count enters
+    the text: `pre{{X}}post` with `a b` is `pre"${HEARTH_W_X_1}" "${HEARTH_W_X_2}"post`."""
+    parts = [part for part in IFS_RE.split(value) if part]
+    if parts == [value]:
+        return f'"${{{name}}}"'
+    names = [word_name(name, index) for index, _ in enumerate(parts, 1)]
+    words.update(zip(names, parts, strict=True))
+    text = " ".join(f'"${{{word}}}"' for word in names)
+    if value[:1] and value[:1] in " \t\n" and scanner.commands[-1].word:
+        text = " " + text  # a leading blank ends the word the template started
+    if value[-1:] and value[-1:] in " \t\n" and parts:
+        text += " "
+    return text or (" " if value else "")
+
+
+def _with_references(text: str, env: Mapping[str, str]) -> tuple[str, list[_Spot], dict[str, str]]:
+    """The rendered text, where each reference landed, and the per-word variables it refers to."""
     scanner = _ShellScanner()
     out: list[str] = []
     spots: list[_Spot] = []
+    words: dict[str, str] = {}
     length = 0
     position = 0
     for match in PLACEHOLDER_RE.finditer(text or ""):
@@ -117,18 +210,28 @@ def _with_references(text: str, env: Mapping[str, str]) -> tuple[str, list[_Spot
             literal = literal[:-1] + ("\\$" if scanner.state == '"' else "'$'")
         name = canonical_name(match.group(1))
         name = name if name and name in env else None
-        reference = scanner.reference(name)
+        # `\"{{X}}\"` (Rust's egg): written for an image that parses the command twice, one word meant
+        quoted = literal.endswith('\\"') and text[match.end() : match.end() + 2] == '\\"'
+        if name and scanner.splits() and not quoted:
+            reference = _split_reference(scanner, name, str(env[name]), words)
+        else:
+            reference = scanner.reference(name)
         out.append(literal)
         length += len(literal)
         if name and reference:
             doubtful = scanner.uncertain or scanner.in_unquoted_substitution
-            spots.append(_Spot(name, length + reference.index("$"), True, PLAIN if doubtful else DATA))
+            for found in re.finditer(r"\$\{", reference):
+                spots.append(_Spot(name, length + found.start(), True, PLAIN if doubtful else DATA))
         out.append(reference)
         length += len(reference)
-        scanner.previous = "x"  # the reference is part of the current word
+        if reference.strip():
+            scanner.previous = "x"  # the reference is part of the current word
+            scanner.commands[-1].word += "x"
+        if reference.endswith(" "):
+            scanner.commands[-1].separate(" ")
         position = match.end()
     out.append((text or "")[position:])
-    return "".join(out), spots
+    return "".join(out), spots, words
 
 
 def _direct_references(

@@ -5,6 +5,10 @@ import re
 from dataclasses import dataclass
 
 DATA, PLAIN, CODE = 0, 1, 2
+# The panel's own names in the container: the start command (HEARTH_STARTUP) and the words of values
+# that split (HEARTH_W_<NAME>_<n>). Never a template's or a customer's.
+PANEL_PREFIX = "HEARTH_"
+WORD_PREFIX = "HEARTH_W_"
 
 # fmt: off
 SHELLS = frozenset((
@@ -45,6 +49,8 @@ ALWAYS_CODE = frozenset((
     "xterm", "git", "tar", "rsync", "zip", "expect",
 ))
 # fmt: on
+# Of those, the filters whose input stream is data to the script they are given.
+STREAM_FILTERS = frozenset(("sed", "gsed", "awk", "gawk", "mawk", "nawk"))
 # They set a name from each argument: `declare 'a[$(id)]'` runs `id` in bash; `NAME=value` is data.
 DECLARES = frozenset(("declare", "typeset", "local", "export", "readonly"))
 # `[ -v "$X" ]` and `printf -v "$X"` evaluate an array subscript in X.

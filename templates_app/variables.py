@@ -5,8 +5,10 @@ Resolution order (lowest to highest priority), done by `resolve_environment`:
 1. the template's variable defaults (`TemplateVariable.default_value`);
 2. the server's values, for names the template declares (its variables, `required_variables` and
    `environment` keys); anything else, and every built-in name, is dropped;
-3. the built-ins the panel sets: SERVER_MEMORY, SERVER_PORT, SERVER_IP, SERVER_UUID, TZ. Nobody
-   can override them;
+3. the built-ins the panel sets, as Wings and Pterodactyl's panel set them: SERVER_MEMORY,
+   SERVER_PORT, SERVER_IP, SERVER_UUID, TZ, P_SERVER_UUID, P_SERVER_LOCATION (the node's location),
+   P_SERVER_ALLOCATION_LIMIT. Nobody can override them (STARTUP and the panel's HEARTH_* names are set
+   by servers.runtime, over everything);
 4. the template's `environment` entries, rendered once against 1-3, fill the names still unset.
 
 The result is both the container's environment and the only table placeholders are looked up in.
@@ -22,9 +24,9 @@ string: nothing outside that table (Django settings, the process environment, no
 secrets) is ever reachable from a template.
 
 `render_for_shell` (templates_app.startup) never splices a value into the shell text: each
-placeholder becomes a reference to the environment variable holding it (`"${NAME}"`), and the
-command is parsed to refuse any place where a nested interpreter would read a customer's value as
-code. Install scripts are never rendered: they read the values from their environment, as in
+placeholder becomes a reference to the environment variable holding it (`"${NAME}"`, or one per word
+where an unquoted value splits), and the command is parsed to refuse any place where a nested
+interpreter would read a customer's value as code. Install scripts are never rendered: they read the values from their environment, as in
 Pterodactyl.
 """
 
@@ -33,7 +35,17 @@ from collections.abc import Iterable, Mapping
 
 from config.errors import InvalidInput
 
-BUILTINS = ("SERVER_MEMORY", "SERVER_PORT", "SERVER_IP", "SERVER_UUID", "TZ")
+BUILTINS = (
+    "SERVER_MEMORY",
+    "SERVER_PORT",
+    "SERVER_IP",
+    "SERVER_UUID",
+    "TZ",
+    "P_SERVER_UUID",
+    "P_SERVER_LOCATION",
+    "P_SERVER_ALLOCATION_LIMIT",
+    "STARTUP",
+)
 # Pterodactyl's rule is `^\w{1,191}$` (ASCII word characters); a name must also be one the shell can
 # reference (`"${name}"`), so it does not start with a digit. Case is kept: `{{name}}` is `name`.
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,190}$")
@@ -244,9 +256,10 @@ def resolve_environment(template, server_values: Mapping, builtins: Mapping) -> 
 # --- shell-safe rendering ------------------------------------------------------------------------
 
 
-def render_for_shell(text: str, env: Mapping[str, str], *, customer: Iterable[str] | None = None) -> str:
-    """The start command for `sh -c`, each value a reference to its environment variable (see
-    templates_app.startup). Raises UnsafeSubstitution where a customer's value could become code."""
+def render_for_shell(text: str, env: Mapping[str, str], *, customer: Iterable[str] | None = None):
+    """The start command for the shell (a templates_app.startup.Rendered: its text, and the variables
+    holding the words of split values), each value a reference to the environment. Raises
+    UnsafeSubstitution where a customer's value could become code."""
     from templates_app.startup import render_startup
 
     return render_startup(text, env, customer=customer)

@@ -1,8 +1,12 @@
-"""Images on a node: is one there, pull one."""
+"""Images on a node: is one there, pull one, which id it has, does it hold a file."""
+
+import contextlib
+import uuid
 
 import docker.errors
 
 from nodes.client.errors import ImagePullFailed
+from nodes.client.sdk import archive_stat
 
 
 class Images:
@@ -16,6 +20,32 @@ class Images:
             except docker.errors.ImageNotFound:
                 return False
         return True
+
+    def image_id(self, image: str) -> str:
+        """The engine's id of `image` (sha256:…): what a cache about the image's content is keyed by."""
+        with self.guard("inspecting an image"):
+            return self._api.inspect_image(image)["Id"]
+
+    def image_has_file(self, image: str, path: str) -> bool:
+        """Does `image` hold `path` (e.g. /bin/bash)? Asked of a container that is created from it and
+        never started (no entrypoint, no network), then removed: nothing of the image runs."""
+        name = f"hearth-probe-{uuid.uuid4().hex[:12]}"
+        with self.guard("looking into an image"):
+            container = self._api.create_container(
+                image=image,
+                name=name,
+                entrypoint=["/hearth-never-runs"],
+                command=[],
+                network_disabled=True,
+                labels={"hearth.probe": "1"},
+                host_config=self._api.create_host_config(network_mode="none"),
+            )["Id"]
+        try:
+            with self.guard("looking into an image"):
+                return archive_stat(self._api, container, path) is not None
+        finally:
+            with contextlib.suppress(Exception):
+                self._api.remove_container(container, force=True)
 
     def pull_image(self, image: str):
         """Pull `image` from its registry, yielding the engine's progress events (dicts); a registry's

@@ -1,10 +1,11 @@
 """On the real engine: a hostile variable value runs nothing in the container, for the stock templates and
-for imported eggs (their program swapped for printf, since their images need a registry), `STARTUP` holds
-the safe rendering, a template that would hand a value to a nested shell never starts, and an egg's
-`regex:` ready line moves a server to running."""
+for imported eggs run directly (their program swapped for printf, since their images need a registry),
+`STARTUP` holds the launcher, a template that would hand a value to a nested shell never starts, and an
+egg's `regex:` ready line moves a server to running. (Eggs run by the image's entrypoint: test_yolk.)"""
 
 import json
 import os
+import re
 
 import docker
 import pytest
@@ -15,6 +16,7 @@ from servers.models import Server
 from templates_app.eggs import egg_import
 from templates_app.models import Template, TemplateVariable
 from templates_app.services import template_save, templates_install_catalogue
+from templates_app.startup import launcher
 from templates_app.variables import UnsafeSubstitution
 from tests.fixtures import require_env, wait_status
 from tests.fixtures.templates import egg_bytes
@@ -79,14 +81,16 @@ def swap_program(template: Template, program: str) -> Template:
     template.install_script = ""
     template.start_command = template.start_command.replace(program, "printf '[%s]\\n'", 1)
     template.config_files = []
+    template.use_image_entrypoint = False  # the command run directly: the test game's image has no yolk
     return template_save(template=template)
 
 
 @pytest.mark.parametrize(
     ("egg", "program", "names", "printed"),
     [
-        ("egg-rust.json", "./RustDedicated", ["HOSTNAME", "ADDITIONAL_ARGS"], ['["{v}"]', "[{v}]"]),
-        ("egg-paper.json", "java", ["SERVER_JARFILE"], ["[{v}]"]),
+        # HOSTNAME between escaped quotes stays one word; ADDITIONAL_ARGS, unquoted, splits
+        ("egg-rust.json", "./RustDedicated", ["HOSTNAME", "ADDITIONAL_ARGS"], ['["{v}"]', "{w}"]),
+        ("egg-paper.json", "java", ["SERVER_JARFILE"], ["{w}"]),
         ("egg-factorio.yaml", "./bin/x64/factorio", ["SAVE_NAME"], ["[{v}.zip]"]),
     ],
 )
@@ -97,13 +101,14 @@ def test_imported_eggs_print_hostile_values_and_run_nothing(
     template = swap_program(template, program)
     server = with_hostile_values(make_server(client_for(admin), game_node(), template), names)
     logs = run_to_exit(server)
+    words = "".join(f"[{word}]\n" for word in re.split(r"[ \t\n]+", HOSTILE))
     for line in printed:
-        assert line.format(v=HOSTILE) in logs, logs
+        assert line.format(v=HOSTILE, w=words) in logs, logs
     assert planted(server) == []
     inspect = engine().api.inspect_container(server.container_name)
     env = dict(item.split("=", 1) for item in inspect["Config"]["Env"])
-    assert env["STARTUP"] == inspect["Config"]["Cmd"][2]
-    assert "pwned" not in env["STARTUP"]
+    assert env["STARTUP"] == launcher("/bin/sh") and inspect["Config"]["Cmd"][:2] == ["/bin/sh", "-c"]
+    assert "pwned" not in inspect["Config"]["Cmd"][2]
     assert env[names[0]] == HOSTILE  # the value travels as data in the environment
 
 
@@ -119,7 +124,8 @@ def test_the_stock_test_game_runs_with_hostile_values(client_for, admin, game_no
     wait_for(lambda: "Done (" in container.logs().decode(), 20, "the game's ready line")
     assert planted(server) == []
     env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
-    assert env["STARTUP"] == "/usr/local/bin/testgame" and env["MOTD"] == HOSTILE
+    assert env["HEARTH_STARTUP"] == "exec /usr/local/bin/testgame" and env["MOTD"] == HOSTILE
+    assert container.attrs["Config"]["Cmd"] == ["/bin/sh", "-c", "/usr/local/bin/testgame"]  # no bash there
     runtime.kill(client, server)
 
 
