@@ -11,7 +11,7 @@ from templates_app import ready
 from templates_app.validators import SIGNALS
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
 
-# validate_config_files' parsers (helper C's shape): Wings' parsers, `yml` being yaml's other name.
+# validate_config_files' parsers: Wings' parsers, `yml` being yaml's other name.
 EGG_PARSERS = ("properties", "yaml", "json", "ini", "file", "xml")
 # The signals Wings sends for a `^NAME` stop; it kills (SIGKILL) for every other name.
 WINGS_SIGNALS = ("SIGABRT", "SIGINT", "SIGTERM")

@@ -12,6 +12,7 @@ resolver that answers the node differently (split horizon, rebinding) is for the
 
 import ipaddress
 import socket
+import time
 
 from django.conf import settings
 from docker_image.reference import InvalidReference, Reference
@@ -27,6 +28,10 @@ _NOT_GLOBAL = {
     "is_reserved": "a reserved address",
 }
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# Answers kept a few minutes: every save of a template checks each of its images, and a resolver that
+# does not answer costs seconds a lookup (the node resolves on its own at pull time in any case).
+RESOLVED_SECONDS = 300
+_resolved: dict[str, tuple[float, list]] = {}
 
 
 class BadReference(ValueError):
@@ -67,6 +72,16 @@ def _addresses(host: str) -> list[Address]:
         pass
     if host.lower().rstrip(".") == "localhost" or host.lower().rstrip(".").endswith(".localhost"):
         return [ipaddress.ip_address("127.0.0.1")]  # RFC 6761: whatever the resolver says
+    now = time.monotonic()
+    kept = _resolved.get(host)
+    if kept is None or now - kept[0] > RESOLVED_SECONDS:
+        if len(_resolved) > 1000:
+            _resolved.clear()
+        kept = _resolved[host] = (now, _resolve(host))
+    return kept[1]
+
+
+def _resolve(host: str) -> list[Address]:
     try:
         answers = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (OSError, UnicodeError):

@@ -15,13 +15,6 @@ from tests.fixtures.templates import EGGS
 from tests.templates_app.egg_rules import pelican_problems, pterodactyl_problems
 
 ALL_EGGS = sorted([p for p in EGGS.iterdir() if p.is_file()] + list((EGGS / "accepted").iterdir()))
-# Saved only once validate_config_files takes conditional values, xml and the empty `file` key (C).
-NEEDS_CONFIG_SHAPE = {
-    "egg-mumble-server.json",
-    "egg-motd-every-line.json",
-    "egg-space-engineers-xml.json",
-    "egg-waterfall-conditional.json",
-}
 # Through the database: the eggs whose values the models normalise (names, rules, large integers,
 # booleans, several ready strings); every egg goes through the pure round trip above. (Each save
 # resolves the images' registries, which costs up to seconds on a slow resolver.)
@@ -36,6 +29,10 @@ SAVED_EGGS = [
             "egg-seed-large-bounds.json",
             "egg-velocity-boolean-default.yaml",
             "egg-portal-knights-done.json",
+            "egg-waterfall-conditional.json",
+            "egg-space-engineers-xml.json",
+            "egg-motd-every-line.json",
+            "egg-trap-stop-default.json",
         )
     ),
 ]

@@ -170,8 +170,6 @@ class TestRust:
 class TestMumble:
     """A voice server, PTDL_v2 with several done strings, ini and file parsers and things we cannot map."""
 
-    # Parsed without saving: saving its conditional and xml rules needs validate_config_files'
-    # shape for them (helper C's side of issue 14).
     def test_fields_are_mapped(self):
         import re
 
@@ -449,9 +447,9 @@ def snapshot(template):
 
 
 class TestExport:
-    # Mumble's conditional and xml rules save once validate_config_files takes them (helper C);
-    # its round trip without the database is in test_egg_round_trip.py.
-    @pytest.mark.parametrize("egg", ["egg-paper.json", "egg-rust.json", "egg-factorio.yaml"])
+    @pytest.mark.parametrize(
+        "egg", ["egg-paper.json", "egg-rust.json", "egg-factorio.yaml", "egg-mumble-server.json"]
+    )
     def test_export_then_import_gives_the_same_template(self, egg):
         original, first_warnings = egg_import(egg_bytes(egg))
         exported = egg_export(original)

@@ -20,15 +20,6 @@ CTRL_C = (
     "config.stop '^C': Hearth sends SIGINT (what Ctrl-C sends); Wings reads it as an unknown signal "
     "name and kills the server (SIGKILL)"
 )
-# Rules in the shape validate_config_files documents (conditional values, xml, the empty `file` key):
-# saving them needs helper C's validator, so these three are checked as parsed here.
-NEEDS_CONFIG_SHAPE = {
-    "egg-motd-every-line.json",
-    "egg-space-engineers-xml.json",
-    "egg-waterfall-conditional.json",
-}
-
-
 def parse(name: str):
     return egg_parse((ACCEPTED / name).read_bytes(), filename=name)
 
@@ -307,7 +298,6 @@ class TestMetadataAndTrust:
 
 @pytest.mark.parametrize("name", sorted(p.name for p in ACCEPTED.iterdir()))
 def test_every_accepted_egg_parses(name):
-    """Each is also saved by a test above, except the three NEEDS_CONFIG_SHAPE and the trap egg
-    (its start command is helper A's to accept)."""
+    """Each is also saved, by a test above or by the round trip through the database."""
     fields, variables, _ = parse(name)
     assert fields["use_image_entrypoint"] is True and variables
