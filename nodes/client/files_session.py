@@ -219,7 +219,7 @@ class FileSession:
         with self._refusals(path):
             self._sftp.symlink(target, path)
 
-    # ---- helper C (archives): a seekable reader for zip, and rename over an existing file ----
+    # ---- archives: a seekable reader for zip, and rename over an existing file ----
 
     def open_reader(self, path: str) -> "SeekableReader":
         """`path` opened for reading as a seekable binary file (read, seek, tell, close), for formats
