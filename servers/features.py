@@ -1,23 +1,26 @@
 """What an egg's `features` do in Hearth. The web UI watches the console for the lines below (matched as
 Pterodactyl's panel does: lower-cased, anywhere in the line) and offers what fixes them:
 
-- eula: a one-click accept (server_accept_eula: `eula=true` in eula.txt, then the server starts);
+- eula: a one-click accept on a stopped server (server_accept_eula: `eula=true` in eula.txt, then a start);
 - java_version: the template's other images (chosen with the usual image change, PATCH dockerImage,
   then a start);
 - pid_limit, steam_disk_space, gsl_token: a message saying what happened and who can fix it.
 
 The patterns live here, once, and reach the page in its page data."""
 
+from django.db import transaction
+
 from accounts.audit import audit
 from accounts.permissions import can
 from config.errors import IllegalTransition
 from servers.files import service as files
 from servers.files.access import check_files_access
-from servers.lifecycle.power import server_restart
+from servers.lifecycle.power import server_start
 from servers.models import Job, Server
-from servers.states import check
+from servers.states import ALLOWED_FROM
 
 EULA_FILE = "/eula.txt"
+START_FROM = ALLOWED_FROM["start"]
 
 # feature → console text (lower case) that means the feature's offer applies (Pterodactyl's lists).
 CONSOLE_PATTERNS: dict[str, list[str]] = {
@@ -55,24 +58,34 @@ def offers(server: Server) -> dict[str, list[str]]:
 def server_accept_eula(*, server: Server, actor, request=None) -> Job:
     """Accept the game's EULA for the customer: `eula=true` written to eula.txt in the server's files
     (through the files service, so containment, the disk limit and the audit of the write hold), then
-    the server (re)started. Everything that could refuse is checked before the file is written: the
-    file permission and a suspension (check_files_access: 403, 423), the feature (409) and a state a
-    start may leave (409); the caller has checked server.start."""
+    the server started. Only a stopped or crashed server: the EULA line is the game's last before it
+    exits, and accepting must never stop or restart a running game for a member who may only start it
+    (409 otherwise). Everything that could refuse is checked before the file is written: the file
+    permission and a suspension (check_files_access: 403, 423), the feature and the state (409); the
+    caller has checked server.start.
+
+    The start is accepted first (the state moves to starting under the row's lock) and the file written
+    in the same transaction: a start refused meanwhile writes nothing, and a write that fails undoes the
+    start (no job is queued before the commit). Left: a commit failing after the write, which keeps an
+    eula.txt the customer asked for anyway."""
     check_files_access(actor, server, "file.write")
     if not has_feature(server, "eula"):
         raise IllegalTransition(
             "This server's template has no EULA to accept (it lacks the eula feature).",
             current_state=server.status,
         )
-    check(server, "restart")
-    if server.installed_at is None:
+    if server.status not in START_FROM:
         raise IllegalTransition(
-            "The server is not installed yet: POST /install first.", current_state=server.status
+            f"The server is {server.status}: the EULA is accepted on a stopped server (stop it first).",
+            current_state=server.status,
         )
-    files.file_write_text(server=server, actor=actor, path=EULA_FILE, content="eula=true\n", request=request)
-    audit("server.eula_accepted", actor=actor, request=request, resource=server, path=EULA_FILE)
-    # A restart from stopped or crashed is a start (servers.lifecycle.power); from running, a restart.
-    return server_restart(server=server, actor=actor, request=request)
+    with transaction.atomic():
+        job = server_start(server=server, actor=actor, request=request)
+        files.file_write_text(
+            server=server, actor=actor, path=EULA_FILE, content="eula=true\n", request=request
+        )
+        audit("server.eula_accepted", actor=actor, request=request, resource=server, path=EULA_FILE)
+    return job
 
 
 def page_data(user, server: Server) -> dict:

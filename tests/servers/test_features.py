@@ -5,7 +5,8 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditLog
-from servers.features import CONSOLE_PATTERNS, offers
+from config.errors import IllegalTransition
+from servers.features import CONSOLE_PATTERNS, offers, server_accept_eula
 from servers.models import Job, Server, ServerMember
 from tests.fixtures.servers import stopped_server
 from tests.matrix import on_an_unreachable_node
@@ -28,7 +29,7 @@ def eula_server(files_server, game_template):
 
 
 def test_accepting_the_eula_writes_the_file_audits_and_starts_the_server(
-    client_for, customer, eula_server, monitor
+    client_for, customer, make_user, eula_server, monitor
 ):
     server = eula_server(2, "ssh")
     api = client_for(customer)
@@ -36,14 +37,16 @@ def test_accepting_the_eula_writes_the_file_audits_and_starts_the_server(
         "EULA",
         "java_version",
     ]
-    response = api.post(f"/api/servers/{server.pk}/eula")
+    # A member who may start the server and write its files, never restart or stop it: enough here.
+    member = member_of(server, make_user, ["server.start", "file.write"])
+    response = client_for(member).post(f"/api/servers/{server.pk}/eula")
     assert response.status_code == 200, response.content
     job = Job.objects.get(pk=response.json()["jobId"])
     assert job.kind == Job.Kind.POWER and job.detail["action"] == "start"
     assert api.get(f"/api/servers/{server.pk}/files/content?path=/eula.txt").json()["data"]["content"] == (
         "eula=true\n"
     )
-    assert AuditLog.objects.filter(action="server.eula_accepted", user=customer).exists()
+    assert AuditLog.objects.filter(action="server.eula_accepted", user=member).exists()
     wait_status(server, S.RUNNING, S.CRASHED)
     assert server.status == S.RUNNING, server.status_reason
     assert api.post(f"/api/servers/{server.pk}/kill").status_code == 200
@@ -80,19 +83,47 @@ def test_a_template_without_the_eula_feature_is_a_conflict(client_for, customer,
         ({"status": S.SUSPENDED}, 423),
         ({"status": S.INSTALLING}, 409),
         ({"status": S.STOPPING}, 409),
+        ({"status": S.RUNNING}, 409),  # never a restart: the game printed the line and exited
+        ({"status": S.STARTING}, 409),
         ({"installed_at": None}, 409),
     ],
 )
-def test_a_suspended_busy_or_uninstalled_server_writes_nothing(
-    client_for, customer, eula_server, fields, expected
+def test_a_suspended_busy_running_or_uninstalled_server_writes_nothing(
+    client_for, make_user, eula_server, fields, expected
 ):
     status = fields.pop("status", S.STOPPED)
     server = eula_server(**fields)
     Server.objects.filter(pk=server.pk).update(status=status)
-    response = client_for(customer).post(f"/api/servers/{server.pk}/eula")
+    member = member_of(server, make_user, ["server.start", "file.write"])
+    response = client_for(member).post(f"/api/servers/{server.pk}/eula")
     assert response.status_code == expected, response.content
     assert not AuditLog.objects.filter(action__in=["server.eula_accepted", "file.write"]).exists()
     assert not Job.objects.filter(server=server).exists()
+
+
+def test_a_start_refused_after_the_check_writes_nothing(customer, eula_server):
+    """The state moved between the page's request and the start (a stale row here): 409, no eula.txt."""
+    server = eula_server()
+    Server.objects.filter(pk=server.pk).update(status=S.RUNNING)
+    with pytest.raises(IllegalTransition):
+        server_accept_eula(server=server, actor=customer)  # this copy still says stopped
+    assert not AuditLog.objects.filter(action__in=["server.eula_accepted", "file.write"]).exists()
+    assert not Job.objects.filter(server=server).exists()
+
+
+def test_a_write_that_fails_undoes_the_start(client_for, customer, eula_server):
+    server = eula_server()
+    api = client_for(customer)
+    created = api.post(
+        f"/api/servers/{server.pk}/files/create", {"path": "/eula.txt", "isDirectory": True}, format="json"
+    )
+    assert created.status_code in (200, 201), created.content
+    response = api.post(f"/api/servers/{server.pk}/eula")
+    assert response.status_code == 400, response.content
+    server.refresh_from_db()
+    assert server.status == S.STOPPED
+    assert not Job.objects.filter(server=server).exists()
+    assert not AuditLog.objects.filter(action__in=["server.eula_accepted", "server.start"]).exists()
 
 
 def test_an_unreachable_node_is_503_and_starts_nothing(client_for, customer, eula_server):
