@@ -2,7 +2,8 @@
 /mnt/install/install.sh (a file in the container, not a second bind mount: nothing of the node's but the
 server's own directory is mounted), the server's files at /mnt/server, the template's install image and
 `<entrypoint> /mnt/install/install.sh` with the server's environment. Afterwards Hearth hands the files
-to the game's user, and a deadline bounds the whole."""
+to the game's user (the install fails if it cannot, or if the image's entrypoint never ran the wrapper
+that does it), and a deadline bounds the whole."""
 
 import logging
 import shlex
@@ -31,6 +32,15 @@ from templates_app.validators import validate_entrypoint
 logger = logging.getLogger(__name__)
 
 SCRIPT_PATH = "/mnt/install/install.sh"
+# Copied in empty and writable by any user (the install may run as the game's), in the container only.
+STATUS_PATH = "/mnt/install/status"
+RAN = "ran"
+CHOWN_FAILED = "Could not hand the server's files to the game's user (chown failed): the install failed."
+NEVER_RAN = (
+    "The install script never ran: the install image's ENTRYPOINT ignored the command Hearth gave it "
+    "(Wings runs `<entrypoint> /mnt/install/install.sh` through it). Use an image whose entrypoint runs "
+    "its arguments, or turn off use_image_entrypoint on the template."
+)
 
 INSTALL_CAPS = ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETUID", "SETGID", "KILL"]
 
@@ -52,10 +62,14 @@ def _install_entrypoint(template) -> list | None:
 
 def install_command(entry: str, user: str) -> str:
     """Wings' command (`<entrypoint> /mnt/install/install.sh`), then the files handed to the game's
-    user: the links themselves and never what they point to (`-h`: some chowns follow links under -R)."""
+    user: the links themselves and never what they point to (`-h`: some chowns follow links under -R).
+    A chown that fails fails the install (files left root's would not run). The wrapper says it ran in
+    STATUS_PATH: an image's ENTRYPOINT that ignores its command (or is `sh -c`) skips the script and the
+    chown and may still exit 0, and the panel would otherwise call that installed."""
     return (
-        f"{shlex.quote(entry)} {SCRIPT_PATH}; code=$?; "
-        f"chown -R -h {shlex.quote(user)} /mnt/server; exit $code"
+        f"{shlex.quote(entry)} {SCRIPT_PATH}; code=$?; echo {RAN} > {STATUS_PATH}; "
+        f"chown -R -h {shlex.quote(user)} /mnt/server || {{ echo {shlex.quote(CHOWN_FAILED)}; exit 70; }}; "
+        "exit $code"
     )
 
 
@@ -108,9 +122,12 @@ def run_install(client: NodeClient, server: Server, on_output=None) -> None:
     )
     try:
         client.copy_into(container, SCRIPT_PATH, script)  # before the start, as Wings' file is there
+        client.copy_into(container, STATUS_PATH, b"", mode=0o666)
         ensure_directory(client, server)  # again: the pull may have taken minutes since the first check
         client.start_container(container)
         code, tail = _watch_install(client, server, container, on_output)
+        if (client.read_container_file(container, STATUS_PATH, limit=64) or b"").strip() != RAN.encode():
+            raise InstallFailed(NEVER_RAN)
         if code != 0:
             last = "\n".join(tail[-5:])
             raise InstallFailed(f"The install script exited with code {code}. Last output:\n{last}")

@@ -4,7 +4,7 @@
 
 import pytest
 
-from servers.install import SCRIPT_PATH, InstallFailed, install_script
+from servers.install import CHOWN_FAILED, SCRIPT_PATH, InstallFailed, install_command, install_script
 from servers.models import Server
 from templates_app.models import Template
 from tests.servers.conftest import wait_status
@@ -67,9 +67,9 @@ def test_the_script_keeps_every_byte_but_windows_line_ends():
 
 
 @pytest.fixture
-def image_with_an_entrypoint():
-    """The test image with an ENTRYPOINT that says it ran and then runs its arguments (as tini does),
-    made for this test on engine 1 and removed after."""
+def derived_image():
+    """Make images from the test image on engine 1 for this test (`run`: a shell line run in it as root
+    first; `entrypoint`: its new ENTRYPOINT, JSON), removed after."""
     import uuid
 
     import docker
@@ -77,30 +77,103 @@ def image_with_an_entrypoint():
     from tests.fixtures import require_env
 
     engine = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
-    base = engine.containers.create(require_env("HEARTH_TEST_IMAGE"), ["true"], labels={"hearth.test": "ep"})
-    tag = f"hearth/testgame-ep:{uuid.uuid4().hex[:10]}"
-    try:
-        base.commit(
-            *tag.split(":"),
-            changes=['ENTRYPOINT ["/bin/sh", "-c", "echo entrypoint-ran; exec \\"$@\\"", "entrypoint"]'],
+    made = []
+
+    def make(*, entrypoint: str | None = None, run: str = "true") -> str:
+        base = engine.containers.run(
+            require_env("HEARTH_TEST_IMAGE"),
+            ["/bin/sh", "-c", run],
+            entrypoint=[],
+            user="0",
+            labels={"hearth.test": "ep"},
+            detach=True,
         )
-    finally:
-        base.remove(force=True)
-    yield tag
-    engine.images.remove(tag, force=True)
+        tag = f"hearth/testgame-ep:{uuid.uuid4().hex[:10]}"
+        try:
+            assert base.wait(timeout=30)["StatusCode"] == 0
+            base.commit(*tag.split(":"), changes=[f"ENTRYPOINT {entrypoint}"] if entrypoint else [])
+        finally:
+            base.remove(force=True)
+        made.append(tag)
+        return tag
+
+    yield make
+    for tag in made:
+        engine.images.remove(tag, force=True)
     engine.close()
+
+
+@pytest.fixture
+def image_with_an_entrypoint(derived_image):
+    """An ENTRYPOINT that says it ran and then runs its arguments (as tini does)."""
+    return derived_image(entrypoint='["/bin/sh", "-c", "echo entrypoint-ran; exec \\"$@\\"", "entrypoint"]')
+
+
+def install_with(client_for, customer, game_node, game_template, image: str, *, use_image_entrypoint=True):
+    game_template.install_image = image
+    game_template.use_image_entrypoint = use_image_entrypoint
+    game_template.install_script = 'echo "script ran as $0"\n'
+    game_template.save()
+    return wait_status(
+        create(client_for(customer), game_node(), game_template, install=True), S.STOPPED, S.INSTALL_FAILED
+    )
+
+
+@pytest.mark.parametrize(
+    "entrypoint", ['["/bin/sh", "-c", "echo ignoring my arguments"]', '["/bin/sh", "-c"]']
+)
+def test_an_entrypoint_that_never_runs_the_script_fails_the_install(
+    client_for, customer, game_node, game_template, monitor, derived_image, entrypoint
+):
+    """Both exit 0 without the script or the chown (`sh -c /bin/sh -c …` runs a shell reading nothing)."""
+    server = install_with(
+        client_for, customer, game_node, game_template, derived_image(entrypoint=entrypoint)
+    )
+    assert server.status == S.INSTALL_FAILED
+    assert "never ran" in server.status_reason and "ENTRYPOINT" in server.status_reason
+    assert server.installed_at is None
+
+
+def test_a_chown_that_fails_fails_the_install():
+    """The wrapper itself, in the test image as root: a user chown does not know makes it fail (70),
+    saying why, after the script ran and said so; the real install reports a non-zero code (above)."""
+    import docker
+
+    from tests.fixtures import require_env
+
+    prepare = f"mkdir -p /mnt/install /mnt/server && echo 'echo script-ran' > {SCRIPT_PATH} && "
+    engine = docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
+    try:
+        container = engine.containers.run(
+            require_env("HEARTH_TEST_IMAGE"),
+            ["/bin/sh", "-c", prepare + install_command("sh", "no-such-user:no-such-group")],
+            entrypoint=[],
+            user="0",
+            labels={"hearth.test": "ep"},
+            detach=True,
+        )
+        try:
+            code = container.wait(timeout=30)["StatusCode"]
+            text = container.logs().decode()
+        finally:
+            container.remove(force=True)
+    finally:
+        engine.close()
+    assert code == 70, text
+    assert "script-ran" in text and CHOWN_FAILED in text
 
 
 @pytest.mark.parametrize("use_image_entrypoint", [True, False])
 def test_an_eggs_install_image_keeps_its_entrypoint_as_wings_leaves_it(
     client_for, customer, game_node, game_template, monitor, image_with_an_entrypoint, use_image_entrypoint
 ):
-    game_template.install_image = image_with_an_entrypoint
-    game_template.use_image_entrypoint = use_image_entrypoint
-    game_template.install_script = 'echo "script ran as $0"\n'
-    game_template.save()
-    server = wait_status(
-        create(client_for(customer), game_node(), game_template, install=True), S.STOPPED, S.INSTALL_FAILED
+    server = install_with(
+        client_for,
+        customer,
+        game_node,
+        game_template,
+        image_with_an_entrypoint,
+        use_image_entrypoint=use_image_entrypoint,
     )
     assert server.status == S.STOPPED, server.status_reason
     text = output(server)
