@@ -88,10 +88,23 @@ def server_accept_eula(*, server: Server, actor, request=None) -> Job:
     return job
 
 
+def _last_start_at(server: Server) -> str | None:
+    """When the last start or restart was requested, as the console stamps its lines: the page ignores
+    the replayed lines of earlier runs."""
+    stamp = (
+        Job.objects.filter(server=server, kind=Job.Kind.POWER, detail__action__in=["start", "restart"])
+        .order_by("-created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return stamp and stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def page_data(user, server: Server) -> dict:
     """What the server page's feature offers need (webui/static/webui/js/features.js): every pattern
     (the page learns which features the template has from the server detail), the images a customer
-    may switch to, and which offers this user may act on, as the API will decide."""
+    may switch to, which offers this user may act on, as the API will decide, and when the current
+    run began."""
     template = server.template
     images = [{"label": label, "image": image} for label, image in (template.docker_images or {}).items()]
     if template.docker_image not in {entry["image"] for entry in images}:
@@ -99,6 +112,7 @@ def page_data(user, server: Server) -> dict:
     start = can(user, "server.start", server)
     return {
         "patterns": CONSOLE_PATTERNS,
+        "lastStartAt": _last_start_at(server),
         "images": images,
         "dockerImage": server.docker_image,
         "may": {

@@ -2,6 +2,7 @@
 images, and which offer the user may act on, as the API decides (no browser: rows only)."""
 
 from servers.features import CONSOLE_PATTERNS
+from servers.models import Job
 from tests.webui.test_pages import page_data
 
 
@@ -53,3 +54,14 @@ def test_the_server_detail_lists_the_templates_features(client_for, customer, ma
     server = make_server(customer)
     detail = client_for(customer).get(f"/api/servers/{server.pk}").json()["data"]
     assert detail["template"]["features"] == ["eula", "pid_limit"]
+
+
+def test_the_page_knows_when_the_last_start_was_asked(signed_in, customer, make_server):
+    """features.js ignores the replayed lines of earlier runs (stamped as the console stamps them)."""
+    server = make_server(customer)
+    path = f"/servers/{server.pk}"
+    assert page_data(signed_in(customer).get(path))["features"]["lastStartAt"] is None
+    start = Job.objects.create(server=server, kind=Job.Kind.POWER, detail={"action": "start"})
+    Job.objects.create(server=server, kind=Job.Kind.POWER, detail={"action": "stop"})  # not a start
+    stamp = page_data(signed_in(customer).get(path))["features"]["lastStartAt"]
+    assert stamp == start.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -14,7 +14,17 @@
   var may = offer.may;
   var status = data.status;
   var enabled = null; // the template's features, lower-cased, once the server detail has answered
-  var seen = {}; // features whose pattern a console line matched
+  var seen = {}; // features whose pattern a game line of the current run matched
+  // Lines stamped at or before this are an earlier run's: the history replayed on (re)subscribing holds
+  // them. The server's clock, as the lines' stamps: the last start requested when the page was made,
+  // then, at each start seen live, the newest line's stamp so far.
+  var runSince = Date.parse(offer.lastStartAt || "") || 0;
+  var newestLine = runSince;
+  // Only the game's output counts: the panel's own lines (stream "system") never do.
+  var GAME_STREAMS = ["stdout", "stderr"];
+  // Failures of a start: the line is the game's last before it exits. While it runs, such text is
+  // a player's chat or a plugin's, never the end of it.
+  var AT_START_ONLY = ["eula", "java_version"];
   var shown = null;
   var settled = false; // the offer was taken: its answer stays until dismissed
   var title = document.getElementById("feature-offer-title");
@@ -148,9 +158,14 @@
     }
   }
 
-  function matches(line) {
-    var lower = String(line).toLowerCase();
+  function matches(message) {
+    var stamp = Date.parse(message.timestamp || "");
+    if (stamp) newestLine = Math.max(newestLine, stamp); // the panel's lines too: "Server stopped."
+    if (GAME_STREAMS.indexOf(message.stream) === -1) return;
+    if (stamp && stamp <= runSince) return; // an earlier run's line, replayed
+    var lower = String(message.data || "").toLowerCase();
     Object.keys(offer.patterns).forEach(function (name) {
+      if (status === "running" && AT_START_ONLY.indexOf(name) !== -1) return;
       if (offer.patterns[name].some(function (p) { return lower.indexOf(p) !== -1; })) seen[name] = true;
     });
     consider();
@@ -158,10 +173,17 @@
 
   document.addEventListener("hearth:message", function (event) {
     var message = event.detail;
-    if (message.type === "server_log") matches(message.data || "");
+    if (message.type === "server_log") matches(message);
     if (message.type === "server_state_update") {
       status = message.state;
-      if (status === "running" && shown && !settled) dismiss(); // the line was not the end of it
+      if (status === "starting") { // a new run: what the last one printed no longer applies
+        seen = {};
+        runSince = newestLine;
+      }
+      if (status === "running") {
+        seen = {};
+        if (shown && !settled) dismiss(); // the line was not the end of it
+      }
       consider();
     }
   });
