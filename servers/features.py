@@ -76,7 +76,7 @@ def server_accept_eula(*, server: Server, actor, request=None) -> Job:
         )
     if server.status not in START_FROM:
         raise IllegalTransition(
-            f"The server is {server.status}: the EULA is accepted on a stopped server (stop it first).",
+            f"The server is {server.status}: the EULA is accepted once it has stopped.",
             current_state=server.status,
         )
     with transaction.atomic():

@@ -62,6 +62,12 @@
     Array.prototype.forEach.call(controls.querySelectorAll("button, select"), function (el) { el.disabled = on; });
   }
 
+  function stoppedOnly() {
+    // The accept only starts a stopped server (409 otherwise): the game may still be exiting.
+    var accept = document.getElementById("eula-accept");
+    if (accept && !settled) accept.disabled = status !== "stopped" && status !== "crashed";
+  }
+
   function failed(res, fallback) {
     busy(false);
     say((res.body && res.body.message) || fallback, "error");
@@ -99,7 +105,10 @@
       link.rel = "noreferrer noopener";
       link.textContent = "Read the EULA";
       controls.appendChild(link);
-      if (may.eula) button("I accept", acceptEula).id = "eula-accept";
+      if (may.eula) {
+        button("I accept", acceptEula).id = "eula-accept";
+        stoppedOnly();
+      }
       else say("The server needs the Minecraft EULA accepted: ask someone who may edit its files and start it.");
     },
     java_version: function () {
@@ -184,6 +193,7 @@
         seen = {};
         if (shown && !settled) dismiss(); // the line was not the end of it
       }
+      stoppedOnly();
       consider();
     }
   });
