@@ -82,6 +82,17 @@ def normalize_rules(rules) -> dict:
 
 # Set by the container's start-up (the yolks' entrypoint reads STARTUP), as Pterodactyl reserves them.
 PANEL_SET_NAMES = ("STARTUP",)
+# Names Pterodactyl (EggVariable::RESERVED_ENV_NAMES) or Pelican reserves beyond BUILTINS: an export
+# naming one is refused by Pterodactyl and renamed SERVER_<NAME> by Pelican, which compares them
+# upper-cased. An egg's variable of such a name is renamed on import (eggs_variables.py).
+RESERVED_NAMES = (
+    *("ENV", "HOME", "USER", "UUID", "MODIFIED_STARTUP", "INTERNAL_IP", "HOSTNAME", "TERM", "LANG"),
+    *("PWD", "TIMEZONE"),
+)
+
+
+def reserved_name(name: str) -> bool:
+    return name.upper() in RESERVED_NAMES or name.upper() in BUILTINS
 
 
 def validate_env_name(name: str) -> None:
@@ -94,6 +105,11 @@ def validate_env_name(name: str) -> None:
         )
     if name in BUILTINS or name in PANEL_SET_NAMES:
         raise ValidationError(f"{name} is set by the panel and cannot be a template variable.")
+    if reserved_name(name):
+        raise ValidationError(
+            f"{name} is a name Pterodactyl and Pelican reserve (the container or the panel sets it); "
+            f"use another name, such as SERVER_{name.upper()}."
+        )
 
 
 def validate_ports(ports) -> None:

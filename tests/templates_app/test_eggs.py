@@ -149,13 +149,17 @@ class TestRust:
             "config.logs is not used (Hearth reads the console directly); the export writes it back",
             "config.stop '^C': Hearth sends SIGINT (what Ctrl-C sends); Wings reads it as an unknown "
             "signal name and kills the server (SIGKILL)",
+            "Variable HOSTNAME: Pterodactyl and Pelican reserve the name; renamed SERVER_HOSTNAME, as "
+            "Pelican's importer does, in the start command and config files too",
         ]
 
     def test_the_startup_command_runs_with_hostile_values(self, tmp_path):
         import subprocess
 
         template, _ = egg_import(egg_bytes("egg-rust.json"))
-        env = resolve_environment(template, {"HOSTNAME": 'My "$(touch pwned)" server; touch pwned'}, BUILTINS)
+        env = resolve_environment(
+            template, {"SERVER_HOSTNAME": 'My "$(touch pwned)" server; touch pwned'}, BUILTINS
+        )
         command = render_for_shell(template.start_command, env).replace(
             "./RustDedicated", "printf '%s\\n'", 1
         )
@@ -205,7 +209,7 @@ class TestMumble:
         ]
         assert fields["file_denylist"] == ["murmur.sqlite"]
         by_name = {v["env_variable"]: v["rules"] for v in variables}
-        assert by_name["MAX_USERS"]["regex"] == "^[0-9]{1,5}$"
+        assert by_name["MAX_USERS"]["regex"] == r"^[0-9]{1,5}\Z"
         assert by_name["SERVER_NAME"]["regex"] is None  # \p{L} cannot be used: warned
         assert by_name["WELCOME_COLOUR"]["choices"] == ["Green", "Red", "Blue"]
 
@@ -267,7 +271,7 @@ class TestPelicanYaml:
             rules(template, "FACTORIO_VERSION")["min_length"],
             rules(template, "FACTORIO_VERSION")["max_length"],
         ) == (3, 12)
-        assert rules(template, "SAVE_NAME")["regex"] == "^[a-zA-Z0-9_-]+$"
+        assert rules(template, "SAVE_NAME")["regex"] == r"^[a-zA-Z0-9_-]+\Z"
         assert (rules(template, "MAX_SLOTS")["min"], rules(template, "MAX_SLOTS")["max"]) == (0, 500)
 
     def test_warnings(self):
@@ -349,9 +353,9 @@ class TestApiImport:
         body = response.json()
         assert body["success"] is True
         assert body["data"]["name"] == "Rust" and body["data"]["stopSignal"] == "SIGINT"
-        assert len(body["warnings"]) == 2
+        assert len(body["warnings"]) == 3
         log = AuditLog.objects.get(action="template.import")
-        assert log.metadata["filename"] == "egg-rust.json" and len(log.metadata["warnings"]) == 2
+        assert log.metadata["filename"] == "egg-rust.json" and len(log.metadata["warnings"]) == 3
 
     def test_json_body_keeps_the_eggs_own_spelling(self, staff):
         egg = json.loads(egg_bytes("egg-paper.json"))
