@@ -205,13 +205,18 @@ def _as_written(egg: dict, config: dict, rules: dict) -> dict:
         "update_url": (egg.get("meta") or {}).get("update_url"),
         "stop": config.get("stop"),
         "done": startup.get("done"),
-        "startup_extra": {k: v for k, v in startup.items() if k != "done"},
-        "files": _pairs(decoded(config.get("files"), "config.files", [])),
-        "logs": decoded(config.get("logs"), "config.logs", []),
+        "startup_extra": _text({k: v for k, v in startup.items() if k != "done"}),
+        "files": _text(decoded(config.get("files"), "config.files", [])),
+        "logs": _text(decoded(config.get("logs"), "config.logs", [])),
         "startup_commands": _pairs(_startup_commands(egg)),
         "rules": rules,
     }
     return {key: value for key, value in written.items() if value not in (None, "", {}, [])}
+
+
+def _text(mapping: dict) -> str | None:
+    """A nested mapping as JSON text: PostgreSQL's jsonb would reorder its keys at every level."""
+    return json.dumps(mapping, ensure_ascii=False) if mapping else None
 
 
 def _pairs(mapping: dict | None) -> list | None:

@@ -165,7 +165,7 @@ def _egg_variable(row: dict, index: int, form: str) -> dict:
 def _config(fields: dict, form: str) -> dict:
     written = fields["egg_as_written"]
     startup = {
-        **(written.get("startup_extra") or {}),
+        **ordered(written.get("startup_extra")),
         "done": done_to_egg(fields["ready_pattern"], fields["ready_pattern_is_regex"], written.get("done")),
     }
     config = {
@@ -173,7 +173,7 @@ def _config(fields: dict, form: str) -> dict:
             fields["config_files"], ordered(written.get("files")), _placeholders(form)
         ),
         "startup": startup,
-        "logs": written.get("logs") or {},
+        "logs": ordered(written.get("logs")),
         "stop": stop_to_egg(fields["stop_command"], fields["stop_signal"], written.get("stop")),
     }
     if form == PELICAN:
@@ -192,8 +192,14 @@ def _startup(fields: dict, form: str) -> dict:
 
 
 def ordered(pairs) -> dict:
-    """A mapping egg_as_written keeps as [[key, value], …] (PostgreSQL's jsonb reorders an object's
-    keys: Pelican's first start command is the one it runs); an object (older imports) as it is."""
+    """A mapping egg_as_written keeps as [[key, value], …] or as JSON text (PostgreSQL's jsonb reorders
+    an object's keys: Pelican's first start command is the one it runs); an object (older imports) as
+    it is."""
+    if isinstance(pairs, str):
+        try:
+            pairs = json.loads(pairs)
+        except ValueError:
+            return {}
     if isinstance(pairs, dict):
         return pairs
     if isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs):
