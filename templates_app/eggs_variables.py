@@ -40,8 +40,8 @@ def _stub(var: dict, env: str) -> bool:
 
 
 def renamed(env: str) -> str:
-    """A name Pterodactyl or Pelican reserves, as Pelican's importer renames it."""
-    return f"SERVER_{env.upper()}"
+    """A name Pterodactyl reserves, renamed as Pelican's importer renames the names it reserves."""
+    return f"SERVER_{env}"
 
 
 def _case_warnings(names: list[str]) -> list[str]:
@@ -112,8 +112,8 @@ def variables_from_egg(
         if reserved_name(env):
             renames[env] = renamed(env)
             warnings.append(
-                f"Variable {env}: Pterodactyl and Pelican reserve the name; renamed {renames[env]}, as "
-                "Pelican's importer does, in the start command and config files too"
+                f"Variable {env}: Pterodactyl reserves the name; renamed {renames[env]}, as Pelican's "
+                "importer renames the names it reserves, in the start command and config files too"
             )
             env = renames[env]
         if len(text(var.get("name")).strip()) > NAME_CHARS:

@@ -82,17 +82,15 @@ def normalize_rules(rules) -> dict:
 
 # Set by the container's start-up (the yolks' entrypoint reads STARTUP), as Pterodactyl reserves them.
 PANEL_SET_NAMES = ("STARTUP",)
-# Names Pterodactyl (EggVariable::RESERVED_ENV_NAMES) or Pelican reserves beyond BUILTINS: an export
-# naming one is refused by Pterodactyl and renamed SERVER_<NAME> by Pelican, which compares them
-# upper-cased. An egg's variable of such a name is renamed on import (eggs_variables.py).
-RESERVED_NAMES = (
-    *("ENV", "HOME", "USER", "UUID", "MODIFIED_STARTUP", "INTERNAL_IP", "HOSTNAME", "TERM", "LANG"),
-    *("PWD", "TIMEZONE"),
-)
+# Names Pterodactyl refuses beyond BUILTINS (EggVariable::RESERVED_ENV_NAMES, compared as written):
+# an export naming one would be refused there, so an egg's variable of such a name is renamed
+# SERVER_<NAME> on import, as Pelican's importer renames its own longer list (HOSTNAME, TERM, LANG…:
+# those Pterodactyl accepts and Pelican renames itself, so Hearth keeps them as written).
+RESERVED_NAMES = ("ENV", "HOME", "USER", "UUID")
 
 
 def reserved_name(name: str) -> bool:
-    return name.upper() in RESERVED_NAMES or name.upper() in BUILTINS
+    return name in RESERVED_NAMES
 
 
 def validate_env_name(name: str) -> None:
@@ -107,8 +105,8 @@ def validate_env_name(name: str) -> None:
         raise ValidationError(f"{name} is set by the panel and cannot be a template variable.")
     if reserved_name(name):
         raise ValidationError(
-            f"{name} is a name Pterodactyl and Pelican reserve (the container or the panel sets it); "
-            f"use another name, such as SERVER_{name.upper()}."
+            f"{name} is a name Pterodactyl reserves (the container or the panel sets it); "
+            f"use another name, such as SERVER_{name}."
         )
 
 

@@ -149,17 +149,13 @@ class TestRust:
             "config.logs is not used (Hearth reads the console directly); the export writes it back",
             "config.stop '^C': Hearth sends SIGINT (what Ctrl-C sends); Wings reads it as an unknown "
             "signal name and kills the server (SIGKILL)",
-            "Variable HOSTNAME: Pterodactyl and Pelican reserve the name; renamed SERVER_HOSTNAME, as "
-            "Pelican's importer does, in the start command and config files too",
         ]
 
     def test_the_startup_command_runs_with_hostile_values(self, tmp_path):
         import subprocess
 
         template, _ = egg_import(egg_bytes("egg-rust.json"))
-        env = resolve_environment(
-            template, {"SERVER_HOSTNAME": 'My "$(touch pwned)" server; touch pwned'}, BUILTINS
-        )
+        env = resolve_environment(template, {"HOSTNAME": 'My "$(touch pwned)" server; touch pwned'}, BUILTINS)
         command = render_for_shell(template.start_command, env).replace(
             "./RustDedicated", "printf '%s\\n'", 1
         )
@@ -353,9 +349,9 @@ class TestApiImport:
         body = response.json()
         assert body["success"] is True
         assert body["data"]["name"] == "Rust" and body["data"]["stopSignal"] == "SIGINT"
-        assert len(body["warnings"]) == 3
+        assert len(body["warnings"]) == 2
         log = AuditLog.objects.get(action="template.import")
-        assert log.metadata["filename"] == "egg-rust.json" and len(log.metadata["warnings"]) == 3
+        assert log.metadata["filename"] == "egg-rust.json" and len(log.metadata["warnings"]) == 2
 
     def test_json_body_keeps_the_eggs_own_spelling(self, staff):
         egg = json.loads(egg_bytes("egg-paper.json"))

@@ -215,25 +215,38 @@ class TestNamesThePanelsReserve:
             "dockerImage": template_fields()["docker_image"],
             "startCommand": "./game",
             "stopCommand": "stop",
-            "variables": [{"envVariable": "home", "name": "Home", "defaultValue": ""}],
+            "variables": [{"envVariable": "HOME", "name": "Home", "defaultValue": ""}],
         }
         response = staff.post("/api/templates", body, format="json")
         assert response.status_code == 400
-        assert "home is a name Pterodactyl and Pelican reserve" in response.json()["message"]
+        assert "HOME is a name Pterodactyl reserves" in response.json()["message"]
         assert "SERVER_HOME" in response.json()["message"]
+        body["variables"][0]["envVariable"] = "home"  # Pterodactyl compares names as written
+        assert staff.post("/api/templates", body, format="json").status_code == 201
 
     def test_an_egg_using_one_is_renamed_as_pelican_renames_it(self):
         egg = paper()
-        egg["variables"].append({**egg["variables"][0], "env_variable": "HOSTNAME", "name": "Host name"})
-        egg["startup"] += ' --host "{{HOSTNAME}}" --log "$HOSTNAME.log"'
-        egg["scripts"]["installation"]["script"] = "echo $HOSTNAME"
+        egg["variables"].append({**egg["variables"][0], "env_variable": "USER", "name": "Bot user"})
+        egg["startup"] += ' --user "{{USER}}" --log "$USER.log"'
+        egg["scripts"]["installation"]["script"] = "echo $USER"
+        egg["config"]["files"] = json.dumps(
+            {"bot.yml": {"parser": "yaml", "find": {"user": "{{server.build.env.USER}}"}}}
+        )
+        assert pterodactyl_problems(egg) == ["variables.4.env_variable: is reserved"]
         fields, variables, warnings = egg_parse(json.dumps(egg))
-        assert variables[-1]["env_variable"] == "SERVER_HOSTNAME"
-        assert fields["start_command"].endswith('--host "{{SERVER_HOSTNAME}}" --log "$SERVER_HOSTNAME.log"')
-        assert any("renamed SERVER_HOSTNAME" in w for w in warnings)
-        assert any("install script reads HOSTNAME" in w for w in warnings)
+        assert variables[-1]["env_variable"] == "SERVER_USER"
+        assert fields["start_command"].endswith('--user "{{SERVER_USER}}" --log "$SERVER_USER.log"')
+        assert fields["config_files"][0]["replace"] == {"user": "{{SERVER_USER}}"}
+        assert any("renamed SERVER_USER" in w for w in warnings)
+        assert any("install script reads USER" in w for w in warnings)
+        assert not any("not a variable" in w for w in warnings)
         exported = egg_from(fields, variables, PTERODACTYL)
         assert pterodactyl_problems(exported) == [] and pelican_problems(exported) == ([], [])
+
+    def test_pelicans_longer_list_is_kept_as_written(self):
+        _, variables, warnings = egg_parse(egg_bytes("egg-rust.json"))
+        assert "HOSTNAME" in [v["env_variable"] for v in variables]
+        assert not any("renamed" in w for w in warnings)
 
     def test_egg_rules_models_pelicans_upper_casing(self):
         egg = paper()

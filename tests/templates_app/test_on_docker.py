@@ -88,8 +88,8 @@ def swap_program(template: Template, program: str) -> Template:
 @pytest.mark.parametrize(
     ("egg", "program", "names", "printed"),
     [
-        # HOSTNAME (SERVER_HOSTNAME once imported, as Pelican renames it) between escaped quotes stays one word; ADDITIONAL_ARGS, unquoted, splits
-        ("egg-rust.json", "./RustDedicated", ["SERVER_HOSTNAME", "ADDITIONAL_ARGS"], ['["{v}"]', "{w}"]),
+        # HOSTNAME between escaped quotes stays one word; ADDITIONAL_ARGS, unquoted, splits
+        ("egg-rust.json", "./RustDedicated", ["HOSTNAME", "ADDITIONAL_ARGS"], ['["{v}"]', "{w}"]),
         ("egg-paper.json", "java", ["SERVER_JARFILE"], ["{w}"]),
         ("egg-factorio.yaml", "./bin/x64/factorio", ["SAVE_NAME"], ["[{v}.zip]"]),
     ],
