@@ -195,7 +195,7 @@ def _description(egg: dict) -> str:
     return text(egg.get("description")).strip()
 
 
-def _as_written(egg: dict, config: dict, rules: dict) -> dict:
+def _as_written(egg: dict, config: dict, rules: dict, images: dict) -> dict:
     """What the egg wrote for what Hearth normalises or does not use, for the export to write back."""
     startup = decoded(config.get("startup"), "config.startup", [])
     written = {
@@ -210,6 +210,7 @@ def _as_written(egg: dict, config: dict, rules: dict) -> dict:
         "logs": _text(decoded(config.get("logs"), "config.logs", [])),
         "startup_commands": _pairs(_startup_commands(egg)),
         "rules": rules,
+        "image_order": list(images) if len(images) > 2 else None,
     }
     return {key: value for key, value in written.items() if value not in (None, "", {}, [])}
 
@@ -360,7 +361,7 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
         "features": _string_list(egg, "features", warnings),
         "tags": _string_list(egg, "tags", warnings),
         "file_denylist": _string_list(egg, "file_denylist", warnings),
-        "egg_as_written": _as_written(egg, config, rules),
+        "egg_as_written": _as_written(egg, config, rules, images),
         "read_only_root": False,
         "source": f"egg:{version}",
     }

@@ -105,10 +105,16 @@ def egg_export(template: Template, form: str = PTERODACTYL) -> dict:
 
 
 def _images(fields: dict) -> dict:
-    # The first image is an egg's default; PostgreSQL's jsonb does not keep key order, so put it first.
+    """The images in the egg's order (egg_as_written's `image_order`: PostgreSQL's jsonb does not keep
+    key order), the default first (an egg's first image is its default)."""
+    order = fields["egg_as_written"].get("image_order")
+    labels = list(fields["docker_images"])
+    if isinstance(order, list) and sorted(order) == sorted(labels):
+        labels = order
     default = fields["docker_image"]
-    images = {label: image for label, image in fields["docker_images"].items() if image == default}
-    return (images or {default: default}) | fields["docker_images"]
+    images = {label: fields["docker_images"][label] for label in labels}
+    first = {label: image for label, image in images.items() if image == default}
+    return (first or {default: default}) | images
 
 
 def _rules(variable: dict, written: dict, warnings: list[str]) -> str:

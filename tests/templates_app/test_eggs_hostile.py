@@ -307,6 +307,7 @@ def test_the_export_through_the_database_writes_back_what_the_pure_export_writes
             egg_out.pop("exported_at")
         assert stored == pure
     stored = egg_export(template, PELICAN)
+    assert list(stored["docker_images"].items()) == list(egg["docker_images"].items())
     assert list(stored["startup_commands"].items()) == list(egg["startup_commands"].items())
     assert list(stored["config"]["files"]) == ["spigot.yml", "server.properties"]
     assert stored["config"]["files"] == egg["config"]["files"]
