@@ -23,7 +23,7 @@ from templates_app.eggs_config import (
     stop_from_egg,
     text,
 )
-from templates_app.eggs_export import HEARTH_FIELDS, egg_export, egg_from
+from templates_app.eggs_export import HEARTH_FIELDS, egg_export, egg_from, ordered
 from templates_app.eggs_variables import trusted_code_warnings, variables_from_egg
 from templates_app.models import Template
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
@@ -62,6 +62,38 @@ def _invalid(message: str) -> InvalidInput:
     return InvalidInput([message])
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors' aliases (`*a`): no egg needs them, and a few hundred bytes of nested
+    aliases expand to gigabytes once stored (the size cap is on the text, before expansion)."""
+
+    def compose_node(self, parent, index):
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not accepted in an egg", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
+def _parsed(data: str, filename: str | None):
+    parsed = None
+    if not (filename or "").lower().endswith((".yaml", ".yml")):
+        try:
+            parsed = json.loads(data)
+        except ValueError:
+            parsed = None
+    if parsed is None:
+        try:
+            parsed = yaml.load(data, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader
+        except yaml.composer.ComposerError as exc:
+            raise _invalid(
+                f"The egg's YAML uses an alias (*name), which eggs may not: {exc.problem}."
+            ) from exc
+        except yaml.YAMLError as exc:
+            raise _invalid("The egg is neither JSON nor YAML.") from exc
+    return parsed
+
+
 def _load(data: bytes | str | dict, filename: str | None) -> dict:
     if isinstance(data, dict):
         return data
@@ -74,17 +106,10 @@ def _load(data: bytes | str | dict, filename: str | None) -> dict:
             raise _invalid("The egg is not UTF-8 text.") from exc
     if len(data) > MAX_EGG_BYTES:
         raise _invalid("The egg is larger than 2 MB.")
-    parsed = None
-    if not (filename or "").lower().endswith((".yaml", ".yml")):
-        try:
-            parsed = json.loads(data)
-        except ValueError:
-            parsed = None
-    if parsed is None:
-        try:
-            parsed = yaml.safe_load(data)
-        except yaml.YAMLError as exc:
-            raise _invalid("The egg is neither JSON nor YAML.") from exc
+    try:
+        parsed = _parsed(data, filename)
+    except RecursionError as exc:  # the parsers recurse once per nesting level
+        raise _invalid("The egg is nested too deeply to be an egg.") from exc
     if not isinstance(parsed, dict):
         raise _invalid("The egg must be a JSON or YAML object.")
     return parsed
@@ -127,6 +152,8 @@ def egg_parse(data, *, filename: str | None = None) -> tuple[dict, list[dict], l
     egg = _load(data, filename)
     try:
         return _parse(egg)
+    except RecursionError as exc:
+        raise _invalid("The egg is nested too deeply to be an egg.") from exc
     except (AttributeError, TypeError, KeyError, IndexError) as exc:
         raise _invalid(f"The egg is malformed: a section does not have the expected shape ({exc}).") from exc
 
@@ -168,7 +195,7 @@ def _description(egg: dict) -> str:
     return text(egg.get("description")).strip()
 
 
-def _as_written(egg: dict, config: dict, rules: dict) -> dict:
+def _as_written(egg: dict, config: dict, rules: dict, images: dict) -> dict:
     """What the egg wrote for what Hearth normalises or does not use, for the export to write back."""
     startup = decoded(config.get("startup"), "config.startup", [])
     written = {
@@ -178,13 +205,24 @@ def _as_written(egg: dict, config: dict, rules: dict) -> dict:
         "update_url": (egg.get("meta") or {}).get("update_url"),
         "stop": config.get("stop"),
         "done": startup.get("done"),
-        "startup_extra": {k: v for k, v in startup.items() if k != "done"},
-        "files": decoded(config.get("files"), "config.files", []),
-        "logs": decoded(config.get("logs"), "config.logs", []),
-        "startup_commands": _startup_commands(egg),
+        "startup_extra": _text({k: v for k, v in startup.items() if k != "done"}),
+        "files": _text(decoded(config.get("files"), "config.files", [])),
+        "logs": _text(decoded(config.get("logs"), "config.logs", [])),
+        "startup_commands": _pairs(_startup_commands(egg)),
         "rules": rules,
+        "image_order": list(images) if len(images) > 2 else None,
     }
     return {key: value for key, value in written.items() if value not in (None, "", {}, [])}
+
+
+def _text(mapping: dict) -> str | None:
+    """A nested mapping as JSON text: PostgreSQL's jsonb would reorder its keys at every level."""
+    return json.dumps(mapping, ensure_ascii=False) if mapping else None
+
+
+def _pairs(mapping: dict | None) -> list | None:
+    """[[key, value], …]: PostgreSQL's jsonb keeps no object's key order (eggs_export.ordered)."""
+    return [[key, value] for key, value in mapping.items()] if mapping else None
 
 
 def _startup_commands(egg: dict) -> dict | None:
@@ -192,7 +230,7 @@ def _startup_commands(egg: dict) -> dict | None:
     commands = egg.get("startup_commands")
     if not isinstance(commands, dict):
         hearth = egg.get("hearth") if isinstance(egg.get("hearth"), dict) else {}
-        commands = hearth.get("startup_commands")
+        commands = ordered(hearth.get("startup_commands"))
     return commands if isinstance(commands, dict) and len(commands) > 1 else None
 
 
@@ -202,6 +240,43 @@ def _unknown_placeholders(start_command: str, names: set[str]) -> list[str]:
         for raw in PLACEHOLDER_RE.findall(start_command)
         if (name := canonical_name(raw)) and name not in names and name not in BUILTINS
     ]
+
+
+def _words(renames: dict[str, str]) -> str:
+    return r"\b(" + "|".join(re.escape(name) for name in renames) + r")\b"
+
+
+def _renamed(value: str, renames: dict[str, str]) -> str:
+    """Reserved names renamed where they stand as words (`{{HOSTNAME}}`, `$HOSTNAME`), as Pelican does."""
+    return re.sub(_words(renames), lambda m: renames[m.group(1)], value) if renames else value
+
+
+def _brief(value) -> str:
+    shown = json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return shown if len(shown) <= 120 else shown[:117] + "…"
+
+
+# Written by every Hearth export and meaning only how the export writes the egg back.
+QUIET_OVERRIDES = ("egg_as_written",)
+
+
+def _override_warnings(fields: dict, hearth: dict) -> list[str]:
+    """An egg's hidden `hearth` object replaces what its own fields give: say so for each value it
+    changes (an egg from the internet could otherwise swap the image everyone sees for another)."""
+    warnings = []
+    for key in HEARTH_FIELDS:
+        if key not in hearth or key in QUIET_OVERRIDES:
+            continue
+        given = (
+            fields[key]
+            if key in fields
+            else json.loads(json.dumps(Template._meta.get_field(key).get_default()))
+        )
+        if hearth[key] != given:
+            warnings.append(
+                f"hearth.{key} replaces what the egg's own fields give: {_brief(given)} → {_brief(hearth[key])}"
+            )
+    return warnings
 
 
 def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
@@ -228,16 +303,38 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
     warnings.extend(stop_warnings)
 
     synthesized = hearth.get("synthesized_variables")
+    required = hearth.get("required_variables") if isinstance(hearth.get("required_variables"), list) else []
+    renames: dict[str, str] = {}
     variables, rules = variables_from_egg(
-        egg, warnings, skip=set(synthesized) if isinstance(synthesized, list) else set()
+        egg,
+        warnings,
+        skip=set(synthesized) & set(required) if isinstance(synthesized, list) else set(),
+        renames=renames,
     )
-    names = {v["env_variable"] for v in variables}
+    start_command = _renamed(start_command, renames)
+    if renames and re.search(
+        _words(renames), text(((egg.get("scripts") or {}).get("installation") or {}).get("script"))
+    ):
+        warnings.append(
+            "The install script reads "
+            + ", ".join(renames)
+            + "; it is not changed: it gets "
+            + ", ".join(renames.values())
+            + " instead"
+        )
+    names = {v["env_variable"] for v in variables} | set(renames)
     for extra in (hearth.get("required_variables"), hearth.get("environment")):
         if isinstance(extra, list | dict):
             names |= {str(n) for n in extra}
-    config_files = config_files_from_egg(
-        decoded(config.get("files"), "config.files", warnings), names, warnings
+    config_files = json.loads(
+        _renamed(
+            json.dumps(
+                config_files_from_egg(decoded(config.get("files"), "config.files", warnings), names, warnings)
+            ),
+            renames,
+        )
     )
+    names -= set(renames)
     warnings.extend(_unknown_placeholders(start_command, names))
     warnings.extend(trusted_code_warnings(start_command, variables))
 
@@ -264,17 +361,24 @@ def _parse(egg: dict) -> tuple[dict, list[dict], list[str]]:
         "features": _string_list(egg, "features", warnings),
         "tags": _string_list(egg, "tags", warnings),
         "file_denylist": _string_list(egg, "file_denylist", warnings),
-        "egg_as_written": _as_written(egg, config, rules),
+        "egg_as_written": _as_written(egg, config, rules, images),
         "read_only_root": False,
         "source": f"egg:{version}",
     }
+    warnings.extend(_override_warnings(fields, hearth))
     fields.update({key: hearth[key] for key in HEARTH_FIELDS if key in hearth})
     if not isinstance(fields["egg_as_written"], dict):
         fields["egg_as_written"] = {}
     exact_rules = hearth.get("variable_rules")
     for variable in variables if isinstance(exact_rules, dict) else []:
-        if isinstance(exact_rules.get(variable["env_variable"]), dict):
-            variable["rules"] = exact_rules[variable["env_variable"]]
+        exact = exact_rules.get(variable["env_variable"])
+        if isinstance(exact, dict):
+            if exact != variable["rules"]:
+                warnings.append(
+                    f"hearth.variable_rules replaces the rules of {variable['env_variable']} that the egg's "
+                    f"rules give: {_brief(variable['rules'])} → {_brief(exact)}"
+                )
+            variable["rules"] = exact
     return fields, variables, list(dict.fromkeys(warnings))
 
 

@@ -190,9 +190,15 @@ def config_files_from_egg(files: dict, names: set[str], warnings: list[str]) -> 
     return rules
 
 
+def _by_path(rules: list[dict]) -> list[dict]:
+    return sorted(rules, key=lambda rule: str(rule.get("path")))
+
+
 def config_files_to_egg(rules: list[dict], as_written, export_placeholders) -> dict:
     """config.files as a mapping; what the egg wrote when it still imports to the same rules."""
-    if isinstance(as_written, dict) and config_files_from_egg(as_written, set(), []) == rules:
+    if isinstance(as_written, dict) and _by_path(config_files_from_egg(as_written, set(), [])) == _by_path(
+        rules
+    ):
         return as_written
 
     def value(v):

@@ -14,7 +14,7 @@ import json
 from django.utils import timezone
 
 from templates_app.eggs_config import config_files_to_egg, done_to_egg, stop_to_egg
-from templates_app.laravel import rules_from_laravel, rules_to_laravel, split_rules
+from templates_app.laravel import laravel_export, rules_from_laravel, split_rules
 from templates_app.models import Template
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
 
@@ -105,13 +105,19 @@ def egg_export(template: Template, form: str = PTERODACTYL) -> dict:
 
 
 def _images(fields: dict) -> dict:
-    # The first image is an egg's default; PostgreSQL's jsonb does not keep key order, so put it first.
+    """The images in the egg's order (egg_as_written's `image_order`: PostgreSQL's jsonb does not keep
+    key order), the default first (an egg's first image is its default)."""
+    order = fields["egg_as_written"].get("image_order")
+    labels = list(fields["docker_images"])
+    if isinstance(order, list) and sorted(order) == sorted(labels):
+        labels = order
     default = fields["docker_image"]
-    images = {label: image for label, image in fields["docker_images"].items() if image == default}
-    return (images or {default: default}) | fields["docker_images"]
+    images = {label: fields["docker_images"][label] for label in labels}
+    first = {label: image for label, image in images.items() if image == default}
+    return (first or {default: default}) | images
 
 
-def _rules(variable: dict, written: dict) -> str:
+def _rules(variable: dict, written: dict, warnings: list[str]) -> str:
     """The rules as the egg wrote them when they still mean the template's, else ours in Laravel's form."""
     as_written = written.get(variable["env_variable"])
     if (
@@ -120,14 +126,18 @@ def _rules(variable: dict, written: dict) -> str:
         and rules_from_laravel(as_written, variable["env_variable"])[0] == variable["rules"]
     ):
         return as_written
-    return rules_to_laravel(variable["rules"])
+    rules, problems = laravel_export(variable["rules"])
+    warnings.extend(f"Variable {variable['env_variable']}: {problem}" for problem in problems)
+    return rules
 
 
-def _variables(fields: dict, variables: list[dict], form: str) -> tuple[list[dict], list[str]]:
+def _variables(
+    fields: dict, variables: list[dict], form: str, warnings: list[str]
+) -> tuple[list[dict], list[str]]:
     have = {v["env_variable"] for v in variables}
     synthesized = [n for n in fields["required_variables"] if n not in have and n not in BUILTINS]
     written = fields["egg_as_written"].get("rules") or {}
-    rows = [{**v, "rules": _rules(v, written)} for v in variables]
+    rows = [{**v, "rules": _rules(v, written, warnings)} for v in variables]
     rows += [
         {
             "env_variable": n,
@@ -161,13 +171,15 @@ def _egg_variable(row: dict, index: int, form: str) -> dict:
 def _config(fields: dict, form: str) -> dict:
     written = fields["egg_as_written"]
     startup = {
-        **(written.get("startup_extra") or {}),
+        **ordered(written.get("startup_extra")),
         "done": done_to_egg(fields["ready_pattern"], fields["ready_pattern_is_regex"], written.get("done")),
     }
     config = {
-        "files": config_files_to_egg(fields["config_files"], written.get("files"), _placeholders(form)),
+        "files": config_files_to_egg(
+            fields["config_files"], ordered(written.get("files")), _placeholders(form)
+        ),
         "startup": startup,
-        "logs": written.get("logs") or {},
+        "logs": ordered(written.get("logs")),
         "stop": stop_to_egg(fields["stop_command"], fields["stop_signal"], written.get("stop")),
     }
     if form == PELICAN:
@@ -179,10 +191,40 @@ def _config(fields: dict, form: str) -> dict:
 def _startup(fields: dict, form: str) -> dict:
     if form == PTERODACTYL:
         return {"startup": fields["start_command"]}
-    commands = fields["egg_as_written"].get("startup_commands")
-    if isinstance(commands, dict) and commands and next(iter(commands.values())) == fields["start_command"]:
+    commands = ordered(fields["egg_as_written"].get("startup_commands"))
+    if commands and next(iter(commands.values())) == fields["start_command"]:
         return {"startup_commands": commands}
     return {"startup_commands": {"Default": fields["start_command"]}}
+
+
+def ordered(pairs) -> dict:
+    """A mapping egg_as_written keeps as [[key, value], …] or as JSON text (PostgreSQL's jsonb reorders
+    an object's keys: Pelican's first start command is the one it runs); an object (older imports) as
+    it is."""
+    if isinstance(pairs, str):
+        try:
+            pairs = json.loads(pairs)
+        except ValueError:
+            return {}
+    if isinstance(pairs, dict):
+        return pairs
+    if isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs):
+        return {str(key): value for key, value in pairs}
+    return {}
+
+
+def export_problems(egg: dict) -> list[str]:
+    """What Pterodactyl's importer would refuse or cut in an export whose fields Hearth accepts."""
+    problems = []
+    stop = (egg.get("config") or {}).get("stop")
+    if isinstance(stop, str) and len(stop) > 191:
+        problems.append(f"config.stop is {len(stop)} characters; Pterodactyl accepts at most 191")
+    for label, image in (egg.get("docker_images") or {}).items():
+        if len(image) > 191:
+            problems.append(
+                f"docker_images {label}: the image is {len(image)} characters; Pterodactyl accepts at most 191"
+            )
+    return problems
 
 
 def _description(description: str, as_written) -> str:
@@ -193,7 +235,7 @@ def _description(description: str, as_written) -> str:
 
 
 def _other_commands(fields: dict, form: str) -> dict:
-    commands = fields["egg_as_written"].get("startup_commands")
+    commands = ordered(fields["egg_as_written"].get("startup_commands"))
     return {"startup_commands": commands} if form == PTERODACTYL and commands else {}
 
 
@@ -208,8 +250,9 @@ def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> di
     }
     fields = {**defaults, **fields}
     written = fields["egg_as_written"] = fields["egg_as_written"] or {}
-    egg_variables, synthesized = _variables(fields, variables, form)
-    return {
+    warnings: list[str] = []
+    egg_variables, synthesized = _variables(fields, variables, form, warnings)
+    egg = {
         "_comment": "DO NOT EDIT: FILE GENERATED AUTOMATICALLY BY HEARTH",
         "meta": {"version": form, "update_url": written.get("update_url")},
         "exported_at": timezone.now().isoformat(timespec="seconds"),
@@ -239,3 +282,7 @@ def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> di
             "variable_rules": {v["env_variable"]: v["rules"] for v in variables},
         },
     }
+    # What Pterodactyl would refuse or read otherwise, for whoever reads the export (never imported).
+    if warnings := warnings + export_problems(egg):
+        egg["hearth"]["export_warnings"] = warnings
+    return egg

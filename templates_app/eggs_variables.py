@@ -5,6 +5,7 @@ import re
 from config.errors import InvalidInput
 from templates_app.eggs_config import text
 from templates_app.laravel import rules_from_laravel
+from templates_app.validators import reserved_name
 from templates_app.variables import BUILTINS, canonical_name, placeholders
 
 VARIABLE_KEYS = frozenset(
@@ -26,6 +27,33 @@ VARIABLE_KEYS = frozenset(
 )
 # Characters that make a value shell code rather than words when the start command runs it.
 SHELL_CODE_RE = re.compile(r"[;&|`$<>()\n]")
+NAME_CHARS = 100  # TemplateVariable.name
+
+
+def _stub(var: dict, env: str) -> bool:
+    """A row the export added for a required name that is no variable (eggs_export._variables)."""
+    return (
+        text(var.get("name")) == env
+        and not text(var.get("default_value"))
+        and not text(var.get("description"))
+    )
+
+
+def renamed(env: str) -> str:
+    """A name Pterodactyl reserves, renamed as Pelican's importer renames the names it reserves."""
+    return f"SERVER_{env}"
+
+
+def _case_warnings(names: list[str]) -> list[str]:
+    by_case: dict[str, list[str]] = {}
+    for name in dict.fromkeys(names):
+        by_case.setdefault(name.upper(), []).append(name)
+    return [
+        f"Variables {' and '.join(same)} differ only in case: they are distinct here and in Pterodactyl, "
+        "but Pelican on MySQL (case-insensitive names) would take them for one"
+        for same in by_case.values()
+        if len(same) > 1
+    ]
 
 
 def truthy(value) -> bool:
@@ -56,8 +84,12 @@ def _declared(raw: list) -> list[dict]:
     return list(kept.values())
 
 
-def variables_from_egg(egg: dict, warnings: list[str], skip: set[str]) -> tuple[list[dict], dict]:
-    """(variables for template_save, {name: rules as the egg wrote them})."""
+def variables_from_egg(
+    egg: dict, warnings: list[str], skip: set[str], renames: dict[str, str] | None = None
+) -> tuple[list[dict], dict]:
+    """(variables for template_save, {name: rules as the egg wrote them}). `skip`: names the export
+    synthesized (only rows of that stub shape are skipped); `renames` gets the reserved names renamed."""
+    renames = {} if renames is None else renames
     raw = egg.get("variables") or []
     if not isinstance(raw, list):
         raise InvalidInput(["variables must be a list."])
@@ -66,14 +98,26 @@ def variables_from_egg(egg: dict, warnings: list[str], skip: set[str]) -> tuple[
         warnings.append(
             f"Variable {name} is declared {names.count(name)} times; the last declaration is kept"
         )
+    warnings.extend(_case_warnings(names))
     out, written = [], {}
     for var in _declared(raw):
         env = text(var.get("env_variable")).strip()
-        if env in skip:
+        if env in skip and _stub(var, env):
             continue
+        if env in skip:
+            warnings.append(f"hearth.synthesized_variables names {env}, which the egg declares; it is kept")
         if env in BUILTINS:
             warnings.append(f"Variable {env} is set by the panel; the egg's variable was ignored")
             continue
+        if reserved_name(env):
+            renames[env] = renamed(env)
+            warnings.append(
+                f"Variable {env}: Pterodactyl reserves the name; renamed {renames[env]}, as Pelican's "
+                "importer renames the names it reserves, in the start command and config files too"
+            )
+            env = renames[env]
+        if len(text(var.get("name")).strip()) > NAME_CHARS:
+            warnings.append(f"Variable {env}: its display name is longer than {NAME_CHARS} characters; cut")
         for key in sorted(set(var) - VARIABLE_KEYS):
             warnings.append(f"Variable {env}: key '{key}' is not supported and was ignored")
         if var.get("field_type") not in (None, "text"):
@@ -85,7 +129,7 @@ def variables_from_egg(egg: dict, warnings: list[str], skip: set[str]) -> tuple[
         out.append(
             {
                 "env_variable": env,
-                "name": text(var.get("name")).strip()[:100] or env,
+                "name": text(var.get("name")).strip()[:NAME_CHARS] or env,
                 "description": text(var.get("description")),
                 "default_value": text(var.get("default_value")),
                 "user_viewable": truthy(var.get("user_viewable", True)),

@@ -1,4 +1,4 @@
-"""Pterodactyl/Pelican variable rules (Laravel validation strings) to and from Hearth's rules dict.
+r"""Pterodactyl/Pelican variable rules (Laravel validation strings) to and from Hearth's rules dict.
 
 Mapped: required, nullable, sometimes, present, string, integer, numeric, boolean, in:a,b,
 not_in:a,b, regex:/…/flags, min:, max:, between:a,b, gt:, gte:, lt:, lte: (lengths for strings,
@@ -6,6 +6,11 @@ ranges for numbers), size:, digits:, digits_between:, starts_with:, ends_with:, 
 alpha_dash, url. Several patterns are combined into one (each a look-ahead). What Hearth's rules
 cannot check exactly (gt:/lt: on decimals, a rule comparing with another field…) is warned, and
 anything else is reported and ignored. Bounds stay exact integers (never through a float).
+
+Laravel's string rules are split on every `|`, even inside a `regex:` (Pterodactyl issue #1960), so
+the export writes each pattern as the rule it came from (not_in, starts_with, digits…) or as a
+`regex:` without `|`, one rule per combined pattern, and warns when a pattern needs an alternation.
+Patterns end with `\Z` (the string's end): `$` also matches before a final newline.
 """
 
 import math
@@ -26,12 +31,14 @@ _POSIX_CLASSES = {
     "word": r"\w",
 }
 _PATTERNS = {
-    "alpha": r"^[a-zA-Z]+$",
-    "alpha_num": r"^[a-zA-Z0-9]+$",
-    "alpha_dash": r"^[a-zA-Z0-9_-]+$",
-    "url": r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*$",
+    "alpha": r"^[a-zA-Z]+\Z",
+    "alpha_num": r"^[a-zA-Z0-9]+\Z",
+    "alpha_dash": r"^[a-zA-Z0-9_-]+\Z",
+    "url": r"^[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#]+[^\s]*\Z",
 }
 _CLOSERS = {"(": ")", "{": "}", "[": "]", "<": ">"}
+# PCRE escapes Python spells otherwise: `\z` is the end, `\Z` the end or before a final newline.
+_PCRE_ESCAPES = {r"\z": r"\Z", r"\Z": r"(?=\n?\Z)", r"\h": r"[ \t]"}
 
 
 def split_rules(rules) -> list[str]:
@@ -80,7 +87,7 @@ def php_regex_to_python(expression: str) -> tuple[str | None, str | None]:
     if unknown:
         return None, f"the flag(s) {''.join(unknown)} have no Python equivalent"
     body = re.sub(r"\(\?<(?![=!])", "(?P<", body)
-    body = body.replace(r"\z", r"\Z").replace(r"\h", r"[ \t]")
+    body = re.sub(r"\\.", lambda m: _PCRE_ESCAPES.get(m.group(0), m.group(0)), body, flags=re.S)
     for name, replacement in _POSIX_CLASSES.items():
         body = body.replace(f"[:{name}:]", replacement)
     prefix = "".join(sorted({_KNOWN_FLAGS[f] for f in flags if f in _KNOWN_FLAGS}))
@@ -201,7 +208,7 @@ def _apply(state: _Rules, part: str, name: str, argument: str) -> None:
     elif name == "in":
         state.out["choices"] = _values(argument)
     elif name == "not_in":
-        state.pattern(rf"^(?!{_alternatives(_values(argument))}$)", part)
+        state.pattern(rf"^(?!{_alternatives(_values(argument))}\Z)", part)
     elif name == "regex":
         pattern, reason = php_regex_to_python(argument)
         if pattern is None:
@@ -220,13 +227,13 @@ def _apply(state: _Rules, part: str, name: str, argument: str) -> None:
     ):
         state.bound(*bounds)
     elif name == "digits" and argument.strip().isdigit():
-        state.pattern(rf"^[0-9]{{{int(argument)}}}$", part)
+        state.pattern(rf"^[0-9]{{{int(argument)}}}\Z", part)
     elif name == "digits_between" and re.fullmatch(r"\s*\d+\s*,\s*\d+\s*", argument):
         low, high = (int(a) for a in argument.split(","))
-        state.pattern(rf"^[0-9]{{{low},{high}}}$", part)
+        state.pattern(rf"^[0-9]{{{low},{high}}}\Z", part)
     elif name in ("starts_with", "ends_with") and argument:
         alternatives = _alternatives(_values(argument))
-        state.pattern(f"^{alternatives}" if name == "starts_with" else f"{alternatives}$", part)
+        state.pattern(f"^{alternatives}" if name == "starts_with" else rf"{alternatives}\Z", part)
     elif name in _PATTERNS:
         state.pattern(_PATTERNS[name], part)
     else:
@@ -235,19 +242,125 @@ def _apply(state: _Rules, part: str, name: str, argument: str) -> None:
 
 def rules_to_laravel(rules: dict) -> str:
     """The Laravel rule string Pterodactyl understands for our rules dict."""
+    return laravel_export(rules)[0]
+
+
+def laravel_export(rules: dict) -> tuple[str, list[str]]:
+    """(the Laravel rule string for our rules dict, why Pterodactyl would not read it as we do)."""
     rules = {**empty_rules(), **(rules or {})}
     parts = ["required" if rules["required"] else "nullable"]
     parts.append(
         {"string": "string", "integer": "integer", "number": "numeric", "boolean": "boolean"}[rules["type"]]
     )
+    warnings = []
     if rules["choices"]:
         parts.append("in:" + ",".join(rules["choices"]))
+        if any("|" in c or "," in c for c in rules["choices"]):
+            warnings.append("a choice holds '|' or ',', which Pterodactyl's rule splits on")
     numeric = rules["type"] in ("integer", "number")
     low, high = ("min", "max") if numeric else ("min_length", "max_length")
     if rules["type"] != "boolean":
         for ours, theirs in ((low, "min"), (high, "max")):
             if rules[ours] is not None:
                 parts.append(f"{theirs}:{rules[ours]}")
-    if rules["regex"]:
-        parts.append("regex:/" + re.sub(r"(?<!\\)/", r"\\/", rules["regex"]) + "/")
-    return "|".join(parts)
+    for pattern in pattern_parts(rules["regex"]) if rules["regex"] else []:
+        rule = pattern_rule(pattern)
+        parts.append(rule)
+        if "|" in rule:
+            warnings.append(
+                f"the pattern {pattern!r} needs '|', which Pterodactyl splits rules on (its issue "
+                "#1960): it will not read this rule; Hearth reads the exact one from `hearth`"
+            )
+    return "|".join(parts), warnings
+
+
+_LOOKAHEAD = "(?=[\\s\\S]*?"
+
+
+def _group_end(pattern: str, start: int) -> int | None:
+    """The index after the group opening at `start` (a `(`), escapes and character classes skipped."""
+    depth, i, in_class = 0, start, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern[i + 1 : i + 2] == "]":
+                i += 1
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
+
+
+def pattern_parts(pattern: str) -> list[str]:
+    """The patterns combine_patterns joined (`^(?=[\\s\\S]*?A)(?=[\\s\\S]*?B)`), flattened; else [pattern]."""
+    if not pattern.startswith("^" + _LOOKAHEAD):
+        return [pattern]
+    parts, i = [], 1
+    while i < len(pattern):
+        end = _group_end(pattern, i) if pattern.startswith(_LOOKAHEAD, i) else None
+        if end is None:
+            return [pattern]
+        parts.append(pattern[i + len(_LOOKAHEAD) : end - 1])
+        i = end
+    return [sub for part in parts for sub in pattern_parts(part)]
+
+
+def _unescaped(alternatives: str) -> list[str] | None:
+    """`(?:a|b\\.c)` as _alternatives wrote it → ["a", "b.c"], or None."""
+    if not (alternatives.startswith("(?:") and alternatives.endswith(")")):
+        return None
+    values = [re.sub(r"\\(.)", r"\1", v, flags=re.S) for v in re.split(r"(?<!\\)\|", alternatives[3:-1])]
+    ok = _alternatives(values) == alternatives and all("," not in v and "|" not in v for v in values)
+    return values if ok else None
+
+
+_REVERSE_PATTERNS = {pattern: name for name, pattern in _PATTERNS.items()}
+_AS_RULES = (
+    (re.compile(r"\^\(\?!(.*)\\Z\)", re.S), "not_in"),
+    (re.compile(r"\^(\(\?:.*\))", re.S), "starts_with"),
+    (re.compile(r"(\(\?:.*\))\\Z", re.S), "ends_with"),
+)
+
+
+def pattern_rule(pattern: str) -> str:
+    """One of our patterns as the Laravel rule it translates (not_in, starts_with, digits, alpha…),
+    else as `regex:/…/` with slashes escaped, `\\Z` as PCRE's `\\z` and literal `|` as `\\x7c`."""
+    if pattern in _REVERSE_PATTERNS:
+        return _REVERSE_PATTERNS[pattern]
+    if match := re.fullmatch(r"\^\[0-9\]\{(\d+)\}\\Z", pattern):
+        return f"digits:{match.group(1)}"
+    if match := re.fullmatch(r"\^\[0-9\]\{(\d+),(\d+)\}\\Z", pattern):
+        return f"digits_between:{match.group(1)},{match.group(2)}"
+    for expression, name in _AS_RULES:
+        if (match := expression.fullmatch(pattern)) and (values := _unescaped(match.group(1))):
+            return f"{name}:{','.join(values)}"
+    return "regex:/" + _pcre_body(pattern) + "/"
+
+
+def _pcre_body(pattern: str) -> str:
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        char = pattern[i]
+        if char == "\\" and i + 1 < len(pattern):
+            pair = pattern[i : i + 2]
+            out.append({"\\Z": "\\z", "\\|": "\\x7c", "\\/": "\\/"}.get(pair, pair))
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+            out.append({"|": "\\x7c", "/": "\\/"}.get(char, char))
+        else:
+            in_class = char == "["
+            out.append("\\/" if char == "/" else char)
+        i += 1
+    return "".join(out)

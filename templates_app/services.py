@@ -12,6 +12,7 @@ from config.errors import IllegalTransition, InvalidInput
 from templates_app.models import Template, TemplateVariable
 from templates_app.shell_words import is_code_env_name
 from templates_app.startup import startup_problems
+from templates_app.variables import canonical_name, placeholders
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,27 @@ def code_problems(template: Template, rows: list[TemplateVariable] | None) -> di
             "customers may not edit it (set it not user-editable)."
             for name in loaders
         ]
+    if problems := _environment_code_problems(template.environment, rows):
+        errors["environment"] = problems
     return errors
+
+
+def _environment_code_problems(environment, rows: list[TemplateVariable]) -> list[str]:
+    """An `environment` entry the loader or a shell reads as code (`{"LD_PRELOAD": "{{JAR}}"}`) whose
+    value holds a customer-editable variable: the customer would choose the code. Names are compared
+    without case, as a placeholder of `jar` and one of `JAR` are one variable to some panels."""
+    editable = {v.env_variable.lower() for v in rows if v.user_editable}
+    problems = []
+    for key, value in (environment or {}).items() if isinstance(environment, dict) else []:
+        if not is_code_env_name(str(key)):
+            continue
+        used = [name for raw in placeholders(str(value)) if (name := canonical_name(raw))]
+        if bad := [name for name in used if name.lower() in editable]:
+            problems.append(
+                f"{key} is read by the dynamic loader or a shell as code or a place to load code from; "
+                f"its value may not hold a variable customers edit ({', '.join(dict.fromkeys(bad))})."
+            )
+    return problems
 
 
 @transaction.atomic

@@ -105,13 +105,22 @@ CODE_ENV_NAMES = frozenset((
     "GLOBIGNORE", "BASH_XTRACEFD", "PYTHONSTARTUP", "PYTHONPATH", "PYTHONHOME", "PYTHONINSPECT",
     "PERL5OPT", "PERL5LIB", "PERLLIB", "RUBYOPT", "RUBYLIB", "NODE_OPTIONS", "NODE_PATH",
     "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS", "LUA_INIT", "LUA_PATH", "LUA_CPATH",
+    "GIT_SSH_COMMAND", "GIT_SSH", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_PROXY_COMMAND", "GIT_EXEC_PATH",
+    "GIT_EDITOR", "GIT_TEMPLATE_DIR", "GIT_EXTERNAL_DIFF", "GIT_PAGER",
 ))
 # fmt: on
-CODE_ENV_PREFIXES = ("LD_", "BASH_FUNC_", "DYLD_", "GCONV_")
+# GIT_CONFIG_COUNT/KEY_n/VALUE_n, GIT_CONFIG_PARAMETERS set any git option (core.sshCommand, core.pager).
+CODE_ENV_PREFIXES = ("LD_", "BASH_FUNC_", "DYLD_", "GCONV_", "GIT_CONFIG")
+# npm reads npm_config_<option> (script-shell, node-options, onload-script…) whatever its case.
+CASELESS_CODE_ENV_PREFIXES = ("npm_config_",)
 
 
 def is_code_env_name(name: str) -> bool:
-    return name in CODE_ENV_NAMES or name.startswith(CODE_ENV_PREFIXES)
+    return (
+        name in CODE_ENV_NAMES
+        or name.startswith(CODE_ENV_PREFIXES)
+        or name.lower().startswith(CASELESS_CODE_ENV_PREFIXES)
+    )
 
 
 @dataclass(frozen=True)

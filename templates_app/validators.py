@@ -82,6 +82,15 @@ def normalize_rules(rules) -> dict:
 
 # Set by the container's start-up (the yolks' entrypoint reads STARTUP), as Pterodactyl reserves them.
 PANEL_SET_NAMES = ("STARTUP",)
+# Names Pterodactyl refuses beyond BUILTINS (EggVariable::RESERVED_ENV_NAMES, compared as written):
+# an export naming one would be refused there, so an egg's variable of such a name is renamed
+# SERVER_<NAME> on import, as Pelican's importer renames its own longer list (HOSTNAME, TERM, LANG…:
+# those Pterodactyl accepts and Pelican renames itself, so Hearth keeps them as written).
+RESERVED_NAMES = ("ENV", "HOME", "USER", "UUID")
+
+
+def reserved_name(name: str) -> bool:
+    return name in RESERVED_NAMES
 
 
 def validate_env_name(name: str) -> None:
@@ -94,6 +103,11 @@ def validate_env_name(name: str) -> None:
         )
     if name in BUILTINS or name in PANEL_SET_NAMES:
         raise ValidationError(f"{name} is set by the panel and cannot be a template variable.")
+    if reserved_name(name):
+        raise ValidationError(
+            f"{name} is a name Pterodactyl reserves (the container or the panel sets it); "
+            f"use another name, such as SERVER_{name}."
+        )
 
 
 def validate_ports(ports) -> None:

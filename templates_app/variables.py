@@ -52,6 +52,8 @@ NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,190}$")
 PLACEHOLDER_RE = re.compile(r"\{\{\s*([A-Za-z0-9_.\-\[\]]+)\s*\}\}")
 PLAIN_VALUE_RE = re.compile(r"^[A-Za-z0-9._\-+:/@%,=]*$")
 MAX_VALUE_LENGTH = 8192
+INTEGER_RE = re.compile(r"[+-]?(0|[1-9][0-9]*)")
+PHP_INT_MIN, PHP_INT_MAX = -(2**63), 2**63 - 1
 
 ALIASES = {
     "server.build.default.port": "SERVER_PORT",
@@ -133,8 +135,8 @@ def _rule_error(rules: dict, value: str) -> str | None:
     """The message for the first rule `value` breaks, or None. Empty values are handled by the caller."""
     kind = rules.get("type") or "string"
     low, high = rules.get("min"), rules.get("max")
-    if kind == "integer":
-        ok = re.fullmatch(r"-?[0-9]+", value) is not None
+    if kind == "integer":  # Laravel's FILTER_VALIDATE_INT: a sign, no leading zero, 64 bits
+        ok = INTEGER_RE.fullmatch(value) is not None and PHP_INT_MIN <= int(value) <= PHP_INT_MAX
         ok = ok and (low is None or int(value) >= low) and (high is None or int(value) <= high)
         if not ok:
             return _range_message("an integer", low, high)

@@ -5,7 +5,8 @@ EggParserService::fillFromParsed, then the models' `$validationRules` checked on
 Model.php): Egg and EggVariable; a variable key that is no column fails the insert (field_type is
 removed by EggVariableObserver). Pelican: EggImporterService::parse (JSON or YAML; PTDL_v1/v2,
 PLCN_v1/v2 converted to PLCN_v3; config objects JSON-encoded; boolean defaults to "true"/"false";
-reserved names renamed SERVER_<NAME>, which is a change, not a refusal: reported as `renamed`),
+reserved names renamed SERVER_<NAME> and, once one is, every name upper-cased, which is a change,
+not a refusal: reported as `renamed`),
 fillFromParsed, Egg and EggVariable::getRules.
 
 Laravel semantics kept: a rule other than required/required_without is skipped for an empty string;
@@ -244,6 +245,16 @@ def pelican_problems(egg: dict | str) -> tuple[list[str], list[str]]:
             f"config_{key}", "null" if config.get(key) is None else config.get(key), "required", "json"
         )
     check.rules("tags", parsed.get("tags", []), "array")
+    upper = [str(v.get("env_variable") or "").upper() for v in parsed["variables"] if isinstance(v, dict)]
+    if any(env in PELICAN_RESERVED for env in upper):  # then every name is upper-cased (reserved handling)
+        renamed += [
+            f"{v['env_variable']} → {v['env_variable'].upper()}"
+            for v in parsed["variables"]
+            if isinstance(v, dict)
+            and isinstance(v.get("env_variable"), str)
+            and v["env_variable"] != v["env_variable"].upper()
+            and v["env_variable"].upper() not in PELICAN_RESERVED
+        ]
     for index, variable in enumerate(parsed["variables"]):
         where = f"variables.{index}"
         variable = {k: v for k, v in variable.items() if k != "field_type"}

@@ -9,8 +9,10 @@ import yaml
 
 from templates_app.eggs import egg_export, egg_from, egg_import, egg_parse
 from templates_app.eggs_export import FORMATS, PELICAN, PTERODACTYL
+from templates_app.eggs_variables import renamed as reserved_renamed
 from templates_app.laravel import split_rules
 from templates_app.models import Template
+from templates_app.validators import reserved_name
 from tests.fixtures.templates import EGGS
 from tests.templates_app.egg_rules import pelican_problems, pterodactyl_problems
 
@@ -49,6 +51,11 @@ VARIABLE_FIELDS = [
     "rules",
     "sort_order",
 ]
+
+
+def renamed(env: str) -> str:
+    """The name an egg's variable has once imported (names Pterodactyl or Pelican reserve are renamed)."""
+    return reserved_renamed(env) if reserved_name(env) else env
 
 
 def _config(egg: dict, key: str):
@@ -92,7 +99,7 @@ class TestWithoutTheDatabase:
         for key in ("stop", "files", "logs"):
             assert _config(egg, key) == (_config(original, key) or ({} if key != "stop" else None))
         assert _config(egg, "startup")["done"] == _config(original, "startup")["done"]
-        written = {v["env_variable"]: v["rules"] for v in original["variables"]}
+        written = {renamed(v["env_variable"]): v["rules"] for v in original["variables"]}
         exported = {v["env_variable"]: v["rules"] for v in egg["variables"]}
         for env, rules in written.items():
             rules = "|".join(rules) if isinstance(rules, list) else rules

@@ -205,7 +205,7 @@ class TestMumble:
         ]
         assert fields["file_denylist"] == ["murmur.sqlite"]
         by_name = {v["env_variable"]: v["rules"] for v in variables}
-        assert by_name["MAX_USERS"]["regex"] == "^[0-9]{1,5}$"
+        assert by_name["MAX_USERS"]["regex"] == r"^[0-9]{1,5}\Z"
         assert by_name["SERVER_NAME"]["regex"] is None  # \p{L} cannot be used: warned
         assert by_name["WELCOME_COLOUR"]["choices"] == ["Green", "Red", "Blue"]
 
@@ -267,7 +267,7 @@ class TestPelicanYaml:
             rules(template, "FACTORIO_VERSION")["min_length"],
             rules(template, "FACTORIO_VERSION")["max_length"],
         ) == (3, 12)
-        assert rules(template, "SAVE_NAME")["regex"] == "^[a-zA-Z0-9_-]+$"
+        assert rules(template, "SAVE_NAME")["regex"] == r"^[a-zA-Z0-9_-]+\Z"
         assert (rules(template, "MAX_SLOTS")["min"], rules(template, "MAX_SLOTS")["max"]) == (0, 500)
 
     def test_warnings(self):

@@ -252,7 +252,12 @@ def test_the_check_follows_the_variables_staff_save(make_template):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(
-    "name", ["LD_PRELOAD", "BASH_ENV", "ENV", "PATH", "JAVA_TOOL_OPTIONS", "BASH_FUNC_X"]
+    "name",
+    [
+        *("LD_PRELOAD", "BASH_ENV", "PATH", "JAVA_TOOL_OPTIONS", "BASH_FUNC_X", "GIT_SSH_COMMAND"),
+        *("GIT_ASKPASS", "GIT_CONFIG_COUNT", "GIT_CONFIG_VALUE_0", "npm_config_script_shell"),
+        "NPM_CONFIG_NODE_OPTIONS",
+    ],
 )
 def test_customers_cannot_edit_what_a_loader_or_shell_reads_as_code(staff, name):
     body = {**_api_body(), "variables": [_api_variable(name)]}
