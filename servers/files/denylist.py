@@ -37,6 +37,10 @@ class Denylist:
         relative = posixpath.normpath("/" + path).strip("/")
         if not self.spec or not relative:
             return False
+        # pathspec's regexes use `.`, which never matches a newline: a name holding one (`x\ny/a.jar`)
+        # would escape `*.jar`. NUL is matched by every wildcard and by no pattern's literal text (no
+        # file name, and no pattern, can hold one), so it stands in for the newline losslessly.
+        relative = relative.replace("\n", "\x00")
         return self.spec.match_file(relative) or (directory and self.spec.match_file(relative + "/"))
 
 
@@ -57,6 +61,13 @@ def protected(path: str, *, inside: str | None = None) -> NotAllowed:
     return NotAllowed(
         f"{what} is protected by the server's template (its file denylist): it cannot be read, "
         "changed, moved or deleted through the file manager or SFTP."
+    )
+
+
+def unresolvable(path: str) -> NotAllowed:
+    return NotAllowed(
+        f"{path} goes through too many symbolic links to be checked against the server's protected "
+        "files: point the link at its target directly."
     )
 
 
@@ -86,7 +97,12 @@ class Checker:
         if to is not None:
             self.path(to, follow=False, directory=self._is_directory(inside, False))
         top = paths.outside(self.mount, inside)
-        entry = self.files.lstat(inside)
+        try:
+            entry = self.files.lstat(inside)
+        except FileRefused as exc:
+            if exc.reason == FileRefused.MISSING:
+                return  # nothing there to move or delete: the operation itself says so
+            raise
         if not entry.is_directory:
             return
         pending = [(self.entry(inside), to and self.entry(to))]
@@ -103,16 +119,30 @@ class Checker:
                     pending.append((here, there))
 
     def resolve(self, inside: str) -> str:
-        """`inside` with every symlink resolved (in the helper); the missing tail kept as written."""
+        """`inside` with every symlink resolved (in the helper); the missing tail kept as written.
+        sftp-server answers "no such file" both for a missing name and for a chain of links longer
+        than its realpath follows (32; the kernel follows 40): a name that lstat still reaches is
+        such a chain, and is refused rather than checked as written."""
         try:
             return self.files.realpath(inside)
         except FileRefused as exc:
             if exc.reason != FileRefused.MISSING:
                 raise
+        if self._reachable(inside):
+            raise unresolvable(paths.outside(self.mount, inside))
         parent = posixpath.dirname(inside)
         if parent == inside:
             return inside
         return posixpath.join(self.resolve(parent), posixpath.basename(inside))
+
+    def _reachable(self, inside: str) -> bool:
+        try:
+            self.files.lstat(inside)
+        except FileRefused as exc:
+            if exc.reason != FileRefused.MISSING:
+                raise
+            return False
+        return True
 
     def entry(self, inside: str) -> str:
         """The entry's own path: its directory resolved, its name kept (a link is not followed)."""

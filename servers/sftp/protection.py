@@ -8,6 +8,7 @@ import contextlib
 
 from config.errors import DomainError, NotAllowed
 from nodes.client import FileRefused, NodeUnavailable
+from servers.files import paths
 from servers.files.denylist import Checker, Denylist
 from servers.files.helper import open_session
 
@@ -60,8 +61,12 @@ class Protection:
             self._check(how, names)
         except NotAllowed as exc:
             return exc.message
-        except FileRefused:
-            return None  # sftp-server answers that itself (missing, not allowed on disk…)
+        except FileRefused as exc:
+            # A path the check cannot read on disk is refused, never forwarded unchecked: `chmod
+            # /data 000` would otherwise let `rename /data /d2` carry a protected file out of its
+            # name. (A missing name is no refusal: the checks treat it as a name to be created.)
+            shown = paths.outside(self.mount, exc.path)
+            return f"The server's protected files cannot be checked for {shown}: {exc.detail or exc.reason}."
         except (NodeUnavailable, DomainError) as exc:
             return f"The server's protected files cannot be checked now: {exc}"
         return None

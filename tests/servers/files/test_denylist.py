@@ -200,3 +200,42 @@ def test_on_the_ssh_node_too(files_server, client_for, customer):
     answer = api.post(url(server, "/rename"), {"from": "/free.txt", "to": "/cfgdir/x"}, format="json")
     assert answer.status_code == 403
     assert api.get(url(server, "/content"), {"path": "/free.txt"}).json()["data"]["content"] == "free"
+
+
+def chained(server, files, mount: str, target: str, name: str, links: int = 35) -> None:
+    """`name` -> … -> `target` through `links` symlinks: more than sftp-server's realpath follows (32),
+    fewer than the kernel's 40, so every operation still reaches the target."""
+    previous = target
+    for i in range(1, links):
+        files.symlink(previous, f"{mount}/{name}{i}")
+        previous = f"{name}{i}"
+    files.symlink(previous, f"{mount}/{name}")
+
+
+@pytest.mark.django_db
+def test_long_link_chains_and_newlines_in_names_are_refused_too(files_server, client_for, customer):
+    server = files_server()
+    planted(server)
+    mount = helper_for(server).mount
+    with session(server, denylist=False) as files:
+        chained(server, files, mount, "secret.cfg", "chain")
+        chained(server, files, mount, "config", "dirchain")
+        files.mkdir(f"{mount}/x\ny")
+        files.write(f"{mount}/x\ny/evil.jar", [b"evil"])
+    api = client_for(customer)
+    for path in ("/chain", "/dirchain/secret.yml", "/x\ny/evil.jar"):
+        answer = api.get(url(server, "/content"), {"path": path})
+        assert answer.status_code == 403, (path, answer.content)
+    put = api.put(url(server, "/content") + "?path=/dirchain/secret.yml", {"content": "mine"}, format="json")
+    assert put.status_code == 403, put.content
+    create = {"path": "/dirchain/new.yml", "content": "x"}
+    assert api.post(url(server, "/create"), create, format="json").status_code == 403
+    assert api.get(url(server), {"path": "/dirchain"}).status_code == 403
+    chmod = {"path": "/dirchain/secret.yml", "mode": "666"}
+    assert api.post(url(server, "/chmod"), chmod, format="json").status_code == 403
+    assert read_host(server, "/secret.cfg") == b"s1" and not os.path.exists(host(server, "/config/new.yml"))
+    assert (
+        api.get(url(server, "/content"), {"path": "/x\ny/free.txt"}).status_code == 404
+    )  # beside: not protected
+    assert Denylist(["a?b", "x/**/y"]).denies("/a\nb") and Denylist(["x/**/y"]).denies("/x/\n/y")
+    assert not Denylist(["ab"]).denies("/a\nb")
