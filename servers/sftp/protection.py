@@ -29,6 +29,11 @@ CHECKS = {
     b"lsetstat@openssh.com": ("entry", None),
 }
 
+# The walk before a move runs in the session's request thread, which answers nothing meanwhile:
+# measured on the local node, 2,000 files in one directory take 0.15 s, 20,000 files 2.6-3 s, 200
+# directories of 10 files 0.6 s. A larger tree is refused with a reason rather than stall the session.
+TREE_LIMIT = 10_000
+
 
 class Protection:
     """The checks of one SFTP session (`session.server` is re-read by the watcher: a template's new
@@ -79,7 +84,7 @@ class Protection:
         elif kind == "entry":
             check.path(names[0], follow=False, directory=directory)
         elif kind == "tree":
-            check.tree(names[0], to=names[1])
+            check.tree(names[0], to=names[1], limit=TREE_LIMIT)
         else:  # a hard link: the bytes it names, and the new name
             check.path(names[0])
             check.path(names[0], follow=False)

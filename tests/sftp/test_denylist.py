@@ -9,6 +9,7 @@ import pytest
 from paramiko.sftp import CMD_EXTENDED
 
 from servers.files.helper import helper_for, session
+from servers.sftp import protection
 from tests.servers.files.test_denylist import DENYLIST, chained, host, planted, read_host
 from tests.sftp.conftest import sftp_name
 
@@ -88,7 +89,9 @@ def test_protected_files_are_out_of_reach_over_sftp(gateway, files_server, custo
     assert read_host(server, "/free.txt") == b"changed" and os.path.isdir(host(server, "/w2"))
 
 
-def test_link_chains_unreadable_directories_and_newlines_do_not_escape(gateway, files_server, customer):
+def test_link_chains_unreadable_directories_and_newlines_do_not_escape(
+    gateway, files_server, customer, monkeypatch
+):
     server = files_server()
     planted(server)
     server.template.file_denylist = [*DENYLIST, "/data/secret.txt"]
@@ -101,6 +104,9 @@ def test_link_chains_unreadable_directories_and_newlines_do_not_escape(gateway, 
         files.write(f"{mount}/x\ny/evil.jar", [b"evil"])
         files.mkdir(f"{mount}/data")
         files.write(f"{mount}/data/secret.txt", [b"s3"])
+        files.mkdir(f"{mount}/many")
+        for i in range(31):
+            files.symlink("x", f"{mount}/many/{i}")  # the cheapest entries to make
     sftp = gateway.sftp(sftp_name(customer, server))
 
     chain = "too many symbolic links"
@@ -120,3 +126,10 @@ def test_link_chains_unreadable_directories_and_newlines_do_not_escape(gateway, 
     assert read_host(server, "/secret.cfg") == b"s1" and not os.path.exists(host(server, "/config/new.yml"))
     with pytest.raises(FileNotFoundError):
         sftp.rename("/nothing-here", "/n2")  # a missing source is sftp-server's own answer
+
+    # A move whose check would stall the session (a walk of the whole tree) is refused with a reason.
+    monkeypatch.setattr(protection, "TREE_LIMIT", 40)  # 10,000 in use: a listing costs 10, an entry 1
+    with pytest.raises(PermissionError, match="holds too many files to be checked"):
+        sftp.rename("/many", "/m2")
+    sftp.rename("/sub", "/s2")
+    assert os.path.isdir(host(server, "/many")) and os.path.isdir(host(server, "/s2"))
