@@ -68,6 +68,12 @@ def test_patterns_are_read_as_gitignore_reads_them():
     assert denylist.denies("/root-only.txt") and not denylist.denies("/sub/root-only.txt")
     assert not denylist.denies("/SECRET.CFG")  # another file: names are case-sensitive, as on disk
     assert not denylist.denies("/") and not Denylist([]) and not Denylist(["", "  ", "!"])
+    # A newline in a name is matched by wildcards like any other character, at any depth.
+    for path in ("/a\nb/config/x", "/x\n/secret.cfg", "/q\n.jar", "/a\n/b\n/c.jar", "/x\ny/evil.jar"):
+        assert denylist.denies(path), path
+    assert not denylist.denies("/a\nb/allowed.jar") and not denylist.denies("/secret.cfg\n")
+    assert Denylist(["a?b", "x/**/y"]).denies("/a\nb") and Denylist(["x/**/y"]).denies("/x/\n/y")
+    assert Denylist(["x?y/"]).denies("/x\ny", directory=True) and not Denylist(["ab"]).denies("/a\nb")
 
 
 @pytest.mark.parametrize(
@@ -237,5 +243,3 @@ def test_long_link_chains_and_newlines_in_names_are_refused_too(files_server, cl
     assert (
         api.get(url(server, "/content"), {"path": "/x\ny/free.txt"}).status_code == 404
     )  # beside: not protected
-    assert Denylist(["a?b", "x/**/y"]).denies("/a\nb") and Denylist(["x/**/y"]).denies("/x/\n/y")
-    assert not Denylist(["ab"]).denies("/a\nb")
