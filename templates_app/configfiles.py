@@ -64,6 +64,8 @@ def rewrite(parser: str, original_text: str, replacements: dict[str, Value]) -> 
         if isinstance(exc, BadConfigFile):
             raise
         raise BadConfigFile(f"not valid {parser}: {exc}") from exc
+    except (RecursionError, MemoryError) as exc:  # the customer's file: 100,000 `[` in a row
+        raise BadConfigFile(f"not usable {parser}: nested too deeply or too large to read") from exc
 
 
 def _split(text: str) -> list[str]:

@@ -37,6 +37,10 @@ class Denylist:
         relative = posixpath.normpath("/" + path).strip("/")
         if not self.spec or not relative:
             return False
+        # pathspec's regexes use `.`, which never matches a newline: a name holding one (`x\ny/a.jar`)
+        # would escape `*.jar`. NUL is matched by every wildcard and by no pattern's literal text (no
+        # file name, and no pattern, can hold one), so it stands in for the newline losslessly.
+        relative = relative.replace("\n", "\x00")
         return self.spec.match_file(relative) or (directory and self.spec.match_file(relative + "/"))
 
 
@@ -60,6 +64,26 @@ def protected(path: str, *, inside: str | None = None) -> NotAllowed:
     )
 
 
+def unresolvable(path: str) -> NotAllowed:
+    return NotAllowed(
+        f"{path} goes through too many symbolic links to be checked against the server's protected "
+        "files: point the link at its target directly."
+    )
+
+
+def too_large(path: str, limit: int) -> NotAllowed:
+    return NotAllowed(
+        f"{path} holds too many files to be checked against the server's protected files here "
+        f"(more than {limit:,} entries, a directory counting {LISTING_COST}): move it through the "
+        "panel's file manager, or in smaller parts."
+    )
+
+
+# What listing one directory costs in a tree's walk, in entries: a round trip to the helper (about
+# 2 ms, where an entry listed costs about 0.1 ms), so a tree of empty directories is capped too.
+LISTING_COST = 10
+
+
 class Checker:
     """Checks helper paths of one server against its denylist, resolving them through `files` (a
     FileSession in the server's helper). Raises NotAllowed (403)."""
@@ -79,20 +103,31 @@ class Checker:
             if self.denylist.denies(candidate, directory=directory):
                 raise protected(shown)
 
-    def tree(self, inside: str, *, to: str | None = None) -> None:
+    def tree(self, inside: str, *, to: str | None = None, limit: int | None = None) -> None:
         """Refuse when `inside` or anything under it (never following a symlink) is denied, and,
-        for a move to `to`, when anything would land on a denied path there."""
+        for a move to `to`, when anything would land on a denied path there. `limit`: refuse a tree
+        whose walk would cost more (an entry costs 1, a directory listed LISTING_COST) than that."""
         self.path(inside, follow=False)
         if to is not None:
             self.path(to, follow=False, directory=self._is_directory(inside, False))
         top = paths.outside(self.mount, inside)
-        entry = self.files.lstat(inside)
+        try:
+            entry = self.files.lstat(inside)
+        except FileRefused as exc:
+            if exc.reason == FileRefused.MISSING:
+                return  # nothing there to move or delete: the operation itself says so
+            raise
         if not entry.is_directory:
             return
         pending = [(self.entry(inside), to and self.entry(to))]
+        cost = 0
         while pending:
             source, target = pending.pop()
-            for child in self.files.list(source):
+            children = self.files.list(source)
+            cost += LISTING_COST + len(children)
+            if limit is not None and cost > limit:
+                raise too_large(top, limit)
+            for child in children:
                 here = posixpath.join(source, child.name)
                 there = target and posixpath.join(target, child.name)
                 for candidate in (here, there):
@@ -103,16 +138,30 @@ class Checker:
                     pending.append((here, there))
 
     def resolve(self, inside: str) -> str:
-        """`inside` with every symlink resolved (in the helper); the missing tail kept as written."""
+        """`inside` with every symlink resolved (in the helper); the missing tail kept as written.
+        sftp-server answers "no such file" both for a missing name and for a chain of links longer
+        than its realpath follows (32; the kernel follows 40): a name that lstat still reaches is
+        such a chain, and is refused rather than checked as written."""
         try:
             return self.files.realpath(inside)
         except FileRefused as exc:
             if exc.reason != FileRefused.MISSING:
                 raise
+        if self._reachable(inside):
+            raise unresolvable(paths.outside(self.mount, inside))
         parent = posixpath.dirname(inside)
         if parent == inside:
             return inside
         return posixpath.join(self.resolve(parent), posixpath.basename(inside))
+
+    def _reachable(self, inside: str) -> bool:
+        try:
+            self.files.lstat(inside)
+        except FileRefused as exc:
+            if exc.reason != FileRefused.MISSING:
+                raise
+            return False
+        return True
 
     def entry(self, inside: str) -> str:
         """The entry's own path: its directory resolved, its name kept (a link is not followed)."""

@@ -8,6 +8,7 @@ import contextlib
 
 from config.errors import DomainError, NotAllowed
 from nodes.client import FileRefused, NodeUnavailable
+from servers.files import paths
 from servers.files.denylist import Checker, Denylist
 from servers.files.helper import open_session
 
@@ -27,6 +28,11 @@ CHECKS = {
     b"hardlink@openssh.com": ("link", None),  # a second name for protected bytes: refused
     b"lsetstat@openssh.com": ("entry", None),
 }
+
+# The walk before a move runs in the session's request thread, which answers nothing meanwhile:
+# measured on the local node, 2,000 files in one directory take 0.15 s, 20,000 files 2.6-3 s, 200
+# directories of 10 files 0.6 s. A larger tree is refused with a reason rather than stall the session.
+TREE_LIMIT = 10_000
 
 
 class Protection:
@@ -60,8 +66,12 @@ class Protection:
             self._check(how, names)
         except NotAllowed as exc:
             return exc.message
-        except FileRefused:
-            return None  # sftp-server answers that itself (missing, not allowed on disk…)
+        except FileRefused as exc:
+            # A path the check cannot read on disk is refused, never forwarded unchecked: `chmod
+            # /data 000` would otherwise let `rename /data /d2` carry a protected file out of its
+            # name. (A missing name is no refusal: the checks treat it as a name to be created.)
+            shown = paths.outside(self.mount, exc.path)
+            return f"The server's protected files cannot be checked for {shown}: {exc.detail or exc.reason}."
         except (NodeUnavailable, DomainError) as exc:
             return f"The server's protected files cannot be checked now: {exc}"
         return None
@@ -74,7 +84,7 @@ class Protection:
         elif kind == "entry":
             check.path(names[0], follow=False, directory=directory)
         elif kind == "tree":
-            check.tree(names[0], to=names[1])
+            check.tree(names[0], to=names[1], limit=TREE_LIMIT)
         else:  # a hard link: the bytes it names, and the new name
             check.path(names[0])
             check.path(names[0], follow=False)

@@ -8,7 +8,9 @@ import os
 import pytest
 from paramiko.sftp import CMD_EXTENDED
 
-from tests.servers.files.test_denylist import host, planted, read_host
+from servers.files.helper import helper_for, session
+from servers.sftp import protection
+from tests.servers.files.test_denylist import DENYLIST, chained, host, planted, read_host
 from tests.sftp.conftest import sftp_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -18,10 +20,10 @@ def hardlink(sftp, source: str, target: str) -> None:
     sftp._request(CMD_EXTENDED, "hardlink@openssh.com", source, target)
 
 
-def refused(call, *args) -> str:
+def refused(call, *args, reason: str = "protected by the server's template") -> str:
     with pytest.raises(PermissionError) as caught:
         call(*args)
-    assert "protected by the server's template" in str(caught.value), args
+    assert reason in str(caught.value), args
     return str(caught.value)
 
 
@@ -85,3 +87,49 @@ def test_protected_files_are_out_of_reach_over_sftp(gateway, files_server, custo
         handle.write(b"changed")
     sftp.rename("/world", "/w2")
     assert read_host(server, "/free.txt") == b"changed" and os.path.isdir(host(server, "/w2"))
+
+
+def test_link_chains_unreadable_directories_and_newlines_do_not_escape(
+    gateway, files_server, customer, monkeypatch
+):
+    server = files_server()
+    planted(server)
+    server.template.file_denylist = [*DENYLIST, "/data/secret.txt"]
+    server.template.save(update_fields=["file_denylist"])
+    mount = helper_for(server).mount
+    with session(server, denylist=False) as files:
+        chained(server, files, mount, "secret.cfg", "chain")
+        chained(server, files, mount, "config", "dirchain")
+        files.mkdir(f"{mount}/x\ny")
+        files.write(f"{mount}/x\ny/evil.jar", [b"evil"])
+        files.mkdir(f"{mount}/data")
+        files.write(f"{mount}/data/secret.txt", [b"s3"])
+        files.mkdir(f"{mount}/many")
+        for i in range(31):
+            files.symlink("x", f"{mount}/many/{i}")  # the cheapest entries to make
+    sftp = gateway.sftp(sftp_name(customer, server))
+
+    chain = "too many symbolic links"
+    for path in ("/chain", "/dirchain/secret.yml"):
+        refused(sftp.open, path, reason=chain)
+    refused(sftp.open, "/dirchain/new.yml", "w", reason=chain)
+    refused(sftp.listdir, "/dirchain", reason=chain)
+    refused(sftp.chmod, "/dirchain/secret.yml", 0o666, reason=chain)
+    refused(sftp.open, "/x\ny/evil.jar")
+    refused(sftp.rename, "/x\ny/evil.jar", "/free.jar")
+
+    sftp.chmod("/data", 0)  # the check cannot list it now: the move is refused, not forwarded unchecked
+    with pytest.raises(PermissionError, match="cannot be checked for /data"):
+        sftp.rename("/data", "/d2")
+    sftp.chmod("/data", 0o755)
+    assert not os.path.exists(host(server, "/d2")) and read_host(server, "/data/secret.txt") == b"s3"
+    assert read_host(server, "/secret.cfg") == b"s1" and not os.path.exists(host(server, "/config/new.yml"))
+    with pytest.raises(FileNotFoundError):
+        sftp.rename("/nothing-here", "/n2")  # a missing source is sftp-server's own answer
+
+    # A move whose check would stall the session (a walk of the whole tree) is refused with a reason.
+    monkeypatch.setattr(protection, "TREE_LIMIT", 40)  # 10,000 in use: a listing costs 10, an entry 1
+    with pytest.raises(PermissionError, match="holds too many files to be checked"):
+        sftp.rename("/many", "/m2")
+    sftp.rename("/sub", "/s2")
+    assert os.path.isdir(host(server, "/many")) and os.path.isdir(host(server, "/s2"))

@@ -6,7 +6,7 @@ import string
 import pytest
 import yaml
 from defusedxml import ElementTree as ET
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from templates_app.configfiles import BadConfigFile, read_properties, rendered, rewrite
@@ -59,6 +59,7 @@ class TestProperties:
     def test_crlf_files_stay_crlf(self):
         assert rewrite("properties", "a=1\r\nb=2\r\n", {"a": "9"}) == "a=9\r\nb=2\r\n"
 
+    @settings(deadline=None)  # 200 ms by default: missed when the machine's two cores are busy
     @given(
         original=st.dictionaries(
             st.text(string.ascii_letters + string.digits + "-._", min_size=1, max_size=12),
@@ -297,6 +298,41 @@ class TestXml:
     def test_hostile_files_are_refused_not_read(self, text, message):
         with pytest.raises(BadConfigFile, match=message):
             rewrite("xml", text, {"r.x": "1"})
+
+    def test_a_file_no_key_changes_is_left_byte_for_byte(self):
+        text = (
+            '<?xml version="1.0"?>\n<!DOCTYPE project SYSTEM "project.dtd">\n<?render fast?>\n'
+            '<!-- before -->\n<project xmlns="http://maven.apache.org/POM/4.0.0" a="1">'
+            "<version>1</version></project>\n<!-- after -->\n"
+        )
+        for replace in ({"project.version": "1"}, {"project.version": {"2": "3"}}, {"other.x": "1"}, {}):
+            assert rewrite("xml", text, replace) == text
+        out = rewrite("xml", text, {"project.version": "2"})
+        assert out == text.replace("<version>1</version>", "<version>2</version>")
+        out = rewrite("xml", text, {"project.build.name": "x"})  # created: the root is re-indented
+        assert out.startswith(text[: text.index("<project")]) and out.endswith("</project>\n<!-- after -->\n")
+        assert "ns0" not in out and "<build>" in out and 'xmlns="http://maven.apache.org/POM/4.0.0"' in out
+
+    def test_keys_match_local_names_and_prefixes_stay_as_written(self):
+        text = '<m:project xmlns:m="urn:m"><m:version>1</m:version><x/></m:project>'
+        out = rewrite("xml", text, {"project.version": "2", "project.x": "[on='yes']"})
+        assert out == '<m:project xmlns:m="urn:m"><m:version>2</m:version><x on="yes" /></m:project>'
+        element = ET.fromstring(out).find("{urn:m}version")
+        assert element.text == "2"
+
+    def test_characters_xml_cannot_hold_are_dropped_from_values(self):
+        out = rewrite("xml", "<r><a/></r>", {"r.a": "x\x01\x1b[0m\ud800y\tz", "r.b": "[v='\x00q']"})
+        root = ET.fromstring(out)
+        assert root.findtext("a") == "x[0my\tz" and root.find("b").get("v") == "q"
+        assert rewrite("xml", "<r/>", {"r": "[1a='x']"}) == "<r>[1a='x']</r>"  # no such attribute name
+
+
+def test_nesting_too_deep_for_a_parser_is_a_bad_config_file():
+    with pytest.raises(BadConfigFile, match="nested too deeply"):
+        rewrite("json", "[" * 100_000 + "]" * 100_000, {"a": "1"})
+    deep = "".join(f"{'  ' * i}k{i}:\n" for i in range(3000)) + "  " * 3000 + "v: 1\n"
+    with pytest.raises(BadConfigFile, match="nested too deeply"):
+        rewrite("yaml", deep, {"a": "1"})
 
 
 def test_broken_json_and_yaml_are_bad_config_files():

@@ -68,6 +68,12 @@ def test_patterns_are_read_as_gitignore_reads_them():
     assert denylist.denies("/root-only.txt") and not denylist.denies("/sub/root-only.txt")
     assert not denylist.denies("/SECRET.CFG")  # another file: names are case-sensitive, as on disk
     assert not denylist.denies("/") and not Denylist([]) and not Denylist(["", "  ", "!"])
+    # A newline in a name is matched by wildcards like any other character, at any depth.
+    for path in ("/a\nb/config/x", "/x\n/secret.cfg", "/q\n.jar", "/a\n/b\n/c.jar", "/x\ny/evil.jar"):
+        assert denylist.denies(path), path
+    assert not denylist.denies("/a\nb/allowed.jar") and not denylist.denies("/secret.cfg\n")
+    assert Denylist(["a?b", "x/**/y"]).denies("/a\nb") and Denylist(["x/**/y"]).denies("/x/\n/y")
+    assert Denylist(["x?y/"]).denies("/x\ny", directory=True) and not Denylist(["ab"]).denies("/a\nb")
 
 
 @pytest.mark.parametrize(
@@ -200,3 +206,51 @@ def test_on_the_ssh_node_too(files_server, client_for, customer):
     answer = api.post(url(server, "/rename"), {"from": "/free.txt", "to": "/cfgdir/x"}, format="json")
     assert answer.status_code == 403
     assert api.get(url(server, "/content"), {"path": "/free.txt"}).json()["data"]["content"] == "free"
+
+
+def chained(server, files, mount: str, target: str, name: str, links: int = 35) -> None:
+    """`name` -> … -> `target` through `links` symlinks: more than sftp-server's realpath follows (32),
+    fewer than the kernel's 40, so every operation still reaches the target."""
+    previous = target
+    for i in range(1, links):
+        files.symlink(previous, f"{mount}/{name}{i}")
+        previous = f"{name}{i}"
+    files.symlink(previous, f"{mount}/{name}")
+
+
+@pytest.mark.django_db
+def test_long_link_chains_and_newlines_in_names_are_refused_too(files_server, client_for, customer):
+    server = files_server()
+    planted(server)
+    server.template.file_denylist = [*DENYLIST, "/data/secret.txt"]
+    server.template.save(update_fields=["file_denylist"])
+    mount = helper_for(server).mount
+    with session(server, denylist=False) as files:
+        chained(server, files, mount, "secret.cfg", "chain")
+        chained(server, files, mount, "config", "dirchain")
+        files.mkdir(f"{mount}/x\ny")
+        files.write(f"{mount}/x\ny/evil.jar", [b"evil"])
+        files.mkdir(f"{mount}/data")
+        files.write(f"{mount}/data/secret.txt", [b"s3"])
+    api = client_for(customer)
+    for path in ("/chain", "/dirchain/secret.yml", "/x\ny/evil.jar"):
+        answer = api.get(url(server, "/content"), {"path": path})
+        assert answer.status_code == 403, (path, answer.content)
+    put = api.put(url(server, "/content") + "?path=/dirchain/secret.yml", {"content": "mine"}, format="json")
+    assert put.status_code == 403, put.content
+    create = {"path": "/dirchain/new.yml", "content": "x"}
+    assert api.post(url(server, "/create"), create, format="json").status_code == 403
+    assert api.get(url(server), {"path": "/dirchain"}).status_code == 403
+    chmod = {"path": "/dirchain/secret.yml", "mode": "666"}
+    assert api.post(url(server, "/chmod"), chmod, format="json").status_code == 403
+    assert read_host(server, "/secret.cfg") == b"s1" and not os.path.exists(host(server, "/config/new.yml"))
+    beside = api.get(url(server, "/content"), {"path": "/x\ny/free.txt"})
+    assert beside.status_code == 404  # not protected: only missing
+
+    # A directory the check cannot list is not moved (nor deleted) unchecked, as over SFTP.
+    assert api.post(url(server, "/chmod"), {"path": "/data", "mode": "000"}, format="json").status_code == 200
+    answer = api.post(url(server, "/rename"), {"from": "/data", "to": "/d2"}, format="json")
+    assert answer.status_code in (403, 409), answer.content
+    assert api.delete(url(server) + "?path=/data").status_code in (403, 409)
+    assert api.post(url(server, "/chmod"), {"path": "/data", "mode": "755"}, format="json").status_code == 200
+    assert read_host(server, "/data/secret.txt") == b"s3" and not os.path.exists(host(server, "/d2"))
