@@ -16,6 +16,7 @@ from django.utils import timezone
 from templates_app.eggs_config import config_files_to_egg, done_to_egg, stop_to_egg
 from templates_app.laravel import laravel_export, rules_from_laravel, split_rules
 from templates_app.models import Template
+from templates_app.services import VARIABLE_FIELDS
 from templates_app.variables import BUILTINS, PLACEHOLDER_RE, canonical_name
 
 PTERODACTYL = "PTDL_v2"
@@ -55,15 +56,6 @@ EXPORTED_FIELDS = (
     "tags",
     "file_denylist",
 )
-VARIABLE_EXPORTED = (
-    "env_variable",
-    "name",
-    "description",
-    "default_value",
-    "user_viewable",
-    "user_editable",
-    "rules",
-)
 PLACEHOLDER_FORMS = {
     PTERODACTYL: {
         "SERVER_PORT": "server.build.default.port",
@@ -100,7 +92,7 @@ def _placeholders(form: str):
 def egg_export(template: Template, form: str = PTERODACTYL) -> dict:
     """The template as an egg (with the `hearth` extension) that imports back unchanged."""
     fields = {key: getattr(template, key) for key in EXPORTED_FIELDS}
-    variables = [{key: getattr(v, key) for key in VARIABLE_EXPORTED} for v in template.variables.all()]
+    variables = [{key: getattr(v, key) for key in VARIABLE_FIELDS} for v in template.variables.all()]
     return egg_from(fields, variables, form)
 
 
@@ -240,7 +232,7 @@ def _other_commands(fields: dict, form: str) -> dict:
 
 
 def egg_from(fields: dict, variables: list[dict], form: str = PTERODACTYL) -> dict:
-    """The egg for a template's fields (EXPORTED_FIELDS) and variables (VARIABLE_EXPORTED), no database."""
+    """The egg for a template's fields (EXPORTED_FIELDS) and variables (VARIABLE_FIELDS), no database."""
     if form not in FORMATS:
         raise ValueError(f"Unknown egg format {form!r}: {', '.join(FORMATS)}")
     defaults = {  # through JSON: a choice's default is its enum member

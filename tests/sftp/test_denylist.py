@@ -8,9 +8,9 @@ import os
 import pytest
 from paramiko.sftp import CMD_EXTENDED
 
-from servers.files.helper import helper_for, session
+from servers.files.helper import session
 from servers.sftp import protection
-from tests.servers.files.test_denylist import DENYLIST, chained, host, planted, read_host
+from tests.servers.files.test_denylist import escapes_planted, host, planted, read_host
 from tests.sftp.conftest import sftp_name
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -92,18 +92,8 @@ def test_protected_files_are_out_of_reach_over_sftp(gateway, files_server, custo
 def test_link_chains_unreadable_directories_and_newlines_do_not_escape(
     gateway, files_server, customer, monkeypatch
 ):
-    server = files_server()
-    planted(server)
-    server.template.file_denylist = [*DENYLIST, "/data/secret.txt"]
-    server.template.save(update_fields=["file_denylist"])
-    mount = helper_for(server).mount
+    server, mount = escapes_planted(files_server)
     with session(server, denylist=False) as files:
-        chained(server, files, mount, "secret.cfg", "chain")
-        chained(server, files, mount, "config", "dirchain")
-        files.mkdir(f"{mount}/x\ny")
-        files.write(f"{mount}/x\ny/evil.jar", [b"evil"])
-        files.mkdir(f"{mount}/data")
-        files.write(f"{mount}/data/secret.txt", [b"s3"])
         files.mkdir(f"{mount}/many")
         for i in range(31):
             files.symlink("x", f"{mount}/many/{i}")  # the cheapest entries to make

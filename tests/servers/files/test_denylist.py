@@ -218,8 +218,9 @@ def chained(server, files, mount: str, target: str, name: str, links: int = 35) 
     files.symlink(previous, f"{mount}/{name}")
 
 
-@pytest.mark.django_db
-def test_long_link_chains_and_newlines_in_names_are_refused_too(files_server, client_for, customer):
+def escapes_planted(files_server):
+    """A server whose protected files are reached by 35-link chains (to a file, to a directory), with a
+    directory named with a newline holding a jar, and /data holding a protected file."""
     server = files_server()
     planted(server)
     server.template.file_denylist = [*DENYLIST, "/data/secret.txt"]
@@ -232,6 +233,12 @@ def test_long_link_chains_and_newlines_in_names_are_refused_too(files_server, cl
         files.write(f"{mount}/x\ny/evil.jar", [b"evil"])
         files.mkdir(f"{mount}/data")
         files.write(f"{mount}/data/secret.txt", [b"s3"])
+    return server, mount
+
+
+@pytest.mark.django_db
+def test_long_link_chains_and_newlines_in_names_are_refused_too(files_server, client_for, customer):
+    server, _ = escapes_planted(files_server)
     api = client_for(customer)
     for path in ("/chain", "/dirchain/secret.yml", "/x\ny/evil.jar"):
         answer = api.get(url(server, "/content"), {"path": path})
