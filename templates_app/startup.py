@@ -53,9 +53,11 @@ from collections.abc import Iterable, Mapping
 import bashlex
 
 from templates_app.shell_layout import analyse
-from templates_app.shell_words import CODE, PANEL_PREFIX, PLAIN, REFERENCE_RE
+from templates_app.shell_words import CODE, NUMBER, NUMBER_VALUE_RE, PANEL_PREFIX, PLAIN, REFERENCE_RE
 from templates_app.variables import BUILTINS, PLAIN_VALUE_RE, UnsafeSubstitution, declared_names
 
+# The rendered command and its words, at most (Linux takes 128 KiB per environment string).
+MAX_RENDERED = 64 * 1024
 # Two words: a value that splits lands on every place it can reach (empty values reach none).
 PROBE_VALUE = "x x"
 # fmt: off
@@ -67,7 +69,7 @@ SHELL_BUILTINS = frozenset((
     "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return",
     "set", "shift", "shopt", "source", "suspend", "test", "times", "trap", "true", "type", "typeset",
     "ulimit", "umask", "unalias", "unset", "wait", "if", "for", "while", "until", "case", "time", "!",
-    "[[", "{", "function", "select", "coproc",
+    "[[", "{", "function", "select", "coproc", "compopt",
 ))
 # fmt: on
 
@@ -116,10 +118,11 @@ def launched(rendered: str) -> str:
         return rendered
     if len(trees) != 1 or trees[0].kind != "command" or trees[0].parts[0].kind != "word":
         return rendered
-    program = rendered[trees[0].parts[0].pos[0] : trees[0].parts[0].pos[1]]
+    start, end = trees[0].parts[0].pos
+    program = rendered[start:end]
     if program in SHELL_BUILTINS or "$" in program or "`" in program or "=" in program:
         return rendered
-    return f"exec {rendered}"
+    return f"{rendered[:start]}exec {rendered[start:]}"  # after a leading comment or blank line
 
 
 def customer_names(template, variables: Iterable | None = None) -> set[str]:
@@ -160,7 +163,16 @@ def startup_problems(template, variables: Iterable | None = None) -> list[str]:
     names = {*customer, *BUILTINS, *(_field(v, "env_variable", "") for v in variables)}
     text = template.start_command or ""
     problems = panel_name_problems(text, names)
-    _, findings, _ = analyse(text, dict.fromkeys(names, PROBE_VALUE), customer)
+    # Staff-only values as staff saved them: a filter's script in one is checked as written (shell_command)
+    staff = {
+        _field(v, "env_variable", ""): str(_field(v, "default_value", "") or "")
+        for v in variables
+        if _field(v, "env_variable", "") not in customer
+    }
+    try:
+        _, findings, _ = analyse(text, {**dict.fromkeys(names, PROBE_VALUE), **staff}, customer)
+    except UnsafeSubstitution as exc:  # a staff value of too many words
+        return [*problems, str(exc)]
     problems += [
         f"{f.reason}: a customer can edit {f.name}, so its value would run as code. Move it out of "
         "that place, or make the variable not editable by customers."
@@ -199,4 +211,14 @@ def render_startup(text: str, env: Mapping[str, str], *, customer: Iterable[str]
                 f"{finding.name}: the value holds characters that cannot be quoted safely at this place "
                 f"of the command ({finding.reason}); use letters, digits and . _ - + : / @ % , = only."
             )
+        if finding.level == NUMBER and not NUMBER_VALUE_RE.match(value):
+            raise UnsafeSubstitution(
+                f"{finding.name}: the start command uses it as a number here ({finding.reason}); "
+                "the value must be a whole number (digits, with an optional sign)."
+            )
+    if len(rendered) + sum(len(k) + len(v) + 2 for k, v in words.items()) > MAX_RENDERED:
+        raise UnsafeSubstitution(
+            f"the start command with these values is longer than {MAX_RENDERED // 1024} KB; "
+            "use shorter values or fewer words."
+        )
     return Rendered(rendered, words)

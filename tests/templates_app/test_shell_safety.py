@@ -6,6 +6,7 @@ import contextlib
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -122,12 +123,37 @@ BYPASSES = {
     "through a file descriptor": "exec 3<<< {{X}}; sh <&3",
     "into a loop that runs it": 'while read -r l; do sh -c "$l"; done <<< {{X}}',
     "in a case the parser cannot read": "case a in a) sh -c {{X}};; esac",
+    # Stream filters whose script runs or writes something, or is not the template's inline text
+    "awk piping to sh": "./srv {{X}} | awk '{print | \"sh\"}'",
+    "awk's system()": "./srv {{X}} | awk '{system($0)}'",
+    "awk writing a file then run": "./srv {{X}} | awk '{print > \"run.sh\"}'; sh run.sh",
+    "sed's e flag": './srv "{{X}}" | sed "s/\\(.*\\)/\\1/e"',
+    "sed's e command": "./srv {{X}} | sed e",
+    "sed writing a file then run": './srv "{{X}}" | sed -n "w run.sh"; bash run.sh',
+    "sed with a script file": "./srv {{X}} | sed -f filter.sed",
+    "sed after xargs": "printf %s {{X}} | xargs sed -n p",
+    # A file written downstream, run later
+    "tee -a then run": './srv "{{X}}" 2>&1 | tee -a log; bash log',
+    "a process substitution writing a file": './srv "{{X}}" > >(cat > run.sh); bash run.sh',
+    "cat > then run": './srv "{{X}}" | cat > run.sh; bash run.sh',
+    "tee then run": './srv "{{X}}" | tee run.sh; bash run.sh',
+    # Names bash evaluates: namerefs, indirection, integer variables
+    "a nameref": 'declare -n R={{X}}; ./srv "$R"',
+    "local -n": 'f() { local -n R={{X}}; ./srv "$R"; }; f',
+    "indirect through a copy": 'R="{{X}}"; ./srv "${!R}"',
+    "indirect": './srv "${!X}"',
+    "declare -i": "declare -i N={{X}}; ./srv",
+    "declare -i, then assigned": "declare -i N; N={{X}}; ./srv",
+    "read into an integer": "declare -i N; read N <<< {{X}}; ./srv",
+    # `[[` rewritten for the parser only where it is a command
+    "a [[ in a comment": '# [[ note\nbash <<< "{{X}}"\n# ]]',
+    "a stray [[ as an argument": 'echo [[ ; bash <<< "{{X}}" ; echo ]]',
+    "a pipe inside [[ $(…) ]]": "[[ $(echo {{X}} | sh) == uid* ]]",
 }
 # Places the panel cannot vouch for the quoting of: only plain values are accepted there.
 PLAIN_ONLY = [
     "printf %s `printf %s {{X}}`",
     "printf %s ${UNSET:-{{X}}}",
-    "printf %s $(( {{X}} + 1 ))",
     "cat <<EOF\n{{X}}\nEOF",
     "case a in a) printf %s {{X}};; esac",
     "printf %s $(printf %s {{X}})",
@@ -214,6 +240,12 @@ def test_panel_values_are_trusted(staff):
         "printf %s {{X}} > motd.txt; ./game",
         "nice -n 5 ./game {{X}}",
         "./game {{X}} 2>&1 | tee -a console.log",
+        # Console filters: the template's own inline sed or awk script, which runs and writes nothing
+        "./game {{X}} 2>&1 | sed -u -e 's/\\x1b\\[[0-9;]*m//g' -e '/^$/d'",
+        "./game {{X}} 2>&1 | tee -a console.log | sed -E 's/^(\\[[0-9:]+\\]) /\\1 /'",
+        "./game {{X}} | awk '{print $1; fflush()}'",
+        "./game {{X}} > >(sed -u 's/a/b/g') 2>&1",
+        "# a comment first\n./game {{X}}",
     ],
 )
 def test_ordinary_startups_are_accepted(staff, template):
@@ -230,6 +262,82 @@ def test_places_whose_quoting_cannot_be_followed_accept_only_plain_values(tmp_pa
     result = run(command, tmp_path, {"X": "plain-1.2_3"}, "bash")
     assert "plain-1.2_3" in result.stdout or template.startswith("printf %s $((")
     assert "pwned" not in command
+
+
+# Places bash evaluates as arithmetic: a name there is a variable, evaluated in turn, and a subscript
+# runs `$(…)`, quoted or not; every customer value is in the environment, so `X=Z` with Z='a[$(…)]' would
+# run. Only whole numbers are accepted there (a template is saved: a boolean or integer rule fits).
+ARITHMETIC = [
+    "[[ {{X}} -eq 1 ]] && printf yes; printf .",
+    '[[ "{{X}}" -ne 0 ]]; printf .',
+    "[[ 1 -lt '{{X}}' ]]; printf .",
+    "if [[ -n x && {{X}} -ge 1 ]]; then printf yes; fi",
+    "printf %s $(( {{X}} + 1 ))",
+    'printf %s "$(( X + 1 ))"',
+    "printf %s ${A[{{X}}]}",
+    "x=abcdef; printf %s ${x:{{X}}:2}",
+    'R="{{X}}"; printf %s $(( R * 2 ))',
+    "for R in {{X}}; do printf %s $(( R * 2 )); done",
+]
+
+
+@pytest.mark.parametrize("template", ARITHMETIC)
+def test_arithmetic_places_accept_whole_numbers_only(tmp_path, template):
+    for value in ["Z", "a[$(touch pwned)]", "1+1", "0x10", " 1"]:
+        with pytest.raises(UnsafeSubstitution, match="X: the start command uses it as a number here"):
+            render_for_shell(template, {"X": value})
+    for value in ["3", "-1", "+2", ""]:
+        command = render_for_shell(template, {"X": value})
+        run(command, tmp_path, {"X": value, "Z": "a[$(touch pwned)]"}, "bash")
+        assert list(tmp_path.iterdir()) == []
+    assert render_for_shell(template, {"X": "Z"}, customer=set())  # a staff value: the egg's own
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rules", [{"type": "boolean"}, {"type": "integer", "min": 0, "max": 1}])
+def test_a_valheim_shaped_egg_is_saved_and_runs(staff, tmp_path, rules):
+    text = "if [[ {{ENABLE_CROSSPLAY}} -eq 1 ]]; then printf '[%s]' -crossplay; else printf '[%s]' none; fi"
+    body = {**_api_body(), "startCommand": text}
+    body["variables"] = [
+        _api_variable("ENABLE_CROSSPLAY", defaultValue="0", rules={**rules, "required": True})
+    ]
+    assert staff.post("/api/templates", body, format="json").status_code == 201
+    for value, printed in [("1", "[-crossplay]"), ("0", "[none]")]:
+        result = run(
+            render_for_shell(text, {"ENABLE_CROSSPLAY": value}), tmp_path, {"ENABLE_CROSSPLAY": value}, "bash"
+        )
+        assert result.stdout == printed
+
+
+def test_a_value_splits_into_256_words_at_most():
+    with pytest.raises(UnsafeSubstitution, match="X: the value splits into more than 256 words"):
+        render_for_shell("./srv {{X}}", {"X": "a " * 257})
+    assert len(render_for_shell("./srv {{X}}", {"X": "a " * 256}).words) == 256
+    assert render_for_shell('./srv "{{X}}"', {"X": "a " * 4096}) == './srv "${X}"'  # quoted: one word
+
+
+def test_the_rendered_command_is_64_kb_at_most():
+    value = " ".join(["w" * 30] * 256)
+    with pytest.raises(UnsafeSubstitution, match="longer than 64 KB"):
+        render_for_shell("./srv" + " {{X}}" * 14, {"X": value})
+
+
+def test_following_values_is_linear_in_their_words():
+    """4096 words took 7.6 s (34 s twice): every spot was looked up in every word and assignment."""
+    start = time.monotonic()
+    render_for_shell("./srv {{X}} {{X}} --x={{Y}}; A={{Y}}", {"X": "a " * 256, "Y": "b " * 256})
+    assert time.monotonic() - start < 2
+
+
+@pytest.mark.django_db
+def test_a_server_with_too_many_words_is_refused_with_a_clear_400(make_template):
+    from config.errors import InvalidInput
+    from servers.lifecycle.create import check_startup
+
+    template = make_template([variable("ARGS")], start_command="./srv {{ARGS}}", environment={})
+    with pytest.raises(InvalidInput, match="ARGS: the value splits into more than 256 words"):
+        check_startup(template, {"ARGS": " ".join(["-x"] * 4096)})
+    check_startup(template, {"ARGS": "-dologs -adminlog"})
 
 
 def test_nul_characters_are_refused():
