@@ -15,7 +15,7 @@ from templates_app.shell_bash import (
     names_in_arithmetic,
     without_bash_tests,
 )
-from templates_app.shell_command import _Command, _interpreter_kind, _program, _walk
+from templates_app.shell_command import FD_OR_SUBSTITUTION_RE, _Command, _interpreter_kind, _program, _walk
 from templates_app.shell_render import _direct_references, _Spot, _with_references
 from templates_app.shell_words import (
     ASSIGNMENT_RE,
@@ -43,6 +43,7 @@ class _Layout:
         self.commands: list[_Command] = []
         self.pipelines: list[list[tuple[int, int]]] = []
         self.for_words: list[tuple[int, int, str]] = []  # (start, end, loop variable)
+        self.written: list[tuple[int, int]] = []  # `{ …; } > file`, `exec > file`: output that goes to a file
         self.arithmetic = arithmetic_spans(rendered)
         try:
             parseable, tests = without_bash_tests(rendered)
@@ -52,6 +53,9 @@ class _Layout:
             self.commands, self.pipelines, self.for_words = [], [], []
             self.error = str(exc) or type(exc).__name__
             self.unreadable_test = isinstance(exc, UnreadableTest)
+        # `exec > file` sends every later command's output there
+        if any(c.program_index() >= len(c.words) and c.writes_file(rendered) for c in self.commands):
+            self.written.append((0, len(rendered)))
         self.interpreter_anywhere = self.error is None and (
             any(c.runs_code() for c in self.commands)
             # chmod: a file written from a value may be made a program and run
@@ -72,6 +76,12 @@ class _Layout:
             for node in _walk(tree):
                 if node.kind == "command":
                     self.commands.append(_Command(node, self.source, self.staff_value))
+                elif node.kind == "compound" and any(
+                    r.type in OUTPUT_REDIRECTS
+                    and not FD_OR_SUBSTITUTION_RE.search(self.source[slice(*r.pos)])
+                    for r in getattr(node, "redirects", [])
+                ):
+                    self.written.append(node.pos)
                 elif node.kind == "pipeline":
                     self.pipelines.append([p.pos for p in node.parts if p.kind != "pipe"])
                 elif node.kind == "for":
@@ -90,6 +100,9 @@ class _Layout:
             )
             for name in used
         )
+
+    def in_safe_filter(self, position: int) -> bool:
+        return any(c.start <= position < c.end and c.is_safe_filter() for c in self.commands)
 
     def in_arithmetic(self, position: int) -> bool:
         return any(start <= position < end for start, end in self.arithmetic)
@@ -172,8 +185,9 @@ class _Layout:
             return CODE, "is piped into an interpreter"
         if any(c.reads_stream_as_code() or self._sets_evaluated(c) for c in substituted):
             return CODE, "is passed to an interpreter through a process substitution"
-        if self.interpreter_anywhere and any(
-            c.writes_file(self.source) for c in [command, *piped, *substituted]
+        into_file = any(start <= position < end for start, end in self.written)
+        if self.interpreter_anywhere and (
+            into_file or any(c.writes_file(self.source) for c in [command, *piped, *substituted])
         ):
             return CODE, "is written to a file by a command that also runs an interpreter"
         return DATA, ""
@@ -200,6 +214,9 @@ class _Layout:
             for word in command.words:
                 if match := ASSIGNMENT_RE.match(word.value):
                     spans.append((word.start, word.end, match.group(1)))
+        for command in self.commands:  # read A <<< "${X}", printf -v A '%s' "${X}": A holds X's value
+            if command.program_name() in SETTERS:
+                spans += [(command.start, command.end, name) for name in _set_names(command)]
         for start, end, name in spans + self.for_words:
             for index in range(bisect_left(dollars, start), bisect_left(dollars, end)):
                 names[index].append(name)
@@ -222,6 +239,12 @@ COMMAND_SEPARATOR_RE = re.compile(
     r"[;&|\n`{!]|(?<![$(])\(|\$\((?!\()|\b(?:then|do|else|elif|if|while|until)\b"
     r"|\s-(?:exec|execdir|ok|okdir)\s"
 )
+
+
+def _set_names(command: _Command) -> list[str]:
+    """The names read, mapfile or printf -v may set: every name-shaped word (and REPLY, MAPFILE)."""
+    words = [w.value for w in command.words[command.program_index() + 1 :] if w.literal]
+    return [*(w for w in words if NAME_RE.fullmatch(w)), "REPLY", "MAPFILE"]
 
 
 def _starts_a_command(before: str) -> bool:
@@ -273,8 +296,8 @@ def analyse(
     pending += _arithmetic_names(layout, tainted, ours)
     while pending:
         spot = pending.pop()
-        if (spot.name, spot.position) in findings:
-            continue
+        if (spot.name, spot.position) in findings or (spot.single and layout.in_safe_filter(spot.position)):
+            continue  # `awk '{print $1}'`: awk's own field, in a filter that runs nothing
         level, reason = layout.verdict(spot.position)
         if layout.in_arithmetic(spot.position) and level < NUMBER:
             level, reason = NUMBER, "is evaluated as arithmetic by bash, where a name runs what it holds"

@@ -174,6 +174,7 @@ class _Spot:
     quoting: int  # DATA, or PLAIN where the scanner cannot vouch for the quoting
     written: str = ""  # how the template wrote a reference of its own ($A, $1…)
     why: str = ""  # what makes `quoting` stricter than DATA, when the place alone does not tell
+    single: bool = False  # written inside '…': expanded only by a program that re-reads the text
 
 
 IFS_RE = re.compile(r"[ \t\n]+")  # the shell's default IFS: space, tab, newline
@@ -267,8 +268,9 @@ def _direct_references(
             continue
         scanner.feed(rendered[fed : match.start()])
         fed = match.start()
-        if scanner.comment or scanner.escaped or scanner.state == "'":
-            continue  # not expanded: `awk '{print $1}'` is awk's
+        if scanner.comment or scanner.escaped:
+            continue
+        single = scanner.state == "'"  # `sh -c 'sh -c "$X"'` expands it; `awk '{print $1}'` is awk's
         unquoted = scanner.state in ("", "$(", "(")  # split and globbed there
         doubtful = unquoted or scanner.uncertain or scanner.in_unquoted_substitution
         written = "$" + match.group(1)
@@ -276,5 +278,5 @@ def _direct_references(
             why = "is expanded indirectly, as the name of a variable, which bash evaluates"
             spots.append(_Spot(name, match.start(), False, CODE, "${!" + match.group(1) + "}", why))
             continue
-        spots.append(_Spot(name, match.start(), False, PLAIN if doubtful else DATA, written))
+        spots.append(_Spot(name, match.start(), False, PLAIN if doubtful else DATA, written, single=single))
     return spots

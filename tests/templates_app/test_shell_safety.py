@@ -137,7 +137,16 @@ BYPASSES = {
     "a process substitution writing a file": './srv "{{X}}" > >(cat > run.sh); bash run.sh',
     "cat > then run": './srv "{{X}}" | cat > run.sh; bash run.sh',
     "tee then run": './srv "{{X}}" | tee run.sh; bash run.sh',
+    "a block written to a file then run": '{ ./srv "{{X}}"; } > run.sh; bash run.sh',
+    "a subshell written to a file then run": '( ./srv "{{X}}" ) > run.sh; bash run.sh',
+    "an if written to a file then run": 'if true; then ./srv "{{X}}"; fi > run.sh; bash run.sh',
+    "exec > file, then run": 'exec > run.sh; ./srv "{{X}}"; bash run.sh',
+    # Names set from a value by read or printf -v, and single-quoted text a nested shell expands
+    "read, then sh -c": 'read -r A <<< "{{X}}"; sh -c "$A"',
+    "printf -v, then eval": 'printf -v A \'%s\' "{{X}}"; eval "$A"',
+    "the template's own $X in single quotes": "bash -c 'eval \"$X\"'",
     # Names bash evaluates: namerefs, indirection, integer variables
+    "indirect in a trap": "trap 'echo ${!X}' EXIT; ./srv",
     "a nameref": 'declare -n R={{X}}; ./srv "$R"',
     "local -n": 'f() { local -n R={{X}}; ./srv "$R"; }; f',
     "indirect through a copy": 'R="{{X}}"; ./srv "${!R}"',
