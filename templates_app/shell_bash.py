@@ -100,9 +100,10 @@ def _arithmetic_operands(rewritten: str, offset: int) -> list[tuple[int, int]]:
 
 # Where arithmetic starts in the text: `$((`, `((`, `$[`, a subscript `${A[`, an offset `${x:`, an
 # indexed assignment `A[…]=`. Each runs to its matching closer.
-ARITHMETIC_START_RE = re.compile(
-    r"\$\(\(|(?<!\$)\(\(|\$\[|\$\{#?[A-Za-z_][A-Za-z0-9_]*\[|\$\{[A-Za-z_][A-Za-z0-9_]*:(?![-=+?])"
-    r"|(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*\[(?=[^\]\n]*\]\+?=)"
+ARITHMETIC_START_RES = (
+    re.compile(r"\$\(\(|(?<!\$)\(\(|\$\[|\$\{[#!]?[A-Za-z_][A-Za-z0-9_]*\["),
+    re.compile(r"\$\{[#!]?(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+|[@*])(?:\[[^\]]*\])?:(?![-=+?])"),
+    re.compile(r"(?<![A-Za-z0-9_$])[A-Za-z_][A-Za-z0-9_]*\[(?=[^\]\n]*\]\+?=)"),
 )
 CLOSERS = {"(": ")", "[": "]", ":": "}"}
 
@@ -110,7 +111,7 @@ CLOSERS = {"(": ")", "[": "]", ":": "}"}
 def arithmetic_spans(text: str) -> list[tuple[int, int]]:
     """The spans of `text` bash evaluates as arithmetic (outside `[[ … ]]`, see without_bash_tests)."""
     spans = []
-    for start in ARITHMETIC_START_RE.finditer(text):
+    for start in (match for pattern in ARITHMETIC_START_RES for match in pattern.finditer(text)):
         opener = start.group()[-1]
         spans.append((start.end(), _matching(text, start.end(), opener)))
     return spans

@@ -32,20 +32,41 @@ value lands is classified:
 - `CODE`: a place a nested interpreter re-parses, or the program to run. Refused when the template is
   saved or imported (StartupProblem) and again at render time (UnsafeSubstitution), whatever the value.
 - `PLAIN`: a place whose quoting the panel cannot follow for certain (backticks, `${…}` operators,
-  `$((…))`, here-documents, `case`, an unquoted `$(…)`, the template's own unquoted `$NAME`). Only
-  plain values (letters, digits and `._-+:/@%,=`) are accepted there. In a command bashlex cannot
-  parse, a value is CODE when the text runs an interpreter anywhere or the value may stand where a
-  command's program goes, PLAIN otherwise.
+  here-documents, `case`, an unquoted `$(…)`, the template's own unquoted `$NAME`). Only plain values
+  (letters, digits and `._-+:/@%,=`) are accepted there. In a command bashlex cannot parse, a value is
+  CODE when the text runs an interpreter anywhere or the value may stand where a command's program
+  goes, PLAIN otherwise.
+- `NUMBER`: a place bash evaluates as arithmetic: `$((…))`, `((…))`, an array subscript `${A[…]}`, an
+  offset `${x:…}`, an operand of `-eq -ne -lt -le -gt -ge` in `[[ … ]]` (quoted or not). There a name
+  is a variable, evaluated in turn, and `a[$(id)]` runs `id`; every customer value is in the
+  environment, so `X=Z` with `Z='a[$(id)]'` would run. Only whole numbers (`^[-+]?[0-9]+$`, or empty)
+  are accepted there, decided on the value when the server is created or changed and at each start;
+  the template itself is saved (its rule is then an integer or a boolean).
 
-Output piped into sed or awk running the template's own script is that filter's data (the script is
-staff's); `2>&1` and `> >(…)` write no file a later command could run.
+Namerefs and integer variables (`declare -n`, `local -i`…), `${!NAME}` and names `read` or
+`printf -v` set are evaluated by bash: a customer value assigned to one, or a customer-derived name
+expanded indirectly, is CODE.
+
+Output piped into sed or awk is that filter's data only when its script is the template's own (written
+inline, or a staff-only variable's value) and can neither run nor write anything (no sed `e`, `w`,
+`W`, `r`, `R`, no awk `system`, `|`, `getline`, `>`; never `-f`, never after xargs or parallel; see
+shell_filters). `2>&1` and `> >(…)` write no file themselves; but wherever a customer value flows (the
+command, later members of its pipeline, commands inside its process substitutions, a block or
+`exec` redirected to a file), a file written there (a redirection, tee, dd, cp…) makes the value CODE
+when the text also runs an interpreter: the file could be run.
+
+Size. A value splits into at most 256 words (each is a variable of the container's environment), and
+the rendered command with its words is at most 64 KB (Linux takes 128 KiB per environment string):
+beyond, the value is refused with a 400. Following values is linear in their words.
 
 Names the template itself assigns from a customer value (`A="${X}"`, `for A in "${X}"`) are followed:
 `$A` is then a customer value too. Variables the customer cannot edit (and the panel's built-ins) are
 trusted: staff wrote them.
 
 Modules: the tables of programs and flags are in `shell_words`, the rendering and its quoting scanner in
-`shell_render`, the bashlex layout and `analyse` in `shell_layout`; this module holds the entry points.
+`shell_render`, the bashlex layout and `analyse` in `shell_layout` (one command in `shell_command`,
+bash's `[[ … ]]` and arithmetic in `shell_bash`, sed and awk scripts in `shell_filters`); this module
+holds the entry points.
 """
 
 from collections.abc import Iterable, Mapping

@@ -285,6 +285,8 @@ ARITHMETIC = [
     'printf %s "$(( X + 1 ))"',
     "printf %s ${A[{{X}}]}",
     "x=abcdef; printf %s ${x:{{X}}:2}",
+    'set -- a b c; printf %s "${@:{{X}}}"',
+    "printf %s ${A[@]:1:{{X}}}",
     'R="{{X}}"; printf %s $(( R * 2 ))',
     "for R in {{X}}; do printf %s $(( R * 2 )); done",
 ]
