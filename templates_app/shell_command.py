@@ -104,7 +104,8 @@ class _Command:
         flags = (w.value for w in self.words[self.program_index() + 1 :] if w.literal and w.value[:1] == "-")
         return next((f for f in flags if not f.startswith("--") and ("i" in f or "n" in f)), None)
 
-    def is_safe_filter(self) -> bool:
+    @cached_property
+    def safe_filter(self) -> bool:
         """sed or awk running an inline script that runs and writes nothing (templates_app.shell_filters),
         not handed its input as arguments by xargs or parallel."""
         program = self.program_index()
@@ -128,7 +129,7 @@ class _Command:
 
     def runs_code(self) -> bool:
         """Runs an interpreter that could run what it reads (a safe stream filter does not)."""
-        return self.has_interpreter() and not self.is_safe_filter()
+        return self.has_interpreter() and not self.safe_filter
 
     def writes_file(self, source: str) -> bool:
         """Writes what it reads to a file (tee, dd, a redirection to a file; not `2>&1` or `> >(…)`)."""

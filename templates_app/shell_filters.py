@@ -76,7 +76,7 @@ def _glued_value(word: str, sed: bool) -> bool:
 
 # A sed script, command by command: addresses, then one command letter and what it takes.
 SED_ADDRESS_RE = re.compile(
-    r"(?:[0-9]+(?:~[0-9]+)?|\$|/(?:[^/\\\n]|\\.)*/[IM]*|\\(.)(?:(?!\1)[^\\\n]|\\.)*\1[IM]*)"
+    r"(?:[0-9]+(?:~[0-9]+)?|[+~][0-9]+|\$|/(?:[^/\\\n]|\\.)*/[IM]*|\\(.)(?:(?!\1)[^\\\n]|\\.)*\1[IM]*)"
 )
 SED_SIMPLE = frozenset("pdDnNgGhHxPlzF=q{}QLT")
 SED_TO_LINE_END = frozenset("aic:btT#")

@@ -5,6 +5,7 @@ every customer value through it."""
 import re
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping
+from functools import cached_property
 
 import bashlex
 
@@ -89,6 +90,7 @@ class _Layout:
                     for word in words[1:]:
                         self.for_words.append((*word.pos, words[0].word))
 
+    @cached_property
     def assigns_arithmetic_names(self) -> bool:
         """Does the text assign a name it also uses in arithmetic (`R=…; $(( R ))`)? Where bashlex cannot
         parse the text the panel cannot follow what R is set from."""
@@ -102,7 +104,7 @@ class _Layout:
         )
 
     def in_safe_filter(self, position: int) -> bool:
-        return any(c.start <= position < c.end and c.is_safe_filter() for c in self.commands)
+        return any(c.start <= position < c.end and c.safe_filter for c in self.commands)
 
     def in_arithmetic(self, position: int) -> bool:
         return any(start <= position < end for start, end in self.arithmetic)
@@ -301,7 +303,7 @@ def analyse(
         level, reason = layout.verdict(spot.position)
         if layout.in_arithmetic(spot.position) and level < NUMBER:
             level, reason = NUMBER, "is evaluated as arithmetic by bash, where a name runs what it holds"
-        elif layout.error is not None and layout.assigns_arithmetic_names() and level < NUMBER:
+        elif layout.error is not None and layout.assigns_arithmetic_names and level < NUMBER:
             level, reason = (
                 NUMBER,
                 "may be copied into a name used in arithmetic, in a command the panel cannot parse",

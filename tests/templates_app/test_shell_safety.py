@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templates_app.models import Template
+from templates_app.shell_filters import is_safe_filter
 from templates_app.startup import startup_problems
 from templates_app.variables import UnsafeSubstitution, render_for_shell
 from tests.fixtures.templates import template_fields, variable
@@ -271,6 +272,41 @@ def test_places_whose_quoting_cannot_be_followed_accept_only_plain_values(tmp_pa
     result = run(command, tmp_path, {"X": "plain-1.2_3"}, "bash")
     assert "plain-1.2_3" in result.stdout or template.startswith("printf %s $((")
     assert "pwned" not in command
+
+
+# Console filters: data filters only when the inline script can neither run a program nor touch a file.
+SAFE_FILTERS = [
+    ("sed", ["-u", "-e", r"s/\x1b\[[0-9;]*m//g", "-e", "/^$/d"]),
+    ("sed", ["-E", r"s/^(\[[0-9:]+\]) /\1 /"]),
+    ("sed", ["-n", "/Done/,+2p"]),
+    ("sed", ["/x/{s/a/b/;p}", "-l80"]),
+    ("sed", ["s/e/w/g"]),  # e and w as text of the substitution, not as its flags
+    ("awk", ["{print $1; fflush()}"]),
+    ("gawk", ["-F:", "-v", "a=1", "{print a, $2}"]),
+]
+UNSAFE_FILTERS = [
+    ("sed", ["s/a/b/e"]),
+    ("sed", ["e"]),
+    ("sed", ["1e id"]),
+    ("sed", ["-n", "w run.sh"]),
+    ("sed", ["s/a/b/w x"]),
+    ("sed", ["$!N;W x"]),
+    ("sed", ["r /etc/passwd"]),
+    ("sed", ["-f", "x.sed"]),
+    ("sed", ["-i", "s/a/b/", "f"]),
+    ("sed", [None]),  # a word the panel cannot read
+    ("awk", ['{print | "sh"}']),
+    ("awk", ["{system($0)}"]),
+    ("awk", ['{print > "x"}']),
+    ("awk", ['{"id" | getline x}']),
+    ("awk", ["-f", "x.awk"]),
+    ("gawk", ['@load "x"']),
+]
+
+
+def test_only_filters_that_run_and_write_nothing_are_data():
+    assert all(is_safe_filter(program, arguments) for program, arguments in SAFE_FILTERS)
+    assert not any(is_safe_filter(program, arguments) for program, arguments in UNSAFE_FILTERS)
 
 
 # Places bash evaluates as arithmetic: a name there is a variable, evaluated in turn, and a subscript
