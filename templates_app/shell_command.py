@@ -138,6 +138,18 @@ class _Command:
             for start, end, kind in self.redirects
         )
 
+    def written_names(self, source: str) -> set[str]:
+        """Base names of the files it writes, as far as the text tells (`> run.sh`, `tee -a start.sh`)."""
+        targets = [
+            source[start:end].lstrip("0123456789&>|").strip().strip("'\"")
+            for start, end, kind in self.redirects
+            if kind in OUTPUT_REDIRECTS and not FD_OR_SUBSTITUTION_RE.search(source[start:end])
+        ]
+        if self.program_name() in WRITERS:
+            after = self.words[self.program_index() + 1 :]
+            targets += [w.value.split("=", 1)[-1] for w in after if w.literal and not w.value.startswith("-")]
+        return {target.rsplit("/", 1)[-1] for target in targets if target}
+
     def has_interpreter(self) -> bool:
         """Runs a shell, an interpreter or a builtin that evaluates code (eval, source, trap…)."""
         program = self.program_index()

@@ -188,11 +188,18 @@ class _Layout:
         if any(c.reads_stream_as_code() or self._sets_evaluated(c) for c in substituted):
             return CODE, "is passed to an interpreter through a process substitution"
         into_file = any(start <= position < end for start, end in self.written)
-        if self.interpreter_anywhere and (
-            into_file or any(c.writes_file(self.source) for c in [command, *piped, *substituted])
-        ):
+        writers = [c for c in [command, *piped, *substituted] if c.writes_file(self.source)]
+        if self.interpreter_anywhere and (into_file or writers):
             return CODE, "is written to a file by a command that also runs an interpreter"
+        if any(c.written_names(self.source) & self.programs for c in writers):
+            return CODE, "is written to a file the command then runs as a program"
         return DATA, ""
+
+    @cached_property
+    def programs(self) -> set[str]:
+        """Base names of the programs the text runs (`./start.sh` → start.sh)."""
+        named = (c.words[c.program_index()] for c in self.commands if c.program_index() < len(c.words))
+        return {word.value.rsplit("/", 1)[-1] for word in named if word.literal}
 
     def _commands_within(self, spans: list[tuple[int, int]]) -> list[_Command]:
         return [c for c in self.commands if any(start <= c.start and c.end <= end for start, end in spans)]

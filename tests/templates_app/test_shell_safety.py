@@ -142,6 +142,9 @@ BYPASSES = {
     "a subshell written to a file then run": '( ./srv "{{X}}" ) > run.sh; bash run.sh',
     "an if written to a file then run": 'if true; then ./srv "{{X}}"; fi > run.sh; bash run.sh',
     "exec > file, then run": 'exec > run.sh; ./srv "{{X}}"; bash run.sh',
+    "tee over a program, then run": './srv "{{X}}" | tee start.sh; ./start.sh',
+    "written over a program, then run": 'printf %s "{{X}}" > ./start.sh; ./start.sh',
+    "dd over a program, then run": './srv "{{X}}" | dd of=bin/game; bin/game',
     # Names set from a value by read or printf -v, and single-quoted text a nested shell expands
     "read, then sh -c": 'read -r A <<< "{{X}}"; sh -c "$A"',
     "printf -v, then eval": 'printf -v A \'%s\' "{{X}}"; eval "$A"',
