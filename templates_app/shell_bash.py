@@ -44,8 +44,8 @@ def without_bash_tests(text: str) -> tuple[str, list[tuple[int, int]]]:
         if end is None:
             raise UnreadableTest("a [[ without its ]]")
         inner = text[start.end() : end]
-        if any(mark in inner for mark in UNREADABLE_IN_TEST):
-            raise UnreadableTest("a [[ … ]] holding a substitution, a comment or a newline")
+        if any(mark in inner for mark in UNREADABLE_IN_TEST) or LONE_SEPARATOR_RE.search(_unquoted(inner)):
+            raise UnreadableTest("a [[ … ]] holding a substitution, a comment, a newline or a separator")
         rewritten = _unquoted_sub(inner)
         arithmetic += _arithmetic_operands(rewritten, start.end())
         out += [text[position : start.start()], "[ ", rewritten, "  ]"]
@@ -78,6 +78,15 @@ def _test_end(text: str, i: int) -> int | None:
             return found.start()
         i += 1
     return None
+
+
+# `;`, `|` or `&` alone inside `[[ … ]]` (bash refuses them; the rewrite would hide what follows)
+LONE_SEPARATOR_RE = re.compile(r"(?<![|&])[;|&](?![|&])")
+QUOTED_RE = re.compile(r"('[^']*'|\"(?:[^\"\\]|\\.)*\")")
+
+
+def _unquoted(inner: str) -> str:
+    return "".join(part for index, part in enumerate(QUOTED_RE.split(inner)) if not index % 2)
 
 
 def _unquoted_sub(inner: str) -> str:

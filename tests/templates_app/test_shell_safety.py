@@ -162,6 +162,9 @@ BYPASSES = {
     "a [[ in a comment": '# [[ note\nbash <<< "{{X}}"\n# ]]',
     "a stray [[ as an argument": 'echo [[ ; bash <<< "{{X}}" ; echo ]]',
     "a pipe inside [[ $(…) ]]": "[[ $(echo {{X}} | sh) == uid* ]]",
+    "a separator inside [[ ]]": '[[ -n x ; bash <<< "{{X}}" ; -n y ]]',
+    "a [[ after a heredoc-free newline": '[[ -n x\n]]; bash <<< "{{X}}"',
+    "a [[ in quotes": 'echo "[[ x"; bash <<< "{{X}}"; echo "x ]]"',
 }
 # Places the panel cannot vouch for the quoting of: only plain values are accepted there.
 PLAIN_ONLY = [
