@@ -55,6 +55,36 @@ def without_bash_tests(text: str) -> tuple[str, list[tuple[int, int]]]:
     return "".join(out) + text[position:], arithmetic
 
 
+def without_lists_in_substitutions(text: str) -> str:
+    """`&&` and `||` inside `$(…)` as `; ` (bashlex cannot parse them there: Valheim's
+    `$( [[ … ]] && echo " -crossplay ")`); the same commands at the same positions."""
+    out, stack, i = list(text), [], 0
+    while i < len(text):
+        char, top = text[i], stack[-1] if stack else ""
+        if top == "'":
+            if char == "'":
+                stack.pop()
+        elif char == "\\":
+            i += 1
+        elif text.startswith("$(", i):
+            stack.append("$(")
+            i += 1
+        elif top == '"':
+            if char == '"':
+                stack.pop()
+        elif char in "'\"":
+            stack.append(char)
+        elif char == "(":
+            stack.append("(")
+        elif char == ")" and top in ("$(", "("):
+            stack.pop()
+        elif "$(" in stack and text[i : i + 2] in ("&&", "||"):
+            out[i : i + 2] = ";", " "
+            i += 1
+        i += 1
+    return "".join(out)
+
+
 def _at_command(scanner: _ShellScanner) -> bool:
     """Is the word starting here the first of a command (after `if`, `!`, `&&`…), outside quotes and
     comments?"""

@@ -15,6 +15,7 @@ from templates_app.shell_bash import (
     arithmetic_spans,
     names_in_arithmetic,
     without_bash_tests,
+    without_lists_in_substitutions,
 )
 from templates_app.shell_command import FD_OR_SUBSTITUTION_RE, _Command, _interpreter_kind, _program, _walk
 from templates_app.shell_render import _direct_references, _Spot, _with_references
@@ -48,6 +49,7 @@ class _Layout:
         self.arithmetic = arithmetic_spans(rendered)
         try:
             parseable, tests = without_bash_tests(rendered)
+            parseable = without_lists_in_substitutions(parseable)
             self.arithmetic += tests
             self._read(bashlex.parse(parseable) if parseable.strip() else [])
         except Exception as exc:  # bashlex raises many kinds; what it cannot read takes the strict path

@@ -362,6 +362,21 @@ def test_a_valheim_shaped_egg_is_saved_and_runs(staff, tmp_path, rules):
         assert result.stdout == printed
 
 
+def test_valheims_own_startup_runs_and_its_values_stay_data(tmp_path):
+    """As the egg writes it: `[[ … -eq 1 ]]` inside `$( … && … )`, a staff-only sed filter, a staff trap."""
+    text = (
+        'printf \'[%s]\' -name "{{NAME}}" $( [[ {{CROSSPLAY}} -eq 1 ]] && echo " -crossplay ") '
+        '> >(sed -uE "{{FILTER}}") & trap "{{STOP}}" 15; wait $!'
+    )
+    env = {"NAME": "$(touch pwned)", "CROSSPLAY": "1", "FILTER": "s/^/>/", "STOP": "kill -2 $!; wait;"}
+    command = render_for_shell(text, env, customer={"NAME", "CROSSPLAY"})
+    result = run(command, tmp_path, {**env, **command.words}, "bash")
+    assert result.stdout == ">[-name][$(touch pwned)][-crossplay]"
+    with pytest.raises(UnsafeSubstitution, match="CROSSPLAY: the start command uses it as a number"):
+        render_for_shell(text, {**env, "CROSSPLAY": "Z"}, customer={"NAME", "CROSSPLAY"})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_value_splits_into_256_words_at_most():
     with pytest.raises(UnsafeSubstitution, match="X: the value splits into more than 256 words"):
         render_for_shell("./srv {{X}}", {"X": "a " * 257})
