@@ -536,6 +536,13 @@ PROGRAMS = [
     "printf %s $(printf %s {arg})",
     "printf %s `printf %s {arg}`",
     "find . -maxdepth 0 -exec {arg} \\;",
+    "[[ {arg} -eq 1 ]]",
+    "printf %s $(( {arg} + 1 ))",
+    "printf %s {arg} | sed e",
+    "printf %s {arg} | awk '{{system($0)}}'",
+    'declare -n R={arg}; printf %s "$R"',
+    "declare -i N={arg}",
+    "printf %s {arg} | tee run.sh; sh run.sh",
 ]
 ARGUMENTS = ["{{X}}", '"{{X}}"', "'{{X}}'", '"a {{X}}"', "pre{{X}}", "\\{{X}}"]
 PAYLOADS = [
@@ -548,6 +555,7 @@ PAYLOADS = [
     "a\ntouch pwned",
     "x'$(touch pwned)'",
     "./pwned.sh",
+    "a[$(touch pwned)]",
 ]
 
 
