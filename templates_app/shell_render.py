@@ -5,8 +5,16 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from templates_app.shell_words import ASSIGNMENT_RE, DATA, PLAIN, POSITIONAL_RE, REFERENCE_RE, WORD_PREFIX
-from templates_app.variables import PLACEHOLDER_RE, canonical_name
+from templates_app.shell_words import (
+    ASSIGNMENT_RE,
+    CODE,
+    DATA,
+    PLAIN,
+    POSITIONAL_RE,
+    REFERENCE_RE,
+    WORD_PREFIX,
+)
+from templates_app.variables import PLACEHOLDER_RE, UnsafeSubstitution, canonical_name
 
 REDIRECT_RE = re.compile(r"^[0-9]*(<<<|<<-?|<>|<&|>&|>>|>\||&>>|&>|<|>)")
 KEYWORDS = frozenset(("if", "then", "else", "elif", "do", "while", "until", "!", "{", "}", "time"))
@@ -165,9 +173,14 @@ class _Spot:
     placeholder: bool  # written as {{NAME}} (else the template wrote $NAME itself)
     quoting: int  # DATA, or PLAIN where the scanner cannot vouch for the quoting
     written: str = ""  # how the template wrote a reference of its own ($A, $1…)
+    why: str = ""  # what makes `quoting` stricter than DATA, when the place alone does not tell
+    single: bool = False  # written inside '…': expanded only by a program that re-reads the text
 
 
 IFS_RE = re.compile(r"[ \t\n]+")  # the shell's default IFS: space, tab, newline
+# Words of one value that splits: each is a variable of the container's environment and a reference
+# in the command, which Linux caps at 128 KiB (one environment string) and the analysis follows.
+MAX_WORDS = 256
 
 
 def word_name(name: str, index: int) -> str:
@@ -180,6 +193,11 @@ def _split_reference(scanner: _ShellScanner, name: str, value: str, words: dict[
     variable holding that word (a plain one-word value keeps its own name). Only the word count enters
     the text: `pre{{X}}post` with `a b` is `pre"${HEARTH_W_X_1}" "${HEARTH_W_X_2}"post`."""
     parts = [part for part in IFS_RE.split(value) if part]
+    if len(parts) > MAX_WORDS:
+        raise UnsafeSubstitution(
+            f"{name}: the value splits into more than {MAX_WORDS} words where the start command uses it "
+            f"unquoted; use fewer words (at most {MAX_WORDS})."
+        )
     if parts == [value]:
         return f'"${{{name}}}"'
     names = [word_name(name, index) for index, _ in enumerate(parts, 1)]
@@ -252,8 +270,13 @@ def _direct_references(
         fed = match.start()
         if scanner.comment or scanner.escaped:
             continue
+        single = scanner.state == "'"  # `sh -c 'sh -c "$X"'` expands it; `awk '{print $1}'` is awk's
         unquoted = scanner.state in ("", "$(", "(")  # split and globbed there
         doubtful = unquoted or scanner.uncertain or scanner.in_unquoted_substitution
         written = "$" + match.group(1)
-        spots.append(_Spot(name, match.start(), False, PLAIN if doubtful else DATA, written))
+        if match.group(0).startswith("${!"):  # bash reads the value as a name, and evaluates its subscript
+            why = "is expanded indirectly, as the name of a variable, which bash evaluates"
+            spots.append(_Spot(name, match.start(), False, CODE, "${!" + match.group(1) + "}", why))
+            continue
+        spots.append(_Spot(name, match.start(), False, PLAIN if doubtful else DATA, written, single=single))
     return spots

@@ -4,7 +4,9 @@ re-read their arguments as code, with which flags, and the levels a customer's v
 import re
 from dataclasses import dataclass
 
-DATA, PLAIN, CODE = 0, 1, 2
+DATA, PLAIN, NUMBER, CODE = 0, 1, 2, 3
+# A NUMBER place (bash arithmetic) accepts an integer only; empty counts as 0 there.
+NUMBER_VALUE_RE = re.compile(r"^([-+]?[0-9]+)?$")
 # The panel's own names in the container: the start command (HEARTH_STARTUP) and the words of values
 # that split (HEARTH_W_<NAME>_<n>). Never a template's or a customer's.
 PANEL_PREFIX = "HEARTH_"
@@ -51,6 +53,8 @@ ALWAYS_CODE = frozenset((
 # fmt: on
 # Of those, the filters whose input stream is data to the script they are given.
 STREAM_FILTERS = frozenset(("sed", "gsed", "awk", "gawk", "mawk", "nawk"))
+# Programs that write what they read to a file a later command could run.
+WRITERS = frozenset(("tee", "dd", "cp", "mv", "install", "sponge", "split", "csplit", "ln", "cpio", "patch"))
 # They set a name from each argument: `declare 'a[$(id)]'` runs `id` in bash; `NAME=value` is data.
 DECLARES = frozenset(("declare", "typeset", "local", "export", "readonly"))
 # `[ -v "$X" ]` and `printf -v "$X"` evaluate an array subscript in X.

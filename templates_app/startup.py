@@ -32,20 +32,41 @@ value lands is classified:
 - `CODE`: a place a nested interpreter re-parses, or the program to run. Refused when the template is
   saved or imported (StartupProblem) and again at render time (UnsafeSubstitution), whatever the value.
 - `PLAIN`: a place whose quoting the panel cannot follow for certain (backticks, `${…}` operators,
-  `$((…))`, here-documents, `case`, an unquoted `$(…)`, the template's own unquoted `$NAME`). Only
-  plain values (letters, digits and `._-+:/@%,=`) are accepted there. In a command bashlex cannot
-  parse, a value is CODE when the text runs an interpreter anywhere or the value may stand where a
-  command's program goes, PLAIN otherwise.
+  here-documents, `case`, an unquoted `$(…)`, the template's own unquoted `$NAME`). Only plain values
+  (letters, digits and `._-+:/@%,=`) are accepted there. In a command bashlex cannot parse, a value is
+  CODE when the text runs an interpreter anywhere or the value may stand where a command's program
+  goes, PLAIN otherwise.
+- `NUMBER`: a place bash evaluates as arithmetic: `$((…))`, `((…))`, an array subscript `${A[…]}`, an
+  offset `${x:…}`, an operand of `-eq -ne -lt -le -gt -ge` in `[[ … ]]` (quoted or not). There a name
+  is a variable, evaluated in turn, and `a[$(id)]` runs `id`; every customer value is in the
+  environment, so `X=Z` with `Z='a[$(id)]'` would run. Only whole numbers (`^[-+]?[0-9]+$`, or empty)
+  are accepted there, decided on the value when the server is created or changed and at each start;
+  the template itself is saved (its rule is then an integer or a boolean).
 
-Output piped into sed or awk running the template's own script is that filter's data (the script is
-staff's); `2>&1` and `> >(…)` write no file a later command could run.
+Namerefs and integer variables (`declare -n`, `local -i`…), `${!NAME}` and names `read` or
+`printf -v` set are evaluated by bash: a customer value assigned to one, or a customer-derived name
+expanded indirectly, is CODE.
+
+Output piped into sed or awk is that filter's data only when its script is the template's own (written
+inline, or a staff-only variable's value) and can neither run nor write anything (no sed `e`, `w`,
+`W`, `r`, `R`, no awk `system`, `|`, `getline`, `>`; never `-f`, never after xargs or parallel; see
+shell_filters). `2>&1` and `> >(…)` write no file themselves; but wherever a customer value flows (the
+command, later members of its pipeline, commands inside its process substitutions, a block or
+`exec` redirected to a file), a file written there (a redirection, tee, dd, cp…) makes the value CODE
+when the text also runs an interpreter: the file could be run.
+
+Size. A value splits into at most 256 words (each is a variable of the container's environment), and
+the rendered command with its words is at most 64 KB (Linux takes 128 KiB per environment string):
+beyond, the value is refused with a 400. Following values is linear in their words.
 
 Names the template itself assigns from a customer value (`A="${X}"`, `for A in "${X}"`) are followed:
 `$A` is then a customer value too. Variables the customer cannot edit (and the panel's built-ins) are
 trusted: staff wrote them.
 
 Modules: the tables of programs and flags are in `shell_words`, the rendering and its quoting scanner in
-`shell_render`, the bashlex layout and `analyse` in `shell_layout`; this module holds the entry points.
+`shell_render`, the bashlex layout and `analyse` in `shell_layout` (one command in `shell_command`,
+bash's `[[ … ]]` and arithmetic in `shell_bash`, sed and awk scripts in `shell_filters`); this module
+holds the entry points.
 """
 
 from collections.abc import Iterable, Mapping
@@ -53,9 +74,11 @@ from collections.abc import Iterable, Mapping
 import bashlex
 
 from templates_app.shell_layout import analyse
-from templates_app.shell_words import CODE, PANEL_PREFIX, PLAIN, REFERENCE_RE
+from templates_app.shell_words import CODE, NUMBER, NUMBER_VALUE_RE, PANEL_PREFIX, PLAIN, REFERENCE_RE
 from templates_app.variables import BUILTINS, PLAIN_VALUE_RE, UnsafeSubstitution, declared_names
 
+# The rendered command and its words, at most (Linux takes 128 KiB per environment string).
+MAX_RENDERED = 64 * 1024
 # Two words: a value that splits lands on every place it can reach (empty values reach none).
 PROBE_VALUE = "x x"
 # fmt: off
@@ -67,7 +90,7 @@ SHELL_BUILTINS = frozenset((
     "logout", "mapfile", "popd", "printf", "pushd", "pwd", "read", "readarray", "readonly", "return",
     "set", "shift", "shopt", "source", "suspend", "test", "times", "trap", "true", "type", "typeset",
     "ulimit", "umask", "unalias", "unset", "wait", "if", "for", "while", "until", "case", "time", "!",
-    "[[", "{", "function", "select", "coproc",
+    "[[", "{", "function", "select", "coproc", "compopt",
 ))
 # fmt: on
 
@@ -116,10 +139,11 @@ def launched(rendered: str) -> str:
         return rendered
     if len(trees) != 1 or trees[0].kind != "command" or trees[0].parts[0].kind != "word":
         return rendered
-    program = rendered[trees[0].parts[0].pos[0] : trees[0].parts[0].pos[1]]
+    start, end = trees[0].parts[0].pos
+    program = rendered[start:end]
     if program in SHELL_BUILTINS or "$" in program or "`" in program or "=" in program:
         return rendered
-    return f"exec {rendered}"
+    return f"{rendered[:start]}exec {rendered[start:]}"  # after a leading comment or blank line
 
 
 def customer_names(template, variables: Iterable | None = None) -> set[str]:
@@ -160,7 +184,16 @@ def startup_problems(template, variables: Iterable | None = None) -> list[str]:
     names = {*customer, *BUILTINS, *(_field(v, "env_variable", "") for v in variables)}
     text = template.start_command or ""
     problems = panel_name_problems(text, names)
-    _, findings, _ = analyse(text, dict.fromkeys(names, PROBE_VALUE), customer)
+    # Staff-only values as staff saved them: a filter's script in one is checked as written (shell_command)
+    staff = {
+        _field(v, "env_variable", ""): str(_field(v, "default_value", "") or "")
+        for v in variables
+        if _field(v, "env_variable", "") not in customer
+    }
+    try:
+        _, findings, _ = analyse(text, {**dict.fromkeys(names, PROBE_VALUE), **staff}, customer)
+    except UnsafeSubstitution as exc:  # a staff value of too many words
+        return [*problems, str(exc)]
     problems += [
         f"{f.reason}: a customer can edit {f.name}, so its value would run as code. Move it out of "
         "that place, or make the variable not editable by customers."
@@ -199,4 +232,14 @@ def render_startup(text: str, env: Mapping[str, str], *, customer: Iterable[str]
                 f"{finding.name}: the value holds characters that cannot be quoted safely at this place "
                 f"of the command ({finding.reason}); use letters, digits and . _ - + : / @ % , = only."
             )
+        if finding.level == NUMBER and not NUMBER_VALUE_RE.match(value):
+            raise UnsafeSubstitution(
+                f"{finding.name}: the start command uses it as a number here ({finding.reason}); "
+                "the value must be a whole number (digits, with an optional sign)."
+            )
+    if len(rendered) + sum(len(k) + len(v) + 2 for k, v in words.items()) > MAX_RENDERED:
+        raise UnsafeSubstitution(
+            f"the start command with these values is longer than {MAX_RENDERED // 1024} KB; "
+            "use shorter values or fewer words."
+        )
     return Rendered(rendered, words)

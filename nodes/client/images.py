@@ -45,7 +45,7 @@ class Images:
                 return archive_stat(self._api, container, path) is not None
         finally:
             with contextlib.suppress(Exception):
-                self._api.remove_container(container, force=True)
+                self._api.remove_container(container, force=True, v=True)  # VOLUME: anonymous volumes too
 
     def pull_image(self, image: str):
         """Pull `image` from its registry, yielding the engine's progress events (dicts); a registry's

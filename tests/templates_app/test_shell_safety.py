@@ -6,12 +6,14 @@ import contextlib
 import os
 import re
 import subprocess
+import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from templates_app.models import Template
+from templates_app.shell_filters import is_safe_filter
 from templates_app.startup import startup_problems
 from templates_app.variables import UnsafeSubstitution, render_for_shell
 from tests.fixtures.templates import template_fields, variable
@@ -122,12 +124,52 @@ BYPASSES = {
     "through a file descriptor": "exec 3<<< {{X}}; sh <&3",
     "into a loop that runs it": 'while read -r l; do sh -c "$l"; done <<< {{X}}',
     "in a case the parser cannot read": "case a in a) sh -c {{X}};; esac",
+    # Stream filters whose script runs or writes something, or is not the template's inline text
+    "awk piping to sh": "./srv {{X}} | awk '{print | \"sh\"}'",
+    "awk's system()": "./srv {{X}} | awk '{system($0)}'",
+    "awk writing a file then run": "./srv {{X}} | awk '{print > \"run.sh\"}'; sh run.sh",
+    "sed's e flag": './srv "{{X}}" | sed "s/\\(.*\\)/\\1/e"',
+    "sed's e command": "./srv {{X}} | sed e",
+    "sed writing a file then run": './srv "{{X}}" | sed -n "w run.sh"; bash run.sh',
+    "sed with a script file": "./srv {{X}} | sed -f filter.sed",
+    "sed after xargs": "printf %s {{X}} | xargs sed -n p",
+    # A file written downstream, run later
+    "tee -a then run": './srv "{{X}}" 2>&1 | tee -a log; bash log',
+    "a process substitution writing a file": './srv "{{X}}" > >(cat > run.sh); bash run.sh',
+    "cat > then run": './srv "{{X}}" | cat > run.sh; bash run.sh',
+    "tee then run": './srv "{{X}}" | tee run.sh; bash run.sh',
+    "a block written to a file then run": '{ ./srv "{{X}}"; } > run.sh; bash run.sh',
+    "a subshell written to a file then run": '( ./srv "{{X}}" ) > run.sh; bash run.sh',
+    "an if written to a file then run": 'if true; then ./srv "{{X}}"; fi > run.sh; bash run.sh',
+    "exec > file, then run": 'exec > run.sh; ./srv "{{X}}"; bash run.sh',
+    "tee over a program, then run": './srv "{{X}}" | tee start.sh; ./start.sh',
+    "written over a program, then run": 'printf %s "{{X}}" > ./start.sh; ./start.sh',
+    "dd over a program, then run": './srv "{{X}}" | dd of=bin/game; bin/game',
+    # Names set from a value by read or printf -v, and single-quoted text a nested shell expands
+    "read, then sh -c": 'read -r A <<< "{{X}}"; sh -c "$A"',
+    "printf -v, then eval": 'printf -v A \'%s\' "{{X}}"; eval "$A"',
+    "the template's own $X in single quotes": "bash -c 'eval \"$X\"'",
+    # Names bash evaluates: namerefs, indirection, integer variables
+    "indirect in a trap": "trap 'echo ${!X}' EXIT; ./srv",
+    "a nameref": 'declare -n R={{X}}; ./srv "$R"',
+    "local -n": 'f() { local -n R={{X}}; ./srv "$R"; }; f',
+    "indirect through a copy": 'R="{{X}}"; ./srv "${!R}"',
+    "indirect": './srv "${!X}"',
+    "declare -i": "declare -i N={{X}}; ./srv",
+    "declare -i, then assigned": "declare -i N; N={{X}}; ./srv",
+    "read into an integer": "declare -i N; read N <<< {{X}}; ./srv",
+    # `[[` rewritten for the parser only where it is a command
+    "a [[ in a comment": '# [[ note\nbash <<< "{{X}}"\n# ]]',
+    "a stray [[ as an argument": 'echo [[ ; bash <<< "{{X}}" ; echo ]]',
+    "a pipe inside [[ $(…) ]]": "[[ $(echo {{X}} | sh) == uid* ]]",
+    "a separator inside [[ ]]": '[[ -n x ; bash <<< "{{X}}" ; -n y ]]',
+    "a [[ after a heredoc-free newline": '[[ -n x\n]]; bash <<< "{{X}}"',
+    "a [[ in quotes": 'echo "[[ x"; bash <<< "{{X}}"; echo "x ]]"',
 }
 # Places the panel cannot vouch for the quoting of: only plain values are accepted there.
 PLAIN_ONLY = [
     "printf %s `printf %s {{X}}`",
     "printf %s ${UNSET:-{{X}}}",
-    "printf %s $(( {{X}} + 1 ))",
     "cat <<EOF\n{{X}}\nEOF",
     "case a in a) printf %s {{X}};; esac",
     "printf %s $(printf %s {{X}})",
@@ -214,6 +256,12 @@ def test_panel_values_are_trusted(staff):
         "printf %s {{X}} > motd.txt; ./game",
         "nice -n 5 ./game {{X}}",
         "./game {{X}} 2>&1 | tee -a console.log",
+        # Console filters: the template's own inline sed or awk script, which runs and writes nothing
+        "./game {{X}} 2>&1 | sed -u -e 's/\\x1b\\[[0-9;]*m//g' -e '/^$/d'",
+        "./game {{X}} 2>&1 | tee -a console.log | sed -E 's/^(\\[[0-9:]+\\]) /\\1 /'",
+        "./game {{X}} | awk '{print $1; fflush()}'",
+        "./game {{X}} > >(sed -u 's/a/b/g') 2>&1",
+        "# a comment first\n./game {{X}}",
     ],
 )
 def test_ordinary_startups_are_accepted(staff, template):
@@ -230,6 +278,134 @@ def test_places_whose_quoting_cannot_be_followed_accept_only_plain_values(tmp_pa
     result = run(command, tmp_path, {"X": "plain-1.2_3"}, "bash")
     assert "plain-1.2_3" in result.stdout or template.startswith("printf %s $((")
     assert "pwned" not in command
+
+
+# Console filters: data filters only when the inline script can neither run a program nor touch a file.
+SAFE_FILTERS = [
+    ("sed", ["-u", "-e", r"s/\x1b\[[0-9;]*m//g", "-e", "/^$/d"]),
+    ("sed", ["-E", r"s/^(\[[0-9:]+\]) /\1 /"]),
+    ("sed", ["-n", "/Done/,+2p"]),
+    ("sed", ["/x/{s/a/b/;p}", "-l80"]),
+    ("sed", ["s/e/w/g"]),  # e and w as text of the substitution, not as its flags
+    ("awk", ["{print $1; fflush()}"]),
+    ("gawk", ["-F:", "-v", "a=1", "{print a, $2}"]),
+]
+UNSAFE_FILTERS = [
+    ("sed", ["s/a/b/e"]),
+    ("sed", ["e"]),
+    ("sed", ["1e id"]),
+    ("sed", ["-n", "w run.sh"]),
+    ("sed", ["s/a/b/w x"]),
+    ("sed", ["$!N;W x"]),
+    ("sed", ["r /etc/passwd"]),
+    ("sed", ["-f", "x.sed"]),
+    ("sed", ["-i", "s/a/b/", "f"]),
+    ("sed", [None]),  # a word the panel cannot read
+    ("awk", ['{print | "sh"}']),
+    ("awk", ["{system($0)}"]),
+    ("awk", ['{print > "x"}']),
+    ("awk", ['{"id" | getline x}']),
+    ("awk", ["-f", "x.awk"]),
+    ("gawk", ['@load "x"']),
+]
+
+
+def test_only_filters_that_run_and_write_nothing_are_data():
+    assert all(is_safe_filter(program, arguments) for program, arguments in SAFE_FILTERS)
+    assert not any(is_safe_filter(program, arguments) for program, arguments in UNSAFE_FILTERS)
+
+
+# Places bash evaluates as arithmetic: a name there is a variable, evaluated in turn, and a subscript
+# runs `$(…)`, quoted or not; every customer value is in the environment, so `X=Z` with Z='a[$(…)]' would
+# run. Only whole numbers are accepted there (a template is saved: a boolean or integer rule fits).
+ARITHMETIC = [
+    "[[ {{X}} -eq 1 ]] && printf yes; printf .",
+    '[[ "{{X}}" -ne 0 ]]; printf .',
+    "[[ 1 -lt '{{X}}' ]]; printf .",
+    "if [[ -n x && {{X}} -ge 1 ]]; then printf yes; fi",
+    "printf %s $(( {{X}} + 1 ))",
+    'printf %s "$(( X + 1 ))"',
+    "printf %s ${A[{{X}}]}",
+    "x=abcdef; printf %s ${x:{{X}}:2}",
+    'set -- a b c; printf %s "${@:{{X}}}"',
+    "printf %s ${A[@]:1:{{X}}}",
+    'R="{{X}}"; printf %s $(( R * 2 ))',
+    "for R in {{X}}; do printf %s $(( R * 2 )); done",
+]
+
+
+@pytest.mark.parametrize("template", ARITHMETIC)
+def test_arithmetic_places_accept_whole_numbers_only(tmp_path, template):
+    for value in ["Z", "a[$(touch pwned)]", "1+1", "0x10", " 1"]:
+        with pytest.raises(UnsafeSubstitution, match="X: the start command uses it as a number here"):
+            render_for_shell(template, {"X": value})
+    for value in ["3", "-1", "+2", ""]:
+        command = render_for_shell(template, {"X": value})
+        run(command, tmp_path, {"X": value, "Z": "a[$(touch pwned)]"}, "bash")
+        assert list(tmp_path.iterdir()) == []
+    assert render_for_shell(template, {"X": "Z"}, customer=set())  # a staff value: the egg's own
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("rules", [{"type": "boolean"}, {"type": "integer", "min": 0, "max": 1}])
+def test_a_valheim_shaped_egg_is_saved_and_runs(staff, tmp_path, rules):
+    text = "if [[ {{ENABLE_CROSSPLAY}} -eq 1 ]]; then printf '[%s]' -crossplay; else printf '[%s]' none; fi"
+    body = {**_api_body(), "startCommand": text}
+    body["variables"] = [
+        _api_variable("ENABLE_CROSSPLAY", defaultValue="0", rules={**rules, "required": True})
+    ]
+    assert staff.post("/api/templates", body, format="json").status_code == 201
+    for value, printed in [("1", "[-crossplay]"), ("0", "[none]")]:
+        result = run(
+            render_for_shell(text, {"ENABLE_CROSSPLAY": value}), tmp_path, {"ENABLE_CROSSPLAY": value}, "bash"
+        )
+        assert result.stdout == printed
+
+
+def test_valheims_own_startup_runs_and_its_values_stay_data(tmp_path):
+    """As the egg writes it: `[[ … -eq 1 ]]` inside `$( … && … )`, a staff-only sed filter, a staff trap."""
+    text = (
+        'printf \'[%s]\' -name "{{NAME}}" $( [[ {{CROSSPLAY}} -eq 1 ]] && echo " -crossplay ") '
+        '> >(sed -uE "{{FILTER}}") & trap "{{STOP}}" 15; wait $!'
+    )
+    env = {"NAME": "$(touch pwned)", "CROSSPLAY": "1", "FILTER": "s/^/>/", "STOP": "kill -2 $!; wait;"}
+    command = render_for_shell(text, env, customer={"NAME", "CROSSPLAY"})
+    result = run(command, tmp_path, {**env, **command.words}, "bash")
+    assert result.stdout == ">[-name][$(touch pwned)][-crossplay]"
+    with pytest.raises(UnsafeSubstitution, match="CROSSPLAY: the start command uses it as a number"):
+        render_for_shell(text, {**env, "CROSSPLAY": "Z"}, customer={"NAME", "CROSSPLAY"})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_value_splits_into_256_words_at_most():
+    with pytest.raises(UnsafeSubstitution, match="X: the value splits into more than 256 words"):
+        render_for_shell("./srv {{X}}", {"X": "a " * 257})
+    assert len(render_for_shell("./srv {{X}}", {"X": "a " * 256}).words) == 256
+    assert render_for_shell('./srv "{{X}}"', {"X": "a " * 4096}) == './srv "${X}"'  # quoted: one word
+
+
+def test_the_rendered_command_is_64_kb_at_most():
+    value = " ".join(["w" * 30] * 256)
+    with pytest.raises(UnsafeSubstitution, match="longer than 64 KB"):
+        render_for_shell("./srv" + " {{X}}" * 14, {"X": value})
+
+
+def test_following_values_is_linear_in_their_words():
+    """4096 words took 7.6 s (34 s twice): every spot was looked up in every word and assignment."""
+    start = time.monotonic()
+    render_for_shell("./srv {{X}} {{X}} --x={{Y}}; A={{Y}}", {"X": "a " * 256, "Y": "b " * 256})
+    assert time.monotonic() - start < 2
+
+
+@pytest.mark.django_db
+def test_a_server_with_too_many_words_is_refused_with_a_clear_400(make_template):
+    from config.errors import InvalidInput
+    from servers.lifecycle.create import check_startup
+
+    template = make_template([variable("ARGS")], start_command="./srv {{ARGS}}", environment={})
+    with pytest.raises(InvalidInput, match="ARGS: the value splits into more than 256 words"):
+        check_startup(template, {"ARGS": " ".join(["-x"] * 4096)})
+    check_startup(template, {"ARGS": "-dologs -adminlog"})
 
 
 def test_nul_characters_are_refused():
@@ -365,6 +541,13 @@ PROGRAMS = [
     "printf %s $(printf %s {arg})",
     "printf %s `printf %s {arg}`",
     "find . -maxdepth 0 -exec {arg} \\;",
+    "[[ {arg} -eq 1 ]]",
+    "printf %s $(( {arg} + 1 ))",
+    "printf %s {arg} | sed e",
+    "printf %s {arg} | awk '{{system($0)}}'",
+    'declare -n R={arg}; printf %s "$R"',
+    "declare -i N={arg}",
+    "printf %s {arg} | tee run.sh; sh run.sh",
 ]
 ARGUMENTS = ["{{X}}", '"{{X}}"', "'{{X}}'", '"a {{X}}"', "pre{{X}}", "\\{{X}}"]
 PAYLOADS = [
@@ -377,6 +560,7 @@ PAYLOADS = [
     "a\ntouch pwned",
     "x'$(touch pwned)'",
     "./pwned.sh",
+    "a[$(touch pwned)]",
 ]
 
 

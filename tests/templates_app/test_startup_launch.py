@@ -124,6 +124,12 @@ def test_only_one_program_is_exec_ed(text, exec):
     assert launched(text).startswith("exec ") is exec
 
 
+def test_exec_goes_before_the_program_after_a_leading_comment():
+    assert launched("# the game\n./srv -y") == "# the game\nexec ./srv -y"
+    assert launched("\n\n  ./srv -y") == "\n\n  exec ./srv -y"
+    assert launched("compopt -o nospace") == "compopt -o nospace"  # a builtin: exec cannot run it
+
+
 # Unquoted, the value splits as bash splits `${X}` with globbing off; in these places it stays one word.
 SPLITS = [
     "printf '[%s]\\n' {{X}}",

@@ -3,6 +3,7 @@ STARTUP as Pterodactyl's yolks do (tests/images/testyolk). The egg starts with b
 splits its extra arguments, runs its staff-only trap, and prints a hostile value in every editable
 variable literally: nothing of it runs. One container per node."""
 
+import io
 import json
 import os
 import re
@@ -121,3 +122,18 @@ def test_bash_is_found_where_the_image_has_it(game_node, number, via):
     assert client.image_has_file(require_env("HEARTH_TEST_YOLK_IMAGE"), "/bin/bash")
     assert not client.image_has_file(require_env("HEARTH_TEST_IMAGE"), "/bin/bash")
     assert client.image_has_file(require_env("HEARTH_TEST_IMAGE"), "/bin/sh")
+
+
+def test_the_bash_probe_leaves_no_volume_behind(game_node):
+    """An image with VOLUME gets an anonymous volume with each created container: the probe removes it."""
+    docker_client = engine(1)
+    tag = f"hearth/testgame-volume:{os.getpid()}"
+    dockerfile = f"FROM {require_env('HEARTH_TEST_IMAGE')}\nVOLUME /data\n".encode()
+    docker_client.images.build(fileobj=io.BytesIO(dockerfile), tag=tag, rm=True)
+    try:
+        before = {v.name for v in docker_client.volumes.list(filters={"dangling": True})}
+        assert not node_client(game_node(engine=1, via="unix")).image_has_file(tag, "/bin/bash")
+        after = {v.name for v in docker_client.volumes.list(filters={"dangling": True})}
+        assert after - before == set()
+    finally:
+        docker_client.images.remove(tag, force=True)
