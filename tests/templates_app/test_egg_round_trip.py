@@ -7,6 +7,7 @@ import json
 import pytest
 import yaml
 
+from templates_app import services
 from templates_app.eggs import egg_export, egg_from, egg_import, egg_parse
 from templates_app.eggs_export import FORMATS, PELICAN, PTERODACTYL
 from templates_app.eggs_variables import renamed as reserved_renamed
@@ -41,16 +42,7 @@ SAVED_EGGS = [
 COMPARED = [
     f.name for f in Template._meta.concrete_fields if f.name not in ("id", "created_at", "updated_at")
 ]
-VARIABLE_FIELDS = [
-    "env_variable",
-    "name",
-    "description",
-    "default_value",
-    "user_viewable",
-    "user_editable",
-    "rules",
-    "sort_order",
-]
+VARIABLE_FIELDS = [*services.VARIABLE_FIELDS, "sort_order"]
 
 
 def renamed(env: str) -> str:

@@ -7,6 +7,7 @@ import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from accounts.models import AuditLog
+from templates_app import services
 from templates_app.eggs import egg_export, egg_import, egg_parse
 from templates_app.models import Template
 from templates_app.variables import render, render_for_shell, resolve_environment
@@ -426,16 +427,7 @@ COMPARED = [
     for f in Template._meta.concrete_fields
     if f.name not in ("id", "name", "source", "created_at", "updated_at")
 ]
-VARIABLE_FIELDS = [
-    "env_variable",
-    "name",
-    "description",
-    "default_value",
-    "user_viewable",
-    "user_editable",
-    "rules",
-    "sort_order",
-]
+VARIABLE_FIELDS = [*services.VARIABLE_FIELDS, "sort_order"]
 
 
 def snapshot(template):

@@ -20,6 +20,8 @@ CTRL_C = (
     "config.stop '^C': Hearth sends SIGINT (what Ctrl-C sends); Wings reads it as an unknown signal "
     "name and kills the server (SIGKILL)"
 )
+
+
 def parse(name: str):
     return egg_parse((ACCEPTED / name).read_bytes(), filename=name)
 
