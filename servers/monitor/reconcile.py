@@ -45,6 +45,11 @@ def reconcile(watcher: "NodeWatcher") -> None:
                 continue  # the start task is about to start it
             code = container.exit_code if container is not None else None
             oom = bool(container is not None and container.oom_killed)
+            if container is not None and container.status == "exited":
+                # A run that began and ended while no one watched (a node the monitor had not reached
+                # yet, a monitor restart): its output is read once, what was already recorded skipped.
+                watcher.follow(str(server.pk), container)
+                watcher.running.pop(str(server.pk), None)
             if server.status == S.STOPPING or code is None:
                 set_status(server.pk, S.STOPPED, expect={S.RUNNING, S.STARTING, S.STOPPING})
             else:

@@ -103,6 +103,8 @@ def test_nothing_is_lost_while_the_monitor_is_down(running, monitor):
     fresh.sync()
     try:
         server = wait_status(server, S.STOPPED, S.CRASHED, timeout=10)
+        # what the game wrote while no one watched (its stop line) is read once the monitor is back
+        assert wait_for(lambda: "Stopping server" in "".join(e["data"] for e in console_history(server.pk)))
     finally:
         fresh.stop(wait=10)
 
