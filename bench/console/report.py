@@ -1,10 +1,8 @@
 """The console benchmark's report: the tables for RESULTS.md and the raw records for bench/out/."""
 
-import json
 import os
 import statistics
 from datetime import UTC, datetime
-from pathlib import Path
 
 from bench.console.measure import fmt
 from bench.console.readers import TickCollector
@@ -265,7 +263,9 @@ def report(bench) -> str:
     return "\n".join(out)
 
 
-def dump(bench) -> Path:
+def measured(bench) -> dict:
+    """What the run measured, as kept in its results.json."""
+
     def clean(value):
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
@@ -275,12 +275,4 @@ def dump(bench) -> Path:
             return {"latencies_ms": value.latencies, "written": value.texts}
         return value
 
-    path = bench.logdir / "results.json"
-    path.write_text(
-        json.dumps(
-            {"args": vars(bench.args), "machine": bench.machine, "results": clean(bench.results)},
-            indent=1,
-            default=str,
-        )
-    )
-    return path
+    return {"args": vars(bench.args), "machine": bench.machine, "results": clean(bench.results)}

@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import os
 import shutil
-import signal
 import sys
 import time
 from datetime import UTC, datetime
@@ -53,7 +52,7 @@ from bench.console.idle import Idle  # noqa: E402
 from bench.console.latency import Latency  # noqa: E402
 from bench.console.measure import LoadWatch, dockerd_pid, find_pid  # noqa: E402
 from bench.console.raw import RawContainers  # noqa: E402
-from bench.console.report import dump, report  # noqa: E402
+from bench.console.report import measured, report  # noqa: E402
 from bench.console.setup import Setup  # noqa: E402
 from bench.harness import (  # noqa: E402
     OUT,
@@ -63,7 +62,7 @@ from bench.harness import (  # noqa: E402
     env,
     machine_info,
     migrate_and_setup_django,
-    publish,
+    run_bench,
 )
 
 
@@ -225,22 +224,14 @@ def main() -> int:
     if not all(checks):
         parser.error("an option is out of range; see --help")
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
     bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except (Aborted, KeyboardInterrupt) as exc:
-        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
-        status = 1
-    finally:
-        print("Cleaning up…", flush=True)
-        bench.cleanup()
-        raw = dump(bench)
-    if status:
-        return status
-    publish(report(bench), append=not args.no_results, raw=raw)
-    return 0
+    return run_bench(
+        bench,
+        raw=bench.logdir / "results.json",
+        measured=lambda: measured(bench),
+        report=report,
+        append=not args.no_results,
+    )
 
 
 if __name__ == "__main__":

@@ -25,10 +25,8 @@ appended to bench/RESULTS.md and kept in full in bench/out/files-<time>/. See be
 import argparse
 import contextlib
 import dataclasses
-import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -48,13 +46,12 @@ from bench.files.setup import Setup  # noqa: E402
 from bench.files.transfers import METHODS, Transfers  # noqa: E402
 from bench.harness import (  # noqa: E402
     OUT,
-    Aborted,
     Leftovers,
     Processes,
     env,
     machine_info,
     migrate_and_setup_django,
-    publish,
+    run_bench,
 )
 from bench.rawsftp import OpenSshSftp  # noqa: E402
 
@@ -207,33 +204,24 @@ def parse_args():
 
 def main() -> int:
     args = parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
     env("DATABASE_URL")
     bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except (Aborted, KeyboardInterrupt) as exc:
-        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
-        status = 1
-    finally:
-        print("Cleaning up…", flush=True)
-        bench.cleanup()
-        raw = bench.logdir / "transfers.json"
+
+    def measured() -> dict:
         records = [{**dataclasses.asdict(r), "mb_per_s": r.mb_per_s} for r in bench.records]
         made = {
             t.key: {"server": str(t.server.pk) if t.server else None, "raw_dir": t.raw_dir}
             for t in bench.targets
         }
-        raw.write_text(
-            json.dumps(
-                {"args": vars(args), "machine": bench.machine, "made": made, "records": records}, indent=1
-            )
-        )
-    if status:
-        return status
-    publish(report(bench), append=not args.no_results, raw=raw)
-    return 0
+        return {"args": vars(args), "machine": bench.machine, "made": made, "records": records}
+
+    return run_bench(
+        bench,
+        raw=bench.logdir / "transfers.json",
+        measured=measured,
+        report=report,
+        append=not args.no_results,
+    )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,8 @@ kept in full (every round, every stage) in bench/out/. See bench/README.md.
 
 import argparse
 import contextlib
-import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -37,13 +35,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from bench import adapter  # noqa: E402 - once ROOT is on the path
 from bench.harness import (  # noqa: E402
     OUT,
-    Aborted,
     Leftovers,
     Processes,
     env,
     machine_info,
     migrate_and_setup_django,
-    publish,
+    run_bench,
 )
 from bench.lifecycle.common import BENCH_LABEL, LEFTOVERS, Target, test_runs  # noqa: E402
 from bench.lifecycle.observe import StatusPoller  # noqa: E402
@@ -185,25 +182,14 @@ def main() -> int:
         parser.error("--baselines needs sdk or cli (the primary baseline)")
     args.baselines = sorted(args.baselines, key=["sdk", "cli", "cli-ssh", "sdk-ssh"].index)
 
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so cleanup runs
     bench = Bench(args)
-    status = 0
-    try:
-        bench.run()
-    except (Aborted, KeyboardInterrupt) as exc:
-        print(f"Benchmark aborted: {exc or exc.__class__.__name__}", file=sys.stderr)
-        status = 1
-    finally:
-        print("Cleaning up…", flush=True)
-        bench.cleanup()
-        raw = bench.logdir / "rounds.json"
-        raw.write_text(
-            json.dumps({"args": vars(args), "machine": bench.machine, "records": bench.records}, indent=1)
-        )
-    if status:
-        return status
-    publish(report(bench), append=not args.no_results, raw=raw)
-    return 0
+    return run_bench(
+        bench,
+        raw=bench.logdir / "rounds.json",
+        measured=lambda: {"args": vars(args), "machine": bench.machine, "records": bench.records},
+        report=report,
+        append=not args.no_results,
+    )
 
 
 if __name__ == "__main__":
