@@ -89,6 +89,11 @@ def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "n/a"
 
 
+def counted(title: str, kind: str, counts: list[tuple[str, int]]) -> list[str]:
+    """A markdown table of how many eggs have each kind of `kind`."""
+    return [title, "", f"| {kind} | eggs |", "|---|---:|", *(f"| {k} | {c} |" for k, c in counts)]
+
+
 def report(results: list[dict], source: Path, revision: str, seconds: float) -> str:
     from bench.eggs.measure import EGG_FIELDS, FORMATS, PTERODACTYL, kinds
 
@@ -113,27 +118,17 @@ def report(results: list[dict], source: Path, revision: str, seconds: float) -> 
         lines += ["Refused at import:", ""] + [f"- `{r['name']}`: {r['reason']}" for r in refused] + [""]
     unsaved = [r for r in imported if r["save_problems"]]
     if unsaved:
-        lines += [
+        lines += counted(
             "Imported but refused by the save checks (reason: eggs):",
-            "",
-            "| reason | eggs |",
-            "|---|---:|",
-        ]
-        lines += [
-            f"| {k} | {c} |"
-            for k, c in Counter(k for r in unsaved for k in set(kinds(r["save_problems"]))).most_common(12)
-        ]
+            "reason",
+            Counter(k for r in unsaved for k in set(kinds(r["save_problems"]))).most_common(12),
+        )
         lines += ["", "Eggs: " + ", ".join(f"`{Path(r['name']).name}`" for r in unsaved), ""]
-    lines += [
+    lines += counted(
         "Import warnings (eggs with at least one of the kind, most common first):",
-        "",
-        "| warning | eggs |",
-        "|---|---:|",
-    ]
-    lines += [
-        f"| {k} | {c} |"
-        for k, c in Counter(k for r in imported for k in set(kinds(r["warnings"]))).most_common(15)
-    ]
+        "warning",
+        Counter(k for r in imported for k in set(kinds(r["warnings"]))).most_common(15),
+    )
     lines += ["", "**Round trip** (import → export → import), % of imported eggs equal:", ""]
     template_fields = list(imported[0][PTERODACTYL]["template_fields"]) if imported else []
     lines += ["| template field | " + " | ".join(FORMATS) + " |", "|---|" + "---:|" * len(FORMATS)]
