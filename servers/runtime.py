@@ -80,22 +80,22 @@ def ensure_directory(client: NodeClient, server: Server) -> str:
     return mounts.prepare(client, data_dir=server.node.data_dir, server_id=server.pk, owner=owner)
 
 
-def ensure_image(client: NodeClient, server: Server, image: str, *, refresh: bool | None = None) -> None:
+def ensure_image(client: NodeClient, server: Server, image: str, *, refresh: bool | None = None) -> str:
     """Make sure `image` is on the node: pulled when missing, or also when present if `refresh` (by
     default: the template's pull policy is `always`); then a registry that does not answer leaves the
-    node's copy in use, with a note."""
+    node's copy in use, with a note. Returns the image's id on the node."""
     if refresh is None:
         refresh = server.template.pull_policy == Template.PullPolicy.ALWAYS
-    present = client.has_image(image)
+    present = client.image_id(image)
     if present and not refresh:
-        return
+        return present
     if problem := registry_problem(image):  # saved before the rule, or its name resolves differently now
         if not present:
             raise InstallFailed(
                 f"The image {image} is not on node '{server.node.name}' and is not pulled: {problem}"
             )
         console.write(server.pk, f"Not refreshing {image}: {problem} Using the copy on the node.")
-        return
+        return present
     try:
         _pull(client, server, image)
     except ImagePullFailed as exc:
@@ -107,6 +107,8 @@ def ensure_image(client: NodeClient, server: Server, image: str, *, refresh: boo
         logger.warning(
             "Pull of %s on %s failed, using the node's copy: %s", image, server.node.name, exc.reason
         )
+        return present
+    return client.image_id(image) or image  # pulled: its new id (the name, should it vanish at once)
 
 
 def _pull(client: NodeClient, server: Server, image: str) -> None:
@@ -143,10 +145,9 @@ def startup_command(template, env: dict[str, str]) -> Rendered:
     return render_for_shell(template.start_command, env, customer=customer_names(template))
 
 
-def shell_for(client: NodeClient, server: Server) -> str:
+def shell_for(client: NodeClient, server: Server, image_id: str) -> str:
     """/bin/bash when the server's image has it, else /bin/sh: asked once per node and image id (a
     created, never started container), then remembered."""
-    image_id = client.image_id(server.docker_image)
     key = f"runtime:shell:{server.node_id}:{image_id}"
     shell = cache.get(key)
     if shell is None:
@@ -220,8 +221,8 @@ def ensure_container(client: NodeClient, server: Server) -> ContainerState:
 
     Reused only when it is the one the panel created (its id recorded on the server): a container that
     merely has the server's name, or its config label, is the node's word, and is replaced."""
-    ensure_image(client, server, server.docker_image, refresh=False)  # a node that lost (pruned) the image
-    spec = container_spec(server, shell=shell_for(client, server))
+    image_id = ensure_image(client, server, server.docker_image, refresh=False)  # a node may prune it
+    spec = container_spec(server, shell=shell_for(client, server, image_id))
     current = client.container_state(server.container_name)
     if current is not None:
         ours = bool(server.container_id) and current.id == server.container_id

@@ -14,17 +14,16 @@ class Images:
 
     def has_image(self, image: str) -> bool:
         """Is `image` (name:tag or id) on the node already?"""
+        return self.image_id(image) is not None
+
+    def image_id(self, image: str) -> str | None:
+        """The engine's id of `image` (sha256:…), what a cache about the image's content is keyed by;
+        None when the node does not have it."""
         with self.guard("looking for an image"):
             try:
-                self._api.inspect_image(image)
+                return self._api.inspect_image(image)["Id"]
             except docker.errors.ImageNotFound:
-                return False
-        return True
-
-    def image_id(self, image: str) -> str:
-        """The engine's id of `image` (sha256:…): what a cache about the image's content is keyed by."""
-        with self.guard("inspecting an image"):
-            return self._api.inspect_image(image)["Id"]
+                return None
 
     def image_has_file(self, image: str, path: str) -> bool:
         """Does `image` hold `path` (e.g. /bin/bash)? Asked of a container that is created from it and
