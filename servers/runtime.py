@@ -230,6 +230,9 @@ def ensure_container(client: NodeClient, server: Server) -> ContainerState:
             return current
         client.remove_container(current.id)
     container_id = client.create_container(spec)
+    if not server.template.read_only_root:  # the launcher STARTUP names (templates_app.startup); root's,
+        # and written before the id is recorded: a container that lacks it is never reused
+        client.put_file(container_id, LAUNCH_FILE, LAUNCH_SCRIPT, owner="0:0")
     server.container_id = container_id  # recorded before it starts: the monitor trusts only this id
     Server.objects.filter(pk=server.pk).update(container_id=container_id)
     return client.inspect(container_id)
@@ -286,8 +289,6 @@ def start(client: NodeClient, server: Server) -> None:
     ensure_directory(client, server)  # before the engine touches the mount (config files, then the start)
     container = ensure_container(client, server)
     apply_config_files(client, server, container)
-    if not server.template.read_only_root:  # the launcher STARTUP names (templates_app.startup)
-        client.put_file(container.id, LAUNCH_FILE, LAUNCH_SCRIPT, owner="0:0")
     client.start_container(container.id)
 
 
