@@ -3,19 +3,9 @@
 from datetime import timedelta
 from pathlib import Path
 
-import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.addresses import parse_networks as _parse_trusted_proxies
-
-BASE_DIR = Path(__file__).resolve().parent.parent
-
-env = environ.Env()
-if (BASE_DIR / ".env").exists():
-    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
-
-VAR_DIR = Path(env("HEARTH_VAR_DIR", default=str(BASE_DIR / "var")))
-DATA_DIR = Path(env("HEARTH_DATA_DIR", default=str(VAR_DIR / "data")))
+from config.env import BASE_DIR, DATA_DIR, VAR_DIR, env  # noqa: F401 - settings read them
 
 DEBUG = env.bool("DEBUG", default=False)
 
@@ -316,134 +306,5 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
-# Long-running processes (worker, beat, monitor, sftp) report here; /api/admin/health reads it.
-HEARTBEAT_TTL_SECONDS = 90
-CELERY_BEAT_SCHEDULE = {
-    "heartbeat": {"task": "config.tasks.heartbeat", "schedule": 30.0},
-    "audit-prune": {"task": "accounts.tasks.audit_prune_task", "schedule": 24 * 3600.0},
-    "node-health": {"task": "nodes.tasks.nodes_check_health_task", "schedule": 30.0},
-    "server-disk": {"task": "servers.tasks.servers_check_disk_task", "schedule": 300.0},
-    "transfers-reap": {"task": "servers.tasks.transfers_reap_task", "schedule": 120.0},
-    "metrics-prune": {"task": "servers.tasks.metrics_prune_task", "schedule": 3600.0},
-    "files-helpers-reap": {"task": "servers.tasks.files_helpers_reap_task", "schedule": 60.0},
-    "backups-reap": {"task": "backups.tasks.backups_reap_task", "schedule": 60.0},
-    "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
-}
-
-# Schedules: tasks per server, runs kept per task, how late a missed slot still runs as scheduled (later,
-# the catch-up policy decides), how long a step waits for its job.
-SCHEDULE_TASKS_PER_SERVER = env.int("HEARTH_SCHEDULE_TASKS_PER_SERVER", default=25)
-SCHEDULE_RUNS_KEPT = env.int("HEARTH_SCHEDULE_RUNS_KEPT", default=100)
-SCHEDULE_CATCH_UP_GRACE_SECONDS = env.float("HEARTH_SCHEDULE_CATCH_UP_GRACE_SECONDS", default=60.0)
-SCHEDULE_STEP_TIMEOUT_SECONDS = env.int("HEARTH_SCHEDULE_STEP_TIMEOUT_SECONDS", default=3600)
-
-SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
-# The host customers put in their SFTP client, shown on the Files tab (`host` or `host:port`, when a proxy
-# forwards another port to SFTP_BIND). Empty: the host the browser reached the panel at, SFTP_BIND's port.
-SFTP_PUBLIC_HOST = env("HEARTH_SFTP_PUBLIC_HOST", default="")
-# The SFTP gateway (servers/sftp/, nodes/client/sftp_gateway.py): its host key is made once (ed25519, 0600).
-SFTP_HOST_KEY = env("HEARTH_SFTP_HOST_KEY", default=str(VAR_DIR / "sftp_host_key"))
-SFTP_LOGIN_TIMEOUT_SECONDS = env.float("HEARTH_SFTP_LOGIN_TIMEOUT", default=20.0)  # to authenticate
-SFTP_MAX_UNAUTHENTICATED = env.int("HEARTH_SFTP_MAX_UNAUTHENTICATED", default=64)  # at once
-SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS = env.int("HEARTH_SFTP_MAX_UNAUTHENTICATED_PER_ADDRESS", default=16)
-SFTP_LOGIN_ATTEMPTS_PER_ADDRESS = env.int("HEARTH_SFTP_LOGIN_ATTEMPTS_PER_ADDRESS", default=30)
-SFTP_LOGIN_ATTEMPTS_PER_ACCOUNT = env.int("HEARTH_SFTP_LOGIN_ATTEMPTS_PER_ACCOUNT", default=10)
-SFTP_LOGIN_WINDOW_SECONDS = env.int("HEARTH_SFTP_LOGIN_WINDOW", default=15 * 60)
-SFTP_RECHECK_SECONDS = env.float("HEARTH_SFTP_RECHECK_SECONDS", default=2.0)  # revocation within ~2 s
-SFTP_DISK_RECHECK_SECONDS = env.float("HEARTH_SFTP_DISK_RECHECK_SECONDS", default=10.0)  # when at the limit
-
-# Server files (servers/files/, the SFTP gateway): see README "Files and SFTP".
-# OpenSSH's sftp-server on the panel's machine, from which the files image is built (nodes/client/files_image.py).
-FILES_SFTP_SERVER = env("HEARTH_FILES_SFTP_SERVER", default="/usr/lib/openssh/sftp-server")
-FILES_UPLOAD_MAX_BYTES = env.int("HEARTH_FILES_UPLOAD_MAX_BYTES", default=100 * 1024 * 1024)
-FILES_EDITOR_MAX_BYTES = env.int("HEARTH_FILES_EDITOR_MAX_BYTES", default=4 * 1024 * 1024)
-# A helper container unused for this long is removed (seconds).
-FILES_HELPER_IDLE_SECONDS = env.int("HEARTH_FILES_HELPER_IDLE", default=600)
-# Archive extraction: at most this much written, this many entries, and this ratio of written to read.
-FILES_EXTRACT_MAX_BYTES = env.int("HEARTH_FILES_EXTRACT_MAX_BYTES", default=10 * 1024**3)
-FILES_EXTRACT_MAX_ENTRIES = env.int("HEARTH_FILES_EXTRACT_MAX_ENTRIES", default=100_000)
-FILES_EXTRACT_MAX_RATIO = env.int("HEARTH_FILES_EXTRACT_MAX_RATIO", default=200)
-# Backups (README "Backups"): where new ones go (local: the server's node; s3: the bucket below), how many
-# a server keeps when staff set none, and the age past which beat prunes unlocked ones.
-BACKUP_STORAGE = env("HEARTH_BACKUP_STORAGE", default="local")
-BACKUP_DEFAULT_LIMIT = env.int("HEARTH_BACKUP_DEFAULT_LIMIT", default=3)
-BACKUP_MAX_AGE_DAYS = env.int("HEARTH_BACKUP_MAX_AGE_DAYS", default=0)  # 0: no age limit
-BACKUP_COMPRESSION = env("HEARTH_BACKUP_COMPRESSION", default="zstd")  # or gzip
-BACKUP_SAVE_TIMEOUT_SECONDS = env.float("HEARTH_BACKUP_SAVE_TIMEOUT", default=60.0)  # for the done line
-BACKUP_DOWNLOAD_LINK_SECONDS = env.int("HEARTH_BACKUP_DOWNLOAD_LINK_SECONDS", default=300)
-# Any S3-compatible store (AWS, MinIO, Wasabi, R2…): the endpoint is empty for AWS itself.
-BACKUP_S3 = {
-    "endpoint_url": env("HEARTH_BACKUP_S3_ENDPOINT", default="") or None,
-    "region_name": env("HEARTH_BACKUP_S3_REGION", default="us-east-1"),
-    "bucket": env("HEARTH_BACKUP_S3_BUCKET", default=""),
-    "prefix": env("HEARTH_BACKUP_S3_PREFIX", default="hearth/"),
-    "access_key": env("HEARTH_BACKUP_S3_ACCESS_KEY", default=""),
-    "secret_key": env("HEARTH_BACKUP_S3_SECRET_KEY", default=""),
-    "part_mb": env.int("HEARTH_BACKUP_S3_PART_MB", default=64),  # multipart part size
-}
-# Outbound HTTP (config/outbound.py): destinations allowed although private/loopback (CIDRs, comma-separated).
-OUTBOUND_ALLOW = env.list("HEARTH_OUTBOUND_ALLOW", default=[])
-OUTBOUND_MAX_BYTES = env.int("HEARTH_OUTBOUND_MAX_BYTES", default=1024**3)
-OUTBOUND_TIMEOUT_SECONDS = env.float("HEARTH_OUTBOUND_TIMEOUT", default=300.0)
-# CA certificates outbound HTTPS trusts (a path; empty: the system's), for a private deployment's own CA.
-OUTBOUND_CA_BUNDLE = env("HEARTH_OUTBOUND_CA_BUNDLE", default="")
-
-# Nodes: every call to a node's engine or SSH daemon is bounded by these.
-NODE_TIMEOUT_SECONDS = env.float("HEARTH_NODE_TIMEOUT", default=15.0)
-NODE_CONNECT_TIMEOUT_SECONDS = env.float("HEARTH_NODE_CONNECT_TIMEOUT", default=5.0)
-NODE_HEALTH_INTERVAL_SECONDS = env.float("HEARTH_NODE_HEALTH_INTERVAL", default=30.0)
-NODE_OFFLINE_AFTER_FAILURES = env.int("HEARTH_NODE_OFFLINE_AFTER", default=3)
-NODE_DEPLOY_TOKEN_MINUTES = env.int("HEARTH_NODE_DEPLOY_TOKEN_MINUTES", default=60)
-# The only unix:// sockets a node may use: any other socket on the panel's machine is not an engine
-# staff may point a node at (comma-separated paths).
-NODE_LOCAL_SOCKETS = env.list("HEARTH_NODE_LOCAL_SOCKETS", default=["/var/run/docker.sock"])
-# How a server without a nodeId is placed: least-memory (default), round-robin or fewest-servers.
-PLACEMENT_STRATEGY = env("HEARTH_PLACEMENT_STRATEGY", default="least-memory")
-
-# Self-service: who may sign up, and what a customer (a user without `server.resources`) may create
-# on their own. Staff creates ignore the quota and the maximums; plans will take these over later.
-REGISTRATION_ENABLED = env.bool("HEARTH_REGISTRATION_ENABLED", default=True)
-SELF_SERVICE_SERVER_QUOTA = env.int("HEARTH_SELF_SERVICE_SERVER_QUOTA", default=2)
-SELF_SERVICE_MAX_MEMORY_MB = env.int("HEARTH_SELF_SERVICE_MAX_MEMORY_MB", default=2048)
-SELF_SERVICE_MAX_CPU_CORES = env.float("HEARTH_SELF_SERVICE_MAX_CPU_CORES", default=2.0)
-SELF_SERVICE_MAX_DISK_MB = env.int("HEARTH_SELF_SERVICE_MAX_DISK_MB", default=10240)
-# What a server gets when its create request leaves a limit out (anyone's request).
-SERVER_DEFAULT_MEMORY_MB = env.int("HEARTH_SERVER_DEFAULT_MEMORY_MB", default=1024)
-SERVER_DEFAULT_CPU_CORES = env.float("HEARTH_SERVER_DEFAULT_CPU_CORES", default=1.0)
-SERVER_DEFAULT_DISK_MB = env.int("HEARTH_SERVER_DEFAULT_DISK_MB", default=5120)
-
-# Servers
-CONSOLE_HISTORY_LINES = env.int("HEARTH_CONSOLE_HISTORY_LINES", default=1000)
-SERVER_STOP_TIMEOUT_SECONDS = env.int("HEARTH_STOP_TIMEOUT", default=30)
-SERVER_INSTALL_TIMEOUT_SECONDS = env.int("HEARTH_INSTALL_TIMEOUT", default=1800)
-SERVER_START_TIMEOUT_SECONDS = env.int("HEARTH_START_TIMEOUT", default=600)
-CRASH_WINDOW_SECONDS = env.int("HEARTH_CRASH_WINDOW", default=60)
-# The user game containers run as on nodes (the node user's uid:gid on SSH nodes).
-CONTAINER_USER = env("HEARTH_CONTAINER_USER", default="1000:1000")
-
-# Image registries a pull may reach although they are loopback, private, link-local or CGNAT
-# addresses (hosts, host:port or CIDRs, comma-separated); see templates_app/registries.py.
-IMAGE_REGISTRY_ALLOW = env.list("HEARTH_IMAGE_REGISTRY_ALLOW", default=[])
-# Config files larger than this (apparent size, bytes) are not read to be rewritten before a start.
-CONFIG_FILE_MAX_BYTES = env.int("HEARTH_CONFIG_FILE_MAX_BYTES", default=4 * 1024 * 1024)
-
-# Live console (WebSocket) and output handling
-WS_MAX_MESSAGE_BYTES = env.int("HEARTH_WS_MAX_MESSAGE_BYTES", default=8192)
-WS_INPUTS_PER_SECOND = env.int("HEARTH_WS_INPUTS_PER_SECOND", default=10)
-WS_HISTORY_LINES = 150
-WS_TOKEN_NOTICE_SECONDS = 60
-# A server printing more lines than this per 100 ms is throttled with a notice, as Wings does.
-CONSOLE_LINES_PER_100MS = env.int("HEARTH_CONSOLE_LINES_PER_100MS", default=2000)
-CONSOLE_MAX_LINE_CHARS = env.int("HEARTH_CONSOLE_MAX_LINE_CHARS", default=4096)
-STATS_INTERVAL_SECONDS = env.float("HEARTH_STATS_INTERVAL", default=5.0)
-METRICS_RETENTION_DAYS = env.int("HEARTH_METRICS_RETENTION_DAYS", default=7)
-
-# Client addresses: forwarding headers (X-Forwarded-For, -Proto) are believed only from these proxies
-# (CIDRs, comma-separated): see config/addresses.py and README "Trusted proxies and client addresses".
-TRUSTED_PROXIES = env.list("HEARTH_TRUSTED_PROXIES", default=[])
-_parse_trusted_proxies(TRUSTED_PROXIES)  # a typo here stops the panel instead of trusting nobody quietly
-
-# Request limits: bodies over this answer 413 (Django's own check, also applied to the API's parsers);
-# JSON nested deeper than this answers 400.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("HEARTH_MAX_BODY_BYTES", default=2_621_440)
-JSON_MAX_DEPTH = 32
+# The panel's own settings (nodes, servers, files, backups, alerts…): config/product_settings.py.
+from config.product_settings import *  # noqa: E402,F403
