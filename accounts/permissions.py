@@ -35,6 +35,9 @@ SERVER_SCOPED = (
     "database.read",
     "database.rotate",
     "database.delete",
+    "alert.read",
+    "alert.resolve",
+    "alert.subscribe",  # the server's own notification subscriptions (webhooks, email)
 )
 
 GLOBAL_ONLY = (
@@ -44,7 +47,6 @@ GLOBAL_ONLY = (
     # Limits, node and image of a server: the hosting company's billing boundary. Global only, so an
     # owner never holds it through their server; no default role but Administrator (`*`) has it.
     "server.resources",
-    "alert.resolve",
     "admin.read",
     "admin.write",
     "rate-limit.bypass",
@@ -128,6 +130,7 @@ DEFAULT_ROLES = {
             "backup.download",
             "task.read",
             "database.read",
+            "alert.read",
         ],
     ),
     "Customer": (

@@ -17,6 +17,7 @@ CELERY_BEAT_SCHEDULE = {
     "files-helpers-reap": {"task": "servers.tasks.files_helpers_reap_task", "schedule": 60.0},
     "backups-reap": {"task": "backups.tasks.backups_reap_task", "schedule": 60.0},
     "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
+    "alerts-evaluate": {"task": "alerts.tasks.alerts_evaluate_task", "schedule": 30.0},
 }
 
 # Schedules: tasks per server, runs kept per task, how late a missed slot still runs as scheduled (later,
@@ -136,3 +137,21 @@ _parse_trusted_proxies(TRUSTED_PROXIES)  # a typo here stops the panel instead o
 # JSON nested deeper than this answers 400.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("HEARTH_MAX_BODY_BYTES", default=2_621_440)
 JSON_MAX_DEPTH = 32
+
+# Alerts (alerts/, README "Alerts"): rules are evaluated every 30 s (beat) on the metric history, one
+# point per METRICS_POINT_SECONDS per server and one per node health check. Webhooks go through
+# config/outbound.py, each attempt bounded; a failed one is retried with backoff ALERT_DELIVERY_ATTEMPTS
+# times in all. The generic JSON format is signed (HMAC-SHA256 of "<timestamp>.<body>").
+METRICS_POINT_SECONDS = env.int("HEARTH_METRICS_POINT_SECONDS", default=60)
+ALERT_DEDUPE_SECONDS = env.int("HEARTH_ALERT_DEDUPE_SECONDS", default=300)
+ALERT_DELIVERY_ATTEMPTS = env.int("HEARTH_ALERT_DELIVERY_ATTEMPTS", default=5)
+ALERT_DELIVERY_TIMEOUT_SECONDS = env.float("HEARTH_ALERT_DELIVERY_TIMEOUT", default=10.0)
+ALERT_DELIVERY_BACKOFF_SECONDS = env.float(
+    "HEARTH_ALERT_DELIVERY_BACKOFF", default=15.0
+)  # doubles each retry
+ALERT_SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers are told to accept (README)
+
+# Observability (README "Monitoring"): GET /metrics answers a staff token holding admin.read or this
+# scrape token; the processes share counters through prometheus-client's multiprocess directory.
+METRICS_SCRAPE_TOKEN = env("HEARTH_METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from alerts import events as alert_events
 from config.errors import IllegalTransition
 from nodes import client as node_client
 from nodes.models import Node, NodeEvent
@@ -163,6 +164,10 @@ def _record_transition(node: Node, *, online: bool, message: str) -> None:
     kind = NodeEvent.Kind.ONLINE if online else NodeEvent.Kind.OFFLINE
     NodeEvent.objects.create(node=node, kind=kind, message=message)
     logger.warning("Node %s is now %s: %s", node.name, kind, message)
+    if online:
+        alert_events.node_online(node)
+    else:
+        alert_events.node_offline(node, reason=message)
 
 
 def _claim_engine(node: Node, report: dict) -> None:

@@ -111,6 +111,23 @@ class NodeEvent(models.Model):
         return f"{self.node} {self.kind}"
 
 
+class NodeMetric(models.Model):
+    """One health check's usage of the node's host, in percent: the history node alert rules read."""
+
+    node = models.ForeignKey(Node, on_delete=models.CASCADE, related_name="metrics")
+    created_at = models.DateTimeField(db_index=True)
+    cpu = models.FloatField()
+    memory = models.FloatField()
+    disk = models.FloatField()
+
+    class Meta:
+        ordering = ["created_at"]
+        indexes = [models.Index(fields=["node", "created_at"])]
+
+    def __str__(self):
+        return f"{self.node_id} @ {self.created_at:%H:%M:%S}"
+
+
 class DeploymentToken(models.Model):
     """Single-use, expiring token in the URL of a node's enrollment script; a newer link revokes it."""
 

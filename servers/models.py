@@ -205,7 +205,8 @@ class Job(models.Model):
 
 
 class ServerMetric(models.Model):
-    """One point of resource history for graphs: the average over a minute, kept METRICS_RETENTION_DAYS."""
+    """One point of resource history for graphs and alert rules: the average over METRICS_POINT_SECONDS
+    (a minute), kept METRICS_RETENTION_DAYS."""
 
     server = models.ForeignKey(Server, on_delete=models.CASCADE, related_name="metrics")
     created_at = models.DateTimeField(db_index=True)
@@ -213,6 +214,7 @@ class ServerMetric(models.Model):
     memory_mb = models.PositiveIntegerField()
     network_received = models.PositiveBigIntegerField()
     network_sent = models.PositiveBigIntegerField()
+    disk_mb = models.PositiveIntegerField(null=True, blank=True, help_text="The last disk measure, if any.")
 
     class Meta:
         ordering = ["created_at"]
