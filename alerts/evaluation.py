@@ -25,6 +25,7 @@ import operator as op
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.utils import timezone
 
@@ -101,20 +102,23 @@ def node_interval() -> float:
 
 
 # --- targets and their history ----------------------------------------------------------------------
+# alerts stands below servers and nodes (their crash and health code call alerts.events), so it reads
+# their rows through the app registry, by the names its own models' foreign keys use, never importing them.
+
+
+def _model(name: str):
+    return apps.get_model(name)
 
 
 def _server_targets(rule: AlertRule) -> dict[str, object]:
-    from servers.models import Server
-
-    servers = Server.objects.filter(status__in=WATCHED_STATUSES).select_related("node")
+    servers = _model("servers.Server").objects.filter(status__in=WATCHED_STATUSES).select_related("node")
     if rule.target_id != "*":
         servers = servers.filter(pk=rule.target_id)
     return {str(server.pk): server for server in servers}
 
 
 def _server_history(servers: dict, condition: Condition, since) -> dict[str, list]:
-    from servers.models import ServerMetric
-
+    ServerMetric = _model("servers.ServerMetric")
     field = {"cpu": "cpu", "memory": "memory_mb", "disk": "disk_mb"}[condition.metric]
     rows = (
         ServerMetric.objects.filter(server_id__in=list(servers), created_at__gte=since)
@@ -143,17 +147,14 @@ def _server_percent(server, metric: str, raw) -> float | None:
 
 
 def _node_targets(rule: AlertRule) -> dict[str, object]:
-    from nodes.models import Node
-
-    nodes = Node.objects.all()
+    nodes = _model("nodes.Node").objects.all()
     if rule.target_id != "*":
         nodes = nodes.filter(pk=rule.target_id)
     return {str(node.pk): node for node in nodes}
 
 
 def _node_history(nodes: dict, condition: Condition, since) -> dict[str, list]:
-    from nodes.models import NodeMetric
-
+    NodeMetric = _model("nodes.NodeMetric")
     rows = (
         NodeMetric.objects.filter(node_id__in=list(nodes), created_at__gte=since)
         .order_by("node_id", "created_at")
