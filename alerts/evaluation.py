@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
+from django.db.models import F
 from django.utils import timezone
 
 from alerts import services
@@ -194,15 +195,21 @@ def evaluate_rule(rule: AlertRule, *, now) -> int:
         alert.fingerprint.removeprefix(prefix): alert.pk
         for alert in Alert.objects.filter(fingerprint__startswith=prefix, resolved=False).only("fingerprint")
     }
-    opened = 0
+    opened, still, cleared = 0, [], []
     for target_id, target in targets.items():
         verdict = judge(history.get(target_id, []), condition, now=now, interval=interval)
-        if verdict.holds:
+        if verdict.holds and target_id in open_alerts:
+            still.append(open_alerts[target_id])  # a repeat: counted below, in one statement
+        elif verdict.holds:
             opened += _raise(rule, condition, target, verdict.latest, server_rule=server_rule) is not None
         elif rule.auto_resolve and verdict.fresh and target_id in open_alerts:
-            services.resolve(
-                Alert.objects.filter(pk=open_alerts[target_id]), resolution="The condition cleared."
-            )
+            cleared.append(open_alerts[target_id])
+    if still:
+        Alert.objects.filter(pk__in=still).update(
+            occurrences=F("occurrences") + 1, last_seen_at=timezone.now()
+        )
+    if cleared:
+        services.resolve(Alert.objects.filter(pk__in=cleared), resolution="The condition cleared.")
     if rule.auto_resolve:
         gone = [pk for target_id, pk in open_alerts.items() if target_id not in targets]
         if gone:
