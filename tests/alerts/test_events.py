@@ -148,3 +148,11 @@ def test_a_node_going_offline_and_online_again(alert_node):
     alert.refresh_from_db()
     assert alert.resolved and alert.resolution == "The node is online again."
     assert NodeMetric.objects.filter(node=node).count() == 1
+
+
+def test_a_node_rule_without_auto_resolve_keeps_the_offline_alert(alert_node):
+    node = alert_node()
+    AlertRule.objects.create(name="Offline", type="node_offline", target="node", auto_resolve=False)
+    store_report(node, failed_report(), failures_to_offline=1)
+    store_report(node, ok_report(node), failures_to_offline=1)
+    assert Alert.objects.get(node=node).resolved is False
