@@ -93,7 +93,11 @@ def judge(samples: list[tuple[datetime, float]], condition: Condition, *, now, i
     return Verdict(True, holds, latest)
 
 
-def holds(samples, condition: Condition, now, *, interval: float | None = None) -> bool:
+def holds(samples, condition: Condition | dict, now, *, interval: float | None = None) -> bool:
+    """Did `condition` (a Condition or a rule's conditions) hold across its window? Servers' interval
+    unless another is given."""
+    if not isinstance(condition, Condition):
+        condition = Condition.of(condition)
     return judge(samples, condition, now=now, interval=interval or settings.METRICS_POINT_SECONDS).holds
 
 
