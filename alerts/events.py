@@ -1,10 +1,24 @@
 """Alerts raised by what happened rather than by a metric: a server crashed (the monitor's decision),
-a node went offline (the health checker's transition); and their recoveries, which resolve them."""
+a node went offline (the health checker's transition); and their recoveries, which resolve them.
+
+A crash loop (crash, restart, running, crash…) is one alert: while it is open, or when the server's
+running again resolved it less than the dedupe window ago, another crash reopens it, counts the
+occurrence and brings its metadata (exit code, crash count) up to date; nothing is sent again. A stop
+or kill someone asked for is no crash: servers/crash.py records it as stopped and calls nothing here.
+"""
+
+from datetime import timedelta
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from alerts import services
 from alerts.models import Alert, AlertRule, AlertType, Severity
+
+RUNNING_AGAIN = "The server is running again."
+ONLINE_AGAIN = "The node is online again."
 
 
 def _rules(type: str, target: str, target_id) -> list[AlertRule]:
@@ -17,22 +31,83 @@ def _dedupe(rules) -> int:
     return max((rule.dedupe_seconds for rule in rules), default=settings.ALERT_DEDUPE_SECONDS)
 
 
-def server_crashed(server, *, exit_code, oom: bool, crash_count: int, restarting: bool) -> Alert | None:
-    """Called in the crash's transaction (servers/crash.py)."""
+def server_crashed(
+    server, *, exit_code, oom: bool, crash_count: int, restarting: bool, reason: str = ""
+) -> Alert | None:
+    """Called in the crash's transaction (servers/crash.py), which holds the server's row lock: two
+    crashes of one server are never recorded at once. Returns the new alert, or None for a repeat."""
     rules = _rules(AlertType.SERVER_CRASHED, AlertRule.Target.SERVER, server.pk)
+    fingerprint = f"{AlertType.SERVER_CRASHED}:server:{server.pk}"
     why = f"exit code {exit_code}" + (", out of memory" if oom else "")
-    return services.raise_alert(
-        type=AlertType.SERVER_CRASHED,
-        fingerprint=f"{AlertType.SERVER_CRASHED}:server:{server.pk}",
-        title=f"{server.name} crashed",
-        message=f"{server.name} crashed ({why}). " + ("Restarting." if restarting else "Not restarting."),
-        severity=services.most_severe((rule.severity for rule in rules), Severity.CRITICAL),
-        metadata={"exitCode": exit_code, "oom": oom, "crashCount": crash_count, "restarting": restarting},
-        server=server,
-        node=server.node,
-        rules=rules,
-        dedupe_seconds=_dedupe(rules),
+    message = f"{server.name} crashed ({why}). " + (
+        reason or ("Restarting." if restarting else "Not restarting.")
     )
+    metadata = {
+        "exitCode": exit_code,
+        "oom": oom,
+        "reason": f"Exited with code {exit_code}" + (" (out of memory)" if oom else ""),
+        "crashCount": crash_count,
+        "restarting": restarting,
+    }
+    dedupe = _dedupe(rules)
+    with transaction.atomic():
+        if _crash_again(fingerprint, dedupe=dedupe, message=message, metadata=metadata):
+            return None
+        return services.raise_alert(
+            type=AlertType.SERVER_CRASHED,
+            fingerprint=fingerprint,
+            title=f"{server.name} crashed",
+            message=message,
+            severity=services.most_severe((rule.severity for rule in rules), Severity.CRITICAL),
+            metadata=metadata,
+            server=server,
+            node=server.node,
+            rules=rules,
+            dedupe_seconds=dedupe,
+        )
+
+
+def _crash_again(fingerprint: str, *, dedupe: int, message: str, metadata: dict) -> bool:
+    """Record a crash on the loop's alert (open, or resolved by a recent run): True if there was one."""
+    now = timezone.now()
+    alerts = Alert.objects.select_for_update().filter(fingerprint=fingerprint)
+    alert = alerts.filter(resolved=False).first() or (
+        alerts.filter(
+            resolved=True,
+            resolved_by=None,
+            resolution=RUNNING_AGAIN,
+            resolved_at__gte=now - timedelta(seconds=dedupe),
+        )
+        .order_by("-resolved_at")
+        .first()
+    )
+    if alert is None:
+        return False
+    try:
+        with transaction.atomic():
+            Alert.objects.filter(pk=alert.pk).update(
+                resolved=False,
+                resolved_at=None,
+                resolution="",
+                occurrences=F("occurrences") + 1,
+                last_seen_at=now,
+                message=message,
+                metadata={**alert.metadata, **metadata},
+            )
+    except IntegrityError:  # another one is open after all: raise_alert counts the repeat on it
+        return False
+    return True
+
+
+def server_running(server_id) -> int:
+    """The server runs again (servers/states.py set_status, in the same transaction): its open crash
+    alert resolves, unless its rule says otherwise. Returns how many were resolved."""
+    open_alerts = Alert.objects.filter(
+        type=AlertType.SERVER_CRASHED, server_id=server_id, resolved=False
+    ).exclude(rule__auto_resolve=False)
+    if not open_alerts.exists():
+        return 0
+    return services.resolve(open_alerts, resolution=RUNNING_AGAIN)
 
 
 def node_offline(node, *, reason: str) -> Alert | None:
@@ -53,7 +128,7 @@ def node_offline(node, *, reason: str) -> Alert | None:
 
 def node_online(node) -> int:
     """The node answers again: its open offline alert resolves (unless its rule says otherwise)."""
-    open_alerts = Alert.objects.filter(type=AlertType.NODE_OFFLINE, node=node).exclude(
+    open_alerts = Alert.objects.filter(type=AlertType.NODE_OFFLINE, node=node, resolved=False).exclude(
         rule__auto_resolve=False
     )
-    return services.resolve(open_alerts, resolution="The node is online again.")
+    return services.resolve(open_alerts, resolution=ONLINE_AGAIN)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from alerts import events as alert_events
 from config.errors import IllegalTransition
 from nodes import client as node_client
-from nodes.models import Node, NodeEvent
+from nodes.models import Node, NodeEvent, NodeMetric
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,21 @@ def _record_transition(node: Node, *, online: bool, message: str) -> None:
         alert_events.node_offline(node, reason=message)
 
 
+def _percent(used, total) -> float:
+    return round(100.0 * used / total, 1) if total else 0.0
+
+
+def _record_metric(node: Node, report: dict) -> None:
+    """A successful check's usage of the host, in percent: the history node alert rules read."""
+    NodeMetric.objects.create(
+        node=node,
+        created_at=node.last_seen_at,
+        cpu=report.get("cpu_percent", 0.0),
+        memory=_percent(report.get("memory_used_mb", 0), report.get("memory_total_mb", 0)),
+        disk=_percent(report.get("disk_used_mb", 0), report.get("disk_total_mb", 0)),
+    )
+
+
 def _claim_engine(node: Node, report: dict) -> None:
     """Remember the node's engine; a report from an engine that already is another node is a failure."""
     owner = Node.objects.filter(engine_id=report["engine_id"]).exclude(pk=node.pk).first()
@@ -202,6 +217,7 @@ def _apply_report(node: Node, report: dict, *, failures_to_offline: int) -> Node
     if report["ok"]:
         node.consecutive_failures = 0
         node.last_seen_at = timezone.now()
+        _record_metric(node, report)
         if not node.is_online:
             node.is_online = True
             _record_transition(node, online=True, message="Health check succeeded")

@@ -51,7 +51,7 @@ def server_exited(*, server_id, exit_code: int | None, oom: bool = False) -> str
         )
         console.write_on_commit(server_id, f"{why} {reason}")
         alert_events.server_crashed(
-            server, exit_code=exit_code, oom=oom, crash_count=count, restarting=restart
+            server, exit_code=exit_code, oom=oom, crash_count=count, restarting=restart, reason=reason
         )
         if restart:
             server_start_after_crash(server_id=server_id)

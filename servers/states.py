@@ -82,4 +82,8 @@ def set_status(server_id, to: str, *, expect: set[str] | None = None, **fields) 
             from servers.console import publish_state
 
             transaction.on_commit(lambda: publish_state(server_id, to, previous))
+        if to == S.RUNNING and previous != to:  # the monitor saw it run: its crash alert resolves
+            from alerts.events import server_running
+
+            server_running(server_id)
         return previous

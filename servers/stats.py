@@ -1,4 +1,5 @@
-"""Resource sampling of running game containers: live values, `resource_stats` messages, minute history."""
+"""Resource sampling of running game containers: live values, `resource_stats` messages, and a history
+point per METRICS_POINT_SECONDS (what graphs and alert rules read)."""
 
 import logging
 import time
@@ -9,8 +10,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from nodes.client import ContainerStats
+from nodes.models import NodeMetric
 from servers import console
-from servers.models import ServerMetric
+from servers.models import Server, ServerMetric
 from servers.ownership import owned_row
 
 logger = logging.getLogger(__name__)
@@ -46,8 +48,8 @@ class Sampler:
         }
 
     def record(self, server_id: str, values: dict, *, node_id, container_id: str) -> None:
-        """Store the live values, publish them, and write a history point once a minute; only while the
-        sampled container is still the server's own on the node that reported it."""
+        """Store the live values, publish them, and write a history point every METRICS_POINT_SECONDS;
+        only while the sampled container is still the server's own on the node that reported it."""
         updated = owned_row(node_id, container_id, server_id).update(
             cpu_usage=values["cpu"],
             memory_usage_mb=values["memory_mb"],
@@ -70,22 +72,33 @@ class Sampler:
         )
         batch = self.pending.setdefault(server_id, {"since": time.monotonic(), "samples": []})
         batch["samples"].append(values)
-        if time.monotonic() - batch["since"] >= 60:
-            samples = self.pending.pop(server_id)["samples"]
-            ServerMetric.objects.create(
-                server_id=server_id,
-                created_at=timezone.now(),
-                cpu=round(sum(s["cpu"] for s in samples) / len(samples), 1),
-                memory_mb=sum(s["memory_mb"] for s in samples) // len(samples),
-                network_received=samples[-1]["network_received"],
-                network_sent=samples[-1]["network_sent"],
-            )
+        if time.monotonic() - batch["since"] >= settings.METRICS_POINT_SECONDS:
+            write_point(server_id, self.pending.pop(server_id)["samples"])
 
     def forget(self, server_id: str) -> None:
         self.previous.pop(server_id, None)
         self.pending.pop(server_id, None)
 
 
+def write_point(server_id, samples: list[dict]) -> ServerMetric:
+    """One history point: the samples' average CPU and memory, the latest network counters and the
+    server's latest disk measure (none until the disk was first measured)."""
+    disk_mb, checked_at = Server.objects.filter(pk=server_id).values_list(
+        "disk_usage_mb", "disk_checked_at"
+    ).first() or (None, None)
+    return ServerMetric.objects.create(
+        server_id=server_id,
+        created_at=timezone.now(),
+        cpu=round(sum(s["cpu"] for s in samples) / len(samples), 1),
+        memory_mb=sum(s["memory_mb"] for s in samples) // len(samples),
+        network_received=samples[-1]["network_received"],
+        network_sent=samples[-1]["network_sent"],
+        disk_mb=disk_mb if checked_at is not None else None,
+    )
+
+
 def metrics_prune() -> int:
+    """Drop server and node history older than METRICS_RETENTION_DAYS."""
     cutoff = timezone.now() - timedelta(days=settings.METRICS_RETENTION_DAYS)
-    return ServerMetric.objects.filter(created_at__lt=cutoff).delete()[0]
+    servers = ServerMetric.objects.filter(created_at__lt=cutoff).delete()[0]
+    return servers + NodeMetric.objects.filter(created_at__lt=cutoff).delete()[0]

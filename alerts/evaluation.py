@@ -1,0 +1,266 @@
+"""Resource-threshold rules, evaluated on the stored metric history (beat, every 30 s).
+
+A rule `{metric, operator, value, duration}` holds on a target when the condition held for EVERY sample
+in the window [now - duration, now] and the samples cover that window: a point is the average of the
+interval before it (METRICS_POINT_SECONDS for servers, one health check for nodes), so the earliest
+point may be at most 1.5 intervals after the window's start, no two points more than 1.5 intervals
+apart, and the latest no older than 2 intervals (else the history is stale: a stopped server's or an
+offline node's last points never open an alert). `duration` 0, or one shorter than a point, judges the
+latest fresh point alone.
+
+Servers are judged in percent of their own limits (cpu of the allocated cores, memory and disk of
+their allocation), nodes in percent of the host. A holding condition opens an alert through
+`services.raise_alert` (fingerprint `rule:<rule id>:server:<id>` or `:node:<id>`, deduplicated there);
+with `auto_resolve`, an open alert resolves when the latest fresh point no longer meets the condition,
+or when its server no longer runs (or its node or server is gone). With no fresh point an open alert
+stays as it is: nothing is known.
+
+Each rule costs a few queries whatever its number of targets: its targets, their history over the
+window, its open alerts.
+"""
+
+import itertools
+import logging
+import operator as op
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.apps import apps
+from django.conf import settings
+from django.db.models import F
+from django.utils import timezone
+
+from alerts import services
+from alerts.models import Alert, AlertRule, AlertType
+
+logger = logging.getLogger(__name__)
+
+OPERATORS = {">": op.gt, "<": op.lt, ">=": op.ge, "<=": op.le, "==": op.eq}
+METRICS = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}
+# `*` server rules watch servers whose container runs (a starting one is sampled too); a server named
+# by id is judged in the same states. A stopped, crashed or suspended server holds nothing.
+WATCHED_STATUSES = ("running", "starting")
+COVER_INTERVALS = 1.5  # how far apart points may be (jitter of the sampler and of beat)
+FRESH_INTERVALS = 2  # how old the latest point may be
+
+
+@dataclass(frozen=True)
+class Condition:
+    metric: str
+    operator: str
+    value: float
+    duration: int
+
+    @classmethod
+    def of(cls, conditions: dict) -> "Condition":
+        """The rule's conditions, or ValueError naming what is wrong (the API validates them first)."""
+        metric, operator = conditions.get("metric"), conditions.get("operator")
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}")
+        if operator not in OPERATORS:
+            raise ValueError(f"unknown operator {operator!r}")
+        duration = int(conditions.get("duration") or 0)
+        if duration < 0:
+            raise ValueError("negative duration")
+        return cls(metric, operator, float(conditions["value"]), duration)
+
+    def met(self, value: float) -> bool:
+        return OPERATORS[self.operator](round(value, 1), self.value)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    fresh: bool  # the latest point is recent enough to judge by
+    holds: bool  # the condition held for every point across the covered window
+    latest: float | None  # the latest point's value (percent)
+
+
+def judge(samples: list[tuple[datetime, float]], condition: Condition, *, now, interval: float) -> Verdict:
+    """`samples`: (time, percent) pairs, oldest first, up to `now`. See the module's docstring."""
+    samples = [s for s in samples if s[0] <= now and s[1] is not None]
+    if not samples:
+        return Verdict(False, False, None)
+    latest_at, latest = samples[-1]
+    if latest_at < now - timedelta(seconds=FRESH_INTERVALS * interval):
+        return Verdict(False, False, latest)
+    start = now - timedelta(seconds=condition.duration)
+    window = [s for s in samples if s[0] > start] or [samples[-1]]  # one at `start` covers before it
+    reach = timedelta(seconds=COVER_INTERVALS * interval)
+    covered = window[0][0] - reach <= start and all(
+        later[0] - earlier[0] <= reach for earlier, later in itertools.pairwise(window)
+    )
+    holds = covered and all(condition.met(value) for _, value in window)
+    return Verdict(True, holds, latest)
+
+
+def holds(samples, condition: Condition | dict, now, *, interval: float | None = None) -> bool:
+    """Did `condition` (a Condition or a rule's conditions) hold across its window? Servers' interval
+    unless another is given."""
+    if not isinstance(condition, Condition):
+        condition = Condition.of(condition)
+    return judge(samples, condition, now=now, interval=interval or settings.METRICS_POINT_SECONDS).holds
+
+
+def node_interval() -> float:
+    """Nodes get a point per health check (beat's "node-health" schedule)."""
+    return float(settings.CELERY_BEAT_SCHEDULE.get("node-health", {}).get("schedule", 30.0))
+
+
+# --- targets and their history ----------------------------------------------------------------------
+# alerts stands below servers and nodes (their crash and health code call alerts.events), so it reads
+# their rows through the app registry, by the names its own models' foreign keys use, never importing them.
+
+
+def _model(name: str):
+    return apps.get_model(name)
+
+
+def _server_targets(rule: AlertRule) -> dict[str, object]:
+    servers = _model("servers.Server").objects.filter(status__in=WATCHED_STATUSES).select_related("node")
+    if rule.target_id != "*":
+        servers = servers.filter(pk=rule.target_id)
+    return {str(server.pk): server for server in servers}
+
+
+def _server_history(servers: dict, condition: Condition, since) -> dict[str, list]:
+    ServerMetric = _model("servers.ServerMetric")
+    field = {"cpu": "cpu", "memory": "memory_mb", "disk": "disk_mb"}[condition.metric]
+    rows = (
+        ServerMetric.objects.filter(server_id__in=list(servers), created_at__gte=since)
+        .order_by("server_id", "created_at")
+        .values_list("server_id", "created_at", field)
+    )
+    history: dict[str, list] = {}
+    for server_id, created_at, raw in rows:
+        server = servers[str(server_id)]
+        history.setdefault(str(server_id), []).append(
+            (created_at, _server_percent(server, condition.metric, raw))
+        )
+    return history
+
+
+def _server_percent(server, metric: str, raw) -> float | None:
+    """A stored point in percent of the server's limit. Stored cpu is docker's percent of one core."""
+    if raw is None:
+        return None
+    limit = {
+        "cpu": float(server.allocated_cpu_cores) * 100,
+        "memory": server.allocated_memory_mb,
+        "disk": server.allocated_disk_mb,
+    }[metric]
+    return 100.0 * raw / limit if limit else None
+
+
+def _node_targets(rule: AlertRule) -> dict[str, object]:
+    nodes = _model("nodes.Node").objects.all()
+    if rule.target_id != "*":
+        nodes = nodes.filter(pk=rule.target_id)
+    return {str(node.pk): node for node in nodes}
+
+
+def _node_history(nodes: dict, condition: Condition, since) -> dict[str, list]:
+    NodeMetric = _model("nodes.NodeMetric")
+    rows = (
+        NodeMetric.objects.filter(node_id__in=list(nodes), created_at__gte=since)
+        .order_by("node_id", "created_at")
+        .values_list("node_id", "created_at", condition.metric)
+    )
+    history: dict[str, list] = {}
+    for node_id, created_at, value in rows:
+        history.setdefault(str(node_id), []).append((created_at, value))
+    return history
+
+
+# --- evaluation -------------------------------------------------------------------------------------
+
+
+def evaluate_rules(now=None) -> int:
+    """Evaluate every enabled resource_threshold rule once. Returns how many alerts were opened."""
+    now = now or timezone.now()
+    opened = 0
+    for rule in AlertRule.objects.filter(type=AlertType.RESOURCE_THRESHOLD, enabled=True):
+        try:
+            opened += evaluate_rule(rule, now=now)
+        except Exception:  # one broken rule must not stop the others
+            logger.exception("Alert rule %s (%s) could not be evaluated", rule.pk, rule.name)
+    return opened
+
+
+def evaluate_rule(rule: AlertRule, *, now) -> int:
+    condition = Condition.of(rule.conditions or {})
+    server_rule = rule.target == AlertRule.Target.SERVER
+    interval = float(settings.METRICS_POINT_SECONDS) if server_rule else node_interval()
+    targets = _server_targets(rule) if server_rule else _node_targets(rule)
+    lookback = max(condition.duration, FRESH_INTERVALS * interval) + COVER_INTERVALS * interval
+    since = now - timedelta(seconds=lookback)
+    history = (_server_history if server_rule else _node_history)(targets, condition, since)
+    prefix = f"rule:{rule.pk}:{rule.target}:"
+    open_alerts = {
+        alert.fingerprint.removeprefix(prefix): alert.pk
+        for alert in Alert.objects.filter(fingerprint__startswith=prefix, resolved=False).only("fingerprint")
+    }
+    opened, still, cleared = 0, [], []
+    for target_id, target in targets.items():
+        verdict = judge(history.get(target_id, []), condition, now=now, interval=interval)
+        if verdict.holds and target_id in open_alerts:
+            still.append(open_alerts[target_id])  # a repeat: counted below, in one statement
+        elif verdict.holds:
+            opened += _raise(rule, condition, target, verdict.latest, server_rule=server_rule) is not None
+        elif rule.auto_resolve and verdict.fresh and target_id in open_alerts:
+            cleared.append(open_alerts[target_id])
+    if still:
+        Alert.objects.filter(pk__in=still).update(
+            occurrences=F("occurrences") + 1, last_seen_at=timezone.now()
+        )
+    if cleared:
+        services.resolve(Alert.objects.filter(pk__in=cleared), resolution="The condition cleared.")
+    if rule.auto_resolve:
+        gone = [pk for target_id, pk in open_alerts.items() if target_id not in targets]
+        if gone:
+            why = "The server is no longer running." if server_rule else "The node was removed."
+            services.resolve(Alert.objects.filter(pk__in=gone), resolution=why)
+    return opened
+
+
+def _raise(rule: AlertRule, condition: Condition, target, value: float, *, server_rule: bool):
+    label = METRICS[condition.metric]
+    value = round(value, 1)
+    rule_text = f"rule: {condition.operator} {condition.value:g} %"
+    lasting = f" for {_duration(condition.duration)}" if condition.duration else ""
+    if server_rule:
+        where, message = target.name, f"{label} at {value:g} % of its limit{lasting} ({rule_text})"
+    else:
+        where = f"node {target.name}"
+        message = f"{label} at {value:g} % on node {target.name}{lasting} ({rule_text})"
+    return services.raise_alert(
+        type=AlertType.RESOURCE_THRESHOLD,
+        fingerprint=f"rule:{rule.pk}:{rule.target}:{target.pk}",
+        title=_title(condition.operator, label, value, where),
+        message=message,
+        severity=rule.severity,
+        metadata={
+            "metric": condition.metric,
+            "value": value,
+            f"{condition.metric}Usage": value,
+            "threshold": condition.value,
+            "operator": condition.operator,
+            "duration": condition.duration,
+        },
+        server=target if server_rule else None,
+        node=target.node if server_rule else target,
+        rules=[rule],
+        dedupe_seconds=rule.dedupe_seconds,
+    )
+
+
+def _title(operator: str, label: str, value: float, where: str) -> str:
+    adjective = {">": "High", ">=": "High", "<": "Low", "<=": "Low"}.get(operator)
+    return f"{adjective} {label} on {where}" if adjective else f"{label} at {value:g} % on {where}"
+
+
+def _duration(seconds: int) -> str:
+    if seconds % 3600 == 0:
+        return f"{seconds // 3600} h"
+    if seconds % 60 == 0:
+        return f"{seconds // 60} min"
+    return f"{seconds} s"
