@@ -175,3 +175,36 @@ def test_send_test_reaches_the_rules_destinations_and_is_audited(receiver, admin
 
     with pytest.raises(InvalidInput, match="nowhere to send a test"):
         delivery.send_test(rule=make_rule(name="empty", actions=[]), actor=admin)
+
+
+def test_an_attempt_whose_worker_died_is_redone_by_its_redelivered_message(receiver):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    alert = make_alert(rule=make_rule(actions=[]))
+    long_ago = timezone.now() - timedelta(minutes=10)
+    died = AlertDelivery.objects.create(
+        alert=alert,
+        rule=alert.rule,
+        channel="webhook",
+        destination=receiver.url(),
+        format="json",
+        attempts=1,
+        last_attempt_at=long_ago,
+    )  # claimed, never recorded: its worker died mid-send, and acks_late redelivers message 0
+    finished = AlertDelivery.objects.create(
+        alert=alert,
+        rule=alert.rule,
+        channel="webhook",
+        destination=receiver.url(),
+        format="json",
+        attempts=1,
+        last_attempt_at=long_ago,
+        duration_ms=12,
+    )  # attempt 1 recorded (its retry is queued): an old copy of message 0 must not send again
+    assert delivery.send(died.pk, 0) == "delivered"
+    assert delivery.send(finished.pk, 0) is None
+    assert len(receiver.requests()) == 1
+    died.refresh_from_db()
+    assert died.attempts == 1
