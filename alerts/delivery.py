@@ -190,7 +190,7 @@ def send(delivery_id, attempt: int | None = None) -> str | None:
         outcome = _email(delivery) if delivery.channel == D.Channel.EMAIL else _post(delivery)
     except Exception as exc:  # a bug must not leave the attempt claimed forever
         logger.exception("Delivery %s failed unexpectedly", delivery_id)
-        outcome = Outcome(False, error=f"Unexpected error: {exc}", retry=True)
+        outcome = Outcome(False, error=f"Unexpected error: {exc}")
     duration_ms = int((time.monotonic() - started) * 1000)
     return _record(delivery, outcome, duration_ms)
 

@@ -128,6 +128,7 @@ def test_email_goes_through_django_mail(receiver):
     assert "exitCode: 1" in mail.outbox[0].body
 
 
+@pytest.mark.django_db  # no worker needed: a plain (faster) test database
 def test_destinations_dedupe_and_follow_the_servers_subscriptions(
     make_node, game_template, customer, receiver
 ):
@@ -177,6 +178,7 @@ def test_send_test_reaches_the_rules_destinations_and_is_audited(receiver, admin
         delivery.send_test(rule=make_rule(name="empty", actions=[]), actor=admin)
 
 
+@pytest.mark.django_db  # no worker needed: a plain (faster) test database
 def test_an_attempt_whose_worker_died_is_redone_by_its_redelivered_message(receiver):
     from datetime import timedelta
 
