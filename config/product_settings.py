@@ -155,3 +155,8 @@ ALERT_SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers are told to accept (RE
 # scrape token; the processes share counters through prometheus-client's multiprocess directory.
 METRICS_SCRAPE_TOKEN = env("HEARTH_METRICS_TOKEN", default="")
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+
+# Alert delivery (B, alerts/delivery.py): a receiver's Retry-After (Discord's, Slack's 429) is honoured
+# up to this many seconds; at most this much of a receiver's answer is read (for the delivery log).
+ALERT_DELIVERY_RETRY_AFTER_MAX_SECONDS = env.float("HEARTH_ALERT_DELIVERY_RETRY_AFTER_MAX", default=300.0)
+ALERT_DELIVERY_MAX_ANSWER_BYTES = 64 * 1024
