@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the fixtures of tests/alerts/api_rows.py, imported, are arguments here
 """/api/alerts: who sees which alerts (staff all; a customer their servers', never a node's), the
 filters, one alert, resolve and bulk-resolve with every refusal, and the stats."""
 
@@ -17,7 +18,7 @@ FIELDS = {
 
 
 @pytest.fixture
-def world(alert_server, alert_node, stranger):  # noqa: F811 - the fixtures imported above
+def world(alert_server, alert_node, stranger):
     mine = alert_server(name="mine")
     theirs = alert_server(owner=stranger, name="theirs")
     return {
