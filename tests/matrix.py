@@ -602,7 +602,9 @@ CALLS.update(
     {
         ("GET", "/api/alerts/{alert_id}"): Call(an_alert, on_server=True),
         ("POST", "/api/alerts/{alert_id}/resolve"): Call(an_alert_to_resolve, on_server=True),
-        ("POST", "/api/alerts/bulk-resolve"): Call(body={"alertIds": ["00000000-0000-0000-0000-000000000000"]}),
+        ("POST", "/api/alerts/bulk-resolve"): Call(
+            body={"alertIds": ["00000000-0000-0000-0000-000000000000"]}
+        ),
         ("POST", "/api/alert-rules"): Call(body=RULE_BODY),
         ("GET", "/api/alert-rules/{rule_id}"): Call(lambda users: {"rule_id": an_alert_rule(users)["id"]}),
         ("PUT", "/api/alert-rules/{rule_id}"): Call(
@@ -612,7 +614,9 @@ CALLS.update(
             lambda users: {"rule_id": an_alert_rule(users)["id"]}, {"enabled": False}
         ),
         ("DELETE", "/api/alert-rules/{rule_id}"): Call(lambda users: {"rule_id": an_alert_rule(users)["id"]}),
-        ("POST", "/api/alert-rules/{rule_id}/test"): Call(lambda users: {"rule_id": an_alert_rule(users)["id"]}),
+        ("POST", "/api/alert-rules/{rule_id}/test"): Call(
+            lambda users: {"rule_id": an_alert_rule(users)["id"]}
+        ),
         ("POST", "/api/alert-rules/{rule_id}/rotate-secret"): Call(
             lambda users: {"rule_id": an_alert_rule(users)["id"]}
         ),
