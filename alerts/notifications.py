@@ -9,16 +9,14 @@ from accounts.permissions import can
 from alerts import validation
 from alerts.models import ServerNotification
 from alerts.rules import new_secret
-from alerts.selectors import is_uuid
+from alerts.selectors import is_uuid, model, servers_visible_to
 from config.errors import InvalidInput, NotAllowed, NotFound, Suspended
-from servers.models import Server
-from servers.selectors import servers_visible_to
 
 MAX_PER_SERVER = 10
 PERMISSION = "alert.subscribe"
 
 
-def notification_server(user, server_id, *, write: bool) -> Server:
+def notification_server(user, server_id, *, write: bool):
     """The server `user` sees (else 404) holding alert.subscribe on it (else 403); a change waits
     while it is suspended (423), reading does not."""
     server = servers_visible_to(user).filter(pk=server_id).first() if is_uuid(server_id) else None
@@ -26,12 +24,12 @@ def notification_server(user, server_id, *, write: bool) -> Server:
         raise NotFound("Server not found.")
     if not can(user, PERMISSION, server):
         raise NotAllowed(f"You do not have permission to perform this action (requires {PERMISSION})")
-    if write and server.status == Server.Status.SUSPENDED:
+    if write and server.status == server.Status.SUSPENDED:
         raise Suspended("Server is suspended: its notifications cannot be changed until staff unsuspend it.")
     return server
 
 
-def notification_of(server: Server, notification_id) -> ServerNotification:
+def notification_of(server, notification_id) -> ServerNotification:
     found = None
     if is_uuid(notification_id):
         found = ServerNotification.objects.filter(pk=notification_id, server=server).first()
@@ -40,10 +38,12 @@ def notification_of(server: Server, notification_id) -> ServerNotification:
     return found
 
 
-def notification_create(*, server: Server, actor, request=None, **fields) -> ServerNotification:
+def notification_create(*, server, actor, request=None, **fields) -> ServerNotification:
     cleaned = validation.notification(fields)
     with transaction.atomic():
-        Server.objects.select_for_update().filter(pk=server.pk).first()  # one cap check at a time
+        model("servers.Server").objects.select_for_update().filter(
+            pk=server.pk
+        ).first()  # one cap check at a time
         if ServerNotification.objects.filter(server=server).count() >= MAX_PER_SERVER:
             raise InvalidInput(f"A server has at most {MAX_PER_SERVER} notifications: remove one first.")
         created = ServerNotification.objects.create(

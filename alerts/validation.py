@@ -161,12 +161,11 @@ def actions(value) -> list[dict]:
 
 
 def _target_exists(target: str, target_id) -> str:
-    from nodes.models import Node
-    from servers.models import Server
+    from django.apps import apps
 
     if target_id == "*":
         return "*"
-    model = Server if target == AlertRule.Target.SERVER else Node
+    model = apps.get_model("servers.Server" if target == AlertRule.Target.SERVER else "nodes.Node")
     try:
         exists = model.objects.filter(pk=uuid.UUID(str(target_id))).exists()
     except ValueError:
