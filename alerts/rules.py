@@ -86,15 +86,13 @@ def rule_delete(*, rule: AlertRule, actor, request=None) -> None:
 
 
 def send_test(*, rule=None, notification=None, actor=None, request=None) -> list:
-    """Send a test alert to the rule's actions or the notification's destination now (alerts.delivery,
-    helper B's send_test), audited; returns the deliveries with their outcome."""
+    """Send a test alert to the rule's actions or the notification's destination (alerts.delivery's
+    send_test records it as a resolved test alert with its deliveries, and audits alert_rule.test /
+    server_notification.test); returns the deliveries. InvalidInput when there is nowhere to send."""
     from config.errors import Unavailable
 
     try:
         from alerts.delivery import send_test as deliver_test
-    except ImportError as exc:  # until delivery.send_test exists
+    except ImportError as exc:  # a build without alerts.delivery.send_test
         raise Unavailable("Test deliveries are not available in this build.") from exc
-    target = rule or notification
-    kind = "alert_rule" if rule is not None else "server_notification"
-    audit(f"{kind}.test", actor=actor, request=request, resource_type=kind, resource_id=str(target.pk))
     return list(deliver_test(rule=rule, notification=notification, actor=actor) or [])
