@@ -73,9 +73,14 @@ class AlertRuleAdmin(StaffModelAdmin):
             for d in deliveries:
                 code = f" HTTP {d.status_code}" if d.status_code else ""
                 error = f": {d.error}" if d.error else ""
-                level = messages.SUCCESS if d.status == AlertDelivery.Status.DELIVERED else messages.ERROR
+                status = (
+                    "queued (its delivery log is on the test alert)" if d.status == "pending" else d.status
+                )
+                level = {"delivered": messages.SUCCESS, "pending": messages.INFO}.get(
+                    d.status, messages.ERROR
+                )
                 self.message_user(
-                    request, f"{rule.name} → {mask(d.destination)}: {d.status}{code}{error}", level
+                    request, f"{rule.name} → {mask(d.destination)}: {status}{code}{error}", level
                 )
 
     def _set_enabled(self, request, queryset, enabled: bool):

@@ -65,7 +65,7 @@ def test_send_a_test_shows_each_delivery(signed_in, admin):
     if not hasattr(delivery, "send_test"):  # before B's delivery is merged
         assert "not available" in text
         return
-    assert "ops → o***@example.com" in text
+    assert "Ops → o***@example.com: " in text, text[text.find("messagelist") - 50 :][:1500]
 
 
 def test_alerts_are_filtered_and_resolved_by_staff(signed_in, admin, alert_server, alert_node):
