@@ -68,11 +68,17 @@ def test_send_a_test_shows_each_delivery(signed_in, admin):
     assert "Ops → o***@example.com: " in text, text[text.find("messagelist") - 50 :][:1500]
 
 
-def test_alerts_are_filtered_and_resolved_by_staff(signed_in, admin, alert_server, alert_node):
+def test_alerts_are_filtered_and_resolved_by_staff(signed_in, admin, make_user, alert_server, alert_node):
     server = alert_server(name="survival")
     crashed, down = crash(server), offline(alert_node)
     AlertDelivery.objects.create(alert=crashed, channel="webhook", destination=HOOK, status="failed",
                                  status_code=500, error="server error")  # fmt: skip
+    support = signed_in(make_user(role="Support"))  # reads the admin; resolves nothing
+    assert "survival crashed" in support.get("/admin/alerts/alert/").content.decode()
+    support.post(
+        "/admin/alerts/alert/", {"action": "resolve_selected", "_selected_action": [str(crashed.pk)]}
+    )
+    assert not Alert.objects.filter(resolved=True).exists()
     client = signed_in(admin)
     listing = client.get("/admin/alerts/alert/?type=node_offline").content.decode()
     assert "alerts-node is offline" in listing and "survival crashed" not in listing
