@@ -230,6 +230,8 @@ JSON_CAMEL_CASE = {
             "egg",
             "docker_images",
             "config_file_rules",
+            "by_type",  # alert stats: keyed by alert type and severity, as the contract spells them
+            "by_severity",
         )
     }
 }

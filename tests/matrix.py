@@ -546,3 +546,84 @@ CALLS.update(
         ("GET", "/api/tasks/preview"): Call(query="?schedule=0+3+*+*+*"),
     }
 )
+
+
+# ---- alerts (alerts/): an alert is its server's, though its paths are /api/alerts… ----------------------
+
+
+def an_alert(ctx: dict) -> dict:
+    from alerts.services import raise_alert
+
+    server = Server.objects.get(pk=ctx["id"])
+    alert = raise_alert(
+        type="server_crashed",
+        fingerprint=f"matrix:{ctx['n']}",
+        title="crashed",
+        server=server,
+        node=server.node,
+        dedupe_seconds=0,
+    )
+    return {**ctx, "alert_id": alert.pk}
+
+
+def an_alert_to_resolve(ctx: dict) -> dict:
+    """The member holding alert.resolve also reads alerts (one they cannot see is a 404, not a 403)."""
+    for member in ServerMember.objects.filter(server_id=ctx["id"], permissions=["alert.resolve"]):
+        member.permissions = ["alert.resolve", "alert.read"]
+        member.save()
+    return an_alert(ctx)
+
+
+def a_notification(ctx: dict) -> dict:
+    from alerts.models import ServerNotification
+
+    row = ServerNotification.objects.create(server_id=ctx["id"], kind="email", email="ops@example.com")
+    return {**ctx, "notification_id": row.pk}
+
+
+def an_alert_rule(users) -> dict:
+    from alerts.rules import rule_create
+
+    rule = rule_create(
+        actor=None,
+        name="matrix",
+        type="server_crashed",
+        target="server",
+        actions=[{"type": "email", "to": ["ops@example.com"]}],
+    )
+    return {"id": rule.pk}
+
+
+RULE_BODY = {"name": "cpu", "type": "resource_threshold", "target": "server", "targetId": "*",
+             "conditions": {"metric": "cpu", "operator": ">", "value": 90, "duration": 60}}  # fmt: skip
+NOTIFICATIONS = "/api/servers/{server_id}/notifications"
+
+CALLS.update(
+    {
+        ("GET", "/api/alerts/{alert_id}"): Call(an_alert, on_server=True),
+        ("POST", "/api/alerts/{alert_id}/resolve"): Call(an_alert_to_resolve, on_server=True),
+        ("POST", "/api/alerts/bulk-resolve"): Call(
+            body={"alertIds": ["00000000-0000-0000-0000-000000000000"]}
+        ),
+        ("POST", "/api/alert-rules"): Call(body=RULE_BODY),
+        ("GET", "/api/alert-rules/{rule_id}"): Call(lambda users: {"rule_id": an_alert_rule(users)["id"]}),
+        ("PUT", "/api/alert-rules/{rule_id}"): Call(
+            lambda users: {"rule_id": an_alert_rule(users)["id"]}, {"severity": "critical"}
+        ),
+        ("PATCH", "/api/alert-rules/{rule_id}"): Call(
+            lambda users: {"rule_id": an_alert_rule(users)["id"]}, {"enabled": False}
+        ),
+        ("DELETE", "/api/alert-rules/{rule_id}"): Call(lambda users: {"rule_id": an_alert_rule(users)["id"]}),
+        ("POST", "/api/alert-rules/{rule_id}/test"): Call(
+            lambda users: {"rule_id": an_alert_rule(users)["id"]}
+        ),
+        ("POST", "/api/alert-rules/{rule_id}/rotate-secret"): Call(
+            lambda users: {"rule_id": an_alert_rule(users)["id"]}
+        ),
+        ("POST", NOTIFICATIONS): Call(body={"kind": "email", "email": "ops@example.com"}),
+        ("GET", NOTIFICATIONS + "/{notification_id}"): Call(a_notification),
+        ("PATCH", NOTIFICATIONS + "/{notification_id}"): Call(a_notification, {"enabled": False}),
+        ("DELETE", NOTIFICATIONS + "/{notification_id}"): Call(a_notification),
+        ("POST", NOTIFICATIONS + "/{notification_id}/test"): Call(a_notification),
+    }
+)

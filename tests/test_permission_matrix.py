@@ -22,6 +22,8 @@ from tests.fixtures import PASSWORD, tokens_for
 from tests.matrix import CALLS, Call, a_server
 
 pytestmark = pytest.mark.django_db
+# A test alert is sent by alerts.delivery.send_test (email here: Django's test outbox); 503 until it exists.
+SENT = 200 if hasattr(__import__("alerts.delivery").delivery, "send_test") else 503
 _counter = itertools.count()
 
 # fmt: off
@@ -98,6 +100,17 @@ SERVER_OPERATIONS = {
     ("DELETE", "/api/tasks/{task_id}"):                         ("task.delete",      401, 404, 403, 200, 200, 200, 423),
     ("POST",   "/api/tasks/{task_id}/execute"):                 ("task.execute",     401, 404, 403, 200, 200, 200, 423),
     ("GET",    "/api/tasks/{task_id}/runs"):                    ("task.read",        401, 404, 403, 200, 200, 200, 200),
+    # Alerts: a server's, though under /api/alerts. One the caller may not read is not there (404, also
+    # for the member without alert.read); resolving is not blocked by a suspension.
+    ("GET",    "/api/alerts/{alert_id}"):                       ("alert.read",       401, 404, 404, 200, 200, 200, 200),
+    ("POST",   "/api/alerts/{alert_id}/resolve"):               ("alert.resolve",    401, 404, 404, 200, 200, 200, 200),
+    # A server's own notification subscriptions: reading allowed while suspended, changes not.
+    ("GET",    "/api/servers/{server_id}/notifications"):       ("alert.subscribe",  401, 404, 403, 200, 200, 200, 200),
+    ("POST",   "/api/servers/{server_id}/notifications"):       ("alert.subscribe",  401, 404, 403, 201, 201, 201, 423),
+    ("GET",    "/api/servers/{server_id}/notifications/{notification_id}"):   ("alert.subscribe", 401, 404, 403, 200, 200, 200, 200),
+    ("PATCH",  "/api/servers/{server_id}/notifications/{notification_id}"):   ("alert.subscribe", 401, 404, 403, 200, 200, 200, 423),
+    ("DELETE", "/api/servers/{server_id}/notifications/{notification_id}"):   ("alert.subscribe", 401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{server_id}/notifications/{notification_id}/test"): ("alert.subscribe", 401, 404, 403, SENT, SENT, SENT, 423),
 }
 
 # Operations not on one server: None as permission means any signed-in user.
@@ -165,6 +178,18 @@ GLOBAL_OPERATIONS = {
     ("POST",   "/api/auth/2fa/enable"):                        (None,               401, 200, 200, 200),
     ("POST",   "/api/auth/2fa/disable"):                       (None,               401, 200, 200, 200),
     ("POST",   "/api/auth/2fa/recovery-codes"):                (None,               401, 200, 200, 200),
+    # Alerts: each caller sees (and resolves) what they may, so the list answers everyone.
+    ("GET",    "/api/alerts"):                                 (None,               401, 200, 200, 200),
+    ("GET",    "/api/alerts/stats"):                           (None,               401, 200, 200, 200),
+    ("POST",   "/api/alerts/bulk-resolve"):                    (None,               401, 200, 200, 200),
+    ("GET",    "/api/alert-rules"):                            ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/alert-rules"):                            ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/alert-rules/{rule_id}"):                  ("admin.read",       401, 403, 200, 200),
+    ("PUT",    "/api/alert-rules/{rule_id}"):                  ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/alert-rules/{rule_id}"):                  ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/alert-rules/{rule_id}"):                  ("admin.write",      401, 403, 200, 200),
+    ("POST",   "/api/alert-rules/{rule_id}/test"):             ("admin.write",      401, 403, SENT, SENT),
+    ("POST",   "/api/alert-rules/{rule_id}/rotate-secret"):    ("admin.write",      401, 403, 200, 200),
 }
 
 # Public operations (the body, or the token in the path, is the credential): what an anonymous caller gets.

@@ -9,5 +9,6 @@ urlpatterns = [
     path("logout", views.logout_view, name="logout"),
     path("", views.server_list, name="server-list"),
     path("servers/<uuid:server_id>", views.server_detail, name="server-detail"),
+    path("alerts", views.alerts_page, name="alerts"),
     path("account/ssh-keys", views.ssh_keys, name="ssh-keys"),
 ]

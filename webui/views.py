@@ -206,6 +206,7 @@ def server_detail(request, server_id):
     tasks_may = {
         verb: can(user, f"task.{verb}", server) for verb in ("read", "create", "update", "delete", "execute")
     }
+    notify_may = can(user, "alert.subscribe", server)  # the Notifications tab (alerts/notifications.py)
     page_data = {
         "serverId": str(server.pk),
         "status": server.status,
@@ -218,6 +219,7 @@ def server_detail(request, server_id):
         "files": _files_page_data(request, server, files_may),
         "backups": {"may": backups_may, "serverName": server.name} if backups_may["read"] else {},
         "tasks": {"may": tasks_may},
+        "notifications": {"may": notify_may, "suspended": server.status == Server.Status.SUSPENDED},
         "features": server_features.page_data(user, server) if may["logs"] else None,
     }
     buttons = [
@@ -241,10 +243,29 @@ def server_detail(request, server_id):
             "files_may": files_may,
             "backups_may": backups_may,
             "tasks_may": tasks_may,
+            "notify_may": notify_may,
             "buttons": buttons,
             "page_data": page_data,
         },
     )
+
+
+@signed_in
+@ensure_csrf_cookie
+def alerts_page(request):
+    """The alerts of the caller's servers (all of them for staff), with a resolve button where allowed;
+    the browser reads and resolves them through /api/alerts."""
+    from alerts.selectors import alert_servers, sees_all
+
+    servers = dict(Server.objects.visible_to(request.user).values_list("pk", "name"))
+    resolvable = [str(pk) for pk in alert_servers(request.user, "alert.resolve")]
+    page_data = {
+        "serverNames": {str(pk): name for pk, name in servers.items()},
+        "resolvable": resolvable,
+        "resolveAll": can(request.user, "alert.resolve"),
+        "staff": sees_all(request.user),
+    }
+    return _page(request, "webui/alerts.html", {"page_data": page_data})
 
 
 @signed_in

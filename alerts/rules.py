@@ -1,0 +1,98 @@
+"""Alert rules are changed here (the API and the admin call these): checked by alerts.validation,
+written with their audit row in one transaction. A new rule gets its own signing secret (encrypted at
+rest), which its generic JSON webhooks are signed with; rotating it replaces it."""
+
+import secrets
+
+from django.db import transaction
+
+from accounts.audit import audit
+from alerts import validation
+from alerts.models import AlertRule
+from config.crypto import decrypt, encrypt
+
+
+def new_secret() -> str:
+    """A fresh signing secret, encrypted as stored."""
+    return encrypt(secrets.token_urlsafe(32))
+
+
+def secret_of(obj) -> str:
+    """The plain signing secret of a rule or notification ('' when it has none)."""
+    return decrypt(obj.signing_secret) if obj.signing_secret else ""
+
+
+def rule_create(*, actor, request=None, **fields) -> AlertRule:
+    cleaned = validation.rule(fields)
+    with transaction.atomic():
+        rule = AlertRule.objects.create(**cleaned, signing_secret=new_secret(), created_by=actor)
+        audit(
+            "alert_rule.create",
+            actor=actor,
+            request=request,
+            resource_type="alert_rule",
+            resource_id=str(rule.pk),
+            name=rule.name,
+            type=rule.type,
+        )
+    return rule
+
+
+def rule_update(*, rule: AlertRule, actor, request=None, **fields) -> AlertRule:
+    cleaned = validation.rule(fields, instance=rule)
+    changed = sorted(k for k, v in cleaned.items() if getattr(rule, k) != v)
+    with transaction.atomic():
+        for key, value in cleaned.items():
+            setattr(rule, key, value)
+        rule.save()
+        audit(
+            "alert_rule.update",
+            actor=actor,
+            request=request,
+            resource_type="alert_rule",
+            resource_id=str(rule.pk),
+            changed=changed,
+        )
+    return rule
+
+
+def rule_rotate_secret(*, rule: AlertRule, actor, request=None) -> str:
+    """A new signing secret for the rule; returns it in plain (shown once)."""
+    plain = secrets.token_urlsafe(32)
+    with transaction.atomic():
+        AlertRule.objects.filter(pk=rule.pk).update(signing_secret=encrypt(plain))
+        audit(
+            "alert_rule.rotate_secret",
+            actor=actor,
+            request=request,
+            resource_type="alert_rule",
+            resource_id=str(rule.pk),
+        )
+    rule.refresh_from_db()
+    return plain
+
+
+def rule_delete(*, rule: AlertRule, actor, request=None) -> None:
+    with transaction.atomic():
+        audit(
+            "alert_rule.delete",
+            actor=actor,
+            request=request,
+            resource_type="alert_rule",
+            resource_id=str(rule.pk),
+            name=rule.name,
+        )
+        rule.delete()
+
+
+def send_test(*, rule=None, notification=None, actor=None, request=None) -> list:
+    """Send a test alert to the rule's actions or the notification's destination (alerts.delivery's
+    send_test records it as a resolved test alert with its deliveries, and audits alert_rule.test /
+    server_notification.test); returns the deliveries. InvalidInput when there is nowhere to send."""
+    from config.errors import Unavailable
+
+    try:
+        from alerts.delivery import send_test as deliver_test
+    except ImportError as exc:  # a build without alerts.delivery.send_test
+        raise Unavailable("Test deliveries are not available in this build.") from exc
+    return list(deliver_test(rule=rule, notification=notification, actor=actor) or [])
