@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 
 from accounts.admin_site import ReadOnlyAdmin, StaffInline, StaffModelAdmin
-from alerts import rules, validation
+from alerts import delivery, rules, validation
 from alerts.api.serializers import mask
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from alerts.services import resolve
@@ -64,7 +64,7 @@ class AlertRuleAdmin(StaffModelAdmin):
     def send_test(self, request, queryset):
         for rule in queryset:
             try:
-                deliveries = rules.send_test(rule=rule, actor=request.user, request=request)
+                deliveries = delivery.send_test(rule=rule, actor=request.user)
             except DomainError as exc:
                 self.message_user(request, f"{rule.name}: {refusal_text(exc)}", messages.ERROR)
                 continue

@@ -83,16 +83,3 @@ def rule_delete(*, rule: AlertRule, actor, request=None) -> None:
             name=rule.name,
         )
         rule.delete()
-
-
-def send_test(*, rule=None, notification=None, actor=None, request=None) -> list:
-    """Send a test alert to the rule's actions or the notification's destination (alerts.delivery's
-    send_test records it as a resolved test alert with its deliveries, and audits alert_rule.test /
-    server_notification.test); returns the deliveries. InvalidInput when there is nowhere to send."""
-    from config.errors import Unavailable
-
-    try:
-        from alerts.delivery import send_test as deliver_test
-    except ImportError as exc:  # a build without alerts.delivery.send_test
-        raise Unavailable("Test deliveries are not available in this build.") from exc
-    return list(deliver_test(rule=rule, notification=notification, actor=actor) or [])

@@ -8,8 +8,8 @@ from rest_framework import generics, serializers
 from rest_framework.views import APIView
 
 from accounts.api.permissions import Requires
+from alerts import delivery, rules, selectors
 from alerts import notifications as subs
-from alerts import rules, selectors
 from alerts.api import serializers as s
 from alerts.filters import filter_alerts
 from alerts.models import AlertRule, AlertType, Severity
@@ -168,7 +168,7 @@ class RuleTestView(StaffView):
     @extend_schema(tags=RULE_TAGS, request=None, responses=s.TestResultSerializer)
     def post(self, request, rule_id):
         """Send a test alert to each of the rule's actions now; each delivery's outcome."""
-        deliveries = rules.send_test(rule=_rule(rule_id), actor=request.user, request=request)
+        deliveries = delivery.send_test(rule=_rule(rule_id), actor=request.user)
         return ok({"deliveries": s.DeliverySerializer(deliveries, many=True).data}, message="Test sent")
 
 
@@ -231,5 +231,5 @@ class NotificationTestView(APIView):
     def post(self, request, server_id, notification_id):
         """Send a test alert to this destination now; the delivery's outcome."""
         found = _find(request, server_id, notification_id, write=True)
-        deliveries = rules.send_test(notification=found, actor=request.user, request=request)
+        deliveries = delivery.send_test(notification=found, actor=request.user)
         return ok({"deliveries": s.DeliverySerializer(deliveries, many=True).data}, message="Test sent")
