@@ -155,3 +155,16 @@ ALERT_SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers are told to accept (RE
 # scrape token; the processes share counters through prometheus-client's multiprocess directory.
 METRICS_SCRAPE_TOKEN = env("HEARTH_METRICS_TOKEN", default="")
 PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+
+# Observability, continued (helper D): the multiprocess directory is exported here, before any process
+# creates a metric (config/metrics_dir.py); JSON logs with LOG_FORMAT=json (config/settings.py LOGGING);
+# `manage.py doctor` bounds each check (config/doctor.py) and waits this long for a worker's ping.
+from config.metrics_dir import prepare as _prepare_metrics_dir  # noqa: E402
+
+PROMETHEUS_MULTIPROC_DIR = _prepare_metrics_dir()
+DOCTOR_CHECK_TIMEOUT_SECONDS = env.float("HEARTH_DOCTOR_CHECK_TIMEOUT", default=5.0)
+DOCTOR_PING_TIMEOUT_SECONDS = env.float("HEARTH_DOCTOR_PING_TIMEOUT", default=1.0)
+# Beat records a tick every second (schedules/beat.py); this long without one, doctor calls it stuck.
+DOCTOR_BEAT_STUCK_SECONDS = env.int("HEARTH_DOCTOR_BEAT_STUCK_SECONDS", default=30)
+# Below this free space on a node's data dir, doctor warns; below a tenth of it, an error.
+DOCTOR_DISK_FREE_WARN_MB = env.int("HEARTH_DOCTOR_DISK_FREE_WARN_MB", default=5120)

@@ -4,6 +4,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.api import views as api_views
 from config.api.middleware import json_error_view
+from config.metrics_view import MetricsView
 from nodes.api.health import AdminHealthView
 
 api_patterns = [
@@ -23,6 +24,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("metrics", MetricsView.as_view(), name="metrics"),  # Prometheus (README "Monitoring")
     path("", include("webui.urls")),
 ]
 

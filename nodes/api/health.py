@@ -1,5 +1,6 @@
 """GET /api/admin/health: the database, Redis and background services as the panel sees them, and
-how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's."""
+how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's.
+`checks` is `manage.py doctor`'s list (config/doctor.py): each check's name, status, message and fix."""
 
 import time
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from accounts.api.permissions import Requires
-from config import heartbeat
+from config import doctor, heartbeat
 from config.api.responses import ok
 from nodes.models import Node
 
@@ -70,6 +71,16 @@ class AdminHealthView(APIView):
                     },
                 ),
                 "uptime": serializers.IntegerField(),
+                "checks": inline_serializer(
+                    "AdminHealthCheck",
+                    {
+                        "name": serializers.CharField(),
+                        "status": serializers.ChoiceField(["ok", "warning", "error"]),
+                        "message": serializers.CharField(),
+                        "fix": serializers.CharField(),
+                    },
+                    many=True,
+                ),
             },
         ),
         tags=["admin"],
@@ -89,9 +100,15 @@ class AdminHealthView(APIView):
             nodes["total"] = Node.objects.count()
             nodes["online"] = Node.objects.filter(is_online=True).count()
             nodes["offline"] = nodes["total"] - nodes["online"]
+        checks = doctor.run_checks()
         if database != "connected":
             overall = "unhealthy"
-        elif redis != "connected" or "down" in services.values() or nodes["offline"]:
+        elif (
+            redis != "connected"
+            or "down" in services.values()
+            or nodes["offline"]
+            or any(check.status == doctor.ERROR for check in checks)
+        ):
             overall = "degraded"
         else:
             overall = "healthy"
@@ -110,5 +127,6 @@ class AdminHealthView(APIView):
                 },
                 "scheduler": scheduler,
                 "uptime": int(time.time() - STARTED_AT),
+                "checks": [check.as_dict() for check in checks],
             }
         )
