@@ -56,7 +56,8 @@ class _Bounded(threading.Thread):
         try:
             self.result = self.work()
         except Exception as exc:  # a check that fails unexpectedly is a failed check, never a crash
-            self.result = [Check(self.on_timeout.name, ERROR, f"check failed: {exc}", self.on_timeout.fix)]
+            failed = self.on_timeout
+            self.result = [Check(failed.name, ERROR, f"{failed.message}: {exc}", failed.fix)]
         finally:
             connections.close_all()
 
