@@ -1,13 +1,4 @@
-from django.apps import AppConfig
 from django.contrib.admin.apps import AdminConfig
-
-
-class HearthConfig(AppConfig):
-    """config as an app: for its management commands (doctor). No models."""
-
-    name = "config"
-    label = "hearth_config"
-    default = True
 
 
 class HearthAdminConfig(AdminConfig):

@@ -1,7 +1,7 @@
 """What `manage.py doctor` and GET /api/admin/health check (README "Doctor"): the database, Redis, beat's
 tick, a worker's ping, the SFTP gateway and the monitor, HTTPS, and every node (reachable, its Docker
-version, the data dir writable, the `bridge` network, free disk) — each problem with the command that
-fixes it.
+version, the data dir writable, the `bridge` network, free disk: nodes/doctor.py, as config stands below
+the apps) — each problem with the command that fixes it.
 
 Errors (a node down, no worker, beat stuck, the database or Redis unreachable, a node that cannot run
 servers) make doctor exit non-zero; warnings (the SFTP gateway or monitor not running, SQLite, HTTPS off,
@@ -13,7 +13,6 @@ as an error that names what hung. Nodes are reached through nodes/client only.
 import threading
 import time
 from dataclasses import asdict, dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,13 +23,6 @@ from config import heartbeat
 OK, WARNING, ERROR = "ok", "warning", "error"
 START_BEAT = "start it with `celery -A config beat -S schedules.beat:Scheduler` (make run starts it)"
 START_WORKER = "start one with `celery -A config worker` (make run starts it)"
-DATA_DIR_SCRIPT = r"""
-d="$1"
-if [ ! -d "$d" ]; then echo missing; exit 0; fi
-f="$d/.hearth-doctor-$$"
-if ( : > "$f" ) 2>/dev/null; then rm -f "$f"; echo writable; else echo readonly; fi
-df -Pk "$d" | tail -n 1
-"""
 
 
 @dataclass
@@ -44,7 +36,7 @@ class Check:
         return asdict(self)
 
 
-class _Bounded(threading.Thread):
+class Bounded(threading.Thread):
     """Runs `work` (returning a list of checks) in a daemon thread: a hung check is abandoned, not waited
     for, and the thread's database connection is closed when it ends."""
 
@@ -62,7 +54,7 @@ class _Bounded(threading.Thread):
             connections.close_all()
 
 
-def _bounded(jobs: list[_Bounded], timeout: float) -> list[Check]:
+def _bounded(jobs: list[Bounded], timeout: float) -> list[Check]:
     deadline = time.monotonic() + timeout
     for job in jobs:
         job.start()
@@ -85,7 +77,7 @@ def _database() -> list[Check]:
     started = time.monotonic()
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
-    return [Check("database", OK, f"{connection.vendor} answered in {_ms(started)} ms")]
+    return [Check("database", OK, f"{connection.vendor} answered in {elapsed_ms(started)} ms")]
 
 
 def _redis() -> list[Check]:
@@ -93,7 +85,7 @@ def _redis() -> list[Check]:
     cache.set("doctor:ping", 1, timeout=10)
     if cache.get("doctor:ping") != 1:
         raise ConnectionError("Redis did not echo a value back")
-    return [Check("redis", OK, f"answered in {_ms(started)} ms")]
+    return [Check("redis", OK, f"answered in {elapsed_ms(started)} ms")]
 
 
 def _worker(ping_timeout: float) -> list[Check]:
@@ -106,7 +98,7 @@ def _worker(ping_timeout: float) -> list[Check]:
     return [Check("worker", OK, f"answered a ping: {names}")]
 
 
-def _ms(started: float) -> int:
+def elapsed_ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
@@ -172,94 +164,17 @@ def _redis_checks() -> list[Check]:
     return checks
 
 
-def _node_user(node) -> str:
-    if node.is_ssh:
-        return urlsplit(node.docker_url).username or "<the node's user>"
-    return "$(id -un)"
-
-
-def _node_checks(node) -> list[Check]:
-    from nodes import client as node_client
-
-    name = f"node {node.name}"
-    client = node_client.client_for(node)
-    started = time.monotonic()
-    try:
-        info = client.info()
-    except Exception as exc:
-        where = f"on {node.hostname}" if node.is_ssh else "on this machine"
-        return [
-            Check(
-                name,
-                ERROR,
-                f"unreachable at {node.docker_url}: {exc}",
-                f"start Docker {where} (`sudo systemctl start docker`)"
-                + (" and check that its sshd accepts the panel's key" if node.is_ssh else ""),
-            )
-        ]
-    version = info.get("ServerVersion", "?")
-    major = version.split(".")[0]
-    checks = [Check(name, OK, f"reachable, Docker {version} ({_ms(started)} ms)")]
-    if major.isdigit() and int(major) < 20:
-        checks[0] = Check(
-            name, WARNING, f"Docker {version} is older than 20.10", "upgrade Docker on the node"
-        )
-    data_dir, df = _data_dir_check(node, client.run(["sh", "-c", DATA_DIR_SCRIPT, "doctor", node.data_dir]))
-    checks.append(data_dir)
-    if "bridge" in client.network_names():
-        checks.append(Check(f"{name} bridge", OK, "the bridge network is present"))
-    else:
-        checks.append(
-            Check(
-                f"{name} bridge",
-                ERROR,
-                "the engine has no `bridge` network: game servers cannot start",
-                'remove `"bridge": "none"` from /etc/docker/daemon.json (or `--bridge=none` from dockerd\'s '
-                "options) and restart Docker (`sudo systemctl restart docker`)",
-            )
-        )
-    if data_dir.status == OK:
-        checks.append(_disk_check(node, df))
-    return checks
-
-
-def _data_dir_check(node, output: str) -> tuple[Check, str]:
-    """(the data dir's check, its df line) from DATA_DIR_SCRIPT's output."""
-    lines = output.strip().splitlines()
-    state = lines[0] if lines else ""
-    check = Check(f"node {node.name} data dir", OK, f"{node.data_dir} is writable")
-    if state != "writable":
-        problem = "does not exist" if state == "missing" else "is not writable"
-        check.status, check.message = ERROR, f"{node.data_dir} {problem}"
-        check.fix = f"on {node.hostname}: `sudo install -d -o {_node_user(node)} {node.data_dir}`"
-    return check, lines[1] if len(lines) > 1 else ""
-
-
-def _disk_check(node, df: str) -> Check:
-    name = f"node {node.name} disk"
-    try:
-        free_mb = int(df.split()[3]) // 1024
-    except (IndexError, ValueError):
-        return Check(name, WARNING, f"cannot read the free space of {node.data_dir}: {df!r}")
-    limit = settings.DOCTOR_DISK_FREE_WARN_MB
-    fix = f"free space on {node.hostname} under {node.data_dir} (old backups, unused images: `docker image prune`)"
-    if free_mb < limit / 10:
-        return Check(name, ERROR, f"only {free_mb} MB free under {node.data_dir}", fix)
-    if free_mb < limit:
-        return Check(name, WARNING, f"{free_mb} MB free under {node.data_dir} (under {limit} MB)", fix)
-    return Check(name, OK, f"{free_mb} MB free under {node.data_dir}")
-
-
-def run_checks(*, timeout: float | None = None, ping_timeout: float | None = None) -> list[Check]:
-    """Every check, in a stable order; none takes longer than `timeout` seconds."""
+def run_checks(*, timeout: float | None = None, ping_timeout: float | None = None, more=()) -> list[Check]:
+    """Every check, in a stable order; none takes longer than `timeout` seconds. `more`: functions of the
+    apps above config (nodes.doctor) returning (checks, Bounded jobs), asked when the database answers."""
     timeout = timeout or settings.DOCTOR_CHECK_TIMEOUT_SECONDS
     ping_timeout = min(ping_timeout or settings.DOCTOR_PING_TIMEOUT_SECONDS, timeout)
     fix_db = "start PostgreSQL (or check DATABASE_URL), then `python manage.py migrate`"
     fix_redis = "start Redis (make run starts an embedded one) or check REDIS_URL"
     checks = _bounded(
         [
-            _Bounded("database", _database, Check("database", ERROR, "the database is unreachable", fix_db)),
-            _Bounded("redis", _redis, Check("redis", ERROR, "Redis is unreachable", fix_redis)),
+            Bounded("database", _database, Check("database", ERROR, "the database is unreachable", fix_db)),
+            Bounded("redis", _redis, Check("redis", ERROR, "Redis is unreachable", fix_redis)),
         ],
         timeout,
     )
@@ -272,7 +187,7 @@ def run_checks(*, timeout: float | None = None, ping_timeout: float | None = Non
     if redis_up:
         checks.extend(_redis_checks())
         jobs.append(
-            _Bounded(
+            Bounded(
                 "worker",
                 lambda: _worker(ping_timeout),
                 Check("worker", ERROR, "the ping to the workers did not return", START_WORKER),
@@ -283,29 +198,12 @@ def run_checks(*, timeout: float | None = None, ping_timeout: float | None = Non
             Check("worker", ERROR, "cannot ping a worker: Redis (the broker) is unreachable", fix_redis)
         )
     if database_up:
-        from nodes.models import Node
-
-        nodes = list(Node.objects.order_by("name"))
-        if not nodes:
-            checks.append(
-                Check(
-                    "nodes", WARNING, "no nodes: servers have nowhere to run", "add one in the admin (Nodes)"
-                )
-            )
-        for node in nodes:
-            jobs.append(
-                _Bounded(
-                    f"node-{node.pk}",
-                    lambda node=node: _node_checks(node),
-                    Check(f"node {node.name}", ERROR, f"node {node.name} did not answer", _hung_fix(node)),
-                )
-            )
+        for provider in more:  # e.g. nodes.doctor.node_checks: (checks now, bounded jobs to run)
+            now, later = provider()
+            checks.extend(now)
+            jobs.extend(later)
     checks.extend(_bounded(jobs, timeout))
     return checks
-
-
-def _hung_fix(node) -> str:
-    return f"check that {node.hostname} is up and that the panel can reach {node.docker_url}"
 
 
 def summary(checks: list[Check]) -> dict:

@@ -41,7 +41,6 @@ PUBLIC_URL = env("HEARTH_PUBLIC_URL", default="http://localhost:8000").rstrip("/
 
 INSTALLED_APPS = [
     "config.apps.HearthAdminConfig",
-    "config.apps.HearthConfig",  # its management commands (doctor)
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -4,8 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.api import views as api_views
 from config.api.middleware import json_error_view
-from config.metrics_view import MetricsView
 from nodes.api.health import AdminHealthView
+from servers.metrics_view import MetricsView
 
 api_patterns = [
     path("", include("accounts.api.urls")),

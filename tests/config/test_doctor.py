@@ -34,6 +34,7 @@ def doctor_json() -> tuple[int, dict]:
 
 
 def test_no_worker_and_a_stale_beat_are_errors_with_their_fixes(settings):
+    settings.DOCTOR_PING_TIMEOUT_SECONDS = 0.3  # nobody will answer: no need to wait long
     heartbeat.tick("beat", time.time() - 312)
     code, out = doctor()
     assert code == 1

@@ -1,4 +1,5 @@
-"""GET /metrics: the Prometheus text format (README "Monitoring").
+"""GET /metrics: the Prometheus text format (README "Monitoring"). Here, not in config/, because the
+scrape-time series are the servers' and nodes' (config stands below every app).
 
 What the processes recorded (config/metrics.py) is summed from the multiprocess directory; what the
 database knows (servers by status and node, node health and capacity) is read at scrape time by

@@ -1,4 +1,5 @@
-"""`manage.py doctor`: what is wrong with this installation and the command that fixes it (config/doctor.py).
+"""`manage.py doctor`: what is wrong with this installation and the command that fixes it (config/doctor.py,
+and nodes/doctor.py for the nodes; here because the nodes are checked too).
 
 Exit status 1 when a check found an error (a node down, no worker, beat stuck, the database or Redis
 unreachable), 0 otherwise: warnings are printed but do not fail. `--json` prints the same as one object."""
@@ -9,6 +10,7 @@ import sys
 from django.core.management.base import BaseCommand
 
 from config import doctor
+from nodes.doctor import run_checks
 
 MARKS = {doctor.OK: "ok", doctor.WARNING: "WARNING", doctor.ERROR: "ERROR"}
 
@@ -22,7 +24,7 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=None, help="Seconds each check may take.")
 
     def handle(self, *args, **options):
-        checks = doctor.run_checks(timeout=options["timeout"])
+        checks = run_checks(timeout=options["timeout"])
         report = doctor.summary(checks)
         if options["json"]:
             self.stdout.write(json.dumps(report, indent=2))
