@@ -88,7 +88,7 @@ def _server_of(request) -> str | None:
         return None
     if "server_id" in match.kwargs:
         return str(match.kwargs["server_id"])
-    if "pk" in match.kwargs and (match.route or "").startswith("api/^servers/"):
+    if "pk" in match.kwargs and _readable(match.route or "").startswith("api/servers/<pk>"):
         return str(match.kwargs["pk"])
     return None
 

@@ -72,6 +72,26 @@ def test_a_request_s_lines_carry_its_id_user_and_server(json_lines, settings, cl
     assert "secret-in-the-query" not in raw and "Bearer" not in raw  # no query string, no header
 
 
+def test_the_server_of_the_api_s_server_routes_is_known():
+    from django.test import RequestFactory
+    from django.urls import resolve
+
+    from config.request_context import _server_of
+
+    server_id = uuid.uuid4()
+    for url in (
+        f"/api/servers/{server_id}",
+        f"/api/servers/{server_id}/reset-crash-count",
+        f"/api/servers/{server_id}/files",
+    ):
+        request = RequestFactory().get(url)
+        request.resolver_match = resolve(url)
+        assert _server_of(request) == str(server_id), url
+    request = RequestFactory().get(f"/api/nodes/{server_id}")
+    request.resolver_match = resolve(f"/api/nodes/{server_id}")
+    assert _server_of(request) is None
+
+
 def test_a_safe_incoming_request_id_is_kept_any_other_replaced(client_for, customer):
     client = client_for(customer)
     assert client.get("/api/health", HTTP_X_REQUEST_ID="trace-1234abcd")["X-Request-ID"] == "trace-1234abcd"
