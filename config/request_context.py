@@ -106,3 +106,13 @@ class ContextFilter(logging.Filter):
         if task is not None and task.request.id:
             record.task_id, record.task_name = task.request.id, task.name
         return True
+
+
+class WithoutQueryString(logging.Filter):
+    """uvicorn's access lines name the path: without its query string, which can carry a credential."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True

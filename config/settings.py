@@ -296,7 +296,10 @@ if LOG_FORMAT not in ("plain", "json"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "config.request_context.ContextFilter"}},
+    "filters": {
+        "context": {"()": "config.request_context.ContextFilter"},
+        "without_query": {"()": "config.request_context.WithoutQueryString"},
+    },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
         "json": {
@@ -315,6 +318,15 @@ LOGGING = {
         "django.request": {"level": "ERROR"},
         # uvicorn logs each WebSocket handshake at INFO with its query string: `?token=` is a credential.
         "uvicorn.error": {"level": "WARNING"},
+        # uvicorn's own loggers through this handler too (one format, JSON included); access lines
+        # without their query strings.
+        "uvicorn": {"handlers": ["console"], "level": "INFO", "propagate": False},
+        "uvicorn.access": {
+            "handlers": ["console"],
+            "level": "INFO",
+            "propagate": False,
+            "filters": ["without_query"],
+        },
         "paramiko": {"level": "WARNING"},
     },
 }
