@@ -1,4 +1,4 @@
-"""Prometheus metrics the processes record (README "Monitoring"); GET /metrics (config/metrics_view.py)
+"""Prometheus metrics the processes record (README "Monitoring"); GET /metrics (servers/metrics_view.py)
 adds what the database knows at scrape time.
 
 Every process (web, worker and its children, beat, monitor) writes its values to its own files in

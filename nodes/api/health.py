@@ -1,6 +1,6 @@
 """GET /api/admin/health: the database, Redis and background services as the panel sees them, and
 how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's.
-`checks` is `manage.py doctor`'s list (config/doctor.py): each check's name, status, message and fix."""
+`checks` is `manage.py doctor`'s list (config/doctor.py, nodes/doctor.py): each check's name, status, message and fix."""
 
 import time
 from datetime import UTC, datetime

@@ -3,6 +3,7 @@ on the real worker, console lines, a WebSocket), and refused to everyone but sta
 an API key holding it and the scrape token."""
 
 import pytest
+from celery import shared_task
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
 from prometheus_client import CollectorRegistry, generate_latest
@@ -245,6 +246,43 @@ def test_metrics_answers_staff_with_admin_read_api_keys_holding_it_and_the_scrap
     assert get(apikey_create(user=admin, name="scraper", permissions=["admin.read"])[1]).status_code == 200
     response = get(TOKEN)
     assert response.status_code == 200 and b"hearth_servers" in response.content
+
+
+@shared_task(name="tests.metrics.fails")
+def fails():
+    raise RuntimeError("on purpose")
+
+
+def test_a_failed_task_is_counted_as_failed_and_timed():
+    def failed() -> float:
+        fams = recorded()
+        return (
+            value(
+                fams,
+                "hearth_celery_tasks",
+                "hearth_celery_tasks_total",
+                task="tests.metrics.fails",
+                state="failed",
+            )
+            or 0
+        )
+
+    def timed() -> float:
+        fams = recorded()
+        name = "hearth_celery_task_duration_seconds"
+        return value(fams, name, f"{name}_count", task="tests.metrics.fails") or 0
+
+    before, before_timed = failed(), timed()
+    assert fails.apply().failed()
+    assert failed() == before + 1 and timed() == before_timed + 1
+    fams = recorded()
+    assert not value(
+        fams,
+        "hearth_celery_tasks",
+        "hearth_celery_tasks_total",
+        task="tests.metrics.fails",
+        state="succeeded",
+    )
 
 
 def test_an_empty_scrape_token_setting_turns_the_token_off(db, settings):
