@@ -205,6 +205,7 @@ def test_a_scrape_shows_servers_nodes_requests_tasks_and_console_lines(
     assert value(fams, "hearth_console_lines", "hearth_console_lines_total", node=str(up.pk)) == 3
 
 
+@pytest.mark.django_db  # Channels' session middleware touches the connection; no rows needed
 async def test_websocket_connections_are_counted_while_open():
     from config.asgi import application
 
