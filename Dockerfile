@@ -27,7 +27,8 @@ COPY static ./static
 COPY templates ./templates
 COPY manage.py ./
 RUN pip install --no-cache-dir . \
- && SECRET_KEY=build-only python manage.py collectstatic --noinput -v0
+ && SECRET_KEY=build-only python manage.py collectstatic --noinput -v0 \
+ && rm -rf /var/lib/hearth/prometheus  # made by the build as root; the processes make their own (README "Monitoring")
 
 USER hearth
 EXPOSE 8000 2022

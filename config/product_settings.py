@@ -140,23 +140,30 @@ JSON_MAX_DEPTH = 32
 
 # Alerts (alerts/, README "Alerts"): rules are evaluated every 30 s (beat) on the metric history, one
 # point per METRICS_POINT_SECONDS per server and one per node health check. Webhooks go through
-# config/outbound.py, each attempt bounded; a failed one is retried with backoff ALERT_DELIVERY_ATTEMPTS
-# times in all. The generic JSON format is signed (HMAC-SHA256 of "<timestamp>.<body>").
+# config/outbound.py, each attempt bounded; a failed one is retried ALERT_DELIVERY_ATTEMPTS times in all,
+# ALERT_DELIVERY_BACKOFF_SECONDS apart and doubling, or as long as a receiver's Retry-After says (Discord's,
+# Slack's 429), up to ALERT_DELIVERY_RETRY_AFTER_MAX_SECONDS. At most ALERT_DELIVERY_MAX_ANSWER_BYTES of
+# an answer is read (for the delivery log). The generic JSON format is signed (alerts/signing.py).
 METRICS_POINT_SECONDS = env.int("HEARTH_METRICS_POINT_SECONDS", default=60)
 ALERT_DEDUPE_SECONDS = env.int("HEARTH_ALERT_DEDUPE_SECONDS", default=300)
 ALERT_DELIVERY_ATTEMPTS = env.int("HEARTH_ALERT_DELIVERY_ATTEMPTS", default=5)
 ALERT_DELIVERY_TIMEOUT_SECONDS = env.float("HEARTH_ALERT_DELIVERY_TIMEOUT", default=10.0)
-ALERT_DELIVERY_BACKOFF_SECONDS = env.float(
-    "HEARTH_ALERT_DELIVERY_BACKOFF", default=15.0
-)  # doubles each retry
+ALERT_DELIVERY_BACKOFF_SECONDS = env.float("HEARTH_ALERT_DELIVERY_BACKOFF", default=15.0)
+ALERT_DELIVERY_RETRY_AFTER_MAX_SECONDS = env.float("HEARTH_ALERT_DELIVERY_RETRY_AFTER_MAX", default=300.0)
+ALERT_DELIVERY_MAX_ANSWER_BYTES = 64 * 1024
 ALERT_SIGNATURE_TOLERANCE_SECONDS = 300  # what receivers are told to accept (README)
 
 # Observability (README "Monitoring"): GET /metrics answers a staff token holding admin.read or this
-# scrape token; the processes share counters through prometheus-client's multiprocess directory.
-METRICS_SCRAPE_TOKEN = env("HEARTH_METRICS_TOKEN", default="")
-PROMETHEUS_MULTIPROC_DIR = env("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "prometheus"))
+# scrape token; the processes share counters through prometheus-client's multiprocess directory, which
+# is exported here, before any process creates a metric (config/metrics_dir.py). `manage.py doctor`
+# bounds each check (config/doctor.py) and waits DOCTOR_PING_TIMEOUT_SECONDS for a worker's ping.
+from config.metrics_dir import prepare as _prepare_metrics_dir  # noqa: E402
 
-# Alert delivery (B, alerts/delivery.py): a receiver's Retry-After (Discord's, Slack's 429) is honoured
-# up to this many seconds; at most this much of a receiver's answer is read (for the delivery log).
-ALERT_DELIVERY_RETRY_AFTER_MAX_SECONDS = env.float("HEARTH_ALERT_DELIVERY_RETRY_AFTER_MAX", default=300.0)
-ALERT_DELIVERY_MAX_ANSWER_BYTES = 64 * 1024
+METRICS_SCRAPE_TOKEN = env("HEARTH_METRICS_TOKEN", default="")
+PROMETHEUS_MULTIPROC_DIR = _prepare_metrics_dir()
+DOCTOR_CHECK_TIMEOUT_SECONDS = env.float("HEARTH_DOCTOR_CHECK_TIMEOUT", default=5.0)
+DOCTOR_PING_TIMEOUT_SECONDS = env.float("HEARTH_DOCTOR_PING_TIMEOUT", default=1.0)
+# Beat records a tick every second (schedules/beat.py); this long without one, doctor calls it stuck.
+DOCTOR_BEAT_STUCK_SECONDS = env.int("HEARTH_DOCTOR_BEAT_STUCK_SECONDS", default=30)
+# Below this free space on a node's data dir, doctor warns; below a tenth of it, an error.
+DOCTOR_DISK_FREE_WARN_MB = env.int("HEARTH_DOCTOR_DISK_FREE_WARN_MB", default=5120)

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from config.api import views as api_views
 from config.api.middleware import json_error_view
 from nodes.api.health import AdminHealthView
+from servers.metrics_view import MetricsView
 
 api_patterns = [
     path("", include("accounts.api.urls")),
@@ -24,6 +25,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("metrics", MetricsView.as_view(), name="metrics"),  # Prometheus (README "Monitoring")
     path("", include("webui.urls")),
 ]
 

@@ -12,6 +12,9 @@ fi
 source "$envfile"
 export DEBUG=0 SECRET_KEY=${SECRET_KEY:-test-secret-key-not-for-production} HEARTH_VAR_DIR=${HEARTH_VAR_DIR:-$PWD/var/test}
 mkdir -p "$HEARTH_VAR_DIR"
+# Each test process has its own prometheus multiprocess directory under its var dir (config/metrics_dir.py;
+# xdist workers get var/test-N): emptied here, so a run never counts an earlier run's requests.
+rm -f "$HEARTH_VAR_DIR"/prometheus/*.db "$HEARTH_VAR_DIR"-*/prometheus/*.db
 # The test engines' sockets are the local sockets a node may name.
 export HEARTH_NODE_LOCAL_SOCKETS=${HEARTH_NODE_LOCAL_SOCKETS:-${HEARTH_TEST_DOCKER1_URL#unix://},${HEARTH_TEST_DOCKER2_URL#unix://}}
 case "${DATABASE_URL:-}" in

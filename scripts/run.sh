@@ -18,4 +18,6 @@ cat <<BANNER
   (printed once, on the first run). Ctrl-C stops everything.
 
 BANNER
+# Metrics of an earlier run (and live gauges of its processes) go before any process writes new ones.
+.venv/bin/python -m config.metrics_dir --wipe
 exec .venv/bin/honcho -f "$procfile" start

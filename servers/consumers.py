@@ -18,7 +18,7 @@ from django.conf import settings
 
 from accounts.permissions import can
 from accounts.ws_auth import credentials_hold
-from config import realtime
+from config import metrics, realtime
 from config.errors import DomainError
 from servers import console
 from servers.commands import BadCommand, command_line
@@ -69,6 +69,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         self.input_times: list[float] = []
         self.tasks: list[asyncio.Future] = []
         await self.accept()
+        metrics.websocket_opened()
+        self.counted = True
         user = self.scope.get("user")
         reason = self.scope.get("auth_error") or "Not authenticated"
         if user is not None and user.is_authenticated and "token" not in self.scope:
@@ -120,6 +122,9 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def disconnect(self, code):
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.websocket_closed()
         for task in getattr(self, "tasks", []):
             task.cancel()
         if user_group := getattr(self, "user_group", None):

@@ -1,5 +1,6 @@
 """GET /api/admin/health: the database, Redis and background services as the panel sees them, and
-how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's."""
+how many of its nodes are online. Here, not in config/, because the node counts are the nodes app's.
+`checks` is `manage.py doctor`'s list (config/doctor.py, nodes/doctor.py): each check's name, status, message and fix."""
 
 import time
 from datetime import UTC, datetime
@@ -11,13 +12,17 @@ from rest_framework import serializers
 from rest_framework.views import APIView
 
 from accounts.api.permissions import Requires
-from config import heartbeat
+from config import doctor, heartbeat
 from config.api.responses import ok
+from nodes.doctor import run_checks
 from nodes.models import Node
 
 STARTED_AT = time.time()
 # Beat's loop records a tick every second (schedules.beat); this long without one, it is stuck.
 BEAT_STUCK_AFTER_SECONDS = 30
+# A worker's pidbox answers a ping in milliseconds (the first reply ends the wait); without one, every
+# health request would wait out the whole timeout.
+API_PING_TIMEOUT_SECONDS = 0.5
 
 
 def _probe(check) -> str:
@@ -70,6 +75,16 @@ class AdminHealthView(APIView):
                     },
                 ),
                 "uptime": serializers.IntegerField(),
+                "checks": inline_serializer(
+                    "AdminHealthCheck",
+                    {
+                        "name": serializers.CharField(),
+                        "status": serializers.ChoiceField(["ok", "warning", "error"]),
+                        "message": serializers.CharField(),
+                        "fix": serializers.CharField(),
+                    },
+                    many=True,
+                ),
             },
         ),
         tags=["admin"],
@@ -89,9 +104,15 @@ class AdminHealthView(APIView):
             nodes["total"] = Node.objects.count()
             nodes["online"] = Node.objects.filter(is_online=True).count()
             nodes["offline"] = nodes["total"] - nodes["online"]
+        checks = run_checks(ping_timeout=API_PING_TIMEOUT_SECONDS)
         if database != "connected":
             overall = "unhealthy"
-        elif redis != "connected" or "down" in services.values() or nodes["offline"]:
+        elif (
+            redis != "connected"
+            or "down" in services.values()
+            or nodes["offline"]
+            or any(check.status == doctor.ERROR for check in checks)
+        ):
             overall = "degraded"
         else:
             overall = "healthy"
@@ -110,5 +131,6 @@ class AdminHealthView(APIView):
                 },
                 "scheduler": scheduler,
                 "uptime": int(time.time() - STARTED_AT),
+                "checks": [check.as_dict() for check in checks],
             }
         )

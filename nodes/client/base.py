@@ -69,6 +69,11 @@ class ClientBase:
         with self.guard("reading engine info"):
             return self._api.info()
 
+    def network_names(self) -> list[str]:
+        """The engine's Docker networks by name (doctor checks that `bridge` is there)."""
+        with self.guard("listing networks"):
+            return [network.get("Name", "") for network in self._api.networks()]
+
     @property
     def is_local(self) -> bool:
         return self.node.docker_url.startswith("unix://")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from config import metrics
 from nodes.dockertime import as_since, since_ns, stamp_ns
 from servers import console
 from servers.models import Server
@@ -90,6 +91,7 @@ class OutputFollower(threading.Thread):
                     break
                 became_ready = waiting and any(ready(text) for _, text, _ in batch)
                 admitted, notice = throttle.admit(batch)
+                metrics.console_lines(self.watcher.node_id, len(admitted))
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
                     console.write_lines(
                         self.server_id, stream, [cut(text.rstrip("\r")) for _, text, _ in run]
