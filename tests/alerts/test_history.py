@@ -21,7 +21,7 @@ def sample(cpu: float, memory_mb: int) -> dict:
 
 def test_a_server_point_every_metrics_point_seconds_with_the_last_disk_measure(make_server, settings):
     server = make_server(container_id="c0ffee")
-    sampler = Sampler(clock=lambda: clock[0])
+    sampler = Sampler()
     record = lambda values: sampler.record(  # noqa: E731
         server.pk, values, node_id=server.node_id, container_id="c0ffee"
     )
