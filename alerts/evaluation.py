@@ -1,25 +1,29 @@
 """Resource-threshold rules, evaluated on the stored metric history (beat, every 30 s).
 
-A rule `{metric, operator, value, duration}` holds on a target when the condition held for EVERY sample
-in the window [now - duration, now] and the samples cover that window: a point is the average of the
-interval before it (METRICS_POINT_SECONDS for servers, one health check for nodes), so the earliest
-point may be at most 1.5 intervals after the window's start, no two points more than 1.5 intervals
-apart, and the latest no older than 2 intervals (else the history is stale: a stopped server's or an
-offline node's last points never open an alert). `duration` 0, or one shorter than a point, judges the
-latest fresh point alone.
+A rule `{metric, operator, value, duration}` holds on a target when the points THEMSELVES held for
+`duration`: the unbroken run of points meeting the condition that ends at the latest point must span
+`duration` (latest - (earliest - interval) >= duration - SLACK_SECONDS; a point is the average of
+the interval before it: METRICS_POINT_SECONDS for servers, one health check for nodes). A run breaks
+at a point that misses the condition or at a gap (servers: 1.5 intervals + one sampling interval;
+nodes: 2.5 health-check intervals). Separately, the latest point must be fresh (at most 2 intervals
+or one gap old), else the history is stale: a stopped server's or an offline node's last points never
+open an alert. How old the latest point is never counts towards the span. `duration` 0, or one no
+longer than a point, judges the latest fresh point alone.
 
 Servers are judged in percent of their own limits (cpu of the allocated cores, memory and disk of
 their allocation), nodes in percent of the host. A holding condition opens an alert through
 `services.raise_alert` (fingerprint `rule:<rule id>:server:<id>` or `:node:<id>`, deduplicated there);
-with `auto_resolve`, an open alert resolves when the latest fresh point no longer meets the condition,
-or when its server no longer runs (or its node or server is gone). With no fresh point an open alert
-stays as it is: nothing is known.
+with `auto_resolve`, an open alert resolves when the latest fresh point no longer meets the condition
+("The condition cleared."), or when its server no longer runs (or its node or server is gone). With no
+fresh point an open alert stays as it is: nothing is known. While it holds, an open alert's
+`last_seen_at` follows; a self-cleared alert whose condition holds again within the rule's dedupe
+window is reopened (one more occurrence, nothing sent). Each target is raised or resolved in its own
+transaction: one failing target is logged and the others are still judged.
 
 Each rule costs a few queries whatever its number of targets: its targets, their history over the
 window, its open alerts.
 """
 
-import itertools
 import logging
 import operator as op
 from dataclasses import dataclass
@@ -27,7 +31,7 @@ from datetime import datetime, timedelta
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
 from alerts import services
@@ -40,8 +44,23 @@ METRICS = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}
 # `*` server rules watch servers whose container runs (a starting one is sampled too); a server named
 # by id is judged in the same states. A stopped, crashed or suspended server holds nothing.
 WATCHED_STATUSES = ("running", "starting")
-COVER_INTERVALS = 1.5  # how far apart points may be (jitter of the sampler and of beat)
-FRESH_INTERVALS = 2  # how old the latest point may be
+CLEARED = "The condition cleared."
+FRESH_INTERVALS = 2  # how old the latest point may be (at least one allowed gap)
+SLACK_SECONDS = 2.0  # a run of points may fall this short of `duration` (clock jitter)
+NODE_GAP_INTERVALS = 2.5  # node points: a health check delayed by a busy worker is no gap
+
+
+@dataclass(frozen=True)
+class Spacing:
+    """How a target's history is spaced: `interval` the seconds a point stands for, `gap` the most
+    seconds two consecutive points may lie apart before the run counts as broken."""
+
+    interval: float
+    gap: float
+
+    @property
+    def fresh(self) -> float:
+        return max(FRESH_INTERVALS * self.interval, self.gap)
 
 
 @dataclass(frozen=True)
@@ -75,30 +94,46 @@ class Verdict:
     latest: float | None  # the latest point's value (percent)
 
 
-def judge(samples: list[tuple[datetime, float]], condition: Condition, *, now, interval: float) -> Verdict:
+def judge(samples: list[tuple[datetime, float]], condition: Condition, *, now, spacing: Spacing) -> Verdict:
     """`samples`: (time, percent) pairs, oldest first, up to `now`. See the module's docstring."""
     samples = [s for s in samples if s[0] <= now and s[1] is not None]
     if not samples:
         return Verdict(False, False, None)
     latest_at, latest = samples[-1]
-    if latest_at < now - timedelta(seconds=FRESH_INTERVALS * interval):
+    if latest_at < now - timedelta(seconds=spacing.fresh):
         return Verdict(False, False, latest)
-    start = now - timedelta(seconds=condition.duration)
-    window = [s for s in samples if s[0] > start] or [samples[-1]]  # one at `start` covers before it
-    reach = timedelta(seconds=COVER_INTERVALS * interval)
-    covered = window[0][0] - reach <= start and all(
-        later[0] - earlier[0] <= reach for earlier, later in itertools.pairwise(window)
-    )
-    holds = covered and all(condition.met(value) for _, value in window)
-    return Verdict(True, holds, latest)
+    gap = timedelta(seconds=spacing.gap)
+    earliest_at = None  # the earliest point of the unbroken run of holding points ending at the latest
+    for at, value in reversed(samples):
+        if not condition.met(value) or (earliest_at is not None and earliest_at - at > gap):
+            break
+        earliest_at = at
+    if earliest_at is None:
+        return Verdict(True, False, latest)
+    span = (latest_at - earliest_at).total_seconds() + spacing.interval  # the first stands for one before it
+    return Verdict(True, span >= condition.duration - SLACK_SECONDS, latest)
 
 
-def holds(samples, condition: Condition | dict, now, *, interval: float | None = None) -> bool:
-    """Did `condition` (a Condition or a rule's conditions) hold across its window? Servers' interval
+def server_spacing() -> Spacing:
+    """A server point per METRICS_POINT_SECONDS, written at the first sample (every
+    STATS_INTERVAL_SECONDS) after its boundary: points may lie up to a sampling interval late, and a
+    sample may itself run late (a busy node): half an interval more."""
+    interval = max(float(settings.METRICS_POINT_SECONDS), float(settings.STATS_INTERVAL_SECONDS))
+    return Spacing(interval, 1.5 * interval + float(settings.STATS_INTERVAL_SECONDS))
+
+
+def node_spacing() -> Spacing:
+    """A node point per health check; a check may be delayed by a busy worker (2.5 intervals)."""
+    interval = node_interval()
+    return Spacing(interval, NODE_GAP_INTERVALS * interval)
+
+
+def holds(samples, condition: Condition | dict, now, *, spacing: Spacing | None = None) -> bool:
+    """Did `condition` (a Condition or a rule's conditions) hold across its duration? Servers' spacing
     unless another is given."""
     if not isinstance(condition, Condition):
         condition = Condition.of(condition)
-    return judge(samples, condition, now=now, interval=interval or settings.METRICS_POINT_SECONDS).holds
+    return judge(samples, condition, now=now, spacing=spacing or server_spacing()).holds
 
 
 def node_interval() -> float:
@@ -189,40 +224,52 @@ def evaluate_rules(now=None) -> int:
 def evaluate_rule(rule: AlertRule, *, now) -> int:
     condition = Condition.of(rule.conditions or {})
     server_rule = rule.target == AlertRule.Target.SERVER
-    interval = float(settings.METRICS_POINT_SECONDS) if server_rule else node_interval()
+    spacing = server_spacing() if server_rule else node_spacing()
     targets = _server_targets(rule) if server_rule else _node_targets(rule)
-    lookback = max(condition.duration, FRESH_INTERVALS * interval) + COVER_INTERVALS * interval
-    since = now - timedelta(seconds=lookback)
+    since = now - timedelta(seconds=spacing.fresh + condition.duration + spacing.gap)
     history = (_server_history if server_rule else _node_history)(targets, condition, since)
     prefix = f"rule:{rule.pk}:{rule.target}:"
     open_alerts = {
         alert.fingerprint.removeprefix(prefix): alert.pk
         for alert in Alert.objects.filter(fingerprint__startswith=prefix, resolved=False).only("fingerprint")
     }
-    opened, still, cleared = 0, [], []
+    opened, still = 0, []
     for target_id, target in targets.items():
-        verdict = judge(history.get(target_id, []), condition, now=now, interval=interval)
+        verdict = judge(history.get(target_id, []), condition, now=now, spacing=spacing)
         if verdict.holds and target_id in open_alerts:
-            still.append(open_alerts[target_id])  # a repeat: counted below, in one statement
+            still.append(open_alerts[target_id])  # still holding: seen, in one statement below
         elif verdict.holds:
-            opened += _raise(rule, condition, target, verdict.latest, server_rule=server_rule) is not None
+            opened += (
+                _guarded(rule, target_id, _raise, rule, condition, target, verdict.latest, server_rule) or 0
+            )
         elif rule.auto_resolve and verdict.fresh and target_id in open_alerts:
-            cleared.append(open_alerts[target_id])
-    if still:
-        Alert.objects.filter(pk__in=still).update(
-            occurrences=F("occurrences") + 1, last_seen_at=timezone.now()
-        )
-    if cleared:
-        services.resolve(Alert.objects.filter(pk__in=cleared), resolution="The condition cleared.")
+            _guarded(rule, target_id, _resolve, open_alerts[target_id], CLEARED)
+    if still:  # occurrences count distinct occurrences (a reopen), not evaluations
+        Alert.objects.filter(pk__in=still, resolved=False).update(last_seen_at=now)
     if rule.auto_resolve:
-        gone = [pk for target_id, pk in open_alerts.items() if target_id not in targets]
-        if gone:
-            why = "The server is no longer running." if server_rule else "The node was removed."
-            services.resolve(Alert.objects.filter(pk__in=gone), resolution=why)
+        why = "The server is no longer running." if server_rule else "The node was removed."
+        for target_id, pk in open_alerts.items():
+            if target_id not in targets:
+                _guarded(rule, target_id, _resolve, pk, why)
     return opened
 
 
-def _raise(rule: AlertRule, condition: Condition, target, value: float, *, server_rule: bool):
+def _guarded(rule: AlertRule, target_id: str, action, *args):
+    """One target's raise or resolve, in its own transaction: a failing target (e.g. deleted meanwhile)
+    is logged and never blocks the rule for the others. Returns what `action` returned, None on error."""
+    try:
+        with transaction.atomic():
+            return action(*args)
+    except Exception:
+        logger.exception("Alert rule %s (%s) failed on target %s", rule.pk, rule.name, target_id)
+        return None
+
+
+def _resolve(alert_id, resolution: str) -> int:
+    return services.resolve(Alert.objects.filter(pk=alert_id), resolution=resolution)
+
+
+def _raise(rule: AlertRule, condition: Condition, target, value: float, server_rule: bool) -> bool:
     label = METRICS[condition.metric]
     value = round(value, 1)
     rule_text = f"rule: {condition.operator} {condition.value:g} %"
@@ -232,7 +279,7 @@ def _raise(rule: AlertRule, condition: Condition, target, value: float, *, serve
     else:
         where = f"node {target.name}"
         message = f"{label} at {value:g} % on node {target.name}{lasting} ({rule_text})"
-    return services.raise_alert(
+    alert = services.raise_alert(
         type=AlertType.RESOURCE_THRESHOLD,
         fingerprint=f"rule:{rule.pk}:{rule.target}:{target.pk}",
         title=_title(condition.operator, label, value, where),
@@ -250,7 +297,9 @@ def _raise(rule: AlertRule, condition: Condition, target, value: float, *, serve
         node=target.node if server_rule else target,
         rules=[rule],
         dedupe_seconds=rule.dedupe_seconds,
+        reopen=(CLEARED,),
     )
+    return alert is not None
 
 
 def _title(operator: str, label: str, value: float, where: str) -> str:

@@ -3,18 +3,17 @@ a node went offline (the health checker's transition); and their recoveries, whi
 
 A crash loop (crash, restart, running, crash…) is one alert: while it is open, or when the server's
 running again resolved it less than the dedupe window ago, another crash reopens it, counts the
-occurrence and brings its metadata (exit code, crash count) up to date; nothing is sent again. A stop
+occurrence and brings its metadata (exit code, crash count) up to date; nothing is sent again, except
+once when a crash is not restarted after one that was (the owner's last message said "Restarting.";
+now the server stays down: the alert reads "… crashed and was not restarted" and is sent). A stop
 or kill someone asked for is no crash: servers/crash.py records it as stopped and calls nothing here.
 """
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import transaction
 from django.utils import timezone
 
-from alerts import services
+from alerts import delivery, services
 from alerts.models import Alert, AlertRule, AlertType, Severity
 
 RUNNING_AGAIN = "The server is running again."
@@ -35,7 +34,8 @@ def server_crashed(
     server, *, exit_code, oom: bool, crash_count: int, restarting: bool, reason: str = ""
 ) -> Alert | None:
     """Called in the crash's transaction (servers/crash.py), which holds the server's row lock: two
-    crashes of one server are never recorded at once. Returns the new alert, or None for a repeat."""
+    crashes of one server are never recorded at once. Returns the alert when something was sent (a new
+    alert, or the loop's alert now that the server stays down), None for a plain repeat."""
     rules = _rules(AlertType.SERVER_CRASHED, AlertRule.Target.SERVER, server.pk)
     fingerprint = f"{AlertType.SERVER_CRASHED}:server:{server.pk}"
     why = f"exit code {exit_code}" + (", out of memory" if oom else "")
@@ -50,53 +50,46 @@ def server_crashed(
         "restarting": restarting,
     }
     dedupe = _dedupe(rules)
+    severity = services.most_severe((rule.severity for rule in rules), Severity.CRITICAL)
+    now = timezone.now()
     with transaction.atomic():
-        if _crash_again(fingerprint, dedupe=dedupe, message=message, metadata=metadata):
-            return None
+        loop = services.repeatable(fingerprint, reopen=(RUNNING_AGAIN,), dedupe_seconds=dedupe, now=now)
+        if loop is not None:
+            down = f"{server.name} crashed and was not restarted"
+            return _crash_again(
+                loop, rules, now=now, message=message, metadata=metadata, title=down, severity=severity
+            )
         return services.raise_alert(
             type=AlertType.SERVER_CRASHED,
             fingerprint=fingerprint,
             title=f"{server.name} crashed",
             message=message,
-            severity=services.most_severe((rule.severity for rule in rules), Severity.CRITICAL),
+            severity=severity,
             metadata=metadata,
             server=server,
             node=server.node,
             rules=rules,
             dedupe_seconds=dedupe,
+            reopen=(RUNNING_AGAIN,),
         )
 
 
-def _crash_again(fingerprint: str, *, dedupe: int, message: str, metadata: dict) -> bool:
-    """Record a crash on the loop's alert (open, or resolved by a recent run): True if there was one."""
-    now = timezone.now()
-    alerts = Alert.objects.select_for_update().filter(fingerprint=fingerprint)
-    alert = alerts.filter(resolved=False).first() or (
-        alerts.filter(
-            resolved=True,
-            resolved_by=None,
-            resolution=RUNNING_AGAIN,
-            resolved_at__gte=now - timedelta(seconds=dedupe),
-        )
-        .order_by("-resolved_at")
-        .first()
-    )
-    if alert is None:
-        return False
-    try:
-        with transaction.atomic():
-            Alert.objects.filter(pk=alert.pk).update(
-                resolved=False,
-                resolved_at=None,
-                resolution="",
-                occurrences=F("occurrences") + 1,
-                last_seen_at=now,
-                message=message,
-                metadata={**alert.metadata, **metadata},
-            )
-    except IntegrityError:  # another one is open after all: raise_alert counts the repeat on it
-        return False
-    return True
+def _crash_again(
+    alert: Alert, rules, *, now, message: str, metadata: dict, title: str, severity: str
+) -> Alert | None:
+    """Record a crash on the loop's alert (open, or resolved by a recent run: reopened). The owner's
+    last message said "restarting": when this crash is not restarted, the alert says so and is sent
+    again (the server now stays down). Returns the alert when it was sent, else None."""
+    escalates = bool(alert.metadata.get("restarting")) and not metadata["restarting"]
+    changes = {"message": message, "metadata": {**alert.metadata, **metadata}}
+    if escalates:
+        changes.update(title=title[:200], severity=severity)
+    counted = services.record_repeat(alert, now, **changes)
+    if not escalates or counted.pk != alert.pk:
+        return None
+    counted.refresh_from_db()
+    delivery.deliver_on_commit(counted, rules)
+    return counted
 
 
 def server_running(server_id) -> int:

@@ -1,15 +1,22 @@
 """Alert rules are changed here (the API and the admin call these): checked by alerts.validation,
 written with their audit row in one transaction. A new rule gets its own signing secret (encrypted at
-rest), which its generic JSON webhooks are signed with; rotating it replaces it."""
+rest), which its generic JSON webhooks are signed with; rotating it replaces it.
+
+Disabling a rule, changing what it watches (type, target, target id, conditions) or deleting it
+resolves its open `rule:<id>:…` alerts ("The rule was disabled." / "… changed." / "… deleted."): no
+evaluation would ever resolve them. They resolve as by the system (resolved_by empty); who did it is
+in the rule's own audit row, in the same transaction."""
 
 import secrets
 
 from django.db import transaction
 
 from accounts.audit import audit
-from alerts import validation
-from alerts.models import AlertRule
+from alerts import services, validation
+from alerts.models import Alert, AlertRule
 from config.crypto import decrypt, encrypt
+
+WATCHING = {"type", "target", "target_id", "conditions"}  # a change of these orphans the rule's alerts
 
 
 def new_secret() -> str:
@@ -45,6 +52,10 @@ def rule_update(*, rule: AlertRule, actor, request=None, **fields) -> AlertRule:
         for key, value in cleaned.items():
             setattr(rule, key, value)
         rule.save()
+        if "enabled" in changed and not rule.enabled:
+            _resolve_open(rule, "The rule was disabled.")
+        elif set(changed) & WATCHING:
+            _resolve_open(rule, "The rule was changed.")
         audit(
             "alert_rule.update",
             actor=actor,
@@ -82,4 +93,12 @@ def rule_delete(*, rule: AlertRule, actor, request=None) -> None:
             resource_id=str(rule.pk),
             name=rule.name,
         )
+        _resolve_open(rule, "The rule was deleted.")
         rule.delete()
+
+
+def _resolve_open(rule: AlertRule, resolution: str) -> int:
+    """Resolve the rule's open alerts that only its evaluation would ever resolve."""
+    return services.resolve(
+        Alert.objects.filter(fingerprint__startswith=f"rule:{rule.pk}:"), resolution=resolution
+    )

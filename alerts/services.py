@@ -4,12 +4,16 @@ monitor's crash decision, the health checker's offline transition, a person).
 An alert is about a `fingerprint` (a rule or an event type, and its server or node). At most one alert
 per fingerprint is open (a partial unique index holds it under concurrency); while it is, or when one
 was opened within the dedupe window, a repeat only bumps `occurrences` and `last_seen_at` and sends
-nothing. A new alert's deliveries are created in the same transaction and sent after it commits.
+nothing. An alert that resolved by itself (no person) with one of the caller's `reopen` resolutions
+less than the dedupe window ago is reopened by a repeat (a flapping condition or a crash loop is one
+alert, sent once); one a person resolved stays resolved. A new alert's deliveries are created in the
+same transaction and sent after it commits.
 """
 
 from datetime import timedelta
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.audit import audit
@@ -31,15 +35,20 @@ def raise_alert(
     node=None,
     rules: list | tuple = (),
     dedupe_seconds: int,
+    reopen: tuple[str, ...] = (),
+    now=None,
 ) -> Alert | None:
     """Open an alert and queue its deliveries (to `rules`' actions and the server's subscriptions), or,
-    when it repeats one that is open or was opened within `dedupe_seconds`, record the repeat on that
+    when it repeats one that is open, that resolved by itself with a `reopen` resolution within
+    `dedupe_seconds` (reopened), or that was opened within `dedupe_seconds`, record the repeat on that
     one. Returns the new alert, or None for a repeat."""
-    now = timezone.now()
+    now = now or timezone.now()
     with transaction.atomic():
-        recent = (
-            Alert.objects.select_for_update().filter(fingerprint=fingerprint).filter(resolved=False).first()
-        ) or Alert.objects.filter(
+        current = repeatable(fingerprint, reopen=reopen, dedupe_seconds=dedupe_seconds, now=now)
+        if current is not None:
+            record_repeat(current, now)
+            return None
+        recent = Alert.objects.filter(
             fingerprint=fingerprint, created_at__gte=now - timedelta(seconds=dedupe_seconds)
         ).first()
         if recent is not None:
@@ -67,8 +76,41 @@ def raise_alert(
     return alert
 
 
-def _repeat(alert: Alert, now) -> None:
-    Alert.objects.filter(pk=alert.pk).update(occurrences=alert.occurrences + 1, last_seen_at=now)
+def repeatable(fingerprint: str, *, reopen=(), dedupe_seconds: int, now) -> Alert | None:
+    """The fingerprint's open alert, or else its latest one that resolved by itself with one of the
+    `reopen` resolutions less than `dedupe_seconds` ago (locked), or None."""
+    alerts = Alert.objects.select_for_update().filter(fingerprint=fingerprint)
+    return alerts.filter(resolved=False).first() or (
+        alerts.filter(
+            resolved=True,
+            resolved_by=None,
+            resolution__in=list(reopen),
+            resolved_at__gte=now - timedelta(seconds=dedupe_seconds),
+        )
+        .order_by("-resolved_at")
+        .first()
+        if reopen
+        else None
+    )
+
+
+def record_repeat(alert: Alert, now, **changes) -> Alert:
+    """Count a repeat on `alert` (from `repeatable`), reopening it if it had resolved, with `changes`
+    (fields to update). If another alert of its fingerprint was opened meanwhile, the repeat counts on
+    that one instead (without `changes`). Returns the alert it counted on."""
+    if alert.resolved:
+        changes = {"resolved": False, "resolved_at": None, "resolution": "", **changes}
+    try:
+        with transaction.atomic():
+            _repeat(alert, now, **changes)
+    except IntegrityError:  # the partial unique index: another one is open
+        alert = Alert.objects.get(fingerprint=alert.fingerprint, resolved=False)
+        _repeat(alert, now)
+    return alert
+
+
+def _repeat(alert: Alert, now, **changes) -> None:
+    Alert.objects.filter(pk=alert.pk).update(occurrences=F("occurrences") + 1, last_seen_at=now, **changes)
 
 
 def resolve(alerts, *, by=None, resolution: str = "", request=None) -> int:

@@ -1,8 +1,15 @@
 """Resource sampling of running game containers: live values, `resource_stats` messages, and a history
-point per METRICS_POINT_SECONDS (what graphs and alert rules read)."""
+point per METRICS_POINT_SECONDS (what graphs and alert rules read).
+
+History points lie on a fixed grid from a server's first sample: a point is written at the first
+sample at or after each boundary (so up to one STATS_INTERVAL_SECONDS late) and the next boundary is
+METRICS_POINT_SECONDS after the previous one, not after the sample that wrote it (which would space
+points (ceil(P/I)+1)·I apart: 65 s at 5 s sampling, 100 s at 25 s). After a pause longer than a point
+(no samples) the grid moves on to the latest boundary instead of writing a burst of points."""
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -32,6 +39,7 @@ class Sampler:
 
     previous: dict = field(default_factory=dict)
     pending: dict = field(default_factory=dict)  # server id → samples since the last history point
+    clock: Callable[[], float] = time.monotonic
 
     def sample(self, server_id: str, stats: ContainerStats) -> dict | None:
         before = self.previous.get(server_id)
@@ -70,10 +78,15 @@ class Sampler:
                 "networkReceived": values["network_received"],
             },
         )
-        batch = self.pending.setdefault(server_id, {"since": time.monotonic(), "samples": []})
+        now = self.clock()
+        batch = self.pending.setdefault(server_id, {"since": now, "samples": []})
         batch["samples"].append(values)
-        if time.monotonic() - batch["since"] >= settings.METRICS_POINT_SECONDS:
-            write_point(server_id, self.pending.pop(server_id)["samples"])
+        every = settings.METRICS_POINT_SECONDS
+        if now - batch["since"] >= every:
+            write_point(server_id, batch["samples"])
+            # the latest grid boundary at or before now (one step after the last, unless samples paused)
+            since = batch["since"] + every * ((now - batch["since"]) // every) if every > 0 else now
+            self.pending[server_id] = {"since": since, "samples": []}
 
     def forget(self, server_id: str) -> None:
         self.previous.pop(server_id, None)

@@ -156,3 +156,33 @@ def test_a_node_rule_without_auto_resolve_keeps_the_offline_alert(alert_node):
     store_report(node, failed_report(), failures_to_offline=1)
     store_report(node, ok_report(node), failures_to_offline=1)
     assert Alert.objects.get(node=node).resolved is False
+
+
+def test_a_crash_that_is_not_restarted_after_one_that_was_is_sent_again(make_server):
+    """The owner's last message said "Restarting."; now the server stays down: they are told, once."""
+    server = make_server(name="lobby", restart_policy="always", max_crash_count=10)
+    server.notifications.create(kind="email", email="owner@example.com")
+    assert crash(server) == S.STARTING  # sent: "… Restarting."
+    alert = Alert.objects.get()
+    assert alert.deliveries.count() == 1
+    Server.objects.filter(pk=server.pk).update(status=S.RUNNING)  # running, not yet resolved by it
+    assert crash(server, code=2) == S.CRASHED  # again within the crash window: it stays down
+    alert.refresh_from_db()
+    assert not alert.resolved and alert.occurrences == 2
+    assert alert.title == "lobby crashed and was not restarted"
+    assert alert.metadata["restarting"] is False and "not restarting" in alert.message
+    assert alert.deliveries.count() == 2
+    set_status(server.pk, S.RUNNING, expect={S.CRASHED})  # started by hand: resolved by running again
+    crash(server, code=3)  # reopened, a plain repeat of a server that stays down: nothing sent
+    alert.refresh_from_db()
+    assert not alert.resolved and alert.occurrences == 3 and alert.deliveries.count() == 2
+
+
+def test_a_reopened_loop_alert_that_now_stays_down_is_sent_again(make_server):
+    server = make_server(restart_policy="always", max_crash_count=10)
+    server.notifications.create(kind="email", email="owner@example.com")
+    crash(server)
+    set_status(server.pk, S.RUNNING, expect={S.STARTING})  # resolved: running again
+    crash(server, code=2)  # within the crash window: not restarting; reopens the loop's alert
+    alert = Alert.objects.get()
+    assert not alert.resolved and alert.deliveries.count() == 2

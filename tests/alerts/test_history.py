@@ -57,3 +57,20 @@ def test_node_and_server_history_are_pruned_alike(alert_node, make_server, setti
         base.points(node, [10], end=at)
     assert metrics_prune() == 2
     assert ServerMetric.objects.count() == 1 and NodeMetric.objects.count() == 1
+
+
+def test_server_points_lie_metrics_point_seconds_apart_whatever_the_sampling_interval(make_server, settings):
+    """Sampling every 25 s for 10 minutes: a point a minute (the grid), not one per 100 s."""
+    settings.METRICS_POINT_SECONDS = 60
+    server = make_server(container_id="c0ffee")
+    clock = [0.0]
+    sampler = Sampler(clock=lambda: clock[0])
+    while clock[0] <= 600:
+        sampler.record(server.pk, sample(10, 10), node_id=server.node_id, container_id="c0ffee")
+        clock[0] += 25
+    assert ServerMetric.objects.filter(server=server).count() == 10
+    clock[0] += 3600  # samples paused an hour: one point, then the grid's latest boundary (no burst)
+    for _ in range(3):
+        sampler.record(server.pk, sample(10, 10), node_id=server.node_id, container_id="c0ffee")
+        clock[0] += 25
+    assert ServerMetric.objects.filter(server=server).count() == 12  # at +0 and +50 s, not at each sample
