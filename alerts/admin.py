@@ -10,7 +10,7 @@ from django.contrib import admin, messages
 
 from accounts.admin_site import ReadOnlyAdmin, StaffInline, StaffModelAdmin
 from alerts import delivery, rules, validation
-from alerts.api.serializers import mask
+from alerts.api.serializers import actions_masked, mask, scrub
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from alerts.services import resolve
 from config.errors import DomainError, InvalidInput, refusal_text
@@ -27,8 +27,9 @@ class AlertRuleForm(forms.ModelForm):
         data = super().clean()
         if self.errors:
             return data
+        stored = self.instance if self.instance.pk else None  # its URLs are not looked up again
         try:
-            self.cleaned = validation.rule({key: data.get(key) for key in RULE_FIELDS})
+            self.cleaned = validation.rule({key: data.get(key) for key in RULE_FIELDS}, instance=stored)
         except InvalidInput as exc:
             raise forms.ValidationError(exc.message) from exc
         return data
@@ -43,6 +44,20 @@ class AlertRuleAdmin(StaffModelAdmin):
     readonly_fields = ("created_by", "created_at", "updated_at")
     fields = (*RULE_FIELDS, *readonly_fields)
     actions = ("send_test", "enable", "disable")
+
+    def get_fields(self, request, obj=None):
+        """Whoever may not change rules (Support: admin.read only) sees the webhook URLs masked."""
+        if self.has_change_permission(request, obj):
+            return self.fields
+        return tuple("shown_actions" if f == "actions" else f for f in self.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        readonly = super().get_readonly_fields(request, obj)
+        return readonly if self.has_change_permission(request, obj) else (*readonly, "shown_actions")
+
+    @admin.display(description="Actions")
+    def shown_actions(self, rule):
+        return json.dumps(actions_masked(rule.actions), indent=1)
 
     def save_model(self, request, obj, form, change):
         fields = form.cleaned
@@ -84,9 +99,15 @@ class AlertRuleAdmin(StaffModelAdmin):
                 )
 
     def _set_enabled(self, request, queryset, enabled: bool):
+        done = 0
         for rule in queryset:
-            rules.rule_update(rule=rule, actor=request.user, request=request, enabled=enabled)
-        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {queryset.count()} rule(s).")
+            try:
+                rules.rule_update(rule=rule, actor=request.user, request=request, enabled=enabled)
+            except DomainError as exc:
+                self.message_user(request, f"{rule.name}: {refusal_text(exc)}", messages.ERROR)
+                continue
+            done += 1
+        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {done} rule(s).")
 
     @admin.action(description="Enable", permissions=["change"])
     def enable(self, request, queryset):
@@ -99,8 +120,8 @@ class AlertRuleAdmin(StaffModelAdmin):
 
 class DeliveryInline(StaffInline, admin.TabularInline):
     model = AlertDelivery
-    fields = ("channel", "where", "format", "status", "attempts", "status_code", "duration_ms", "error",
-              "last_attempt_at", "delivered_at")  # fmt: skip
+    fields = ("channel", "where", "format", "status", "attempts", "status_code", "duration_ms",
+              "shown_error", "last_attempt_at", "delivered_at")  # fmt: skip
     readonly_fields = fields
     extra = 0
     max_num = 0
@@ -109,6 +130,10 @@ class DeliveryInline(StaffInline, admin.TabularInline):
     @admin.display(description="Destination")
     def where(self, delivery):
         return mask(delivery.destination)
+
+    @admin.display(description="Error")
+    def shown_error(self, delivery):
+        return scrub(delivery.error, delivery.destination)
 
 
 @admin.register(Alert)

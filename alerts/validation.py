@@ -7,8 +7,11 @@ resource_threshold and `{}` for the event types; actions a list of webhooks (URL
 config.outbound.check_url, the same check that runs again at connect time) and emails.
 """
 
+import ipaddress
 import math
+import re
 import uuid
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -41,12 +44,17 @@ RULE_FIELDS = (
 NOTIFICATION_FIELDS = ("kind", "url", "email", "format", "events", "enabled")
 
 
-def _unknown(data: dict, allowed, where: str = "") -> None:
+def refuse_unknown(data: dict, allowed, where: str = "") -> None:
+    """InvalidInput naming the keys of `data` that are not in `allowed` (the views call it before
+    anything else: a body key must never reach a service as a keyword argument of its own)."""
     extra = sorted(set(data) - set(allowed))
     if extra:
         raise InvalidInput(
             {where or extra[0]: f"Unknown field(s): {', '.join(extra)}. Allowed: {', '.join(allowed)}."}
         )
+
+
+_unknown = refuse_unknown
 
 
 def _bool(value, field: str) -> bool:
@@ -88,28 +96,55 @@ def conditions(type_: str, value) -> dict:
     if value["operator"] not in OPERATORS:
         raise InvalidInput({"conditions.operator": f"Must be one of {' '.join(OPERATORS)}."})
     number = value["value"]
-    if (
+    if (  # the range before isfinite: a huge integer would overflow converting to a float
         isinstance(number, bool)
         or not isinstance(number, int | float)
-        or not math.isfinite(number)
         or not 0 <= number <= 100
+        or not math.isfinite(number)
     ):
         raise InvalidInput({"conditions.value": "Must be a number from 0 to 100 (percent)."})
     duration = _int(value.get("duration", 0), "conditions.duration", 0, MAX_DURATION)
     return {"metric": value["metric"], "operator": value["operator"], "value": number, "duration": duration}
 
 
-def webhook_url(value, field: str = "url") -> str:
-    """An http(s) URL whose host resolves to allowed (public) addresses; the refusal is the message."""
-    from config.outbound import check_url
+_REASON = re.compile(
+    r"\b(?:a (cloud metadata service)|(not a globally routable) address|a ([\w-]+(?: [\w-]+)?) address)\b"
+)
+_IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+|\[?[0-9a-fA-F]*:[0-9a-fA-F:.]+\]?")
+
+
+def _customer_text(url: str, exc: DomainError) -> str:
+    """outbound's refusal names the address a name resolved to (an internal IP, say): the API's 400 says
+    which kind of address it is, never which one."""
+    text = exc.message if isinstance(exc.message, str) else str(exc.message)
+    found = _REASON.search(text)
+    if found is None and not _IP_LIKE.search(text.replace(url, "")):
+        return text  # a malformed URL, a scheme, a name that does not resolve: nothing internal in it
+    try:
+        host = urlsplit(url).hostname or "The URL's host"
+    except ValueError:
+        host = "The URL's host"
+    reason = next((g for g in found.groups() if g), "non-public") if found else "non-public"
+    return f"{host} resolves to a non-public address ({reason}); the panel only sends to public addresses."
+
+
+def webhook_url(value, field: str = "url", known=()) -> str:
+    """An http(s) URL whose host resolves to allowed (public) addresses; the refusal is the message.
+    A URL in `known` (the stored row's) is not looked up again: a change to something else (disabling
+    a rule, say) must not fail because a webhook's DNS does now; connecting checks it anyway."""
+    from config.outbound import OutboundRefused, check_url
 
     if not isinstance(value, str) or not value:
         raise InvalidInput({field: "Give the webhook's URL (http:// or https://)."})
     if len(value) > 2048:
         raise InvalidInput({field: "At most 2048 characters."})
+    if value in known:
+        return value
     try:
         check_url(value)
-    except DomainError as exc:  # refused, or a name that does not resolve (OutboundFailed): bad input here
+    except OutboundRefused as exc:
+        raise InvalidInput({field: _customer_text(value, exc)}) from exc
+    except DomainError as exc:  # a name that does not resolve (OutboundFailed): bad input here
         raise InvalidInput({field: exc.message}) from exc
     return value
 
@@ -127,10 +162,31 @@ def email_address(value, field: str) -> str:
         validate_email(value)
     except ValidationError as exc:
         raise InvalidInput({field: f"{str(value)[:80]!r} is not a valid email address."}) from exc
+    domain = value.rpartition("@")[2].lower().rstrip(".")
+    if domain.startswith("[") or _is_ip(domain) or "." not in domain or domain.endswith("localhost"):
+        raise InvalidInput(
+            {field: f"{value[:80]!r}: give an address at a public domain name (not localhost or an IP)."}
+        )
     return value
 
 
-def actions(value) -> list[dict]:
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _stored_urls(instance) -> set:
+    if instance is None:
+        return set()
+    if isinstance(instance, ServerNotification):
+        return {instance.url} if instance.url else set()
+    return {a.get("url") for a in instance.actions or [] if isinstance(a, dict) and a.get("url")}
+
+
+def actions(value, known=()) -> list[dict]:
     if not isinstance(value, list):
         raise InvalidInput({"actions": "Must be a list of {type: webhook, url} and {type: email, to}."})
     if len(value) > MAX_ACTIONS:
@@ -145,7 +201,7 @@ def actions(value) -> list[dict]:
             cleaned.append(
                 {
                     "type": "webhook",
-                    "url": webhook_url(action.get("url"), f"{where}.url"),
+                    "url": webhook_url(action.get("url"), f"{where}.url", known),
                     "format": webhook_format(action.get("format", "auto"), f"{where}.format"),
                 }
             )
@@ -207,7 +263,7 @@ def rule(data: dict, instance: AlertRule | None = None) -> dict:
         "target": target,
         "target_id": _target_exists(target, merged.get("target_id", "*")),
         "conditions": conditions(type_, merged["conditions"]),
-        "actions": actions(merged.get("actions", [])),
+        "actions": actions(merged.get("actions", []), _stored_urls(instance)),
     }
     if "severity" in merged:
         if merged["severity"] not in Severity.values:
@@ -233,7 +289,7 @@ def notification(data: dict, instance: ServerNotification | None = None) -> dict
         raise InvalidInput({"kind": "Must be webhook or email."})
     cleaned = {"kind": kind}
     if kind == "webhook":
-        cleaned["url"] = webhook_url(merged.get("url"))
+        cleaned["url"] = webhook_url(merged.get("url"), known=_stored_urls(instance))
         cleaned["format"] = webhook_format(merged.get("format", "auto") or "auto")
         cleaned["email"] = ""
     else:

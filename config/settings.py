@@ -250,6 +250,11 @@ RATE_LIMITS = {
     # Staff-started contacts with a node address (test, create, a new address): per staff member,
     # so the node test cannot sweep a network.
     "node-contact": env.int("HEARTH_RATE_LIMIT_NODE_CONTACT", default=20),
+    # Alert test sends (a rule's, a server notification's) per person: a test mails or posts to any
+    # address its sender chose, so it must not be a spam cannon; notification creates and changes
+    # (each resolves its URL's name) per person too.
+    "alert-test": env.int("HEARTH_RATE_LIMIT_ALERT_TEST", default=5),
+    "alert-notification-change": env.int("HEARTH_RATE_LIMIT_ALERT_NOTIFICATION_CHANGE", default=30),
 }
 RATE_LIMIT_WINDOW_SECONDS = 60
 

@@ -2,25 +2,54 @@
 renderer speaks camelCase). Rules' signing secrets are shown only when made (create, rotate);
 a notification's to whoever may manage it (they hold alert.subscribe on its server)."""
 
+from urllib.parse import urlsplit
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from alerts.delivery import mask_destination
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from alerts.rules import secret_of
 
 
 def mask(destination: str) -> str:
-    """A URL's scheme and host (its path often holds a token: Discord's does), or an address's domain."""
+    """A URL without its secret parts (alerts.delivery.mask_destination: path, query and fragment go,
+    a token's last 4 characters stay), or an address as `o***@example.com`."""
+    destination = destination or ""
     if "@" in destination and "://" not in destination:
-        local, _, domain = destination.partition("@")
+        local, _, domain = destination.rpartition("@")
         return f"{local[:1]}***@{domain}"
-    scheme, _, rest = destination.partition("://")
-    host = rest.split("/", 1)[0]
-    return f"{scheme}://{host}/…" if rest != host else destination
+    return mask_destination(destination)
+
+
+def scrub(text: str, destination: str) -> str:
+    """`text` (a delivery's error) with the destination, and its path, shown masked wherever it occurs."""
+    if not text or not destination:
+        return text or ""
+    masked = mask(destination)
+    text = text.replace(destination, masked)
+    if "://" in destination:
+        try:
+            parts = urlsplit(destination)
+        except ValueError:
+            return text
+        tail = parts.path + (f"?{parts.query}" if parts.query else "")
+        for secret in (tail, parts.path, parts.query, parts.fragment):
+            if len(secret) > 1:
+                text = text.replace(secret, "…")
+    return text
+
+
+def actions_masked(actions) -> list:
+    """A rule's actions with each webhook URL masked (for readers who may not change rules)."""
+    return [
+        {**a, "url": mask(a["url"])} if isinstance(a, dict) and a.get("url") else a for a in actions or []
+    ]
 
 
 class DeliverySerializer(serializers.ModelSerializer):
     destination = serializers.SerializerMethodField()
+    error = serializers.SerializerMethodField()
 
     class Meta:
         model = AlertDelivery
@@ -40,6 +69,9 @@ class DeliverySerializer(serializers.ModelSerializer):
 
     def get_destination(self, delivery) -> str:
         return mask(delivery.destination)
+
+    def get_error(self, delivery) -> str:
+        return scrub(delivery.error, delivery.destination)
 
 
 class AlertSerializer(serializers.ModelSerializer):
@@ -76,7 +108,8 @@ class AlertSerializer(serializers.ModelSerializer):
 
 
 class AlertDetailSerializer(AlertSerializer):
-    """One alert; staff also see where it was sent and how that went."""
+    """One alert; staff also see where it was sent and how that went, and a subscriber of its server
+    (context "subscriber") its deliveries to the server's own notifications (never a rule's)."""
 
     deliveries = serializers.SerializerMethodField()
 
@@ -85,9 +118,12 @@ class AlertDetailSerializer(AlertSerializer):
 
     @extend_schema_field(DeliverySerializer(many=True, allow_null=True))
     def get_deliveries(self, alert):
-        if not self.context.get("staff"):
-            return None
-        return DeliverySerializer(alert.deliveries.all(), many=True).data
+        if self.context.get("staff"):
+            return DeliverySerializer(alert.deliveries.all(), many=True).data
+        if self.context.get("subscriber") and alert.server_id:
+            own = alert.deliveries.filter(notification__server_id=alert.server_id, rule__isnull=True)
+            return DeliverySerializer(own, many=True).data
+        return None
 
 
 class AlertStatsSerializer(serializers.Serializer):
@@ -102,8 +138,11 @@ class BulkResolveSerializer(serializers.Serializer):
 
 
 class RuleSerializer(serializers.ModelSerializer):
+    """A rule; with context {"mask": True} (a reader without admin.write) its webhook URLs are masked."""
+
     target_id = serializers.CharField()
     has_signing_secret = serializers.SerializerMethodField()
+    actions = serializers.SerializerMethodField()
 
     class Meta:
         model = AlertRule
@@ -126,6 +165,10 @@ class RuleSerializer(serializers.ModelSerializer):
 
     def get_has_signing_secret(self, rule) -> bool:
         return bool(rule.signing_secret)
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_actions(self, rule):
+        return actions_masked(rule.actions) if self.context.get("mask") else rule.actions
 
 
 class RuleWithSecretSerializer(RuleSerializer):
@@ -160,9 +203,23 @@ class RuleWriteSerializer(serializers.Serializer):
     dedupe_seconds = serializers.IntegerField(required=False)
 
 
+class LastDeliverySerializer(serializers.ModelSerializer):
+    error = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AlertDelivery
+        fields = ["status", "status_code", "last_attempt_at", "error"]
+
+    def get_error(self, delivery) -> str:
+        return scrub(delivery.error, delivery.destination)
+
+
 class NotificationSerializer(serializers.ModelSerializer):
+    """A subscription and how its last delivery went (lastDelivery: null before the first)."""
+
     server_id = serializers.UUIDField()
     signing_secret = serializers.SerializerMethodField()
+    last_delivery = serializers.SerializerMethodField()
 
     class Meta:
         model = ServerNotification
@@ -177,10 +234,16 @@ class NotificationSerializer(serializers.ModelSerializer):
             "enabled",
             "signing_secret",
             "created_at",
+            "last_delivery",
         ]
 
     def get_signing_secret(self, notification) -> str:
         return secret_of(notification)
+
+    @extend_schema_field(LastDeliverySerializer(allow_null=True))
+    def get_last_delivery(self, notification):
+        last = notification.deliveries.order_by("-created_at").first()
+        return LastDeliverySerializer(last).data if last else None
 
 
 class NotificationWriteSerializer(serializers.Serializer):

@@ -8,23 +8,40 @@ from rest_framework import generics, serializers
 from rest_framework.views import APIView
 
 from accounts.api.permissions import Requires
-from alerts import delivery, rules, selectors
+from accounts.permissions import can
+from alerts import delivery, rules, selectors, validation
 from alerts import notifications as subs
 from alerts.api import serializers as s
 from alerts.filters import filter_alerts
 from alerts.models import AlertRule, AlertType, Severity
 from alerts.services import resolve
 from config.api.responses import created, ok
+from config.api.throttling import charge, too_many_attempts
 from config.errors import IllegalTransition, InvalidInput, NotFound
 
 TAGS = ["alerts"]
 RULE_TAGS = ["alert-rules"]
 
 
-def _body(request) -> dict:
+def _body(request, allowed) -> dict:
+    """The body's fields, only those in `allowed` (else the unknown-field 400): a key such as `server`
+    or `actor` must not reach the service as a keyword argument of its own."""
     if not isinstance(request.data, dict):
         raise InvalidInput("Send a JSON object.")
-    return dict(request.data)
+    body = dict(request.data)
+    validation.refuse_unknown(body, allowed)
+    return {key: body[key] for key in allowed if key in body}
+
+
+def _charge(scope: str, user, message: str) -> None:
+    """One more of `user`'s `scope` budget (settings.RATE_LIMITS, per minute); 429 past it."""
+    allowed, state = charge(scope, f"user:{user.pk}")
+    if not allowed:
+        raise too_many_attempts(message, state=state)
+
+
+TEST_LIMITED = "Too many test sends for now; try again in {wait} s."
+CHANGES_LIMITED = "Too many notification changes for now; try again in {wait} s."
 
 
 def _answer(name: str, **fields):
@@ -58,7 +75,9 @@ class AlertView(APIView):
         """One alert (404 for one the caller may not see); staff also get its deliveries."""
         alert = selectors.alert_for(request.user, alert_id)
         staff = selectors.sees_all(request.user)
-        return ok(s.AlertDetailSerializer(alert, context={"staff": staff}).data)
+        subscriber = bool(alert.server_id) and can(request.user, subs.PERMISSION, alert.server)
+        context = {"staff": staff, "subscriber": subscriber}
+        return ok(s.AlertDetailSerializer(alert, context=context).data)
 
 
 class AlertResolveView(APIView):
@@ -120,6 +139,11 @@ class StaffView(APIView):
         return [Requires("admin.read" if self.request.method == "GET" else "admin.write")()]
 
 
+def _rule_context(request) -> dict:
+    """Readers who may not change rules (admin.read only, e.g. Support) see webhook URLs masked."""
+    return {"mask": not can(request.user, "admin.write")}
+
+
 def _rule(rule_id) -> AlertRule:
     rule = AlertRule.objects.filter(pk=rule_id).first() if selectors.is_uuid(rule_id) else None
     if rule is None:
@@ -130,22 +154,24 @@ def _rule(rule_id) -> AlertRule:
 class RulesView(StaffView):
     @extend_schema(tags=RULE_TAGS, responses=s.RuleSerializer(many=True))
     def get(self, request):
-        return ok(s.RuleSerializer(AlertRule.objects.all(), many=True).data)
+        return ok(s.RuleSerializer(AlertRule.objects.all(), many=True, context=_rule_context(request)).data)
 
     @extend_schema(tags=RULE_TAGS, request=s.RuleWriteSerializer, responses={201: s.RuleWithSecretSerializer})
     def post(self, request):
         """A rule; the answer carries its signing secret, shown only here and when rotated."""
-        rule = rules.rule_create(actor=request.user, request=request, **_body(request))
+        fields = _body(request, validation.RULE_FIELDS)
+        rule = rules.rule_create(actor=request.user, request=request, **fields)
         return created(s.RuleWithSecretSerializer(rule).data, message="Alert rule created")
 
 
 class RuleView(StaffView):
     @extend_schema(tags=RULE_TAGS, responses=s.RuleSerializer)
     def get(self, request, rule_id):
-        return ok(s.RuleSerializer(_rule(rule_id)).data)
+        return ok(s.RuleSerializer(_rule(rule_id), context=_rule_context(request)).data)
 
     def _change(self, request, rule_id):
-        rule = rules.rule_update(rule=_rule(rule_id), actor=request.user, request=request, **_body(request))
+        fields = _body(request, validation.RULE_FIELDS)
+        rule = rules.rule_update(rule=_rule(rule_id), actor=request.user, request=request, **fields)
         return ok(s.RuleSerializer(rule).data, message="Alert rule updated")
 
     @extend_schema(tags=RULE_TAGS, request=s.RuleWriteSerializer, responses=s.RuleSerializer)
@@ -167,8 +193,11 @@ class RuleView(StaffView):
 class RuleTestView(StaffView):
     @extend_schema(tags=RULE_TAGS, request=None, responses=s.TestResultSerializer)
     def post(self, request, rule_id):
-        """Send a test alert to each of the rule's actions now; each delivery's outcome."""
-        deliveries = delivery.send_test(rule=_rule(rule_id), actor=request.user)
+        """Send a test alert to each of the rule's actions now; each delivery's outcome. At most
+        RATE_LIMITS["alert-test"] test sends a minute per person (429 past it)."""
+        rule = _rule(rule_id)
+        _charge("alert-test", request.user, TEST_LIMITED)
+        deliveries = delivery.send_test(rule=rule, actor=request.user)
         return ok({"deliveries": s.DeliverySerializer(deliveries, many=True).data}, message="Test sent")
 
 
@@ -197,7 +226,9 @@ class NotificationsView(APIView):
     def post(self, request, server_id):
         """Subscribe a webhook (e.g. a Discord channel) or an email address to the server's alerts."""
         server = subs.notification_server(request.user, server_id, write=True)
-        made = subs.notification_create(server=server, actor=request.user, request=request, **_body(request))
+        fields = _body(request, validation.NOTIFICATION_FIELDS)
+        _charge("alert-notification-change", request.user, CHANGES_LIMITED)
+        made = subs.notification_create(server=server, actor=request.user, request=request, **fields)
         return created(s.NotificationSerializer(made).data, message="Notification created")
 
 
@@ -214,9 +245,9 @@ class NotificationView(APIView):
     @extend_schema(tags=TAGS, request=s.NotificationWriteSerializer, responses=s.NotificationSerializer)
     def patch(self, request, server_id, notification_id):
         found = _find(request, server_id, notification_id, write=True)
-        found = subs.notification_update(
-            notification=found, actor=request.user, request=request, **_body(request)
-        )
+        fields = _body(request, validation.NOTIFICATION_FIELDS)
+        _charge("alert-notification-change", request.user, CHANGES_LIMITED)
+        found = subs.notification_update(notification=found, actor=request.user, request=request, **fields)
         return ok(s.NotificationSerializer(found).data, message="Notification updated")
 
     @extend_schema(tags=TAGS, responses=_answer("NotificationDeleted"))
@@ -229,7 +260,9 @@ class NotificationView(APIView):
 class NotificationTestView(APIView):
     @extend_schema(tags=TAGS, request=None, responses=s.TestResultSerializer)
     def post(self, request, server_id, notification_id):
-        """Send a test alert to this destination now; the delivery's outcome."""
+        """Send a test alert to this destination now; the delivery's outcome (usually still pending: it
+        is queued). At most RATE_LIMITS["alert-test"] test sends a minute per person (429 past it)."""
         found = _find(request, server_id, notification_id, write=True)
+        _charge("alert-test", request.user, TEST_LIMITED)
         deliveries = delivery.send_test(notification=found, actor=request.user)
         return ok({"deliveries": s.DeliverySerializer(deliveries, many=True).data}, message="Test sent")

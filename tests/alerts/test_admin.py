@@ -4,6 +4,7 @@ form), enable/disable and "send a test"; alerts listed with filters, resolved by
 deliveries inline with masked destinations; notifications read-only; customers kept out."""
 
 import pytest
+from django.contrib.messages import get_messages
 
 from accounts.models import AuditLog
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
@@ -95,3 +96,40 @@ def test_notifications_are_listed_masked_and_customers_are_kept_out(signed_in, a
     outsider = signed_in(customer)
     for page in ("alertrule", "alert", "servernotification"):
         assert outsider.get(f"/admin/alerts/{page}/").status_code in (302, 403)
+
+
+def test_disable_reports_a_rule_it_cannot_change_and_skips_dns_for_stored_urls(signed_in, admin):
+    broken = rule_create(actor=admin, name="broken", type="server_crashed", target="server", actions=[])
+    AlertRule.objects.filter(pk=broken.pk).update(target_id="00000000-0000-0000-0000-000000000001")
+    gone = rule_create(actor=admin, name="gone", type="server_crashed", target="server", actions=[])
+    AlertRule.objects.filter(pk=gone.pk).update(
+        actions=[{"type": "webhook", "url": "https://hook.invalid/x"}]
+    )
+    page = signed_in(admin).post(
+        "/admin/alerts/alertrule/",
+        {"action": "disable", "_selected_action": [str(broken.pk), str(gone.pk)]},
+    )
+    shown = [(m.level_tag, str(m)) for m in get_messages(page.wsgi_request)]
+    assert page.status_code == 302 and "Disabled 1 rule(s)." in [text for _, text in shown], shown
+    assert any(level == "error" and text.startswith("broken: ") and "No server with id" in text
+               for level, text in shown), shown  # fmt: skip
+    assert list(AlertRule.objects.filter(enabled=False).values_list("name", flat=True)) == ["gone"]
+
+
+def test_support_reads_rules_with_masked_urls_and_errors_are_scrubbed(
+    signed_in, admin, make_user, alert_server
+):
+    rule = rule_create(actor=admin, name="ops", type="server_crashed", target="server",
+                       actions=[{"type": "webhook", "url": HOOK}])  # fmt: skip
+    support = signed_in(make_user(role="Support"))
+    page = support.get(f"/admin/alerts/alertrule/{rule.pk}/change/")
+    assert page.status_code == 200 and "162.159.128.233" in page.content.decode()
+    assert "secret-token" not in page.content.decode()
+    assert (
+        "secret-token" in signed_in(admin).get(f"/admin/alerts/alertrule/{rule.pk}/change/").content.decode()
+    )
+    crashed = crash(alert_server())
+    AlertDelivery.objects.create(alert=crashed, channel="webhook", destination=HOOK, status="failed",
+                                 error=f"Could not fetch {HOOK}: timed out")  # fmt: skip
+    shown = signed_in(admin).get(f"/admin/alerts/alert/{crashed.pk}/change/").content.decode()
+    assert "timed out" in shown and "secret-token" not in shown

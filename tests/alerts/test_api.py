@@ -2,10 +2,12 @@
 """/api/alerts: who sees which alerts (staff all; a customer their servers', never a node's), the
 filters, one alert, resolve and bulk-resolve with every refusal, and the stats."""
 
+from urllib.parse import urlsplit
+
 import pytest
 
 from accounts.models import AuditLog
-from alerts.models import Alert
+from alerts.models import Alert, AlertDelivery
 from servers.models import ServerMember
 from tests.alerts.api_rows import alert_node, alert_server, crash, offline, threshold  # noqa: F401
 
@@ -86,10 +88,12 @@ def test_the_filters(client_for, customer, admin, world):
         assert field in response.content.decode() and text in response.content.decode(), response.content
 
 
-def test_one_alert_and_the_404s(client_for, customer, admin, world):
+def test_one_alert_and_the_404s(client_for, customer, admin, make_user, world):
     mine = client_for(customer)
     shown = mine.get(f"/api/alerts/{world['my_crash'].pk}").json()["data"]
-    assert shown["title"] == "mine crashed" and shown["deliveries"] is None  # not staff
+    assert shown["title"] == "mine crashed" and shown["deliveries"] == []  # only their notifications'
+    support = client_for(make_user(role="Support"))
+    assert support.get(f"/api/alerts/{world['my_crash'].pk}").json()["data"]["deliveries"] == []
     for hidden in (world["their_crash"], world["node_down"]):
         response = mine.get(f"/api/alerts/{hidden.pk}")
         assert response.status_code == 404 and response.json()["message"] == "Alert not found."
@@ -168,3 +172,14 @@ def test_the_stats_count_what_the_caller_sees(client_for, customer, admin, world
 def test_anonymous_is_refused(api, world):
     assert api.get("/api/alerts").status_code == 401
     assert api.get("/api/alerts/stats").status_code == 401
+
+
+def test_a_delivery_error_and_destination_never_show_the_urls_secret(client_for, admin, world):
+    alert = world["my_crash"]
+    for url in ("https://h.example?token=SECRET", "https://h.example#SECRET", "https://h.example/p/SECRET"):
+        AlertDelivery.objects.create(alert=alert, channel="webhook", destination=url, status="failed",
+                                     error=f"POST {urlsplit(url).path or '/'}: could not fetch {url}")  # fmt: skip
+    shown = client_for(admin).get(f"/api/alerts/{alert.pk}").json()["data"]["deliveries"]
+    assert len(shown) == 3 and all(d["destination"].startswith("https://h.example/") for d in shown)
+    assert "SECRET" not in str(shown), shown
+    assert all("https://h.example/" in d["error"] for d in shown)

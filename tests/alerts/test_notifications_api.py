@@ -6,11 +6,11 @@ while suspended (reading stays allowed), 400 each bad input, the cap per server;
 import pytest
 
 from accounts.models import AuditLog
-from alerts.models import ServerNotification
+from alerts.models import AlertDelivery, ServerNotification
 from alerts.notifications import MAX_PER_SERVER
 from alerts.rules import secret_of
 from servers.models import Server, ServerMember
-from tests.alerts.api_rows import HOOK, alert_node, alert_server  # noqa: F401
+from tests.alerts.api_rows import HOOK, alert_node, alert_server, crash  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 
@@ -114,6 +114,13 @@ def test_a_suspended_server_keeps_its_list_but_refuses_changes(client_for, custo
         ({"url": HOOK, "events": "server_crashed"}, "events", "list"),
         ({"url": HOOK, "enabled": 1}, "enabled", "true or false"),
         ({"url": HOOK, "secret": "mine"}, "secret", "Unknown field"),
+        ({"url": HOOK, "server": "x"}, "server", "Unknown field"),  # a service's own argument: no 500
+        ({"url": HOOK, "actor": "x"}, "actor", "Unknown field"),
+        ({"url": HOOK, "request": "x"}, "request", "Unknown field"),
+        ({"url": "http://localhost:1/x"}, "url", "localhost resolves to a non-public address (loopback)"),
+        ({"kind": "email", "email": "me@localhost"}, "email", "public domain"),
+        ({"kind": "email", "email": "me@[127.0.0.1]"}, "email", "public domain"),
+        ({"kind": "email", "email": "me@intranet"}, "email", "valid email"),
     ],
 )
 def test_each_bad_notification_is_refused(client_for, customer, alert_server, body, field, text):
@@ -121,6 +128,8 @@ def test_each_bad_notification_is_refused(client_for, customer, alert_server, bo
     response = client_for(customer).post(path(server), body, format="json")
     assert response.status_code == 400, response.content
     assert field in response.content.decode() and text in response.content.decode(), response.content
+    if "127.0.0.1" not in str(body):  # an address the panel resolved (not one typed) is never named
+        assert "127.0.0.1" not in response.json()["message"]
     assert not ServerNotification.objects.exists()
 
 
@@ -141,3 +150,65 @@ def test_the_test_action(client_for, customer, alert_server):
     assert answer.status_code == 200, answer.content
     assert [d["channel"] for d in answer.json()["data"]["deliveries"]] == ["email"]
     assert AuditLog.objects.filter(action="server_notification.test", resource_id=made["id"]).exists()
+
+
+def test_test_sends_and_changes_are_rate_limited_per_person(client_for, customer, alert_server, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "alert-test": 2, "alert-notification-change": 3}
+    server = alert_server()
+    api = client_for(customer)
+    made = api.post(path(server), {"kind": "email", "email": "me@example.com"}, format="json").json()["data"]
+    assert [api.post(path(server, made["id"], "/test")).status_code for _ in range(2)] == [200, 200]
+    limited = api.post(path(server, made["id"], "/test"))
+    assert limited.status_code == 429 and limited["Retry-After"]
+    assert limited.json()["statusCode"] == 429 and "Too many test sends" in limited.json()["message"]
+    assert AuditLog.objects.filter(action="server_notification.test").count() == 2
+    assert api.patch(path(server, made["id"]), {"enabled": False}, format="json").status_code == 200
+    assert api.post(path(server), {"url": HOOK}, format="json").status_code == 201
+    changes = api.patch(path(server, made["id"]), {"enabled": True}, format="json")
+    assert changes.status_code == 429 and "Too many notification changes" in changes.json()["message"]
+    assert ServerNotification.objects.get(pk=made["id"]).enabled is False
+
+
+def test_a_patch_with_a_service_argument_is_a_400(client_for, customer, alert_server):
+    server = alert_server()
+    row = ServerNotification.objects.create(server=server, url=HOOK)
+    for key in ("notification", "actor", "server"):
+        response = client_for(customer).patch(path(server, row.pk), {key: "x"}, format="json")
+        assert response.status_code == 400 and "Unknown field" in response.json()["message"], response.content
+
+
+def test_a_notification_whose_webhook_no_longer_resolves_can_still_be_disabled(
+    client_for, customer, alert_server
+):
+    server = alert_server()
+    row = ServerNotification.objects.create(server=server, url="https://hook.invalid/x")
+    response = client_for(customer).patch(path(server, row.pk), {"enabled": False}, format="json")
+    assert response.status_code == 200, response.content
+    row.refresh_from_db()
+    assert row.enabled is False
+
+
+def test_owners_see_how_their_notifications_deliveries_went(
+    client_for, customer, admin, stranger, alert_server
+):
+    server = alert_server()
+    secret_url = "https://h.example?token=SECRET#SECRET2"
+    row = ServerNotification.objects.create(server=server, url=HOOK)
+    api = client_for(customer)
+    assert api.get(path(server, row.pk)).json()["data"]["lastDelivery"] is None
+    alert = crash(server)
+    AlertDelivery.objects.create(alert=alert, notification=row, channel="webhook", destination=HOOK,
+                                 status="delivered", status_code=204)  # fmt: skip
+    AlertDelivery.objects.create(alert=alert, notification=row, channel="webhook", destination=secret_url,
+                                 status="failed", status_code=500, error=f"Could not fetch {secret_url}: 500")  # fmt: skip
+    AlertDelivery.objects.create(alert=alert, channel="webhook", destination="https://staff.example/hook",
+                                 status="failed")  # a rule's: staff only  # fmt: skip
+    last = api.get(path(server)).json()["data"][0]["lastDelivery"]
+    assert last["status"] == "failed" and last["statusCode"] == 500 and "lastAttemptAt" in last
+    assert "SECRET" not in last["error"] and "h.example" in last["error"]
+    shown = api.get(f"/api/alerts/{alert.pk}").json()["data"]["deliveries"]
+    assert sorted(d["status"] for d in shown) == ["delivered", "failed", "pending"]  # crash's own too
+    assert not any("SECRET" in str(d) or "staff.example" in str(d) or "secret-token" in str(d) for d in shown)
+    assert len(client_for(admin).get(f"/api/alerts/{alert.pk}").json()["data"]["deliveries"]) == 4
+    ServerMember.objects.create(server=server, user=stranger, permissions=["alert.read"])  # no subscribe
+    assert client_for(stranger).get(f"/api/alerts/{alert.pk}").json()["data"]["deliveries"] is None

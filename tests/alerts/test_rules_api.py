@@ -96,6 +96,7 @@ def refusal(staff, body, method="post", path="/api/alert-rules"):
         ({"conditions": {**CPU["conditions"], "operator": "!="}}, "conditions.operator", "one of"),
         ({"conditions": {**CPU["conditions"], "value": 101}}, "conditions.value", "0 to 100"),
         ({"conditions": {**CPU["conditions"], "value": "90"}}, "conditions.value", "number"),
+        ({"conditions": {**CPU["conditions"], "value": 10**400}}, "conditions.value", "0 to 100"),
         ({"conditions": {**CPU["conditions"], "duration": 86401}}, "conditions.duration", "0 to 86400"),
         ({"conditions": {**CPU["conditions"], "duration": 1.5}}, "conditions.duration", "whole number"),
         ({"conditions": {**CPU["conditions"], "spike": 1}}, "conditions", "Unknown"),
@@ -108,6 +109,9 @@ def refusal(staff, body, method="post", path="/api/alert-rules"):
         ({"actions": [{"type": "webhook", "url": HOOK, "format": "xml"}]}, "actions[0].format", "discord"),
         ({"actions": [{"type": "webhook", "url": HOOK, "headers": {}}]}, "actions[0]", "Unknown"),
         ({"actions": [{"type": "email", "to": ["nope"]}]}, "actions[0].to", "not a valid email"),
+        ({"actions": [{"type": "email", "to": ["ops@localhost"]}]}, "actions[0].to", "public domain"),
+        ({"actions": [{"type": "email", "to": ["ops@[127.0.0.1]"]}]}, "actions[0].to", "public domain"),
+        ({"actions": [{"type": "email", "to": ["ops@[IPv6:::1]"]}]}, "actions[0].to", "valid email"),
         ({"actions": [{"type": "email", "to": []}]}, "actions[0].to", "1 to 10"),
         (
             {"actions": [{"type": "email", "to": [f"a{i}@example.com" for i in range(11)]}]},
@@ -119,6 +123,10 @@ def refusal(staff, body, method="post", path="/api/alert-rules"):
         ({"enabled": "yes"}, "enabled", "true or false"),
         ({"dedupeSeconds": -1}, "dedupeSeconds", "whole number"),
         ({"owner": "me"}, "owner", "Unknown field"),
+        ({"server": "x"}, "server", "Unknown field"),  # a service's own argument names: 400, not 500
+        ({"actor": "x"}, "actor", "Unknown field"),
+        ({"request": "x"}, "request", "Unknown field"),
+        ({"rule": "x"}, "rule", "Unknown field"),
     ],
 )
 def test_each_bad_rule_is_refused_naming_its_field(staff, change, field, text):
@@ -161,3 +169,53 @@ def test_the_test_action_sends_through_delivery_and_is_audited(staff):
         "destination"
     ] == "o***@example.com"
     assert AuditLog.objects.filter(action="alert_rule.test", resource_id=rule["id"]).exists()
+
+
+def test_a_service_argument_in_a_change_is_a_400(staff):
+    rule = staff.post("/api/alert-rules", CPU, format="json").json()["data"]
+    for key in ("rule", "actor", "request"):
+        body = refusal(staff, {key: "x"}, method="patch", path=f"/api/alert-rules/{rule['id']}")
+        assert "Unknown field" in body and key in body
+
+
+def test_test_sends_are_rate_limited_per_person(staff, client_for, make_user, settings):
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "alert-test": 2}
+    email = {**CPU, "actions": [{"type": "email", "to": ["ops@example.com"]}]}
+    rule = staff.post("/api/alert-rules", email, format="json").json()["data"]
+    assert [staff.post(f"/api/alert-rules/{rule['id']}/test").status_code for _ in range(2)] == [200, 200]
+    limited = staff.post(f"/api/alert-rules/{rule['id']}/test")
+    assert limited.status_code == 429 and limited["Retry-After"]
+    assert limited.json()["statusCode"] == 429 and "Too many test sends" in limited.json()["message"]
+    assert AuditLog.objects.filter(action="alert_rule.test").count() == 2  # nothing sent the third time
+    other = client_for(make_user(role="Administrator"))
+    assert other.post(f"/api/alert-rules/{rule['id']}/test").status_code == 200  # their own budget
+
+
+def test_a_rule_whose_webhook_no_longer_resolves_can_still_be_disabled(staff):
+    rule = staff.post("/api/alert-rules", CPU, format="json").json()["data"]
+    gone = [{"type": "webhook", "url": "https://hook.invalid/x", "format": "auto"}]
+    AlertRule.objects.filter(pk=rule["id"]).update(actions=gone)  # its name stopped resolving since
+    changed = staff.patch(f"/api/alert-rules/{rule['id']}", {"enabled": False}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert AlertRule.objects.get(pk=rule["id"]).enabled is False
+    moved = [{"type": "webhook", "url": "https://other.invalid/x"}]  # a new URL is looked up
+    refused = refusal(staff, {"actions": moved}, method="patch", path=f"/api/alert-rules/{rule['id']}")
+    assert "other.invalid" in refused
+
+
+def test_a_refused_url_names_the_kind_of_address_never_the_address(staff):
+    body = refusal(staff, {**CPU, "actions": [{"type": "webhook", "url": "http://localhost:1/x"}]})
+    assert "localhost resolves to a non-public address (loopback)" in body, body
+    assert "127.0.0.1" not in body and "::1" not in body
+
+
+def test_readers_without_admin_write_see_webhook_urls_masked(staff, client_for, make_user):
+    made = staff.post("/api/alert-rules", CPU, format="json").json()["data"]
+    assert staff.get("/api/alert-rules").json()["data"][0]["actions"][0]["url"] == HOOK
+    reader = client_for(make_user(role="Support"))
+    for answer in (
+        reader.get("/api/alert-rules").json()["data"][0],
+        reader.get(f"/api/alert-rules/{made['id']}").json()["data"],
+    ):
+        (action,) = answer["actions"]
+        assert action["url"].startswith("https://162.159.128.233/…") and "secret-token" not in action["url"]

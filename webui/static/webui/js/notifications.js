@@ -20,9 +20,9 @@
   }
 
   var noticeTimer = null;
-  function notify(text, ok) {
+  function notify(text, ok, level) {  // level "info": neither a success nor an error (a queued test)
     var notice = $("notifications-notice");
-    notice.className = "notice " + (ok ? "notice-success" : "notice-error");
+    notice.className = "notice " + (level === "info" ? "notice-info" : ok ? "notice-success" : "notice-error");
     notice.textContent = text;
     notice.hidden = false;
     clearTimeout(noticeTimer);
@@ -45,11 +45,36 @@
     Hearth.api("POST", base + "/" + notification.id + "/test").then(function (res) {
       b.disabled = false;
       if (!res.ok) return notify(message(res, "The test could not be sent."));
-      var results = (res.body.data.deliveries || []).map(function (d) {
-        return d.status + (d.statusCode ? " (HTTP " + d.statusCode + ")" : "") + (d.error ? ": " + d.error : "");
-      });
-      notify("Test: " + (results.join("; ") || "sent"), results.every(function (r) { return r.indexOf("delivered") === 0; }));
+      var deliveries = res.body.data.deliveries || [];
+      var results = deliveries.map(outcome);
+      var failed = deliveries.some(function (d) { return d.status === "failed"; });
+      var queued = deliveries.some(function (d) { return d.status === "pending"; });
+      notify(
+        "Test: " + (results.join("; ") || "sent") + (queued ? " (its result shows under Last delivery)" : ""),
+        !failed,
+        !failed && queued ? "info" : null
+      );
+      if (queued) setTimeout(load, 5000);
     });
+  }
+
+  function outcome(d) {  // a delivery's status as a person reads it: "pending" is a queued send
+    var status = d.status === "pending" ? "queued" : d.status;
+    return status + (d.statusCode ? " (HTTP " + d.statusCode + ")" : "") + (d.error ? ": " + d.error : "");
+  }
+
+  function lastDelivery(notification) {
+    var last = notification.lastDelivery;
+    var cell = el("td", "small");
+    if (!last) {
+      cell.appendChild(el("span", "muted", "none yet"));
+      return cell;
+    }
+    cell.appendChild(el("span", null, outcome(last)));
+    if (last.lastAttemptAt) {
+      cell.appendChild(el("span", "muted", " · " + new Date(last.lastAttemptAt).toLocaleString()));
+    }
+    return cell;
   }
 
   function remove(notification, b) {
@@ -73,6 +98,7 @@
     tr.appendChild(el("td", "small", notification.kind === "email" ? "email" : notification.format));
     var events = notification.events.length ? notification.events : Object.keys(EVENTS);
     tr.appendChild(el("td", "small", events.map(function (e) { return EVENTS[e] || e; }).join(", ")));
+    tr.appendChild(lastDelivery(notification));
     var actions = el("td");
     actions.appendChild(button("Send a test", function (b) { test(notification, b); }));
     actions.appendChild(button("Remove", function (b) { remove(notification, b); }));
