@@ -5,9 +5,12 @@ Sending one delivery (`send`, from alerts.tasks.alerts_deliver_task) is one atte
 a conditional update on (status pending, attempts = the attempt the message was queued for), so a
 message that arrives twice (acks_late redelivery, a double queue) sends once and a delivered delivery
 is never sent again. Webhooks go through config/outbound.py (SSRF checks at connect time, redirects
-re-checked, time and size caps). 2xx is delivered; 429, 5xx, no connection or a timeout is retried
-with backoff (ALERT_DELIVERY_BACKOFF_SECONDS doubling, or the receiver's Retry-After, capped) until
-ALERT_DELIVERY_ATTEMPTS; another 4xx or a refused address fails at once.
+re-checked, time and size caps), never following a redirect (a 3xx fails: a webhook's body and
+signature go only where its owner said). 2xx is delivered; 429, 5xx, no connection or a timeout is
+retried with backoff (ALERT_DELIVERY_BACKOFF_SECONDS doubling, or the receiver's Retry-After, capped)
+until ALERT_DELIVERY_ATTEMPTS; another 4xx or a refused address fails at once. What a delivery records
+never holds its URL's path (webhook tokens) nor the addresses a refused name resolved to. `sweep()`
+(beat) re-queues a pending delivery whose message was lost (a broker error on commit or on retry).
 """
 
 import logging
@@ -16,15 +19,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
+from urllib.parse import urljoin as _urljoin
 from urllib.parse import urlsplit
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import BadHeaderError, send_mail
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import audit
 from alerts import formats, signing
+from alerts.destinations import (  # destinations re-exported: delivery.destinations()
+    NOT_FOR_SUBSCRIPTIONS,
+    _notification_destinations,
+    _rule_destinations,
+    destinations,
+)
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from config import outbound
 from config.crypto import decrypt
@@ -34,6 +45,9 @@ logger = logging.getLogger(__name__)
 D = AlertDelivery
 READ_BYTES = 4096  # of a receiver's answer, for the error message
 ERROR_CHARS = 500
+MAX_URL = 2048  # AlertDelivery.destination's length: a longer URL is refused, never cut
+TIME_LIMIT_MARGIN = 30  # seconds past the timeout before the task is stopped (soft), and killed (2x)
+SWEEP_MARGIN = 60  # seconds past an attempt's longest possible wait before the sweeper re-queues it
 
 
 @dataclass
@@ -45,71 +59,6 @@ class Outcome:
     retry_after: float | None = None
 
 
-# ---- destinations ---------------------------------------------------------------------------------
-
-
-def _rule_destinations(rule: AlertRule) -> list[dict]:
-    found = []
-    for action in rule.actions or []:
-        if not isinstance(action, dict):
-            continue
-        if action.get("type") == "webhook" and action.get("url"):
-            found.append(_webhook(action["url"], action.get("format"), rule=rule))
-        elif action.get("type") == "email":
-            to = action.get("to") or []
-            for address in [to] if isinstance(to, str) else to:
-                if address:
-                    found.append(
-                        {"channel": D.Channel.EMAIL, "destination": address, "format": "email", "rule": rule}
-                    )
-    return found
-
-
-def _webhook(url: str, fmt, **source) -> dict:
-    try:
-        resolved = formats.resolve(url, fmt)
-    except ValueError:
-        resolved = formats.resolve(url)
-    return {"channel": D.Channel.WEBHOOK, "destination": url, "format": resolved, **source}
-
-
-def _notification_destinations(notification: ServerNotification) -> list[dict]:
-    if notification.kind == ServerNotification.Kind.EMAIL:
-        if not notification.email:
-            return []
-        return [
-            {
-                "channel": D.Channel.EMAIL,
-                "destination": notification.email,
-                "format": "email",
-                "notification": notification,
-            }
-        ]
-    return (
-        [_webhook(notification.url, notification.format, notification=notification)]
-        if notification.url
-        else []
-    )
-
-
-def destinations(alert: Alert, rules) -> list[dict]:
-    """Every place `alert` goes: its rules' actions, then its server's enabled subscriptions to its
-    type; the same (channel, URL or address) once, the first source winning."""
-    found = [d for rule in rules for d in _rule_destinations(rule)]
-    if alert.server_id:
-        for notification in ServerNotification.objects.filter(server_id=alert.server_id, enabled=True):
-            if not notification.events or alert.type in notification.events:
-                found.extend(_notification_destinations(notification))
-    unique = {}
-    for d in found:
-        key = (
-            d["channel"],
-            d["destination"].strip().lower() if d["channel"] == D.Channel.EMAIL else d["destination"],
-        )
-        unique.setdefault(key, d)
-    return list(unique.values())
-
-
 def _create(alert: Alert, found: list[dict]) -> list[AlertDelivery]:
     rows = [
         AlertDelivery(
@@ -117,15 +66,24 @@ def _create(alert: Alert, found: list[dict]) -> list[AlertDelivery]:
             rule=d.get("rule"),
             notification=d.get("notification"),
             channel=d["channel"],
-            destination=d["destination"][:2048],
+            destination=d["destination"][:MAX_URL],
             format=d["format"],
+            **_too_long(d),
         )
         for d in found
     ]
     AlertDelivery.objects.bulk_create(rows)
     for row in rows:
-        transaction.on_commit(partial(queue, row.pk))
+        if row.status == D.Status.PENDING:  # robust: a broker error leaves it to sweep(), not the commit
+            transaction.on_commit(partial(queue, row.pk), robust=True)
     return rows
+
+
+def _too_long(d: dict) -> dict:
+    if len(d["destination"]) <= MAX_URL:
+        return {}
+    what = "address" if d["channel"] == D.Channel.EMAIL else "URL"
+    return {"status": D.Status.FAILED, "error": f"Not sent: the {what} is longer than {MAX_URL} characters."}
 
 
 def deliver_on_commit(alert: Alert, rules) -> list[AlertDelivery]:
@@ -143,9 +101,16 @@ def queue(delivery_id, attempt: int = 0, countdown: float | None = None) -> None
 # ---- sending --------------------------------------------------------------------------------------
 
 
+def time_limits() -> tuple[float, float]:
+    """(soft, hard) time limits of one attempt's task: past its timeout, then twice the margin."""
+    timeout = settings.ALERT_DELIVERY_TIMEOUT_SECONDS
+    return timeout + TIME_LIMIT_MARGIN, timeout + 2 * TIME_LIMIT_MARGIN
+
+
 def _stale_after() -> timedelta:
-    """An attempt claimed this long ago that recorded nothing died with its worker: it may be redone."""
-    return timedelta(seconds=settings.ALERT_DELIVERY_TIMEOUT_SECONDS + 60)
+    """An attempt claimed this long ago that recorded nothing died with its worker: it may be redone
+    (longer than the hard time limit, so an attempt still running is never redone beside itself)."""
+    return timedelta(seconds=time_limits()[1] + TIME_LIMIT_MARGIN)
 
 
 def claim(delivery_id, attempt: int | None = None) -> AlertDelivery | None:
@@ -188,6 +153,8 @@ def send(delivery_id, attempt: int | None = None) -> str | None:
     started = time.monotonic()
     try:
         outcome = _email(delivery) if delivery.channel == D.Channel.EMAIL else _post(delivery)
+    except SoftTimeLimitExceeded:
+        outcome = Outcome(False, error="The attempt ran out of time.", retry=True)
     except Exception as exc:  # a bug must not leave the attempt claimed forever
         logger.exception("Delivery %s failed unexpectedly", delivery_id)
         outcome = Outcome(False, error=f"Unexpected error: {exc}")
@@ -200,8 +167,9 @@ def _record(delivery: AlertDelivery, outcome: Outcome, duration_ms: int) -> str:
     fields = {
         "status_code": outcome.status_code,
         "duration_ms": duration_ms,
-        "error": outcome.error[:ERROR_CHARS],
+        "error": _masked(outcome.error, delivery.destination)[:ERROR_CHARS],
     }
+    outcome.error = fields["error"]
     delay = None
     if outcome.delivered:
         fields.update(status=D.Status.DELIVERED, delivered_at=now, error="")
@@ -217,7 +185,10 @@ def _record(delivery: AlertDelivery, outcome: Outcome, duration_ms: int) -> str:
             fields["error"] = f"Gave up after {delivery.attempts} attempts: {outcome.error}"[:ERROR_CHARS]
     AlertDelivery.objects.filter(pk=delivery.pk, attempts=delivery.attempts).update(**fields)
     if delay is not None:
-        queue(delivery.pk, delivery.attempts, countdown=delay)
+        try:
+            queue(delivery.pk, delivery.attempts, countdown=delay)
+        except Exception:  # the broker is down: the row stays pending and sweep() queues it again
+            logger.exception("Could not queue the retry of delivery %s", delivery.pk)
     log = logger.info if outcome.delivered else logger.warning
     log(
         "Alert delivery %s (%s) attempt %d: %s",
@@ -227,6 +198,17 @@ def _record(delivery: AlertDelivery, outcome: Outcome, duration_ms: int) -> str:
         fields["status"],
     )
     return fields["status"]
+
+
+def _masked(error: str, destination: str) -> str:
+    """`error` without `destination`'s secret parts: the URL, and its path and query, shown masked."""
+    if not error or "://" not in (destination or ""):
+        return error
+    masked = mask_destination(destination)
+    error = error.replace(destination, masked)
+    parts = urlsplit(destination)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    return error.replace(tail, "/…") if len(tail) > 1 else error
 
 
 def _delay(attempts_made: int, retry_after: float | None) -> float:
@@ -263,16 +245,25 @@ def _post(delivery: AlertDelivery) -> Outcome:
             headers=headers,
             max_bytes=settings.ALERT_DELIVERY_MAX_ANSWER_BYTES,
             timeout=settings.ALERT_DELIVERY_TIMEOUT_SECONDS,
-            max_redirects=3,
+            max_redirects=0,
         ) as (response, chunks):
             answer = _read_some(chunks)
     except outbound.OutboundRefused as exc:
-        return Outcome(False, error=str(exc))
+        if not exc.kind:
+            return Outcome(False, error=str(exc))
+        logger.warning("Delivery %s refused: %s", delivery.pk, exc)  # the address, for the operator only
+        return Outcome(
+            False,
+            error=f"Refused to connect to {exc.host}: it resolves to a non-public address ({exc.kind}).",
+        )
     except (outbound.OutboundFailed, outbound.OutboundTooLarge) as exc:
         return Outcome(False, error=str(exc), retry=True)
     status = response.status
     if 200 <= status < 300:
         return Outcome(True, status_code=status)
+    if status in outbound.REDIRECTS:
+        to = outbound.origin(_urljoin(delivery.destination, response.headers.get("Location") or ""))
+        return Outcome(False, status, f"The receiver redirected to {to}; webhooks are not redirected.")
     said = answer.decode("utf-8", "replace").strip()
     error = f"The receiver answered {status}" + (f": {said[:200]}" if said else ".")
     if status == 429 or status >= 500:
@@ -305,6 +296,8 @@ def _email(delivery: AlertDelivery) -> Outcome:
     subject, text = formats.email(delivery.alert)
     try:
         send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [delivery.destination], fail_silently=False)
+    except BadHeaderError as exc:  # the same headers next time: final
+        return Outcome(False, error=f"Could not send the email: {exc}")
     except (OSError, ValueError) as exc:  # smtplib's errors are OSErrors
         return Outcome(False, error=f"Could not send the email: {exc}", retry=True)
     return Outcome(True)
@@ -328,7 +321,7 @@ def send_test(*, rule: AlertRule | None = None, notification: ServerNotification
         alert = Alert.objects.create(
             rule=rule,
             server=notification.server if notification else None,
-            type=rule.type if rule else ((notification.events or ["server_crashed"])[0]),
+            type=rule.type if rule else _subscription_type(notification),
             severity=rule.severity if rule else "info",
             title="Test alert from Hearth",
             message=f"A test of {'the rule ' + repr(rule.name) if rule else 'this server notification'}: "
@@ -351,6 +344,39 @@ def send_test(*, rule: AlertRule | None = None, notification: ServerNotification
             destinations=[mask_destination(d.destination) for d in deliveries],
         )
     return deliveries
+
+
+def _subscription_type(notification: ServerNotification) -> str:
+    events = [e for e in notification.events or [] if e not in NOT_FOR_SUBSCRIPTIONS]
+    return (events or ["server_crashed"])[0]
+
+
+def sweep(now=None) -> int:
+    """Queue again every pending delivery whose next attempt is overdue: its last attempt (or its
+    creation) is older than the longest wait it could have been given (backoff x 2^attempts, or the
+    longest Retry-After) plus the hard time limit and a margin. Its message was lost (the broker
+    failed on commit or on retry) or its worker died; claim() makes a message that was not lost after
+    all a no-op, so nothing is sent twice. Returns how many were queued."""
+    now = now or timezone.now()
+    queued = 0
+    for row in AlertDelivery.objects.filter(status=D.Status.PENDING).only(
+        "pk", "attempts", "last_attempt_at", "created_at"
+    ):
+        wait = max(
+            settings.ALERT_DELIVERY_BACKOFF_SECONDS * 2**row.attempts,
+            settings.ALERT_DELIVERY_RETRY_AFTER_MAX_SECONDS if row.attempts else 0,
+        )
+        since = row.last_attempt_at or row.created_at
+        if since < now - timedelta(seconds=wait + time_limits()[1] + SWEEP_MARGIN):
+            try:
+                queue(row.pk, row.attempts)
+            except Exception:
+                logger.exception("Could not queue delivery %s again", row.pk)
+                break  # the broker is still down: the next sweep tries
+            queued += 1
+    if queued:
+        logger.warning("Queued %d overdue alert deliveries again", queued)
+    return queued
 
 
 def mask_destination(destination: str) -> str:

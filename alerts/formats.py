@@ -2,10 +2,13 @@
 generic JSON (signed: alerts/signing.py). `auto` picks by the URL's host.
 
 Alert text comes partly from users (server and node names, messages): it must not ping anyone on
-Discord (`allowed_mentions: {parse: []}`) nor become Slack markup (`<`, `>`, `&` escaped).
+Discord (`allowed_mentions: {parse: []}`, and `@` defused) nor become markup: Discord's markdown
+(masked links `[text](url)`, `<@id>`, emphasis, headings...) is backslash-escaped, Slack's `<`, `>`,
+`&` are escaped. An email subject holds no line break of any kind (Django refuses such a header).
 """
 
 import json
+import re
 from urllib.parse import urlsplit
 
 FORMATS = ("auto", "discord", "slack", "json")
@@ -17,6 +20,8 @@ DISCORD_FIELDS, DISCORD_FIELD_NAME, DISCORD_FIELD_VALUE, DISCORD_EMBED_TOTAL = 2
 # Slack's block limits: header text 150, section text 3000, a section's fields 10 of 2000 each.
 SLACK_HEADER, SLACK_TEXT, SLACK_FIELDS, SLACK_FIELD = 150, 3000, 10, 2000
 COLORS = {"info": 0x3498DB, "warning": 0xF1C40F, "critical": 0xE74C3C}
+DISCORD_MARKDOWN = re.compile(r"([\\*_~`|>#\[\]()<])")
+LINE_BREAKS = re.compile("[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]+")  # what str.splitlines() splits on
 ICONS = {"info": "\N{INFORMATION SOURCE}\ufe0f", "warning": "⚠️", "critical": "🚨"}
 
 
@@ -56,18 +61,23 @@ def _facts(alert) -> list[tuple[str, str]]:
     return facts
 
 
+def discord_escape(text: str) -> str:
+    """`text` shown as it is on Discord: its markdown characters escaped, `@` kept from mentioning."""
+    return DISCORD_MARKDOWN.sub(r"\\\1", str(text)).replace("@", "@\u200b")
+
+
 def discord(alert) -> dict:
     fields = [
         {
-            "name": clip(name, DISCORD_FIELD_NAME),
-            "value": clip(value or "-", DISCORD_FIELD_VALUE),
+            "name": clip(discord_escape(name), DISCORD_FIELD_NAME),
+            "value": clip(discord_escape(value or "-"), DISCORD_FIELD_VALUE),
             "inline": True,
         }
         for name, value in _facts(alert)[:DISCORD_FIELDS]
     ]
     embed = {
-        "title": clip(alert.title, DISCORD_TITLE),
-        "description": clip(alert.message or alert.title, DISCORD_DESCRIPTION),
+        "title": clip(discord_escape(alert.title), DISCORD_TITLE),
+        "description": clip(discord_escape(alert.message or alert.title), DISCORD_DESCRIPTION),
         "color": COLORS.get(alert.severity, COLORS["warning"]),
         "fields": fields,
         "timestamp": alert.created_at.isoformat(),
@@ -78,7 +88,8 @@ def discord(alert) -> dict:
         fields.pop()
     if _embed_size(embed) > DISCORD_EMBED_TOTAL:
         embed["description"] = clip(embed["description"], DISCORD_EMBED_TOTAL - len(embed["title"]) - 10)
-    content = f"{ICONS.get(alert.severity, '')} **{alert.severity.upper()}**: {alert.title}".strip()
+    title = discord_escape(alert.title)
+    content = f"{ICONS.get(alert.severity, '')} **{alert.severity.upper()}**: {title}".strip()
     return {
         "content": clip(content, DISCORD_CONTENT),
         "embeds": [embed],
@@ -150,7 +161,7 @@ def body(alert, fmt: str, delivery_id) -> bytes:
 
 def email(alert) -> tuple[str, str]:
     """(subject, plain-text body) of an alert's email."""
-    subject = clip(f"[Hearth] {alert.severity.upper()}: {alert.title}", 200).replace("\n", " ")
+    subject = clip(LINE_BREAKS.sub(" ", f"[Hearth] {alert.severity.upper()}: {alert.title}"), 200)
     lines = [alert.message or alert.title, ""]
     lines += [f"{name}: {value}" for name, value in _facts(alert)]
     lines += ["", f"Raised at {alert.created_at.isoformat()} (alert {alert.pk})."]

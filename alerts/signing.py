@@ -8,10 +8,13 @@ A request carries:
     X-Hearth-Delivery:  <uuid>                     (the delivery's id: the same for every retry)
     X-Hearth-Event:     alert.created | alert.test
 
-A receiver verifies the signature over the raw body bytes, refuses a timestamp older (or newer) than a
-few minutes (settings.ALERT_SIGNATURE_TOLERANCE_SECONDS: 300), and drops a delivery id it has already
-processed: together that makes a captured request useless to replay. `verify()` below is the reference
-(the README has a standalone copy for receivers).
+The signature covers the timestamp and the body, NOT the X-Hearth-Delivery and X-Hearth-Event headers
+(informational: anyone replaying a request can change them). The body carries both, signed:
+`deliveryId` and `event`. A receiver verifies the signature over the raw body bytes, refuses a
+timestamp older (or newer) than a few minutes (settings.ALERT_SIGNATURE_TOLERANCE_SECONDS: 300), then
+parses the body and drops a `deliveryId` it has already processed, trusting only the body's `event`:
+together that makes a captured request useless to replay. `verify()` below is the reference (the
+README has a standalone copy for receivers).
 """
 
 import hashlib
@@ -57,4 +60,7 @@ def verify(
         return False
     if not isinstance(signature_header, str) or not signature_header.startswith("sha256="):
         return False
-    return hmac.compare_digest(signature(secret, body, ts), signature_header)
+    try:  # bytes: compare_digest refuses a str that is not ASCII (a TypeError, not False)
+        return hmac.compare_digest(signature(secret, body, ts).encode(), signature_header.encode())
+    except (TypeError, ValueError, UnicodeError):
+        return False

@@ -18,6 +18,7 @@ CELERY_BEAT_SCHEDULE = {
     "backups-reap": {"task": "backups.tasks.backups_reap_task", "schedule": 60.0},
     "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
     "alerts-evaluate": {"task": "alerts.tasks.alerts_evaluate_task", "schedule": 30.0},
+    "alerts-sweep-deliveries": {"task": "alerts.tasks.alerts_sweep_deliveries_task", "schedule": 120.0},
 }
 
 # Schedules: tasks per server, runs kept per task, how late a missed slot still runs as scheduled (later,

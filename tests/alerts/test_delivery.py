@@ -210,3 +210,35 @@ def test_an_attempt_whose_worker_died_is_redone_by_its_redelivered_message(recei
     assert len(receiver.requests()) == 1
     died.refresh_from_db()
     assert died.attempts == 1
+
+
+def test_the_sweeper_queues_lost_deliveries_again_and_nothing_is_sent_twice(receiver, settings):
+    """A retry whose enqueue failed (attempt 1 recorded long ago, no message) and a delivery whose
+    commit-time enqueue failed (attempt 0, created long ago) are queued again by the sweep and sent
+    once; a recent pending one is left to its own message; a second sweep and a stale copy of the
+    message find nothing to do."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.ALERT_DELIVERY_RETRY_AFTER_MAX_SECONDS = 1
+    alert = make_alert(rule=make_rule(actions=[]))
+    long_ago = timezone.now() - timedelta(hours=1)
+    common = {"alert": alert, "rule": alert.rule, "channel": "webhook", "format": "json"}
+    lost_retry = AlertDelivery.objects.create(
+        destination=receiver.url("/retry"), attempts=1, last_attempt_at=long_ago, duration_ms=5, **common
+    )
+    lost_first = AlertDelivery.objects.create(destination=receiver.url("/first"), **common)
+    AlertDelivery.objects.filter(pk=lost_first.pk).update(created_at=long_ago)
+    recent = AlertDelivery.objects.create(destination=receiver.url("/recent"), **common)
+
+    assert delivery.sweep() == 2
+    assert (settled(lost_retry).status, lost_retry.attempts) == ("delivered", 2)
+    assert (settled(lost_first).status, lost_first.attempts) == ("delivered", 1)
+    assert delivery.sweep() == 0
+    delivery.queue(lost_retry.pk, 1)  # the lost message turns up after all
+    time.sleep(0.5)
+    assert sorted(r["path"] for r in receiver.requests()) == ["/first", "/retry"]
+    recent.refresh_from_db()
+    assert (recent.status, recent.attempts) == ("pending", 0)
+    recent.delete()

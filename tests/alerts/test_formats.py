@@ -10,6 +10,7 @@ import pytest
 from alerts import formats, signing
 from alerts.delivery import mask_destination
 from alerts.models import Alert
+from servers.models import Server
 
 
 def alert(**fields) -> Alert:
@@ -124,3 +125,45 @@ def test_a_signature_verifies_and_fails_for_any_change():
 )
 def test_destinations_are_masked(destination, shown):
     assert mask_destination(destination) == shown
+
+
+def test_discord_markdown_in_user_text_is_shown_as_text():
+    phish = "[Re-verify your login](https://evil.example)"
+    a = alert(title=f"{phish} crashed", message=f"<@123> <#456> **{phish}** @everyone # big")
+    a.server = Server(id=uuid.uuid4(), name=phish)  # unsaved: formats read only its name
+    data = json.loads(formats.body(a, "discord", "d1"))
+    embed = data["embeds"][0]
+    escaped = r"\[Re-verify your login\]\(https://evil.example\)"
+    assert escaped in data["content"] and escaped in embed["title"] and escaped in embed["description"]
+    assert {"name": "Server", "value": escaped, "inline": True} in embed["fields"]
+    assert r"\<@" in embed["description"] and r"\<\#456" in embed["description"]
+    assert r"\*\*" in embed["description"] and r"\# big" in embed["description"]
+    assert "@everyone" not in embed["description"] and "@\u200beveryone" in embed["description"]
+    for text in (data["content"], embed["title"], embed["description"]):
+        assert "[Re-verify your login](" not in text
+    assert data["content"].startswith("🚨 **CRITICAL**: ")  # Hearth's own emphasis stays
+
+
+def test_the_email_subject_holds_no_line_break_of_any_kind():
+    subject, _ = formats.email(alert(title="a\rb\nc\u2028d\x85e\x0bf\x1cg"))
+    assert subject == "[Hearth] CRITICAL: a b c d e f g"
+    assert subject.splitlines() == [subject]
+
+
+def test_verify_is_false_for_a_non_ascii_signature():
+    body, now = b"{}", int(time.time())
+    assert not signing.verify("s3cret", body, str(now), "sha256=\u00e9" * 3)
+    assert not signing.verify("s3cret", body, str(now), "sha256=\udcff")
+
+
+def test_the_signed_body_carries_the_delivery_id_and_event_receivers_trust():
+    """The headers X-Hearth-Delivery/-Event are not signed: receivers dedupe on the body's deliveryId
+    and trust the body's event, which a replay cannot change without breaking the signature."""
+    body = formats.body(alert(), "json", "delivery-1")
+    headers = signing.sign("s3cret", body)
+    ts, sig = headers["X-Hearth-Timestamp"], headers["X-Hearth-Signature"]
+    data = json.loads(body)
+    assert (data["deliveryId"], data["event"]) == ("delivery-1", "alert.created")
+    forged = body.replace(b'"deliveryId":"delivery-1"', b'"deliveryId":"delivery-2"')
+    assert forged != body and not signing.verify("s3cret", forged, ts, sig)
+    assert signing.verify("s3cret", body, ts, sig)

@@ -2,7 +2,9 @@
 refused unless OUTBOUND_ALLOW lets it in, so each test says which of 127.0.0.0/8 it allows; no test
 sends a packet anywhere but loopback (refusals happen before connecting, and the servers count hits)."""
 
+import contextlib
 import ipaddress
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -142,6 +144,11 @@ def test_the_allowlist_lets_a_network_in(site, settings):
         "2002:a00:1::1",
         "2002:7f00:1::1",
         "::10.0.0.1",
+        "::ffff:0:7f00:1",  # IPv4-translated 127.0.0.1
+        "::ffff:0:a00:1",  # IPv4-translated 10.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64
+        "64:ff9b:1:ffff::1",
+        "fec0::1",  # site-local (deprecated, still routed inside some networks)
     ],
 )
 def test_every_address_that_is_not_public_is_refused(address):
@@ -384,3 +391,130 @@ def test_a_resolver_that_never_answers_is_bounded_by_the_deadline(monkeypatch):
         fetch("http://slow-dns.example/", timeout=0.5)
     assert time.monotonic() - started < 2
     stuck.set()
+
+
+# ---- hostile receivers: raw sockets that answer slowly, endlessly or not at all -----------------------
+
+
+def hostile(behaviour, host: str = "127.0.0.1") -> str:
+    """A one-connection raw TCP server (a thread) that reads the request's first bytes, then runs
+    `behaviour(conn)` until the client goes away; its base URL."""
+    listener = socket.create_server((host, 0))
+
+    def serve():
+        conn, _ = listener.accept()
+        with conn, listener:
+            conn.recv(65536)
+            with contextlib.suppress(OSError):  # the client gave up: what the test expects
+                behaviour(conn)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return f"http://{host}:{listener.getsockname()[1]}"
+
+
+def _trickle_status(conn):
+    while True:
+        for byte in b"HTTP/1.1 200 OK\r\n":
+            conn.sendall(bytes([byte]))
+            time.sleep(0.4)
+
+
+def _endless_headers(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\n")
+    for i in range(10_000):
+        conn.sendall(f"X-More-{i}: y\r\n".encode())
+        time.sleep(0.3)
+
+
+def _endless_continue(conn):
+    while True:
+        conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("behaviour", [_trickle_status, _endless_headers, _endless_continue])
+def test_the_deadline_covers_the_status_line_and_headers(behaviour, settings):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    url = hostile(behaviour)
+    started = time.monotonic()
+    with pytest.raises(OutboundFailed, match=r"longer than 1 seconds|interim"):
+        fetch(url + "/", method="POST", body=b"{}", timeout=1)
+    assert time.monotonic() - started < 1.8
+
+
+def test_endless_interim_answers_are_cut_short(settings):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    with pytest.raises(OutboundFailed, match="interim"):
+        fetch(hostile(_endless_continue) + "/", timeout=5)
+
+
+def test_each_connect_is_bounded_by_the_deadline_and_three_addresses_at_most(settings, monkeypatch):
+    """Addresses that drop connection attempts (a listener whose backlog is full): one attempt's
+    connects share its deadline instead of taking the timeout each. Of five addresses that refuse or
+    hang, only the first three are tried: the fourth (listening) never sees a connection."""
+    settings.OUTBOUND_ALLOW = ["127.0.0.0/8"]
+    full = socket.create_server(("127.0.0.41", 0), backlog=0)
+    port = full.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.41", port))  # the one place in the backlog
+    dropping = [full]
+    for last in (42, 43, 44):
+        other = socket.create_server((f"127.0.0.{last}", port), backlog=0)
+        dropping += [other, socket.create_connection((f"127.0.0.{last}", port))]
+    try:
+        addresses = [ipaddress.ip_address(f"127.0.0.{last}") for last in (41, 42, 43, 44)]
+        monkeypatch.setattr(outbound, "resolve", lambda host, port: addresses)
+        started = time.monotonic()
+        with pytest.raises(OutboundFailed):
+            fetch(f"http://dropping.example:{port}/", timeout=1)
+        assert time.monotonic() - started < 1.6  # not 3 x 1 s
+    finally:
+        filler.close()
+        for each in dropping:
+            each.close()
+
+    listening = socket.create_server(("127.0.0.45", 0))
+    listening.settimeout(0.3)
+    port = listening.getsockname()[1]
+    closed = [ipaddress.ip_address(f"127.0.0.{last}") for last in (46, 47, 48)]  # nothing listens there
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: [*closed, ipaddress.ip_address("127.0.0.45")])
+    with listening:
+        with pytest.raises(OutboundFailed, match="Failed to connect"):
+            fetch(f"http://many.example:{port}/", timeout=2)
+        with pytest.raises(TimeoutError):
+            listening.accept()
+
+
+def test_errors_name_the_origin_never_the_path_or_query(settings):
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there now: connection refused
+    with pytest.raises(OutboundFailed) as failed:
+        fetch(f"http://127.0.0.1:{port}/api/webhooks/123/TOKEN?key=SECRET", timeout=2)
+    assert f"http://127.0.0.1:{port}" in str(failed.value)
+    assert "TOKEN" not in str(failed.value) and "SECRET" not in str(failed.value)
+
+
+def test_max_redirects_zero_returns_the_redirect_and_https_is_never_downgraded(
+    site, settings, monkeypatch, tmp_path
+):
+    import ssl
+
+    settings.OUTBOUND_ALLOW = ["127.0.0.1/32"]
+    plain = site()
+    plain.routes["/final"] = answer(b"plain")
+    plain.routes["/hop"] = redirect(plain.url + "/final", 307)
+    with outbound.stream(plain.url + "/hop", max_redirects=0) as (response, _):
+        assert (response.status, response.headers["Location"]) == (307, plain.url + "/final")
+    assert plain.hits == ["/hop"]
+
+    settings.OUTBOUND_CA_BUNDLE = str(_certificates(tmp_path))
+    secure = site()
+    secure.routes["/down"] = redirect(plain.url + "/final", 308)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    secure.server.socket = context.wrap_socket(secure.server.socket, server_side=True)
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: [ipaddress.ip_address("127.0.0.1")])
+    with pytest.raises(OutboundRefused, match="https is not downgraded"):
+        fetch(f"https://files.test:{secure.server.server_address[1]}/down")
+    assert plain.hits == ["/hop"]  # the http:// hop was never made
