@@ -10,7 +10,9 @@ from django.contrib import admin, messages
 
 from accounts.admin_site import ReadOnlyAdmin, StaffInline, StaffModelAdmin
 from alerts import delivery, rules, validation
-from alerts.api.serializers import actions_masked, mask, scrub
+from alerts.api.serializers import actions_masked
+from alerts.masking import mask_destination as mask
+from alerts.masking import scrub
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from alerts.services import resolve
 from config.errors import DomainError, InvalidInput, refusal_text

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from urllib.parse import urljoin as _urljoin
-from urllib.parse import urlsplit
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -36,6 +35,7 @@ from alerts.destinations import (  # destinations re-exported: delivery.destinat
     _rule_destinations,
     destinations,
 )
+from alerts.masking import mask_destination, scrub
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from config import outbound
 from config.crypto import decrypt
@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 D = AlertDelivery
 READ_BYTES = 4096  # of a receiver's answer, for the error message
 ERROR_CHARS = 500
+TEST_FINGERPRINT = "test:"  # a test send's alert: kept for its delivery log, left out of the stats
 MAX_URL = 2048  # AlertDelivery.destination's length: a longer URL is refused, never cut
 TIME_LIMIT_MARGIN = 30  # seconds past the timeout before the task is stopped (soft), and killed (2x)
 SWEEP_MARGIN = 60  # seconds past an attempt's longest possible wait before the sweeper re-queues it
@@ -167,7 +168,7 @@ def _record(delivery: AlertDelivery, outcome: Outcome, duration_ms: int) -> str:
     fields = {
         "status_code": outcome.status_code,
         "duration_ms": duration_ms,
-        "error": _masked(outcome.error, delivery.destination)[:ERROR_CHARS],
+        "error": scrub(outcome.error, delivery.destination)[:ERROR_CHARS],
     }
     outcome.error = fields["error"]
     delay = None
@@ -198,17 +199,6 @@ def _record(delivery: AlertDelivery, outcome: Outcome, duration_ms: int) -> str:
         fields["status"],
     )
     return fields["status"]
-
-
-def _masked(error: str, destination: str) -> str:
-    """`error` without `destination`'s secret parts: the URL, and its path and query, shown masked."""
-    if not error or "://" not in (destination or ""):
-        return error
-    masked = mask_destination(destination)
-    error = error.replace(destination, masked)
-    parts = urlsplit(destination)
-    tail = parts.path + (f"?{parts.query}" if parts.query else "")
-    return error.replace(tail, "/…") if len(tail) > 1 else error
 
 
 def _delay(attempts_made: int, retry_after: float | None) -> float:
@@ -249,13 +239,9 @@ def _post(delivery: AlertDelivery) -> Outcome:
         ) as (response, chunks):
             answer = _read_some(chunks)
     except outbound.OutboundRefused as exc:
-        if not exc.kind:
-            return Outcome(False, error=str(exc))
-        logger.warning("Delivery %s refused: %s", delivery.pk, exc)  # the address, for the operator only
-        return Outcome(
-            False,
-            error=f"Refused to connect to {exc.host}: it resolves to a non-public address ({exc.kind}).",
-        )
+        if exc.kind:
+            logger.warning("Delivery %s refused: %s", delivery.pk, exc)  # the address, for the operator only
+        return Outcome(False, error=exc.without_address())
     except (outbound.OutboundFailed, outbound.OutboundTooLarge) as exc:
         return Outcome(False, error=str(exc), retry=True)
     status = response.status
@@ -327,7 +313,7 @@ def send_test(*, rule: AlertRule | None = None, notification: ServerNotification
             message=f"A test of {'the rule ' + repr(rule.name) if rule else 'this server notification'}: "
             "if you can read this, alerts reach you.",
             metadata={"test": True},
-            fingerprint=f"test:{uuid.uuid4()}",
+            fingerprint=f"{TEST_FINGERPRINT}{uuid.uuid4()}",
             last_seen_at=now,
             created_at=now,
             resolved=True,
@@ -377,20 +363,3 @@ def sweep(now=None) -> int:
     if queued:
         logger.warning("Queued %d overdue alert deliveries again", queued)
     return queued
-
-
-def mask_destination(destination: str) -> str:
-    """A URL shown without its secret parts (Discord's and Slack's URLs carry their token):
-    `https://discord.com/…Ab3d` (scheme, host and port, the last 4 characters). Email addresses are
-    shown as they are."""
-    if not destination or "://" not in destination:
-        return destination or ""
-    try:
-        parts = urlsplit(destination)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "…" + destination[-4:]
-    host = f"[{host}]" if ":" in host else host
-    tail = (parts.path + (f"?{parts.query}" if parts.query else "")).lstrip("/")
-    return f"{parts.scheme}://{host}{port}/" + (f"…{tail[-4:]}" if tail else "")

@@ -9,9 +9,7 @@ config.outbound.check_url, the same check that runs again at connect time) and e
 
 import ipaddress
 import math
-import re
 import uuid
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -107,27 +105,6 @@ def conditions(type_: str, value) -> dict:
     return {"metric": value["metric"], "operator": value["operator"], "value": number, "duration": duration}
 
 
-_REASON = re.compile(
-    r"\b(?:a (cloud metadata service)|(not a globally routable) address|a ([\w-]+(?: [\w-]+)?) address)\b"
-)
-_IP_LIKE = re.compile(r"\d+\.\d+\.\d+\.\d+|\[?[0-9a-fA-F]*:[0-9a-fA-F:.]+\]?")
-
-
-def _customer_text(url: str, exc: DomainError) -> str:
-    """outbound's refusal names the address a name resolved to (an internal IP, say): the API's 400 says
-    which kind of address it is, never which one."""
-    text = exc.message if isinstance(exc.message, str) else str(exc.message)
-    found = _REASON.search(text)
-    if found is None and not _IP_LIKE.search(text.replace(url, "")):
-        return text  # a malformed URL, a scheme, a name that does not resolve: nothing internal in it
-    try:
-        host = urlsplit(url).hostname or "The URL's host"
-    except ValueError:
-        host = "The URL's host"
-    reason = next((g for g in found.groups() if g), "non-public") if found else "non-public"
-    return f"{host} resolves to a non-public address ({reason}); the panel only sends to public addresses."
-
-
 def webhook_url(value, field: str = "url", known=()) -> str:
     """An http(s) URL whose host resolves to allowed (public) addresses; the refusal is the message.
     A URL in `known` (the stored row's) is not looked up again: a change to something else (disabling
@@ -143,7 +120,7 @@ def webhook_url(value, field: str = "url", known=()) -> str:
     try:
         check_url(value)
     except OutboundRefused as exc:
-        raise InvalidInput({field: _customer_text(value, exc)}) from exc
+        raise InvalidInput({field: exc.without_address()}) from exc
     except DomainError as exc:  # a name that does not resolve (OutboundFailed): bad input here
         raise InvalidInput({field: exc.message}) from exc
     return value

@@ -75,6 +75,12 @@ class OutboundRefused(InvalidInput):
         super().__init__(message)
         self.host, self.kind = host, kind
 
+    def without_address(self) -> str:
+        """The refusal as the URL's owner may read it: which kind of address, never which address."""
+        if not self.kind:
+            return self.message  # a malformed URL, a scheme, credentials: nothing internal in it
+        return f"{self.host} resolves to a non-public address ({self.kind}); the panel only sends to public addresses."
+
 
 class OutboundFailed(Unavailable):
     """The request was made but failed: no connection, too slow, too many redirects, a bad answer (503)."""

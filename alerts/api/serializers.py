@@ -2,42 +2,13 @@
 renderer speaks camelCase). Rules' signing secrets are shown only when made (create, rotate);
 a notification's to whoever may manage it (they hold alert.subscribe on its server)."""
 
-from urllib.parse import urlsplit
-
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from alerts.delivery import mask_destination
+from alerts.masking import mask_destination as mask
+from alerts.masking import scrub
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from alerts.rules import secret_of
-
-
-def mask(destination: str) -> str:
-    """A URL without its secret parts (alerts.delivery.mask_destination: path, query and fragment go,
-    a token's last 4 characters stay), or an address as `o***@example.com`."""
-    destination = destination or ""
-    if "@" in destination and "://" not in destination:
-        local, _, domain = destination.rpartition("@")
-        return f"{local[:1]}***@{domain}"
-    return mask_destination(destination)
-
-
-def scrub(text: str, destination: str) -> str:
-    """`text` (a delivery's error) with the destination, and its path, shown masked wherever it occurs."""
-    if not text or not destination:
-        return text or ""
-    masked = mask(destination)
-    text = text.replace(destination, masked)
-    if "://" in destination:
-        try:
-            parts = urlsplit(destination)
-        except ValueError:
-            return text
-        tail = parts.path + (f"?{parts.query}" if parts.query else "")
-        for secret in (tail, parts.path, parts.query, parts.fragment):
-            if len(secret) > 1:
-                text = text.replace(secret, "…")
-    return text
 
 
 def actions_masked(actions) -> list:

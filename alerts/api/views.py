@@ -114,8 +114,13 @@ class AlertBulkResolveView(APIView):
 class AlertStatsView(APIView):
     @extend_schema(tags=TAGS, responses=s.AlertStatsSerializer)
     def get(self, request):
-        """Counts over the alerts the caller may see: total, unresolved, by type and by severity."""
-        alerts = selectors.alerts_visible_to(request.user).order_by()
+        """Counts over the alerts the caller may see (test sends aside): total, unresolved, by type and by
+        severity."""
+        alerts = (
+            selectors.alerts_visible_to(request.user)
+            .exclude(fingerprint__startswith=delivery.TEST_FINGERPRINT)
+            .order_by()
+        )
         by_type = dict.fromkeys(AlertType.values, 0)
         by_type.update(dict(alerts.values_list("type").annotate(n=Count("id"))))
         by_severity = dict.fromkeys(Severity.values, 0)

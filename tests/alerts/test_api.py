@@ -7,7 +7,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from accounts.models import AuditLog
-from alerts.models import Alert, AlertDelivery
+from alerts import delivery
+from alerts.models import Alert, AlertDelivery, ServerNotification
 from servers.models import ServerMember
 from tests.alerts.api_rows import alert_node, alert_server, crash, offline, threshold  # noqa: F401
 
@@ -155,6 +156,8 @@ def test_bulk_resolve_resolves_only_what_the_caller_may(client_for, customer, ad
 
 def test_the_stats_count_what_the_caller_sees(client_for, customer, admin, world):
     Alert.objects.filter(pk=world["my_cpu"].pk).update(resolved=True)
+    delivery.send_test(notification=ServerNotification.objects.create(server=world["my_cpu"].server,
+                       kind="email", email="me@example.com"), actor=customer)  # fmt: skip
     mine = client_for(customer).get("/api/alerts/stats").json()
     assert mine == {
         "success": True,

@@ -42,7 +42,7 @@ def test_the_ssrf_list_is_refused_and_the_allowed_receiver_gets_its_requests(rec
     for url, (_, reason) in zip(urls, REFUSED, strict=True):
         row = results[url]
         assert (row.status, row.attempts, row.status_code) == ("failed", 1, None), url
-        assert "Refused to connect" in row.error and reason in row.error, (url, row.error)
+        assert "resolves to a non-public address" in row.error and reason in row.error, (url, row.error)
     allowed = results[receiver.url("/allowed")]
     assert (allowed.status, allowed.status_code, allowed.error) == ("delivered", 204, "")
     got = receiver.requests()
