@@ -9,6 +9,7 @@ from alerts.masking import mask_destination as mask
 from alerts.masking import scrub
 from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 from alerts.rules import secret_of
+from alerts.validation import NOTIFICATION_FIELDS, RULE_FIELDS
 
 
 def actions_masked(actions) -> list:
@@ -117,22 +118,7 @@ class RuleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AlertRule
-        fields = [
-            "id",
-            "name",
-            "type",
-            "target",
-            "target_id",
-            "conditions",
-            "actions",
-            "enabled",
-            "severity",
-            "auto_resolve",
-            "dedupe_seconds",
-            "has_signing_secret",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", *RULE_FIELDS, "has_signing_secret", "created_at", "updated_at"]
 
     def get_has_signing_secret(self, rule) -> bool:
         return bool(rule.signing_secret)
@@ -194,19 +180,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ServerNotification
-        fields = [
-            "id",
-            "server_id",
-            "kind",
-            "url",
-            "email",
-            "format",
-            "events",
-            "enabled",
-            "signing_secret",
-            "created_at",
-            "last_delivery",
-        ]
+        fields = ["id", "server_id", *NOTIFICATION_FIELDS, "signing_secret", "created_at", "last_delivery"]
 
     def get_signing_secret(self, notification) -> str:
         return secret_of(notification)
