@@ -13,7 +13,7 @@ import paramiko
 from nodes.client.errors import NodeUnavailable
 from nodes.client.files_stream import CHUNK, ExecStream
 
-READ_WINDOW = 4 * 1024 * 1024  # read_windowed: bytes asked for ahead of the reader, at most
+READ_WINDOW = 4 * 1024 * 1024  # read, read_windowed: bytes asked for ahead of the reader, at most
 
 
 @dataclass(frozen=True)
@@ -120,17 +120,46 @@ class FileSession:
             raise
         return True
 
-    def read(self, path: str, *, offset: int = 0, chunk_size: int = CHUNK):
-        """The file's bytes in chunks (read ahead, for throughput), from `offset`."""
+    def read(self, path: str, *, offset: int = 0, chunk_size: int = CHUNK, window: int = READ_WINDOW):
+        """The file's bytes in chunks from `offset` to its end, read ahead at most `window` bytes (see
+        read_windowed: prefetching a whole file holds it whole in memory when the reader is slower than
+        the node, as a compressing archive is). A file that grows or shrinks meanwhile is read as it
+        is when each window starts."""
+        position = offset
+        while True:
+            got = 0
+            for chunk in self._window(path, position, chunk_size, window):
+                got += len(chunk)
+                yield chunk
+            position += got
+            if got < window:
+                return
+
+    def _window(self, path: str, position: int, chunk_size: int, window: int, *, expect=None):
+        """One handle's worth: up to `window` bytes from `position` (fewer at the end of the file). With
+        `expect` (a FileEntry), FileRefused when the file's size or mtime is no longer that."""
         with self._refusals(path):
             handle = self._sftp.open(path, "rb")
         try:
             with self._refusals(path):
-                size = handle.stat().st_size
-                if offset:
-                    handle.seek(offset)
-                handle.prefetch(size)
-                while chunk := handle.read(chunk_size):
+                now = handle.stat()
+                if expect is not None and (now.st_size, float(now.st_mtime or 0)) != (
+                    expect.size,
+                    expect.modified,
+                ):
+                    raise FileRefused(FileRefused.FAILED, path, "the file changed during the download")
+                end = min(position + window, now.st_size)
+                if end <= position:
+                    return
+                handle.seek(position)
+                handle.prefetch(end)
+                while position < end:
+                    chunk = handle.read(min(chunk_size, end - position))
+                    if not chunk:
+                        if expect is not None:
+                            raise FileRefused(FileRefused.FAILED, path, "the file shrank during the download")
+                        return
+                    position += len(chunk)
                     yield chunk
         finally:
             with contextlib.suppress(Exception):
@@ -235,33 +264,14 @@ class FileSession:
     # ---- added for streamed downloads (servers/files/transfer.py) ----
 
     def read_windowed(self, path: str, *, chunk_size: int = CHUNK, window: int = READ_WINDOW):
-        """The file's bytes in chunks, read ahead at most `window` bytes: `read` prefetches the whole
-        file, and paramiko's prefetch, when the reader catches up with its request thread (a busy CPU),
-        ends early and keeps every later answer in memory (measured: a 300 MB download held whole). So
-        each window is its own handle (its answers go with it); the file must keep its size and mtime
-        from one window to the next (else FileRefused: it changed during the download)."""
+        """The file's bytes in chunks, read ahead at most `window` bytes: prefetching the whole file, when
+        the reader catches up with paramiko's request thread (a busy CPU), ends early and keeps every
+        later answer in memory (measured: a 300 MB download held whole). So each window is its own
+        handle (its answers go with it); the file must keep its size and mtime from one window to the
+        next (else FileRefused: it changed during the download)."""
         first = self.stat(path)
-        position = 0
-        while position < first.size:
-            end = min(position + window, first.size)
-            with self._refusals(path):
-                handle = self._sftp.open(path, "rb")
-            try:
-                with self._refusals(path):
-                    now = handle.stat()
-                    if (now.st_size, float(now.st_mtime or 0)) != (first.size, first.modified):
-                        raise FileRefused(FileRefused.FAILED, path, "the file changed during the download")
-                    handle.seek(position)
-                    handle.prefetch(end)
-                    while position < end:
-                        chunk = handle.read(min(chunk_size, end - position))
-                        if not chunk:
-                            raise FileRefused(FileRefused.FAILED, path, "the file shrank during the download")
-                        position += len(chunk)
-                        yield chunk
-            finally:
-                with contextlib.suppress(Exception):
-                    handle.close()
+        for position in range(0, first.size, window):
+            yield from self._window(path, position, chunk_size, window, expect=first)
 
 
 class SeekableReader:
