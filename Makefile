@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TESTENV_FILE ?= /var/lib/hearth-testenv/env
 
-.PHONY: run test testenv venv lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule clean
+.PHONY: run test testenv venv lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts clean
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/ensure-python.sh $(PYTHON) $(VENV)
@@ -35,7 +35,7 @@ test: venv testenv
 
 # Benchmarks (bench/README.md): each runs the real panel against the test environment and appends its
 # results to bench/RESULTS.md. Extra arguments go in ARGS, e.g. make bench-lifecycle ARGS="--rounds 5".
-bench: bench-lifecycle bench-console bench-files bench-backup bench-schedule
+bench: bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts
 
 bench-lifecycle: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-lifecycle$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/lifecycle/run.py $(ARGS)
@@ -51,6 +51,9 @@ bench-backup: venv testenv
 
 bench-schedule: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-schedule$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/schedule/run.py $(ARGS)
+
+bench-alerts: venv testenv
+	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-alerts$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/alerts/run.py $(ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .

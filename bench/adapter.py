@@ -326,3 +326,24 @@ def container_user(server) -> str:
     from servers import runtime
 
     return runtime.container_user(server)
+
+
+# --- alerts (bench/alerts): in bench/adapter_alerts.py, by size; called as adapter.<name> -------------
+
+from bench.adapter_alerts import (  # noqa: E402, F401 - re-exported
+    alert_rule_create,
+    alert_rules_disable,
+    alerts_counts,
+    alerts_forget,
+    alerts_retire_servers,
+    alerts_seed,
+    celery_purge,
+    deliveries_of,
+    evaluate_rules,
+    history_since,
+    metrics_set,
+    metrics_table,
+    metrics_write,
+    raise_alert,
+    webhook_sign,
+)

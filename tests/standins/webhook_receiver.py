@@ -4,7 +4,8 @@ endpoint), run as its own process by the tests:
     python tests/standins/webhook_receiver.py --host 0.0.0.0 --port 0
 
 It prints `listening <port>` once ready. Every request (any method, any path but /_control/...) is
-recorded (method, path, headers, body as base64 and text, the local address it arrived on) and
+recorded (method, path, headers, body as base64 and text, the local address it arrived on, when its
+body had been read: `received_at`, unix time) and
 answered with the next entry of the script (then the last entry again; 204 when there is none). An
 entry is a status, or {"status": 429, "headers": {...}, "body": "..."}.
 
@@ -18,6 +19,7 @@ import base64
 import json
 import socket
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
@@ -55,6 +57,7 @@ class Handler(BaseHTTPRequestHandler):
         global served
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
+        received_at = time.time()
         if self.path.startswith("/_control/"):
             return self._control(body)
         with lock:
@@ -66,6 +69,7 @@ class Handler(BaseHTTPRequestHandler):
                     "body": body.decode("utf-8", "replace"),
                     "body_b64": base64.b64encode(body).decode(),
                     "local": self.connection.getsockname()[0],
+                    "received_at": received_at,
                 }
             )
             entry = script[min(served, len(script) - 1)] if script else 204
