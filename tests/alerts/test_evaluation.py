@@ -571,3 +571,16 @@ def test_renaming_a_rule_keeps_its_alerts_and_deleting_it_resolves_them(make_ser
     rules.rule_delete(rule=rule, actor=admin)
     alert = Alert.objects.get()
     assert (alert.rule, alert.resolved, alert.resolution) == (None, True, "The rule was deleted.")
+
+
+def test_beat_skips_an_evaluation_while_the_previous_one_runs(make_server, make_rule):
+    from django.core.cache import cache
+
+    from alerts.tasks import EVALUATING, alerts_evaluate_task
+
+    make_rule()
+    points(make_server(), [190] * 7)
+    cache.set(EVALUATING, True)
+    assert alerts_evaluate_task() == 0 and not Alert.objects.exists()
+    cache.delete(EVALUATING)
+    assert alerts_evaluate_task() == 1
