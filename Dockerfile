@@ -1,18 +1,15 @@
-# One image for every Hearth process; docker-compose.yml picks the command.
-FROM python:3.11-slim-bookworm
+# One image for every Hearth process; docker-compose.yml picks the command. `make image` builds it
+# (scripts/image.sh): from BASE, the public Python image by default, or, where no registry is
+# reachable, a Debian bookworm base bootstrapped locally (BASE=hearth/base:bookworm); with the Python
+# packages from PyPI, or from a wheelhouse built on the host (build/wheelhouse, installed offline).
+ARG BASE=python:3.11-slim-bookworm
 
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HEARTH_VAR_DIR=/var/lib/hearth HEARTH_STATIC_ROOT=/app/static-root
-
-# openssh-sftp-server: the files image is built from it (nodes/client/files_image.py); zstd and openssl (with
-# the base image's bash, tar and gzip): the tools image of backups (nodes/client/tools_image.py).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends openssh-client openssh-sftp-server zstd openssl \
- && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home /var/lib/hearth --create-home hearth
-
+# ---- build: the virtualenv and the collected static files (pip's caches and wheels stay here) ------
+FROM ${BASE} AS build
+ENV PYTHONDONTWRITEBYTECODE=1 PIP_DISABLE_PIP_VERSION_CHECK=1 HEARTH_VAR_DIR=/tmp/hearth-build
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY build/wheelhouse /wheels
+COPY pyproject.toml README.md manage.py ./
 COPY config ./config
 COPY accounts ./accounts
 COPY nodes ./nodes
@@ -25,16 +22,36 @@ COPY marketplace ./marketplace
 COPY webui ./webui
 COPY static ./static
 COPY templates ./templates
-COPY manage.py ./
-RUN pip install --no-cache-dir . \
- && SECRET_KEY=build-only python manage.py collectstatic --noinput -v0 \
- && rm -rf /var/lib/hearth/prometheus  # made by the build as root; the processes make their own (README "Monitoring")
+RUN python3 -m venv /opt/hearth \
+ && if ls /wheels/*.whl >/dev/null 2>&1; then \
+      /opt/hearth/bin/pip install --no-cache-dir --no-index --find-links /wheels . ; \
+    else /opt/hearth/bin/pip install --no-cache-dir . ; fi \
+ && SECRET_KEY=build-only HEARTH_STATIC_ROOT=/app/static-root /opt/hearth/bin/python manage.py collectstatic --noinput -v0
+
+# ---- the image: the runtime packages, the virtualenv and the code; no compilers, no pip caches -----
+FROM ${BASE}
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/hearth/bin:$PATH \
+    HEARTH_VAR_DIR=/var/lib/hearth HEARTH_STATIC_ROOT=/app/static-root
+
+# openssh-sftp-server: the files image is built from it (nodes/client/files_image.py); zstd and openssl (with
+# the base image's bash, tar and gzip): the tools image of backups (nodes/client/tools_image.py).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends openssh-client openssh-sftp-server zstd openssl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home /var/lib/hearth --create-home hearth
+
+COPY --from=build /opt/hearth /opt/hearth
+COPY --from=build /app /app
+WORKDIR /app
 
 USER hearth
 EXPOSE 8000 2022
+# The web process answers /api/health; the other processes' services set their own check (compose).
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/api/health', timeout=4)"]
 # The web process's options are the Procfile's (its comments say why each is there).
-CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--http", "h11",
-     "--ws", "websockets-sansio", "--ws-max-size", "1048576", "--ws-per-message-deflate", "false",
-     "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--no-proxy-headers",
-     "--no-server-header", "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", "10",
+CMD ["uvicorn", "config.asgi:application", "--host", "0.0.0.0", "--port", "8000", "--http", "h11", \
+     "--ws", "websockets-sansio", "--ws-max-size", "1048576", "--ws-per-message-deflate", "false", \
+     "--ws-ping-interval", "20", "--ws-ping-timeout", "20", "--no-proxy-headers", \
+     "--no-server-header", "--timeout-keep-alive", "5", "--timeout-graceful-shutdown", "10", \
      "--lifespan", "off"]

@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TESTENV_FILE ?= /var/lib/hearth-testenv/env
 
-.PHONY: run test testenv venv lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts clean
+.PHONY: run test testenv venv image lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts clean
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/ensure-python.sh $(PYTHON) $(VENV)
@@ -29,6 +29,10 @@ run: venv var/secret_key
 
 testenv:
 	bash scripts/testenv.sh up
+
+# The production image hearth:latest (scripts/image.sh says where its base and packages come from).
+image: venv
+	@bash scripts/image.sh
 
 test: venv testenv
 	@bash scripts/run-tests.sh $(TESTENV_FILE) $(ARGS)
