@@ -29,13 +29,14 @@ import operator as op
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.apps import apps
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from alerts import services
 from alerts.models import Alert, AlertRule, AlertType
+from nodes.models import Node, NodeMetric
+from servers.models import Server, ServerMetric
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ OPERATORS = {">": op.gt, "<": op.lt, ">=": op.ge, "<=": op.le, "==": op.eq}
 METRICS = {"cpu": "CPU", "memory": "Memory", "disk": "Disk"}
 # `*` server rules watch servers whose container runs (a starting one is sampled too); a server named
 # by id is judged in the same states. A stopped, crashed or suspended server holds nothing.
-WATCHED_STATUSES = ("running", "starting")
+WATCHED_STATUSES = (Server.Status.RUNNING, Server.Status.STARTING)
 CLEARED = "The condition cleared."
 FRESH_INTERVALS = 2  # how old the latest point may be (at least one allowed gap)
 SLACK_SECONDS = 2.0  # a run of points may fall this short of `duration` (clock jitter)
@@ -142,23 +143,16 @@ def node_interval() -> float:
 
 
 # --- targets and their history ----------------------------------------------------------------------
-# alerts stands below servers and nodes (their crash and health code call alerts.events), so it reads
-# their rows through the app registry, by the names its own models' foreign keys use, never importing them.
-
-
-def _model(name: str):
-    return apps.get_model(name)
 
 
 def _server_targets(rule: AlertRule) -> dict[str, object]:
-    servers = _model("servers.Server").objects.filter(status__in=WATCHED_STATUSES).select_related("node")
+    servers = Server.objects.filter(status__in=WATCHED_STATUSES).select_related("node")
     if rule.target_id != "*":
         servers = servers.filter(pk=rule.target_id)
     return {str(server.pk): server for server in servers}
 
 
 def _server_history(servers: dict, condition: Condition, since) -> dict[str, list]:
-    ServerMetric = _model("servers.ServerMetric")
     field = {"cpu": "cpu", "memory": "memory_mb", "disk": "disk_mb"}[condition.metric]
     rows = (
         ServerMetric.objects.filter(server_id__in=list(servers), created_at__gte=since)
@@ -187,14 +181,13 @@ def _server_percent(server, metric: str, raw) -> float | None:
 
 
 def _node_targets(rule: AlertRule) -> dict[str, object]:
-    nodes = _model("nodes.Node").objects.all()
+    nodes = Node.objects.all()
     if rule.target_id != "*":
         nodes = nodes.filter(pk=rule.target_id)
     return {str(node.pk): node for node in nodes}
 
 
 def _node_history(nodes: dict, condition: Condition, since) -> dict[str, list]:
-    NodeMetric = _model("nodes.NodeMetric")
     rows = (
         NodeMetric.objects.filter(node_id__in=list(nodes), created_at__gte=since)
         .order_by("node_id", "created_at")

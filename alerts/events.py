@@ -1,12 +1,14 @@
 """Alerts raised by what happened rather than by a metric: a server crashed (the monitor's decision),
 a node went offline (the health checker's transition); and their recoveries, which resolve them.
+They arrive as signals of servers and nodes (servers/signals.py, nodes/signals.py), sent in the
+transaction that records them: `connect()` (alerts/apps.py) subscribes.
 
 A crash loop (crash, restart, running, crash…) is one alert: while it is open, or when the server's
 running again resolved it less than the dedupe window ago, another crash reopens it, counts the
 occurrence and brings its metadata (exit code, crash count) up to date; nothing is sent again, except
 once when a crash is not restarted after one that was (the owner's last message said "Restarting.";
 now the server stays down: the alert reads "… crashed and was not restarted" and is sent). A stop
-or kill someone asked for is no crash: servers/crash.py records it as stopped and calls nothing here.
+or kill someone asked for is no crash: servers/crash.py records it as stopped and signals nothing.
 """
 
 from django.conf import settings
@@ -15,6 +17,8 @@ from django.utils import timezone
 
 from alerts import delivery, services
 from alerts.models import Alert, AlertRule, AlertType, Severity
+from nodes import signals as node_signals
+from servers import signals as server_signals
 
 RUNNING_AGAIN = "The server is running again."
 ONLINE_AGAIN = "The node is online again."
@@ -33,7 +37,7 @@ def _dedupe(rules) -> int:
 def server_crashed(
     server, *, exit_code, oom: bool, crash_count: int, restarting: bool, reason: str = ""
 ) -> Alert | None:
-    """Called in the crash's transaction (servers/crash.py), which holds the server's row lock: two
+    """On servers.signals.server_crashed, in the crash's transaction, which holds the server's row lock: two
     crashes of one server are never recorded at once. Returns the alert when something was sent (a new
     alert, or the loop's alert now that the server stays down), None for a plain repeat."""
     rules = _rules(AlertType.SERVER_CRASHED, AlertRule.Target.SERVER, server.pk)
@@ -93,7 +97,7 @@ def _crash_again(
 
 
 def server_running(server_id) -> int:
-    """The server runs again (servers/states.py set_status, in the same transaction): its open crash
+    """The server runs again (servers.signals.server_running, in set_status's transaction): its open crash
     alert resolves, unless its rule says otherwise. Returns how many were resolved."""
     open_alerts = Alert.objects.filter(
         type=AlertType.SERVER_CRASHED, server_id=server_id, resolved=False
@@ -104,7 +108,7 @@ def server_running(server_id) -> int:
 
 
 def node_offline(node, *, reason: str) -> Alert | None:
-    """Called in the health check's transaction when the node is marked offline (nodes/health.py)."""
+    """On nodes.signals.node_offline, in the health check's transaction."""
     rules = _rules(AlertType.NODE_OFFLINE, AlertRule.Target.NODE, node.pk)
     return services.raise_alert(
         type=AlertType.NODE_OFFLINE,
@@ -125,3 +129,24 @@ def node_online(node) -> int:
         rule__auto_resolve=False
     )
     return services.resolve(open_alerts, resolution=ONLINE_AGAIN)
+
+
+def connect() -> None:
+    """Subscribe to the signals of servers and nodes (once: dispatch_uid)."""
+    receivers = {
+        "server_crashed": (
+            server_signals.server_crashed,
+            lambda sender, signal, server, **crash: server_crashed(server, **crash),
+        ),
+        "server_running": (
+            server_signals.server_running,
+            lambda sender, signal, server_id: server_running(server_id),
+        ),
+        "node_offline": (
+            node_signals.node_offline,
+            lambda sender, signal, node, reason: node_offline(node, reason=reason),
+        ),
+        "node_online": (node_signals.node_online, lambda sender, signal, node: node_online(node)),
+    }
+    for name, (signal, receiver) in receivers.items():
+        signal.connect(receiver, weak=False, dispatch_uid=f"alerts.events.{name}")

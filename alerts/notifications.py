@@ -9,8 +9,10 @@ from accounts.permissions import can
 from alerts import validation
 from alerts.models import ServerNotification
 from alerts.rules import new_secret
-from alerts.selectors import is_uuid, model, servers_visible_to
+from alerts.selectors import is_uuid
 from config.errors import InvalidInput, NotAllowed, NotFound, Suspended
+from servers.models import Server
+from servers.selectors import servers_visible_to
 
 MAX_PER_SERVER = 10
 PERMISSION = "alert.subscribe"
@@ -41,9 +43,7 @@ def notification_of(server, notification_id) -> ServerNotification:
 def notification_create(*, server, actor, request=None, **fields) -> ServerNotification:
     cleaned = validation.notification(fields)
     with transaction.atomic():
-        model("servers.Server").objects.select_for_update().filter(
-            pk=server.pk
-        ).first()  # one cap check at a time
+        Server.objects.select_for_update().filter(pk=server.pk).first()  # one cap check at a time
         if ServerNotification.objects.filter(server=server).count() >= MAX_PER_SERVER:
             raise InvalidInput(f"A server has at most {MAX_PER_SERVER} notifications: remove one first.")
         created = ServerNotification.objects.create(

@@ -6,23 +6,12 @@ servers on which they hold alert.read (owners hold it; members when granted), ne
 
 import uuid
 
-from django.apps import apps
 from django.db.models import QuerySet
 
 from accounts.permissions import can, has_permission
 from alerts.models import Alert, AlertType
 from config.errors import NotAllowed, NotFound
-
-
-def model(label: str):
-    """A model of an app above this one (servers and nodes import alerts to raise their events, so
-    alerts names their models by label, as its foreign keys do, instead of importing them)."""
-    return apps.get_model(label)
-
-
-def servers_visible_to(user):
-    """servers.selectors.servers_visible_to, through the Server manager (the one rule)."""
-    return model("servers.Server").objects.visible_to(user)
+from servers.selectors import servers_visible_to
 
 
 def sees_all(user) -> bool:

@@ -16,6 +16,8 @@ from django.core.validators import validate_email
 
 from alerts.models import AlertRule, AlertType, ServerNotification, Severity
 from config.errors import DomainError, InvalidInput
+from nodes.models import Node
+from servers.models import Server
 
 TYPES = tuple(AlertType.values)
 METRICS = ("cpu", "memory", "disk")
@@ -194,11 +196,9 @@ def actions(value, known=()) -> list[dict]:
 
 
 def _target_exists(target: str, target_id) -> str:
-    from django.apps import apps
-
     if target_id == "*":
         return "*"
-    model = apps.get_model("servers.Server" if target == AlertRule.Target.SERVER else "nodes.Node")
+    model = Server if target == AlertRule.Target.SERVER else Node
     try:
         exists = model.objects.filter(pk=uuid.UUID(str(target_id))).exists()
     except ValueError:

@@ -9,9 +9,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from alerts import events as alert_events
 from config.errors import IllegalTransition
 from nodes import client as node_client
+from nodes import signals
 from nodes.models import Node, NodeEvent, NodeMetric
 
 logger = logging.getLogger(__name__)
@@ -165,9 +165,9 @@ def _record_transition(node: Node, *, online: bool, message: str) -> None:
     NodeEvent.objects.create(node=node, kind=kind, message=message)
     logger.warning("Node %s is now %s: %s", node.name, kind, message)
     if online:
-        alert_events.node_online(node)
+        signals.node_online.send(Node, node=node)
     else:
-        alert_events.node_offline(node, reason=message)
+        signals.node_offline.send(Node, node=node, reason=message)
 
 
 def _percent(used, total) -> float:

@@ -6,8 +6,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from alerts import events as alert_events
-from servers import console
+from servers import console, signals
 from servers.lifecycle.power import server_start_after_crash
 from servers.models import Server
 from servers.states import set_status
@@ -50,8 +49,14 @@ def server_exited(*, server_id, exit_code: int | None, oom: bool = False) -> str
             server, exit_code=exit_code, oom=oom, count=count, recent=bool(recent)
         )
         console.write_on_commit(server_id, f"{why} {reason}")
-        alert_events.server_crashed(
-            server, exit_code=exit_code, oom=oom, crash_count=count, restarting=restart, reason=reason
+        signals.server_crashed.send(
+            Server,
+            server=server,
+            exit_code=exit_code,
+            oom=oom,
+            crash_count=count,
+            restarting=restart,
+            reason=reason,
         )
         if restart:
             server_start_after_crash(server_id=server_id)

@@ -5,6 +5,7 @@ from django.utils import timezone
 
 from config.errors import IllegalTransition, Suspended
 from servers.models import Server
+from servers.signals import server_running
 
 S = Server.Status
 
@@ -83,7 +84,5 @@ def set_status(server_id, to: str, *, expect: set[str] | None = None, **fields) 
 
             transaction.on_commit(lambda: publish_state(server_id, to, previous))
         if to == S.RUNNING and previous != to:  # the monitor saw it run: its crash alert resolves
-            from alerts.events import server_running
-
-            server_running(server_id)
+            server_running.send(Server, server_id=server_id)
         return previous
