@@ -133,20 +133,22 @@ def node_online(node) -> int:
 
 def connect() -> None:
     """Subscribe to the signals of servers and nodes (once: dispatch_uid)."""
-    receivers = {
+    receivers = {  # Django asks receivers to take **kwargs (it checks under DEBUG)
         "server_crashed": (
             server_signals.server_crashed,
-            lambda sender, signal, server, **crash: server_crashed(server, **crash),
+            lambda server, **crash: server_crashed(server, **_details(crash)),
         ),
-        "server_running": (
-            server_signals.server_running,
-            lambda sender, signal, server_id: server_running(server_id),
-        ),
+        "server_running": (server_signals.server_running, lambda server_id, **_: server_running(server_id)),
         "node_offline": (
             node_signals.node_offline,
-            lambda sender, signal, node, reason: node_offline(node, reason=reason),
+            lambda node, reason, **_: node_offline(node, reason=reason),
         ),
-        "node_online": (node_signals.node_online, lambda sender, signal, node: node_online(node)),
+        "node_online": (node_signals.node_online, lambda node, **_: node_online(node)),
     }
     for name, (signal, receiver) in receivers.items():
         signal.connect(receiver, weak=False, dispatch_uid=f"alerts.events.{name}")
+
+
+def _details(sent: dict) -> dict:
+    """What a signal sent, without the arguments every signal carries."""
+    return {key: value for key, value in sent.items() if key not in ("sender", "signal")}
