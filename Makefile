@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TESTENV_FILE ?= /var/lib/hearth-testenv/env
 
-.PHONY: run test testenv venv image lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts clean
+.PHONY: run test testenv venv image prod-check lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts clean
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/ensure-python.sh $(PYTHON) $(VENV)
@@ -33,6 +33,11 @@ testenv:
 # The production image hearth:latest (scripts/image.sh says where its base and packages come from).
 image: venv
 	@bash scripts/image.sh
+
+# The production path end to end: images of the previous and this commit, the compose stack behind its
+# TLS proxy, a remote node, an upgrade with a server running, a replica lost (bench/prod_check/).
+prod-check: venv testenv
+	@bash scripts/prod-check.sh $(ARGS)
 
 test: venv testenv
 	@bash scripts/run-tests.sh $(TESTENV_FILE) $(ARGS)

@@ -1,0 +1,21 @@
+import sys
+
+from django.core.management.base import BaseCommand
+
+from config import heartbeat
+
+
+class Command(BaseCommand):
+    help = (
+        "Exit 0 when SERVICE (beat, monitor or sftp) reported liveness to Redis in the last "
+        "HEARTBEAT_TTL_SECONDS (90), else 1: the container health check of docker-compose.yml."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("service", choices=[name for name in heartbeat.SERVICES if name != "worker"])
+
+    def handle(self, *args, service, **options):
+        state = heartbeat.status()[service]
+        self.stdout.write(f"{service}: {state}")
+        if state != "running":
+            sys.exit(1)
