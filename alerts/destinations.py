@@ -8,6 +8,8 @@ from alerts.models import Alert, AlertDelivery, AlertRule, ServerNotification
 D = AlertDelivery
 # Node alerts are the operator's: a server's subscription never receives them (customers never see nodes).
 NOT_FOR_SUBSCRIPTIONS = {"node_offline"}
+# Told to the server's owner by email whatever they subscribed to: their server is about to stop.
+TO_THE_OWNER = {"server_expiring"}
 
 
 def _rule_destinations(rule: AlertRule) -> list[dict]:
@@ -58,6 +60,8 @@ def destinations(alert: Alert, rules) -> list[dict]:
     """Every place `alert` goes: its rules' actions, then its server's enabled subscriptions to its
     type; the same (channel, URL or address) once, the first source winning."""
     found = [d for rule in rules for d in _rule_destinations(rule)]
+    if alert.type in TO_THE_OWNER and alert.server_id and alert.server.owner.email:
+        found.append({"channel": D.Channel.EMAIL, "destination": alert.server.owner.email, "format": "email"})
     if alert.server_id and alert.type not in NOT_FOR_SUBSCRIPTIONS:
         for notification in ServerNotification.objects.filter(server_id=alert.server_id, enabled=True):
             if not notification.events or alert.type in notification.events:

@@ -131,6 +131,36 @@ def node_online(node) -> int:
     return services.resolve(open_alerts, resolution=ONLINE_AGAIN)
 
 
+def server_expiring(server, *, days_left: int) -> Alert | None:
+    """A reminder that `server` expires in `days_left` days (servers.expiry signals each threshold once), to
+    the owner by email, the rules' actions (a billing integration's webhook) and the server's
+    subscriptions. An earlier reminder still open is resolved by this one."""
+    rules = _rules(AlertType.SERVER_EXPIRING, AlertRule.Target.SERVER, server.pk)
+    when = server.expire_at
+    reminded(server, "A later reminder was sent.")
+    return services.raise_alert(
+        type=AlertType.SERVER_EXPIRING,
+        fingerprint=f"{AlertType.SERVER_EXPIRING}:server:{server.pk}:{when.isoformat()}:{days_left}",
+        title=f"{server.name} expires in {days_left} day{'s' if days_left != 1 else ''}",
+        message=(
+            f"{server.name} expires on {when:%Y-%m-%d %H:%M} UTC. Renew it before then to keep it running: "
+            "once it has expired it is suspended."
+        ),
+        severity=services.most_severe((rule.severity for rule in rules), Severity.WARNING),
+        metadata={"expireAt": when.isoformat(), "daysLeft": days_left},
+        server=server,
+        node=server.node,
+        rules=rules,
+        dedupe_seconds=0,
+    )
+
+
+def reminded(server, resolution: str) -> int:
+    """The server's open expiry reminders resolve: it was renewed, it expired, or a later one was sent."""
+    open_alerts = Alert.objects.filter(type=AlertType.SERVER_EXPIRING, server=server, resolved=False)
+    return services.resolve(open_alerts, resolution=resolution)
+
+
 def connect() -> None:
     """Subscribe to the signals of servers and nodes (once: dispatch_uid)."""
     receivers = {  # Django asks receivers to take **kwargs (it checks under DEBUG)
@@ -144,6 +174,14 @@ def connect() -> None:
             lambda node, reason, **_: node_offline(node, reason=reason),
         ),
         "node_online": (node_signals.node_online, lambda node, **_: node_online(node)),
+        "server_expiring": (
+            server_signals.server_expiring,
+            lambda server, days_left, **_: server_expiring(server, days_left=days_left),
+        ),
+        "server_expiry_ended": (
+            server_signals.server_expiry_ended,
+            lambda server, resolution, **_: reminded(server, resolution),
+        ),
     }
     for name, (signal, receiver) in receivers.items():
         signal.connect(receiver, weak=False, dispatch_uid=f"alerts.events.{name}")

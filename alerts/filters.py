@@ -4,8 +4,8 @@ A malformed value is a 400 naming the parameter; an id the caller cannot see sim
 from django.db.models import QuerySet
 
 from alerts.models import AlertType, Severity
-from alerts.selectors import is_uuid
 from config.errors import InvalidInput
+from config.ids import is_uuid
 
 PARAMETERS = ("serverId", "nodeId", "type", "severity", "resolved")
 

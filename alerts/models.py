@@ -11,6 +11,7 @@ class AlertType(models.TextChoices):
     RESOURCE_THRESHOLD = "resource_threshold"
     NODE_OFFLINE = "node_offline"
     SERVER_CRASHED = "server_crashed"
+    SERVER_EXPIRING = "server_expiring"  # a reminder before a server's expiry (servers.expiry)
 
 
 class Severity(models.TextChoices):

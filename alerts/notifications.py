@@ -9,8 +9,8 @@ from accounts.permissions import can
 from alerts import validation
 from alerts.models import ServerNotification
 from alerts.rules import new_secret
-from alerts.selectors import is_uuid
 from config.errors import InvalidInput, NotAllowed, NotFound, Suspended
+from config.ids import is_uuid
 from servers.models import Server
 from servers.selectors import servers_visible_to
 

@@ -4,13 +4,12 @@ Staff holding alert.read or admin.read globally see every alert. Anyone else see
 servers on which they hold alert.read (owners hold it; members when granted), never a node's alerts
 (node_offline, a node rule's threshold) and never another server's: those answer 404 like nothing."""
 
-import uuid
-
 from django.db.models import QuerySet
 
 from accounts.permissions import can, has_permission
 from alerts.models import Alert, AlertType
 from config.errors import NotAllowed, NotFound
+from config.ids import is_uuid
 from servers.selectors import servers_visible_to
 
 
@@ -64,11 +63,3 @@ def resolvable_by(user, alerts: QuerySet) -> QuerySet:
     if has_permission(user, "alert.resolve"):
         return alerts
     return alerts.filter(server_id__in=alert_servers(user, "alert.resolve"))
-
-
-def is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

@@ -27,7 +27,8 @@ MAX_DURATION = 86_400
 MAX_ACTIONS = 10
 MAX_RECIPIENTS = 10
 MAX_DEDUPE = 7 * 86_400
-SERVER_EVENTS = (AlertType.RESOURCE_THRESHOLD, AlertType.SERVER_CRASHED)  # what a server can raise
+# What a server raises (its notifications may subscribe to these).
+SERVER_EVENTS = (AlertType.RESOURCE_THRESHOLD, AlertType.SERVER_CRASHED, AlertType.SERVER_EXPIRING)
 
 RULE_FIELDS = (
     "name",
@@ -226,8 +227,8 @@ def rule(data: dict, instance: AlertRule | None = None) -> dict:
     type_, target = merged["type"], merged["target"]
     if type_ == AlertType.NODE_OFFLINE and target != "node":
         raise InvalidInput({"target": "A node_offline rule watches nodes: target must be node."})
-    if type_ == AlertType.SERVER_CRASHED and target != "server":
-        raise InvalidInput({"target": "A server_crashed rule watches servers: target must be server."})
+    if type_ in (AlertType.SERVER_CRASHED, AlertType.SERVER_EXPIRING) and target != "server":
+        raise InvalidInput({"target": f"A {type_} rule watches servers: target must be server."})
     if "conditions" not in merged:
         if type_ == AlertType.RESOURCE_THRESHOLD:
             raise InvalidInput(

@@ -3,13 +3,12 @@ the server is visible (else NotFound, 404), the user holds the permission on it 
 for anything but reading the list, it is not suspended (Suspended, 423). A backup of another server,
 or a made-up id, is a 404 like a hidden server."""
 
-import uuid
-
 from accounts.permissions import can
 from backups.models import Backup
 from config.errors import NotAllowed, NotFound, Suspended
+from config.ids import is_uuid
 from servers.models import Server
-from servers.selectors import servers_visible_to
+from servers.selectors import visible_server
 
 S = Server.Status
 # Reading what backups exist is allowed while suspended (like the server's own page); the rest is not.
@@ -28,11 +27,7 @@ def check_backup_access(user, server: Server, permission: str) -> None:
 
 def backup_server(user, server_id, permission: str) -> Server:
     """The server `user` may see, with `permission` on its backups (see check_backup_access)."""
-    server = None
-    if _is_uuid(server_id):
-        server = servers_visible_to(user).select_related("node", "template").filter(pk=server_id).first()
-    if server is None:
-        raise NotFound("Server not found.")
+    server = visible_server(user, server_id)
     check_backup_access(user, server, permission)
     return server
 
@@ -40,18 +35,10 @@ def backup_server(user, server_id, permission: str) -> Server:
 def backup_of(server: Server, backup_id) -> Backup:
     """One backup of `server` (NotFound for another server's, or a made-up id)."""
     backup = None
-    if _is_uuid(backup_id):
+    if is_uuid(backup_id):
         backup = (
             Backup.objects.select_related("created_by", "node").filter(pk=backup_id, server=server).first()
         )
     if backup is None:
         raise NotFound("Backup not found.")
     return backup
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

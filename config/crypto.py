@@ -29,3 +29,17 @@ def decrypt(ciphertext: str) -> str:
         return _fernet().decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
         raise ValueError("Cannot decrypt a stored secret: was HEARTH_ENCRYPTION_KEY changed?") from exc
+
+
+class Encrypted:
+    """A model attribute kept encrypted in another field: `password = Encrypted("password_encrypted")`
+    reads the plaintext back and stores what is assigned encrypted."""
+
+    def __init__(self, field: str):
+        self.field = field
+
+    def __get__(self, instance, owner=None):
+        return self if instance is None else decrypt(getattr(instance, self.field))
+
+    def __set__(self, instance, value: str) -> None:
+        setattr(instance, self.field, encrypt(value))

@@ -70,6 +70,13 @@ class IllegalTransition(DomainError):
     default_message = "The resource is in a state that does not allow this action."
 
 
+class Conflict(DomainError):
+    """The name or value is already taken (409), e.g. a database name on its host."""
+
+    status = 409
+    default_message = "It already exists."
+
+
 class Suspended(DomainError):
     """The server is suspended: every action but unsuspend is refused (423)."""
 

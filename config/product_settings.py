@@ -19,7 +19,14 @@ CELERY_BEAT_SCHEDULE = {
     "backups-prune": {"task": "backups.tasks.backups_prune_task", "schedule": 3600.0},
     "alerts-evaluate": {"task": "alerts.tasks.alerts_evaluate_task", "schedule": 30.0},
     "alerts-sweep-deliveries": {"task": "alerts.tasks.alerts_sweep_deliveries_task", "schedule": 120.0},
+    "databases-drop-orphans": {"task": "databases.tasks.databases_drop_orphans_task", "schedule": 600.0},
+    "expiry": {
+        "task": "servers.tasks.expiry_run_task",
+        "schedule": env.float("HEARTH_EXPIRY_CHECK_SECONDS", default=60.0),
+    },
 }
+# Days before a server's expiry when its owner (and the expiry rules' webhooks) are reminded, once each.
+EXPIRY_REMINDER_DAYS = env.list("HEARTH_EXPIRY_REMINDER_DAYS", cast=int, default=[7, 3, 1])
 
 # Schedules: tasks per server, runs kept per task, how late a missed slot still runs as scheduled (later,
 # the catch-up policy decides), how long a step waits for its job.
@@ -27,6 +34,13 @@ SCHEDULE_TASKS_PER_SERVER = env.int("HEARTH_SCHEDULE_TASKS_PER_SERVER", default=
 SCHEDULE_RUNS_KEPT = env.int("HEARTH_SCHEDULE_RUNS_KEPT", default=100)
 SCHEDULE_CATCH_UP_GRACE_SECONDS = env.float("HEARTH_SCHEDULE_CATCH_UP_GRACE_SECONDS", default=60.0)
 SCHEDULE_STEP_TIMEOUT_SECONDS = env.int("HEARTH_SCHEDULE_STEP_TIMEOUT_SECONDS", default=3600)
+
+# Server databases (databases/): how many a server may have unless staff or its plan set it, and how long
+# the panel waits for a database host before answering 503.
+DATABASE_DEFAULT_LIMIT = env.int("HEARTH_DATABASE_DEFAULT_LIMIT", default=2)
+# Allocations (ports) a server may have unless staff or its plan set another number.
+ALLOCATION_DEFAULT_LIMIT = env.int("HEARTH_ALLOCATION_DEFAULT_LIMIT", default=3)
+DATABASE_HOST_TIMEOUT_SECONDS = env.float("HEARTH_DATABASE_HOST_TIMEOUT", default=5.0)
 
 SFTP_BIND = env("HEARTH_SFTP_BIND", default="0.0.0.0:2022")
 # The host customers put in their SFTP client, shown on the Files tab (`host` or `host:port`, when a proxy

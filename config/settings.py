@@ -58,8 +58,10 @@ INSTALLED_APPS = [
     "templates_app",
     "servers",
     "backups",
+    "databases",
     "schedules",
     "alerts",
+    "plans",
     "marketplace",
     "webui",
 ]

@@ -13,6 +13,8 @@ api_patterns = [
     path("", include("nodes.api.urls")),
     path("", include("servers.api.urls")),
     path("", include("backups.api.urls")),
+    path("", include("databases.api.urls")),
+    path("", include("plans.api.urls")),
     path("", include("schedules.api.urls")),
     path("", include("alerts.api.urls")),
     path("health", api_views.HealthView.as_view(), name="health"),

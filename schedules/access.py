@@ -2,10 +2,9 @@
 server and its tasks look like nothing), the user holds the task permission on it (NotAllowed, 403), and
 a change waits while the server is suspended (Suspended, 423; reading stays allowed)."""
 
-import uuid
-
 from accounts.permissions import can
 from config.errors import NotAllowed, NotFound, Suspended
+from config.ids import is_uuid
 from schedules.models import Task
 from servers.models import Server
 from servers.selectors import servers_visible_to
@@ -22,7 +21,7 @@ def check_task_access(user, server: Server, permission: str) -> None:
 
 def task_server(user, server_id, permission: str) -> Server:
     """The server `user` may see, holding `permission` on it (see check_task_access)."""
-    server = servers_visible_to(user).filter(pk=server_id).first() if _is_uuid(server_id) else None
+    server = servers_visible_to(user).filter(pk=server_id).first() if is_uuid(server_id) else None
     if server is None:
         raise NotFound("Server not found.")
     check_task_access(user, server, permission)
@@ -35,7 +34,7 @@ def task_for(user, task_id, permission: str) -> Task:
         Task.objects.select_related("server", "periodic_task__crontab")
         .filter(pk=task_id, server__in=servers_visible_to(user))
         .first()
-        if _is_uuid(task_id)
+        if is_uuid(task_id)
         else None
     )
     if task is None:
@@ -49,11 +48,3 @@ def tasks_readable_by(user, tasks=None):
     tasks = (tasks if tasks is not None else Task.objects.all()).filter(server__in=servers_visible_to(user))
     tasks = tasks.select_related("server").prefetch_related("steps")
     return [task for task in tasks if can(user, "task.read", task.server)]
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

@@ -5,7 +5,6 @@ entries named there (update_or_create by name), so it never touches these."""
 
 import json
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import CrontabSchedule, PeriodicTask
@@ -174,9 +173,9 @@ def task_create(*, server, actor, steps: list, request=None, **fields) -> Task:
     steps = clean_steps(steps)
     require_step_permissions(actor, server, steps)
     with transaction.atomic():
-        Server.objects.select_for_update().filter(pk=server.pk).first()  # creates of one server take turns
-        if Task.objects.filter(server=server).count() >= settings.SCHEDULE_TASKS_PER_SERVER:
-            raise InvalidInput(f"A server has at most {settings.SCHEDULE_TASKS_PER_SERVER} tasks.")
+        current = Server.objects.select_for_update().get(pk=server.pk)  # creates of one server take turns
+        if Task.objects.filter(server=server).count() >= current.schedule_limit:
+            raise InvalidInput(f"This server may have at most {current.schedule_limit} scheduled tasks.")
         task = Task.objects.create(server=server, created_by=actor, last_slot_at=timezone.now(), **fields)
         _write_steps(task, steps)
         _sync_periodic_task(task, reschedule=True)

@@ -249,11 +249,15 @@ ensure_users() {
         mkdir -p "$home"
         chown "$SSH_USER:$SSH_USER" "$home"
     fi
-    local d
+    # The panel's own directories too: tests reach engine 2 both as root (its socket) and as the SSH user,
+    # and one the root side made first (transfers/) would refuse the SSH user's mkdir in it.
+    local d sub
     for d in "$NODE1_DATA_DIR" "$NODE2_DATA_DIR"; do
-        mkdir -p "$d"
-        [ "$(stat -c %U "$d")" = "$SSH_USER" ] || chown "$SSH_USER:$SSH_USER" "$d"
-        chmod 755 "$d"
+        for sub in "" /servers /backups /transfers; do
+            mkdir -p "$d$sub"
+            [ "$(stat -c %U "$d$sub")" = "$SSH_USER" ] || chown "$SSH_USER:$SSH_USER" "$d$sub"
+            chmod 755 "$d$sub"
+        done
     done
 }
 

@@ -30,6 +30,7 @@ from servers.forms import (
 from servers.lifecycle.create import server_create
 from servers.lifecycle.delete import server_delete
 from servers.lifecycle.install import server_install
+from servers.lifecycle.plan import server_extend
 from servers.lifecycle.power import server_kill, server_restart, server_start, server_stop
 from servers.lifecycle.suspension import server_suspend, server_unsuspend
 from servers.lifecycle.update import server_set_restart_policy, server_update
@@ -94,7 +95,7 @@ def _server_action(label: str, permission: str, call):
         if done:
             modeladmin.message_user(request, f"{label}: {done} server(s).", messages.SUCCESS)
 
-    run.__name__ = label.lower()
+    run.__name__ = label.lower().replace(" ", "_")
     return admin.action(description=f"{label} selected servers", permissions=[permission.replace(".", "_")])(
         run
     )
@@ -121,13 +122,16 @@ class ServerAdmin(ServerFilesPage, ServerPages, StaffModelAdmin):
         "disk_usage_mb",
         "primary_port",
         "crash_count",
+        "plan",
+        "expire_at",
     )
-    list_filter = ("status", "node", "template", "restart_policy")
-    list_select_related = ("node", "owner", "template")
+    list_filter = ("status", "node", "template", "plan", "restart_policy")
+    list_select_related = ("node", "owner", "template", "plan")
     search_fields = ("name", "id", "owner__email", "owner__username")
     autocomplete_fields = ("owner",)
     add_fieldsets = (
         (None, {"fields": ("name", "description", "owner", "template")}),
+        ("Plan", {"fields": ("plan", "expire_in_days")}),
         ("Placement", {"fields": ("node", "location", "primary_port", "port_bindings")}),
         ("Image and variables", {"fields": ("docker_image", "environment")}),
         ("Limits", {"fields": LIMITS}),
@@ -142,6 +146,7 @@ class ServerAdmin(ServerFilesPage, ServerPages, StaffModelAdmin):
             "Crashes",
             {"fields": ("restart_policy", "max_crash_count", "crash_count", "last_crash_at")},
         ),
+        ("Plan and expiry", {"fields": ("plan", "expire_at", "expiry_reminders_sent")}),
         ("Suspension", {"fields": ("suspended_at", "suspended_by", "suspension_reason")}),
         (
             "Usage",
@@ -163,6 +168,9 @@ class ServerAdmin(ServerFilesPage, ServerPages, StaffModelAdmin):
         "suspended_at",
         "suspended_by",
         "suspension_reason",
+        "plan",
+        "expire_at",
+        "expiry_reminders_sent",
         "disk_usage_mb",
         "disk_checked_at",
         "cpu_usage",
@@ -179,6 +187,8 @@ class ServerAdmin(ServerFilesPage, ServerPages, StaffModelAdmin):
         _server_action("Suspend", "server.suspend", server_suspend),
         _server_action("Unsuspend", "server.suspend", server_unsuspend),
         _server_action("Reinstall", "server.install", lambda **kw: server_install(reinstall=True, **kw)),
+        _server_action("Extend by 30 days", "server.resources", lambda **kw: server_extend(days=30, **kw)),
+        _server_action("Never expire", "server.resources", lambda **kw: server_extend(never=True, **kw)),
         remove_files_helpers,
     ]
     has_server_start_permission = _holds("server.start")
@@ -188,6 +198,7 @@ class ServerAdmin(ServerFilesPage, ServerPages, StaffModelAdmin):
     has_server_suspend_permission = _holds("server.suspend")
     has_server_install_permission = _holds("server.install")
     has_server_update_permission = _holds("server.update")
+    has_server_resources_permission = _holds("server.resources")
 
     @admin.display(description="Ports")
     def ports(self, server):

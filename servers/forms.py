@@ -4,10 +4,11 @@ from django import forms
 
 from accounts.models import User
 from nodes.models import Location, Node
+from plans.models import Plan
 from servers.models import Server
-from servers.resources import RESOURCE_FIELDS
+from servers.resources import LIMIT_FIELDS, RESOURCE_FIELDS
 
-LIMITS = RESOURCE_FIELDS
+LIMITS = (*RESOURCE_FIELDS, *LIMIT_FIELDS)
 # The service names a field as the API does; the form calls some of them differently.
 SERVICE_TO_FORM = {
     "node_id": "node",
@@ -59,6 +60,14 @@ class ServerCreateForm(forms.ModelForm):
         "missing ones take their defaults.",
     )
     install = forms.BooleanField(required=False, initial=True, help_text="Start the installation right away.")
+    plan = forms.ModelChoiceField(
+        Plan.objects.all(),
+        required=False,
+        help_text="Its limits fill in those left empty below, and it decides when the server expires.",
+    )
+    expire_in_days = forms.IntegerField(
+        min_value=1, required=False, help_text="Days until it expires; empty: the plan's default (or never)."
+    )
 
     class Meta:
         model = Server
@@ -67,6 +76,8 @@ class ServerCreateForm(forms.ModelForm):
             "description",
             "owner",
             "template",
+            "plan",
+            "expire_in_days",
             "node",
             "location",
             "primary_port",
@@ -82,6 +93,10 @@ class ServerCreateForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if "owner" in self.fields:
             self.fields["owner"].queryset = User.objects.filter(is_active=True)
+        for field in LIMITS:  # empty: the plan's value, else the setting's default
+            if field in self.fields:
+                self.fields[field].required = False
+                self.fields[field].initial = None
 
     def clean_environment(self):
         return _variables(self.cleaned_data.get("environment"))
@@ -102,9 +117,12 @@ class ServerCreateForm(forms.ModelForm):
     def service_arguments(self) -> dict:
         """Keyword arguments for servers.lifecycle.create.server_create, as the API passes them."""
         data = dict(self.cleaned_data)
-        for optional in ("node", "location", "primary_port", "port_bindings"):
+        for optional in ("node", "location", "primary_port", "port_bindings", "plan", "expire_in_days"):
             if not data.get(optional):
                 data.pop(optional, None)
+        for field in LIMITS:
+            if data.get(field) is None:
+                data.pop(field, None)
         return data
 
 
@@ -129,6 +147,9 @@ class ServerChangeForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        for field in LIMIT_FIELDS:  # their defaults are callables: no hidden "initial" copy to compare with
+            if field in self.fields:  # a read-only form (Support staff) has none
+                self.fields[field].show_hidden_initial = False
         template = self.instance.template if self.instance.template_id else None
         if template is not None and "docker_image" in self.fields:
             images = sorted({template.docker_image, *(template.docker_images or {}).values()})

@@ -22,6 +22,18 @@ def default_backup_limit() -> int:
     return settings.BACKUP_DEFAULT_LIMIT
 
 
+def default_database_limit() -> int:
+    return settings.DATABASE_DEFAULT_LIMIT
+
+
+def default_allocation_limit() -> int:
+    return settings.ALLOCATION_DEFAULT_LIMIT
+
+
+def default_schedule_limit() -> int:
+    return settings.SCHEDULE_TASKS_PER_SERVER
+
+
 class Server(models.Model):
     """A game server: one container on one node, with its files under <data_dir>/servers/<uuid>/."""
 
@@ -75,8 +87,29 @@ class Server(models.Model):
         default=default_backup_limit,
         help_text="Backups kept at most (HEARTH_BACKUP_DEFAULT_LIMIT unless set).",
     )
-    database_limit = models.PositiveIntegerField(default=1)
-    allocation_limit = models.PositiveIntegerField(default=3)
+    database_limit = models.PositiveIntegerField(
+        default=default_database_limit,
+        help_text="Databases at most (HEARTH_DATABASE_DEFAULT_LIMIT unless set).",
+    )
+    allocation_limit = models.PositiveIntegerField(
+        default=default_allocation_limit,
+        help_text="Allocations (ports) at most (HEARTH_ALLOCATION_DEFAULT_LIMIT unless set).",
+    )
+    schedule_limit = models.PositiveIntegerField(
+        default=default_schedule_limit,
+        help_text="Scheduled tasks at most (HEARTH_SCHEDULE_TASKS_PER_SERVER unless set).",
+    )
+    plan = models.ForeignKey(
+        "plans.Plan", null=True, blank=True, on_delete=models.PROTECT, related_name="servers"
+    )
+    expire_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        db_index=True,
+        help_text="Suspended (reason expired) from then on; empty: never.",
+    )
+    # The reminder thresholds (days before expire_at) already sent for the current expire_at.
+    expiry_reminders_sent = models.JSONField(default=list, blank=True)
 
     container_id = models.CharField(max_length=80, blank=True)
     restart_policy = models.CharField(

@@ -109,7 +109,9 @@ def candidates(location=None):
     from servers.models import Server
 
     nodes = Node.objects.filter(is_online=True, maintenance_mode=False)
-    if location is not None:
+    if isinstance(location, list):  # a plan's locations
+        nodes = nodes.filter(location__in=location)
+    elif location is not None:
         nodes = nodes.filter(location=location)
     on_node = Server.objects.filter(node=OuterRef("pk")).values("node")
     return nodes.annotate(
@@ -140,7 +142,7 @@ def place(*, memory: int, cpu, disk: int, swap: int = 0, location=None, numbers:
         else:
             fitting.append(node)
     if not fitting:
-        where = f" in location '{location.name}'" if location is not None else ""
+        where = _where(location)
         if not refused:
             raise InvalidInput(
                 {"node_id": [f"{NO_CAPACITY}: no node{where} is online and out of maintenance."]}
@@ -159,3 +161,9 @@ def place(*, memory: int, cpu, disk: int, swap: int = 0, location=None, numbers:
         cache.incr("placement:round-robin")
         return fitting[turn % len(fitting)]
     return fitting[0]
+
+
+def _where(location) -> str:
+    if isinstance(location, list):
+        return f" in locations {', '.join(repr(one.name) for one in location)}"
+    return f" in location '{location.name}'" if location is not None else ""

@@ -26,9 +26,19 @@ RESOURCE_FIELDS = (
     "io_weight",
     "pids_limit",
 )
-LIMIT_FIELDS = ("backup_limit", "database_limit", "allocation_limit")
+LIMIT_FIELDS = ("backup_limit", "database_limit", "allocation_limit", "schedule_limit")
 # What a server may use and where it runs: only holders of `server.resources` set these.
-STAFF_ONLY_FIELDS = frozenset({*RESOURCE_FIELDS, *LIMIT_FIELDS, "node_id", "primary_port", "port_bindings"})
+STAFF_ONLY_FIELDS = frozenset(
+    {
+        *RESOURCE_FIELDS,
+        *LIMIT_FIELDS,
+        "node_id",
+        "primary_port",
+        "port_bindings",
+        "expire_in_days",
+        "expire_at",
+    }
+)
 # ...except that a customer sizes their own new server, within the self-service maximums.
 SELF_SIZED = ("allocated_memory_mb", "allocated_cpu_cores", "allocated_disk_mb")
 

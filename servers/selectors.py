@@ -25,6 +25,20 @@ def servers_visible_to(user, servers: QuerySet | None = None) -> QuerySet:
     return servers.filter(Q(owner=user) | Q(members__user=user)).distinct()
 
 
+def visible_server(user, server_id) -> Server:
+    """The server `user` may see, with its node and template; NotFound (404) for a hidden server or a
+    made-up id alike."""
+    from config.errors import NotFound
+    from config.ids import is_uuid
+
+    server = None
+    if is_uuid(server_id):
+        server = servers_visible_to(user).select_related("node", "template").filter(pk=server_id).first()
+    if server is None:
+        raise NotFound("Server not found.")
+    return server
+
+
 def metric_history(*, server: Server, range_name: str) -> list[dict]:
     """Points for a graph over `range_name` (servers.stats.RANGES), downsampled to at most POINTS buckets."""
     from servers.stats import POINTS, RANGES

@@ -10,6 +10,10 @@ them).
 transaction (servers/crash.py), the server's row locked, once the crash and the restart decision are
 recorded. `server_running(server_id=)`: sent in set_status's transaction when the server moves to
 running (the monitor saw it run). Alerts open and resolve their crash alerts on them.
+
+`server_expiring(server=, days_left=)`: sent in the expiry pass's transaction (servers/expiry.py), the
+server's row locked, once per reminder threshold. `server_expiry_ended(server=, resolution=)`: the
+server was extended or has expired, so its reminders are over. Alerts send and resolve the reminders.
 """
 
 from django.dispatch import Signal
@@ -17,3 +21,5 @@ from django.dispatch import Signal
 files_changing = Signal()
 server_crashed = Signal()
 server_running = Signal()
+server_expiring = Signal()
+server_expiry_ended = Signal()

@@ -120,3 +120,10 @@ def server_files_pull_task(server_id: str, job_id: str) -> None:
     from servers.files.pull import server_files_pull_execute
 
     server_files_pull_execute(server_id=server_id, job_id=job_id)
+
+
+@shared_task(ignore_result=True, soft_time_limit=300)
+def expiry_run_task() -> None:
+    from servers.expiry import expiry_run
+
+    expiry_run()

@@ -17,6 +17,8 @@ pytest_plugins = [
     "tests.fixtures.worker",
     "tests.fixtures.browser",
     "tests.fixtures.backups",
+    "tests.fixtures.databases",
+    "tests.fixtures.plans",
 ]
 
 

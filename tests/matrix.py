@@ -9,6 +9,7 @@ parameters, no body). What each caller must get back is not here: it is the lite
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from django.utils import timezone
@@ -625,5 +626,118 @@ CALLS.update(
         ("PATCH", NOTIFICATIONS + "/{notification_id}"): Call(a_notification, {"enabled": False}),
         ("DELETE", NOTIFICATIONS + "/{notification_id}"): Call(a_notification),
         ("POST", NOTIFICATIONS + "/{notification_id}/test"): Call(a_notification),
+    }
+)
+
+
+# ---- databases ---------------------------------------------------------------------------------------
+
+
+def a_database_host(*, down: bool):
+    """The test environment's MariaDB as a host, or a host at a port where nothing listens."""
+    from databases.models import DatabaseHost
+    from tests.fixtures.databases import closed_port, mariadb_login
+
+    login = mariadb_login()
+    port = closed_port() if down else login["port"]
+    host = DatabaseHost(name=f"matrix-{DatabaseHost.objects.count()}", host=login["host"], port=port)
+    host.username, host.password = login["user"], login["password"]
+    host.save()
+    return host
+
+
+def with_database_on_a_down_host(ctx: dict) -> dict:
+    from databases.models import ServerDatabase
+
+    database = ServerDatabase(
+        server_id=ctx["id"], host=a_database_host(down=True), name="s_matrix", username="u"
+    )
+    database.password = "x"
+    database.save()
+    return {**ctx, "database_id": database.pk}
+
+
+def on_a_down_host(ctx: dict) -> dict:
+    return {**ctx, "host_id": a_database_host(down=True).pk}
+
+
+def database_host_body(ctx) -> dict:
+    from tests.fixtures.databases import mariadb_login
+
+    login = mariadb_login()
+    return {"name": f"matrix-new-{ctx['n']}", "host": login["host"], "port": login["port"],
+            "username": login["user"], "password": login["password"]}  # fmt: skip
+
+
+def a_real_database_host(users) -> dict:
+    return {"id": a_database_host(down=False).pk}
+
+
+DATABASES = "/api/servers/{server_id}/databases"
+HOSTS = "/api/admin/database-hosts"
+CALLS.update(
+    {
+        ("POST", DATABASES): Call(
+            on_a_down_host, lambda ctx: {"name": "matrix", "hostId": str(ctx["host_id"])}
+        ),
+        ("GET", f"{DATABASES}/hosts"): Call(on_a_down_host),
+        ("POST", f"{DATABASES}/{{database_id}}/rotate"): Call(with_database_on_a_down_host),
+        ("DELETE", f"{DATABASES}/{{database_id}}"): Call(with_database_on_a_down_host),
+        ("POST", HOSTS): Call(body=database_host_body),
+        ("GET", f"{HOSTS}/{{id}}"): Call(a_real_database_host),
+        ("PUT", f"{HOSTS}/{{id}}"): Call(a_real_database_host, {"maxDatabases": 5}),
+        ("PATCH", f"{HOSTS}/{{id}}"): Call(a_real_database_host, {"maxDatabases": 5}),
+        ("DELETE", f"{HOSTS}/{{id}}"): Call(a_real_database_host),
+        ("POST", f"{HOSTS}/{{id}}/test"): Call(a_real_database_host),
+    }
+)
+
+
+# ---- plans -------------------------------------------------------------------------------------------
+
+
+def a_plan(users) -> dict:
+    from plans.models import Plan
+
+    return {
+        "id": Plan.objects.create(
+            name=f"matrix-{Plan.objects.count()}", memory_mb=512, cpu_cores=1, disk_mb=512
+        ).pk
+    }
+
+
+def a_bundle(users) -> dict:
+    from plans.models import UpgradeBundle
+
+    return {
+        "id": UpgradeBundle.objects.create(name=f"matrix-{UpgradeBundle.objects.count()}", memory_mb=64).pk
+    }
+
+
+def with_bundle(ctx: dict) -> dict:
+    return {**ctx, "bundle_id": a_bundle(ctx)["id"]}
+
+
+def later(ctx) -> dict:
+    return {"expireAt": (timezone.now() + timedelta(days=30)).isoformat()}
+
+
+PLAN_BODY = {"memoryMb": 512, "cpuCores": "1", "diskMb": 512}
+CALLS.update(
+    {
+        ("POST", "/api/servers/{server_id}/extend"): Call(body=later),
+        ("POST", "/api/servers/{server_id}/upgrade"): Call(
+            with_bundle, lambda ctx: {"bundleId": str(ctx["bundle_id"])}
+        ),
+        ("POST", "/api/plans"): Call(body=lambda ctx: {"name": f"made-{ctx['n']}", **PLAN_BODY}),
+        ("GET", "/api/plans/{id}"): Call(a_plan),
+        ("PUT", "/api/plans/{id}"): Call(a_plan, {"priceLabel": "$1"}),
+        ("PATCH", "/api/plans/{id}"): Call(a_plan, {"priceLabel": "$1"}),
+        ("DELETE", "/api/plans/{id}"): Call(a_plan),
+        ("POST", "/api/upgrades"): Call(body=lambda ctx: {"name": f"made-{ctx['n']}", "memoryMb": 64}),
+        ("GET", "/api/upgrades/{id}"): Call(a_bundle),
+        ("PUT", "/api/upgrades/{id}"): Call(a_bundle, {"priceLabel": "$1"}),
+        ("PATCH", "/api/upgrades/{id}"): Call(a_bundle, {"priceLabel": "$1"}),
+        ("DELETE", "/api/upgrades/{id}"): Call(a_bundle),
     }
 )

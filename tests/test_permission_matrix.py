@@ -90,6 +90,17 @@ SERVER_OPERATIONS = {
     ("GET",    "/api/servers/{server_id}/backups/{backup_id}/download"): ("backup.download", 401, 404, 403, 503, 503, 503, 423),
     ("POST",   "/api/servers/{server_id}/backups/{backup_id}/lock"):     ("backup.delete",   401, 404, 403, 200, 200, 200, 423),
     ("POST",   "/api/servers/{server_id}/backups/{backup_id}/unlock"):   ("backup.delete",   401, 404, 403, 200, 200, 200, 423),
+    # A server's plan-side changes are staff's or a billing integration's (server.resources); extending a
+    # suspended server is how an expired one comes back.
+    ("POST",   "/api/servers/{server_id}/extend"):              ("server.resources", 401, 404, 403, 403, 403, 200, 200),
+    ("POST",   "/api/servers/{server_id}/upgrade"):             ("server.resources", 401, 404, 403, 403, 403, 200, 423),
+    # Databases on a host that is down (tests/matrix.py): what needs the host is 503 once allowed (the
+    # 201s and 200s against the real MariaDB are in tests/databases/).
+    ("GET",    "/api/servers/{server_id}/databases"):           ("database.read",    401, 404, 403, 200, 200, 200, 200),
+    ("POST",   "/api/servers/{server_id}/databases"):           ("database.create",  401, 404, 403, 503, 503, 503, 423),
+    ("GET",    "/api/servers/{server_id}/databases/hosts"):     ("database.create",  401, 404, 403, 200, 200, 200, 423),
+    ("POST",   "/api/servers/{server_id}/databases/{database_id}/rotate"): ("database.rotate", 401, 404, 403, 503, 503, 503, 423),
+    ("DELETE", "/api/servers/{server_id}/databases/{database_id}"):        ("database.delete", 401, 404, 403, 503, 503, 503, 423),
     # Scheduled tasks: a server's, though under /api/tasks (the list filtered by serverId). Reading them
     # is not blocked by a suspension; changing or running them is.
     ("GET",    "/api/tasks"):                                   ("task.read",        401, 404, 403, 200, 200, 200, 200),
@@ -189,6 +200,27 @@ GLOBAL_OPERATIONS = {
     ("DELETE", "/api/alert-rules/{rule_id}"):                  ("admin.write",      401, 403, 200, 200),
     ("POST",   "/api/alert-rules/{rule_id}/test"):             ("admin.write",      401, 403, SENT, SENT),
     ("POST",   "/api/alert-rules/{rule_id}/rotate-secret"):    ("admin.write",      401, 403, 200, 200),
+    # Plans and upgrade bundles: everyone signed in sees what is offered; staff change them.
+    ("GET",    "/api/plans"):                                  (None,               401, 200, 200, 200),
+    ("POST",   "/api/plans"):                                  ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/plans/{id}"):                             (None,               401, 200, 200, 200),
+    ("PUT",    "/api/plans/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/plans/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/plans/{id}"):                             ("admin.write",      401, 403, 200, 200),
+    ("GET",    "/api/upgrades"):                               (None,               401, 200, 200, 200),
+    ("POST",   "/api/upgrades"):                               ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/upgrades/{id}"):                          (None,               401, 200, 200, 200),
+    ("PUT",    "/api/upgrades/{id}"):                          ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/upgrades/{id}"):                          ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/upgrades/{id}"):                          ("admin.write",      401, 403, 200, 200),
+    # Database hosts on the real MariaDB: the panel logs in before it saves or tests one.
+    ("GET",    "/api/admin/database-hosts"):                   ("admin.read",       401, 403, 200, 200),
+    ("POST",   "/api/admin/database-hosts"):                   ("admin.write",      401, 403, 201, 201),
+    ("GET",    "/api/admin/database-hosts/{id}"):              ("admin.read",       401, 403, 200, 200),
+    ("PUT",    "/api/admin/database-hosts/{id}"):              ("admin.write",      401, 403, 200, 200),
+    ("PATCH",  "/api/admin/database-hosts/{id}"):              ("admin.write",      401, 403, 200, 200),
+    ("DELETE", "/api/admin/database-hosts/{id}"):              ("admin.write",      401, 403, 200, 200),
+    ("POST",   "/api/admin/database-hosts/{id}/test"):         ("admin.write",      401, 403, 200, 200),
 }
 
 # Public operations (the body, or the token in the path, is the credential): what an anonymous caller gets.

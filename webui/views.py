@@ -20,6 +20,7 @@ from accounts.permissions import can
 from config.addresses import client_address
 from config.api.throttling import charge, too_many_attempts
 from config.errors import DomainError, InvalidInput
+from config.ids import is_uuid
 from servers import features as server_features
 from servers.models import Server
 from servers.states import ALLOWED_FROM
@@ -173,8 +174,31 @@ def server_list(request):
             "page": page,
             "rows": rows,
             "page_data": {"live": [str(row["server"].pk) for row in rows if row["live"]]},
+            "may_create": can(request.user, "server.create"),
         },
     )
+
+
+@signed_in
+@ensure_csrf_cookie
+def server_new(request):
+    """A server of one's own: a template, then one of the plans offered for it (or, where the panel
+    offers none, a size within the self-service maximums) and where it runs. The API decides."""
+    from plans import selection
+    from templates_app.models import Template
+
+    if not can(request.user, "server.create"):
+        return _page(request, "webui/not_found.html", status=404)
+    page_data = {
+        "plansOffered": selection.offered().exists(),
+        "maximums": {
+            "memoryMb": settings.SELF_SERVICE_MAX_MEMORY_MB,
+            "cpuCores": settings.SELF_SERVICE_MAX_CPU_CORES,
+            "diskMb": settings.SELF_SERVICE_MAX_DISK_MB,
+        },
+    }
+    templates = Template.objects.order_by("name").only("id", "name", "description")
+    return _page(request, "webui/server_new.html", {"templates": templates, "page_data": page_data})
 
 
 @signed_in
@@ -182,7 +206,7 @@ def server_list(request):
 def server_detail(request, server_id):
     server = (
         Server.objects.visible_to(request.user)
-        .select_related("node", "template")
+        .select_related("node", "template", "plan")
         .prefetch_related("allocations", "members")
         .filter(pk=server_id)
         .first()
@@ -206,6 +230,9 @@ def server_detail(request, server_id):
     tasks_may = {
         verb: can(user, f"task.{verb}", server) for verb in ("read", "create", "update", "delete", "execute")
     }
+    databases_may = {
+        verb: can(user, f"database.{verb}", server) for verb in ("read", "create", "rotate", "delete")
+    }
     notify_may = can(user, "alert.subscribe", server)  # the Notifications tab (alerts/notifications.py)
     page_data = {
         "serverId": str(server.pk),
@@ -219,6 +246,7 @@ def server_detail(request, server_id):
         "files": _files_page_data(request, server, files_may),
         "backups": {"may": backups_may, "serverName": server.name} if backups_may["read"] else {},
         "tasks": {"may": tasks_may},
+        "databases": {"may": databases_may, "limit": server.database_limit},
         "notifications": {"may": notify_may, "suspended": server.status == Server.Status.SUSPENDED},
         "features": server_features.page_data(user, server) if may["logs"] else None,
     }
@@ -244,6 +272,7 @@ def server_detail(request, server_id):
             "backups_may": backups_may,
             "tasks_may": tasks_may,
             "notify_may": notify_may,
+            "databases_may": databases_may,
             "buttons": buttons,
             "page_data": page_data,
         },
@@ -280,9 +309,7 @@ def ssh_keys(request):
     if request.method == "POST":
         try:
             if key_id := request.POST.get("delete"):
-                key = (
-                    SSHKey.objects.filter(user=request.user, pk=key_id).first() if _is_uuid(key_id) else None
-                )
+                key = SSHKey.objects.filter(user=request.user, pk=key_id).first() if is_uuid(key_id) else None
                 if key is not None:
                     ssh_key_delete(key=key, actor=request.user, request=request)
             else:
@@ -304,13 +331,3 @@ def ssh_keys(request):
 
     context.update(keys=SSHKey.objects.filter(user=request.user), sftp_port=bind_address()[1])
     return _page(request, "webui/ssh_keys.html", context, status=400 if context["error"] else 200)
-
-
-def _is_uuid(value: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

@@ -144,7 +144,9 @@ class RuleWriteSerializer(serializers.Serializer):
     """The body of POST/PUT/PATCH /api/alert-rules (checked by alerts.validation; for the schema)."""
 
     name = serializers.CharField(max_length=100)
-    type = serializers.ChoiceField(["resource_threshold", "node_offline", "server_crashed"])
+    type = serializers.ChoiceField(
+        ["resource_threshold", "node_offline", "server_crashed", "server_expiring"]
+    )
     target = serializers.ChoiceField(["server", "node"])
     target_id = serializers.CharField(required=False, help_text="A server's or node's id, or * (default)")
     conditions = serializers.JSONField(
@@ -201,7 +203,7 @@ class NotificationWriteSerializer(serializers.Serializer):
     email = serializers.CharField(required=False)
     format = serializers.ChoiceField(["auto", "discord", "slack", "json"], required=False)
     events = serializers.ListField(
-        child=serializers.ChoiceField(["resource_threshold", "server_crashed"]),
+        child=serializers.ChoiceField(["resource_threshold", "server_crashed", "server_expiring"]),
         required=False,
         help_text="Alert types sent here; empty means all",
     )

@@ -54,17 +54,22 @@ class ContainerIO:
         items = (ContainerEvent.from_engine(event, now=time.time()) for event in events)
         return Stream(items, events_response(events))
 
-    def follow_logs(self, container: str, since: float | str, *, timestamps: bool = False) -> Stream:
+    def follow_logs(
+        self, container: str, since: float | str, *, timestamps: bool = False, until: str | None = None
+    ) -> Stream:
         """A container's stdout and stderr from `since` on (unix seconds; a string keeps nanoseconds
-        exact, as "1764000000.123456789"), as written: lists of (1 or 2, payload). With `timestamps`,
-        each payload starts with the engine's RFC 3339 time of that output and a space."""
+        exact, as "1764000000.123456789"), as written: lists of (1 or 2, payload); followed while it
+        runs, or, with `until`, only what the log holds before that time. With `timestamps`, each
+        payload starts with the engine's RFC 3339 time of that output and a space."""
         params = {
             "stdout": 1,
             "stderr": 1,
-            "follow": 1,
+            "follow": int(until is None),
             "since": since if isinstance(since, str) else f"{since:.6f}",
             "timestamps": int(timestamps),
         }
+        if until is not None:
+            params["until"] = until
         with self.guard("following the console", container=container):
             response = logs_response(self._api, container, params)
         return Stream(_demultiplex(response), response)

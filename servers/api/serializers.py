@@ -18,6 +18,7 @@ class ServerSerializer(serializers.ModelSerializer):
     node_id = serializers.UUIDField(read_only=True)
     template_id = serializers.UUIDField(read_only=True)
     owner_id = serializers.UUIDField(read_only=True)
+    plan_id = serializers.UUIDField(read_only=True, allow_null=True)
     primary_port = serializers.SerializerMethodField(help_text="The primary allocation's container port.")
     primary_host_port = serializers.SerializerMethodField(help_text="Where players connect on the node.")
     container_name = serializers.CharField(read_only=True)
@@ -49,6 +50,8 @@ class ServerSerializer(serializers.ModelSerializer):
             "memory_usage_mb",
             "disk_usage_mb",
             "suspended_at",
+            "plan_id",
+            "expire_at",
             "installed_at",
             "created_at",
             "updated_at",
@@ -91,6 +94,7 @@ class ServerDetailSerializer(ServerSerializer):
             "backup_limit",
             "database_limit",
             "allocation_limit",
+            "schedule_limit",
             "allocations",
         ]
 
@@ -140,6 +144,7 @@ class LimitFields(serializers.Serializer):
     backup_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     database_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
     allocation_limit = serializers.IntegerField(min_value=1, max_value=1000, required=False)
+    schedule_limit = serializers.IntegerField(min_value=0, max_value=1000, required=False)
 
 
 class ServerCreateSerializer(LimitFields, StrictSerializer):
@@ -164,6 +169,12 @@ class ServerCreateSerializer(LimitFields, StrictSerializer):
     environment = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
     docker_image = serializers.CharField(required=False, allow_blank=True, default="", max_length=255)
     install = serializers.BooleanField(default=False, help_text="Start the installation right away.")
+    plan_id = serializers.UUIDField(
+        required=False, help_text="Required of customers while plans are offered (GET /api/plans)."
+    )
+    expire_in_days = serializers.IntegerField(
+        min_value=1, max_value=36500, required=False, help_text="Staff only; else the plan's default."
+    )
 
     def validate_port_bindings(self, value):
         for key in value:

@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from servers.api import admin_views, files_archive_views, files_transfer_views, files_views, views
+from servers.api import admin_views, files_archive_views, files_transfer_views, files_views, plan_views, views
 
 router = SimpleRouter(trailing_slash=False)
 router.register("servers", views.ServerViewSet, basename="server")
@@ -9,6 +9,8 @@ router.register("servers", views.ServerViewSet, basename="server")
 urlpatterns = [
     path("admin/stats", admin_views.AdminStatsView.as_view(), name="admin-stats"),
     path("admin/servers", admin_views.AdminServerListView.as_view(), name="admin-servers"),
+    path("servers/<uuid:server_id>/upgrade", plan_views.ServerUpgradeView.as_view(), name="server-upgrade"),
+    path("servers/<uuid:server_id>/extend", plan_views.ServerExtendView.as_view(), name="server-extend"),
     *router.urls,
 ]
 

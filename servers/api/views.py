@@ -9,6 +9,7 @@ from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
 from nodes.models import Location, Node
+from plans.models import Plan
 from servers import members, ports, resources
 from servers.api import serializers as s
 from servers.features import server_accept_eula
@@ -31,6 +32,12 @@ def _with_details(servers):
     return servers.select_related("node", "template").prefetch_related(
         "allocations", Prefetch("members", queryset=ServerMember.objects.all())
     )
+
+
+def server_detail(server) -> dict:
+    """The server's detail as the API answers it after a change. Not restricted to what the caller sees:
+    staff creating for someone else get the answer too."""
+    return s.ServerDetailSerializer(_with_details(Server.objects).get(pk=server.pk)).data
 
 
 @extend_schema(tags=["servers"])
@@ -60,8 +67,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return data.validated_data
 
     def _detail(self, server) -> dict:
-        # Not restricted to what the caller sees: staff creating for someone else get the answer too.
-        return s.ServerDetailSerializer(_with_details(Server.objects).get(pk=server.pk)).data
+        return server_detail(server)
 
     @extend_schema(request=s.ServerCreateSerializer, responses={201: s.ServerDetailSerializer})
     def create(self, request):
@@ -79,6 +85,10 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
             or fields.get("location", True) is None
         ):
             raise exceptions.NotFound("Template or node not found")
+        if "plan_id" in fields:
+            fields["plan"] = Plan.objects.filter(pk=fields.pop("plan_id")).first()
+            if fields["plan"] is None:
+                raise exceptions.ValidationError({"plan_id": ["No plan with this id."]})
         owner_id = fields.pop("owner_id", None)
         if owner_id:
             require(request.user, "admin.write")

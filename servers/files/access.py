@@ -2,16 +2,15 @@
 gateway): the server is visible (else NotFound, 404), the user holds the permission on it (NotAllowed,
 403), it is not suspended (Suspended, 423) and its files are not being replaced (IllegalTransition, 409)."""
 
-import uuid
 from datetime import timedelta
 
 from django.utils import timezone
 
 from accounts.permissions import can
-from config.errors import IllegalTransition, NotAllowed, NotFound, Suspended
+from config.errors import IllegalTransition, NotAllowed, Suspended
 from servers import jobs
 from servers.models import Job, Server
-from servers.selectors import servers_visible_to
+from servers.selectors import visible_server
 
 S = Server.Status
 # While these run, the server's directory is someone else's: an installer's, a transfer's, a restore's.
@@ -63,20 +62,6 @@ def file_jobs_under_way(server: Server):
 
 def files_server(user, server_id, permission: str) -> Server:
     """The server `user` may see with `permission` on its files (see check_files_access)."""
-    server = (
-        servers_visible_to(user).select_related("node", "template").filter(pk=server_id).first()
-        if _is_uuid(server_id)
-        else None
-    )
-    if server is None:
-        raise NotFound("Server not found.")
+    server = visible_server(user, server_id)
     check_files_access(user, server, permission)
     return server
-
-
-def _is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True

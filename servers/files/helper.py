@@ -3,12 +3,12 @@
 import contextlib
 import logging
 import time
-import uuid
 
 from django.conf import settings
 from django.core.cache import cache
 
 from config.errors import IllegalTransition, NotFound, Suspended, Unavailable
+from config.ids import is_uuid
 from nodes.client import FileSession, FilesHelper, FilesHelperDown, NodeUnavailable, client_for
 from nodes.client.files import HELPER_LABEL
 from nodes.client.files_image import FilesImageMissing
@@ -132,7 +132,7 @@ def helpers_reap(*, now: float | None = None) -> int:
 
 def _reap_node(client, now: float) -> int:
     helpers = {state.labels.get(HELPER_LABEL, ""): state for state in client.files_helpers()}
-    known = Server.objects.filter(pk__in=[i for i in helpers if _is_uuid(i)], node=client.node)
+    known = Server.objects.filter(pk__in=[i for i in helpers if is_uuid(i)], node=client.node)
     removed = 0
     for server_id, status in known.values_list("pk", "status"):
         server_id = str(server_id)
@@ -151,11 +151,3 @@ def _idle(server_id: str, state, now: float) -> bool:
     if used is None:  # the cache forgot (flushed, or a helper older than USED_FOR): since it started
         used = epoch(state.started_at) if state.started_at else 0.0
     return now - used > settings.FILES_HELPER_IDLE_SECONDS
-
-
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        return False
-    return True

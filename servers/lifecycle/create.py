@@ -11,6 +11,7 @@ from accounts.permissions import can
 from config.errors import InvalidInput
 from nodes.models import Allocation, Node
 from nodes.validation import clean_network_mode
+from plans import selection as plans
 from servers import console, placement
 from servers.models import Server
 from servers.resources import (
@@ -87,28 +88,43 @@ def server_create(
     port_bindings: dict | None = None,
     docker_image: str = "",
     install: bool = False,
+    plan=None,
+    expire_in_days: int | None = None,
     request=None,
     **fields,
 ) -> Server:
     """Validate variables, place on a node with room, reserve ports and record the server (status stopped).
 
-    Without `server.resources` the actor is a customer: no node, ports or extra limits of their own
-    choosing, a size within the self-service maximums, placement, and the per-account quota.
+    Without `server.resources` the actor is a customer: no node, ports or limits of their own choosing,
+    and the per-account quota; the server gets its plan's limits (plans.selection), or, where no plan is
+    offered, a size within the self-service maximums. Staff may name a plan too: it fills in the limits
+    they leave out. The plan decides when the server expires unless staff give `expire_in_days`.
     """
     from servers.lifecycle.install import server_install
 
     fields = clean_network_mode(fields)
     chosen = {"node_id": node is not None, "primary_port": primary_port is not None}
     chosen["port_bindings"] = bool(port_bindings)
+    chosen["expire_in_days"] = expire_in_days is not None
     require_resources(
         actor, [f for f in fields if f in STAFF_ONLY_FIELDS] + [f for f, sent in chosen.items() if sent]
     )
     resources = may_set_resources(actor)
-    memory = allocated_memory_mb or settings.SERVER_DEFAULT_MEMORY_MB
-    cpu = Decimal(str(allocated_cpu_cores or settings.SERVER_DEFAULT_CPU_CORES))
-    disk = allocated_disk_mb or settings.SERVER_DEFAULT_DISK_MB
-    swap = fields.get("allocated_swap_mb", 0)
+    sized = {"allocated_memory_mb": allocated_memory_mb, "allocated_cpu_cores": allocated_cpu_cores}
+    sized["allocated_disk_mb"] = allocated_disk_mb
     if not resources:
+        sent = [field for field, value in sized.items() if value is not None]
+        plans.require_choice(plan=plan, template=template, location=location, sized=sent)
+    if plan is not None:  # what staff gave wins (a customer cannot give any: refused above)
+        for field, value in plans.values(plan).items():
+            given = sized if field in sized else fields
+            if given.get(field) is None:
+                given[field] = value
+    memory = sized["allocated_memory_mb"] or settings.SERVER_DEFAULT_MEMORY_MB
+    cpu = Decimal(str(sized["allocated_cpu_cores"] or settings.SERVER_DEFAULT_CPU_CORES))
+    disk = sized["allocated_disk_mb"] or settings.SERVER_DEFAULT_DISK_MB
+    swap = fields.get("allocated_swap_mb", 0)
+    if not resources and plan is None:
         check_self_service(memory=memory, cpu=cpu, disk=disk)
     staff = can(actor, "admin.write")
     values = validate_values(template, environment or {}, editable_only=not staff)
@@ -116,7 +132,7 @@ def server_create(
     if docker_image:
         check_image(actor, template, docker_image)
     bindings = port_bindings or {}
-    allocation_limit = fields.get("allocation_limit", Server._meta.get_field("allocation_limit").default)
+    allocation_limit = fields.get("allocation_limit", settings.ALLOCATION_DEFAULT_LIMIT)
     if 1 + len([h for h in bindings.values() if h != primary_port]) > allocation_limit:
         raise InvalidInput(
             {"port_bindings": [f"This server may have at most {allocation_limit} allocations."]}
@@ -127,7 +143,12 @@ def server_create(
             check_quota(actor)
         if node is None:
             node = placement.place(
-                memory=memory, cpu=cpu, disk=disk, swap=swap, location=location, numbers=resources
+                memory=memory,
+                cpu=cpu,
+                disk=disk,
+                swap=swap,
+                location=plans.locations_for(plan, location),
+                numbers=resources,
             )
         node = Node.objects.select_for_update().get(pk=node.pk)  # one creation at a time per node
         # An explicit node (staff only) may be in maintenance: staff preparing a node test it that way.
@@ -144,10 +165,20 @@ def server_create(
             allocated_memory_mb=memory,
             allocated_cpu_cores=cpu,
             allocated_disk_mb=disk,
+            plan=plan,
+            expire_at=plans.expiry(plan, expire_in_days),
             **fields,
         )
         _claim_allocations(node, server, primary_port, bindings)
-        audit("server.create", actor=actor, request=request, resource=server, serverName=name, node=node.name)
+        audit(
+            "server.create",
+            actor=actor,
+            request=request,
+            resource=server,
+            serverName=name,
+            node=node.name,
+            **({"plan": plan.name} if plan else {}),
+        )
         console.write_on_commit(server.pk, f"Server created on node {node.name} by {actor.username}.")
         if install:
             server_install(server=server, actor=actor, request=request)

@@ -47,9 +47,10 @@ def server_delete_execute(*, server_id, job_id) -> None:
         runtime.destroy(client_for(server.node), server)
     except Exception as exc:
         reason = str(exc) or exc.__class__.__name__
-        set_status(server_id, S.STOPPED, expect={S.STOPPING}, status_reason=f"Delete failed: {reason}")
-        console.write(server_id, f"Delete failed: {reason}. The server was kept; try again.")
-        return jobs.job_failed(job_id, reason)
+        with transaction.atomic():  # the server's status and its job's are seen together
+            jobs.job_failed(job_id, reason)
+            set_status(server_id, S.STOPPED, expect={S.STOPPING}, status_reason=f"Delete failed: {reason}")
+        return console.write(server_id, f"Delete failed: {reason}. The server was kept; try again.")
     files_removed.send(sender=Server, server=server)
     with transaction.atomic():
         server.allocations.update(server=None, is_primary=False, container_port=None)

@@ -70,11 +70,13 @@ def server_install_execute(*, server_id, job_id) -> None:
     except Exception as exc:
         reason = str(exc) or exc.__class__.__name__
         logger.warning("Install of %s failed: %s", server_id, reason)
-        set_status(server_id, S.INSTALL_FAILED, expect={S.INSTALLING}, status_reason=reason)
-        console.write(server_id, f"Installation failed: {reason}")
+        with transaction.atomic():  # the server's status and its job's are seen together
+            jobs.job_log(job_id, lines)
+            jobs.job_failed(job_id, reason)
+            set_status(server_id, S.INSTALL_FAILED, expect={S.INSTALLING}, status_reason=reason)
+        return console.write(server_id, f"Installation failed: {reason}")
+    with transaction.atomic():
         jobs.job_log(job_id, lines)
-        return jobs.job_failed(job_id, reason)
-    set_status(server_id, S.STOPPED, expect={S.INSTALLING}, installed_at=timezone.now(), status_reason="")
+        jobs.job_succeeded(job_id)
+        set_status(server_id, S.STOPPED, expect={S.INSTALLING}, installed_at=timezone.now(), status_reason="")
     console.write(server_id, "Installation complete. The server can be started.")
-    jobs.job_log(job_id, lines)
-    jobs.job_succeeded(job_id)

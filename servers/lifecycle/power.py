@@ -139,7 +139,8 @@ def server_power_execute(*, server_id, action: str, timeout: int | None = None, 
         elif action == "kill":
             runtime.kill(client, server)
             # A suspension's kill leaves the server suspended: only unsuspend ends a suspension.
-            set_status(server_id, S.STOPPED, expect={S.STOPPING, S.RUNNING, S.STARTING})
+            # From stopping only: a start asked for once the monitor saw the exit is newer than this.
+            set_status(server_id, S.STOPPED, expect={S.STOPPING})
             console.write(server_id, "Server killed.")
     except Exception as exc:
         reason = str(exc) or exc.__class__.__name__

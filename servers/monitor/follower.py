@@ -14,7 +14,7 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from config import metrics
-from nodes.dockertime import as_since, since_ns, stamp_ns
+from nodes.dockertime import as_since, nanos, since_ns, stamp_ns
 from servers import console
 from servers.models import Server
 from servers.monitor.output import Throttle, cut, read_cursor, save_cursor
@@ -32,6 +32,11 @@ STREAMS = {1: "stdout", 2: "stderr"}  # Docker's frame header → our stream nam
 # to another node (or recreated) stops taking this container's lines within this, even from a node that
 # keeps the old container running and streaming while it claims it stopped.
 RECHECK_SECONDS = 1.0
+LATE_OUTPUT_SECONDS = 0.5  # after a run's stream ends, when its log is read once more (see _late)
+# How long after the run's end its last lines can be stamped: the engine stamps a line when it copies it,
+# and on a busy node that copy lags the exit (by more than 50 ms, seen in the suite).
+LATE_OUTPUT_MARGIN_NS = 5_000_000_000
+NEXT_RUN_EARLY_NS = 100_000_000  # a run's first lines are stamped a few ms before its StartedAt
 
 
 def _ready_matcher(template):
@@ -53,6 +58,7 @@ class OutputFollower(threading.Thread):
         self.pending: collections.deque = collections.deque()
         self.arrived = threading.Event()
         self.output = None  # the log stream, closed when the container stops being this server's
+        self.closed = False  # this follower is done: its reader opens no more streams
         self.checked_at = time.monotonic()  # it was the server's own when the follower was made
 
     def still_ours(self) -> bool:
@@ -111,6 +117,7 @@ class OutputFollower(threading.Thread):
         finally:
             if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
                 del self.watcher.followers[self.server_id]
+            self.closed = True
             if self.output is not None:  # ends the reader too, when we stopped before the container did
                 with contextlib.suppress(Exception):
                     self.output.close()
@@ -125,32 +132,74 @@ class OutputFollower(threading.Thread):
         limit = settings.CONSOLE_MAX_LINE_CHARS
         partial, last_ns = {1: "", 2: ""}, 0
         recorded = read_cursor(self.server_id, self.container_id)
-        output = None
         try:
             since = max(self.since, as_since(recorded + 1), key=since_ns) if recorded else self.since
-            output = self.output = self.watcher.client.follow_logs(self.container_id, since, timestamps=True)
-            self.watcher.streams.add(output)
-            for frames in output:
-                for kind, stamped in frames:
-                    stamp, _, payload = stamped.partition(b" ")  # each frame: "<RFC 3339 ns time> <output>"
-                    last_ns = stamp_ns(stamp)
-                    if last_ns <= recorded:  # an earlier reader of this container recorded it
-                        continue
-                    *complete, rest = (partial.get(kind, "") + payload.decode(errors="replace")).split("\n")
-                    if len(rest) > limit:  # a line without end: emit what we have
-                        complete, rest = [*complete, rest], ""
-                    partial[kind] = rest
-                    self.pending.extend((STREAMS.get(kind, "stdout"), text, last_ns) for text in complete)
-                self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
-                self.arrived.set()
-                if self.watcher.stopping.is_set():
-                    break
+
+            def after_the_last_line() -> str:  # where the late read goes on from
+                read = max(last_ns, recorded)
+                return as_since(read + 1) if read else since
+
+            reads = [self._followed(since), self._late(after_the_last_line)]
+            for chunks in reads:
+                for frames in chunks:
+                    for kind, stamped in frames:
+                        stamp, _, payload = stamped.partition(b" ")  # "<RFC 3339 ns time> <output>"
+                        last_ns = stamp_ns(stamp)
+                        if last_ns <= recorded:  # an earlier reader of this container recorded it
+                            continue
+                        text = partial.get(kind, "") + payload.decode(errors="replace")
+                        *complete, rest = text.split("\n")
+                        if len(rest) > limit:  # a line without end: emit what we have
+                            complete, rest = [*complete, rest], ""
+                        partial[kind] = rest
+                        self.pending.extend((STREAMS.get(kind, "stdout"), line, last_ns) for line in complete)
+                    self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
+                    self.arrived.set()
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
-            self.watcher.streams.discard(output)
-            if output is not None:  # now, not at garbage collection: each open stream holds a connection
-                output.close()
             self.pending.extend((STREAMS[kind], rest, last_ns) for kind, rest in partial.items() if rest)
             self.pending.append(None)
             self.arrived.set()
+
+    def _followed(self, since: str, until: str | None = None):
+        """The container's log from `since` in chunks of frames: followed while it runs, or up to `until`."""
+        output = self.output = self.watcher.client.follow_logs(
+            self.container_id, since, timestamps=True, until=until
+        )
+        self.watcher.streams.add(output)
+        try:
+            for frames in output:
+                yield frames
+                if self.watcher.stopping.is_set():
+                    return
+        finally:
+            self.watcher.streams.discard(output)
+            output.close()  # now, not at garbage collection: each open stream holds a connection
+
+    def _late(self, since):
+        """What the run printed last and its log got only after the stream ended: the engine copies a
+        run's output into its log after the exit, so a reader that reached the end at the exit can miss
+        a line written just before it (a game that prints one line and quits, on a busy node). Read once
+        more, LATE_OUTPUT_SECONDS later, from `since()` to a little after the run's end; the next run's
+        lines, when it started meanwhile, are its own follower's and are left out."""
+        if self.watcher.stopping.wait(LATE_OUTPUT_SECONDS) or self.closed:
+            return
+        state = self.watcher.client.container_state(self.container_id)
+        if state is None:
+            return
+        same_run = nanos(state.started_at) == self.run_started
+        if same_run and state.running:  # the stream dropped, not the run: the watcher reconnects
+            return
+        ended = nanos(state.finished_at) if same_run else self.run_started  # started again: cut below
+        chunks = list(self._followed(since(), as_since(ended + LATE_OUTPUT_MARGIN_NS)))
+        # Checked after the read: a run that began during it wrote from a few ms before its StartedAt on.
+        state = self.watcher.client.container_state(self.container_id)
+        next_run = nanos(state.started_at) if state is not None else 0
+        if next_run and next_run != self.run_started:
+            cut = next_run - NEXT_RUN_EARLY_NS
+            chunks = [
+                [frame for frame in frames if stamp_ns(frame[1].partition(b" ")[0]) < cut]
+                for frames in chunks
+            ]
+        yield from (frames for frames in chunks if frames)

@@ -164,7 +164,7 @@ def test_the_stats_count_what_the_caller_sees(client_for, customer, admin, world
         "data": {
             "total": 2,
             "unresolved": 1,
-            "byType": {"resource_threshold": 1, "node_offline": 0, "server_crashed": 1},
+            "byType": {"resource_threshold": 1, "node_offline": 0, "server_crashed": 1, "server_expiring": 0},
             "bySeverity": {"info": 0, "warning": 1, "critical": 1},
         },
     }

@@ -310,3 +310,23 @@ def test_transfer_delivered_twice_moves_once(client_for, admin, installed, game_
     assert Job.objects.get(pk=job.pk).finished_at == job.finished_at
     assert containers(installed, engine=1) == [] and len(containers(installed, engine=2)) == 1
     assert Server.objects.get(pk=installed.pk).updated_at == before["updated_at"]
+
+
+def test_a_kill_that_ends_after_a_newer_start_leaves_the_start_alone(running, monkeypatch):
+    """The killed container's exit can reach the monitor (stopped) and a new start be asked for
+    (starting) before the kill task records its own end: that end must not undo the start."""
+    from servers import runtime
+    from servers.lifecycle import power
+
+    kill = runtime.kill
+
+    def kill_then_a_start_arrives(client, server):
+        kill(client, server)
+        wait_status(server, S.STOPPED)  # the monitor saw the exit
+        Server.objects.filter(pk=server.pk).update(status=S.STARTING)  # as a start request does
+
+    monkeypatch.setattr(runtime, "kill", kill_then_a_start_arrives)
+    Server.objects.filter(pk=running.pk).update(status=S.STOPPING)  # as the kill request does
+    power.server_power_execute(server_id=running.pk, action="kill")
+    running.refresh_from_db()
+    assert running.status == S.STARTING

@@ -21,12 +21,8 @@
   var loaded = false;
   var restoring = null; // {job, name} while a restore we started runs
 
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
+  var el = Hearth.el;
+  var button = Hearth.button;
 
   function notify(text, ok) {
     notice.textContent = text;
@@ -100,13 +96,6 @@
     return tr;
   }
 
-  function button(label, className, onClick) {
-    var b = el("button", "button button-small" + (className ? " " + className : ""), label);
-    b.type = "button";
-    b.addEventListener("click", onClick);
-    return b;
-  }
-
   function actions(backup) {
     var td = el("td", "col-actions backup-actions");
     var done = backup.status === "completed";
@@ -175,27 +164,7 @@
 
   // --- confirmations: restore and delete ------------------------------------------------------------
 
-  var dialog = document.getElementById("backups-dialog");
-  var dialogForm = document.getElementById("backups-dialog-form");
-  var pending = null;
-
-  function ask(title, text, okLabel, then) {
-    document.getElementById("backups-dialog-title").textContent = title;
-    document.getElementById("backups-dialog-message").textContent = text;
-    document.getElementById("backups-dialog-ok").textContent = okLabel;
-    pending = then;
-    dialog.showModal();
-  }
-
-  dialogForm.addEventListener("submit", function () {
-    var then = pending;
-    pending = null;
-    if (then) then();
-  });
-  document.getElementById("backups-dialog-cancel").addEventListener("click", function () {
-    pending = null;
-    dialog.close();
-  });
+  var ask = Hearth.confirmation("backups");
 
   function confirmRestore(backup) {
     ask(

@@ -381,39 +381,10 @@
 
   // --- SFTP login, to copy ------------------------------------------------------------------------
 
-  function copyText(text, button) {
-    function done() {
-      var label = button.textContent;
-      button.textContent = "Copied";
-      setTimeout(function () { button.textContent = label; }, 1500);
-    }
-    if (navigator.clipboard && window.isSecureContext) {
-      navigator.clipboard.writeText(text).then(done, function () { fallbackCopy(text) && done(); });
-    } else if (fallbackCopy(text)) {
-      done();
-    }
-  }
-
-  function fallbackCopy(text) {
-    // Plain http outside localhost has no Clipboard API: copy through a selected, off-screen field.
-    var area = el("textarea", "visually-hidden");
-    area.value = text;
-    document.body.appendChild(area);
-    area.select();
-    var copied = false;
-    try {
-      copied = document.execCommand("copy");
-    } catch (err) {
-      copied = false;
-    }
-    area.remove();
-    if (!copied) files.notify("Copy it by hand: " + text);
-    return copied;
-  }
-
   Array.prototype.forEach.call(panel.querySelectorAll("button[data-copy]"), function (button) {
     button.addEventListener("click", function () {
-      copyText(document.getElementById(button.dataset.copy).textContent.trim(), button);
+      var text = document.getElementById(button.dataset.copy).textContent.trim();
+      Hearth.copy(text, button, function () { files.notify("Copy it by hand: " + text); });
     });
   });
 

@@ -147,4 +147,73 @@ window.Hearth = window.Hearth || {};
     clearTimeout(noticeTimer);
     noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
   };
+
+  /* Copy `text` to the clipboard and say so on `button` for a moment; `unable(text)` when the browser
+     will not (plain http outside localhost has no Clipboard API: a selected, off-screen field first). */
+  Hearth.copy = function (text, button, unable) {
+    function done() {
+      var label = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = label; }, 1500);
+    }
+    function fallback() {
+      var area = document.createElement("textarea");
+      area.className = "visually-hidden";
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      var copied = false;
+      try {
+        copied = document.execCommand("copy");
+      } catch (err) {
+        copied = false;
+      }
+      area.remove();
+      if (!copied) unable(text);
+      return copied;
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, function () { fallback() && done(); });
+    } else if (fallback()) {
+      done();
+    }
+  };
+
+  /* An element with a class and a text (set as text, never as markup). */
+  Hearth.el = function (tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+
+  Hearth.button = function (label, className, onClick) {
+    var b = Hearth.el("button", "button button-small" + (className ? " " + className : ""), label);
+    b.type = "button";
+    b.addEventListener("click", onClick);
+    return b;
+  };
+
+  /* A tab's confirmation dialog (#<prefix>-dialog, its -form, -title, -message, -ok and -cancel): returns
+     ask(title, text, okLabel, then), which shows it and runs `then` once confirmed. */
+  Hearth.confirmation = function (prefix) {
+    var dialog = document.getElementById(prefix + "-dialog");
+    var pending = null;
+    document.getElementById(prefix + "-dialog-form").addEventListener("submit", function () {
+      var then = pending;
+      pending = null;
+      if (then) then();
+    });
+    document.getElementById(prefix + "-dialog-cancel").addEventListener("click", function () {
+      pending = null;
+      dialog.close();
+    });
+    return function ask(title, text, okLabel, then) {
+      document.getElementById(prefix + "-dialog-title").textContent = title;
+      document.getElementById(prefix + "-dialog-message").textContent = text;
+      document.getElementById(prefix + "-dialog-ok").textContent = okLabel;
+      pending = then;
+      dialog.showModal();
+    };
+  };
 })(window.Hearth);

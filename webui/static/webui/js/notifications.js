@@ -10,7 +10,7 @@
   var $ = function (id) { return document.getElementById(id); };
   var rows = $("notifications-rows");
   var form = $("notification-form");
-  var EVENTS = { server_crashed: "Crashes", resource_threshold: "Resource thresholds" };
+  var EVENTS = { server_crashed: "Crashes", resource_threshold: "Resource thresholds", server_expiring: "Expiry reminders" };
 
   function el(tag, className, text) {
     var node = document.createElement(tag);
