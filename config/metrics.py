@@ -10,6 +10,7 @@ directory through a volume (docker-compose.yml, each its own pid 1) never write 
 Recording costs one locked write to a memory-mapped file; a failure to record is never raised.
 """
 
+import atexit
 import logging
 import os
 import socket
@@ -36,8 +37,10 @@ MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 if MULTIPROCESS:
     values.ValueClass = values.MultiProcessValue(process_identifier)
     # A restarted container has the same host and pid: its live gauges start from zero, not from the
-    # connections its previous life had open.
+    # connections its previous life had open. A process that ends takes its live gauges with it (a
+    # replaced container's host is never seen again); its counters keep counting in the sums.
     multiprocess.mark_process_dead(process_identifier())
+    atexit.register(lambda: multiprocess.mark_process_dead(process_identifier()))
 
 # Seconds: API requests are mostly milliseconds, tasks up to an install's half hour.
 REQUEST_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)

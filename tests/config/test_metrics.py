@@ -2,10 +2,15 @@
 on the real worker, console lines, a WebSocket), and refused to everyone but staff holding admin.read,
 an API key holding it and the scrape token."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from celery import shared_task
 from channels.testing import WebsocketCommunicator
 from django.conf import settings as django_settings
+from django.core.management import call_command
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
@@ -13,6 +18,7 @@ from rest_framework.test import APIClient
 
 from accounts.apikeys import apikey_create
 from config import metrics
+from config.metrics_dir import DERIVED
 from nodes.models import Location, Node
 from servers.models import Server
 from tests.fixtures.servers import stopped_server
@@ -290,3 +296,26 @@ def test_an_empty_scrape_token_setting_turns_the_token_off(db, settings):
     settings.METRICS_SCRAPE_TOKEN = ""
     assert APIClient().get("/metrics", HTTP_AUTHORIZATION="Bearer ").status_code == 401
     assert APIClient().get("/metrics", HTTP_AUTHORIZATION="Bearer  ").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upgrade_leaves_the_running_processes_metrics_alone():
+    def lines() -> float:
+        return value(recorded(), "hearth_console_lines", "hearth_console_lines_total", node="upgrade") or 0
+
+    metrics.console_lines("upgrade", 2)
+    call_command("upgrade", verbosity=0)
+    metrics.console_lines("upgrade", 1)
+    assert lines() == 3  # this process still writes to files a scrape reads
+
+
+def test_a_process_that_ends_takes_its_open_connections_out_of_the_gauge(tmp_path):
+    script = "from config import metrics; metrics.websocket_opened(); metrics.websocket_opened()"
+    environment = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    environment.pop(DERIVED, None)
+    subprocess.run([sys.executable, "-c", script], env=environment, check=True, timeout=60)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(tmp_path))
+    fams = families(generate_latest(registry).decode())
+    assert (value(fams, "hearth_websocket_connections", "hearth_websocket_connections") or 0) == 0
+    assert not list(tmp_path.glob("gauge_livesum_*.db"))

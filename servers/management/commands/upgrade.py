@@ -5,7 +5,6 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 
 from accounts.services import roles_ensure_defaults
-from config.metrics_dir import wipe
 
 # pg_advisory_lock's key: "hearth upgrade" as a number, the same in every release.
 UPGRADE_LOCK = 0x6865617274687570
@@ -15,7 +14,7 @@ class Command(BaseCommand):
     # In servers, beside bootstrap: it brings every app up to this release.
     help = (
         "Bring the database up to this release: migrate (one upgrade at a time: others wait for the "
-        "lock), add missing default roles and catalogue templates, empty the metrics directory. "
+        "lock), add missing default roles and catalogue templates. "
         "docker-compose.yml runs it once per `up`; safe to run again."
     )
 
@@ -28,7 +27,6 @@ class Command(BaseCommand):
 
             made = templates_install_catalogue()
         self.stdout.write(f"Templates added: {', '.join(made) if made else 'none'}")
-        self.stdout.write(f"metrics: emptied {wipe()}")
         self.stdout.write(self.style.SUCCESS("Upgrade done."))
 
 
