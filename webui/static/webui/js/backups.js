@@ -24,15 +24,8 @@
   var el = Hearth.el;
   var button = Hearth.button;
 
-  function notify(text, ok) {
-    notice.textContent = text;
-    notice.className = "notice " + (ok ? "notice-success" : "notice-error");
-    notice.hidden = false;
-  }
-
-  function message(res, fallback) {
-    return (res.body && res.body.message) || fallback;
-  }
+  var notify = Hearth.notifier(notice);
+  var message = Hearth.message;
 
   function size(bytes) {
     if (!bytes) return "—";

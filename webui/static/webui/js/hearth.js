@@ -194,6 +194,20 @@ window.Hearth = window.Hearth || {};
     return b;
   };
 
+  /* A tab's notice element as notify(text, ok): shown as a success when ok, else as an error. */
+  Hearth.notifier = function (notice) {
+    return function notify(text, ok) {
+      notice.textContent = text;
+      notice.className = "notice " + (ok ? "notice-success" : "notice-error");
+      notice.hidden = false;
+    };
+  };
+
+  /* The API's own message for a refusal, else `fallback`. */
+  Hearth.message = function (res, fallback) {
+    return (res.body && res.body.message) || fallback;
+  };
+
   /* A tab's confirmation dialog (#<prefix>-dialog, its -form, -title, -message, -ok and -cancel): returns
      ask(title, text, okLabel, then), which shows it and runs `then` once confirmed. */
   Hearth.confirmation = function (prefix) {

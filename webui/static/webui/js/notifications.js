@@ -29,9 +29,7 @@
     noticeTimer = setTimeout(function () { notice.hidden = true; }, 10000);
   }
 
-  function message(res, fallback) {
-    return (res.body && res.body.message) || fallback;
-  }
+  var message = Hearth.message;
 
   function button(label, onClick) {
     var b = el("button", "button button-small", label);
