@@ -47,6 +47,7 @@ CHUNK = 256 * 1024
 REDIRECTS = {301, 302, 303, 307, 308}
 SCHEMES = {"http": 80, "https": 443}
 USER_AGENT = "Hearth panel"
+CREDENTIAL_HEADERS = {"authorization", "cookie", "x-api-key"}  # never sent on to another host
 # Never reachable, whatever the allowlist says of their network: the clouds' instance metadata services.
 METADATA = {ipaddress.ip_address(a) for a in ("169.254.169.254", "fd00:ec2::254", "100.100.100.200")}
 _NAMED = [  # the reason in the refusal, first match
@@ -340,8 +341,16 @@ def origin(url: str) -> str:
     return f"{parts.scheme}://{f'[{host}]' if ':' in host else host}{port}"
 
 
-def _follow(url, method, body, headers, deadline, max_redirects):
+def _check_host(url: str, hosts) -> None:
+    if hosts is not None and (urlsplit(url).hostname or "").lower() not in hosts:
+        raise OutboundRefused(
+            f"{origin(url)} is not a host this request may go to.", host=urlsplit(url).hostname
+        )
+
+
+def _follow(url, method, body, headers, deadline, max_redirects, hosts=None):
     for _ in range(max_redirects + 1):
+        _check_host(url, hosts)
         pool, response = _request(url, method, body, headers, deadline)
         location = response.headers.get("Location")
         if response.status not in REDIRECTS or not location or max_redirects == 0:
@@ -354,7 +363,7 @@ def _follow(url, method, body, headers, deadline, max_redirects):
                 f"{origin(url)} redirected to {origin(following)}: https is not downgraded."
             )
         if urlsplit(following).hostname != urlsplit(url).hostname:  # credentials stay with their host
-            headers = {k: v for k, v in headers.items() if k.lower() not in ("authorization", "cookie")}
+            headers = {k: v for k, v in headers.items() if k.lower() not in CREDENTIAL_HEADERS}
         if response.status in (301, 302, 303) and method != "HEAD":
             method, body = "GET", None
         url = following
@@ -399,16 +408,18 @@ def stream(
     max_bytes: int | None = None,
     timeout: float | None = None,
     max_redirects: int = MAX_REDIRECTS,
+    hosts=None,
 ):
     """`with stream(url) as (response, chunks)`: the final answer after redirects and its body as an
     iterator of bytes, bounded by `max_bytes` (OutboundTooLarge) and `timeout` seconds in all
-    (OutboundFailed). A refused URL or address, at any hop, is OutboundRefused. With max_redirects=0
-    a redirect is not followed: it is the answer."""
+    (OutboundFailed). A refused URL or address, at any hop, is OutboundRefused; so is, when `hosts`
+    (lower-case names) is given, a hop to any other host. With max_redirects=0 a redirect is not
+    followed: it is the answer."""
     max_bytes = settings.OUTBOUND_MAX_BYTES if max_bytes is None else max_bytes
     deadline = _Deadline(settings.OUTBOUND_TIMEOUT_SECONDS if timeout is None else timeout)
     sent = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", **(headers or {})}
     try:
-        final_url, pool, response = _follow(url, method.upper(), body, sent, deadline, max_redirects)
+        final_url, pool, response = _follow(url, method.upper(), body, sent, deadline, max_redirects, hosts)
     except BaseException:
         deadline.close()
         raise

@@ -182,3 +182,18 @@ DOCTOR_PING_TIMEOUT_SECONDS = env.float("HEARTH_DOCTOR_PING_TIMEOUT", default=1.
 DOCTOR_BEAT_STUCK_SECONDS = env.int("HEARTH_DOCTOR_BEAT_STUCK_SECONDS", default=30)
 # Below this free space on a node's data dir, doctor warns; below a tenth of it, an error.
 DOCTOR_DISK_FREE_WARN_MB = env.int("HEARTH_DOCTOR_DISK_FREE_WARN_MB", default=5120)
+
+# Marketplace (marketplace/, README "Plugins and mods"): each source's API base (tests point them at a
+# local stand-in); CurseForge is searched only with an API key (console.curseforge.com). Searches are
+# cached MARKETPLACE_SEARCH_CACHE_SECONDS, projects and versions MARKETPLACE_PROJECT_CACHE_SECONDS; the
+# whole search answers within MARKETPLACE_SEARCH_SECONDS (a slower source is reported, not waited for).
+# A download is at most MARKETPLACE_MAX_FILE_BYTES, from the source's own hosts only (marketplace/sources).
+MODRINTH_URL = env("HEARTH_MODRINTH_URL", default="https://api.modrinth.com")
+HANGAR_URL = env("HEARTH_HANGAR_URL", default="https://hangar.papermc.io")
+SPIGET_URL = env("HEARTH_SPIGET_URL", default="https://api.spiget.org")
+CURSEFORGE_URL = env("HEARTH_CURSEFORGE_URL", default="https://api.curseforge.com")
+CURSEFORGE_API_KEY = env("HEARTH_CURSEFORGE_API_KEY", default="")
+MARKETPLACE_SEARCH_CACHE_SECONDS = env.int("HEARTH_MARKETPLACE_SEARCH_CACHE_SECONDS", default=3600)
+MARKETPLACE_PROJECT_CACHE_SECONDS = env.int("HEARTH_MARKETPLACE_PROJECT_CACHE_SECONDS", default=86400)
+MARKETPLACE_SEARCH_SECONDS = env.float("HEARTH_MARKETPLACE_SEARCH_SECONDS", default=10.0)
+MARKETPLACE_MAX_FILE_BYTES = env.int("HEARTH_MARKETPLACE_MAX_FILE_BYTES", default=512 * 1024**2)

@@ -17,6 +17,7 @@ api_patterns = [
     path("", include("plans.api.urls")),
     path("", include("schedules.api.urls")),
     path("", include("alerts.api.urls")),
+    path("", include("marketplace.api.urls")),
     path("health", api_views.HealthView.as_view(), name="health"),
     path("admin/health", AdminHealthView.as_view(), name="admin-health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -201,6 +201,7 @@ class Job(models.Model):
         COMPRESS = "compress"  # servers.files: an archive of the customer's files
         DECOMPRESS = "decompress"
         PULL = "pull"  # a file fetched from a URL
+        PLUGIN = "plugin"  # marketplace: plugins, mods or a modpack installed or updated
         BACKUP = "backup"  # backups: an archive of the server's files made
         RESTORE = "restore"  # backups: a server's files replaced by a backup's
 

@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.backups",
     "tests.fixtures.databases",
     "tests.fixtures.plans",
+    "tests.fixtures.marketplace",
 ]
 
 

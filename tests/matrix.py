@@ -741,3 +741,22 @@ CALLS.update(
         ("DELETE", "/api/upgrades/{id}"): Call(a_bundle),
     }
 )
+
+
+# ---- marketplace ---------------------------------------------------------------------------------------
+
+MARKET = "/api/servers/{server_id}/marketplace"
+PLUGINS = "/api/servers/{server_id}/plugins"
+PROJECT = {"source": "modrinth", "projectId": "hrtLuck1"}
+CALLS.update(
+    {
+        ("GET", f"{MARKET}/projects/{{source}}/{{project_id}}"): Call(
+            lambda ctx: {**ctx, "source": "modrinth", "project_id": "hrtLuck1"}
+        ),
+        ("POST", f"{MARKET}/plan"): Call(body=PROJECT),
+        ("POST", f"{MARKET}/install"): Call(body=PROJECT),
+        ("POST", f"{PLUGINS}/enable"): Call(body={"path": "/plugins/a.jar"}),
+        ("POST", f"{PLUGINS}/disable"): Call(body={"path": "/plugins/a.jar"}),
+        ("POST", f"{PLUGINS}/uninstall"): Call(body={"path": "/plugins/a.jar"}),
+    }
+)

@@ -22,6 +22,15 @@ from tests.fixtures import PASSWORD, tokens_for
 from tests.matrix import CALLS, Call, a_server
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _marketplace_unreachable(settings):
+    """Every marketplace source at an address the panel refuses: answered at once, never the internet."""
+    for name in ("MODRINTH_URL", "HANGAR_URL", "SPIGET_URL", "CURSEFORGE_URL"):
+        setattr(settings, name, "http://127.0.0.1:9")
+
+
 SENT = 200  # a test alert, sent by alerts.delivery.send_test (email here: Django's test outbox)
 _counter = itertools.count()
 
@@ -96,6 +105,19 @@ SERVER_OPERATIONS = {
     ("POST",   "/api/servers/{server_id}/upgrade"):             ("server.resources", 401, 404, 403, 403, 403, 200, 423),
     # Databases on a host that is down (tests/matrix.py): what needs the host is 503 once allowed (the
     # 201s and 200s against the real MariaDB are in tests/databases/).
+    # Marketplace: the sources are an address the panel refuses (the matrix's autouse fixture), so a search
+    # answers 200 with every source's error and what needs a project is 503; what reads the server's files
+    # is 503 from the unreachable node; an update with nothing to update is 409 (200s in tests/marketplace/).
+    ("GET",    "/api/servers/{server_id}/marketplace/search"):  ("file.read",        401, 404, 403, 200, 200, 200, 423),
+    ("GET",    "/api/servers/{server_id}/marketplace/projects/{source}/{project_id}"): ("file.read", 401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/marketplace/plan"):    ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/marketplace/install"): ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("GET",    "/api/servers/{server_id}/plugins"):             ("file.read",        401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/plugins/check-updates"): ("file.read",      401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/plugins/update"):      ("file.write",       401, 404, 403, 409, 409, 409, 423),
+    ("POST",   "/api/servers/{server_id}/plugins/enable"):      ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/plugins/disable"):     ("file.write",       401, 404, 403, 503, 503, 503, 423),
+    ("POST",   "/api/servers/{server_id}/plugins/uninstall"):   ("file.delete",      401, 404, 403, 503, 503, 503, 423),
     ("GET",    "/api/servers/{server_id}/databases"):           ("database.read",    401, 404, 403, 200, 200, 200, 200),
     ("POST",   "/api/servers/{server_id}/databases"):           ("database.create",  401, 404, 403, 503, 503, 503, 423),
     ("GET",    "/api/servers/{server_id}/databases/hosts"):     ("database.create",  401, 404, 403, 200, 200, 200, 423),

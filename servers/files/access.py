@@ -54,7 +54,7 @@ def file_jobs_under_way(server: Server):
     """The server's compress, decompress and pull jobs waiting or running (and not stale)."""
     return Job.objects.filter(
         server=server,
-        kind__in=(Job.Kind.COMPRESS, Job.Kind.DECOMPRESS, Job.Kind.PULL),
+        kind__in=(Job.Kind.COMPRESS, Job.Kind.DECOMPRESS, Job.Kind.PULL, Job.Kind.PLUGIN),
         status__in=(Job.Status.PENDING, Job.Status.RUNNING),
         created_at__gte=timezone.now() - STALE_AFTER,
     )
