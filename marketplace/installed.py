@@ -18,7 +18,7 @@ from accounts.audit import audit
 from config.errors import Conflict, InvalidInput, NotFound
 from marketplace.install import DISABLED, STAGING, plugin_job_queue
 from marketplace.models import InstalledPlugin
-from marketplace.plan import Plan, best_version, step_for
+from marketplace.plan import Plan, best_version, install_plan
 from marketplace.sources import SOURCES
 from marketplace.sources.base import SourceNotFound, SourceUnavailable
 from marketplace.target import server_target
@@ -269,32 +269,38 @@ def plugins_check_updates(*, server) -> int:
 
 def plugins_update(*, server, actor, paths=None, request=None):
     """Queue a job installing the newest fitting version of the given plugins (all with an update when
-    `paths` is None); 409 when none has one (check for updates first)."""
+    `paths` is None), with any dependency the new versions need that the server lacks; 409 when none has
+    an update (check for updates first) or when a new version conflicts."""
     records = InstalledPlugin.objects.filter(server=server).exclude(project_type="modpack")
     if paths is not None:
         records = records.filter(path__in=[Place(server, p).path for p in paths])
     records = [r for r in records if r.has_update]
     if not records:
         raise Conflict("None of these has an update: check for updates first.")
-    target = server_target(server)
-    steps = []
+    plans = [
+        install_plan(server=server, source=r.source, project_id=r.project_id, version_id=r.latest_version_id)
+        for r in records
+    ]
+    conflicts = [message for plan in plans for message in plan.conflicts]
+    if conflicts:
+        raise Conflict(" ".join(conflicts), conflicts=conflicts)
+    steps = {}
     with session(server) as files:
-        for record in records:
-            source = SOURCES[record.source]
-            project = source.project(record.project_id)
-            version = source.version(project.id, record.latest_version_id)
-            step = step_for(project, version, reason="update", target=target)
-            step.replaces = record.path
-            step.directory = posixpath.dirname(record.path)  # where the customer keeps it
-            step.disabled = not files.exists(Place(server, record.path).inside)
-            steps.append(step)
-    job = plugin_job_queue(server=server, actor=actor, action="update", plan=Plan(steps=steps, target=target))
+        for record, plan in zip(records, plans, strict=True):
+            updated, *needed = plan.steps
+            updated.reason, updated.replaces = "update", record.path
+            updated.directory = posixpath.dirname(record.path)  # where the customer keeps it
+            updated.disabled = not files.exists(Place(server, record.path).inside)
+            for step in (updated, *needed):
+                steps.setdefault((step.source, step.project_id), step)
+    plan = Plan(steps=list(steps.values()), target=plans[0].target)
+    job = plugin_job_queue(server=server, actor=actor, action="update", plan=plan)
     audit(
         "plugin.update",
         actor=actor,
         request=request,
         resource=server,
         files=[r.path for r in records],
-        versions=[s.version_id for s in steps],
+        versions=[s.version_id for s in plan.steps],
     )
     return job

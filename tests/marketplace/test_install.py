@@ -237,3 +237,46 @@ def test_an_unreachable_source_is_503_and_makes_no_job(
     )
     assert answer.status_code == 503 and "Modrinth" in answer.json()["message"]
     assert not Job.objects.filter(server=server).exists()
+
+
+def test_spiget_installs_its_latest_version_through_its_redirect(
+    mc_server, customer, client_for, marketplace, django_capture_on_commit_callbacks
+):
+    server = mc_server("paper", "1.20.1")
+    job = job_of(
+        install(
+            client_for(customer),
+            server,
+            django_capture_on_commit_callbacks,
+            source="spiget",
+            projectId="1001",
+        )
+    )
+    assert job.status == Job.Status.SUCCEEDED, job.error
+    assert names_in(server, "/plugins") == {"SpigotEssentials-2.20.1.jar"}
+    assert read_back(server, "/plugins/SpigotEssentials-2.20.1.jar") == catalog.content(
+        "/cdn/spiget/file/spiget-resources/1001.jar"
+    )
+    record = InstalledPlugin.objects.get(server=server)
+    assert record.hashes["sha1"] == catalog.sha1(
+        "/cdn/spiget/file/spiget-resources/1001.jar"
+    )  # ours: Spiget has none
+
+
+def test_a_node_that_went_away_fails_the_job_with_the_reason(
+    mc_server, customer, client_for, marketplace, django_capture_on_commit_callbacks
+):
+    from nodes.models import Node
+
+    server = mc_server("paper", "1.20.1", engine=2, via="ssh")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = client_for(customer).post(
+            f"/api/servers/{server.pk}/marketplace/install",
+            {"source": "modrinth", "projectId": "hrtVault"},
+            format="json",
+        )
+        Node.objects.filter(pk=server.node_id).update(docker_url="ssh://hearth@127.0.0.1:9")  # nothing there
+    job = job_of(answer)
+    assert job.status == Job.Status.FAILED
+    assert "is unreachable" in job.error, job.error
+    assert not InstalledPlugin.objects.filter(server=server).exists()
