@@ -18,10 +18,15 @@ CSP_DIRECTIVES = (
 )
 
 
-def content_security_policy(request) -> str:
+def content_security_policy(request, *, images=()) -> str:
+    """The policy; `images` adds origins a page may show images from (the server page: the
+    marketplace's icon hosts, webui/views.py)."""
+    directives = [
+        f"{d} {' '.join(images)}" if images and d.startswith("img-src ") else d for d in CSP_DIRECTIVES
+    ]
     # 'self' covers ws:/wss: of our own host only in CSP level 3 browsers; say it outright.
     host = request.get_host()
-    return "; ".join((*CSP_DIRECTIVES, f"connect-src 'self' ws://{host} wss://{host}"))
+    return "; ".join((*directives, f"connect-src 'self' ws://{host} wss://{host}"))
 
 
 class ContentSecurityPolicyMiddleware:

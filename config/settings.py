@@ -257,6 +257,10 @@ RATE_LIMITS = {
     # (each resolves its URL's name) per person too.
     "alert-test": env.int("HEARTH_RATE_LIMIT_ALERT_TEST", default=5),
     "alert-notification-change": env.int("HEARTH_RATE_LIMIT_ALERT_NOTIFICATION_CHANGE", default=30),
+    # Marketplace calls that reach the sources, per person: the sources' budgets are the whole panel's,
+    # so no one person may spend them (searches, project pages, plans and installs; update checks).
+    "marketplace": env.int("HEARTH_RATE_LIMIT_MARKETPLACE", default=60),
+    "marketplace-updates": env.int("HEARTH_RATE_LIMIT_MARKETPLACE_UPDATES", default=5),
 }
 RATE_LIMIT_WINDOW_SECONDS = 60
 

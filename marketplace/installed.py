@@ -10,6 +10,7 @@ import logging
 import posixpath
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
@@ -18,9 +19,9 @@ from accounts.audit import audit
 from config.errors import Conflict, InvalidInput, NotFound
 from marketplace.install import DISABLED, STAGING, plugin_job_queue
 from marketplace.models import InstalledPlugin
-from marketplace.plan import Plan, best_version, install_plan
+from marketplace.plan import NAME_CHARS, VERSION_CHARS, Plan, best_version, install_plan, recordable
 from marketplace.sources import SOURCES
-from marketplace.sources.base import SourceNotFound, SourceUnavailable
+from marketplace.sources.base import SourceNotFound, SourceUnavailable, within
 from marketplace.target import server_target
 from nodes.client import FileRefused
 from servers.files.helper import session
@@ -29,6 +30,8 @@ from servers.files.service import Place, refusals
 DIRECTORIES = {"/plugins": "plugin", "/mods": "mod", "/world/datapacks": "datapack"}
 SUFFIXES = (".jar", ".zip")
 HASH_MAX_BYTES = 128 * 1024 * 1024  # a hand-uploaded file larger than this is not hashed
+HASH_FILES_PER_LISTING = 50
+HASH_BYTES_PER_LISTING = 256 * 1024 * 1024
 HASH_CACHE_SECONDS = 7 * 24 * 3600
 
 logger = logging.getLogger(__name__)
@@ -45,7 +48,7 @@ def plugins_list(*, server) -> dict:
             for path, (entry, _on) in found.items()
             if path not in records or records[path].size != entry.size
         }
-        digests = {path: _sha1(files, server, found[path][1], entry) for path, entry in unknown.items()}
+        digests = _hashes(files, server, {path: (entry, found[path][1]) for path, entry in unknown.items()})
     _identify(server, {p: d for p, d in digests.items() if d}, found, records)
     _forget_missing(server, found, records)
     answer = [
@@ -74,18 +77,30 @@ def _files(files, server) -> dict:
     return found
 
 
-def _sha1(files, server, on_disk: str, entry) -> str:
-    """The SHA-1 of a file as it is on disk, cached by its path, size and time ("" when too large)."""
-    key = f"marketplace:sha1:{server.pk}:{on_disk}:{entry.size}:{int(entry.modified)}"
-    if (cached := cache.get(key)) is not None:
-        return cached
-    if entry.size > HASH_MAX_BYTES:
-        return ""
-    hasher = hashlib.sha1()  # noqa: S324 - Modrinth looks files up by SHA-1; not a security check
-    for chunk in files.read(Place(server, on_disk).inside):
-        hasher.update(chunk)
-    cache.set(key, hasher.hexdigest(), HASH_CACHE_SECONDS)
-    return hasher.hexdigest()
+def _hashes(files, server, unknown: dict) -> dict:
+    """{path: SHA-1} of files not yet known (by path, size and time), cached; one listing reads at most
+    HASH_FILES_PER_LISTING files and HASH_BYTES_PER_LISTING bytes (the rest are hashed by the next)."""
+    keys = {
+        path: f"marketplace:sha1:{server.pk}:{on_disk}:{e.size}:{int(e.modified)}"
+        for path, (e, on_disk) in unknown.items()
+    }
+    cached = cache.get_many(list(keys.values()))
+    digests, files_read, bytes_read = {}, 0, 0
+    for path, (entry, on_disk) in unknown.items():
+        if keys[path] in cached:
+            digests[path] = cached[keys[path]]
+            continue
+        if entry.size > HASH_MAX_BYTES or files_read >= HASH_FILES_PER_LISTING:
+            continue
+        if bytes_read + entry.size > HASH_BYTES_PER_LISTING:
+            continue
+        hasher = hashlib.sha1()  # noqa: S324 - Modrinth looks files up by SHA-1; not a security check
+        for chunk in files.read(Place(server, on_disk).inside):
+            hasher.update(chunk)
+        files_read, bytes_read = files_read + 1, bytes_read + entry.size
+        digests[path] = hasher.hexdigest()
+        cache.set(keys[path], digests[path], HASH_CACHE_SECONDS)
+    return digests
 
 
 def _identify(server, digests: dict, found: dict, records: dict) -> None:
@@ -93,15 +108,16 @@ def _identify(server, digests: dict, found: dict, records: dict) -> None:
     if not digests:
         return
     try:
-        known = SOURCES["modrinth"].identify(sorted(set(digests.values())))
-        names = _project_names({v.project_id for v in known.values()})
+        with within(settings.MARKETPLACE_REQUEST_SECONDS):
+            known = SOURCES["modrinth"].identify(sorted(set(digests.values())))
+            names = _project_names({v.project_id for v in known.values()})
     except (SourceUnavailable, InvalidInput) as exc:
         logger.info("Could not identify files of %s: %s", server.pk, exc)
         return
     with transaction.atomic():
         for path, digest in digests.items():
             version = known.get(digest)
-            if version is None:
+            if not recordable(version):
                 if path in records:
                     records.pop(path).delete()  # replaced by hand with something unknown
                 continue
@@ -112,10 +128,10 @@ def _identify(server, digests: dict, found: dict, records: dict) -> None:
                     "origin": InstalledPlugin.Origin.IDENTIFIED,
                     "source": "modrinth",
                     "project_id": version.project_id,
-                    "project_name": names.get(version.project_id, version.project_id),
+                    "project_name": names.get(version.project_id, version.project_id)[:NAME_CHARS],
                     "project_type": DIRECTORIES[posixpath.dirname(path)],
                     "version_id": version.id,
-                    "version_name": version.name,
+                    "version_name": version.name[:VERSION_CHARS],
                     "size": found[path][0].size,
                     "hashes": {"sha1": digest},
                     "dependencies": [
@@ -240,6 +256,11 @@ def plugin_uninstall(*, server, actor, path, request=None) -> dict:
 def plugins_check_updates(*, server) -> int:
     """Ask each source for the newest version that fits the server, for every known plugin; how many
     have an update. Modrinth answers for all of its files at once."""
+    with within(settings.MARKETPLACE_REQUEST_SECONDS):
+        return _check_updates(server)
+
+
+def _check_updates(server) -> int:
     target = server_target(server)
     records = list(InstalledPlugin.objects.filter(server=server).exclude(project_type="modpack"))
     modrinth = [r for r in records if r.source == "modrinth" and r.hashes.get("sha1")]
@@ -258,7 +279,7 @@ def plugins_check_updates(*, server) -> int:
             latest[record.pk] = None
     now = timezone.now()
     for record in records:
-        version = latest.get(record.pk)
+        version = latest.get(record.pk) if recordable(latest.get(record.pk)) else None
         InstalledPlugin.objects.filter(pk=record.pk).update(
             latest_version_id=version.id if version else "",
             latest_version_name=version.name if version else "",

@@ -17,12 +17,14 @@ from config.errors import InvalidInput
 from marketplace.download import DownloadRefused, download
 from marketplace.install import staged
 from marketplace.models import InstalledPlugin
+from marketplace.plan import VERSION_CHARS, recordable
 from marketplace.sources import SOURCES
 from marketplace.sources.base import SourceUnavailable
 from marketplace.sources.modrinth import MODPACK_FILE_HOSTS
 from marketplace.target import server_target
 from servers import jobs
 from servers.files import quota
+from servers.files.access import check_files_access
 from servers.files.denylist import check_writable, for_server
 from servers.files.helper import session
 from servers.files.service import Place, make_parents
@@ -56,28 +58,31 @@ def modpack_install(server, job, step) -> list:
         overrides = override_entries(pack)
         hosts = {h.lower() for h in MODPACK_FILE_HOSTS} | modrinth.allowed_download_hosts()
         budget = quota.budget(server, incoming=sum(int(f.get("fileSize") or 0) for f in wanted))
+        # One write per path: the index's files, then the overrides over them (a path named twice
+        # would otherwise be staged twice under one staging name).
+        writes = {entry["path"]: ("download", entry) for entry in wanted}
+        writes.update({name: ("override", info) for name, info in overrides.items()})
+        server.refresh_from_db()  # the pack took a while to come: suspended or moved meanwhile?
+        check_files_access(job.actor, server, "file.write")
         written, mods = [], []
         with session(server) as files, staged(files, mount) as stage:
-            total = len(wanted) + len(overrides)
-            for number, entry in enumerate(wanted):
-                jobs.job_progress(job.pk, number * 90 // max(total, 1), step=f"downloading {entry['path']}")
-                place = _place(files, server, entry["path"])
-                with download(
-                    modrinth,
-                    entry["downloads"][0],
-                    filename=entry["path"],
-                    hashes=entry["hashes"],
-                    size=entry.get("fileSize"),
-                    hosts=hosts,
-                ) as verified:
-                    stage.write(place.inside, budget.metered(verified))
-                written.append(place.path)
-                mods.append((place.path, verified))
-            for number, (name, info) in enumerate(overrides.items(), start=len(wanted)):
-                jobs.job_progress(job.pk, number * 90 // max(total, 1), step=f"writing {name}")
-                place = _place(files, server, name)
-                with pack.open(info) as source:
-                    stage.write(place.inside, budget.metered(iter(lambda: source.read(CHUNK), b"")))
+            for number, (path, (kind, item)) in enumerate(writes.items()):
+                jobs.job_progress(job.pk, number * 90 // len(writes), step=f"writing {path}")
+                place = _place(files, server, path)
+                if kind == "download":
+                    with download(
+                        modrinth,
+                        item["downloads"][0],
+                        filename=path,
+                        hashes=item["hashes"],
+                        size=item.get("fileSize"),
+                        hosts=hosts,
+                    ) as verified:
+                        stage.write(place.inside, budget.metered(verified))
+                    mods.append((place.path, verified))
+                else:
+                    with pack.open(item) as source:
+                        stage.write(place.inside, budget.metered(iter(lambda: source.read(CHUNK), b"")))
                 written.append(place.path)
             jobs.job_progress(job.pk, 95, step="moving into place")
             stage.commit()
@@ -187,7 +192,7 @@ def _record(server, job, step, mods: list, written: list) -> None:
         )
         for path, verified in mods:
             version = known.get(verified.digests["sha1"])
-            if version is None:
+            if not recordable(version):
                 continue
             InstalledPlugin.objects.update_or_create(
                 server=server,
@@ -198,7 +203,7 @@ def _record(server, job, step, mods: list, written: list) -> None:
                     "project_name": path.rsplit("/", 1)[-1],
                     "project_type": "mod",
                     "version_id": version.id,
-                    "version_name": version.name,
+                    "version_name": version.name[:VERSION_CHARS],
                     "size": verified.received,
                     "hashes": {k: verified.digests[k] for k in ("sha1", "sha512")},
                     "installed_by": job.actor,

@@ -5,15 +5,26 @@ installed project the new one is incompatible with, or the other way round)."""
 
 from dataclasses import asdict, dataclass, field
 
+from django.conf import settings
+
 from config.errors import Conflict, InvalidInput
 from marketplace.models import InstalledPlugin
 from marketplace.sources import get_source
-from marketplace.sources.base import SourceNotFound
+from marketplace.sources.base import SourceNotFound, within
 from marketplace.target import Target, compatible, directory_for, server_target
 from servers.files import paths
 
 MAX_DEPENDENCIES = 20  # projects one install may bring in, dependencies of dependencies included
 FILE_SUFFIXES = (".jar", ".zip", ".mrpack")
+# What InstalledPlugin keeps of a source's words (longer names are cut, longer ids refused).
+ID_CHARS, NAME_CHARS, VERSION_CHARS = 64, 200, 100
+
+
+def recordable(version) -> bool:
+    """Whether a version's ids fit what the panel records of it (a source's word is not trusted)."""
+    return (
+        version is not None and len(str(version.id)) <= ID_CHARS and len(str(version.project_id)) <= ID_CHARS
+    )
 
 
 @dataclass
@@ -111,13 +122,15 @@ def step_for(project, version, *, reason: str, target: Target) -> Step:
         ) from exc
     if not filename.lower().endswith(FILE_SUFFIXES):
         raise Conflict(f"{project.name} {version.name} is not a .jar or .zip file ({filename!r}).")
+    if len(str(project.id)) > ID_CHARS or not recordable(version):
+        raise Conflict(f"{project.source} sent an id longer than {ID_CHARS} characters: refused.")
     return Step(
         source=project.source,
         project_id=project.id,
-        project_name=project.name,
+        project_name=project.name[:NAME_CHARS],
         project_type=project.project_type,
         version_id=version.id,
-        version_name=version.name,
+        version_name=version.name[:VERSION_CHARS],
         url=version.file.url,
         filename=filename,
         directory=directory_for(project.project_type, target.loader),
@@ -128,10 +141,16 @@ def step_for(project, version, *, reason: str, target: Target) -> Step:
     )
 
 
-def install_plan(
+def install_plan(**choice) -> Plan:
+    """The plan for installing the project into the server (see _plan); Conflict (409) when it cannot
+    be; the sources' calls take MARKETPLACE_REQUEST_SECONDS in all at most."""
+    with within(settings.MARKETPLACE_REQUEST_SECONDS):
+        return _plan(**choice)
+
+
+def _plan(
     *, server, source: str, project_id: str, version_id: str | None = None, dependencies: bool = True
 ) -> Plan:
-    """The plan for installing the project into the server; Conflict (409) when it cannot be."""
     origin = get_source(source)
     target = server_target(server)
     project = origin.project(project_id)

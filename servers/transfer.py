@@ -22,11 +22,12 @@ from django.dispatch import Signal
 from django.utils import timezone
 
 from accounts.audit import audit
-from config.errors import InvalidInput
+from config.errors import IllegalTransition, InvalidInput
 from config.tasks import queue
 from nodes.client import client_for
 from nodes.models import Allocation, Node
 from servers import console, jobs, placement, runtime
+from servers.files.access import file_jobs_under_way
 from servers.models import Job, Server
 from servers.resources import may_set_resources
 from servers.signals import files_changing
@@ -86,6 +87,11 @@ def server_transfer(*, server: Server, actor, target: Node, request=None) -> Job
                 {"target_node_id": [f"Target node offline or insufficient resources: {detail}."]}
             )
         transition(server, action="transfer", to=None)  # checks the state, and locks the row
+        if file_jobs_under_way(server).exists():  # it would write to the directory being moved
+            raise IllegalTransition(
+                "An archive, download or plugin job is writing this server's files: transfer once it has finished.",
+                current_state=server.status,
+            )
         files_changing.send(sender=Server, server=server, action="transfer")
         transition(server, action="transfer", to=S.TRANSFERRING, status_reason="")
         reserved = _reserve(server, node)

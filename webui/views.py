@@ -21,6 +21,7 @@ from config.addresses import client_address
 from config.api.throttling import charge, too_many_attempts
 from config.errors import DomainError, InvalidInput
 from config.ids import is_uuid
+from config.security_headers import content_security_policy
 from servers import features as server_features
 from servers.models import Server
 from servers.states import ALLOWED_FROM
@@ -153,6 +154,30 @@ def _files_page_data(request, server: Server, may: dict) -> dict:
     }
 
 
+def _plugins_tab(server: Server, may: dict) -> dict:
+    """What the Plugins tab shows before asking the API: its label (Mods on a mod server), the search
+    form's choices with the server's own preselected, the enabled sources and their icon hosts."""
+    if not may["read"]:
+        return {}
+    from marketplace.search import SORTS
+    from marketplace.sources import SOURCES
+    from marketplace.target import PROJECT_TYPES, RUNS, server_target
+
+    target = server_target(server)
+    sources = [source for source in SOURCES.values() if source.enabled()]
+    return {
+        "label": "Mods" if target.project_type == "mod" else "Plugins",
+        "loader": target.loader or "any",
+        "loaders": sorted(RUNS),
+        "game_version": target.game_version,
+        "type": target.project_type or "any",
+        "types": PROJECT_TYPES,
+        "sorts": SORTS,
+        "sources": [{"name": source.name, "label": source.label} for source in sources],
+        "icon_hosts": sorted({host for source in sources for host in source.icon_hosts}),
+    }
+
+
 @signed_in
 @ensure_csrf_cookie
 def server_list(request):
@@ -222,6 +247,10 @@ def server_detail(request, server_id):
     )
     # The Files tab: without file.write it is read-only; file.delete alone allows deleting.
     files_may = {verb: can(user, f"file.{verb}", server) for verb in ("read", "write", "delete")}
+    # The Plugins tab asks the same: file.read to list and search, file.write to install, enable,
+    # disable and update, file.delete to uninstall.
+    plugins_may = files_may
+    plugins = _plugins_tab(server, plugins_may)
     # The Backups and Schedules tabs: each control only for the permission its endpoint asks for.
     backups_may = {
         verb: can(user, f"backup.{verb}", server)
@@ -247,6 +276,14 @@ def server_detail(request, server_id):
         "backups": {"may": backups_may, "serverName": server.name} if backups_may["read"] else {},
         "tasks": {"may": tasks_may},
         "databases": {"may": databases_may, "limit": server.database_limit},
+        "plugins": {
+            "may": plugins_may,
+            "sources": plugins["sources"],
+            "iconHosts": plugins["icon_hosts"],
+            "gameVersion": plugins["game_version"],
+        }
+        if plugins
+        else {},
         "notifications": {"may": notify_may, "suspended": server.status == Server.Status.SUSPENDED},
         "features": server_features.page_data(user, server) if may["logs"] else None,
     }
@@ -260,7 +297,7 @@ def server_detail(request, server_id):
         for action in POWER_ACTIONS
         if may[action]
     ]
-    return _page(
+    response = _page(
         request,
         "webui/server_detail.html",
         {
@@ -273,10 +310,17 @@ def server_detail(request, server_id):
             "tasks_may": tasks_may,
             "notify_may": notify_may,
             "databases_may": databases_may,
+            "plugins_may": plugins_may,
+            "plugins": plugins,
             "buttons": buttons,
             "page_data": page_data,
         },
     )
+    if plugins.get("icon_hosts"):
+        response["Content-Security-Policy"] = content_security_policy(
+            request, images=[f"https://{host}" for host in plugins["icon_hosts"]]
+        )
+    return response
 
 
 @signed_in

@@ -7,7 +7,7 @@ from marketplace.sources import SOURCES
 
 class SearchParams(serializers.Serializer):
     query = serializers.CharField(required=False, allow_blank=True, max_length=200)
-    source = serializers.ChoiceField(choices=list(SOURCES), required=False)
+    source = serializers.ChoiceField(choices=list(SOURCES), required=False, allow_blank=True)
     type = serializers.CharField(required=False, allow_blank=True, max_length=16)
     loader = serializers.CharField(required=False, allow_blank=True, max_length=16)
     game_version = serializers.CharField(required=False, allow_blank=True, max_length=32)

@@ -5,18 +5,30 @@ file.delete to uninstall). Access is checked by servers.files.access (404 hidden
 
 from dataclasses import asdict
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.views import APIView
 
 from config.api.responses import ok
+from config.api.throttling import charge, too_many_attempts
 from marketplace import installed
 from marketplace.api.serializers import InstallSerializer, PathSerializer, SearchParams, UpdateSerializer
 from marketplace.install import marketplace_install
 from marketplace.plan import install_plan
 from marketplace.search import marketplace_search
 from marketplace.sources import get_source
+from marketplace.sources.base import within
 from marketplace.target import compatible, server_target
 from servers.files.access import files_server
+
+LIMITED = "Too many marketplace requests for now; try again in {wait} s."
+
+
+def _charge(user, scope: str = "marketplace") -> None:
+    """One of the person's marketplace requests this minute (settings.RATE_LIMITS); 429 past it."""
+    allowed, state = charge(scope, f"user:{user.pk}")
+    if not allowed:
+        raise too_many_attempts(LIMITED, state=state)
 
 
 def _valid(serializer_class, data):
@@ -32,6 +44,7 @@ class SearchView(APIView):
     )
     def get(self, request, server_id):
         server = files_server(request.user, server_id, "file.read")
+        _charge(request.user)
         params = _valid(SearchParams, {**request.query_params.dict(), **_camel(request.query_params)})
         source = params.pop("source", "")
         answer = marketplace_search(server=server, params=params, source=source)
@@ -52,13 +65,17 @@ class ProjectView(APIView):
     )
     def get(self, request, server_id, source, project_id):
         server = files_server(request.user, server_id, "file.read")
+        _charge(request.user)
         origin = get_source(source)
         target = server_target(server)
-        project = origin.project(project_id)
         fits = request.query_params.get("all") not in ("1", "true")
-        versions = origin.versions(
-            project.id, loads=target.loads if fits else (), game_version=target.game_version if fits else ""
-        )
+        with within(settings.MARKETPLACE_REQUEST_SECONDS):
+            project = origin.project(project_id)
+            versions = origin.versions(
+                project.id,
+                loads=target.loads if fits else (),
+                game_version=target.game_version if fits else "",
+            )
         return ok(
             {
                 "project": asdict(project),
@@ -83,6 +100,7 @@ class PlanView(APIView):
     )
     def post(self, request, server_id):
         server = files_server(request.user, server_id, "file.write")
+        _charge(request.user)
         return ok(install_plan(server=server, **_valid(InstallSerializer, request.data)).as_dict())
 
 
@@ -96,6 +114,7 @@ class InstallView(APIView):
     )
     def post(self, request, server_id):
         server = files_server(request.user, server_id, "file.write")
+        _charge(request.user)
         job, plan = marketplace_install(
             server=server, actor=request.user, request=request, **_valid(InstallSerializer, request.data)
         )
@@ -115,6 +134,7 @@ class CheckUpdatesView(APIView):
     @extend_schema(request=None, description="Needs file.read. Asks the sources for newer versions that fit.")
     def post(self, request, server_id):
         server = files_server(request.user, server_id, "file.read")
+        _charge(request.user, "marketplace-updates")
         count = installed.plugins_check_updates(server=server)
         return ok({**installed.plugins_list(server=server), "updates": count})
 

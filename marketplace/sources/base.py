@@ -7,6 +7,9 @@ headers), is left alone until its window resets, for every process (a Redis key)
 under each source's documented budget itself (`per_minute`, counted in Redis across processes), so
 a busy panel slows down before it is refused rather than after."""
 
+import contextlib
+import contextvars
+import functools
 import hashlib
 import json
 import time
@@ -22,6 +25,26 @@ from config.errors import NotFound, Unavailable
 API_MAX_BYTES = 8 * 1024 * 1024  # one API answer (a search page, a version list)
 API_TIMEOUT_SECONDS = 10.0
 DEFAULT_BLOCK_SECONDS = 60
+
+
+_deadline: contextvars.ContextVar = contextvars.ContextVar("marketplace_deadline", default=None)
+
+
+@contextlib.contextmanager
+def within(seconds: float):
+    """Every source call made inside (in this thread or task) ends within `seconds` of now, in all: a
+    search, a plan, an update check waits for the sources that long at most, whatever they do."""
+    token = _deadline.set(time.monotonic() + seconds)
+    try:
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def seconds_left() -> float:
+    """What one call may take: API_TIMEOUT_SECONDS, or less when within() ends sooner."""
+    deadline = _deadline.get()
+    return API_TIMEOUT_SECONDS if deadline is None else min(API_TIMEOUT_SECONDS, deadline - time.monotonic())
 
 
 class SourceUnavailable(Unavailable):
@@ -118,14 +141,44 @@ class Page:
     total: int | None
 
 
+SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError)
+ANSWERING = ("search", "project", "versions", "version", "identify", "latest_for")
+
+
+def _shaped(method):
+    """`method`, with an answer the source's code cannot read (a field missing, a list for an object)
+    turned into the source's unavailability (503), never a 500."""
+
+    @functools.wraps(method)
+    def reading(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except SHAPE_ERRORS as exc:
+            raise SourceUnavailable(
+                f"{self.label} answered in a shape the panel does not know.", source=self.name
+            ) from exc
+
+    return reading
+
+
 class Source:
     """A marketplace source: subclasses set `name`, `label`, `setting` (the base URL's setting),
-    `download_hosts` and `per_minute`, and implement search, project, versions and version."""
+    `download_hosts` and `per_minute`, and implement search, project, versions and version (each
+    wrapped by _shaped: what the source sends is not trusted to have the documented shape)."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ANSWERING:
+            if name in cls.__dict__:
+                setattr(cls, name, _shaped(cls.__dict__[name]))
 
     name = ""
     label = ""
     setting = ""
     download_hosts: tuple = ()  # where its files live, beside its API's own host
+    # Where its projects' icons are (https): the Plugins tab shows icons from these hosts only, and the
+    # server page's img-src allows them (every other image stays the panel's own).
+    icon_hosts: tuple = ()
     per_minute = 120
     project_types: tuple = ()  # which project types it has
 
@@ -144,21 +197,22 @@ class Source:
 
     # ---- calling the API ------------------------------------------------------------------------
 
-    def get(self, path: str, params: dict | None = None, *, ttl: int | None = None, timeout=None):
+    def get(self, path: str, params: dict | None = None, *, ttl: int | None = None):
         """The JSON at `path` (under the base URL) with `params`; cached `ttl` seconds when given."""
         query = urlencode({k: v for k, v in (params or {}).items() if v not in (None, "")})
-        return self.call(
-            "GET", f"{self.base_url}{path}{'?' + query if query else ''}", ttl=ttl, timeout=timeout
-        )
+        return self.call("GET", f"{self.base_url}{path}{'?' + query if query else ''}", ttl=ttl)
 
-    def post(self, path: str, body: dict, *, ttl: int | None = None, timeout=None):
-        return self.call("POST", f"{self.base_url}{path}", body=body, ttl=ttl, timeout=timeout)
+    def post(self, path: str, body: dict, *, ttl: int | None = None):
+        return self.call("POST", f"{self.base_url}{path}", body=body, ttl=ttl)
 
-    def call(self, method: str, url: str, *, body=None, ttl=None, timeout=None):
+    def call(self, method: str, url: str, *, body=None, ttl=None):
         payload = json.dumps(body, sort_keys=True).encode() if body is not None else None
         key = "marketplace:api:" + hashlib.sha256(f"{method} {url} ".encode() + (payload or b"")).hexdigest()
         if ttl and (hit := cache.get(key)) is not None:
             return hit
+        left = seconds_left()
+        if left < 0.1:
+            raise SourceUnavailable(f"{self.label} took too long to answer.", source=self.name)
         self._take_budget()
         headers = {"Accept": "application/json", **self.headers()}
         if payload is not None:
@@ -170,7 +224,7 @@ class Source:
                 body=payload,
                 headers=headers,
                 max_bytes=API_MAX_BYTES,
-                timeout=min(API_TIMEOUT_SECONDS, timeout or API_TIMEOUT_SECONDS),
+                timeout=left,
                 max_redirects=2,
                 hosts={urlsplit(self.base_url).hostname.lower()},
             ) as (response, chunks):
@@ -198,7 +252,7 @@ class Source:
             raise SourceUnavailable(f"{self.label} answered {response.status}.", source=self.name)
         try:
             return json.loads(content)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested thousands deep
             raise SourceUnavailable(f"{self.label} did not answer JSON.", source=self.name) from exc
 
     # ---- rate limits ----------------------------------------------------------------------------
@@ -240,8 +294,12 @@ class Source:
 
 
 def segment(value) -> str:
-    """An id or slug as one URL path segment (never a path of its own: `../x` stays inside it)."""
-    return quote(str(value), safe="")
+    """An id or slug as one URL path segment (never a path of its own: `../x` stays inside it, and a
+    dot segment, which a server would resolve, is no id)."""
+    value = str(value)
+    if value in ("", ".", ".."):
+        raise SourceNotFound("There is no such project or version.")
+    return quote(value, safe="")
 
 
 def _number(value) -> float | None:

@@ -30,6 +30,7 @@ class CurseForge(Source):
     label = "CurseForge"
     setting = "CURSEFORGE_URL"
     download_hosts = ("edge.forgecdn.net", "mediafilez.forgecdn.net", "media.forgecdn.net")
+    icon_hosts = ("media.forgecdn.net",)
     per_minute = 120
     project_types = ("plugin", "mod", "modpack", "datapack")
 
@@ -39,7 +40,7 @@ class CurseForge(Source):
     def headers(self) -> dict:
         return {"x-api-key": settings.CURSEFORGE_API_KEY}
 
-    def search(self, query, *, loads=(), timeout=None) -> Page:
+    def search(self, query, *, loads=()) -> Page:
         answer = self.get(
             "/v1/mods/search",
             {
@@ -56,7 +57,6 @@ class CurseForge(Source):
                 "pageSize": query.per_page,
             },
             ttl=settings.MARKETPLACE_SEARCH_CACHE_SECONDS,
-            timeout=timeout,
         )
         pagination = answer.get("pagination") or {}
         return Page(
@@ -101,9 +101,10 @@ class CurseForge(Source):
 
     def _project(self, data: dict, game_version: str, loads) -> Project:
         loader_type = _loader_type(loads)
+        names = {f.get("id"): f.get("displayName") for f in data.get("latestFiles") or []}
         latest = next(
             (
-                index.get("filename", "")
+                names.get(index.get("fileId")) or index.get("filename", "").rsplit(".", 1)[0]
                 for index in data.get("latestFilesIndexes") or []
                 if (not game_version or index.get("gameVersion") == game_version)
                 and (not loader_type or index.get("modLoader") in (None, loader_type))

@@ -32,6 +32,7 @@ class Hangar(Source):
     label = "Hangar"
     setting = "HANGAR_URL"
     download_hosts = ("hangarcdn.papermc.io", "hangar.papermc.io")
+    icon_hosts = ("hangarcdn.papermc.io",)
     per_minute = 100
     project_types = ("plugin",)
 
@@ -41,7 +42,7 @@ class Hangar(Source):
             return ""
         return PLATFORMS.get(loads[0])
 
-    def search(self, query, *, loads=(), timeout=None) -> Page:
+    def search(self, query, *, loads=()) -> Page:
         platform = self.platform(loads)
         answer = self.get(
             "/api/v1/projects",
@@ -54,7 +55,6 @@ class Hangar(Source):
                 "version": query.game_version if platform else None,  # Hangar refuses one without the other
             },
             ttl=settings.MARKETPLACE_SEARCH_CACHE_SECONDS,
-            timeout=timeout,
         )
         return Page(
             [self._project(p) for p in answer.get("result", [])],

@@ -31,13 +31,14 @@ class Modrinth(Source):
     label = "Modrinth"
     setting = "MODRINTH_URL"
     download_hosts = ("cdn.modrinth.com",)
+    icon_hosts = ("cdn.modrinth.com",)
     per_minute = 250  # of its documented 300 a minute per address
     project_types = ("plugin", "mod", "modpack", "datapack")
 
     def headers(self) -> dict:
         return {"User-Agent": "hearth-panel/1.0 (self-hosted game panel)"}
 
-    def search(self, query, *, loads=(), timeout=None) -> Page:
+    def search(self, query, *, loads=()) -> Page:
         facets = _facets(query, loads)
         answer = self.get(
             "/v2/search",
@@ -49,7 +50,6 @@ class Modrinth(Source):
                 "limit": query.per_page,
             },
             ttl=settings.MARKETPLACE_SEARCH_CACHE_SECONDS,
-            timeout=timeout,
         )
         hits = [self._hit(hit) for hit in answer.get("hits", [])]
         return Page(self._with_latest(hits, loads, query.game_version), answer.get("total_hits"))
@@ -89,7 +89,7 @@ class Modrinth(Source):
             downloads=data.get("downloads", 0),
             categories=tuple(data.get("categories", [])),
             project_type=_project_type(data.get("project_type", ""), data.get("loaders", [])),
-            url=f"https://modrinth.com/{data.get('project_type', 'project')}/{data.get('slug', data['id'])}",
+            url=_page(data, data["id"]),
             game_versions=tuple(data.get("game_versions", [])),
             loaders=tuple(data.get("loaders", [])),
         )
@@ -155,7 +155,7 @@ class Modrinth(Source):
             downloads=hit.get("downloads", 0),
             categories=tuple(hit.get("display_categories") or hit.get("categories", [])),
             project_type=kind,
-            url=f"https://modrinth.com/{hit.get('project_type', 'project')}/{hit.get('slug', hit['project_id'])}",
+            url=_page(hit, hit["project_id"]),
             latest_version=hit.get("latest_version") or "",
             game_versions=tuple(hit.get("versions", [])),
         )
@@ -191,6 +191,12 @@ class Modrinth(Source):
             downloadable=primary is not None and bool(primary.get("url")),
             why_not="" if primary else "The version has no file.",
         )
+
+
+def _page(data: dict, project_id: str) -> str:
+    """The project's page on modrinth.com (a plugin's is /plugin/…, though v2 calls it a mod)."""
+    kind = _project_type(data.get("project_type", ""), data.get("loaders") or data.get("categories") or [])
+    return f"https://modrinth.com/{kind}/{data.get('slug') or project_id}"
 
 
 def _project_type(kind: str, loaders) -> str:

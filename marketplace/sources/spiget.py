@@ -25,13 +25,14 @@ class Spiget(Source):
     label = "SpigotMC (Spiget)"
     setting = "SPIGET_URL"
     download_hosts = ("cdn.spiget.org", "api.spiget.org")
+    icon_hosts = ("www.spigotmc.org",)
     per_minute = 100
     project_types = ("plugin",)
 
     def applies_to(self, loads) -> bool:
         return not loads or bool(LOADS & set(loads))
 
-    def search(self, query, *, loads=(), timeout=None) -> Page:
+    def search(self, query, *, loads=()) -> Page:
         params = {"size": query.per_page, "page": query.page, "sort": SORTS.get(query.sort, "-downloads")}
         if query.text:
             path = f"/v2/search/resources/{segment(query.text)}"
@@ -39,7 +40,7 @@ class Spiget(Source):
         else:
             path = "/v2/resources/free"
         try:
-            answer = self.get(path, params, ttl=settings.MARKETPLACE_SEARCH_CACHE_SECONDS, timeout=timeout)
+            answer = self.get(path, params, ttl=settings.MARKETPLACE_SEARCH_CACHE_SECONDS)
         except SourceNotFound:  # Spiget's answer to a search that found nothing
             answer = []
         projects = [self._project(r) for r in answer if isinstance(r, dict)]
@@ -82,13 +83,13 @@ class Spiget(Source):
             slug=str(data["id"]),
             name=data.get("name", ""),
             description=data.get("tag", ""),
-            author=str((data.get("author") or {}).get("id", "")),
+            author="",  # Spiget gives the author's id only (another call per result for the name)
             icon_url=_icon(data),
             downloads=data.get("downloads", 0),
             categories=(),
             project_type="plugin",
             url=f"https://www.spigotmc.org/resources/{data['id']}/",
-            latest_version=str((data.get("version") or {}).get("id", "")),
+            latest_version="",  # an id only: the versions call names it
             game_versions=tuple(data.get("testedVersions") or ()),
             loaders=("spigot",),
         )
