@@ -9,11 +9,11 @@ import logging
 from django.db import transaction
 
 from accounts.audit import audit
-from config.errors import Conflict, refusal_text
+from config.errors import refusal_text
 from config.tasks import queue
 from marketplace.download import download
 from marketplace.models import InstalledPlugin
-from marketplace.plan import Plan, Step, install_plan
+from marketplace.plan import Plan, Step, install_plan, refuse_conflicts
 from marketplace.sources import get_source
 from nodes.client import FileRefused
 from servers import console, jobs
@@ -33,8 +33,7 @@ STAGING = ".hearth-part"
 def marketplace_install(*, server: Server, actor, request=None, **choice) -> tuple[Job, Plan]:
     """Plan the install (see install_plan's arguments) and queue it as a job; (job, plan)."""
     plan = install_plan(server=server, **choice)
-    if plan.conflicts:
-        raise Conflict(" ".join(plan.conflicts), conflicts=plan.conflicts)
+    refuse_conflicts(plan.conflicts)
     first = plan.steps[0]
     action = "modpack" if first.project_type == "modpack" else "install"
     job = plugin_job_queue(server=server, actor=actor, action=action, plan=plan)

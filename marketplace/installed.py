@@ -19,7 +19,15 @@ from accounts.audit import audit
 from config.errors import Conflict, InvalidInput, NotFound
 from marketplace.install import DISABLED, STAGING, plugin_job_queue
 from marketplace.models import InstalledPlugin
-from marketplace.plan import NAME_CHARS, VERSION_CHARS, Plan, best_version, install_plan, recordable
+from marketplace.plan import (
+    NAME_CHARS,
+    VERSION_CHARS,
+    Plan,
+    best_version,
+    install_plan,
+    recordable,
+    refuse_conflicts,
+)
 from marketplace.sources import SOURCES
 from marketplace.sources.base import SourceNotFound, SourceUnavailable, within
 from marketplace.target import server_target
@@ -44,11 +52,11 @@ def plugins_list(*, server) -> dict:
         found = _files(files, server)
         records = {p.path: p for p in InstalledPlugin.objects.filter(server=server)}
         unknown = {
-            path: entry
-            for path, (entry, _on) in found.items()
+            path: (entry, on_disk)
+            for path, (entry, on_disk) in found.items()
             if path not in records or records[path].size != entry.size
         }
-        digests = _hashes(files, server, {path: (entry, found[path][1]) for path, entry in unknown.items()})
+        digests = _hashes(files, server, unknown)
     _identify(server, {p: d for p, d in digests.items() if d}, found, records)
     _forget_missing(server, found, records)
     answer = [
@@ -302,9 +310,7 @@ def plugins_update(*, server, actor, paths=None, request=None):
         install_plan(server=server, source=r.source, project_id=r.project_id, version_id=r.latest_version_id)
         for r in records
     ]
-    conflicts = [message for plan in plans for message in plan.conflicts]
-    if conflicts:
-        raise Conflict(" ".join(conflicts), conflicts=conflicts)
+    refuse_conflicts([message for plan in plans for message in plan.conflicts])
     steps = {}
     with session(server) as files:
         for record, plan in zip(records, plans, strict=True):

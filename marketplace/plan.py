@@ -74,6 +74,12 @@ class Plan:
         }
 
 
+def refuse_conflicts(conflicts: list) -> None:
+    """409 naming every conflict (also listed in the answer's `conflicts`), when there is any."""
+    if conflicts:
+        raise Conflict(" ".join(conflicts), conflicts=conflicts)
+
+
 def describe(target: Target) -> str:
     return " ".join(part for part in (target.loader, target.game_version) if part) or "this server"
 

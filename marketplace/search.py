@@ -18,9 +18,9 @@ ANY = "any"
 _pool = ThreadPoolExecutor(max_workers=16, thread_name_prefix="hearth-marketplace")
 
 
-def search_query(server, params) -> tuple[Query, tuple]:
-    """The Query a request's parameters ask for, defaults from the server; (query, loaders it loads)."""
-    target = server_target(server)
+def search_query(target, params) -> tuple[Query, tuple]:
+    """The Query a request's parameters ask for, defaults from the server's `target`; (query, the
+    loaders whose projects fit)."""
     loader = (params.get("loader") or target.loader).lower()
     game_version = params.get("game_version") or target.game_version
     project_type = (params.get("type") or target.project_type).lower()
@@ -45,8 +45,8 @@ def search_query(server, params) -> tuple[Query, tuple]:
 
 def marketplace_search(*, server, params, source: str = "") -> dict:
     """Results from `source` (or every enabled source that applies), each source's outcome beside them."""
-    query, loads = search_query(server, params)
     target = server_target(server)
+    query, loads = search_query(target, params)
     chosen = [get_source(source)] if source else [s for s in SOURCES.values() if s.enabled()]
     deadline = time.monotonic() + settings.MARKETPLACE_SEARCH_SECONDS
     outcomes, futures = {}, {}
