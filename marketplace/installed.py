@@ -41,6 +41,7 @@ HASH_MAX_BYTES = 128 * 1024 * 1024  # a hand-uploaded file larger than this is n
 HASH_FILES_PER_LISTING = 50
 HASH_BYTES_PER_LISTING = 256 * 1024 * 1024
 HASH_CACHE_SECONDS = 7 * 24 * 3600
+UPDATE_CHECKS_PER_CALL = 20  # projects asked one by one (not Modrinth's) in one update check
 
 logger = logging.getLogger(__name__)
 
@@ -269,31 +270,40 @@ def plugins_check_updates(*, server) -> int:
 
 
 def _check_updates(server) -> int:
+    now = timezone.now()
     target = server_target(server)
     records = list(InstalledPlugin.objects.filter(server=server).exclude(project_type="modpack"))
+    newest = {}  # (source, project id): the newest Version that fits, or None
     modrinth = [r for r in records if r.source == "modrinth" and r.hashes.get("sha1")]
-    latest = {}
     if modrinth:
         answer = SOURCES["modrinth"].latest_for(
             [r.hashes["sha1"] for r in modrinth], loads=target.loads, game_version=target.game_version
         )
-        latest.update({r.pk: answer.get(r.hashes["sha1"]) for r in modrinth})
-    for record in records:
-        if record.pk in latest or record.source not in SOURCES or not SOURCES[record.source].enabled():
-            continue
+        newest.update({(r.source, r.project_id): answer.get(r.hashes["sha1"]) for r in modrinth})
+    # The other sources are asked project by project: each project once, the least recently checked
+    # first, at most UPDATE_CHECKS_PER_CALL of them (the rest at the next check).
+    others = {
+        (r.source, r.project_id): r
+        for r in records
+        if (r.source, r.project_id) not in newest and r.source in SOURCES and SOURCES[r.source].enabled()
+    }
+    for key, record in sorted(
+        others.items(), key=lambda item: item[1].checked_at or datetime.min.replace(tzinfo=UTC)
+    )[:UPDATE_CHECKS_PER_CALL]:
         try:
-            latest[record.pk] = best_version(SOURCES[record.source], record.project_id, target, fresh=True)
+            newest[key] = best_version(SOURCES[record.source], record.project_id, target, fresh=True)
         except SourceNotFound:
-            latest[record.pk] = None
-    now = timezone.now()
-    for record in records:
-        version = latest.get(record.pk) if recordable(latest.get(record.pk)) else None
+            newest[key] = None
+    checked = [r for r in records if (r.source, r.project_id) in newest]
+    for record in checked:
+        version = newest[record.source, record.project_id]
+        version = version if recordable(version) else None
         InstalledPlugin.objects.filter(pk=record.pk).update(
             latest_version_id=version.id if version else "",
             latest_version_name=version.name if version else "",
             checked_at=now,
         )
-    return sum(1 for r in records if (v := latest.get(r.pk)) and v.id != r.version_id)
+    return sum(1 for r in checked if (v := newest[r.source, r.project_id]) and v.id != r.version_id)
 
 
 def plugins_update(*, server, actor, paths=None, request=None):

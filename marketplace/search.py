@@ -3,6 +3,7 @@ MARKETPLACE_SEARCH_SECONDS: the sources are asked at once (each call cached, mar
 a source that fails or is too slow is reported in `sources` and the others still answer. The server's
 loader and game version filter by default; a customer may widen them (loader or gameVersion "any")."""
 
+import contextvars
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 
@@ -54,7 +55,10 @@ def marketplace_search(*, server, params, source: str = "") -> dict:
         if why := _not_applicable(origin, query, loads):
             outcomes[origin.name] = {"source": origin.name, "ok": True, "total": 0, "skipped": why}
             continue
-        futures[origin.name] = _pool.submit(_search_one, origin, query, loads, deadline)
+        # In a copy of this context: the pool's thread counts the calls against the same person.
+        futures[origin.name] = _pool.submit(
+            contextvars.copy_context().run, _search_one, origin, query, loads, deadline
+        )
     done, _late = wait(futures.values(), timeout=max(0.0, deadline - time.monotonic()))
     pages = {}
     for name, future in futures.items():

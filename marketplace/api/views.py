@@ -17,7 +17,7 @@ from marketplace.install import marketplace_install
 from marketplace.plan import install_plan
 from marketplace.search import marketplace_search
 from marketplace.sources import get_source
-from marketplace.sources.base import within
+from marketplace.sources.base import spending, within
 from marketplace.target import compatible, server_target
 from servers.files.access import files_server
 
@@ -31,6 +31,14 @@ def _charge(user, scope: str = "marketplace") -> None:
         raise too_many_attempts(LIMITED, state=state)
 
 
+class _Spending:
+    """A view whose source calls count against the person's share of each source's budget."""
+
+    def dispatch(self, request, *args, **kwargs):
+        with spending(f"user:{getattr(request.user, 'pk', '') or request.META.get('REMOTE_ADDR', '')}"):
+            return super().dispatch(request, *args, **kwargs)
+
+
 def _valid(serializer_class, data):
     body = serializer_class(data=data)
     body.is_valid(raise_exception=True)
@@ -38,7 +46,7 @@ def _valid(serializer_class, data):
 
 
 @extend_schema(tags=["marketplace"])
-class SearchView(APIView):
+class SearchView(_Spending, APIView):
     @extend_schema(
         parameters=[SearchParams], description="Needs file.read. Filtered to what the server can load."
     )
@@ -59,7 +67,7 @@ def _camel(query) -> dict:
 
 
 @extend_schema(tags=["marketplace"])
-class ProjectView(APIView):
+class ProjectView(_Spending, APIView):
     @extend_schema(
         description="Needs file.read. The project and its versions, each marked whether it fits the server."
     )
@@ -92,7 +100,7 @@ class ProjectView(APIView):
 
 
 @extend_schema(tags=["marketplace"])
-class PlanView(APIView):
+class PlanView(_Spending, APIView):
     @extend_schema(
         request=InstallSerializer,
         description="Needs file.write. What an install would write, the "
@@ -105,7 +113,7 @@ class PlanView(APIView):
 
 
 @extend_schema(tags=["marketplace"])
-class InstallView(APIView):
+class InstallView(_Spending, APIView):
     @extend_schema(
         request=InstallSerializer,
         description="Needs file.write. A job (kind plugin) installs the "
@@ -122,7 +130,7 @@ class InstallView(APIView):
 
 
 @extend_schema(tags=["marketplace"])
-class PluginsView(APIView):
+class PluginsView(_Spending, APIView):
     @extend_schema(description="Needs file.read. The plugins, mods and datapacks in the server's files.")
     def get(self, request, server_id):
         server = files_server(request.user, server_id, "file.read")
@@ -130,7 +138,7 @@ class PluginsView(APIView):
 
 
 @extend_schema(tags=["marketplace"])
-class CheckUpdatesView(APIView):
+class CheckUpdatesView(_Spending, APIView):
     @extend_schema(request=None, description="Needs file.read. Asks the sources for newer versions that fit.")
     def post(self, request, server_id):
         server = files_server(request.user, server_id, "file.read")
@@ -140,7 +148,7 @@ class CheckUpdatesView(APIView):
 
 
 @extend_schema(tags=["marketplace"])
-class UpdateView(APIView):
+class UpdateView(_Spending, APIView):
     @extend_schema(
         request=UpdateSerializer,
         description="Needs file.write. A job updating the given plugins "

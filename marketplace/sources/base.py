@@ -41,6 +41,21 @@ def within(seconds: float):
         _deadline.reset(token)
 
 
+_spender: contextvars.ContextVar = contextvars.ContextVar("marketplace_spender", default="")
+PERSON_SHARE = 4  # one person may spend at most a quarter of a source's budget a minute
+
+
+@contextlib.contextmanager
+def spending(who: str):
+    """Source calls made inside are counted against `who`'s share of each source's budget too (a
+    person: "user:<id>"), so no one person spends what the whole panel has."""
+    token = _spender.set(who)
+    try:
+        yield
+    finally:
+        _spender.reset(token)
+
+
 def seconds_left() -> float:
     """What one call may take: API_TIMEOUT_SECONDS, or less when within() ends sooner."""
     deadline = _deadline.get()
@@ -141,7 +156,18 @@ class Page:
     total: int | None
 
 
-SHAPE_ERRORS = (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError)
+# RecursionError: JSON nested thousands deep; ArithmeticError and OSError: numbers too large for an int
+# or a date (1e400 downloads, a release in the year 3 billion).
+SHAPE_ERRORS = (
+    KeyError,
+    TypeError,
+    AttributeError,
+    ValueError,
+    IndexError,
+    RecursionError,
+    ArithmeticError,
+    OSError,
+)
 ANSWERING = ("search", "project", "versions", "version", "identify", "latest_for")
 
 
@@ -276,6 +302,16 @@ class Source:
                 retry_after=wait,
             )
         window = int(time.time() // 60)
+        if who := _spender.get():
+            share = max(1, self.per_minute // PERSON_SHARE)
+            key = f"marketplace:budget:{self.name}:{who}:{window}"
+            cache.add(key, 0, 120)
+            if cache.incr(key) > share:
+                raise SourceRateLimited(
+                    f"You have used your {share} requests a minute to {self.label}: try again shortly.",
+                    source=self.name,
+                    retry_after=max(1, int(60 - time.time() % 60)),
+                )
         key = f"marketplace:budget:{self.name}:{window}"
         cache.add(key, 0, 120)
         if cache.incr(key) > self.per_minute:
