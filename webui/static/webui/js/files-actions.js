@@ -88,31 +88,7 @@
   var tasks = document.getElementById("files-tasks");
 
   function task(label) {
-    var item = tasks.appendChild(el("li", "files-task"));
-    var name = item.appendChild(el("span", "task-name", label));
-    var bar = item.appendChild(el("progress"));
-    bar.max = 100;
-    bar.value = 0;
-    bar.setAttribute("aria-label", label);
-    var state = item.appendChild(el("span", "task-state muted small", "Waiting"));
-    var dismiss = item.appendChild(el("button", "button button-quiet button-small", "×"));
-    dismiss.type = "button";
-    dismiss.setAttribute("aria-label", "Dismiss");
-    dismiss.addEventListener("click", function () { item.remove(); });
-    return {
-      item: item,
-      name: name,
-      progress: function (percent, text) {
-        bar.value = percent;
-        state.textContent = text || percent + " %";
-      },
-      finish: function (ok, text) {
-        bar.value = 100;
-        item.classList.add(ok ? "task-done" : "task-failed");
-        state.textContent = text;
-        if (ok) setTimeout(function () { item.remove(); }, 8000);
-      },
-    };
+    return Hearth.taskLine(tasks, label);
   }
 
   // --- upload -----------------------------------------------------------------------------------------

@@ -194,6 +194,37 @@ window.Hearth = window.Hearth || {};
     return b;
   };
 
+  /* A line of a task list (<ul> `list`) with a progress bar: progress(percent, text) while it runs,
+     finish(ok, text) at its end (a finished line goes by itself after 8 s); `item` and `name` are its
+     elements. */
+  Hearth.taskLine = function (list, label) {
+    var item = list.appendChild(Hearth.el("li", "files-task"));
+    var name = item.appendChild(Hearth.el("span", "task-name", label));
+    var bar = item.appendChild(Hearth.el("progress"));
+    bar.max = 100;
+    bar.value = 0;
+    bar.setAttribute("aria-label", label);
+    var state = item.appendChild(Hearth.el("span", "task-state muted small", "Waiting"));
+    var dismiss = item.appendChild(Hearth.el("button", "button button-quiet button-small", "×"));
+    dismiss.type = "button";
+    dismiss.setAttribute("aria-label", "Dismiss");
+    dismiss.addEventListener("click", function () { item.remove(); });
+    return {
+      item: item,
+      name: name,
+      progress: function (percent, text) {
+        bar.value = percent;
+        state.textContent = text || percent + " %";
+      },
+      finish: function (ok, text) {
+        bar.value = 100;
+        item.classList.add(ok ? "task-done" : "task-failed");
+        state.textContent = text;
+        if (ok) setTimeout(function () { item.remove(); }, 8000);
+      },
+    };
+  };
+
   /* A tab's notice element as notify(text, ok): shown as a success when ok, else as an error. */
   Hearth.notifier = function (notice) {
     return function notify(text, ok) {

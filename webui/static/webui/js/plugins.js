@@ -232,29 +232,7 @@
   var polling = null;
 
   function task(text) {
-    var item = tasks.appendChild(el("li", "files-task"));
-    item.appendChild(el("span", "task-name", text));
-    var bar = item.appendChild(el("progress"));
-    bar.max = 100;
-    bar.value = 0;
-    bar.setAttribute("aria-label", text);
-    var state = item.appendChild(el("span", "task-state muted small", "Waiting"));
-    var dismiss = item.appendChild(el("button", "button button-quiet button-small", "×"));
-    dismiss.type = "button";
-    dismiss.setAttribute("aria-label", "Dismiss");
-    dismiss.addEventListener("click", function () { item.remove(); });
-    return {
-      progress: function (percent, said) {
-        bar.value = percent;
-        state.textContent = said || percent + " %";
-      },
-      finish: function (ok, said) {
-        bar.value = 100;
-        item.classList.add(ok ? "task-done" : "task-failed");
-        state.textContent = said;
-        if (ok) setTimeout(function () { item.remove(); }, 8000);
-      },
-    };
+    return Hearth.taskLine(tasks, text);
   }
 
   /* Follow the job to its end; `done(ok)` then, and the installed list is read again. */
