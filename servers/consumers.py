@@ -31,36 +31,52 @@ EVENTS = ("server_log", "server_state_update", "resource_stats")
 RECHECK_SECONDS = 30.0
 
 
-@database_sync_to_async
-def _access(user, server_id: str, permission: str) -> tuple[bool, str]:
-    """(allowed, reason). Invisible servers read as not found, as in the API."""
+def _checked(user, server_id: str, permission: str):
+    """(server, "") when `user` may do `permission` on it, else (None, the reason). Invisible servers
+    read as not found, as in the API."""
     from servers.models import Server
 
     try:
-        server = Server.objects.visible_to(user).prefetch_related("members").filter(pk=server_id).first()
+        server = (
+            Server.objects.visible_to(user)
+            .select_related("node", "template")
+            .prefetch_related("members")
+            .filter(pk=server_id)
+            .first()
+        )
     except Exception:  # a malformed id
         server = None
     if server is None:
-        return False, "Server not found"
+        return None, "Server not found"
     if not can(user, permission, server):
-        return False, f"You do not have permission to perform this action (requires {permission})"
+        return None, f"You do not have permission to perform this action (requires {permission})"
     if permission == "server.console" and server.status == Server.Status.SUSPENDED:
-        return False, "Server is suspended."
+        return None, "Server is suspended."
     if permission == "server.console" and server.status not in (
         Server.Status.RUNNING,
         Server.Status.STARTING,
     ):
-        return False, f"Server is {server.status}: start it first."
-    return True, ""
+        return None, f"Server is {server.status}: start it first."
+    return server, ""
 
 
 @database_sync_to_async
-def _send_command(user, server_id: str, text: str) -> None:
-    from servers.lifecycle.command import server_command
-    from servers.models import Server
+def _access(user, server_id: str, permission: str) -> tuple[bool, str]:
+    """(allowed, reason), as _checked says."""
+    server, reason = _checked(user, server_id, permission)
+    return server is not None, reason
 
-    server = Server.objects.select_related("node", "template").get(pk=server_id)
-    server_command(server=server, actor=user, command=text)
+
+@database_sync_to_async
+def _send_command(user, server_id: str, text: str) -> str:
+    """Check and send the command in one trip to a thread (each trip costs the round trip time): ""
+    when it went to the game, else why not. A service's refusal (node unreachable…) is raised."""
+    from servers.lifecycle.command import server_command
+
+    server, reason = _checked(user, server_id, "server.console")
+    if server is not None:
+        server_command(server=server, actor=user, command=text)
+    return reason
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -231,13 +247,12 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             data = command_line(message.get("data"))
         except BadCommand as exc:
             return await self.send_json({"type": "error", "serverId": server_id, "message": str(exc)})
-        allowed, reason = await _access(self.scope["user"], server_id, "server.console")
-        if not allowed:
-            return await self.send_json({"type": "error", "serverId": server_id, "message": reason})
         try:
-            await _send_command(self.scope["user"], server_id, data)
+            refused = await _send_command(self.scope["user"], server_id, data)
         except DomainError as exc:  # the service refused (not running, node unreachable…): say why
-            await self.send_json({"type": "error", "serverId": server_id, "message": exc.message})
+            refused = exc.message
+        if refused:
+            await self.send_json({"type": "error", "serverId": server_id, "message": refused})
 
     async def _relay(self, event: dict, fields: tuple[str, ...]) -> None:
         if event["type"] in self.subscriptions.get(event["serverId"], ()):

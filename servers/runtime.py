@@ -292,13 +292,18 @@ def start(client: NodeClient, server: Server) -> None:
     client.start_container(container.id)
 
 
+def stdin_line(text: str) -> str:
+    """A console command as the game reads it: one line, ended by a newline."""
+    return text if text.endswith("\n") else f"{text}\n"
+
+
 def send_stdin(client: NodeClient, server: Server, text: str) -> None:
     """Write a console command to the game's stdin: through the monitor's long-lived attach when it runs
     (attaching and detaching for every command can lose input), else by attaching here."""
-    data = text.encode() if text.endswith("\n") else f"{text}\n".encode()
-    if console.send_command(server, data.decode()):
+    line = stdin_line(text)
+    if console.send_command(server, line):
         return
-    attach_stdin(client, server, data)
+    attach_stdin(client, server, line.encode())
 
 
 def attach_stdin(client: NodeClient, server: Server, data: bytes) -> None:

@@ -236,13 +236,25 @@ def test_a_kill_delivered_again_after_the_server_was_started_again_does_not_kill
     assert snapshot(running) == before, "the late kill killed a server started after it"
 
 
-def test_command_delivered_twice_reaches_the_game_once(owner_api, running, finished):
+def test_a_command_goes_to_the_monitor_without_a_task(owner_api, running):
     from tests.servers.test_lifecycle import wait_for_line
 
     with messages() as sent:
-        owner_api.post(f"/api/servers/{running.pk}/command", {"command": "say only once"}, format="json")
+        owner_api.post(f"/api/servers/{running.pk}/command", {"command": "say straight in"}, format="json")
+    wait_for_line(running, "[Server] straight in")
+    assert not [m for m in sent if m[0] == "servers.tasks.server_command_task"], sent
+
+
+def test_command_delivered_twice_reaches_the_game_once(owner_api, running, finished):
+    """The task is the way when no monitor listens: delivered again, it does not type the line twice."""
+    import uuid
+
+    from config.celery import app
+    from tests.servers.test_lifecycle import wait_for_line
+
+    message = ("servers.tasks.server_command_task", str(uuid.uuid4()), (str(running.pk), "say only once"), {})
+    app.tasks[message[0]].apply_async(message[2], task_id=message[1])
     wait_for_line(running, "[Server] only once")
-    message = the_message(sent, "servers.tasks.server_command_task")
 
     deliver_again(message, finished)
     owner_api.post(f"/api/servers/{running.pk}/command", {"command": "say a later one"}, format="json")
