@@ -10,6 +10,7 @@ from bench.harness import percentile, summary
 
 LATENCY_TARGET_MS = 100.0
 THROUGHPUT_TARGET = 0.8
+COMMAND_TIMES_RAW = 10  # issue 19: a command's p99 within 10x writing to the container's stdin directly
 
 
 def verdict(ok: bool | None) -> str:
@@ -33,6 +34,12 @@ def report(bench) -> str:
         f"websockets {m['websockets']}",
         f"- **Engine:** {m['engines'][0]}, json-file logs, max-size 10m x 3 files, as the panel sets them",
         f"- **Code:** {m['commit']}",
+        f"- **Phases run:** {', '.join(args.phases)}"
+        + (
+            ""
+            if len(args.phases) == 6
+            else " (not the whole benchmark: the other phases' sections are absent)"
+        ),
         f"- **Setup:** {args.servers} servers of the Test Game + ticker (64 MB, 1 CPU each) on the local node; "
         f"floods of {args.flood_lines:,} lines (~90 bytes), {args.rounds} round(s) per throttle setting; "
         f"{args.latency_lines} latency lines; fan-out windows of {args.window:g} s; idle {args.idle:g} s; "
@@ -163,6 +170,34 @@ def report(bench) -> str:
                 f"- (2) latency: panel p99 {s['p99']:.1f} ms over {s['n']} lines — "
                 f"{verdict(s['p99'] < LATENCY_TARGET_MS and enough)} (p99 < {LATENCY_TARGET_MS:.0f} ms"
                 f"{'' if enough else '; fewer than 300 lines'})"
+            )
+        out.append("")
+    # (2b)
+    commands = res.get("commands") or {}
+    if commands:
+        out += [
+            "### (2b) Command round trip (`say <mark>` typed → `[Server] <mark>` received, ms)",
+            "",
+            "One command in flight at a time. *panel*: over the WebSocket, the answer on the same socket. "
+            "*raw*: written to an identical container's stdin (one attach held open, as the monitor holds "
+            "one), the answer read from an Engine API log stream.",
+            "",
+            "| path | n | p50 | p90 | p99 | max | mean |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for key, label in (("panel", "**panel (WebSocket)**"), ("raw", "raw (stdin attach + log stream)")):
+            s = summary(commands.get(key, []))
+            if s:
+                out.append(
+                    f"| {label} | {s['n']} | {fmt(s['p50'])} | {fmt(s['p90'])} | {fmt(s['p99'])} | "
+                    f"{fmt(s['max'])} | {fmt(s['mean'])} |"
+                )
+        panel, raw = summary(commands.get("panel", [])), summary(commands.get("raw", []))
+        if panel and raw:
+            out.append(f"| panel minus raw (p50) | | {fmt(panel['p50'] - raw['p50'])} | | | | |")
+            verdicts.append(
+                f"- (2b) command round trip: panel p99 {panel['p99']:.1f} ms, raw p99 {raw['p99']:.1f} ms — "
+                f"{verdict(panel['p99'] <= COMMAND_TIMES_RAW * raw['p99'])} (p99 within {COMMAND_TIMES_RAW}x raw)"
             )
         out.append("")
     # (3)

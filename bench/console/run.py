@@ -43,6 +43,7 @@ os.chdir(ROOT)
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from bench import adapter  # noqa: E402 - once ROOT is on the path
+from bench.console.commands import Commands  # noqa: E402
 from bench.console.common import LEFTOVERS, SPARES, SUITE, SUITE_LABEL  # noqa: E402
 from bench.console.costs import Costs  # noqa: E402
 from bench.console.fanout import Fanout  # noqa: E402
@@ -66,7 +67,7 @@ from bench.harness import (  # noqa: E402
 )
 
 
-class Bench(Setup, RawContainers, Guarded, Throughput, Latency, Fanout, Idle, Costs):
+class Bench(Setup, RawContainers, Guarded, Throughput, Latency, Commands, Fanout, Idle, Costs):
     """One run: setup (setup.py, raw.py), then the scenarios (flood.py, latency.py, fanout.py, idle.py,
     costs.py), each measured while the machine is quiet (guard.py); report.py writes the section."""
 
@@ -77,7 +78,14 @@ class Bench(Setup, RawContainers, Guarded, Throughput, Latency, Fanout, Idle, Co
         self.logdir.mkdir(parents=True, exist_ok=True)
         self.leftovers = Leftovers(LEFTOVERS)
         self.processes = Processes(self.logdir, self.leftovers)
-        self.results: dict = {"throughput": [], "latency": {}, "fanout": [], "idle": {}, "costs": {}}
+        self.results: dict = {
+            "throughput": [],
+            "latency": {},
+            "commands": {},
+            "fanout": [],
+            "idle": {},
+            "costs": {},
+        }
         self.servers: list = []
         self.names: dict[str, str] = {}  # server id → container name
         self.raw_dir = ""
@@ -140,6 +148,9 @@ class Bench(Setup, RawContainers, Guarded, Throughput, Latency, Fanout, Idle, Co
         if "latency" in phases:
             print("(2) latency", flush=True)
             self.latency(latency_server)
+        if "commands" in phases:
+            print("(2b) command round trip", flush=True)
+            self.commands(latency_server)
         if {"fanout", "idle"} & set(phases):
             print(f"Starting all {len(self.servers)} servers …", flush=True)
             self.power(self.servers, "start")
@@ -184,7 +195,7 @@ class Bench(Setup, RawContainers, Guarded, Throughput, Latency, Fanout, Idle, Co
         self.leftovers.done()
 
 
-PHASES = ["throughput", "latency", "fanout", "idle", "costs"]
+PHASES = ["throughput", "latency", "commands", "fanout", "idle", "costs"]
 
 
 def main() -> int:
@@ -201,6 +212,7 @@ def main() -> int:
         "--raised-throttle", type=int, default=1_000_000, help="lines/100 ms for the raised run"
     )
     parser.add_argument("--latency-lines", type=int, default=400, help="lines for (2) (100-3000)")
+    parser.add_argument("--commands", type=int, default=200, help="command round trips in (2b) (20-2000)")
     parser.add_argument("--clients", type=int, default=100, help="clients on one server in (3) (1-500)")
     parser.add_argument("--per-server", type=int, default=2, help="clients per server in (3) (1-10)")
     parser.add_argument("--window", type=float, default=30.0, help="fan-out window, seconds (5-300)")
@@ -214,6 +226,7 @@ def main() -> int:
         1000 <= args.flood_lines <= 60_000,
         1 <= args.rounds <= 10,
         100 <= args.latency_lines <= 3000,
+        20 <= args.commands <= 2000,
         1 <= args.clients <= 500,
         1 <= args.per_server <= 10,
         5 <= args.window <= 300,
