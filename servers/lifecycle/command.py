@@ -20,9 +20,10 @@ def server_command(*, server: Server, actor: User, command: str, request=None) -
 
     if server.status not in (S.RUNNING, S.STARTING):
         check(server, "stop")  # same states accept commands; raises 423/409
-    audit("server.command", actor=actor, request=request, resource=server, command=command[:200])
+    # Sent first, recorded right after: the audit row's commit (an fsync) is not in the command's way.
     if not console.send_command(server, runtime.stdin_line(command)):
         queue(server_command_task, server.pk, command)
+    audit("server.command", actor=actor, request=request, resource=server, command=command[:200])
 
 
 def server_command_execute(*, server_id, command: str) -> None:
