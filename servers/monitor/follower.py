@@ -97,6 +97,8 @@ class OutputFollower(threading.Thread):
                     break
                 became_ready = waiting and any(ready(text) for _, text, _ in batch)
                 admitted, notice = throttle.admit(batch)
+                if notice:  # before the newest lines it kept: the skipped ones came before them
+                    console.write(self.server_id, notice)
                 metrics.console_lines(self.watcher.node_id, len(admitted))
                 for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
                     console.write_lines(
@@ -110,10 +112,6 @@ class OutputFollower(threading.Thread):
                     connections.close_all()
                 if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
                     save_cursor(self.server_id, self.container_id, batch[-1][2])
-                if notice:
-                    console.write(
-                        self.server_id, "Server is outputting console data too quickly; throttling."
-                    )
         finally:
             if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
                 del self.watcher.followers[self.server_id]

@@ -12,8 +12,11 @@ from servers import console
 class Throttle:
     """A token bucket: CONSOLE_LINES_PER_100MS lines per 100 ms on average, in bursts of at most that many.
 
-    What is over goes unpublished, with a notice at most every 5 s (as Wings does). A bucket rather than
-    fixed windows: the rate a flood gets does not depend on where the monitor's batches fall.
+    What is over goes unpublished. Of a batch over the limit the NEWEST lines are kept (after a flood the
+    last lines, the error, are what the customer needs), and a notice says how many were skipped: at most
+    every 5 s while the flood goes on (as Wings does), and once more when it ends, so the count is exact.
+    A bucket rather than fixed windows: the rate a flood gets does not depend on where the monitor's
+    batches fall.
     """
 
     def __init__(self, clock=time.monotonic):
@@ -23,17 +26,25 @@ class Throttle:
             0.0,
             float("-inf"),
         )
+        self.skipped = 0  # since the last notice
 
-    def admit(self, texts: list) -> tuple[list, bool]:
+    def admit(self, texts: list) -> tuple[list, str]:
+        """(the lines to publish, a notice to publish before them or "")."""
         now, burst = self.clock(), settings.CONSOLE_LINES_PER_100MS
         self.tokens = min(burst, self.tokens + (now - self.refilled_at) * burst * 10)
         self.refilled_at = now
         room = min(len(texts), int(self.tokens))
         self.tokens -= room
-        notice = room < len(texts) and now - self.noticed_at > 5
-        if notice:
-            self.noticed_at = now
-        return texts[:room], notice
+        over = len(texts) - room
+        self.skipped += over
+        notice = ""
+        if self.skipped and (not over or now - self.noticed_at > 5):
+            notice = (
+                f"Server is outputting console data too quickly; throttling: {self.skipped} lines "
+                "skipped (the newest are kept)."
+            )
+            self.skipped, self.noticed_at = 0, now
+        return texts[over:], notice
 
 
 def cursor_key(server_id: str) -> str:

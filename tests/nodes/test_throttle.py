@@ -11,13 +11,19 @@ class Clock:
         return self.now
 
 
-def test_a_burst_passes_up_to_the_limit_and_the_rest_is_dropped_with_one_notice(settings):
+def test_a_burst_keeps_the_newest_lines_and_says_how_many_were_skipped(settings):
     settings.CONSOLE_LINES_PER_100MS = 100
     clock = Clock()
     throttle = Throttle(clock)
     admitted, notice = throttle.admit(list(range(150)))
-    assert admitted == list(range(100)) and notice
-    assert throttle.admit(["more"]) == ([], False)  # one notice per 5 s
+    assert admitted == list(range(50, 150))  # the newest: after a flood the last lines matter
+    assert "50 lines skipped" in notice
+    assert throttle.admit(list(range(30))) == ([], "")  # still flooding: one notice per 5 s
+    clock.now += 1  # the bucket refills; the flood is over
+    admitted, notice = throttle.admit(["the error"])
+    assert admitted == ["the error"] and "30 lines skipped" in notice  # the rest of the count, once
+    clock.now += 1
+    assert throttle.admit(["quiet"]) == (["quiet"], "")
 
 
 def test_the_bucket_refills_at_the_rate_so_a_flood_gets_exactly_the_limit(settings):
@@ -36,5 +42,5 @@ def test_output_under_the_limit_is_never_dropped(settings):
     clock = Clock()
     throttle = Throttle(clock)
     for _ in range(50):
-        assert throttle.admit(["line"] * 9) == (["line"] * 9, False)
+        assert throttle.admit(["line"] * 9) == (["line"] * 9, "")
         clock.now += 0.01
