@@ -221,3 +221,51 @@ class TestAdmin:
         )
         assert response.status_code == 302
         assert Allocation.objects.filter(node=node).count() == 2
+
+
+def test_the_node_list_takes_the_same_queries_however_many_nodes_and_servers(staff, admin, location, db):
+    """Nodes and their servers come in a constant number of queries (no query per node)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from servers.models import Server
+    from templates_app.models import Template
+
+    template = Template.objects.create(
+        name="q", docker_image="busybox", start_command="true", stop_command="stop"
+    )
+
+    def grow(count: int) -> None:
+        for _ in range(count):
+            node = Node.objects.create(
+                name=f"q-{Node.objects.count()}",
+                location=location,
+                hostname="h",
+                public_address="203.0.113.9",
+                max_memory_mb=1024,
+                max_cpu_cores=1,
+            )
+            for i in range(3):
+                Server.objects.create(
+                    name=f"s{i}",
+                    node=node,
+                    template=template,
+                    owner=admin,
+                    docker_image="busybox",
+                    allocated_memory_mb=64,
+                    allocated_cpu_cores=1,
+                    allocated_disk_mb=64,
+                )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            answer = staff.get("/api/nodes")
+        assert answer.status_code == 200
+        return len(captured.captured_queries), answer.json()["data"]
+
+    grow(1)
+    few, data = queries()
+    assert data[0]["servers"] and set(data[0]["servers"][0]) == {"id", "name", "status"}
+    grow(5)
+    many, data = queries()
+    assert many == few and len(data) == 6
