@@ -32,10 +32,11 @@ def _charge(user, scope: str = "marketplace") -> None:
 
 
 class _Spending:
-    """A view whose source calls count against the person's share of each source's budget."""
+    """A view whose source calls count against the person's share of each source's budget. Who that is
+    is read at the first call, once DRF has authenticated the request (it sets the user on `request`)."""
 
     def dispatch(self, request, *args, **kwargs):
-        with spending(f"user:{getattr(request.user, 'pk', '') or request.META.get('REMOTE_ADDR', '')}"):
+        with spending(lambda: f"user:{request.user.pk}"):
             return super().dispatch(request, *args, **kwargs)
 
 

@@ -46,9 +46,10 @@ PERSON_SHARE = 4  # one person may spend at most a quarter of a source's budget 
 
 
 @contextlib.contextmanager
-def spending(who: str):
+def spending(who):
     """Source calls made inside are counted against `who`'s share of each source's budget too (a
-    person: "user:<id>"), so no one person spends what the whole panel has."""
+    person: "user:<id>", or a function giving it when asked), so no one person spends what the whole
+    panel has."""
     token = _spender.set(who)
     try:
         yield
@@ -302,7 +303,8 @@ class Source:
                 retry_after=wait,
             )
         window = int(time.time() // 60)
-        if who := _spender.get():
+        who = _spender.get()
+        if who := (who() if callable(who) else who):
             share = max(1, self.per_minute // PERSON_SHARE)
             key = f"marketplace:budget:{self.name}:{who}:{window}"
             cache.add(key, 0, 120)
