@@ -137,3 +137,22 @@ def test_a_project_and_the_versions_that_fit(mc_server, customer, client_for, ma
     assert [(v["name"], v["compatible"]) for v in wide["versions"]] == [("1.0.0", False)]
     missing = client.get(f"/api/servers/{server.pk}/marketplace/projects/modrinth/nope")
     assert missing.status_code == 404
+
+
+def test_one_person_spends_at_most_a_share_of_a_sources_budget(
+    mc_server, customer, stranger, client_for, marketplace
+):
+    import time
+
+    if time.time() % 60 > 45:  # the budgets are per clock minute
+        time.sleep(61 - time.time() % 60)
+    mine, theirs = mc_server("paper", "1.20.1"), mc_server("paper", "1.20.4", owner=stranger)
+    client = client_for(customer)
+    outcomes = [
+        next(s for s in search(client, mine, source="spiget", query=f"word{n}").json()["data"]["sources"])
+        for n in range(26)
+    ]
+    assert all(o["ok"] for o in outcomes[:25])
+    assert not outcomes[25]["ok"] and "You have used your 25 requests" in outcomes[25]["error"]
+    other = search(client_for(stranger), theirs, source="spiget", query="word99").json()["data"]["sources"][0]
+    assert other["ok"], other  # the source itself was not blocked for everyone
