@@ -17,6 +17,11 @@ from tests.standins import marketplace_catalog as catalog
 VAULT = "/cdn/modrinth/data/hrtVault/versions/vv173/vaultish-1.7.3.jar"
 
 
+def vault_job(client_for, customer, server, capture) -> Job:
+    """Install Vaultish from Modrinth (the stand-in's answers as the test scripted them); its job."""
+    return job_of(install(client_for(customer), server, capture, source="modrinth", projectId="hrtVault"))
+
+
 def raw_client(client_for, user):
     """An API client that answers a server error as a 500 rather than raising it into the test."""
     client = client_for(user)
@@ -286,15 +291,7 @@ def test_a_file_name_the_templates_denylist_protects_is_not_written(
         "/modrinth/v2/project/hrtVault/version",
         _versions_with(marketplace, "hrtVault", filename="LicenseGuard.jar"),
     )
-    job = job_of(
-        install(
-            client_for(customer),
-            server,
-            django_capture_on_commit_callbacks,
-            source="modrinth",
-            projectId="hrtVault",
-        )
-    )
+    job = vault_job(client_for, customer, server, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED and "protected" in job.error, job.error
     assert staff_read(server, "/plugins/LicenseGuard.jar") == b"PK\x03\x04 the host's own"
     assert names_in(server, "/plugins") == {"LicenseGuard.jar"}
@@ -309,15 +306,7 @@ def test_a_file_larger_than_the_size_the_source_published_is_refused(
         "/modrinth/v2/project/hrtVault/version",
         _versions_with(marketplace, "hrtVault", size=100),
     )
-    job = job_of(
-        install(
-            client_for(customer),
-            server,
-            django_capture_on_commit_callbacks,
-            source="modrinth",
-            projectId="hrtVault",
-        )
-    )
+    job = vault_job(client_for, customer, server, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED and "larger than the 100 bytes published" in job.error, job.error
     assert names_in(server, "/plugins") == set()
 
@@ -355,15 +344,7 @@ def test_a_download_that_points_or_redirects_at_a_metadata_service_is_refused_ev
                 "/modrinth/v2/project/hrtVault/version",
                 _versions_with(marketplace, "hrtVault", url=url),
             )
-        job = job_of(
-            install(
-                client_for(customer),
-                server,
-                django_capture_on_commit_callbacks,
-                source="modrinth",
-                projectId="hrtVault",
-            )
-        )
+        job = vault_job(client_for, customer, server, django_capture_on_commit_callbacks)
         assert job.status == Job.Status.FAILED and "metadata" in job.error, job.error
         assert names_in(server, "/plugins") == set()
 
@@ -388,15 +369,7 @@ def test_a_download_redirect_to_another_host_is_refused_and_leaves_nothing(
 ):
     server = mc_server("paper", "1.20.1")
     marketplace.fault(match="/cdn/modrinth/data/hrtVault/", redirect=redirect, times=None)
-    job = job_of(
-        install(
-            client_for(customer),
-            server,
-            django_capture_on_commit_callbacks,
-            source="modrinth",
-            projectId="hrtVault",
-        )
-    )
+    job = vault_job(client_for, customer, server, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED, job.error
     assert names_in(server, "/plugins") == set()
     assert not InstalledPlugin.objects.filter(server=server).exists()
@@ -593,15 +566,7 @@ def test_a_plugins_link_out_of_the_server_neither_writes_nor_lists_outside(
     server = mc_server("paper", "1.20.1")
     put(server, "/keep.txt", b"x")
     symlink(server, "/plugins", target)
-    job = job_of(
-        install(
-            client_for(customer),
-            server,
-            django_capture_on_commit_callbacks,
-            source="modrinth",
-            projectId="hrtVault",
-        )
-    )
+    job = vault_job(client_for, customer, server, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED, job.error
     listing = client_for(customer).get(f"/api/servers/{server.pk}/plugins")
     assert listing.status_code == 200, listing.content
@@ -675,15 +640,7 @@ def test_a_server_suspended_while_its_install_downloads_gets_nothing(
             yield got
 
     monkeypatch.setattr("marketplace.install.download", download)
-    job = job_of(
-        install(
-            client_for(customer),
-            server,
-            django_capture_on_commit_callbacks,
-            source="modrinth",
-            projectId="hrtVault",
-        )
-    )
+    job = vault_job(client_for, customer, server, django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED, job.error
     Server.objects.filter(pk=server.pk).update(status=Server.Status.STOPPED)
     assert names_in(server, "/plugins") == set()
