@@ -139,7 +139,10 @@ class Server(models.Model):
     objects = ServerQuerySet.as_manager()
 
     class Meta:
-        ordering = ["name"]
+        # A unique tiebreaker, so offset pages never skip or repeat servers of one name; indexed, so a
+        # page does not sort every row (issue 19: at 10,000 servers each page sorted them all).
+        ordering = ["name", "id"]
+        indexes = [models.Index(fields=["name", "id"], name="server_name_id")]
 
     def __str__(self):
         return self.name

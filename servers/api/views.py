@@ -47,7 +47,7 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = ServerFilter
 
     def get_queryset(self):
-        return _with_details(servers_visible_to(self.request.user)).order_by("name")
+        return _with_details(servers_visible_to(self.request.user)).order_by("name", "pk")
 
     def get_serializer_class(self):
         return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer

@@ -80,3 +80,34 @@ def test_console_history_filters_by_stream_and_time():
         "two\n",
     ]
     assert [e["data"] for e in console_history(server_id, limit=1)] == ["three\n"]
+
+
+def test_paging_through_servers_of_one_name_finds_each_exactly_once(
+    customer,
+    client_for,
+    make_node,  # noqa: F811
+    template,  # noqa: F811
+):
+    """The list sorts on (name, id): a unique key, so offset pages neither skip nor repeat a server."""
+    node = make_node()
+    made = {
+        str(
+            Server.objects.create(
+                name="same",
+                owner=customer,
+                node=node,
+                template=template,
+                docker_image=template.docker_image,
+                allocated_memory_mb=64,
+                allocated_cpu_cores=1,
+                allocated_disk_mb=64,
+            ).pk
+        )
+        for _ in range(23)
+    }
+    client, seen = client_for(customer), []
+    for page in range(1, 5):
+        answer = client.get("/api/servers", {"page": page, "limit": 7})
+        assert answer.status_code == 200, answer.content
+        seen += [row["id"] for row in answer.json()["data"]]
+    assert sorted(seen) == sorted(made)  # 23 servers over four pages of 7: each once
