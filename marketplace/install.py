@@ -70,12 +70,9 @@ def marketplace_job_execute(*, server_id, job_id) -> None:
     """Carry out a plugin job's plan. Safe to deliver twice (the claim)."""
     from marketplace.modpack import modpack_install
 
-    if not jobs.job_claim(job_id):
+    if (claimed := jobs.job_claimed_with_server(job_id, server_id)) is None:
         return
-    job = Job.objects.select_related("actor").get(pk=job_id)
-    server = Server.objects.select_related("node", "template").filter(pk=server_id).first()
-    if server is None:
-        return jobs.job_failed(job_id, "The server was deleted.")
+    job, server = claimed
     steps = [Step(**step) for step in job.detail["plan"]["steps"]]
     try:
         check_files_access(job.actor, server, "file.write")  # again: the member may have lost it since

@@ -37,6 +37,21 @@ def job_claim(job_id, *, owner: str = "") -> bool:
     return bool(Job.objects.filter(pk=job_id, status=Job.Status.PENDING).update(**fields))
 
 
+def job_claimed_with_server(job_id, server_id):
+    """(job, server) when this delivery claimed the job (job_claim) and its server still exists, with its
+    node and template; None otherwise (another delivery has it, or the job has failed: server deleted)."""
+    from servers.models import Server
+
+    if not job_claim(job_id):
+        return None
+    job = Job.objects.select_related("actor").get(pk=job_id)
+    server = Server.objects.select_related("node", "template").filter(pk=server_id).first()
+    if server is None:
+        job_failed(job_id, "The server was deleted.")
+        return None
+    return job, server
+
+
 def job_progress(
     job_id, progress: int | None = None, *, step: str | None = None, owner: str | None = None
 ) -> bool:

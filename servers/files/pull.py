@@ -59,12 +59,9 @@ def server_files_pull(*, server: Server, actor, request=None, url, path, name=No
 
 def server_files_pull_execute(*, server_id, job_id) -> None:
     """Download the job's URL to its path. Safe to deliver twice (the claim)."""
-    if not jobs.job_claim(job_id):
+    if (claimed := jobs.job_claimed_with_server(job_id, server_id)) is None:
         return
-    job = Job.objects.select_related("actor").get(pk=job_id)
-    server = Server.objects.select_related("node", "template").filter(pk=server_id).first()
-    if server is None:
-        return jobs.job_failed(job_id, "The server was deleted.")
+    job, server = claimed
     target = job.detail["path"]
     try:
         check_files_access(job.actor, server, "file.write")  # again: the member may have lost it since
