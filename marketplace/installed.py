@@ -119,7 +119,7 @@ def _identify(server, digests: dict, found: dict, records: dict) -> None:
     try:
         with within(settings.MARKETPLACE_REQUEST_SECONDS):
             known = SOURCES["modrinth"].identify(sorted(set(digests.values())))
-            names = _project_names({v.project_id for v in known.values()})
+            projects = SOURCES["modrinth"].projects({v.project_id for v in known.values()})
     except (SourceUnavailable, InvalidInput) as exc:
         logger.info("Could not identify files of %s: %s", server.pk, exc)
         return
@@ -137,7 +137,11 @@ def _identify(server, digests: dict, found: dict, records: dict) -> None:
                     "origin": InstalledPlugin.Origin.IDENTIFIED,
                     "source": "modrinth",
                     "project_id": version.project_id,
-                    "project_name": names.get(version.project_id, version.project_id)[:NAME_CHARS],
+                    "project_name": (
+                        projects[version.project_id].name
+                        if version.project_id in projects
+                        else version.project_id
+                    )[:NAME_CHARS],
                     "project_type": DIRECTORIES[posixpath.dirname(path)],
                     "version_id": version.id,
                     "version_name": version.name[:VERSION_CHARS],
@@ -150,16 +154,6 @@ def _identify(server, digests: dict, found: dict, records: dict) -> None:
                     "latest_version_name": "",
                 },
             )
-
-
-def _project_names(ids: set) -> dict:
-    names = {}
-    for project_id in sorted(ids):
-        try:
-            names[project_id] = SOURCES["modrinth"].project(project_id).name
-        except (SourceUnavailable, SourceNotFound):
-            continue
-    return names
 
 
 def _forget_missing(server, found: dict, records: dict) -> None:

@@ -108,10 +108,8 @@ def _search_one(origin, query, loads, deadline):
 def _not_applicable(origin, query, loads) -> str:
     if query.project_type and query.project_type not in origin.project_types:
         return f"{origin.label} has no {query.project_type}s."
-    if origin.name == "hangar" and loads and origin.platform(loads) is None:
-        return f"Hangar has no plugins for {query.loader} servers."
-    if origin.name == "spiget" and not origin.applies_to(loads):
-        return f"SpigotMC has no plugins for {query.loader} servers."
+    if not origin.applies_to(loads):
+        return f"{origin.label} has no plugins for {query.loader} servers."
     return ""
 
 

@@ -169,7 +169,7 @@ SHAPE_ERRORS = (
     ArithmeticError,
     OSError,
 )
-ANSWERING = ("search", "project", "versions", "version", "identify", "latest_for")
+ANSWERING = ("search", "project", "projects", "versions", "version", "identify", "latest_for")
 
 
 def _shaped(method):
@@ -214,6 +214,10 @@ class Source:
         return getattr(settings, self.setting).rstrip("/")
 
     def enabled(self) -> bool:
+        return True
+
+    def applies_to(self, loads) -> bool:
+        """Whether the source has anything for a server that loads `loads` (empty: unknown, yes)."""
         return True
 
     def headers(self) -> dict:

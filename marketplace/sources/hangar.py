@@ -42,6 +42,9 @@ class Hangar(Source):
             return ""
         return PLATFORMS.get(loads[0])
 
+    def applies_to(self, loads) -> bool:
+        return self.platform(loads) is not None  # Hangar's plugins are Paper's, Velocity's, Waterfall's
+
     def search(self, query, *, loads=()) -> Page:
         platform = self.platform(loads)
         answer = self.get(

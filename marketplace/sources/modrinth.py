@@ -78,7 +78,11 @@ class Modrinth(Source):
         ]
 
     def project(self, project_id: str) -> Project:
-        data = self.get(f"/v2/project/{segment(project_id)}", ttl=settings.MARKETPLACE_PROJECT_CACHE_SECONDS)
+        return self._project(
+            self.get(f"/v2/project/{segment(project_id)}", ttl=settings.MARKETPLACE_PROJECT_CACHE_SECONDS)
+        )
+
+    def _project(self, data: dict) -> Project:
         return Project(
             source=self.name,
             id=data["id"],
@@ -127,6 +131,15 @@ class Modrinth(Source):
             cache.set_many(fresh, settings.MARKETPLACE_PROJECT_CACHE_SECONDS)
             cached.update(fresh)
         return {digest: self._version(cached[key]) for digest, key in keys.items() if cached[key]}
+
+    def projects(self, ids) -> dict:
+        """{id: Project} of the projects Modrinth has among `ids`, in one call."""
+        if not ids:
+            return {}
+        answer = self.get(
+            "/v2/projects", {"ids": json.dumps(sorted(ids))}, ttl=settings.MARKETPLACE_PROJECT_CACHE_SECONDS
+        )
+        return {data["id"]: self._project(data) for data in answer}
 
     def latest_for(self, sha1s: list, *, loads=(), game_version="") -> dict:
         """{sha1: the newest Version of that file's project that fits}, for update checks."""
