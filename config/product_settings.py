@@ -141,6 +141,10 @@ WS_TOKEN_NOTICE_SECONDS = 60
 CONSOLE_LINES_PER_100MS = env.int("HEARTH_CONSOLE_LINES_PER_100MS", default=2000)
 CONSOLE_MAX_LINE_CHARS = env.int("HEARTH_CONSOLE_MAX_LINE_CHARS", default=4096)
 STATS_INTERVAL_SECONDS = env.float("HEARTH_STATS_INTERVAL", default=5.0)
+# Monitors share the nodes through leases of this length (servers/monitor/leases.py), each looking for
+# nodes to take every MONITOR_TICK_SECONDS: a dead monitor's nodes are watched again within their sum.
+MONITOR_LEASE_SECONDS = env.float("HEARTH_MONITOR_LEASE_SECONDS", default=6.0)
+MONITOR_TICK_SECONDS = env.float("HEARTH_MONITOR_TICK_SECONDS", default=2.0)
 METRICS_RETENTION_DAYS = env.int("HEARTH_METRICS_RETENTION_DAYS", default=7)
 
 # Client addresses: forwarding headers (X-Forwarded-For, -Proto) are believed only from these proxies

@@ -48,6 +48,17 @@ def publish(group: str, message: dict) -> None:
         logger.warning("Could not publish %s to %s", message.get("type"), group, exc_info=True)
 
 
+def group_channel(group: str) -> str:
+    """The Redis Pub/Sub channel of a channel-layer group (channels_redis.pubsub's naming), for code that
+    publishes many groups' messages in one Redis round trip (the monitor's console writes)."""
+    return f"{settings.CHANNEL_LAYERS['default']['CONFIG']['prefix']}__group__{group}"
+
+
+def encoded(message: dict) -> bytes:
+    """A message as the channel layer puts it on the wire, for a PUBLISH to `group_channel`."""
+    return get_channel_layer().serialize(message)
+
+
 def user_group(user_id) -> str:
     """Every WebSocket of one user: told when their access changes."""
     return f"user.{user_id}"

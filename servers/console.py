@@ -76,38 +76,53 @@ def write(server_id, data: str, *, stream: str = "system") -> None:
 
 
 def write_lines(server_id, stream: str, texts: list[str]) -> None:
-    """Many lines of one stream (a chunk of game output): one history write, and as few messages as fit
-    under MESSAGE_CHARS (clients such as `websockets` refuse messages over 1 MiB, as the web process does)."""
+    """Many lines of one stream (a chunk of game output): one history write, and as few messages as fit."""
     if not texts:
         return
+    entries, messages = prepared(server_id, stream, texts)
+    record(server_id, entries)
+    for message in messages:
+        _send(server_id, message)
+
+
+def prepared(server_id, stream: str, texts: list[str]) -> tuple[list[str], list[dict]]:
+    """(history entries, the messages carrying the lines): as few messages as fit under MESSAGE_CHARS
+    (clients such as `websockets` refuse messages over 1 MiB, as the web process does)."""
     texts = [text if text.endswith("\n") else f"{text}\n" for text in texts]
     stamp, entries = _entries(stream, texts)
-    record(server_id, entries)
-    chunk, size = [], 0
+    messages, chunk, size = [], [], 0
     for text in texts:
         if chunk and size + len(text) > MESSAGE_CHARS:
-            _send_log(server_id, stream, chunk, stamp)
+            messages.append(_log_message(server_id, stream, chunk, stamp))
             chunk, size = [], 0
         chunk.append(text)
         size += len(text)
-    _send_log(server_id, stream, chunk, stamp)
+    messages.append(_log_message(server_id, stream, chunk, stamp))
+    return entries, messages
 
 
-def _send_log(server_id, stream: str, texts: list[str], stamp: str) -> None:
-    _send(
-        server_id,
-        {
-            "type": "server_log",
-            "serverId": str(server_id),
-            "stream": stream,
-            "data": "".join(texts),
-            "timestamp": stamp,
-        },
-    )
+def _log_message(server_id, stream: str, texts: list[str], stamp: str) -> dict:
+    return {
+        "type": "server_log",
+        "serverId": str(server_id),
+        "stream": stream,
+        "data": "".join(texts),
+        "timestamp": stamp,
+    }
 
 
-def stdin_channel(node_id) -> str:
-    return f"{settings.CACHES['default']['KEY_PREFIX']}:stdin:{node_id}"
+def stdin_channel(lease: str) -> str:
+    """Where the monitor holding a node's lease (servers/monitor/leases.py) takes its console input: one
+    channel per holding, so a monitor that lost the node never receives the next holder's commands."""
+    return f"{settings.CACHES['default']['KEY_PREFIX']}:stdin:{lease}"
+
+
+# Publish to the channel of whoever holds the node's lease now, in one round trip.
+_SEND_COMMAND = """
+local holder = redis.call('GET', KEYS[1])
+if not holder then return 0 end
+return redis.call('PUBLISH', ARGV[1] .. holder, ARGV[2])
+"""
 
 
 def send_command(server, text: str) -> bool:
@@ -115,9 +130,15 @@ def send_command(server, text: str) -> bool:
 
     False when no monitor is listening (the caller then attaches itself).
     """
+    from servers.monitor.leases import lease_key
+
     try:
-        receivers = connection().publish(
-            stdin_channel(server.node_id), json.dumps({"server": str(server.pk), "data": text})
+        receivers = connection().eval(
+            _SEND_COMMAND,
+            1,
+            lease_key(server.node_id),
+            stdin_channel(""),
+            json.dumps({"server": str(server.pk), "data": text}),
         )
     except redis.RedisError:
         return False

@@ -1,4 +1,5 @@
-"""(4) Idle: the monitor's CPU and memory with every server running and silent."""
+"""(4) Idle: the monitor's CPU and memory with every server running and silent, then with every server
+printing 10 lines/s and nobody watching (the monitor's cost per line, without the web process's)."""
 
 import time
 
@@ -17,17 +18,21 @@ class Idle:
             time.sleep(self.args.idle)
             return meter.stop(), before, self.counters()
 
-        cpu, before, after = self.guarded("the idle window", measure)
-        status = proc_status(self.processes.pid("monitor"))
-        self.results["idle"] = {
-            "cpu": cpu,
-            "counters": {k: after[k] - before[k] for k in after},
-            "rss_mib": status.get("VmRSS", 0) / 1024,
-            "threads": status.get("Threads"),
-            "servers": len(self.servers),
-        }
-        print(
-            f"    monitor {fmt(cpu.get('monitor'))}% CPU, RSS {fmt(status.get('VmRSS', 0) / 1024)} MiB, "
-            f"{status.get('Threads')} threads",
-            flush=True,
-        )
+        for label, ticking in (("idle", False), ("ticking", True)):
+            self.tick(self.servers, ticking)
+            time.sleep(2.0)
+            cpu, before, after = self.guarded(f"the {label} window", measure)
+            status = proc_status(self.processes.pid("monitor"))
+            self.results[label] = {
+                "cpu": cpu,
+                "counters": {k: after[k] - before[k] for k in after},
+                "rss_mib": status.get("VmRSS", 0) / 1024,
+                "threads": status.get("Threads"),
+                "servers": len(self.servers),
+            }
+            print(
+                f"    {label}: monitor {fmt(cpu.get('monitor'))}% CPU, RSS "
+                f"{fmt(status.get('VmRSS', 0) / 1024)} MiB, {status.get('Threads')} threads",
+                flush=True,
+            )
+        self.tick(self.servers, False)

@@ -84,6 +84,7 @@ class Bench(Setup, RawContainers, Guarded, Throughput, Latency, Commands, Fanout
             "commands": {},
             "fanout": [],
             "idle": {},
+            "ticking": {},
             "costs": {},
         }
         self.servers: list = []

@@ -1,5 +1,6 @@
 """The console follower: one thread per running server reads its container's output from the node,
-records and publishes it, and moves the server to running at the template's ready line."""
+hands it to the flusher (servers/monitor/flusher.py), which records and publishes it and moves the server
+to running at the template's ready line."""
 
 import collections
 import contextlib
@@ -11,14 +12,13 @@ import time
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import close_old_connections
 
 from config import metrics
 from nodes.dockertime import as_since, nanos, since_ns, stamp_ns
-from servers import console
 from servers.models import Server
-from servers.monitor.output import Throttle, cut, read_cursor, save_cursor
-from servers.states import set_status
+from servers.monitor.flusher import flusher
+from servers.monitor.output import Throttle, cut, read_cursor
 from templates_app.ready import template_matcher
 
 if TYPE_CHECKING:
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FLUSH_INTERVAL = 0.01  # seconds between two publishes of one stream
 STREAMS = {1: "stdout", 2: "stderr"}  # Docker's frame header → our stream name
 # How often a follower checks that its container still is its server's own on this node: a server moved
 # to another node (or recreated) stops taking this container's lines within this, even from a node that
@@ -43,83 +42,76 @@ def _ready_matcher(template):
     return template_matcher(template)  # RE2 (linear time), on one line capped in length
 
 
-class OutputFollower(threading.Thread):
+class OutputFollower:
     """Reads one run of one server's container (stdout and stderr), once for every viewer.
 
-    A reader thread turns the engine's frames into lines as fast as they come; this thread publishes
-    what has gathered at most every FLUSH_INTERVAL, so a lone line goes out at once and a flood in batches.
+    Its reader thread turns the engine's frames into lines as fast as they come and hands them to the
+    process's one Flusher, which writes what has gathered for every server at most every FLUSH_INTERVAL
+    in one Redis round trip: a lone line goes out at once, a flood in batches.
     """
 
     def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, since: str, run: int):
-        super().__init__(daemon=True, name=f"follow-{server_id[:8]}")
         self.watcher, self.server_id, self.container_id, self.since = watcher, server_id, container_id, since
         self.run_started = run  # the run's StartedAt (ns): which run of the container this reads
         # (stream, text, Docker's ns time of the line), then None at the end
         self.pending: collections.deque = collections.deque()
-        self.arrived = threading.Event()
         self.output = None  # the log stream, closed when the container stops being this server's
         self.closed = False  # this follower is done: its reader opens no more streams
         self.checked_at = time.monotonic()  # it was the server's own when the follower was made
+        self.throttle = Throttle()
+        self.ready, self.waiting = None, False
+        self.reader = threading.Thread(target=self._read, daemon=True, name=f"follow-{server_id[:8]}")
 
-    def still_ours(self) -> bool:
-        """Is the container still the server's own on this node? Asked at most every RECHECK_SECONDS."""
-        if time.monotonic() - self.checked_at < RECHECK_SECONDS:
-            return True
-        owner = self.watcher.owners([self.container_id]).get(self.container_id)
-        connections.close_all()
-        self.checked_at = time.monotonic()
-        return owner == self.server_id
-
-    def run(self):
+    def start(self) -> None:
         close_old_connections()
         server = Server.objects.select_related("template").filter(pk=self.server_id).first()
         if server is None:
+            self.finish()
             return
-        ready = _ready_matcher(server.template)
-        waiting = server.status == Server.Status.STARTING
-        connections.close_all()  # back to the pool: a follower lives as long as its game, one per server
-        threading.Thread(target=self._read, daemon=True, name=f"{self.name}-read").start()
-        throttle, last_flush, ended = Throttle(), 0.0, False
-        try:
-            while not ended and not self.watcher.stopping.is_set():
-                self.arrived.wait()
-                self.arrived.clear()
-                time.sleep(max(0.0, last_flush + FLUSH_INTERVAL - time.monotonic()))
-                last_flush = time.monotonic()
-                batch = [self.pending.popleft() for _ in range(len(self.pending))]
-                ended = bool(batch) and batch[-1] is None
-                if ended:
-                    batch.pop()
-                if batch and not self.still_ours():
-                    logger.info(
-                        "monitor: %s is no longer %s's own container here", self.container_id, self.server_id
-                    )
-                    break
-                became_ready = waiting and any(ready(text) for _, text, _ in batch)
-                admitted, notice = throttle.admit(batch)
-                if notice:  # before the newest lines it kept: the skipped ones came before them
-                    console.write(self.server_id, notice)
-                metrics.console_lines(self.watcher.node_id, len(admitted))
-                for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0)):
-                    console.write_lines(
-                        self.server_id, stream, [cut(text.rstrip("\r")) for _, text, _ in run]
-                    )
-                if (
-                    became_ready
-                ):  # after its lines: whoever sees `running` finds the ready line in the history
-                    waiting = False
-                    set_status(self.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
-                    connections.close_all()
-                if batch:  # a later reader of this run (a reconnect, a new monitor) skips up to here
-                    save_cursor(self.server_id, self.container_id, batch[-1][2])
-        finally:
-            if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
-                del self.watcher.followers[self.server_id]
-            self.closed = True
-            if self.output is not None:  # ends the reader too, when we stopped before the container did
-                with contextlib.suppress(Exception):
-                    self.output.close()
-            connections.close_all()
+        self.ready = _ready_matcher(server.template)
+        self.waiting = server.status == Server.Status.STARTING
+        self.reader.start()
+
+    def is_alive(self) -> bool:
+        return not self.closed
+
+    def join(self, timeout: float | None = None) -> None:
+        if self.reader.ident is not None:
+            self.reader.join(timeout)
+
+    def recheck_due(self) -> bool:
+        """Is the container's ownership to be asked again (at most every RECHECK_SECONDS)?"""
+        return time.monotonic() - self.checked_at >= RECHECK_SECONDS
+
+    def take(self) -> tuple[list, bool]:
+        """(the lines gathered since the last take, whether the run's output has ended)."""
+        batch = [self.pending.popleft() for _ in range(len(self.pending))]
+        ended = bool(batch) and batch[-1] is None
+        if ended:
+            batch.pop()
+        return batch, ended
+
+    def admit(self, batch: list) -> tuple[list[tuple[str, list[str]]], bool]:
+        """What of a batch goes to the console, as (stream, texts) runs, a throttling notice first;
+        and whether the batch holds the template's ready line while the server is starting."""
+        became_ready = self.waiting and any(self.ready(text) for _, text, _ in batch)
+        self.waiting = self.waiting and not became_ready
+        admitted, notice = self.throttle.admit(batch)
+        runs = [("system", [notice])] if notice else []  # the skipped lines came before the kept ones
+        runs += [
+            (stream, [cut(text.rstrip("\r")) for _, text, _ in run])
+            for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0))
+        ]
+        metrics.console_lines(self.watcher.node_id, len(admitted))
+        return runs, became_ready
+
+    def finish(self) -> None:
+        if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
+            del self.watcher.followers[self.server_id]
+        self.closed = True
+        if self.output is not None:  # ends the reader too, when we stopped before the container did
+            with contextlib.suppress(Exception):
+                self.output.close()
 
     def _read(self) -> None:
         """Split the container's output into lines as fast as it comes; None marks the end.
@@ -152,13 +144,13 @@ class OutputFollower(threading.Thread):
                         partial[kind] = rest
                         self.pending.extend((STREAMS.get(kind, "stdout"), line, last_ns) for line in complete)
                     self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
-                    self.arrived.set()
+                    flusher().due(self)
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
             self.pending.extend((STREAMS[kind], rest, last_ns) for kind, rest in partial.items() if rest)
             self.pending.append(None)
-            self.arrived.set()
+            flusher().due(self)
 
     def _followed(self, since: str, until: str | None = None):
         """The container's log from `since` in chunks of frames: followed while it runs, or up to `until`."""

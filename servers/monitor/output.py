@@ -1,7 +1,7 @@
 """What the monitor does to a server's output on its way out: the throttle, long lines cut, and the read
-cursor that lets a later reader of the same container skip what was already recorded."""
+cursor that lets a later reader of the same container skip what was already recorded (moved by the
+flusher's write, with the lines)."""
 
-import contextlib
 import time
 
 from django.conf import settings
@@ -47,6 +47,9 @@ class Throttle:
         return texts[over:], notice
 
 
+CURSOR_SECONDS = 7 * 86400  # a cursor outlives any gap between two readers of a container
+
+
 def cursor_key(server_id: str) -> str:
     return f"{settings.CACHES['default']['KEY_PREFIX']}:console:{server_id}:read"
 
@@ -59,11 +62,6 @@ def read_cursor(server_id: str, container_id: str) -> int:
         return 0
     owner, _, ns = (value or b"").decode().partition(" ")
     return int(ns) if owner == container_id and ns.isdigit() else 0
-
-
-def save_cursor(server_id: str, container_id: str, ns: int) -> None:
-    with contextlib.suppress(Exception):
-        console.connection().set(cursor_key(server_id), f"{container_id} {ns}", ex=7 * 86400)
 
 
 def cut(text: str) -> str:

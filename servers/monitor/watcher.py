@@ -21,6 +21,7 @@ from nodes.models import Node
 from servers import console
 from servers.monitor import reconcile
 from servers.monitor.follower import OutputFollower
+from servers.monitor.leases import Lease
 from servers.monitor.reconcile import GAME_LABELS
 from servers.ownership import container_of, servers_of
 from servers.stats import Sampler
@@ -31,9 +32,9 @@ logger = logging.getLogger(__name__)
 class NodeWatcher(threading.Thread):
     """Follows one node; reconnects with backoff when it drops."""
 
-    def __init__(self, node_id: str, stopping: threading.Event):
+    def __init__(self, node_id: str, stopping: threading.Event, lease: Lease):
         super().__init__(daemon=True, name=f"watch-{node_id[:8]}")
-        self.node_id, self.stopping = node_id, stopping
+        self.node_id, self.stopping, self.lease = node_id, stopping, lease
         self.followers: dict[str, OutputFollower] = {}  # server id → its output's reader
         self.running: dict[str, str] = {}  # server id → container id, for stats
         self.stdin_sockets: dict[str, object] = {}  # server id → the attach carrying its console input
@@ -67,11 +68,11 @@ class NodeWatcher(threading.Thread):
         """Console commands for this node's servers arrive on Redis; each goes to the game's one stdin attach."""
         attached = self.stdin_sockets
         pubsub = console.connection().pubsub(ignore_subscribe_messages=True)
-        pubsub.subscribe(console.stdin_channel(self.node_id))
+        pubsub.subscribe(console.stdin_channel(self.lease.value))
         try:
             while not self.stopping.is_set():
                 message = pubsub.get_message(timeout=0.5)
-                if message is None or self.client is None:
+                if message is None or self.client is None or self.lease.lost:
                     continue
                 command = json.loads(message["data"])
                 self._deliver(command["server"], command["data"].encode())
@@ -180,8 +181,8 @@ class NodeWatcher(threading.Thread):
             self.exits.get(container_id),
             self.last_output.get(container_id),
         )
-        self.followers[server_id] = OutputFollower(self, server_id, container_id, since, run)
-        self.followers[server_id].start()
+        follower = self.followers[server_id] = OutputFollower(self, server_id, container_id, since, run)
+        follower.start()
 
     def subscribe(self):
         """The node's events for our game containers from now on (replayed from the request's own start)."""

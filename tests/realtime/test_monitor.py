@@ -20,15 +20,6 @@ from tests.servers.test_lifecycle import create, wait_for_line
 S = Server.Status
 
 
-@pytest.fixture
-def running(client_for, customer, game_node, game_template, monitor):
-    api = client_for(customer)
-    server = create(api, game_node(), game_template, install=True)
-    wait_status(server, S.STOPPED)
-    api.post(f"/api/servers/{server.pk}/start")
-    return wait_status(server, S.RUNNING), api
-
-
 def engine():
     return docker.DockerClient(base_url=require_env("HEARTH_TEST_DOCKER1_URL"))
 
@@ -335,10 +326,13 @@ def test_even_two_watchers_on_one_engine_act_only_on_their_own_servers(
     import threading
 
     from servers.monitor import NodeWatcher
+    from servers.monitor.leases import Lease
 
     node = game_node()
     twin = a_twin_of(node, location)
-    rogue = NodeWatcher(str(twin.pk), threading.Event())  # outside the monitor's care, as a second process
+    rogue = NodeWatcher(
+        str(twin.pk), threading.Event(), Lease.acquire(str(twin.pk), "rogue")
+    )  # outside the monitor's care, as a second process
     rogue.start()
     try:
         api = client_for(customer)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from config.daemon import Daemon
@@ -5,10 +6,9 @@ from servers.monitor import Monitor
 
 
 class MonitorDaemon(Daemon):
-    interval = 5.0
-
     def __init__(self):
         super().__init__("monitor")
+        self.interval = settings.MONITOR_TICK_SECONDS
         self.monitor = Monitor()
 
     def tick(self):
@@ -20,7 +20,7 @@ class MonitorDaemon(Daemon):
 
 
 class Command(BaseCommand):
-    help = "Watch every online node: Docker events drive server states; output goes to consoles."
+    help = "Watch online nodes (a share of them, beside other monitors): Docker events drive server states; output goes to consoles."
 
     def handle(self, *args, **options):
         MonitorDaemon().run()
