@@ -167,10 +167,11 @@ class AuditLog(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        ordering = ["-created_at"]
+        ordering = ["-created_at", "-id"]  # unique: rows of one instant page in one order
         indexes = [
             models.Index(fields=["resource_type", "resource_id"]),
             models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["-created_at", "-id"], name="audit_newest_first"),
         ]
 
     def __str__(self):

@@ -160,6 +160,38 @@ def console():
     return console
 
 
+def flush_once(servers: int, lines: int = 1):
+    """A function that makes the monitor's flusher write `lines` lines for each of `servers` servers of
+    a node whose lease this process holds (servers/monitor/flusher.py), as one flush of the monitor."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from servers.monitor.flusher import Flusher
+    from servers.monitor.follower import OutputFollower
+    from servers.monitor.leases import Lease, lease_key
+
+    node = "bench-costs"
+    console().connection().delete(lease_key(node))
+    watcher = SimpleNamespace(
+        node_id=node, stopping=threading.Event(), lease=Lease.acquire(node, "bench"), followers={}
+    )
+    followers = []
+    for i in range(servers):
+        follower = OutputFollower(watcher, f"costs-{i}", f"costs-container-{i}", "0", 0)
+        follower.ready, follower.checked_at = (lambda text: False), float("inf")  # never due a recheck
+        followers.append(follower)
+    flusher = Flusher()
+
+    def flush(text: str) -> None:
+        watcher.lease.renew()
+        for follower in followers:
+            follower.pending.extend(("stdout", text, time.time_ns()) for _ in range(lines))
+        flusher.flush(followers)
+
+    return flush
+
+
 def realtime_publish():
     """config.realtime.publish: how the monitor publishes to a group."""
     from config import realtime
@@ -347,3 +379,6 @@ from bench.adapter_alerts import (  # noqa: E402, F401 - re-exported
     raise_alert,
     webhook_sign,
 )
+
+# --- api (bench/api): in bench/adapter_api.py, by size; called as adapter.<name> ---------------------
+from bench.adapter_api import api_page_sql, api_seed  # noqa: E402, F401 - re-exported

@@ -1,5 +1,6 @@
 """Liveness of the background processes, kept as expiring keys in Redis."""
 
+import socket
 import time
 
 from django.conf import settings
@@ -9,7 +10,16 @@ SERVICES = ("worker", "beat", "monitor", "sftp")
 
 
 def beat(service: str) -> None:
-    cache.set(f"heartbeat:{service}", time.time(), timeout=settings.HEARTBEAT_TTL_SECONDS)
+    """Alive: as the service (any of its processes), and as its process on this host (a replica's own)."""
+    now = time.time()
+    cache.set_many(
+        {f"heartbeat:{service}": now, f"heartbeat:{service}@{socket.gethostname()}": now},
+        timeout=settings.HEARTBEAT_TTL_SECONDS,
+    )
+
+
+def alive_here(service: str) -> bool:
+    return cache.get(f"heartbeat:{service}@{socket.gethostname()}") is not None
 
 
 def tick(service: str, at: float) -> None:

@@ -59,6 +59,13 @@ def encoded(message: dict) -> bytes:
     return get_channel_layer().serialize(message)
 
 
+def backlog(layer, channel: str) -> int:
+    """Messages waiting in this process for one consumer: channels_redis.pubsub queues each channel's
+    messages without bound (an asyncio.Queue per channel, on the consumer's loop)."""
+    queue = layer._get_layer().channels.get(channel)
+    return queue.qsize() if queue is not None else 0
+
+
 def user_group(user_id) -> str:
     """Every WebSocket of one user: told when their access changes."""
     return f"user.{user_id}"

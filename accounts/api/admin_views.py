@@ -153,4 +153,4 @@ class AuditLogListView(generics.ListAPIView):
     permission_classes = [Requires("admin.read")]
     filterset_class = AuditLogFilter
     pagination_class = AuditLogPagination
-    queryset = AuditLog.objects.order_by("-created_at")
+    queryset = AuditLog.objects.order_by("-created_at", "-id")  # the index audit_newest_first

@@ -66,10 +66,17 @@ class Costs:
                 "history write: console.record (RPUSH+LTRIM pipeline)",
                 lambda: console.record("costs", entries),
             )
+            for servers in (1, 5, 50):  # 50 servers x 10 lines/s: ~5 lines in each 10 ms flush
+                flush = adapter.flush_once(servers)
+                measure(
+                    f"the monitor's flush of {servers} server(s) x 1 line: lease check, history, cursor "
+                    "and publish of each in one script call",
+                    lambda flush=flush: flush(f"{TICK}1.0"),
+                )
             self.line_costs(console)
 
         self.guarded("the cost measurements", run_all)
-        r.delete(console.history_key("costs"))
+        r.delete(console.history_key("costs"), *(console.history_key(f"costs-{i}") for i in range(50)))
         r.close()
 
     def line_costs(self, console) -> None:

@@ -269,7 +269,8 @@ def report(bench) -> str:
         out += [
             "### Where the monitor's time goes (same code and settings, in the benchmark's process)",
             "",
-            "One publish of one line, 300 calls each:",
+            "One publish or one write, 300 calls each (the monitor writes through its flush; the others are what "
+            "it did before, and the history write other processes still use):",
             "",
             "| operation | wall p50 (ms) | wall p99 (ms) | CPU per call (ms) | new Redis connections per call |",
             "|---|---:|---:|---:|---:|",

@@ -220,6 +220,9 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=60.0, help="idle window, seconds (10-600)")
     parser.add_argument("--timeout", type=float, default=60.0, help="limit for each wait, seconds")
     parser.add_argument("--phases", nargs="+", choices=PHASES, default=PHASES)
+    parser.add_argument(
+        "--sample-monitor", action="store_true", help="sample the monitor's stacks (bench/sampled.py)"
+    )
     parser.add_argument("--no-results", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args()
     checks = [

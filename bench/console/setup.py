@@ -82,6 +82,8 @@ class Setup:
         from django.core.cache import cache
 
         argv = [str(VENV_BIN / "python"), "manage.py", "monitor"]
+        if self.args.sample_monitor:  # where its CPU goes: bench/sampled.py
+            argv[1:1] = ["-m", "bench.sampled", str(self.logdir / "monitor-stacks.txt")]
         extra = {"HEARTH_CONSOLE_LINES_PER_100MS": str(lines_per_100ms)} if lines_per_100ms else {}
         started = time.time()
         if "monitor" in self.processes.procs:

@@ -1,6 +1,5 @@
 import ipaddress
 
-from django.db.models import Prefetch
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions
@@ -44,6 +43,21 @@ class LocationViewSet(StaffViewSet):
         return super().get_permissions()
 
 
+def servers_of(node_ids) -> dict:
+    """node id → its servers' id, name and status (what a node answers with in `servers`), in one query
+    whatever the count, as tuples rather than models: 10,000 servers as model instances took 0.7 s."""
+    server_model = Node._meta.get_field("servers").related_model  # nodes never import servers
+    rows = (
+        server_model.objects.filter(node_id__in=list(node_ids))
+        .order_by("name", "id")
+        .values_list("node_id", "id", "name", "status")
+    )
+    found: dict = {node_id: [] for node_id in node_ids}
+    for node_id, pk, name, status in rows:
+        found[node_id].append({"id": str(pk), "name": name, "status": status})
+    return found
+
+
 @extend_schema(tags=["nodes"])
 class NodeViewSet(StaffViewSet):
     """Nodes are staff-only: customers never see hosts, keys or capacity."""
@@ -51,12 +65,8 @@ class NodeViewSet(StaffViewSet):
     serializer_class = serializers.NodeSerializer
     queryset = Node.objects.select_related("location").order_by("name", "id")
 
-    def get_queryset(self):
-        """Each node with its servers' id, name and status, in two queries whatever the count (fetched one
-        node at a time and whole, 20 nodes of 10,000 servers took a query a node and 937 KB of rows)."""
-        server_model = Node._meta.get_field("servers").related_model  # nodes never import servers
-        servers = server_model.objects.only("id", "name", "status", "node_id").order_by("name", "id")
-        return super().get_queryset().prefetch_related(Prefetch("servers", queryset=servers))
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "servers_of": servers_of}
 
     def create(self, request):
         data = self.get_serializer(data=request.data)

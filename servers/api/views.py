@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
-from nodes.models import Location, Node
+from nodes.models import Allocation, Location, Node
 from plans.models import Plan
 from servers import members, ports, resources
 from servers.api import serializers as s
@@ -26,6 +26,23 @@ from servers.selectors import console_history, metric_history, servers_visible_t
 from templates_app.models import Template
 
 NO_BODY = {"request": None}
+
+
+def _columns(serializer_class) -> list[str]:
+    """The model's columns a list serializer answers with: a list row fetches nothing else."""
+    concrete = {f.name for f in Server._meta.concrete_fields} | {
+        f.attname for f in Server._meta.concrete_fields
+    }
+    return [name for name in serializer_class.Meta.fields if name in concrete]
+
+
+LIST_COLUMNS = _columns(s.ServerSerializer)
+PRIMARY_PORTS = Allocation.objects.only("id", "server_id", "port", "container_port", "is_primary")
+
+
+def _for_the_list(servers):
+    """Only what the list answers with: its columns and each server's allocations' ports."""
+    return servers.only(*LIST_COLUMNS).prefetch_related(Prefetch("allocations", queryset=PRIMARY_PORTS))
 
 
 def _with_details(servers):
@@ -47,7 +64,8 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     filterset_class = ServerFilter
 
     def get_queryset(self):
-        return _with_details(servers_visible_to(self.request.user)).order_by("name", "pk")
+        servers = servers_visible_to(self.request.user).order_by("name", "pk")
+        return _for_the_list(servers) if self.action == "list" else _with_details(servers)
 
     def get_serializer_class(self):
         return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer

@@ -1,7 +1,7 @@
 """The monitor's console writes: one thread per process gathers what every follower has read and writes
-it at most every FLUSH_INTERVAL in one Redis round trip for all servers (bench/console's cost table).
+it at most every CONSOLE_FLUSH_SECONDS in one Redis round trip for all servers (bench/console's cost table).
 
-Each server's share of that round trip is one script that, atomically, checks its node's lease still
+That round trip is one script that, for each server and atomically, checks its node's lease still
 is this monitor's (the fence: servers/monitor/leases.py), appends the lines to the history, moves the
 output cursor past them and publishes them to the server's subscribers. History and cursor move
 together, so whoever reads the container next (this monitor after a reconnect, another one after a
@@ -15,6 +15,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+import msgpack
 import redis
 from django.conf import settings
 from django.db import connections
@@ -31,20 +32,27 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FLUSH_INTERVAL = 0.01  # seconds between two writes
 
-# KEYS: lease, history, cursor. ARGV: lease value, history length, cursor, cursor ttl, channel, n, the n
-# history entries, then the messages to publish. RPUSH in slices: Lua's unpack takes ~8,000 values at most.
+# One call for every server of a flush. KEYS: lease, history and cursor of each write; ARGV[1]: the writes
+# (msgpack without the bin type, which Redis's cmsgpack lacks), each [lease value, history length, cursor, cursor ttl, channel, entries, messages]. Returns
+# 1 or 0 per write: whether its lease held. RPUSH in slices: Lua's unpack takes ~8,000 values at most.
 _WRITE = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-local n = tonumber(ARGV[6])
-for i = 7, 6 + n, 1000 do
-  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, math.min(i + 999, 6 + n)))
+local done = {}
+for w, write in ipairs(cmsgpack.unpack(ARGV[1])) do
+  local lease, history, cursor = KEYS[3 * w - 2], KEYS[3 * w - 1], KEYS[3 * w]
+  done[w] = 0
+  if redis.call('GET', lease) == write[1] then
+    local entries = write[6]
+    for i = 1, #entries, 1000 do
+      redis.call('RPUSH', history, unpack(entries, i, math.min(i + 999, #entries)))
+    end
+    if #entries > 0 then redis.call('LTRIM', history, -write[2], -1) end
+    redis.call('SET', cursor, write[3], 'EX', write[4])
+    for _, message in ipairs(write[7]) do redis.call('PUBLISH', write[5], message) end
+    done[w] = 1
+  end
 end
-if n > 0 then redis.call('LTRIM', KEYS[2], -tonumber(ARGV[2]), -1) end
-redis.call('SET', KEYS[3], ARGV[3], 'EX', ARGV[4])
-for i = 7 + n, #ARGV do redis.call('PUBLISH', ARGV[5], ARGV[i]) end
-return 1
+return done
 """
 
 
@@ -55,7 +63,10 @@ class Flusher(threading.Thread):
         self.lock = threading.Lock()
         self.waiting: set = set()  # followers with lines (or their end) not yet written
         self.arrived = threading.Event()
-        self.script = None
+        self.sha = None  # of the write script, once loaded
+        # server id → (container id, Docker's time of the last line written): a follower that replaces
+        # another of the same run read the cursor when it began, maybe before the other's last write
+        self.written: dict[str, tuple[str, int]] = {}
 
     def due(self, follower: "OutputFollower") -> None:
         """Called by a follower's reader when it has appended lines."""
@@ -68,7 +79,7 @@ class Flusher(threading.Thread):
         while True:
             self.arrived.wait()
             self.arrived.clear()
-            time.sleep(max(0.0, last + FLUSH_INTERVAL - time.monotonic()))
+            time.sleep(max(0.0, last + settings.CONSOLE_FLUSH_SECONDS - time.monotonic()))
             last = time.monotonic()
             with self.lock:
                 followers, self.waiting = self.waiting, set()
@@ -100,11 +111,14 @@ class Flusher(threading.Thread):
                 )
                 follower.finish()
                 continue
+            batch = self._unwritten(follower, batch)
             if batch:
                 writes.append((follower, *follower.admit(batch), batch[-1][2]))
             if end:
                 ended.append(follower)
-        for (follower, _, became_ready, _), written in zip(writes, self._write(writes), strict=True):
+        for (follower, _, became_ready, last_ns), written in zip(writes, self._write(writes), strict=True):
+            if written:
+                self.written[follower.server_id] = (follower.container_id, last_ns)
             if not written:
                 follower.watcher.lease.lost = True
                 follower.finish()
@@ -112,6 +126,14 @@ class Flusher(threading.Thread):
                 set_status(follower.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
         for follower in ended:
             follower.finish()
+
+    def _unwritten(self, follower, batch: list) -> list:
+        """The lines of a batch this process has not written yet (each line once, whichever of two
+        followers of one run read it)."""
+        container_id, last_ns = self.written.get(follower.server_id, ("", 0))
+        if container_id != follower.container_id or not batch or batch[0][2] > last_ns:
+            return batch
+        return [line for line in batch if line[2] > last_ns]
 
     @staticmethod
     def _disowned(followers) -> set:
@@ -130,40 +152,44 @@ class Flusher(threading.Thread):
         return disowned
 
     def _write(self, writes) -> list[bool]:
-        """One pipeline for every server's lines; each write True when its node's lease held."""
+        """Every server's lines in one script call; each write True when its node's lease held."""
         if not writes:
             return []
-        client = console.connection()
-        if self.script is None:
-            self.script = client.register_script(_WRITE)
-        pipe = client.pipeline(transaction=False)
-        limit = settings.CONSOLE_HISTORY_LINES
+        keys, data = [], []
         for follower, runs, _, last_ns in writes:
-            entries, payloads = [], []
+            entries, messages = [], []
             for stream, texts in runs:
-                lines, messages = console.prepared(follower.server_id, stream, texts)
+                lines, carrying = console.prepared(follower.server_id, stream, texts)
                 entries += lines
-                payloads += [realtime.encoded(message) for message in messages]
+                messages += [realtime.encoded(message) for message in carrying]
             lease = follower.watcher.lease
-            self.script(
-                keys=[lease.key, console.history_key(follower.server_id), cursor_key(follower.server_id)],
-                args=[
+            keys += [lease.key, console.history_key(follower.server_id), cursor_key(follower.server_id)]
+            data.append(
+                [
                     lease.value,
-                    limit,
+                    settings.CONSOLE_HISTORY_LINES,
                     f"{follower.container_id} {last_ns}",
                     CURSOR_SECONDS,
                     realtime.group_channel(console.group_name(follower.server_id)),
-                    len(entries),
-                    *entries,
-                    *payloads,
-                ],
-                client=pipe,
+                    entries,
+                    messages,
+                ]
             )
         try:
-            return [bool(result) for result in pipe.execute()]
+            return [bool(done) for done in self._run(keys, msgpack.packb(data, use_bin_type=False))]
         except redis.RedisError:  # Redis down: the lines are lost to the console, the cursor stays put
             logger.warning("monitor: console history unavailable", exc_info=True)
             return [True] * len(writes)
+
+    def _run(self, keys: list[str], data: bytes) -> list[int]:
+        client = console.connection()
+        if self.sha is None:
+            self.sha = client.script_load(_WRITE)
+        try:
+            return client.evalsha(self.sha, len(keys), *keys, data)
+        except redis.exceptions.NoScriptError:  # Redis restarted: load it again
+            self.sha = client.script_load(_WRITE)
+            return client.evalsha(self.sha, len(keys), *keys, data)
 
 
 _lock = threading.Lock()

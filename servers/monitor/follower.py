@@ -46,7 +46,7 @@ class OutputFollower:
     """Reads one run of one server's container (stdout and stderr), once for every viewer.
 
     Its reader thread turns the engine's frames into lines as fast as they come and hands them to the
-    process's one Flusher, which writes what has gathered for every server at most every FLUSH_INTERVAL
+    process's one Flusher, which writes what has gathered for every server at most every CONSOLE_FLUSH_SECONDS
     in one Redis round trip: a lone line goes out at once, a flood in batches.
     """
 
@@ -117,11 +117,12 @@ class OutputFollower:
         """Split the container's output into lines as fast as it comes; None marks the end.
 
         Frames carry Docker's time: what an earlier reader of this run recorded (before a reconnect or a
-        monitor restart) is skipped, so every line is recorded once.
+        monitor restart), and what the engine sends twice, is skipped, so every line is recorded once.
         """
         limit = settings.CONSOLE_MAX_LINE_CHARS
         partial, last_ns = {1: "", 2: ""}, 0
         recorded = read_cursor(self.server_id, self.container_id)
+        newest = {1: recorded, 2: recorded}  # per stream: the engine stamps stdout and stderr apart
         try:
             since = max(self.since, as_since(recorded + 1), key=since_ns) if recorded else self.since
 
@@ -134,9 +135,12 @@ class OutputFollower:
                 for frames in chunks:
                     for kind, stamped in frames:
                         stamp, _, payload = stamped.partition(b" ")  # "<RFC 3339 ns time> <output>"
-                        last_ns = stamp_ns(stamp)
-                        if last_ns <= recorded:  # an earlier reader of this container recorded it
+                        ns = stamp_ns(stamp)
+                        # Recorded by an earlier reader of this container, or sent again by the engine
+                        # (its follow repeats lines when the log file rotates): each stream's times rise.
+                        if ns <= newest.get(kind, recorded):
                             continue
+                        newest[kind] = last_ns = ns
                         text = partial.get(kind, "") + payload.decode(errors="replace")
                         *complete, rest = text.split("\n")
                         if len(rest) > limit:  # a line without end: emit what we have

@@ -4,6 +4,7 @@
 import ipaddress
 import os
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -82,7 +83,13 @@ def test_alive_says_whether_a_service_reported_in(settings):
 
     heartbeat.beat("monitor")
     call_command("alive", "monitor")
+    call_command("alive", "monitor", "--here")
     from django.core.cache import cache
+
+    cache.delete(f"heartbeat:monitor@{socket.gethostname()}")  # another host's replica is alive
+    call_command("alive", "monitor")
+    with pytest.raises(SystemExit):
+        call_command("alive", "monitor", "--here")
 
     cache.delete("heartbeat:sftp")
     with pytest.raises(SystemExit):
@@ -100,7 +107,8 @@ def test_the_compose_file_trusts_only_the_proxy_and_runs_one_beat():
         assert _default(environment["HEARTH_TRUSTED_PROXIES"]) == f"{proxy_address}/32", name
         assert environment["HEARTH_HTTPS"] == "1"
         assert "SECRET_KEY" not in environment  # from .env or a file, never the compose file
-    assert "deploy" not in services["beat"] and "deploy" not in services["monitor"]
+    assert "deploy" not in services["beat"]  # monitors share the nodes by lease; beats would not
+    assert "--here" in services["monitor"]["healthcheck"]["test"]  # a dead replica is not hidden by another
     for name in ("web", "worker", "beat", "monitor", "sftp"):
         assert services[name]["healthcheck"]["test"] != ["NONE"], name
     # the proxy's fixed address is outside the range other containers get theirs from

@@ -13,9 +13,14 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("service", choices=[name for name in heartbeat.SERVICES if name != "worker"])
+        parser.add_argument(
+            "--here", action="store_true", help="only its process on this host counts (one replica's check)"
+        )
 
-    def handle(self, *args, service, **options):
+    def handle(self, *args, service, here, **options):
         state = heartbeat.status()[service]
+        if here:
+            state = "running" if heartbeat.alive_here(service) else "down"
         self.stdout.write(f"{service}: {state}")
         if state != "running":
             sys.exit(1)

@@ -1,0 +1,103 @@
+"""The lists at scale: a constant number of queries whatever the page size and the data, a unique sort
+key (every row once across the pages), and the same camelCase as the library spells it."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from accounts.models import AuditLog
+from servers.models import Server, ServerMember
+from tests.servers.test_refusals import make_node, template  # noqa: F401 - fixtures
+
+
+def queries(client, path: str) -> tuple[int, list]:
+    with CaptureQueriesContext(connection) as captured:
+        answer = client.get(path)
+    assert answer.status_code == 200, answer.content
+    return len(captured.captured_queries), answer.json()["data"]
+
+
+def servers(owner, node, game, count: int, *, name: str = "s") -> list[Server]:
+    return [
+        Server.objects.create(
+            name=f"{name}{i}",
+            owner=owner,
+            node=node,
+            template=game,
+            docker_image=game.docker_image,
+            allocated_memory_mb=64,
+            allocated_cpu_cores=1,
+            allocated_disk_mb=64,
+        )
+        for i in range(count)
+    ]
+
+
+def test_a_customers_list_takes_the_same_queries_whatever_the_page_and_the_data(
+    customer,
+    stranger,
+    client_for,
+    make_node,  # noqa: F811
+    template,  # noqa: F811
+):
+    node = make_node()
+    api = client_for(customer)
+    servers(customer, node, template, 2)
+    shared = servers(stranger, node, template, 1, name="shared")[0]
+    ServerMember.objects.create(server=shared, user=customer, permissions=["server.read"])
+    few, data = queries(api, "/api/servers?limit=5")
+    assert len(data) == 3  # own and shared
+    servers(customer, node, template, 40, name="more")
+    servers(stranger, node, template, 40, name="theirs")  # not the customer's: never read
+    many, data = queries(api, "/api/servers?limit=50")
+    assert many == few and len(data) == 43
+
+
+def test_the_admin_list_takes_the_same_queries_whatever_the_page_and_the_data(
+    customer,
+    staff,
+    make_node,  # noqa: F811
+    template,  # noqa: F811
+):
+    node = make_node()
+    servers(customer, node, template, 2)
+    few, data = queries(staff, "/api/admin/servers?limit=5")
+    assert data[0]["owner"]["email"] == customer.email and data[0]["node"]["name"] == node.name
+    servers(customer, make_node(name="n2", ports=[]), template, 40, name="more")
+    many, data = queries(staff, "/api/admin/servers?limit=50")
+    assert many == few and len(data) == 42
+
+
+def test_the_audit_log_takes_the_same_queries_and_pages_rows_of_one_instant_once(staff, admin):
+    now = timezone.now()
+    made = AuditLog.objects.bulk_create(
+        AuditLog(user=admin, username="a", action="server.start", resource_type="server") for _ in range(23)
+    )
+    AuditLog.objects.filter(pk__in=[row.pk for row in made]).update(created_at=now)  # all one instant
+    few, _ = queries(staff, "/api/admin/audit-logs?limit=5")
+    many, _ = queries(staff, "/api/admin/audit-logs?limit=100")
+    assert many == few
+    seen = []
+    for page in range(1, 6):
+        seen += [row["id"] for row in queries(staff, f"/api/admin/audit-logs?page={page}&limit=5")[1]]
+    assert sorted(seen) == sorted(str(row.pk) for row in made)  # 23 rows over five pages: each once
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"allocated_memory_mb": 1, "a_b_c": [{"x_y": None, "list_of": [1, "s_t"]}], "_lead": 1, "trail_": 2},
+        {"environment": {"KEEP_ME": 1, "keep_me": {"in_side": 1}}, "by_type": {"server_crash": 1}},
+        [{"ab_2": 1, "a_1_b": True, "x__y": 1.5}],
+        {"nested": ({"tu_ple": 1},), 1: "int key", "ok": "x_y"},
+    ],
+)
+def test_the_renderer_camelcases_exactly_as_the_library(data, settings):
+    from djangorestframework_camel_case.util import camelize as library
+
+    from config.api.renderers import camelize
+
+    options = settings.JSON_CAMEL_CASE["JSON_UNDERSCOREIZE"]
+    expected = library(data, **options)
+    assert camelize(data, frozenset(options["ignore_fields"])) == expected
