@@ -117,12 +117,12 @@ class Flusher(threading.Thread):
             if end:
                 ended.append(follower)
         for (follower, _, became_ready, last_ns), written in zip(writes, self._write(writes), strict=True):
-            if written:
-                self.written[follower.server_id] = (follower.container_id, last_ns)
-            if not written:
+            if not written:  # the node's lease is another monitor's now
                 follower.watcher.lease.lost = True
                 follower.finish()
-            elif became_ready:  # after its lines: whoever sees `running` finds the ready line in the history
+                continue
+            self.written[follower.server_id] = (follower.container_id, last_ns)
+            if became_ready:  # after its lines: whoever sees `running` finds the ready line in the history
                 set_status(follower.server_id, Server.Status.RUNNING, expect={Server.Status.STARTING})
         for follower in ended:
             follower.finish()

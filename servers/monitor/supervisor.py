@@ -63,8 +63,9 @@ class Monitor:
                 lease = watcher.lease
             elif len(self.watchers) >= quota or (lease := Lease.acquire(node_id, self.id)) is None:
                 continue
-            watcher = self.watchers[node_id] = NodeWatcher(node_id, threading.Event(), lease)
-            watcher.start()
+            watcher = NodeWatcher(node_id, threading.Event(), lease)
+            watcher.start()  # before it is listed: stop() joins whatever it finds there
+            self.watchers[node_id] = watcher
             if self.stopping.is_set():  # stop() came while this tick ran: it may not have seen this one
                 self._retire(watcher)
 

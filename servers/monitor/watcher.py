@@ -53,12 +53,13 @@ class NodeWatcher(threading.Thread):
                 stream.close()
 
     def run(self):
-        self.threads = [
+        threads = [
             threading.Thread(target=self._sample_stats, daemon=True, name=f"stats-{self.node_id[:8]}"),
             threading.Thread(target=self._relay_input, daemon=True, name=f"stdin-{self.node_id[:8]}"),
         ]
-        for thread in self.threads:
+        for thread in threads:
             thread.start()
+        self.threads = threads  # listed once started: Monitor.stop joins them
         try:
             self._watch()
         finally:
