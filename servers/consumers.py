@@ -85,7 +85,6 @@ def _send_command(user, server_id: str, text: str) -> str:
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         self.subscriptions: dict[str, set[str]] = {}
-        self.dropped = False  # fell too far behind: nothing more is sent
         self.input_times: list[float] = []
         self.tasks: list[asyncio.Future] = []
         await self.accept()
@@ -264,28 +263,20 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": event["type"], **{k: event[k] for k in fields if k in event}})
 
     async def server_log(self, event):
-        if not await self._fell_behind():
-            await self._relay(event, ("serverId", "stream", "data", "timestamp"))
+        await self._relay(event, ("serverId", "stream", "data", "timestamp"))
 
     async def _watch_backlog(self) -> None:
-        """A client that stopped reading holds this consumer in its send: its backlog is looked at
-        from here too, every second."""
-        while not self.dropped:
-            await asyncio.sleep(1.0)
-            await self._fell_behind()
-
-    async def _fell_behind(self) -> bool:
         """A socket that reads slower than its servers print is dropped with a notice, as Wings does,
         rather than holding an ever longer backlog in this process: each socket waits for its own
-        client, so a slow one never slows the others, but its backlog would grow without end. The
-        web UI reconnects and catches up from the history."""
-        if self.dropped:
-            return True
-        waiting = realtime.backlog(self.channel_layer, self.channel_name)
-        if waiting <= settings.WS_BACKLOG_MESSAGES:
-            return False
-        self.dropped = True
-        for server_id in list(self.subscriptions):  # nothing more is queued for it
+        client, so a slow one never slows the others, but its backlog would grow without end. Looked
+        at every second from here, not per line: a client that stopped reading holds the consumer in
+        its send. The web UI reconnects and catches up from the history."""
+        while True:
+            await asyncio.sleep(1.0)
+            waiting = realtime.backlog(self.channel_layer, self.channel_name)
+            if waiting > settings.WS_BACKLOG_MESSAGES:
+                break
+        for server_id in list(self.subscriptions):  # nothing more is queued for it, nor relayed
             await self.channel_layer.group_discard(console.group_name(server_id), self.channel_name)
         self.subscriptions = {}
         await self.send_json(
@@ -296,7 +287,6 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             }
         )
         await self.close(code=CLOSE_TOO_SLOW)
-        return True
 
     async def server_state_update(self, event):
         await self._relay(event, ("serverId", "state", "previousState"))

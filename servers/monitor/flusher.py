@@ -24,7 +24,6 @@ from config import realtime
 from servers import console
 from servers.models import Server
 from servers.monitor.output import CURSOR_SECONDS, cursor_key
-from servers.ownership import servers_of
 from servers.states import set_status
 
 if TYPE_CHECKING:
@@ -138,13 +137,13 @@ class Flusher(threading.Thread):
     @staticmethod
     def _disowned(followers) -> set:
         """Of these followers, those whose container is no longer their server's own on their node: one
-        query per node for all of its servers due a check."""
-        by_node = collections.defaultdict(list)
+        query per node (its watcher's `owners`) for all of its servers due a check."""
+        by_watcher = collections.defaultdict(list)
         for follower in followers:
-            by_node[follower.watcher.node_id].append(follower)
+            by_watcher[follower.watcher].append(follower)
         disowned = set()
-        for node_id, group in by_node.items():
-            owners = servers_of(node_id, [f.container_id for f in group])
+        for watcher, group in by_watcher.items():
+            owners = watcher.owners(f.container_id for f in group)
             for follower in group:
                 follower.checked_at = time.monotonic()
                 if owners.get(follower.container_id) != follower.server_id:

@@ -61,6 +61,7 @@ class OutputFollower:
         self.throttle = Throttle()
         self.ready, self.waiting = None, False
         self.reader = threading.Thread(target=self._read, daemon=True, name=f"follow-{server_id[:8]}")
+        self.flusher = flusher()  # looked up once: the reader hands it every chunk
 
     def start(self) -> None:
         close_old_connections()
@@ -148,13 +149,13 @@ class OutputFollower:
                         partial[kind] = rest
                         self.pending.extend((STREAMS.get(kind, "stdout"), line, last_ns) for line in complete)
                     self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
-                    flusher().due(self)
+                    self.flusher.due(self)
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
             self.pending.extend((STREAMS[kind], rest, last_ns) for kind, rest in partial.items() if rest)
             self.pending.append(None)
-            flusher().due(self)
+            self.flusher.due(self)
 
     def _followed(self, since: str, until: str | None = None):
         """The container's log from `since` in chunks of frames: followed while it runs, or up to `until`."""
