@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 TESTENV_FILE ?= /var/lib/hearth-testenv/env
 
-.PHONY: run test testenv venv image prod-check lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts bench-api clean
+.PHONY: run test testenv venv image prod-check lint format migrate bench bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts bench-api bench-footprint clean
 
 $(VENV)/.installed: pyproject.toml
 	@scripts/ensure-python.sh $(PYTHON) $(VENV)
@@ -44,7 +44,7 @@ test: venv testenv
 
 # Benchmarks (bench/README.md): each runs the real panel against the test environment and appends its
 # results to bench/RESULTS.md. Extra arguments go in ARGS, e.g. make bench-lifecycle ARGS="--rounds 5".
-bench: bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts bench-api
+bench: bench-lifecycle bench-console bench-files bench-backup bench-schedule bench-alerts bench-api bench-footprint
 
 bench-lifecycle: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-lifecycle$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/lifecycle/run.py $(ARGS)
@@ -66,6 +66,9 @@ bench-alerts: venv testenv
 
 bench-api: venv testenv
 	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-api$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/api/run.py $(ARGS)
+
+bench-footprint: venv testenv
+	@HEARTH_TESTENV_FILE=$(TESTENV_FILE) BENCH_COMMAND="make bench-footprint$(if $(ARGS), ARGS='$(ARGS)')" bash scripts/run-bench.sh bench/footprint/run.py $(ARGS)
 
 lint:
 	$(VENV)/bin/ruff check .

@@ -2,7 +2,7 @@
 # Start the five processes (plus an embedded Redis when REDIS_URL is not set) in one terminal.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# honcho sets PORT for each process itself, so the web address travels under our own names.
+# The web address travels under our own names (PORT is what the Procfile runners set for themselves).
 export HEARTH_HOST=${HOST:-127.0.0.1} HEARTH_PORT=${PORT:-8000}
 procfile=Procfile
 if [ -z "${REDIS_URL:-}" ] && ! grep -qs '^REDIS_URL=' .env; then
@@ -20,4 +20,4 @@ cat <<BANNER
 BANNER
 # Metrics of an earlier run (and live gauges of its processes) go before any process writes new ones.
 .venv/bin/python -m config.metrics_dir --wipe
-exec .venv/bin/honcho -f "$procfile" start
+exec .venv/bin/python -m config.procfile "$procfile"

@@ -88,7 +88,7 @@ def manage(env: dict, *args: str) -> str:
 
 @pytest.fixture
 def run_sh(fresh_install, tmp_path):
-    """scripts/run.sh (honcho and every process of Procfile.zero-setup), stopped with SIGTERM after."""
+    """scripts/run.sh (config/procfile.py and every process of Procfile.zero-setup), stopped with SIGTERM after."""
     log = open(tmp_path / "run.log", "w")  # noqa: SIM115 - closed below
     procs = []
 
