@@ -7,6 +7,7 @@ middleware applies this to every request, so no page, admin view or API view can
 
 from django.contrib import auth, messages
 from django.contrib.auth.models import AnonymousUser
+from django.db.models import prefetch_related_objects
 from rest_framework_simplejwt.tokens import AccessToken
 
 from accounts import services
@@ -48,6 +49,7 @@ def why_ended(session, user) -> str | None:
     open_login = LoginSession.objects.filter(pk=session_id, revoked_at__isnull=True)
     if not session_id or not user.is_active or not open_login.exists():
         return LOGIN_ENDED  # revoked, disabled, or never made by our login (e.g. a password-only form)
+    prefetch_related_objects([user], "roles", "two_factor")  # the request's permission checks use them too
     if two_factor_missing(user):
         return TWO_FACTOR_SETUP_FIRST
     return None
