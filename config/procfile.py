@@ -77,6 +77,9 @@ def preload(processes: list[Process]) -> None:
             if app:
                 importlib.import_module(f"{app}.management.commands.{process.argv[2]}")
     importlib.import_module("config.asgi")
+    from config.celery import app as celery_app
+
+    celery_app.loader.import_default_modules()  # every app's tasks, which the worker and beat import first
     from django.db import connections
 
     connections.close_all()
