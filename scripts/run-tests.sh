@@ -21,14 +21,15 @@ case "${DATABASE_URL:-}" in
   postgres*) ;;
   *) echo "The suite runs on PostgreSQL; DATABASE_URL is '${DATABASE_URL:-}'." >&2; exit 1 ;;
 esac
-# The whole suite runs on two workers (pytest-xdist), each on its own share of the environment (its own
+# The whole suite runs on three workers (pytest-xdist; most tests wait on engines, sshds and processes
+# rather than compute, so three fit two cores), each on its own share of the environment (its own
 # database, Redis database and bucket: tests/worker_env.py), then, alone, the few tests that stop an
 # engine or an sshd (marked stops_services) that the other worker's tests use. Chosen tests run in one
 # process.
 status=0
 if [ "$#" = 0 ]; then
-  export HEARTH_TEST_WORKER_ENVS=${HEARTH_TEST_WORKER_ENVS:-$envfile-a}
-  .venv/bin/python -m pytest -p tests.worker_env -n "${HEARTH_TEST_WORKERS:-2}" --dist loadfile \
+  export HEARTH_TEST_WORKER_ENVS=${HEARTH_TEST_WORKER_ENVS:-"$envfile-a $envfile-b"}
+  .venv/bin/python -m pytest -p tests.worker_env -n "${HEARTH_TEST_WORKERS:-3}" --dist loadfile \
     -m "not stops_services" || status=$?
   if [ "$status" = 0 ] || [ "$status" = 1 ]; then
     .venv/bin/python -m pytest -p tests.worker_env -m stops_services -p no:cacheprovider || status=$((status | $?))
