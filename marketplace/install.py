@@ -5,6 +5,7 @@ only when all of them are in renames them into place and removes the files they 
 any point removes what was staged: the server's files are as they were."""
 
 import logging
+import secrets
 
 from django.db import transaction
 
@@ -170,7 +171,9 @@ class staged:
 
     def write(self, final: str, chunks) -> int:
         directory, name = final.rsplit("/", 1)
-        staging = f"{directory}/.{name}{STAGING}"
+        # A name of this install's own: two installs of one file at once never write into each other's
+        # staged copy (and move the other's half-written file into place).
+        staging = f"{directory}/.{name}.{secrets.token_hex(4)}{STAGING}"
         self.pending.append((staging, final))
         try:
             return self.files.write(staging, chunks)

@@ -6,7 +6,7 @@ import pytest
 from accounts.models import AuditLog
 from marketplace.models import InstalledPlugin
 from servers.models import Job, Server
-from tests.marketplace.conftest import names_in, read_back
+from tests.marketplace.conftest import names_in, put, read_back
 from tests.standins import marketplace_catalog as catalog
 
 LUCKY = "/cdn/modrinth/data/hrtLuck1/versions/v541/luckyperms-5.4.1.jar"
@@ -280,3 +280,19 @@ def test_a_node_that_went_away_fails_the_job_with_the_reason(
     assert job.status == Job.Status.FAILED
     assert "is unreachable" in job.error, job.error
     assert not InstalledPlugin.objects.filter(server=server).exists()
+
+
+def test_two_installs_of_one_file_at_once_never_write_into_each_others_staged_copy(mc_server):
+    from marketplace.install import staged
+    from servers.files.helper import session
+
+    server = mc_server("paper", "1.20.1")
+    mount = server.template.data_path
+    final = f"{mount}/plugins/same.jar"
+    put(server, "/plugins/.keep", b"")
+    with session(server) as files, staged(files, mount) as first, staged(files, mount) as second:
+        first.write(final, [b"first install"])
+        second.write(final, [b"second, half writ"])  # then it fails: it leaves without commit
+        first.commit()
+    assert read_back(server, "/plugins/same.jar") == b"first install"
+    assert names_in(server, "/plugins") == {".keep", "same.jar"}  # the failed one's copy is gone
