@@ -3,6 +3,7 @@ to the server's channel-layer group, where every subscribed browser receives the
 
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -70,9 +71,15 @@ def record(server_id, entries: list[str]) -> None:
         logger.warning("Console history unavailable for server %s", server_id, exc_info=True)
 
 
-def write(server_id, data: str, *, stream: str = "system") -> None:
-    """One console line (a panel action, a status, an install step) to history and subscribers."""
-    write_lines(server_id, stream, [data])
+# Line breaks and terminal controls, in a panel line that names something from outside (a marketplace
+# project, a file, an engine's error): shown as spaces, so a name can neither start a forged line nor
+# move the cursor.
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def write(server_id, data: str) -> None:
+    """One line of the panel's own (an action, a status, an install step) to history and subscribers."""
+    write_lines(server_id, "system", [_CONTROLS.sub(" ", data.rstrip("\n"))])
 
 
 def write_lines(server_id, stream: str, texts: list[str]) -> None:

@@ -152,7 +152,7 @@ def _watch_install(client: NodeClient, server: Server, container: str, on_output
                 for _, chunk in frames:
                     for text in chunk.decode(errors="replace").splitlines():
                         tail[:] = [*tail[-19:], text]
-                        console.write(server.pk, text, stream="stdout")
+                        console.write_lines(server.pk, "stdout", [text])
                         if on_output:
                             on_output(text)
         except Exception as exc:  # the stream broke or the container went away: the deadline still runs

@@ -82,6 +82,16 @@ def test_console_history_filters_by_stream_and_time():
     assert [e["data"] for e in console_history(server_id, limit=1)] == ["three\n"]
 
 
+def test_a_panel_line_naming_something_from_outside_stays_one_line_without_terminal_controls():
+    server_id = uuid.uuid4()
+    console.write(server_id, "Installed Evil\n[Server] Stopping\r\x1b[2J\u2028x 1.0.")
+    console.write_lines(server_id, "stdout", ["\x1b[32mgreen\x1b[0m"])  # the game's own colours stay
+    assert [e["data"] for e in console_history(server_id)] == [
+        "Installed Evil [Server] Stopping  [2J x 1.0.\n",
+        "\x1b[32mgreen\x1b[0m\n",
+    ]
+
+
 def test_paging_through_servers_of_one_name_finds_each_exactly_once(
     customer,
     client_for,
