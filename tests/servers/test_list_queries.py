@@ -1,10 +1,14 @@
 """The lists at scale: a constant number of queries whatever the page size and the data, a unique sort
 key (every row once across the pages), and the same camelCase as the library spells it."""
 
+import uuid
+from decimal import Decimal
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from accounts.models import AuditLog
 from servers.models import Server, ServerMember
@@ -101,3 +105,25 @@ def test_the_renderer_camelcases_exactly_as_the_library(data, settings):
     options = settings.JSON_CAMEL_CASE["JSON_UNDERSCOREIZE"]
     expected = library(data, **options)
     assert camelize(data, frozenset(options["ignore_fields"])) == expected
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"when": timezone.now(), "day": timezone.now().date(), "at": timezone.now().time()},
+        {"id": uuid.uuid4(), "price": Decimal("1.50"), "tags": {"a"}, "pair": (1, "b"), 7: None},
+        {"text": gettext_lazy("Not found."), "js": "a\u2028b\u2029c", "utf": "héllo ☃", "n": 2**62},
+        {"big": 2**70, "neg": -(2**70)},  # orjson refuses these: DRF writes them
+        [],
+        {"deep": [[{"x": [1.25, True, None]}]]},
+    ],
+)
+def test_the_renderer_writes_the_same_bytes_as_drfs_json_renderer(data):
+    from rest_framework.renderers import JSONRenderer
+
+    from config.api.renderers import EnvelopeRenderer
+
+    context = {"response": None}
+    assert EnvelopeRenderer().render(data, "application/json", context) == JSONRenderer().render(
+        data, "application/json", context
+    )
