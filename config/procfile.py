@@ -57,8 +57,7 @@ def python_entry(argv: list[str]):
         return lambda: runpy.run_path("manage.py", run_name="__main__")
     if program.parent.resolve() == Path(sys.executable).parent.resolve():
         scripts = importlib.metadata.entry_points(group="console_scripts", name=program.name)
-        for script in scripts:
-            return script.load()
+        return next((script.load() for script in scripts), None)
     return None
 
 
