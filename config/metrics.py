@@ -27,10 +27,13 @@ from prometheus_client import Counter, Gauge, Histogram, multiprocess, values  #
 logger = logging.getLogger(__name__)
 
 
+_HOST = socket.gethostname().replace("_", "-")  # read once: prometheus_client asks at every increment
+
+
 def process_identifier() -> str:
     """Unique among the processes writing to the directory: the host (a container's id) and the pid.
     No underscore: prometheus_client splits file names on it."""
-    return f"{socket.gethostname().replace('_', '-')}-{os.getpid()}"
+    return f"{_HOST}-{os.getpid()}"
 
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))

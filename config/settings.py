@@ -133,9 +133,11 @@ AUTH_USER_MODEL = "accounts.User"
 # Redis: the embedded server `make run` starts listens on 6380 so it never fights a system Redis.
 REDIS_URL = env("REDIS_URL", default=f"redis://127.0.0.1:{env.int('EMBEDDED_REDIS_PORT', default=6380)}/0")
 
+WEB_THREADS = env.int("HEARTH_WEB_THREADS", default=32)  # per web process: config/asgi_http.py
+
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "config.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env("HEARTH_CACHE_PREFIX", default="hearth"),
         "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},

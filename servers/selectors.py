@@ -5,7 +5,8 @@ import json
 
 import redis
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from servers.models import Server, ServerMember, ServerMetric
@@ -23,10 +24,27 @@ def servers_visible_to(user, servers: QuerySet | None = None) -> QuerySet:
     if has_permission(user, "server.read"):
         return servers
     # Ids the user owns UNION ids they are a member of: two index scans. `owner OR members__user` joined
-    # every membership and needed DISTINCT, so no index served it (35x slower at 10,000 servers).
-    owned = Server.objects.filter(owner=user).values("pk")
-    shared = ServerMember.objects.filter(user=user).values("server_id")
-    return servers.filter(pk__in=owned.union(shared))
+    # every membership and needed DISTINCT, so no index served it (35x slower at 10,000 servers). Written
+    # as SQL: the ORM's union of two querysets took 1 ms of CPU to compile, on every request.
+    visible = RawSQL(
+        f"SELECT id FROM {Server._meta.db_table} WHERE owner_id = %s "
+        f"UNION SELECT server_id FROM {ServerMember._meta.db_table} WHERE user_id = %s",
+        (user.pk, user.pk),
+    )
+    return servers.filter(pk__in=visible)
+
+
+def with_primary_ports(servers: QuerySet) -> QuerySet:
+    """Each server's primary allocation's ports as `primary_host_port` and `primary_container_port` (what
+    the server serializers answer with): two subqueries, where prefetching the allocations cost a query
+    and 3 ms of CPU per page."""
+    from nodes.models import Allocation
+
+    def primary(column):
+        allocations = Allocation.objects.filter(server=OuterRef("pk"), is_primary=True).order_by("pk")
+        return Subquery(allocations.values(column)[:1])
+
+    return servers.annotate(primary_host_port=primary("port"), primary_container_port=primary("container_port"))
 
 
 def visible_server(user, server_id) -> Server:

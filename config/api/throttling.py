@@ -52,8 +52,7 @@ def charge(
     reset = window_start + window
     key = _window_key(scope, ident, window_start)
     try:
-        cache.add(key, 0, timeout=window + 5)
-        count = cache.incr(key)
+        count = cache.rate_count(key, timeout=window + 5)
     except Exception:  # Redis down: serve the request rather than fail every API call
         logger.warning("Rate limit store unavailable; request not counted", exc_info=True)
         return True, RateLimitState(limit, limit, reset)

@@ -57,17 +57,12 @@ class ServerSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
 
+    # Both from servers.selectors.with_primary_ports, which every queryset served here goes through.
     def get_primary_port(self, server) -> int | None:
-        primary = _primary(server)
-        return (primary.container_port or primary.port) if primary else None
+        return server.primary_container_port or server.primary_host_port
 
     def get_primary_host_port(self, server) -> int | None:
-        primary = _primary(server)
-        return primary.port if primary else None
-
-
-def _primary(server):
-    return next((a for a in server.allocations.all() if a.is_primary), None)
+        return server.primary_host_port
 
 
 class ServerDetailSerializer(ServerSerializer):

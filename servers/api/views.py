@@ -22,7 +22,7 @@ from servers.lifecycle.power import server_kill, server_restart, server_start, s
 from servers.lifecycle.suspension import server_suspend, server_unsuspend
 from servers.lifecycle.update import server_reset_crash_count, server_set_restart_policy, server_update
 from servers.models import Server, ServerMember
-from servers.selectors import console_history, metric_history, servers_visible_to
+from servers.selectors import console_history, metric_history, servers_visible_to, with_primary_ports
 from templates_app.models import Template
 
 NO_BODY = {"request": None}
@@ -37,16 +37,15 @@ def _columns(serializer_class) -> list[str]:
 
 
 LIST_COLUMNS = _columns(s.ServerSerializer)
-PRIMARY_PORTS = Allocation.objects.only("id", "server_id", "port", "container_port", "is_primary")
 
 
 def _for_the_list(servers):
-    """Only what the list answers with: its columns and each server's allocations' ports."""
-    return servers.only(*LIST_COLUMNS).prefetch_related(Prefetch("allocations", queryset=PRIMARY_PORTS))
+    """Only what the list answers with: its columns and the primary allocation's ports."""
+    return with_primary_ports(servers.only(*LIST_COLUMNS))
 
 
 def _with_details(servers):
-    return servers.select_related("node", "template").prefetch_related(
+    return with_primary_ports(servers).select_related("node", "template").prefetch_related(
         "allocations", Prefetch("members", queryset=ServerMember.objects.all())
     )
 

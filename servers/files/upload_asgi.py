@@ -20,16 +20,9 @@ slow client: +6 MB and +2 MB (tests/servers/files/test_memory_transfers.py).
 
 import asyncio
 import re
-import threading
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from asgiref.sync import ThreadSensitiveContext, sync_to_async
-from django.core import signals
-from django.core.handlers.asgi import ASGIRequest, get_script_prefix
-from django.core.handlers.base import BaseHandler
-from django.core.handlers.exception import response_for_exception
-from django.urls import set_script_prefix
-
+from config.asgi_http import in_thread
 from config.errors import InvalidInput
 
 UPLOAD_PATH = re.compile(r"/api/servers/[^/]+/files/upload")
@@ -101,67 +94,24 @@ class BodyPipe:
         self._buffer, self._ended = b"", True
 
 
-class _SyncHandler(BaseHandler):
-    """Django's request handling with the sync middleware chain, for the upload's thread."""
-
-    def __init__(self):
-        super().__init__()
-        self.load_middleware(is_async=False)
-
-
-_handler: _SyncHandler | None = None
-_handler_lock = threading.Lock()
-
-
-def _sync_handler() -> _SyncHandler:
-    global _handler
-    with _handler_lock:
-        if _handler is None:
-            _handler = _SyncHandler()
-        return _handler
-
-
-def _respond(scope, body: BodyPipe):
-    """Serve the upload in this thread, as Django would (signals, middleware, the URL's view)."""
-    set_script_prefix(get_script_prefix(scope))
-    signals.request_started.send(sender=_SyncHandler, scope=scope)
-    try:
-        try:
-            request = ASGIRequest(scope, body)
-        except Exception as exc:  # a malformed header
-            return response_for_exception(None, exc)
-        return _sync_handler().get_response(request)
-    finally:
-        signals.request_finished.send(sender=_SyncHandler)  # closes this thread's database connection
-
-
-async def _send(response, send) -> None:
-    headers = [(str(name).encode("ascii"), str(value).encode("latin1")) for name, value in response.items()]
-    headers += [
-        (b"Set-Cookie", c.output(header="").encode("ascii").strip()) for c in response.cookies.values()
-    ]
-    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": response.content})
-
-
-async def serve_upload(scope, receive, send) -> None:
+async def serve_upload(app, scope, receive, send) -> None:
+    """`app` is config.asgi_http's handler: the request is served in one of its threads, its body a pipe."""
     body = BodyPipe(asyncio.get_running_loop())
     pump = asyncio.create_task(body.pump(receive))
     try:
-        async with ThreadSensitiveContext():  # a thread of its own, as Django gives each request
-            response = await sync_to_async(_respond, thread_sensitive=True)(scope, body)
+        response = await in_thread(app.respond)(scope, body)
     finally:
         pump.cancel()  # the view is done: whatever it did not read is not wanted
-    await _send(response, send)
+    await app.send_response(response, send)
 
 
 class UploadRoute:
-    """ASGI middleware: the upload route streamed (serve_upload), everything else to `app`."""
+    """ASGI middleware: the upload route streamed (serve_upload), everything else to `app`, the handler."""
 
     def __init__(self, app):
         self.app = app
 
     async def __call__(self, scope, receive, send):
         if is_upload(scope):
-            return await serve_upload(scope, receive, send)
+            return await serve_upload(self.app, scope, receive, send)
         return await self.app(scope, receive, send)

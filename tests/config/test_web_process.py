@@ -10,9 +10,12 @@ import shlex
 import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
+from django.conf import settings
+from django.db import connection as db_connection
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -113,3 +116,28 @@ def test_websocket_limits_and_no_token_in_the_log(transactional_db, web, custome
     time.sleep(0.5)  # the process writes its log as it goes
     log = (web.logs / "web.log").read_text()
     assert "/ws" not in log and token not in log, log[-3000:]
+
+
+def test_requests_reuse_the_processs_connections_to_redis_and_postgresql(transactional_db, web, customer):
+    """Django's Redis cache made a connection pool per request context (one connection to Redis per
+    API request); the database pool keeps its sessions too. Same connections before and after."""
+    import psutil
+    import requests
+
+    headers = {"Authorization": f"Bearer {tokens_for(customer)['token']}"}
+    process = psutil.Process(web.procs["web"][0].pid)
+
+    def connections() -> set:
+        return {(c.laddr.port, c.raddr.port) for c in process.net_connections("tcp") if c.raddr}
+
+    with requests.Session() as session:
+        for _ in range(3):
+            assert session.get(f"{web.url}/api/servers", headers=headers, timeout=10).status_code == 200
+        before = connections()
+        for _ in range(50):
+            assert session.get(f"{web.url}/api/servers", headers=headers, timeout=10).status_code == 200
+        after = connections()
+    for port in (urlsplit(settings.REDIS_URL).port, int(db_connection.settings_dict["PORT"])):
+        assert {c for c in before if c[1] == port}, f"no connection to port {port}: {before}"
+        new = {c for c in after - before if c[1] == port}
+        assert len(new) <= 1, f"{len(new)} new connections to port {port} over 50 requests"

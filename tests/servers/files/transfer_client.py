@@ -9,6 +9,7 @@ from django.core import signals
 from django.db import close_old_connections
 from urllib3.filepost import encode_multipart_formdata
 
+from config import asgi_http
 from tests.fixtures import tokens_for
 
 
@@ -46,14 +47,17 @@ def asgi(
     """Send a request to config.asgi.application; the body in `chunks`. `leave_after`: the client
     disconnects after reading that many body bytes of the answer; `leave_midway`: after sending the
     chunks, as if more were coming."""
-    # As Django's test client does: the request signals must not close the test's open transaction.
+    # As Django's test client does: the request runs in this thread, in the test's open transaction,
+    # and the request signals must not close it.
     signals.request_started.disconnect(close_old_connections)
     signals.request_finished.disconnect(close_old_connections)
+    threads, asgi_http.THREADS = asgi_http.THREADS, None
     try:
         return async_to_sync(_asgi)(
             method, path, query, list(headers), list(chunks), leave_after, leave_midway
         )
     finally:
+        asgi_http.THREADS = threads
         signals.request_started.connect(close_old_connections)
         signals.request_finished.connect(close_old_connections)
 
