@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from accounts.api.permissions import require
 from accounts.models import User
 from config.api.responses import created, ok
-from nodes.models import Allocation, Location, Node
+from nodes.models import Location, Node
 from plans.models import Plan
 from servers import members, ports, resources
 from servers.api import serializers as s
@@ -45,8 +45,10 @@ def _for_the_list(servers):
 
 
 def _with_details(servers):
-    return with_primary_ports(servers).select_related("node", "template").prefetch_related(
-        "allocations", Prefetch("members", queryset=ServerMember.objects.all())
+    return (
+        with_primary_ports(servers)
+        .select_related("node", "template")
+        .prefetch_related("allocations", Prefetch("members", queryset=ServerMember.objects.all()))
     )
 
 
