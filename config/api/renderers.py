@@ -54,11 +54,33 @@ _FALLBACK = JSONRenderer.encoder_class().default
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_NON_STR_KEYS
 
 
+class AsIs:
+    """Data whose keys are already as the answer spells them (lists and dicts of plain values): written
+    without camelCasing. A node list's 10,000 embedded servers, camelCased one dict at a time, took a
+    third of its CPU."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data):
+        self.data = data
+
+
+def _default(value):
+    return value.data if isinstance(value, AsIs) else _FALLBACK(value)
+
+
+class _Encoder(JSONRenderer.encoder_class):
+    def default(self, o):
+        return o.data if isinstance(o, AsIs) else super().default(o)
+
+
 class EnvelopeRenderer(JSONRenderer):
     """DRF's compact JSON, written by orjson (a node list with 10,000 servers: 15 ms in json.dumps, 2 ms
     here), byte for byte the same where it matters: UTF-8 unescaped, U+2028/U+2029 escaped for
     JavaScript. An indented answer (`Accept: application/json; indent=4`) and text orjson refuses (lone
     surrogates, integers over 64 bits) are DRF's own."""
+
+    encoder_class = _Encoder
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         response = (renderer_context or {}).get("response")
@@ -70,7 +92,7 @@ class EnvelopeRenderer(JSONRenderer):
         data = camelize(data, keep)
         if self.get_indent(accepted_media_type, renderer_context or {}) is None:
             try:
-                text = orjson.dumps(data, default=_FALLBACK, option=_OPTIONS)
+                text = orjson.dumps(data, default=_default, option=_OPTIONS)
             except orjson.JSONEncodeError:
                 pass
             else:

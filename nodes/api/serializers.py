@@ -87,7 +87,7 @@ class NodeSerializer(serializers.ModelSerializer):
         return node_public_key(node)
 
     def get_servers(self, node) -> list[dict]:
-        """From the view's `servers_of`: one query for every node of the answer, made once."""
+        """From the view's `servers_of` (config.api.renderers.AsIs): one query for every node of the answer, made once."""
         servers_of = self.context.get("servers_of")
         if servers_of is None or node.pk is None:
             return []

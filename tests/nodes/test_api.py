@@ -269,3 +269,7 @@ def test_the_node_list_takes_the_same_queries_however_many_nodes_and_servers(sta
     grow(5)
     many, data = queries()
     assert many == few and len(data) == 6
+    # The servers come as JSON written beforehand: an indented answer (DRF's own renderer) has them too.
+    indented = staff.get("/api/nodes", HTTP_ACCEPT="application/json; indent=2")
+    assert indented.content.startswith(b'{\n  "success": true')
+    assert indented.json()["data"] == data
