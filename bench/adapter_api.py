@@ -114,6 +114,7 @@ def api_page_sql(kind: str, *, user_email: str, page: int, limit: int) -> tuple[
     """The SQL of one page of a list as the API's own query builds it (before the serializer): what a
     bare SELECT of the same page costs, through psycopg, is the benchmark's raw baseline."""
     from accounts.models import AuditLog, User
+    from config.api.pagination import page_of
     from nodes.models import Node
     from servers.models import Server
     from servers.selectors import servers_visible_to
@@ -128,5 +129,5 @@ def api_page_sql(kind: str, *, user_email: str, page: int, limit: int) -> tuple[
         queryset = Node.objects.order_by("name", "id")
     else:
         queryset = AuditLog.objects.order_by("-created_at", "-id")
-    sql, params = queryset[offset : offset + limit].query.sql_with_params()
+    sql, params = page_of(queryset, offset, limit).query.sql_with_params()
     return sql, list(params)

@@ -73,7 +73,14 @@ def test_the_admin_list_takes_the_same_queries_whatever_the_page_and_the_data(
     assert many == few and len(data) == 42
 
 
-def test_the_audit_log_takes_the_same_queries_and_pages_rows_of_one_instant_once(staff, admin):
+@pytest.mark.parametrize("deep_offset", [1000, 5], ids=["offset", "deferred-join"])
+def test_the_audit_log_takes_the_same_queries_and_pages_rows_of_one_instant_once(
+    staff, admin, deep_offset, monkeypatch
+):
+    """Every row once, from the offset on which a page's ids are found first too (pagination.page_of)."""
+    from config.api.pagination import PagePagination
+
+    monkeypatch.setattr(PagePagination, "deep_offset", deep_offset)
     now = timezone.now()
     made = AuditLog.objects.bulk_create(
         AuditLog(user=admin, username="a", action="server.start", resource_type="server") for _ in range(23)
@@ -81,7 +88,8 @@ def test_the_audit_log_takes_the_same_queries_and_pages_rows_of_one_instant_once
     AuditLog.objects.filter(pk__in=[row.pk for row in made]).update(created_at=now)  # all one instant
     few, _ = queries(staff, "/api/admin/audit-logs?limit=5")
     many, _ = queries(staff, "/api/admin/audit-logs?limit=100")
-    assert many == few
+    deep, _ = queries(staff, "/api/admin/audit-logs?page=4&limit=5")
+    assert many == few == deep
     seen = []
     for page in range(1, 6):
         seen += [row["id"] for row in queries(staff, f"/api/admin/audit-logs?page={page}&limit=5")[1]]

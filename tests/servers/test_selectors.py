@@ -92,13 +92,20 @@ def test_a_panel_line_naming_something_from_outside_stays_one_line_without_termi
     ]
 
 
+@pytest.mark.parametrize("deep_offset", [1000, 7], ids=["offset", "deferred-join"])
 def test_paging_through_servers_of_one_name_finds_each_exactly_once(
     customer,
     client_for,
     make_node,  # noqa: F811
     template,  # noqa: F811
+    deep_offset,
+    monkeypatch,
 ):
-    """The list sorts on (name, id): a unique key, so offset pages neither skip nor repeat a server."""
+    """The list sorts on (name, id): a unique key, so offset pages neither skip nor repeat a server; the
+    same from the offset on which a page's ids are found first (config.api.pagination.page_of)."""
+    from config.api.pagination import PagePagination
+
+    monkeypatch.setattr(PagePagination, "deep_offset", deep_offset)
     node = make_node()
     made = {
         str(
