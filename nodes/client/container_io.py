@@ -7,7 +7,7 @@ import tarfile
 import time
 
 from nodes.client.errors import _TRANSPORT_ERRORS, FileTooLarge, NodeUnavailable, NotARegularFile
-from nodes.client.sdk import archive_response, archive_stat, events_response, logs_response, raw_socket
+from nodes.client.sdk import archive_response, events_response, logs_response, raw_socket
 from nodes.client.streams import Stream, _demultiplex
 from nodes.client.types import ContainerEvent, ContainerStats
 
@@ -106,20 +106,21 @@ class ContainerIO:
 
     def read_container_file(self, container: str, path: str, *, limit: int) -> bytes | None:
         """The bytes of a regular file in a container's filesystem (a stopped container too), or None
-        when it is missing. Its apparent size is asked first (HEAD, no body) and a file over `limit`
-        raises FileTooLarge unread: a sparse 8 GB file would otherwise stream 8 GB of zeros; nothing
-        beyond `limit` is read even if it grows meanwhile. A directory, link or device raises
-        NotARegularFile (never followed, never archived)."""
+        when it is missing. The engine's stat of the path comes before the archive's first byte: a file
+        over `limit` raises FileTooLarge unread (a sparse 8 GB file would otherwise stream 8 GB of
+        zeros), and nothing beyond `limit` is read even if it grew since. A directory, link or device
+        raises NotARegularFile (never followed, never read). One request (a HEAD first took another
+        15 ms of a start: each call mounts a stopped container's filesystem)."""
         with self.guard(f"reading {path}", container=container):
-            stat = archive_stat(self._api, container, path)
-            if stat is None:
+            found = archive_response(self._api, container, path)
+            if found is None:
                 return None
-            if stat.get("mode", 0) & _GO_MODE_TYPE:
-                raise NotARegularFile(path)
-            if stat.get("size", 0) > limit:
-                raise FileTooLarge(path, stat["size"], limit)
-            response = archive_response(self._api, container, path)
+            stat, response = found
             try:
+                if stat.get("mode", 0) & _GO_MODE_TYPE:
+                    raise NotARegularFile(path)
+                if stat.get("size", 0) > limit:
+                    raise FileTooLarge(path, stat["size"], limit)
                 archive = _read_at_most(response, limit + _TAR_OVERHEAD)
             finally:
                 response.close()

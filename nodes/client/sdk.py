@@ -50,15 +50,19 @@ def archive_stat(api: docker.APIClient, container: str, path: str) -> dict | Non
     return docker.utils.decode_json_header(head.headers["X-Docker-Container-Path-Stat"])
 
 
-def archive_response(api: docker.APIClient, container: str, path: str):
-    """The archive of a path as a streamed response, so the caller can stop reading at a limit."""
+def archive_response(api: docker.APIClient, container: str, path: str) -> tuple[dict, object] | None:
+    """The engine's stat of a path and its archive as a streamed response, not yet read, so the caller
+    can look at what the path is before reading any of it and stop at a limit; None when missing."""
     response = api._get(api._url("/containers/{0}/archive", container), params={"path": path}, stream=True)
     try:
+        if response.status_code == 404:
+            response.close()
+            return None
         api._raise_for_status(response)
+        return docker.utils.decode_json_header(response.headers["X-Docker-Container-Path-Stat"]), response
     except Exception:
         response.close()
         raise
-    return response
 
 
 def events_response(events):

@@ -1,5 +1,6 @@
 """The monitor's console writes: one thread per process gathers what every follower has read and writes
-it at most every CONSOLE_FLUSH_SECONDS in one Redis round trip for all servers (bench/console's cost table).
+it at most every CONSOLE_FLUSH_SECONDS in one Redis round trip for all servers (bench/console's cost table),
+and at once while a server is starting.
 
 That round trip is one script that, for each server and atomically, checks its node's lease still
 is this monitor's (the fence: servers/monitor/leases.py), appends the lines to the history, moves the
@@ -62,15 +63,20 @@ class Flusher(threading.Thread):
         self.lock = threading.Lock()
         self.waiting: set = set()  # followers with lines (or their end) not yet written
         self.arrived = threading.Event()
+        self.hurry = threading.Event()  # a starting server's output: written now, not at the next tick
         self.sha = None  # of the write script, once loaded
         # server id → (container id, Docker's time of the last line written): a follower that replaces
         # another of the same run read the cursor when it began, maybe before the other's last write
         self.written: dict[str, tuple[str, int]] = {}
 
-    def due(self, follower: "OutputFollower") -> None:
-        """Called by a follower's reader when it has appended lines."""
+    def due(self, follower: "OutputFollower", *, now: bool = False) -> None:
+        """Called by a follower's reader when it has appended lines; `now` while its server is starting
+        (its ready line moves it to running: 50 ms of waiting for the tick were most of what the monitor
+        added to a start)."""
         with self.lock:
             self.waiting.add(follower)
+        if now:
+            self.hurry.set()
         self.arrived.set()
 
     def run(self):
@@ -78,7 +84,8 @@ class Flusher(threading.Thread):
         while True:
             self.arrived.wait()
             self.arrived.clear()
-            time.sleep(max(0.0, last + settings.CONSOLE_FLUSH_SECONDS - time.monotonic()))
+            self.hurry.wait(max(0.0, last + settings.CONSOLE_FLUSH_SECONDS - time.monotonic()))
+            self.hurry.clear()
             last = time.monotonic()
             with self.lock:
                 followers, self.waiting = self.waiting, set()

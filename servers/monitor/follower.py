@@ -149,7 +149,7 @@ class OutputFollower:
                         partial[kind] = rest
                         self.pending.extend((STREAMS.get(kind, "stdout"), line, last_ns) for line in complete)
                     self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
-                    self.flusher.due(self)
+                    self.flusher.due(self, now=self.waiting)
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:

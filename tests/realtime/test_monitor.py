@@ -179,6 +179,21 @@ def test_a_ready_line_written_at_once_is_never_missed_nor_seen_twice(
         assert history.count("[INFO] Stopping server") == run + 1, history
 
 
+def test_a_starting_servers_output_is_written_at_once_not_at_the_next_tick(
+    client_for, customer, game_node, game_template, monitor, settings
+):
+    """The lines of a starting server go out as they come, so its ready line moves it to running at
+    once; the tick (CONSOLE_FLUSH_SECONDS, made 30 s here) batches the output of running servers."""
+    api = client_for(customer)
+    server = create(api, game_node(), game_template, install=True)
+    wait_status(server, S.STOPPED)
+    settings.CONSOLE_FLUSH_SECONDS = 30
+    api.post(f"/api/servers/{server.pk}/start")
+    wait_status(server, S.RUNNING, timeout=15)
+    history = "".join(e["data"] for e in console_history(server.pk, limit=5000))
+    assert "Done (" in history  # the ready line, recorded before the status moved
+
+
 @pytest.mark.parametrize(
     ("state", "last_exit", "last_output", "since"),
     [
