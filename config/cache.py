@@ -15,15 +15,18 @@ class RedisCacheClient(django_redis.RedisCacheClient):
     CPU each. Here one client per server is shared by every cache object of the process: a client is
     safe to share between threads, and redis-py resets its pool in a forked child."""
 
+    def __init__(self, servers, **options):
+        super().__init__(servers, **options)
+        self._options_key = repr(sorted(self._pool_options.items()))
+
     def get_client(self, key=None, *, write=False):
-        server = self._servers[self._get_connection_pool_index(write)]
-        identity = (server, repr(sorted(self._pool_options.items())))
+        identity = (self._servers[self._get_connection_pool_index(write)], self._options_key)
         client = _clients.get(identity)
         if client is None:
             with _clients_lock:
                 client = _clients.get(identity)
                 if client is None:
-                    pool = self._pool_class.from_url(server, **self._pool_options)
+                    pool = self._pool_class.from_url(identity[0], **self._pool_options)
                     client = _clients[identity] = self._client(connection_pool=pool)
         return client
 
