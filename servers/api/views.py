@@ -66,7 +66,13 @@ class ServerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         servers = servers_visible_to(self.request.user).order_by("name", "pk")
-        return _for_the_list(servers) if self.action == "list" else _with_details(servers)
+        if self.action == "list":
+            return _for_the_list(servers)
+        if self.action == "retrieve":
+            return _with_details(servers)
+        # An action (start, stop, update…): the row with its node and template; an answer with the
+        # server's detail reads it again once the action is done (server_detail).
+        return servers.select_related("node", "template")
 
     def get_serializer_class(self):
         return s.ServerDetailSerializer if self.action == "retrieve" else s.ServerSerializer
