@@ -128,3 +128,45 @@ def test_paging_through_servers_of_one_name_finds_each_exactly_once(
         assert answer.status_code == 200, answer.content
         seen += [row["id"] for row in answer.json()["data"]]
     assert sorted(seen) == sorted(made)  # 23 servers over four pages of 7: each once
+
+
+SQLITE_VISIBILITY = """
+import django
+django.setup()
+from django.core.management import call_command
+call_command("migrate", verbosity=0)
+from accounts.models import User
+from nodes.models import Location, Node
+from servers.models import Server, ServerMember
+from servers.selectors import servers_visible_to
+from templates_app.models import Template
+
+node = Node.objects.create(name="n", location=Location.objects.create(name="l"), hostname="h",
+                           public_address="203.0.113.1", max_memory_mb=1024, max_cpu_cores=1)
+game = Template.objects.create(name="g", docker_image="busybox", start_command="true", stop_command="stop")
+me, other = (User.objects.create(email=f"{n}@example.com", username=n) for n in ("me", "other"))
+def server(name, owner):
+    return Server.objects.create(name=name, owner=owner, node=node, template=game, docker_image="busybox",
+                                 allocated_memory_mb=64, allocated_cpu_cores=1, allocated_disk_mb=64)
+server("mine", me)
+ServerMember.objects.create(server=server("shared", other), user=me, permissions=["server.read"])
+server("theirs", other)
+print(sorted(s.name for s in servers_visible_to(me)))
+"""
+
+
+def test_on_sqlite_a_customer_sees_their_own_and_shared_servers(tmp_path):
+    """The zero-setup default database keeps UUIDs as hex text: the visibility query's own SQL too."""
+    import os
+    import subprocess
+    import sys
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'panel.sqlite3'}",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", SQLITE_VISIBILITY], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.stdout.split("\n")[-2:] == ["['mine', 'shared']", ""], result.stderr[-3000:]
