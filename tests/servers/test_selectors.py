@@ -152,11 +152,19 @@ server("mine", me)
 ServerMember.objects.create(server=server("shared", other), user=me, permissions=["server.read"])
 server("theirs", other)
 print(sorted(s.name for s in servers_visible_to(me)))
+
+from rest_framework.test import APIClient
+staff = APIClient(HTTP_HOST="localhost")
+staff.force_authenticate(User.objects.create(email="staff@example.com", username="staff", is_superuser=True))
+answer = staff.get("/api/nodes")
+print(answer.status_code, sorted(s["name"] for s in answer.json()["data"][0]["servers"]))
+print(answer.json()["data"][0]["servers"][0]["id"] == str(Server.objects.get(name="mine").pk))
 """
 
 
-def test_on_sqlite_a_customer_sees_their_own_and_shared_servers(tmp_path):
-    """The zero-setup default database keeps UUIDs as hex text: the visibility query's own SQL too."""
+def test_on_sqlite_a_customer_sees_their_own_and_shared_servers_and_staff_the_node_list(tmp_path):
+    """The zero-setup default database keeps UUIDs as hex text: the visibility query's own SQL and the
+    node list's embedded servers too."""
     import os
     import subprocess
     import sys
@@ -169,4 +177,9 @@ def test_on_sqlite_a_customer_sees_their_own_and_shared_servers(tmp_path):
     result = subprocess.run(
         [sys.executable, "-c", SQLITE_VISIBILITY], env=env, capture_output=True, text=True, timeout=180
     )
-    assert result.stdout.split("\n")[-2:] == ["['mine', 'shared']", ""], result.stderr[-3000:]
+    assert result.stdout.split("\n")[-4:] == [
+        "['mine', 'shared']",
+        "200 ['mine', 'shared', 'theirs']",
+        "True",
+        "",
+    ], result.stdout[-1000:] + result.stderr[-3000:]
