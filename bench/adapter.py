@@ -140,10 +140,14 @@ def demultiplex(response):
 
 
 def output_throttle():
-    """The monitor's per-server line throttle and the line cutter its follower applies."""
+    """The monitor's per-server line throttle and the line cutter its follower applies (with the
+    panel's line limit)."""
+    from django.conf import settings
+
     from servers.monitor.output import Throttle, cut
 
-    return Throttle(), cut
+    limit = settings.CONSOLE_MAX_LINE_CHARS
+    return Throttle(), lambda text: cut(text, limit)
 
 
 def console_history(server_id, **filters) -> list[dict]:

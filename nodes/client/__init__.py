@@ -63,7 +63,7 @@ from nodes.client.keys import load_private_key as load_private_key
 from nodes.client.keys import normalize_host_key as normalize_host_key
 from nodes.client.keys import parse_host_key as parse_host_key
 from nodes.client.spec import create_from_spec  # noqa: F401
-from nodes.client.streams import Stream  # noqa: F401
+from nodes.client.streams import LiveLog, Stream  # noqa: F401
 from nodes.client.types import ContainerEvent, ContainerState, ContainerStats  # noqa: F401
 
 

@@ -8,7 +8,7 @@ import time
 
 from nodes.client.errors import _TRANSPORT_ERRORS, FileTooLarge, NodeUnavailable, NotARegularFile
 from nodes.client.sdk import archive_response, events_response, logs_response, raw_socket
-from nodes.client.streams import Stream, _demultiplex
+from nodes.client.streams import LiveLog, Stream, _demultiplex
 from nodes.client.types import ContainerEvent, ContainerStats
 
 # Go's os.ModeType (dir, symlink, named pipe, socket, device, char device, irregular): the engine's
@@ -61,18 +61,20 @@ class ContainerIO:
         exact, as "1764000000.123456789"), as written: lists of (1 or 2, payload); followed while it
         runs, or, with `until`, only what the log holds before that time. With `timestamps`, each
         payload starts with the engine's RFC 3339 time of that output and a space."""
-        params = {
-            "stdout": 1,
-            "stderr": 1,
-            "follow": int(until is None),
-            "since": since if isinstance(since, str) else f"{since:.6f}",
-            "timestamps": int(timestamps),
-        }
-        if until is not None:
-            params["until"] = until
         with self.guard("following the console", container=container):
-            response = logs_response(self._api, container, params)
+            response = logs_response(self._api, container, _log_params(since, timestamps, until))
         return Stream(_demultiplex(response), response)
+
+    def live_logs(self, container: str, since: str) -> LiveLog:
+        """follow_logs with timestamps, for one thread that reads many containers' output through a
+        selector (servers/monitor/reader.py) rather than a thread blocked on each."""
+        with self.guard("following the console", container=container):
+            response = logs_response(self._api, container, _log_params(since, True, None))
+            try:
+                return LiveLog(response)
+            except Exception:
+                response.close()
+                raise
 
     def stats(self, container: str) -> ContainerStats:
         """One sample of the container's resource use."""
@@ -133,6 +135,19 @@ class ContainerIO:
             if member.size > limit:
                 raise FileTooLarge(path, member.size, limit)
             return tar.extractfile(member).read()
+
+
+def _log_params(since: float | str, timestamps: bool, until: str | None) -> dict:
+    params = {
+        "stdout": 1,
+        "stderr": 1,
+        "follow": int(until is None),
+        "since": since if isinstance(since, str) else f"{since:.6f}",
+        "timestamps": int(timestamps),
+    }
+    if until is not None:
+        params["until"] = until
+    return params
 
 
 def _read_at_most(response, size: int) -> bytes | None:

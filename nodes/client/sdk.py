@@ -76,12 +76,44 @@ def raw_socket(attached):
     return getattr(attached, "_sock", attached)
 
 
+def nonblocking_body(response) -> tuple[object, bytes]:
+    """The connection under a streamed response, switched to non-blocking reads, and what http.client
+    had already read past the headers: one thread can then read many streams through a selector
+    (nodes.client.streams.LiveLog). The connection is reachable only through http.client's private
+    `_fp`, and what it buffered only through BufferedReader.peek or paramiko's `_rbuffer`.
+
+    Locally a socket (`recv` raises BlockingIOError while nothing waits); over SSH a paramiko channel,
+    whose `fileno` is a pipe paramiko keeps readable while data waits (`recv` raises socket.timeout)."""
+    fp = response.raw._fp.fp
+    if channel := getattr(fp, "channel", None):
+        channel.setblocking(False)
+        return channel, fp.read(len(fp._rbuffer)) if fp._rbuffer else b""
+    sock = getattr(fp.raw, "_sock", fp.raw)
+    sock.setblocking(False)
+    buffered = fp.peek()  # with nothing buffered, one read that finds nothing: b""
+    return sock, fp.read(len(buffered)) if buffered else b""
+
+
 def shut_down(response) -> None:
     """Unblock a thread reading `response` from another thread: shut the connection down (closing the
     response alone would not). The socket is reachable only through http.client's private `_fp`."""
     fp = response.raw._fp.fp
     if channel := getattr(fp, "channel", None):  # over SSH, a paramiko channel
         channel.close()
+    else:
+        sock = getattr(fp.raw, "_sock", fp.raw)
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def stop_reading(response) -> None:
+    """Wake a thread that selects on `response`'s connection (nonblocking_body) with its end, and keep
+    what it watches open: locally the socket's shutdown; over SSH the channel's incoming buffer closed
+    (its pipe turns readable, `recv` answers b"") and EOF sent, where closing the channel would close
+    the pipe under the selector."""
+    fp = response.raw._fp.fp
+    if channel := getattr(fp, "channel", None):
+        channel.in_buffer.close()
+        channel.shutdown(2)
     else:
         sock = getattr(fp.raw, "_sock", fp.raw)
         sock.shutdown(socket.SHUT_RDWR)

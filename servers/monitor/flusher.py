@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from django.db import connections
 
-from config import realtime
+from config import metrics, realtime
 from servers import console
 from servers.models import Server
 from servers.monitor.output import CURSOR_SECONDS, cursor_key
@@ -33,22 +33,23 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-# One call for every server of a flush. KEYS: lease, history and cursor of each write; ARGV[1]: the writes
-# (msgpack without the bin type, which Redis's cmsgpack lacks), each [lease value, history length, cursor, cursor ttl, channel, entries, messages]. Returns
-# 1 or 0 per write: whether its lease held. RPUSH in slices: Lua's unpack takes ~8,000 values at most.
+# One call for every server of a flush. ARGV[1]: the writes (msgpack without the bin type, which Redis's
+# cmsgpack lacks), each [lease key, lease value, history key, history length, cursor key, cursor,
+# cursor ttl, channel, entries, messages]. Returns 1 or 0 per write: whether its lease held. The keys
+# travel in ARGV rather than KEYS: packing three KEYS a server was a third of the flush's CPU (the
+# panel's Redis is one server, never a cluster). RPUSH in slices: Lua's unpack takes ~8,000 values at most.
 _WRITE = """
 local done = {}
 for w, write in ipairs(cmsgpack.unpack(ARGV[1])) do
-  local lease, history, cursor = KEYS[3 * w - 2], KEYS[3 * w - 1], KEYS[3 * w]
+  local history, entries = write[3], write[9]
   done[w] = 0
-  if redis.call('GET', lease) == write[1] then
-    local entries = write[6]
+  if redis.call('GET', write[1]) == write[2] then
     for i = 1, #entries, 1000 do
       redis.call('RPUSH', history, unpack(entries, i, math.min(i + 999, #entries)))
     end
-    if #entries > 0 then redis.call('LTRIM', history, -write[2], -1) end
-    redis.call('SET', cursor, write[3], 'EX', write[4])
-    for _, message in ipairs(write[7]) do redis.call('PUBLISH', write[5], message) end
+    if #entries > 0 then redis.call('LTRIM', history, -write[4], -1) end
+    redis.call('SET', write[5], write[6], 'EX', write[7])
+    for _, message in ipairs(write[10]) do redis.call('PUBLISH', write[8], message) end
     done[w] = 1
   end
 end
@@ -69,12 +70,12 @@ class Flusher(threading.Thread):
         # another of the same run read the cursor when it began, maybe before the other's last write
         self.written: dict[str, tuple[str, int]] = {}
 
-    def due(self, follower: "OutputFollower", *, now: bool = False) -> None:
-        """Called by a follower's reader when it has appended lines; `now` while its server is starting
-        (its ready line moves it to running: 50 ms of waiting for the tick were most of what the monitor
-        added to a start)."""
+    def due(self, *followers: "OutputFollower", now: bool = False) -> None:
+        """Called when followers have appended lines (by the node's reader, a round at a time); `now`
+        while one's server is starting (its ready line moves it to running: 50 ms of waiting for the
+        tick were most of what the monitor added to a start)."""
         with self.lock:
-            self.waiting.add(follower)
+            self.waiting.update(followers)
         if now:
             self.hurry.set()
         self.arrived.set()
@@ -106,22 +107,20 @@ class Flusher(threading.Thread):
                 follower.finish()  # the node's next watcher reads on from the cursor
                 continue
             taken.append((follower, batch, ended))
-        disowned = self._disowned([f for f, batch, _ in taken if batch and f.recheck_due()])
-        writes, ended = [], []
+        disowned = self._disowned({f.watcher for f, batch, _ in taken if batch and f.recheck_due()})
+        writes, ended, lines = [], [], collections.Counter()
         for follower, batch, end in taken:
             if follower in disowned:
-                logger.info(
-                    "monitor: %s is no longer %s's own container here",
-                    follower.container_id,
-                    follower.server_id,
-                )
-                follower.finish()
                 continue
             batch = self._unwritten(follower, batch)
             if batch:
-                writes.append((follower, *follower.admit(batch), batch[-1][2]))
+                runs, became_ready, admitted = follower.admit(batch)
+                writes.append((follower, runs, became_ready, batch[-1][2]))
+                lines[follower.watcher.node_id] += admitted
             if end:
                 ended.append(follower)
+        for node_id, count in lines.items():
+            metrics.console_lines(node_id, count)
         for (follower, _, became_ready, last_ns), written in zip(writes, self._write(writes), strict=True):
             if not written:  # the node's lease is another monitor's now
                 follower.watcher.lease.lost = True
@@ -142,18 +141,23 @@ class Flusher(threading.Thread):
         return [line for line in batch if line[2] > last_ns]
 
     @staticmethod
-    def _disowned(followers) -> set:
-        """Of these followers, those whose container is no longer their server's own on their node: one
-        query per node (its watcher's `owners`) for all of its servers due a check."""
-        by_watcher = collections.defaultdict(list)
-        for follower in followers:
-            by_watcher[follower.watcher].append(follower)
+    def _disowned(watchers) -> set:
+        """The followers of these watchers whose container is no longer their server's own on their
+        node, finished: one query per node for all of its followers, so they fall due together and a
+        busy node is asked once every RECHECK_SECONDS, not at every flush."""
         disowned = set()
-        for watcher, group in by_watcher.items():
-            owners = watcher.owners(f.container_id for f in group)
-            for follower in group:
+        for watcher in watchers:
+            followers = list(watcher.followers.values())
+            owners = watcher.owners(f.container_id for f in followers)
+            for follower in followers:
                 follower.checked_at = time.monotonic()
                 if owners.get(follower.container_id) != follower.server_id:
+                    logger.info(
+                        "monitor: %s is no longer %s's own container here",
+                        follower.container_id,
+                        follower.server_id,
+                    )
+                    follower.finish()
                     disowned.add(follower)
         return disowned
 
@@ -161,7 +165,7 @@ class Flusher(threading.Thread):
         """Every server's lines in one script call; each write True when its node's lease held."""
         if not writes:
             return []
-        keys, data = [], []
+        data, history_lines = [], settings.CONSOLE_HISTORY_LINES
         for follower, runs, _, last_ns in writes:
             entries, messages = [], []
             for stream, texts in runs:
@@ -169,11 +173,13 @@ class Flusher(threading.Thread):
                 entries += lines
                 messages += [realtime.encoded(message) for message in carrying]
             lease = follower.watcher.lease
-            keys += [lease.key, console.history_key(follower.server_id), cursor_key(follower.server_id)]
             data.append(
                 [
+                    lease.key,
                     lease.value,
-                    settings.CONSOLE_HISTORY_LINES,
+                    console.history_key(follower.server_id),
+                    history_lines,
+                    cursor_key(follower.server_id),
                     f"{follower.container_id} {last_ns}",
                     CURSOR_SECONDS,
                     realtime.group_channel(console.group_name(follower.server_id)),
@@ -182,20 +188,20 @@ class Flusher(threading.Thread):
                 ]
             )
         try:
-            return [bool(done) for done in self._run(keys, msgpack.packb(data, use_bin_type=False))]
+            return [bool(done) for done in self._run(msgpack.packb(data, use_bin_type=False))]
         except redis.RedisError:  # Redis down: the lines are lost to the console, the cursor stays put
             logger.warning("monitor: console history unavailable", exc_info=True)
             return [True] * len(writes)
 
-    def _run(self, keys: list[str], data: bytes) -> list[int]:
+    def _run(self, data: bytes) -> list[int]:
         client = console.connection()
         if self.sha is None:
             self.sha = client.script_load(_WRITE)
         try:
-            return client.evalsha(self.sha, len(keys), *keys, data)
+            return client.evalsha(self.sha, 0, data)
         except redis.exceptions.NoScriptError:  # Redis restarted: load it again
             self.sha = client.script_load(_WRITE)
-            return client.evalsha(self.sha, len(keys), *keys, data)
+            return client.evalsha(self.sha, 0, data)
 
 
 _lock = threading.Lock()

@@ -1,6 +1,6 @@
-"""The console follower: one thread per running server reads its container's output from the node,
-hands it to the flusher (servers/monitor/flusher.py), which records and publishes it and moves the server
-to running at the template's ready line."""
+"""The console follower: one per running server turns its container's output into lines (read live by
+the node's reader, servers/monitor/reader.py) and hands them to the flusher (servers/monitor/flusher.py),
+which records and publishes them and moves the server to running at the template's ready line."""
 
 import collections
 import contextlib
@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import close_old_connections
 
-from config import metrics
 from nodes.dockertime import as_since, nanos, since_ns, stamp_ns
 from servers.models import Server
 from servers.monitor.flusher import flusher
@@ -45,9 +44,10 @@ def _ready_matcher(template):
 class OutputFollower:
     """Reads one run of one server's container (stdout and stderr), once for every viewer.
 
-    Its reader thread turns the engine's frames into lines as fast as they come and hands them to the
-    process's one Flusher, which writes what has gathered for every server at most every CONSOLE_FLUSH_SECONDS
-    in one Redis round trip: a lone line goes out at once, a flood in batches.
+    Its thread opens the run's stream and, once the node's reader has read it to the end, reads what
+    the log got late. The frames become lines as they come and go to the process's one Flusher, which
+    writes what has gathered for every server at most every CONSOLE_FLUSH_SECONDS in one Redis round
+    trip: a lone line goes out at once, a flood in batches.
     """
 
     def __init__(self, watcher: "NodeWatcher", server_id: str, container_id: str, since: str, run: int):
@@ -60,6 +60,10 @@ class OutputFollower:
         self.checked_at = time.monotonic()  # it was the server's own when the follower was made
         self.throttle = Throttle()
         self.ready, self.waiting = None, False
+        # What `feed` keeps between frames: the end of a line not yet complete per stream, the Docker
+        # time of the newest line per stream and overall, and where the cursor stood when reading began.
+        self.partial, self.newest, self.last_ns, self.recorded = {1: "", 2: ""}, {}, 0, 0
+        self.live_ended = threading.Event()  # set by the node's reader when the live stream is over
         self.reader = threading.Thread(target=self._read, daemon=True, name=f"follow-{server_id[:8]}")
         self.flusher = flusher()  # looked up once: the reader hands it every chunk
 
@@ -92,19 +96,20 @@ class OutputFollower:
             batch.pop()
         return batch, ended
 
-    def admit(self, batch: list) -> tuple[list[tuple[str, list[str]]], bool]:
+    def admit(self, batch: list) -> tuple[list[tuple[str, list[str]]], bool, int]:
         """What of a batch goes to the console, as (stream, texts) runs, a throttling notice first;
-        and whether the batch holds the template's ready line while the server is starting."""
+        whether the batch holds the template's ready line while the server is starting; how many of
+        its lines were admitted."""
         became_ready = self.waiting and any(self.ready(text) for _, text, _ in batch)
         self.waiting = self.waiting and not became_ready
         admitted, notice = self.throttle.admit(batch)
         runs = [("system", [notice])] if notice else []  # the skipped lines came before the kept ones
+        limit = settings.CONSOLE_MAX_LINE_CHARS
         runs += [
-            (stream, [cut(text.rstrip("\r")) for _, text, _ in run])
+            (stream, [cut(text.rstrip("\r"), limit) for _, text, _ in run])
             for stream, run in itertools.groupby(admitted, key=operator.itemgetter(0))
         ]
-        metrics.console_lines(self.watcher.node_id, len(admitted))
-        return runs, became_ready
+        return runs, became_ready, len(admitted)
 
     def finish(self) -> None:
         if self.watcher.followers.get(self.server_id) is self:  # a later run may have its own already
@@ -115,47 +120,76 @@ class OutputFollower:
                 self.output.close()
 
     def _read(self) -> None:
-        """Split the container's output into lines as fast as it comes; None marks the end.
+        """The run's output, live through the node's reader (servers/monitor/reader.py), then what its
+        log got after the stream ended (`_late`); None marks the end.
 
         Frames carry Docker's time: what an earlier reader of this run recorded (before a reconnect or a
         monitor restart), and what the engine sends twice, is skipped, so every line is recorded once.
         """
-        limit = settings.CONSOLE_MAX_LINE_CHARS
-        partial, last_ns = {1: "", 2: ""}, 0
-        recorded = read_cursor(self.server_id, self.container_id)
-        newest = {1: recorded, 2: recorded}  # per stream: the engine stamps stdout and stderr apart
+        self.recorded = recorded = read_cursor(self.server_id, self.container_id)
+        self.newest = {1: recorded, 2: recorded}  # per stream: the engine stamps stdout and stderr apart
         try:
             since = max(self.since, as_since(recorded + 1), key=since_ns) if recorded else self.since
 
             def after_the_last_line() -> str:  # where the late read goes on from
-                read = max(last_ns, recorded)
+                read = max(self.last_ns, recorded)
                 return as_since(read + 1) if read else since
 
-            reads = [self._followed(since), self._late(after_the_last_line)]
-            for chunks in reads:
-                for frames in chunks:
-                    for kind, stamped in frames:
-                        stamp, _, payload = stamped.partition(b" ")  # "<RFC 3339 ns time> <output>"
-                        ns = stamp_ns(stamp)
-                        # Recorded by an earlier reader of this container, or sent again by the engine
-                        # (its follow repeats lines when the log file rotates): each stream's times rise.
-                        if ns <= newest.get(kind, recorded):
-                            continue
-                        newest[kind] = last_ns = ns
-                        text = partial.get(kind, "") + payload.decode(errors="replace")
-                        *complete, rest = text.split("\n")
-                        if len(rest) > limit:  # a line without end: emit what we have
-                            complete, rest = [*complete, rest], ""
-                        partial[kind] = rest
-                        self.pending.extend((STREAMS.get(kind, "stdout"), line, last_ns) for line in complete)
-                    self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
-                    self.flusher.due(self, now=self.waiting)
+            self._live(since)
+            for frames in self._late(after_the_last_line):
+                self.feed(frames)
+                self.flusher.due(self, now=self.waiting)
         except Exception as exc:  # the container went away or the node dropped: events will tell
             logger.debug("Output of %s ended: %s", self.server_id, exc)
         finally:
-            self.pending.extend((STREAMS[kind], rest, last_ns) for kind, rest in partial.items() if rest)
+            partial, last_ns = self.partial, self.last_ns
+            self.pending.extend(
+                (STREAMS.get(kind, "stdout"), rest, last_ns) for kind, rest in partial.items() if rest
+            )
             self.pending.append(None)
             self.flusher.due(self)
+
+    def feed(self, frames: list) -> None:
+        """Split frames of output into lines, after the last line already recorded (see _read)."""
+        limit, partial, newest, recorded = (
+            settings.CONSOLE_MAX_LINE_CHARS,
+            self.partial,
+            self.newest,
+            self.recorded,
+        )
+        stamp = None
+        for kind, stamped in frames:
+            stamp, _, payload = stamped.partition(b" ")  # "<RFC 3339 ns time> <output>"
+            ns = stamp_ns(stamp)
+            # Recorded by an earlier reader of this container, or sent again by the engine (its follow
+            # repeats lines when the log file rotates): each stream's times rise.
+            if ns <= newest.get(kind, recorded):
+                continue
+            newest[kind] = self.last_ns = ns
+            text = partial.get(kind, "") + payload.decode(errors="replace")
+            *complete, rest = text.split("\n")
+            if len(rest) > limit:  # a line without end: emit what we have
+                complete, rest = [*complete, rest], ""
+            partial[kind] = rest
+            self.pending.extend((STREAMS.get(kind, "stdout"), line, ns) for line in complete)
+        if stamp is not None:
+            self.watcher.last_output[self.container_id] = stamp  # the next run reads from after it
+
+    def _live(self, since: str) -> None:
+        """Until the run's stream ends: the node's reader reads it and calls `feed`."""
+        if self.closed or self.watcher.stopping.is_set():
+            return
+        output = self.output = self.watcher.client.live_logs(self.container_id, since)
+        reader = self.watcher.reader
+        self.watcher.streams.add(output)  # cut with the node's other streams when it drops
+        try:
+            reader.add(output, self)
+            while not self.live_ended.wait(1.0):
+                if not reader.is_alive():  # the watcher stopped, or its reader failed
+                    output.release()
+                    return
+        finally:
+            self.watcher.streams.discard(output)
 
     def _followed(self, since: str, until: str | None = None):
         """The container's log from `since` in chunks of frames: followed while it runs, or up to `until`."""

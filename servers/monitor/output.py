@@ -64,6 +64,6 @@ def read_cursor(server_id: str, container_id: str) -> int:
     return int(ns) if owner == container_id and ns.isdigit() else 0
 
 
-def cut(text: str) -> str:
-    limit = settings.CONSOLE_MAX_LINE_CHARS
+def cut(text: str, limit: int) -> str:
+    """A line of at most `limit` (CONSOLE_MAX_LINE_CHARS) characters."""
     return text if len(text) <= limit else f"{text[:limit]}… [line cut at {limit} characters]"

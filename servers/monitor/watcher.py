@@ -22,6 +22,7 @@ from servers import console
 from servers.monitor import reconcile
 from servers.monitor.follower import OutputFollower
 from servers.monitor.leases import Lease
+from servers.monitor.reader import LiveReader
 from servers.monitor.reconcile import GAME_LABELS
 from servers.ownership import container_of, servers_of
 from servers.stats import Sampler
@@ -45,6 +46,7 @@ class NodeWatcher(threading.Thread):
         self.last_output: dict[str, bytes] = {}  # container id → the time of the last output read from it
         self.threads: list[threading.Thread] = []
         self.streams: set = set()  # open event and log streams, closed to end the watcher at once
+        self.reader = LiveReader(self)  # reads every follower's live output
 
     def close(self) -> None:
         """Unblock every read of this watcher, so its threads end now rather than at the next event."""
@@ -54,6 +56,7 @@ class NodeWatcher(threading.Thread):
 
     def run(self):
         threads = [
+            self.reader,
             threading.Thread(target=self._sample_stats, daemon=True, name=f"stats-{self.node_id[:8]}"),
             threading.Thread(target=self._relay_input, daemon=True, name=f"stdin-{self.node_id[:8]}"),
         ]
